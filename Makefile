@@ -1,0 +1,37 @@
+# Every target makes its own virtualenv (.venv) and installs what it needs, pinned.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOME_DIR ?= $(or $(QUANTDESK_HOME),.quantdesk)
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "quantdesk needs Python >= 3.11 (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/quantdesk --home $(HOME_DIR) data synth --instruments 3 --days 10 --seed 7
+	$(BIN)/quantdesk --home $(HOME_DIR) instruments list
+	$(BIN)/quantdesk --home $(HOME_DIR) data list
+	$(BIN)/quantdesk --home $(HOME_DIR) data lineage
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py --bars 1000000
+
+clean:
+	rm -rf $(VENV) .quantdesk .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Readers for market data that lives outside the catalog (files now, PostgreSQL later)."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy storage for the registry and audit log (arrives with the registry issue)."""

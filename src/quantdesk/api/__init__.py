@@ -1,0 +1,1 @@
+"""Ring 3: the REST + WebSocket service (arrives with its issue)."""

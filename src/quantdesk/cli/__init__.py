@@ -1,0 +1,1 @@
+"""Ring 3: the ``quantdesk`` command line. Parses, calls one service, renders."""

@@ -1,0 +1,99 @@
+"""Tables for the terminal."""
+
+from rich.table import Table
+
+from quantdesk.domain.instruments import InstrumentSpec
+from quantdesk.domain.market_data import CatalogEntry, IngestSummary, LineageRecord
+from quantdesk.domain.time import ns_to_text
+
+
+def _ts(ns: int | None) -> str:
+    return "-" if ns is None else ns_to_text(ns)
+
+
+def instruments_table(specs: list[InstrumentSpec]) -> Table:
+    table = Table(title="Instruments")
+    for column in ("instrument", "class", "currency", "base", "tick", "size incr.", "venue"):
+        table.add_column(column)
+    for s in specs:
+        table.add_row(
+            s.instrument_id,
+            s.asset_class.value,
+            s.currency,
+            s.base_currency or "-",
+            str(s.tick_size),
+            str(s.size_increment),
+            s.venue,
+        )
+    return table
+
+
+def instrument_table(spec: InstrumentSpec) -> Table:
+    table = Table(title=spec.instrument_id, show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in spec.model_dump(mode="json").items():
+        table.add_row(key, "-" if value is None else str(value))
+    table.add_row("price_precision", str(spec.price_precision))
+    table.add_row("size_precision", str(spec.size_precision))
+    return table
+
+
+def ingest_table(summaries: list[IngestSummary]) -> Table:
+    table = Table(title="Ingest summary")
+    for column in ("series", "read", "written", "already there", "rejected", "rounded", "range"):
+        table.add_column(column, justify="right" if column not in ("series", "range") else "left")
+    for s in summaries:
+        table.add_row(
+            s.bar_type,
+            f"{s.rows_read:,}",
+            f"{s.rows_written:,}",
+            f"{s.rows_already_present:,}",
+            f"{s.rows_rejected:,}",
+            f"{s.rows_rounded:,}",
+            f"{_ts(s.first_ts)} .. {_ts(s.last_ts)}" if s.rows_written else "-",
+        )
+    return table
+
+
+def rejections_table(summary: IngestSummary) -> Table:
+    table = Table(title="Rejected rows by reason", caption=f"rows: {summary.rejects_path}")
+    table.add_column("reason")
+    table.add_column("rows", justify="right")
+    for reason, count in summary.rejected_by_reason.items():
+        table.add_row(reason, f"{count:,}")
+    return table
+
+
+def catalog_table(entries: list[CatalogEntry]) -> Table:
+    table = Table(title="Catalog")
+    for column in ("instrument", "data type", "series", "first", "last", "count", "files"):
+        table.add_column(column, justify="right" if column in ("count", "files") else "left")
+    for e in entries:
+        table.add_row(
+            e.instrument_id,
+            e.data_type,
+            e.identifier,
+            _ts(e.first_ts),
+            _ts(e.last_ts),
+            f"{e.count:,}",
+            str(e.files),
+        )
+    return table
+
+
+def lineage_table(records: list[LineageRecord]) -> Table:
+    table = Table(title="Lineage")
+    for column in ("ingest", "series", "source", "sha256", "written", "range", "files"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(
+            r.ingest_id,
+            r.bar_type,
+            r.source if len(r.source) <= 60 else "..." + r.source[-57:],
+            r.source_sha256[:12],
+            f"{r.rows_written:,}",
+            f"{_ts(r.first_ts)} .. {_ts(r.last_ts)}",
+            str(len(r.files_added)),
+        )
+    return table

@@ -1,0 +1,1 @@
+"""Ring 1: use cases. They need ports (``ports.py``), never a framework."""

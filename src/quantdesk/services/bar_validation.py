@@ -1,0 +1,213 @@
+"""The ingest rules for bars, applied to whole columns at once.
+
+Each row is judged by the first rule it breaks, in the order of ``RejectReason``, so every
+rejected row carries exactly one reason and the counts by reason add up to the rows rejected.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from quantdesk.domain.instruments import InstrumentSpec
+from quantdesk.domain.market_data import Rejection, RejectReason
+from quantdesk.domain.time import ns_to_iso
+from quantdesk.services.columns import (
+    PRICE_FIELDS,
+    VALUE_FIELDS,
+    BarColumns,
+    BoolArray,
+    Float64Array,
+    Int64Array,
+    RawBarColumns,
+    TimestampStatus,
+)
+
+_FIELDS = ("timestamp", *VALUE_FIELDS)
+_REASONS = tuple(RejectReason)
+_NO_REASON = -1
+
+
+@dataclass(frozen=True, eq=False)
+class ValidatedBars:
+    """The rows that passed (``bars``, with their ``source_row``) and why the others failed."""
+
+    bars: BarColumns
+    source_row: Int64Array
+    rejections: list[Rejection]
+    rows_rounded: int
+
+
+def off_increment(values: Float64Array, increment: float) -> BoolArray:
+    """True where a value is not a whole multiple of ``increment`` (beyond float noise)."""
+    steps = values / increment
+    error = np.abs(steps - np.round(steps))
+    result: BoolArray = error > np.maximum(1e-7, np.abs(steps) * 1e-13)
+    return result
+
+
+def round_to_increment(values: Float64Array, increment: float, precision: int) -> Float64Array:
+    rounded: Float64Array = np.round(np.round(values / increment) * increment, precision)
+    return rounded
+
+
+class _Verdicts:
+    """First-failure bookkeeping: a row keeps the first reason and field it was given."""
+
+    def __init__(self, n: int) -> None:
+        self.reason = np.full(n, _NO_REASON, dtype=np.int8)
+        self.field = np.full(n, _NO_REASON, dtype=np.int8)
+
+    def reject(self, mask: BoolArray, reason: RejectReason, field: str) -> None:
+        fresh = mask & (self.reason == _NO_REASON)
+        self.reason[fresh] = _REASONS.index(reason)
+        self.field[fresh] = _FIELDS.index(field)
+
+    @property
+    def alive(self) -> BoolArray:
+        alive: BoolArray = self.reason == _NO_REASON
+        return alive
+
+
+def validate_bars(
+    raw: RawBarColumns, instrument: InstrumentSpec, *, round_to_instrument: bool = False
+) -> ValidatedBars:
+    n = len(raw)
+    verdicts = _Verdicts(n)
+    verdicts.reject(raw.ts_status == TimestampStatus.UNPARSEABLE, _UNPARSEABLE, "timestamp")
+    verdicts.reject(raw.ts_status == TimestampStatus.NO_TIMEZONE, _NO_TZ, "timestamp")
+
+    values = {name: raw.values.field(name) for name in VALUE_FIELDS}
+    for name in VALUE_FIELDS:
+        verdicts.reject(~np.isfinite(values[name]), RejectReason.VALUE_NOT_A_NUMBER, name)
+
+    tick = float(instrument.tick_size)
+    size_step = 10.0**-instrument.size_precision
+    rounded_rows = np.zeros(n, dtype=np.bool_)
+    if round_to_instrument:
+        with np.errstate(invalid="ignore"):
+            for name in PRICE_FIELDS:
+                rounded = round_to_increment(values[name], tick, instrument.price_precision)
+                rounded_rows |= np.abs(rounded - values[name]) > tick * 1e-6
+                values[name] = rounded
+            rounded_volume = round_to_increment(
+                values["volume"], size_step, instrument.size_precision
+            )
+            rounded_rows |= np.abs(rounded_volume - values["volume"]) > size_step * 1e-6
+            values["volume"] = rounded_volume
+
+    with np.errstate(invalid="ignore"):
+        for name in PRICE_FIELDS:
+            verdicts.reject(values[name] <= 0, RejectReason.PRICE_NOT_POSITIVE, name)
+        body_top = np.maximum(values["open"], values["close"])
+        body_bottom = np.minimum(values["open"], values["close"])
+        verdicts.reject(body_top > values["high"], RejectReason.OHLC_INCONSISTENT, "high")
+        verdicts.reject(values["low"] > body_bottom, RejectReason.OHLC_INCONSISTENT, "low")
+        verdicts.reject(values["volume"] < 0, RejectReason.VOLUME_NEGATIVE, "volume")
+        if not round_to_instrument:
+            for name in PRICE_FIELDS:
+                verdicts.reject(off_increment(values[name], tick), _PRICE_PRECISION, name)
+            verdicts.reject(
+                off_increment(values["volume"], size_step), RejectReason.VOLUME_PRECISION, "volume"
+            )
+
+    _reject_out_of_order(raw.ts_ns, verdicts)
+
+    alive = verdicts.alive
+    bars = BarColumns(
+        ts_ns=raw.ts_ns[alive],
+        open=values["open"][alive],
+        high=values["high"][alive],
+        low=values["low"][alive],
+        close=values["close"][alive],
+        volume=values["volume"][alive],
+    )
+    return ValidatedBars(
+        bars=bars,
+        source_row=raw.source_row[alive],
+        rejections=_describe(raw, verdicts, values, instrument),
+        rows_rounded=int(np.count_nonzero(rounded_rows & alive)),
+    )
+
+
+_UNPARSEABLE = RejectReason.TIMESTAMP_UNPARSEABLE
+_NO_TZ = RejectReason.TIMESTAMP_NO_TIMEZONE
+_PRICE_PRECISION = RejectReason.PRICE_PRECISION
+
+
+def _reject_out_of_order(ts_ns: Int64Array, verdicts: _Verdicts) -> None:
+    """A row must be later than every earlier surviving row (strictly increasing)."""
+    alive = verdicts.alive
+    floor = np.iinfo(np.int64).min
+    running_max = np.maximum.accumulate(np.where(alive, ts_ns, floor))
+    previous = np.concatenate(([floor], running_max[:-1])).astype(np.int64)
+    verdicts.reject(alive & (ts_ns == previous), RejectReason.DUPLICATE_TIMESTAMP, "timestamp")
+    verdicts.reject(alive & (ts_ns < previous), RejectReason.OUT_OF_ORDER, "timestamp")
+
+
+def _describe(
+    raw: RawBarColumns,
+    verdicts: _Verdicts,
+    values: dict[str, Float64Array],
+    instrument: InstrumentSpec,
+) -> list[Rejection]:
+    rejected = np.flatnonzero(~verdicts.alive)
+    if rejected.size == 0:
+        return []
+    floor = np.iinfo(np.int64).min
+    previous_max = np.concatenate(
+        ([floor], np.maximum.accumulate(np.where(verdicts.alive, raw.ts_ns, floor))[:-1])
+    )
+    out: list[Rejection] = []
+    for index in rejected.tolist():
+        reason = _REASONS[verdicts.reason[index]]
+        field = _FIELDS[verdicts.field[index]]
+        detail = _detail(reason, field, index, values, instrument, int(previous_max[index]))
+        out.append(
+            Rejection(
+                row=int(raw.source_row[index]),
+                field=field,
+                value=raw.text_of(field, index),
+                reason=reason,
+                detail=detail,
+            )
+        )
+    return out
+
+
+def _detail(
+    reason: RejectReason,
+    field: str,
+    index: int,
+    values: dict[str, Float64Array],
+    instrument: InstrumentSpec,
+    previous_ts: int,
+) -> str:
+    if reason is RejectReason.TIMESTAMP_UNPARSEABLE:
+        return "not a timestamp in the declared format (ISO-8601 or epoch s/ms/us/ns)"
+    if reason is RejectReason.TIMESTAMP_NO_TIMEZONE:
+        return "timestamp has no timezone; pass --assume-utc if the file is in UTC"
+    if reason is RejectReason.VALUE_NOT_A_NUMBER:
+        return f"{field} must be a finite number"
+    if reason is RejectReason.PRICE_NOT_POSITIVE:
+        return f"{field} must be > 0"
+    if reason is RejectReason.OHLC_INCONSISTENT:
+        o, h, lo, c = (float(values[f][index]) for f in PRICE_FIELDS)
+        return (
+            "need low <= min(open, close) <= max(open, close) <= high; "
+            f"got o={o} h={h} l={lo} c={c}"
+        )
+    if reason is RejectReason.VOLUME_NEGATIVE:
+        return "volume must be >= 0"
+    if reason is RejectReason.PRICE_PRECISION:
+        return (
+            f"not a multiple of the tick size {instrument.tick_size} of "
+            f"{instrument.instrument_id}; pass --round to round it"
+        )
+    if reason is RejectReason.VOLUME_PRECISION:
+        return (
+            f"more than {instrument.size_precision} decimals (size precision of "
+            f"{instrument.instrument_id}); pass --round to round it"
+        )
+    if reason is RejectReason.DUPLICATE_TIMESTAMP:
+        return "same timestamp as an earlier row"
+    return f"earlier than a previous row at {ns_to_iso(previous_ts)}; rows must be in time order"

@@ -1,0 +1,18 @@
+"""The use cases, wired: what ``bootstrap`` hands to the CLI, the service and Python users."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from quantdesk.services.catalog import CatalogService
+from quantdesk.services.ingest import BarIngestService
+from quantdesk.services.instruments import InstrumentService
+from quantdesk.services.synthetic import SyntheticMarketService
+
+
+@dataclass(frozen=True)
+class Platform:
+    home: Path
+    instruments: InstrumentService
+    ingest: BarIngestService
+    catalog: CatalogService
+    synthetic: SyntheticMarketService
