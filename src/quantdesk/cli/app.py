@@ -328,4 +328,3 @@ def _parse_start(text: str | None) -> int:
     if moment.tzinfo is None:
         raise InvalidInputError(f"--start {text!r} has no timezone", hint="e.g. 2024-01-01T00:00Z")
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1_000
-

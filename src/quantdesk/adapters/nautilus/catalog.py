@@ -240,10 +240,11 @@ def _fixed_to_float(column: pa.ChunkedArray, precision: int) -> Float64Array:
     raw = np.frombuffer(array.buffers()[1], dtype=np.uint64)
     raw = raw[2 * array.offset : 2 * (array.offset + len(array))]
     low, high = raw[0::2], raw[1::2].view(np.int64)
-    values = (high.astype(np.float64) * 18446744073709551616.0 + low.astype(np.float64)) / float(
-        FIXED_SCALAR
-    )
-    decoded: Float64Array = np.round(values, precision)
+    scaled = high.astype(np.float64) * 18446744073709551616.0 + low.astype(np.float64)
+    # Whole units of the last decimal, then one correctly rounded division: the same double
+    # as parsing the decimal text, so values read back equal values written.
+    units = np.round(scaled / (float(FIXED_SCALAR) / 10.0**precision))
+    decoded: Float64Array = units / 10.0**precision
     return decoded
 
 

@@ -78,17 +78,22 @@ class BarFileSource:
             ts_ns=ts_ns,
             ts_status=status,
             values=BarColumns(ts_ns=ts_ns, **numbers),
-            text_of=_text_lookup(cells),
+            text_of=_csv_text_lookup(path, table, {f: options.column_for(f) for f in cells})
+            if _is_csv(path)
+            else _text_lookup(cells),
             malformed=malformed,
         )
+
+
+def _is_csv(path: Path) -> bool:
+    return not path.name.lower().endswith((".parquet", ".pq"))
 
 
 def _read_table(
     path: Path, options: BarIngestOptions
 ) -> tuple[pa.Table, Int64Array, list[Rejection]]:
-    suffixes = "".join(path.suffixes[-2:]).lower()
     try:
-        if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+        if not _is_csv(path):
             table = pq.read_table(path)
             return table, np.arange(1, table.num_rows + 1, dtype=np.int64), []
         return _read_csv(path, {options.column_for(f) for f in VALUE_FIELDS})
@@ -210,6 +215,10 @@ def _epoch(column: pa.ChunkedArray, unit_ns: int | None) -> tuple[Int64Array, UI
         floats = _to_float(column)
         valid = np.isfinite(floats)
         integers = np.where(valid, floats, 0).astype(np.int64)
+        whole = _whole_numbers(column)
+        if whole is not None:  # exact: a float64 cannot hold every nanosecond epoch
+            integers = np.where(valid, whole, integers)
+            floats = np.where(valid, integers.astype(np.float64), floats)
     if unit_ns is None:
         unit_ns = _unit_from_magnitude(floats[valid])
     status = np.where(valid, TimestampStatus.OK, TimestampStatus.UNPARSEABLE).astype(np.uint8)
@@ -220,6 +229,19 @@ def _epoch(column: pa.ChunkedArray, unit_ns: int | None) -> tuple[Int64Array, UI
     if ts.shape[0] != n:
         raise AssertionError("timestamp parse changed the row count")
     return ts.astype(np.int64), status
+
+
+def _whole_numbers(column: pa.ChunkedArray) -> Int64Array | None:
+    """Integer text parsed exactly (0 where a cell is not an integer), or None if none is."""
+    text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    integral = pc.fill_null(pc.match_substring_regex(text, r"^-?\d{1,19}$"), False)
+    if not pc.any(integral).as_py():
+        return None
+    try:
+        digits = pc.if_else(integral, text, "0").cast(pa.int64())
+    except pa.ArrowInvalid:  # beyond int64: no epoch of this era
+        return None
+    return np.asarray(digits.to_numpy(), dtype=np.int64)
 
 
 def _unit_from_magnitude(values: Float64Array) -> int:
@@ -253,6 +275,32 @@ def _iso(column: pa.ChunkedArray, assume_utc: bool) -> tuple[Int64Array, UInt8Ar
     status[bad] = TimestampStatus.UNPARSEABLE
     ts = parsed.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns"))
     return ts.view(np.int64).astype(np.int64), status
+
+
+def _csv_text_lookup(
+    path: Path, typed: pa.Table, columns: dict[str, str]
+) -> Callable[[str, int], str]:
+    """The file's own text of a cell ("90.00", not 90.0), read again only if asked for."""
+    cache: list[pa.Table] = []
+
+    def text_of(field: str, index: int) -> str:
+        if not cache:
+            as_text = pacsv.ConvertOptions(
+                column_types=dict.fromkeys(typed.column_names, pa.string()),
+                strings_can_be_null=False,
+            )
+            cache.append(
+                pacsv.read_csv(
+                    path,
+                    read_options=pacsv.ReadOptions(use_threads=False),
+                    parse_options=pacsv.ParseOptions(invalid_row_handler=lambda _: "skip"),
+                    convert_options=as_text,
+                )
+            )
+        cells = {f: cache[0].column(name) for f, name in columns.items()}
+        return _text_lookup(cells)(field, index)
+
+    return text_of
 
 
 def _text_lookup(cells: dict[str, pa.ChunkedArray]) -> Callable[[str, int], str]:

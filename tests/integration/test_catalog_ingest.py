@@ -1,0 +1,268 @@
+"""Ingest into a real Parquet catalog: atomicity, idempotence, append, overlap, lineage.
+
+Property 25 (stored in the engine's Parquet format, readable by it), 28 (incremental
+additions without rebuilds), 30 (invalid data rejected at ingest), 32 (lineage preserved).
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from nautilus_trader.model.data import Bar
+from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
+
+import quantdesk
+from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal
+from quantdesk.bootstrap import bootstrap
+from quantdesk.domain.errors import NotFoundError, NothingValidError
+from quantdesk.domain.market_data import RejectReason
+from quantdesk.services.platform import Platform
+from support.bars import MINUTE_NS, T0, rows
+
+BAR_TYPE = "ACME.XNAS-1-MINUTE-LAST-EXTERNAL"
+WriteCsv = Callable[..., Path]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under the catalog with its checksum (the .txn lock file aside)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def engine_bars(desk: Platform) -> list[Bar]:
+    return ParquetDataCatalog(str(desk.home / "catalog")).bars(bar_types=[BAR_TYPE])
+
+
+def test_written_bars_are_what_the_engine_reads(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    source = rows(50)
+    summary = desk_with_equity.ingest.ingest_bars(write_csv(source), "ACME.XNAS", "1-MINUTE-LAST")
+    assert (summary.rows_read, summary.rows_written, summary.rows_rejected) == (50, 50, 0)
+    bars = engine_bars(desk_with_equity)
+    assert [b.ts_init for b in bars] == [T0 + i * MINUTE_NS for i in range(50)]
+    assert [b.ts_event for b in bars] == [b.ts_init for b in bars]
+    assert [(str(b.open), str(b.high), str(b.low), str(b.close)) for b in bars] == [
+        tuple(r[1:5]) for r in source
+    ]
+    assert [str(b.volume) for b in bars] == [str(r[5]) for r in source]
+    assert str(bars[0].bar_type) == BAR_TYPE
+
+
+def test_unknown_instrument_is_refused_before_reading(desk: Platform, write_csv: WriteCsv) -> None:
+    with pytest.raises(NotFoundError, match="instruments add"):
+        desk.ingest.ingest_bars(write_csv(rows(3)), "NOPE.XNAS", "1-MINUTE-LAST")
+
+
+def test_rejected_rows_go_to_a_rejects_file(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    source = rows(6)
+    source[2][1] = "oops"  # open not a number
+    source[4][2] = "90.00"  # high below the body
+    summary = desk_with_equity.ingest.ingest_bars(write_csv(source), "ACME.XNAS", "1-MINUTE-LAST")
+    assert (summary.rows_written, summary.rows_rejected) == (4, 2)
+    assert summary.rejected_by_reason == {"ohlc_inconsistent": 1, "value_not_a_number": 1}
+    assert summary.rejects_path is not None
+    lines = Path(summary.rejects_path).read_text().splitlines()
+    assert lines[0] == "row,field,value,reason,detail"
+    assert lines[1].startswith("4,open,oops,value_not_a_number,")
+    assert lines[2].startswith("6,high,90.00,ohlc_inconsistent,")
+    assert len(engine_bars(desk_with_equity)) == 4
+
+
+def test_nothing_valid_is_an_error_that_points_at_the_rejects(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    source = rows(3)
+    for row in source:
+        row[5] = -1
+    with pytest.raises(NothingValidError, match="volume_negative x3") as caught:
+        desk_with_equity.ingest.ingest_bars(write_csv(source), "ACME.XNAS", "1-MINUTE-LAST")
+    assert caught.value.hint is not None and "rejects.csv" in caught.value.hint
+    assert engine_bars(desk_with_equity) == []
+
+
+def test_reingest_writes_nothing_new(desk_with_equity: Platform, write_csv: WriteCsv) -> None:
+    path = write_csv(rows(30))
+    desk_with_equity.ingest.ingest_bars(path, "ACME.XNAS", "1-MINUTE-LAST")
+    before = snapshot(desk_with_equity.home / "catalog")
+    again = desk_with_equity.ingest.ingest_bars(path, "ACME.XNAS", "1-MINUTE-LAST")
+    assert (again.rows_written, again.rows_already_present, again.files_added) == (0, 30, [])
+    assert not again.lineage_recorded
+    assert snapshot(desk_with_equity.home / "catalog") == before
+    assert len(desk_with_equity.catalog.lineage()) == 1
+
+
+def test_a_later_range_appends_without_rewriting(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    desk_with_equity.ingest.ingest_bars(write_csv(rows(30)), "ACME.XNAS", "1-MINUTE-LAST")
+    first = snapshot(desk_with_equity.home / "catalog")
+    later = desk_with_equity.ingest.ingest_bars(
+        write_csv(rows(20, start_ns=T0 + 30 * MINUTE_NS)), "ACME.XNAS", "1-MINUTE-LAST"
+    )
+    assert (later.rows_written, later.files_replaced) == (20, [])
+    after = snapshot(desk_with_equity.home / "catalog")
+    assert {k: v for k, v in after.items() if k in first and k.startswith("data/")} == {
+        k: v for k, v in first.items() if k.startswith("data/")
+    }
+    assert len([k for k in after if k.startswith("data/bar/")]) == 2
+    assert len(engine_bars(desk_with_equity)) == 50
+
+
+def test_overlap_is_deduplicated_and_gaps_are_merged(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    full = rows(40)
+    # first the even minutes 10..29, leaving holes inside the file's range
+    desk_with_equity.ingest.ingest_bars(write_csv(full[10:30:2]), "ACME.XNAS", "1-MINUTE-LAST")
+    summary = desk_with_equity.ingest.ingest_bars(write_csv(full), "ACME.XNAS", "1-MINUTE-LAST")
+    assert (summary.rows_written, summary.rows_already_present) == (30, 10)
+    assert len(summary.files_replaced) == 1
+    bars = engine_bars(desk_with_equity)
+    assert [b.ts_init for b in bars] == [T0 + i * MINUTE_NS for i in range(40)]
+    catalog = ParquetDataCatalog(str(desk_with_equity.home / "catalog"))
+    intervals = catalog.get_intervals(Bar, BAR_TYPE)
+    assert all(a[1] < b[0] for a, b in zip(intervals, intervals[1:], strict=False))
+
+
+def test_new_rows_around_an_untouched_file_make_separate_files(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    full = rows(30)
+    desk_with_equity.ingest.ingest_bars(write_csv(full[10:20]), "ACME.XNAS", "1-MINUTE-LAST")
+    summary = desk_with_equity.ingest.ingest_bars(
+        write_csv(full[:10] + full[20:]), "ACME.XNAS", "1-MINUTE-LAST"
+    )
+    assert (len(summary.files_added), summary.files_replaced) == (2, [])
+    assert len(engine_bars(desk_with_equity)) == 30
+
+
+def test_conflicting_values_are_rejected_never_overwritten(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    source = rows(5)
+    desk_with_equity.ingest.ingest_bars(write_csv(source), "ACME.XNAS", "1-MINUTE-LAST")
+    changed = [list(r) for r in source]
+    changed[3][4] = f"{float(changed[3][4]) + 0.01:.2f}"
+    summary = desk_with_equity.ingest.ingest_bars(write_csv(changed), "ACME.XNAS", "1-MINUTE-LAST")
+    assert summary.rejected_by_reason == {RejectReason.CONFLICTS_WITH_CATALOG.value: 1}
+    assert summary.rows_already_present == 4
+    assert str(engine_bars(desk_with_equity)[3].close) == source[3][4]
+
+
+def test_a_failure_midway_leaves_the_catalog_as_it_was(
+    desk_with_equity: Platform, write_csv: WriteCsv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = rows(30)
+    desk_with_equity.ingest.ingest_bars(write_csv(full[10:20]), "ACME.XNAS", "1-MINUTE-LAST")
+    before = snapshot(desk_with_equity.home / "catalog")
+    real_write = ParquetDataCatalog.write_data
+    calls = []
+
+    def failing_write(self: ParquetDataCatalog, data: list, **kwargs: object) -> None:
+        calls.append(len(data))
+        real_write(self, data, **kwargs)
+        if len(calls) == 2:
+            raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(ParquetDataCatalog, "write_data", failing_write)
+    with pytest.raises(OSError, match="injected"):
+        desk_with_equity.ingest.ingest_bars(
+            write_csv(full[:10] + full[20:]), "ACME.XNAS", "1-MINUTE-LAST"
+        )
+    assert calls == [10, 10]
+    assert snapshot(desk_with_equity.home / "catalog") == before
+    assert len(engine_bars(desk_with_equity)) == 10
+
+
+def test_a_crash_after_the_commit_point_is_finished_on_next_open(
+    desk_with_equity: Platform, write_csv: WriteCsv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = rows(30)
+    desk_with_equity.ingest.ingest_bars(write_csv(full[:10:2]), "ACME.XNAS", "1-MINUTE-LAST")
+
+    def crash(self: CatalogJournal, txn: object) -> None:
+        raise SystemExit("power cut (injected)")
+
+    monkeypatch.setattr(CatalogJournal, "_apply", crash)
+    with pytest.raises(SystemExit):
+        desk_with_equity.ingest.ingest_bars(write_csv(full), "ACME.XNAS", "1-MINUTE-LAST")
+    monkeypatch.undo()
+    assert len(engine_bars(desk_with_equity)) == 5  # not visible yet
+    reopened = bootstrap(home=desk_with_equity.home)
+    bars = ParquetDataCatalog(str(reopened.home / "catalog")).bars(bar_types=[BAR_TYPE])
+    assert [b.ts_init for b in bars] == [T0 + i * MINUTE_NS for i in range(30)]
+    assert [r.rows_written for r in reopened.catalog.lineage()] == [5, 25]
+    assert [p.name for p in (reopened.home / "catalog" / ".txn").iterdir()] == [".lock"]
+
+
+def test_lineage_records_where_data_came_from(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    path = write_csv(rows(12))
+    summary = desk_with_equity.ingest.ingest_bars(path, "ACME.XNAS", "1-MINUTE-LAST")
+    (record,) = desk_with_equity.catalog.lineage("ACME.XNAS")
+    assert record.ingest_id == summary.ingest_id
+    assert record.source == str(path.resolve())
+    assert record.source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (record.rows_read, record.rows_written, record.rows_rejected) == (12, 12, 0)
+    assert (record.first_ts, record.last_ts) == (T0, T0 + 11 * MINUTE_NS)
+    assert record.bar_type == BAR_TYPE
+    assert record.quantdesk_version == quantdesk.__version__
+    assert record.nautilus_trader_version == "1.221.0"
+    assert record.started_at_ns <= record.finished_at_ns
+    (file,) = record.files_added
+    on_disk = desk_with_equity.home / "catalog" / file.path
+    assert file.sha256 == hashlib.sha256(on_disk.read_bytes()).hexdigest()
+    assert file.rows == 12
+    raw_line = (desk_with_equity.home / "catalog" / "lineage.jsonl").read_text().splitlines()[0]
+    assert json.loads(raw_line)["source_sha256"] == record.source_sha256
+    assert desk_with_equity.catalog.lineage("OTHER.XNAS") == []
+
+
+def test_catalog_listing(desk_with_equity: Platform, write_csv: WriteCsv) -> None:
+    desk_with_equity.ingest.ingest_bars(write_csv(rows(7)), "ACME.XNAS", "1-MINUTE-LAST")
+    desk_with_equity.ingest.ingest_bars(
+        write_csv(rows(3, start_ns=T0 + 100 * MINUTE_NS)), "ACME.XNAS", "1-MINUTE-LAST"
+    )
+    (entry,) = desk_with_equity.catalog.entries()
+    assert (entry.instrument_id, entry.data_type, entry.identifier) == (
+        "ACME.XNAS",
+        "bar",
+        BAR_TYPE,
+    )
+    assert (entry.first_ts, entry.last_ts, entry.count, entry.files) == (
+        T0,
+        T0 + 102 * MINUTE_NS,
+        10,
+        2,
+    )
+
+
+def test_open_stamped_files_are_shifted_to_the_close(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    from quantdesk.domain.market_data import BarIngestOptions, TimestampAt
+
+    options = BarIngestOptions(timestamp_at=TimestampAt.OPEN)
+    desk_with_equity.ingest.ingest_bars(write_csv(rows(2)), "ACME.XNAS", "1-MINUTE-LAST", options)
+    assert [b.ts_init for b in engine_bars(desk_with_equity)] == [
+        T0 + MINUTE_NS,
+        T0 + 2 * MINUTE_NS,
+    ]
+
+
+def test_concurrent_catalog_objects_see_each_others_writes(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    other = ParquetCatalog(desk_with_equity.home / "catalog")
+    desk_with_equity.ingest.ingest_bars(write_csv(rows(4)), "ACME.XNAS", "1-MINUTE-LAST")
+    assert len(other.read_bars(BAR_TYPE, 0, 2**62)) == 4

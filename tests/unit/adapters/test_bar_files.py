@@ -1,0 +1,138 @@
+"""The file reader: formats, zones, epochs, malformed lines, missing columns."""
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from quantdesk.adapters.sources.bar_files import BarFileSource
+from quantdesk.domain.errors import SourceReadError
+from quantdesk.domain.market_data import BarIngestOptions, RejectReason, TimestampFormat
+from quantdesk.services.columns import TimestampStatus
+
+T = 1_704_067_260_000_000_000  # 2024-01-01T00:01:00Z
+
+
+def write(tmp_path: Path, text: str, name: str = "bars.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def read(path: Path, **options: object):
+    return BarFileSource().read_bars(path, BarIngestOptions.model_validate(options))
+
+
+def test_iso_with_zones_is_normalised_to_utc(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "timestamp,open,high,low,close,volume\n"
+        "2024-01-01T00:01:00Z,1,2,0.5,1.5,10\n"
+        "2024-01-01 02:02:00+02:00,1,2,0.5,1.5,10\n"
+        "2024-01-01T00:03:00.000000001+00:00,1,2,0.5,1.5,10\n",
+    )
+    result = read(path)
+    assert result.ts_ns.tolist() == [T, T + 60 * 10**9, T + 120 * 10**9 + 1]
+    assert result.ts_status.tolist() == [TimestampStatus.OK] * 3
+    assert result.source_row.tolist() == [2, 3, 4]
+
+
+def test_naive_timestamps_need_a_declared_zone(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "timestamp,open,high,low,close,volume\n2024-01-01 00:01:00,1,2,0.5,1.5,1\n"
+    )
+    assert read(path).ts_status.tolist() == [TimestampStatus.NO_TIMEZONE]
+    declared = read(path, assume_utc=True)
+    assert declared.ts_status.tolist() == [TimestampStatus.OK]
+    assert declared.ts_ns.tolist() == [T]
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt"),
+    [
+        ("1704067260", TimestampFormat.AUTO),
+        ("1704067260000", TimestampFormat.AUTO),
+        ("1704067260000000", TimestampFormat.AUTO),
+        ("1704067260000000000", TimestampFormat.AUTO),
+        ("1704067260", TimestampFormat.SECONDS),
+        ("1704067260000", TimestampFormat.MILLISECONDS),
+    ],
+)
+def test_epochs_in_any_unit(tmp_path: Path, value: str, fmt: TimestampFormat) -> None:
+    path = write(tmp_path, f"timestamp,open,high,low,close,volume\n{value},1,2,0.5,1.5,1\n")
+    result = read(path, timestamp_format=fmt)
+    assert result.ts_ns.tolist() == [T]
+    assert result.ts_status.tolist() == [TimestampStatus.OK]
+
+
+def test_unparseable_cells_are_flagged_not_dropped(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "timestamp,open,high,low,close,volume\n"
+        "2024-01-01T00:01:00Z,1,2,0.5,1.5,1\n"
+        "yesterday,1,2,0.5,1.5,1\n"
+        "2024-01-01T00:03:00Z,abc,2,0.5,1.5,1\n",
+    )
+    result = read(path)
+    assert len(result) == 3
+    assert result.ts_status.tolist() == [0, TimestampStatus.UNPARSEABLE, 0]
+    assert result.values.open[2] != result.values.open[2]  # NaN
+    assert result.text_of("timestamp", 1) == "yesterday"
+    assert result.text_of("open", 2) == "abc"
+
+
+def test_malformed_lines_are_rejections_with_their_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "timestamp,open,high,low,close,volume\n"
+        "2024-01-01T00:01:00Z,1,2,0.5,1.5,1\n"
+        "2024-01-01T00:02:00Z,1,2\n"
+        "2024-01-01T00:03:00Z,1,2,0.5,1.5,1\n",
+    )
+    result = read(path)
+    assert result.source_row.tolist() == [2, 4]
+    assert [(m.row, m.reason) for m in result.malformed] == [(3, RejectReason.MALFORMED_ROW)]
+
+
+def test_column_mapping_and_default_volume(tmp_path: Path) -> None:
+    path = write(tmp_path, "Date,O,H,L,C\n2024-01-01T00:01:00Z,1,2,0.5,1.5\n")
+    with pytest.raises(SourceReadError, match="--timestamp-col"):
+        read(path)
+    mapping = {"timestamp": "Date", "open": "O", "high": "H", "low": "L", "close": "C"}
+    with pytest.raises(SourceReadError, match="--default-volume"):
+        read(path, columns=mapping)
+    result = read(path, columns=mapping, default_volume=7)
+    assert result.values.volume.tolist() == [7.0]
+    assert result.values.close.tolist() == [1.5]
+
+
+def test_parquet_and_gzip_inputs(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime([T, T + 60 * 10**9], unit="ns", utc=True),
+            "open": [1.0, 1.5],
+            "high": [2.0, 2.0],
+            "low": [0.5, 0.5],
+            "close": [1.5, 1.0],
+            "volume": [1, 2],
+        }
+    )
+    parquet = tmp_path / "bars.parquet"
+    frame.to_parquet(parquet)
+    result = read(parquet)
+    assert result.ts_ns.tolist() == [T, T + 60 * 10**9]
+    assert result.source_row.tolist() == [1, 2]
+    gz = tmp_path / "bars.csv.gz"
+    with gzip.open(gz, "wt") as handle:
+        handle.write("timestamp,open,high,low,close,volume\n1704067260,1,2,0.5,1.5,1\n")
+    assert read(gz).ts_ns.tolist() == [T]
+
+
+def test_unreadable_input_says_which_file(tmp_path: Path) -> None:
+    empty = write(tmp_path, "", "empty.csv")
+    with pytest.raises(SourceReadError, match="empty.csv"):
+        read(empty)
+    broken = write(tmp_path, "not parquet", "broken.parquet")
+    with pytest.raises(SourceReadError, match="broken.parquet"):
+        read(broken)

@@ -1,0 +1,138 @@
+"""Each ingest rule on its own, on hand-made columns."""
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from quantdesk.domain.instruments import AssetClass, InstrumentSpec
+from quantdesk.domain.market_data import RejectReason
+from quantdesk.services.bar_validation import off_increment, validate_bars
+from quantdesk.services.columns import BarColumns, RawBarColumns, TimestampStatus
+
+INSTRUMENT = InstrumentSpec(
+    instrument_id="EUR/USD.SIM",
+    asset_class=AssetClass.FX,
+    currency="USD",
+    base_currency="EUR",
+    tick_size=Decimal("0.00001"),
+    size_increment=Decimal("1"),
+)
+
+
+def raw(rows: list[tuple[int, float, float, float, float, float]], status=None) -> RawBarColumns:
+    columns = list(zip(*rows, strict=True))
+    bars = BarColumns(
+        ts_ns=np.array(columns[0], dtype=np.int64),
+        **{
+            name: np.array(values, dtype=np.float64)
+            for name, values in zip(
+                ("open", "high", "low", "close", "volume"), columns[1:], strict=True
+            )
+        },
+    )
+    columns_raw = RawBarColumns.from_bars(bars, first_row=2)
+    if status is not None:
+        return RawBarColumns(
+            source_row=columns_raw.source_row,
+            ts_ns=columns_raw.ts_ns,
+            ts_status=np.array(status, dtype=np.uint8),
+            values=bars,
+            text_of=columns_raw.text_of,
+        )
+    return columns_raw
+
+
+GOOD = (1.10000, 1.10010, 1.09990, 1.10005, 1000.0)
+
+
+def test_clean_rows_all_pass() -> None:
+    result = validate_bars(raw([(1, *GOOD), (2, *GOOD), (3, *GOOD)]), INSTRUMENT)
+    assert result.rejections == []
+    assert result.bars.ts_ns.tolist() == [1, 2, 3]
+    assert result.source_row.tolist() == [2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("row", "reason", "field"),
+    [
+        ((1.1, 1.1001, 1.0999, float("nan"), 5.0), RejectReason.VALUE_NOT_A_NUMBER, "close"),
+        ((1.1, float("inf"), 1.0999, 1.1, 5.0), RejectReason.VALUE_NOT_A_NUMBER, "high"),
+        ((-1.1, 1.1001, 1.0999, 1.1, 5.0), RejectReason.PRICE_NOT_POSITIVE, "open"),
+        ((1.1, 1.1001, 0.0, 1.1, 5.0), RejectReason.PRICE_NOT_POSITIVE, "low"),
+        ((1.1, 1.0999, 1.0998, 1.1, 5.0), RejectReason.OHLC_INCONSISTENT, "high"),
+        ((1.1, 1.1002, 1.1001, 1.1, 5.0), RejectReason.OHLC_INCONSISTENT, "low"),
+        ((1.1, 1.1001, 1.0999, 1.1, -1.0), RejectReason.VOLUME_NEGATIVE, "volume"),
+        ((1.100001, 1.1001, 1.0999, 1.1, 5.0), RejectReason.PRICE_PRECISION, "open"),
+        ((1.1, 1.1001, 1.0999, 1.1, 5.5), RejectReason.VOLUME_PRECISION, "volume"),
+    ],
+)
+def test_each_rule_names_its_reason_and_field(
+    row: tuple[float, ...], reason: RejectReason, field: str
+) -> None:
+    result = validate_bars(raw([(1, *GOOD), (2, *row), (3, *GOOD)]), INSTRUMENT)
+    assert [(r.row, r.reason, r.field) for r in result.rejections] == [(3, reason, field)]
+    assert result.bars.ts_ns.tolist() == [1, 3]
+
+
+def test_timestamp_statuses_become_rejections() -> None:
+    rows = [(1, *GOOD), (2, *GOOD), (3, *GOOD)]
+    status = [TimestampStatus.OK, TimestampStatus.UNPARSEABLE, TimestampStatus.NO_TIMEZONE]
+    result = validate_bars(raw(rows, status), INSTRUMENT)
+    assert [r.reason for r in result.rejections] == [
+        RejectReason.TIMESTAMP_UNPARSEABLE,
+        RejectReason.TIMESTAMP_NO_TIMEZONE,
+    ]
+    assert "--assume-utc" in result.rejections[1].detail
+
+
+def test_duplicates_and_out_of_order_against_surviving_rows() -> None:
+    rows = [(10, *GOOD), (10, *GOOD), (5, *GOOD), (20, *GOOD), (15, *GOOD), (30, *GOOD)]
+    result = validate_bars(raw(rows), INSTRUMENT)
+    assert [(r.row, r.reason) for r in result.rejections] == [
+        (3, RejectReason.DUPLICATE_TIMESTAMP),
+        (4, RejectReason.OUT_OF_ORDER),
+        (6, RejectReason.OUT_OF_ORDER),
+    ]
+    assert result.bars.ts_ns.tolist() == [10, 20, 30]
+
+
+def test_a_bad_row_does_not_shadow_the_order_of_later_rows() -> None:
+    # row at ts=50 is rejected for its price, so ts=40 after it is still in order
+    rows = [(10, *GOOD), (50, -1.0, 1.1, 1.0, 1.0, 1.0), (40, *GOOD)]
+    result = validate_bars(raw(rows), INSTRUMENT)
+    assert [r.reason for r in result.rejections] == [RejectReason.PRICE_NOT_POSITIVE]
+    assert result.bars.ts_ns.tolist() == [10, 40]
+
+
+def test_first_rule_broken_wins() -> None:
+    # negative AND off-tick AND inconsistent: reported once, as not positive
+    rows = [(1, -1.123456, 1.0, 2.0, 1.0, 1.0)]
+    result = validate_bars(raw(rows), INSTRUMENT)
+    assert [(r.reason, r.field) for r in result.rejections] == [
+        (RejectReason.PRICE_NOT_POSITIVE, "open")
+    ]
+
+
+def test_rounding_is_opt_in_and_counted() -> None:
+    rows = [(1, 1.100004, 1.100106, 1.099904, 1.100051, 10.4), (2, *GOOD)]
+    strict = validate_bars(raw(rows), INSTRUMENT)
+    assert [r.reason for r in strict.rejections] == [RejectReason.PRICE_PRECISION]
+    rounded = validate_bars(raw(rows), INSTRUMENT, round_to_instrument=True)
+    assert rounded.rejections == []
+    assert rounded.rows_rounded == 1
+    assert rounded.bars.open.tolist() == [1.1, 1.1]
+    assert rounded.bars.high.tolist()[0] == 1.10011
+    assert rounded.bars.volume.tolist() == [10.0, 1000.0]
+
+
+def test_rounding_still_rejects_what_rounds_to_nothing() -> None:
+    rows = [(1, 0.000001, 0.000002, 0.000001, 0.000001, 1.0)]
+    result = validate_bars(raw(rows), INSTRUMENT, round_to_instrument=True)
+    assert [r.reason for r in result.rejections] == [RejectReason.PRICE_NOT_POSITIVE]
+
+
+def test_off_increment_tolerates_float_noise_only() -> None:
+    values = np.array([1.57597, 46319.0, 0.3, 1.575971, 46319.05])
+    assert off_increment(values, 0.00001).tolist() == [False, False, False, True, False]
+    assert off_increment(values, 0.1).tolist() == [True, False, False, True, True]
