@@ -5,6 +5,7 @@ additions without rebuilds), 30 (invalid data rejected at ingest), 32 (lineage p
 """
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -130,7 +131,7 @@ def test_overlap_is_deduplicated_and_gaps_are_merged(
     assert [b.ts_init for b in bars] == [T0 + i * MINUTE_NS for i in range(40)]
     catalog = ParquetDataCatalog(str(desk_with_equity.home / "catalog"))
     intervals = catalog.get_intervals(Bar, BAR_TYPE)
-    assert all(a[1] < b[0] for a, b in zip(intervals, intervals[1:], strict=False))
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(intervals))
 
 
 def test_new_rows_around_an_untouched_file_make_separate_files(

@@ -131,8 +131,8 @@ def test_parquet_and_gzip_inputs(tmp_path: Path) -> None:
 
 def test_unreadable_input_says_which_file(tmp_path: Path) -> None:
     empty = write(tmp_path, "", "empty.csv")
-    with pytest.raises(SourceReadError, match="empty.csv"):
+    with pytest.raises(SourceReadError, match=r"empty\.csv"):
         read(empty)
     broken = write(tmp_path, "not parquet", "broken.parquet")
-    with pytest.raises(SourceReadError, match="broken.parquet"):
+    with pytest.raises(SourceReadError, match=r"broken\.parquet"):
         read(broken)

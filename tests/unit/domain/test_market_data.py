@@ -28,7 +28,7 @@ def test_bar_type_id_is_external() -> None:
     assert bar_type_id("EUR/USD.SIM", BarSpec.parse("1-MINUTE-LAST")) == (
         "EUR/USD.SIM-1-MINUTE-LAST-EXTERNAL"
     )
-    with pytest.raises(ValueError, match="SYMBOL.VENUE"):
+    with pytest.raises(ValueError, match=r"SYMBOL\.VENUE"):
         bar_type_id("EURUSD", BarSpec.parse("1-MINUTE-LAST"))
 
 
