@@ -31,7 +31,7 @@ test: lint
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py --bars 1000000
+	$(BIN)/python bench/ingest.py --bars 1000000 --repeat 3
 
 clean:
 	rm -rf $(VENV) .quantdesk .pytest_cache .mypy_cache .ruff_cache .hypothesis
