@@ -8,12 +8,12 @@ from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Equity
 from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 from nautilus_trader.test_kit.providers import TestInstrumentProvider
-from support.bars import rows
 
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.errors import ConflictError, NotFoundError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.services.platform import Platform
+from support.bars import rows
 
 SPECS = [
     InstrumentSpec(

@@ -5,11 +5,11 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
-from support.environment import shared_file
 
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions, TimestampAt
 from quantdesk.services.platform import Platform
+from support.environment import shared_file
 
 GBPUSD = InstrumentSpec(
     instrument_id="GBP/USD.SIM",

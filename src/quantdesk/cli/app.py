@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 import quantdesk
 from quantdesk.cli import render
@@ -45,7 +46,7 @@ class _Context:
 def create_cli(factory: PlatformFactory) -> typer.Typer:
     """The CLI over a platform built lazily by ``factory`` (so ``--help`` touches nothing)."""
     out = Console(width=None if sys.stdout.isatty() else 160)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     app = typer.Typer(
         no_args_is_help=True,
         help="quantdesk: strategy registry, signals, risk and a validated market-data "
@@ -117,6 +118,8 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
     ) -> None:
         """Define instruments from a YAML file or from flags."""
         with failures():
+            if file is not None and instrument_id is not None:
+                raise InvalidInputError("give either a YAML file or --id and flags, not both")
             if file is not None:
                 specs = load_instrument_specs(file)
             else:
@@ -221,6 +224,7 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
             out.print(render.ingest_table([summary]))
             if summary.rows_rejected:
                 out.print(render.rejections_table(summary))
+                out.print(f"rejected rows: {summary.rejects_path}", soft_wrap=True, highlight=False)
             if summary.rows_already_present and not summary.rows_written:
                 out.print("Nothing new: every valid row is already in the catalog.")
 
@@ -282,9 +286,9 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
 
 
 def _fail(console: Console, error: QuantdeskError, code: int) -> NoReturn:
-    console.print(f"[bold red]error:[/] {error.message}", highlight=False)
+    console.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False)
     if error.hint:
-        console.print(f"[yellow]hint:[/] {error.hint}", highlight=False)
+        console.print(f"[yellow]hint:[/] {escape(error.hint)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -17,14 +17,21 @@ def load_instrument_specs(path: Path) -> list[InstrumentSpec]:
         root = yaml.compose(text)
     except OSError as error:
         raise SourceReadError(f"{path}: cannot be read: {error}") from error
+    except UnicodeDecodeError as error:
+        raise InvalidInputError(f"{path}: not UTF-8 text ({error.reason})") from error
     except yaml.YAMLError as error:
         raise InvalidInputError(f"{path}: not valid YAML: {error}") from error
     if root is None:
         raise InvalidInputError(f"{path}: empty file", hint="see examples/instruments/")
     nodes = _instrument_nodes(root, path)
+    if not nodes:
+        raise InvalidInputError(f"{path}: defines no instruments", hint="see examples/instruments/")
     specs = []
     for node in nodes:
-        data: Any = yaml.safe_load(yaml.serialize(node))
+        try:
+            data: Any = yaml.safe_load(yaml.serialize(node))
+        except yaml.YAMLError as error:
+            raise InvalidInputError(f"{path} line {node.start_mark.line + 1}: {error}") from error
         try:
             specs.append(InstrumentSpec.model_validate(data))
         except ValidationError as error:

@@ -1,5 +1,7 @@
 """Tables for the terminal."""
 
+from decimal import Decimal, InvalidOperation
+
 from rich.table import Table
 
 from quantdesk.domain.instruments import InstrumentSpec
@@ -9,6 +11,16 @@ from quantdesk.domain.time import ns_to_text
 
 def _ts(ns: int | None) -> str:
     return "-" if ns is None else ns_to_text(ns)
+
+
+def _plain(value: object) -> str:
+    """Decimals as written (0.0000001), not in exponent form (1E-7)."""
+    if isinstance(value, str):
+        try:
+            return f"{Decimal(value):f}"
+        except InvalidOperation:
+            return value
+    return str(value)
 
 
 def instruments_table(specs: list[InstrumentSpec]) -> Table:
@@ -21,8 +33,8 @@ def instruments_table(specs: list[InstrumentSpec]) -> Table:
             s.asset_class.value,
             s.currency,
             s.base_currency or "-",
-            str(s.tick_size),
-            str(s.size_increment),
+            f"{s.tick_size:f}",
+            f"{s.size_increment:f}",
             s.venue,
         )
     return table
@@ -33,7 +45,7 @@ def instrument_table(spec: InstrumentSpec) -> Table:
     table.add_column("field")
     table.add_column("value")
     for key, value in spec.model_dump(mode="json").items():
-        table.add_row(key, "-" if value is None else str(value))
+        table.add_row(key, "-" if value is None else _plain(value))
     table.add_row("price_precision", str(spec.price_precision))
     table.add_row("size_precision", str(spec.size_precision))
     return table
@@ -57,7 +69,7 @@ def ingest_table(summaries: list[IngestSummary]) -> Table:
 
 
 def rejections_table(summary: IngestSummary) -> Table:
-    table = Table(title="Rejected rows by reason", caption=f"rows: {summary.rejects_path}")
+    table = Table(title="Rejected rows by reason")
     table.add_column("reason")
     table.add_column("rows", justify="right")
     for reason, count in summary.rejected_by_reason.items():

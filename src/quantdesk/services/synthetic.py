@@ -72,6 +72,7 @@ _DRIFT = (3e-5, 0.0, 0.0)
 _SIGMA = (5e-4, 4e-4, 1.5e-3)
 _REVERSION = (0.0, 0.02, 0.0)
 _BAR_SPEC = BarSpec(step=1, aggregation="MINUTE", price_type="LAST")
+_FIELDS = ("open", "high", "low", "close", "volume")
 
 
 def synthetic_instrument(index: int) -> InstrumentSpec:
@@ -161,9 +162,6 @@ def fingerprint(series: SyntheticSeries) -> str:
     for column in (series.bars.ts_ns, *(series.bars.field(f) for f in _FIELDS)):
         digest.update(np.ascontiguousarray(column).tobytes())
     return digest.hexdigest()
-
-
-_FIELDS = ("open", "high", "low", "close", "volume")
 
 
 class SyntheticMarketService:
