@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/quantdesk --home $(HOME_DIR) data synth --instruments 3 --days 10 --seed 7
-	$(BIN)/quantdesk --home $(HOME_DIR) instruments list
 	$(BIN)/quantdesk --home $(HOME_DIR) data list
-	$(BIN)/quantdesk --home $(HOME_DIR) data lineage
+	$(BIN)/quantdesk --home $(HOME_DIR) backtest run --strategy ema_cross \
+		--param fast=10 --param slow=50 --param trade_size=100 --param flat_at_stop=true \
+		--instrument SYN01.SIM --instrument SYN02.SIM --instrument SYN03.SIM --label demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -30,8 +31,15 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -n 2 -q
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py --bars 1000000 --repeat 3
+	$(BIN)/python bench/backtest.py --bars 1000000
 
 clean:
 	rm -rf $(VENV) .quantdesk .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -2,9 +2,13 @@
 
 from pathlib import Path
 
+from quantdesk.adapters.nautilus.backtest import NautilusBacktestRunner
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
 from quantdesk.adapters.sources.bar_files import BarFileSource
+from quantdesk.adapters.storage.run_store import FileRunStore
 from quantdesk.cli.app import create_cli
+from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
@@ -30,6 +34,12 @@ def bootstrap(
         ingest=ingest,
         catalog=CatalogService(catalog),
         synthetic=SyntheticMarketService(instruments, ingest),
+        backtests=BacktestService(
+            catalog,
+            NautilusBacktestRunner(catalog.root),
+            FileRunStore(settings.runs_dir),
+            HtmlReportRenderer(),
+        ),
     )
 
 

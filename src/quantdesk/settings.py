@@ -18,6 +18,11 @@ class QuantdeskSettings(BaseSettings):
         return self.home / "catalog"
 
     @property
+    def runs_dir(self) -> Path:
+        """One folder per backtest run: request, result, fills, positions, equity, report."""
+        return self.home / "runs"
+
+    @property
     def ingest_dir(self) -> Path:
         """One folder per ingest run: its summary and its rejected rows."""
         return self.home / "ingest"

@@ -1,46 +1,32 @@
 """The ``quantdesk`` command: instruments and market data (more groups arrive with features)."""
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 
 import quantdesk
 from quantdesk.cli import render
+from quantdesk.cli.backtests import add_backtest_commands
+from quantdesk.cli.context import CliContext
+from quantdesk.cli.errors import EXIT_INVALID, EXIT_NOTHING_VALID, reported_failures
 from quantdesk.cli.instrument_files import load_instrument_specs
 from quantdesk.cli.progress import RichProgress
-from quantdesk.domain.errors import InvalidInputError, NothingValidError, QuantdeskError
+from quantdesk.cli.timestamps import parse_utc
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions, TimestampAt, TimestampFormat
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 
 PlatformFactory = Callable[[Path | None], Platform]
-
-EXIT_INVALID = 2
-EXIT_NOTHING_VALID = 3
-
-
-@dataclass
-class _Context:
-    factory: PlatformFactory
-    home: Path | None = None
-    _platform: Platform | None = field(default=None, repr=False)
-
-    @property
-    def platform(self) -> Platform:
-        if self._platform is None:
-            self._platform = self.factory(self.home)
-        return self._platform
+__all__ = ["EXIT_INVALID", "EXIT_NOTHING_VALID", "create_cli"]
 
 
 def create_cli(factory: PlatformFactory) -> typer.Typer:
@@ -78,16 +64,10 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
             bool, typer.Option("--version", callback=version_callback, is_eager=True)
         ] = False,
     ) -> None:
-        ctx.obj = _Context(factory=factory, home=home)
+        ctx.obj = CliContext(factory=factory, home=home)
 
-    @contextmanager
-    def failures() -> Iterator[None]:
-        try:
-            yield
-        except NothingValidError as error:
-            _fail(err, error, EXIT_NOTHING_VALID)
-        except QuantdeskError as error:
-            _fail(err, error, EXIT_INVALID)
+    def failures() -> AbstractContextManager[None]:
+        return reported_failures(err)
 
     # instruments ---------------------------------------------------------------------------
 
@@ -276,20 +256,14 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
                 instruments=instruments_count,
                 days=days,
                 seed=seed,
-                start_ns=_parse_start(start),
+                start_ns=DEFAULT_START_NS if start is None else parse_utc(start, "--start"),
             )
             with RichProgress(err) as progress:
                 summaries = ctx.obj.platform.synthetic.synthesize(config, progress)
             out.print(render.ingest_table(summaries))
 
+    add_backtest_commands(app, out, err)
     return app
-
-
-def _fail(console: Console, error: QuantdeskError, code: int) -> NoReturn:
-    console.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False)
-    if error.hint:
-        console.print(f"[yellow]hint:[/] {escape(error.hint)}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _options(**values: object) -> BarIngestOptions:
@@ -320,15 +294,3 @@ def _spec_from_flags(**flags: object) -> InstrumentSpec:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInputError(f"{where}: {first['msg']}" if where else first["msg"]) from error
-
-
-def _parse_start(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_START_NS
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise InvalidInputError(f"--start {text!r} is not ISO-8601") from error
-    if moment.tzinfo is None:
-        raise InvalidInputError(f"--start {text!r} has no timezone", hint="e.g. 2024-01-01T00:00Z")
-    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1_000

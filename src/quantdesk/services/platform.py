@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
@@ -16,3 +17,4 @@ class Platform:
     ingest: BarIngestService
     catalog: CatalogService
     synthetic: SyntheticMarketService
+    backtests: BacktestService

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from quantdesk.domain.backtest import BacktestRequest, BacktestResult, FillRecord, PositionRecord
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import (
     BarIngestOptions,
@@ -13,7 +14,8 @@ from quantdesk.domain.market_data import (
     CatalogFile,
     LineageRecord,
 )
-from quantdesk.services.columns import BarColumns, RawBarColumns
+from quantdesk.services.columns import BarColumns, Float64Array, Int64Array, RawBarColumns
+from quantdesk.services.performance import EquityCurve
 
 Advance = Callable[[int], None]
 
@@ -87,4 +89,69 @@ class MarketDataCatalog(Protocol):
 
     def entries(self) -> list[CatalogEntry]: ...
 
+    def bar_files(self, bar_type: str, start_ns: int, end_ns: int) -> list[CatalogFile]:
+        """The files holding bars of ``bar_type`` in the range, with their checksums."""
+        ...
+
     def lineage(self) -> Iterator[LineageRecord]: ...
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """What the engine did, as recorded by quantdesk during the run."""
+
+    fills: list[FillRecord]
+    positions: list[PositionRecord]
+    events_processed: int
+    orders: int
+    wall_seconds: float
+    balances: dict[str, float]
+
+
+class BacktestRunner(Protocol):
+    """Runs a backtest request on an engine over the catalog."""
+
+    @property
+    def engine_version(self) -> str: ...
+
+    def check(self, request: BacktestRequest) -> None:
+        """Raise ``InvalidInputError`` naming the strategy and field of any bad config."""
+        ...
+
+    def run(
+        self, request: BacktestRequest, on_progress: Callable[[int], None] | None = None
+    ) -> EngineRun:
+        """``on_progress`` receives the simulated time (ns) as the run advances."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class RunArtifacts:
+    """The bulky part of a result, stored beside ``result.json`` as Parquet."""
+
+    fills: list[FillRecord]
+    positions: list[PositionRecord]
+    curve: EquityCurve
+    prices: dict[str, tuple[Int64Array, Float64Array]]  # instrument -> bar closes
+
+
+class RunStore(Protocol):
+    """Where backtest runs live: one folder per run under ``QUANTDESK_HOME/runs``."""
+
+    def save(self, result: BacktestResult, artifacts: RunArtifacts, report_html: str) -> Path: ...
+
+    def results(self) -> list[BacktestResult]:
+        """Every stored run, newest first."""
+        ...
+
+    def result(self, run_id: str) -> BacktestResult: ...
+
+    def artifacts(self, run_id: str) -> RunArtifacts: ...
+
+    def directory(self, run_id: str) -> Path: ...
+
+
+class ReportRenderer(Protocol):
+    def render(self, result: BacktestResult, artifacts: RunArtifacts) -> str:
+        """A self-contained HTML page."""
+        ...

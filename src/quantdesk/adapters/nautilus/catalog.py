@@ -103,6 +103,13 @@ class ParquetCatalog:
             files.append((path, first, last))
         return sorted(files, key=lambda f: f[1])
 
+    def bar_files(self, bar_type: str, start_ns: int, end_ns: int) -> list[CatalogFile]:
+        return [
+            _describe_file(path, path.relative_to(self._root))
+            for path, first, last in self._bar_files(bar_type)
+            if first <= end_ns and last >= start_ns
+        ]
+
     def has_data_for(self, instrument_id: str) -> bool:
         return any(entry.instrument_id == instrument_id for entry in self.entries())
 

@@ -1,0 +1,193 @@
+"""Backtests on NautilusTrader's ``BacktestNode``, streaming bars from the catalog.
+
+The request is translated into the engine's own configs (venues, data, importable
+strategies); a :class:`RunRecorder` joins the engine before it runs to purge closed orders,
+record fills and positions, and report simulated time.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+from nautilus_trader import __version__ as nautilus_version
+from nautilus_trader.backtest.config import (
+    BacktestDataConfig,
+    BacktestEngineConfig,
+    BacktestRunConfig,
+    BacktestVenueConfig,
+    ImportableFeeModelConfig,
+    ImportableFillModelConfig,
+)
+from nautilus_trader.backtest.node import BacktestNode
+from nautilus_trader.common.config import resolve_config_path, resolve_path
+from nautilus_trader.config import (
+    ImportableStrategyConfig,
+    LoggingConfig,
+    RiskEngineConfig,
+    StrategyConfig,
+)
+from nautilus_trader.model.identifiers import Venue
+
+from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
+from quantdesk.domain.backtest import BacktestRequest, StrategySpec, VenueSpec
+from quantdesk.domain.errors import InvalidInputError
+from quantdesk.services.ports import EngineRun
+
+_MINUTE_NS = 60_000_000_000
+_PROGRESS_STEPS = 200
+
+
+class NautilusBacktestRunner:
+    """quantdesk's ``BacktestRunner`` on the engine, reading the Parquet catalog at ``root``."""
+
+    def __init__(self, catalog_root: Path) -> None:
+        self._root = catalog_root
+
+    @property
+    def engine_version(self) -> str:
+        return str(nautilus_version)
+
+    def check(self, request: BacktestRequest) -> None:
+        for index, spec in enumerate(request.strategies):
+            _check_strategy(index, spec)
+
+    def run(
+        self, request: BacktestRequest, on_progress: Callable[[int], None] | None = None
+    ) -> EngineRun:
+        self.check(request)
+        config = self._run_config(request)
+        node = BacktestNode(configs=[config])
+        try:
+            node.build()
+            engine = node.get_engine(config.id)
+            span = (request.end_ns or 0) - (request.start_ns or 0)
+            recorder = RunRecorder(
+                RunRecorderConfig(
+                    component_id="QuantdeskRecorder",
+                    purge_interval_ns=request.engine.purge_interval_minutes * _MINUTE_NS,
+                    progress_interval_ns=max(span // _PROGRESS_STEPS, _MINUTE_NS),
+                    purge=request.engine.purge,
+                ),
+                on_progress=on_progress,
+            )
+            engine.add_actor(recorder)
+            started = time.perf_counter()
+            (result,) = node.run()
+            wall = time.perf_counter() - started
+            balances: dict[str, float] = {}
+            for venue in {i.rsplit(".", 1)[1] for i in request.instruments}:
+                account = engine.portfolio.account(Venue(venue))
+                if account is None:
+                    continue
+                for currency, money in account.balances_total().items():
+                    balances[currency.code] = balances.get(currency.code, 0.0) + money.as_double()
+            return EngineRun(
+                fills=list(recorder.fills),
+                positions=list(recorder.positions),
+                events_processed=int(result.iterations),
+                orders=len(recorder.orders_seen),
+                wall_seconds=wall,
+                balances=balances,
+            )
+        finally:
+            node.dispose()
+
+    def _run_config(self, request: BacktestRequest) -> BacktestRunConfig:
+        venues = sorted({i.rsplit(".", 1)[1] for i in request.instruments})
+        level = request.engine.log_level
+        engine = BacktestEngineConfig(
+            trader_id="QUANTDESK-001",
+            strategies=[
+                ImportableStrategyConfig(
+                    strategy_path=s.strategy_path, config_path=s.config_path, config=s.config
+                )
+                for s in request.strategies
+            ],
+            logging=LoggingConfig(
+                log_level="ERROR" if level == "OFF" else level, bypass_logging=level == "OFF"
+            ),
+            risk_engine=RiskEngineConfig(bypass=False),
+            run_analysis=False,
+        )
+        data = [
+            BacktestDataConfig(
+                catalog_path=str(self._root),
+                data_cls="nautilus_trader.model.data:Bar",
+                instrument_id=instrument_id,
+                bar_spec=request.bar_spec,
+                start_time=request.start_ns,
+                end_time=request.end_ns,
+            )
+            for instrument_id in request.instruments
+        ]
+        return BacktestRunConfig(
+            engine=engine,
+            venues=[_venue(request.venue(name), request.seed) for name in venues],
+            data=data,
+            chunk_size=request.engine.chunk_size,
+            dispose_on_completion=False,
+            raise_exception=True,
+            start=request.start_ns,
+            end=request.end_ns,
+        )
+
+
+def _venue(spec: VenueSpec, seed: int) -> BacktestVenueConfig:
+    fee_model = None
+    if spec.maker_fee is not None or spec.taker_fee is not None:
+        fee_model = ImportableFeeModelConfig(
+            fee_model_path="quantdesk.adapters.nautilus.fees:VenueRateFeeModel",
+            config_path="quantdesk.adapters.nautilus.fees:VenueRateFeeModelConfig",
+            config={
+                "maker_fee": float(spec.maker_fee or 0),
+                "taker_fee": float(spec.taker_fee or 0),
+            },
+        )
+    return BacktestVenueConfig(
+        name=spec.name,
+        oms_type=spec.oms_type.value,
+        account_type=spec.account_type.value,
+        base_currency=spec.base_currency,
+        starting_balances=[f"{spec.starting_balance} {spec.base_currency}"],
+        default_leverage=float(spec.default_leverage),
+        fill_model=ImportableFillModelConfig(
+            fill_model_path="nautilus_trader.backtest.models:FillModel",
+            config_path="nautilus_trader.backtest.config:FillModelConfig",
+            config={
+                "prob_fill_on_limit": spec.fill_model.prob_fill_on_limit,
+                "prob_slippage": spec.fill_model.prob_slippage,
+                "random_seed": seed,
+            },
+        ),
+        fee_model=fee_model,
+    )
+
+
+def _check_strategy(index: int, spec: StrategySpec) -> None:
+    """The engine ignores unknown keys and validates only on decode: do both here, clearly."""
+    where = f"strategy {index + 1} ({spec.strategy_path})"
+    try:
+        strategy_cls = resolve_path(spec.strategy_path)
+        config_cls = resolve_config_path(spec.config_path)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise InvalidInputError(f"{where}: cannot import: {error}") from error
+    known = {field.name for field in msgspec.structs.fields(config_cls)}
+    unknown = sorted(set(spec.config) - known)
+    if unknown:
+        raise InvalidInputError(
+            f"{where}: unknown parameter(s) {', '.join(unknown)}",
+            hint=f"known: {', '.join(sorted(known - _ENGINE_FIELDS))}",
+        )
+    try:
+        config = config_cls.parse(json.dumps(spec.config))
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError, TypeError) as error:
+        raise InvalidInputError(f"{where}: invalid parameter: {error}") from error
+    try:  # a strategy may reject combinations its fields allow (fast >= slow, say)
+        strategy_cls(config)
+    except (ValueError, TypeError) as error:
+        raise InvalidInputError(f"{where}: {error}") from error
+
+
+_ENGINE_FIELDS = frozenset(field.name for field in msgspec.structs.fields(StrategyConfig))

@@ -1,0 +1,108 @@
+"""An actor that keeps the run's record and the engine fast.
+
+The engine's cache slows a long run down as orders pile up (nautilus-notes §8), so the
+recorder purges closed orders on a simulated-time timer; since purged orders vanish from the
+engine's reports, it records every fill and every closed position itself as they happen.
+It also reports simulated time, which drives the progress bar.
+"""
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.events import TimeEvent
+from nautilus_trader.config import ActorConfig
+from nautilus_trader.core.message import Event
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.events import OrderFilled, PositionClosed
+
+from quantdesk.domain.backtest import FillRecord, PositionRecord
+
+PURGE_TIMER = "quantdesk-purge"
+PROGRESS_TIMER = "quantdesk-progress"
+
+
+class RunRecorderConfig(ActorConfig, frozen=True, kw_only=True):
+    purge_interval_ns: int
+    progress_interval_ns: int
+    purge: bool = True
+
+
+class RunRecorder(Actor):
+    def __init__(
+        self, config: RunRecorderConfig, on_progress: Callable[[int], None] | None = None
+    ) -> None:
+        super().__init__(config)
+        self._purge_interval = timedelta(microseconds=config.purge_interval_ns // 1_000)
+        self._progress_interval = timedelta(microseconds=config.progress_interval_ns // 1_000)
+        self._purge = config.purge
+        self._on_progress = on_progress
+        self.fills: list[FillRecord] = []
+        self.positions: list[PositionRecord] = []
+        self.orders_seen: set[str] = set()
+        self._commissions: dict[str, float] = {}
+
+    def on_start(self) -> None:
+        self.msgbus.subscribe(topic="events.fills.*", handler=self._on_fill)
+        self.msgbus.subscribe(topic="events.position.*", handler=self._on_position)
+        if self._purge:
+            self.clock.set_timer(PURGE_TIMER, self._purge_interval, callback=self._purge_now)
+        if self._on_progress is not None:
+            self.clock.set_timer(PROGRESS_TIMER, self._progress_interval, callback=self._report)
+
+    def _purge_now(self, event: TimeEvent) -> None:
+        self.cache.purge_closed_orders(event.ts_event)
+
+    def _report(self, event: TimeEvent) -> None:
+        if self._on_progress is not None:
+            self._on_progress(event.ts_event)
+
+    def _on_fill(self, event: OrderFilled) -> None:
+        commission = event.commission.as_double() if event.commission is not None else 0.0
+        position_id = str(event.position_id) if event.position_id is not None else ""
+        self._commissions[position_id] = self._commissions.get(position_id, 0.0) + commission
+        order_id = str(event.client_order_id)
+        self.orders_seen.add(order_id)
+        self.fills.append(
+            FillRecord(
+                ts_ns=event.ts_event,
+                strategy_id=str(event.strategy_id),
+                instrument_id=str(event.instrument_id),
+                order_id=order_id,
+                trade_id=str(event.trade_id),
+                position_id=position_id,
+                side=1 if event.order_side == OrderSide.BUY else -1,
+                quantity=event.last_qty.as_double(),
+                price=event.last_px.as_double(),
+                commission=commission,
+                commission_currency=event.commission.currency.code
+                if event.commission is not None
+                else "",
+            )
+        )
+
+    def _on_position(self, event: Event) -> None:
+        if not isinstance(event, PositionClosed):
+            return
+        position_id = str(event.position_id)
+        self.positions.append(
+            PositionRecord(
+                strategy_id=str(event.strategy_id),
+                instrument_id=str(event.instrument_id),
+                position_id=position_id,
+                side=1 if event.entry == OrderSide.BUY else -1,
+                peak_quantity=event.peak_qty.as_double(),
+                opened_ns=event.ts_opened,
+                closed_ns=event.ts_closed,
+                avg_px_open=float(event.avg_px_open),
+                avg_px_close=float(event.avg_px_close),
+                realized_pnl=event.realized_pnl.as_double(),
+                commissions=self._commissions.pop(position_id, 0.0),
+            )
+        )
+
+    def on_reset(self) -> None:
+        self.fills.clear()
+        self.positions.clear()
+        self.orders_seen.clear()
+        self._commissions.clear()

@@ -1,0 +1,1 @@
+"""Reports of backtest runs: self-contained HTML pages."""

@@ -1,0 +1,148 @@
+"""Tables for backtest results and run comparisons."""
+
+from collections.abc import Callable
+
+from rich.table import Table
+
+from quantdesk.domain.backtest import BacktestResult, Metrics
+from quantdesk.domain.time import ns_to_text
+
+_DAY_NS = 86_400_000_000_000
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:,.2f}%"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def _duration(ns: int) -> str:
+    days, rest = divmod(ns, _DAY_NS)
+    return f"{days}d {rest / 3_600_000_000_000:.1f}h"
+
+
+METRIC_ROWS: list[tuple[str, Callable[[Metrics], str]]] = [
+    ("start equity", lambda m: _num(m.start_equity)),
+    ("end equity", lambda m: _num(m.end_equity)),
+    ("PnL", lambda m: _num(m.pnl)),
+    ("total return", lambda m: _pct(m.total_return)),
+    ("CAGR", lambda m: _pct(m.cagr)),
+    ("annual volatility", lambda m: _pct(m.annual_volatility)),
+    ("Sharpe", lambda m: _num(m.sharpe)),
+    ("Sortino", lambda m: _num(m.sortino)),
+    ("Calmar", lambda m: _num(m.calmar)),
+    ("max drawdown", lambda m: _pct(m.max_drawdown)),
+    ("max drawdown duration", lambda m: _duration(m.max_drawdown_duration_ns)),
+    ("trades", lambda m: f"{m.trade_count:,}"),
+    ("win rate", lambda m: _pct(m.win_rate)),
+    ("profit factor", lambda m: _num(m.profit_factor)),
+    ("average win", lambda m: _num(m.avg_win)),
+    ("average loss", lambda m: _num(m.avg_loss)),
+    ("expectancy", lambda m: _num(m.expectancy)),
+    ("exposure", lambda m: _pct(m.exposure)),
+    ("turnover", lambda m: _num(m.turnover)),
+    ("fees", lambda m: _num(m.fees)),
+]
+
+
+def result_table(result: BacktestResult) -> Table:
+    request = result.request
+    assert request.start_ns is not None and request.end_ns is not None
+    table = Table(
+        title=f"Backtest {result.run_id}",
+        caption=f"{ns_to_text(request.start_ns)} .. {ns_to_text(request.end_ns)}, "
+        f"{len(request.instruments)} instrument(s), {len(request.strategies)} strategy(ies)",
+    )
+    table.add_column("metric")
+    table.add_column("portfolio", justify="right")
+    for attribution in result.attribution:
+        table.add_column(attribution.strategy_id, justify="right")
+    for label, value in METRIC_ROWS:
+        table.add_row(label, value(result.metrics), *(value(a.metrics) for a in result.attribution))
+    return table
+
+
+def facts_table(result: BacktestResult) -> Table:
+    facts = result.facts
+    table = Table(title="Engine", show_header=False)
+    table.add_column("fact")
+    table.add_column("value", justify="right")
+    table.add_row("nautilus_trader", facts.nautilus_trader_version)
+    table.add_row("bars", f"{facts.bars:,}")
+    table.add_row("events processed", f"{facts.events_processed:,}")
+    table.add_row(
+        "orders / fills / closed positions",
+        f"{facts.orders:,} / {facts.fills:,} / {facts.positions_closed:,}",
+    )
+    table.add_row("engine wall time", f"{facts.wall_seconds:,.2f} s")
+    table.add_row("bars/s", f"{facts.bars_per_second:,.0f}")
+    table.add_row("fingerprint", result.fingerprint)
+    return table
+
+
+def runs_table(results: list[BacktestResult]) -> Table:
+    table = Table(title="Runs")
+    for column in (
+        "run",
+        "label",
+        "instruments",
+        "strategies",
+        "return",
+        "sharpe",
+        "max dd",
+        "trades",
+    ):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            r.run_id,
+            r.request.label or "-",
+            ", ".join(r.request.instruments),
+            str(len(r.request.strategies)),
+            _pct(r.metrics.total_return),
+            _num(r.metrics.sharpe),
+            _pct(r.metrics.max_drawdown),
+            f"{r.metrics.trade_count:,}",
+        )
+    return table
+
+
+def compare_table(a: BacktestResult, b: BacktestResult, same_fills: bool | None) -> Table:
+    table = Table(title=f"{a.run_id} vs {b.run_id}")
+    table.add_column("metric")
+    table.add_column("A", justify="right")
+    table.add_column("B", justify="right")
+    table.add_column("B - A", justify="right")
+    for label, value in METRIC_ROWS:
+        table.add_row(label, value(a.metrics), value(b.metrics), _delta(label, a, b))
+    table.add_row(
+        "fingerprint",
+        a.fingerprint[:16],
+        b.fingerprint[:16],
+        "same" if a.fingerprint == b.fingerprint else "differs",
+    )
+    verdict = "n/a" if same_fills is None else ("identical" if same_fills else "differ")
+    table.add_row("fills", f"{a.facts.fills:,}", f"{b.facts.fills:,}", verdict)
+    return table
+
+
+_FIELDS = {
+    "PnL": "pnl",
+    "total return": "total_return",
+    "Sharpe": "sharpe",
+    "max drawdown": "max_drawdown",
+    "trades": "trade_count",
+    "fees": "fees",
+}
+
+
+def _delta(label: str, a: BacktestResult, b: BacktestResult) -> str:
+    name = _FIELDS.get(label)
+    if name is None:
+        return ""
+    left, right = getattr(a.metrics, name), getattr(b.metrics, name)
+    if left is None or right is None:
+        return "n/a"
+    return f"{right - left:+,.4g}"

@@ -1,0 +1,198 @@
+"""``quantdesk backtest`` and ``quantdesk runs``: run backtests, look at what they produced."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+
+from quantdesk.cli import backtest_render
+from quantdesk.cli.errors import reported_failures
+from quantdesk.cli.progress import RichProgress
+from quantdesk.cli.timestamps import parse_utc
+from quantdesk.domain.backtest import AccountType, BacktestRequest, OmsType, VenueSpec
+from quantdesk.domain.errors import InvalidInputError, SourceReadError
+from quantdesk.services.backtests import BUILTIN_STRATEGIES, builtin_strategy_specs
+
+
+def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
+    backtest = typer.Typer(no_args_is_help=True, help="Run backtests on NautilusTrader.")
+    runs = typer.Typer(no_args_is_help=True, help="Stored backtest runs and their reports.")
+    app.add_typer(backtest, name="backtest")
+    app.add_typer(runs, name="runs")
+
+    @backtest.command("run")
+    def backtest_run(
+        ctx: typer.Context,
+        strategy: Annotated[
+            str | None, typer.Option(help=f"built-in strategy: {', '.join(BUILTIN_STRATEGIES)}")
+        ] = None,
+        param: Annotated[
+            list[str] | None, typer.Option(help="strategy parameter NAME=VALUE (repeatable)")
+        ] = None,
+        instrument: Annotated[
+            list[str] | None, typer.Option(help="instrument id (repeatable: one strategy each)")
+        ] = None,
+        bar_spec: Annotated[str, typer.Option(help="bars to run on")] = "1-MINUTE-LAST",
+        start: Annotated[
+            str | None, typer.Option(help="first bar close, ISO-8601 UTC (default: data start)")
+        ] = None,
+        end: Annotated[
+            str | None, typer.Option(help="last bar close, ISO-8601 UTC (default: data end)")
+        ] = None,
+        balance: Annotated[str, typer.Option(help="starting balance per venue")] = "1000000",
+        currency: Annotated[str, typer.Option(help="account base currency")] = "USD",
+        oms: Annotated[OmsType, typer.Option(help="order management")] = OmsType.NETTING,
+        account: Annotated[AccountType, typer.Option(help="account type")] = AccountType.MARGIN,
+        leverage: Annotated[str, typer.Option(help="default leverage")] = "1",
+        maker_fee: Annotated[str | None, typer.Option(help="venue maker fee rate")] = None,
+        taker_fee: Annotated[str | None, typer.Option(help="venue taker fee rate")] = None,
+        seed: Annotated[int, typer.Option(help="seed of the fill model's draws")] = 0,
+        label: Annotated[str, typer.Option(help="a name for the run")] = "",
+        log_level: Annotated[str, typer.Option(help="engine log level (OFF silences)")] = "ERROR",
+        request_file: Annotated[
+            Path | None,
+            typer.Option("--request", help="a whole BacktestRequest as JSON or YAML instead"),
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    ) -> None:
+        """Run a backtest over the catalog and store it under QUANTDESK_HOME/runs."""
+        with reported_failures(err):
+            if request_file is not None:
+                request = _load_request(request_file)
+            else:
+                if strategy is None or not instrument:
+                    raise InvalidInputError(
+                        "give --strategy and at least one --instrument (or --request FILE)",
+                        hint="e.g. --strategy ema_cross --param fast=10 --instrument SYN01.SIM",
+                    )
+                request = _request(
+                    strategies=builtin_strategy_specs(
+                        strategy, instrument, bar_spec, _params(param or [])
+                    ),
+                    instruments=instrument,
+                    bar_spec=bar_spec,
+                    start_ns=None if start is None else parse_utc(start, "--start"),
+                    end_ns=None if end is None else parse_utc(end, "--end"),
+                    venues=[
+                        VenueSpec(
+                            name=venue,
+                            oms_type=oms,
+                            account_type=account,
+                            base_currency=currency,
+                            starting_balance=Decimal(balance),
+                            default_leverage=Decimal(leverage),
+                            maker_fee=None if maker_fee is None else Decimal(maker_fee),
+                            taker_fee=None if taker_fee is None else Decimal(taker_fee),
+                        )
+                        for venue in sorted({i.rsplit(".", 1)[-1] for i in instrument})
+                    ],
+                    seed=seed,
+                    label=label,
+                    engine={"log_level": log_level},
+                )
+            with RichProgress(err) as progress:
+                result = ctx.obj.platform.backtests.run(request, progress)
+            if as_json:
+                out.print_json(result.model_dump_json())
+                return
+            out.print(backtest_render.result_table(result))
+            out.print(backtest_render.facts_table(result))
+            out.print(
+                f"report: {ctx.obj.platform.backtests.report_path(result.run_id)}",
+                soft_wrap=True,
+                highlight=False,
+            )
+
+    @backtest.command("strategies")
+    def backtest_strategies() -> None:
+        """The built-in strategies and their parameters."""
+        for name, builtin in BUILTIN_STRATEGIES.items():
+            out.print(f"[bold]{name}[/]: {builtin.description}")
+
+    @runs.command("list")
+    def runs_list(ctx: typer.Context) -> None:
+        """Every stored run, newest first."""
+        with reported_failures(err):
+            results = ctx.obj.platform.backtests.results()
+            if not results:
+                out.print("No runs yet (try: quantdesk backtest run --help).")
+                return
+            out.print(backtest_render.runs_table(results))
+
+    @runs.command("show")
+    def runs_show(
+        ctx: typer.Context,
+        run_id: Annotated[str, typer.Argument(help="run id or a unique prefix")],
+        as_json: Annotated[bool, typer.Option("--json", help="the whole result as JSON")] = False,
+    ) -> None:
+        """A run's metrics, attribution and engine facts."""
+        with reported_failures(err):
+            result = ctx.obj.platform.backtests.result(run_id)
+            if as_json:
+                out.print_json(result.model_dump_json())
+                return
+            out.print(backtest_render.result_table(result))
+            out.print(backtest_render.facts_table(result))
+
+    @runs.command("report")
+    def runs_report(
+        ctx: typer.Context,
+        run_id: Annotated[str, typer.Argument(help="run id or a unique prefix")],
+    ) -> None:
+        """The path of a run's self-contained HTML report."""
+        with reported_failures(err):
+            service = ctx.obj.platform.backtests
+            out.print(service.report_path(service.result(run_id).run_id), soft_wrap=True)
+
+    @runs.command("compare")
+    def runs_compare(
+        ctx: typer.Context,
+        run_a: Annotated[str, typer.Argument(help="first run")],
+        run_b: Annotated[str, typer.Argument(help="second run")],
+    ) -> None:
+        """Two runs side by side; tells whether their fills are identical."""
+        with reported_failures(err):
+            service = ctx.obj.platform.backtests
+            a, b = service.result(run_a), service.result(run_b)
+            same = service.same_fills(a.run_id, b.run_id)
+            out.print(backtest_render.compare_table(a, b, same))
+
+
+def _params(pairs: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE``; values read as JSON (10, 0.5, true) and otherwise kept as text."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise InvalidInputError(f"--param {pair!r} is not NAME=VALUE", hint="e.g. fast=10")
+        try:
+            params[name.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            params[name.strip()] = text
+    return params
+
+
+def _request(**fields: Any) -> BacktestRequest:
+    try:
+        return BacktestRequest.model_validate(fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(f"{where}: {first['msg']}" if where else first["msg"]) from error
+
+
+def _load_request(path: Path) -> BacktestRequest:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise SourceReadError(f"{path}: cannot be read: {error}") from error
+    except yaml.YAMLError as error:
+        raise InvalidInputError(f"{path}: not valid JSON/YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{path}: expected a mapping of request fields")
+    return _request(**data)

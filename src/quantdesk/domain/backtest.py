@@ -1,0 +1,245 @@
+"""Backtest requests and results: what a researcher asks for and what comes back.
+
+A request names everything that decides the outcome (strategy configs, data range, venue,
+seed), so its fingerprint, together with the data's checksums and the versions, identifies
+the result: the same fingerprint gives the same fills and metrics, bit for bit.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from quantdesk.domain.instruments import validate_instrument_id
+from quantdesk.domain.market_data import BarSpec
+
+
+class OmsType(StrEnum):
+    NETTING = "NETTING"
+    HEDGING = "HEDGING"
+
+
+class AccountType(StrEnum):
+    CASH = "CASH"
+    MARGIN = "MARGIN"
+
+
+class FillModelSpec(BaseModel):
+    """The engine's probabilistic fill model; its random draws are seeded by the request."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prob_fill_on_limit: float = Field(default=1.0, ge=0, le=1)
+    prob_slippage: float = Field(default=0.0, ge=0, le=1)
+
+
+class VenueSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="SIM", pattern=r"^[A-Za-z0-9_\-]+$")
+    oms_type: OmsType = OmsType.NETTING
+    account_type: AccountType = AccountType.MARGIN
+    base_currency: str = "USD"
+    starting_balance: Decimal = Field(default=Decimal(1_000_000), gt=0)
+    default_leverage: Decimal = Field(default=Decimal(1), gt=0)
+    maker_fee: Decimal | None = Field(
+        default=None, description="fee rate for makers; None keeps each instrument's own"
+    )
+    taker_fee: Decimal | None = Field(
+        default=None, description="fee rate for takers; None keeps each instrument's own"
+    )
+    fill_model: FillModelSpec = Field(default_factory=FillModelSpec)
+
+
+class StrategySpec(BaseModel):
+    """A NautilusTrader strategy by import path and its config, as the engine decodes it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy_path: str = Field(pattern=r"^[\w.]+:\w+$")
+    config_path: str = Field(pattern=r"^[\w.]+:\w+$")
+    config: dict[str, Any]
+
+
+class EngineOptions(BaseModel):
+    """How to run the engine; none of these change results, so none enter the fingerprint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    chunk_size: int | None = Field(
+        default=100_000, gt=0, description="bars per streamed chunk; None loads all at once"
+    )
+    purge_interval_minutes: int = Field(
+        default=60, gt=0, description="simulated minutes between purges of closed orders"
+    )
+    log_level: str = Field(default="ERROR", pattern=r"^(DEBUG|INFO|WARNING|ERROR|OFF)$")
+    purge: bool = Field(default=True, description="purge closed orders (off only to compare)")
+
+
+class BacktestRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategies: list[StrategySpec] = Field(min_length=1)
+    instruments: list[str] = Field(min_length=1)
+    bar_spec: str = "1-MINUTE-LAST"
+    start_ns: int | None = Field(default=None, description="first bar close included (ns UTC)")
+    end_ns: int | None = Field(default=None, description="last bar close included (ns UTC)")
+    venues: list[VenueSpec] = Field(default_factory=list)
+    seed: int = 0
+    engine: EngineOptions = Field(default_factory=EngineOptions)
+    label: str = ""
+
+    @field_validator("instruments")
+    @classmethod
+    def _check_instruments(cls, value: list[str]) -> list[str]:
+        for instrument_id in value:
+            validate_instrument_id(instrument_id)
+        if len(set(value)) != len(value):
+            raise ValueError("instruments are listed twice")
+        return value
+
+    @field_validator("bar_spec")
+    @classmethod
+    def _check_bar_spec(cls, value: str) -> str:
+        return str(BarSpec.parse(value))
+
+    @model_validator(mode="after")
+    def _check_range(self) -> Self:
+        if self.start_ns is not None and self.end_ns is not None and self.start_ns > self.end_ns:
+            raise ValueError("start is after end")
+        names = [v.name for v in self.venues]
+        if len(set(names)) != len(names):
+            raise ValueError("a venue is listed twice")
+        return self
+
+    def venue(self, name: str) -> VenueSpec:
+        """The venue's settings, or the defaults for a venue the request does not configure."""
+        for spec in self.venues:
+            if spec.name == name:
+                return spec
+        return VenueSpec(name=name)
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One fill event, as recorded during the run (the engine's cache is purged)."""
+
+    ts_ns: int
+    strategy_id: str
+    instrument_id: str
+    order_id: str
+    trade_id: str
+    position_id: str
+    side: int  # +1 buy, -1 sell
+    quantity: float
+    price: float
+    commission: float
+    commission_currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRecord:
+    """One closed round trip."""
+
+    strategy_id: str
+    instrument_id: str
+    position_id: str
+    side: int  # +1 long, -1 short
+    peak_quantity: float
+    opened_ns: int
+    closed_ns: int
+    avg_px_open: float
+    avg_px_close: float
+    realized_pnl: float  # net of commissions, in the quote currency
+    commissions: float
+
+
+class Metrics(BaseModel):
+    """Performance from the mark-to-market equity curve and the closed trades.
+
+    Returns are daily (UTC calendar days with data); annualised with the observed number of
+    such days per year, so 24/7 markets annualise by ~365 and weekday markets by ~252.
+    Ratios without a meaningful value (no variance, no losses) are None.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    start_equity: float
+    end_equity: float
+    pnl: float
+    total_return: float
+    cagr: float | None
+    annual_volatility: float | None
+    sharpe: float | None
+    sortino: float | None
+    calmar: float | None
+    max_drawdown: float
+    max_drawdown_duration_ns: int
+    trade_count: int
+    win_rate: float | None
+    profit_factor: float | None
+    avg_win: float | None
+    avg_loss: float | None
+    expectancy: float | None
+    exposure: float
+    turnover: float
+    fees: float
+    periods_per_year: float | None
+
+
+class StrategyAttribution(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    strategy_id: str
+    instruments: list[str]
+    metrics: Metrics
+
+
+class EngineFacts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    nautilus_trader_version: str
+    quantdesk_version: str
+    bars: int
+    events_processed: int
+    orders: int
+    fills: int
+    positions_closed: int
+    wall_seconds: float
+    bars_per_second: float
+
+
+class DataUsed(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bar_type: str
+    first_ts: int
+    last_ts: int
+    bars: int
+    file_sha256: list[str]
+    source_sha256: list[str]
+
+
+class RunStatus(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class BacktestResult(BaseModel):
+    """What a backtest produced; fills, positions and the equity curve are stored beside it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    status: RunStatus
+    fingerprint: str
+    request: BacktestRequest
+    started_at_ns: int
+    finished_at_ns: int
+    data: list[DataUsed]
+    metrics: Metrics
+    attribution: list[StrategyAttribution]
+    facts: EngineFacts
+    error: str | None = None

@@ -1,0 +1,449 @@
+"""Risk limits and the pure check every order passes before it reaches an engine.
+
+The gate answers three ways: approve, reduce (to the largest quantity that keeps every limit,
+when the limits allow reducing) or deny, and it always says which rules bound and with what
+numbers. Orders that only shrink a position are never blocked by exposure, loss or drawdown
+rules: a desk must always be able to get out; only a HALTED state stops them.
+"""
+
+import math
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class TradingState(StrEnum):
+    """NautilusTrader's trading states, as the risk layer sets them."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+class RiskRule(StrEnum):
+    TRADING_HALTED = "trading_halted"
+    TRADING_REDUCING = "trading_reducing"
+    INSTRUMENT_NOT_ALLOWED = "instrument_not_allowed"
+    LONG_ONLY = "long_only"
+    MAX_OPEN_ORDERS = "max_open_orders"
+    MAX_DAILY_LOSS = "max_daily_loss"
+    MAX_DAILY_LOSS_PCT = "max_daily_loss_pct"
+    MAX_DRAWDOWN_PCT = "max_drawdown_pct"
+    MAX_ORDER_QUANTITY = "max_order_quantity"
+    MAX_ORDER_NOTIONAL = "max_order_notional"
+    MAX_POSITION = "max_position"
+    MAX_GROSS_EXPOSURE = "max_gross_exposure"
+    MAX_NET_EXPOSURE = "max_net_exposure"
+    MAX_LEVERAGE = "max_leverage"
+    BELOW_MIN_QUANTITY = "below_min_quantity"
+
+
+class RiskAction(StrEnum):
+    APPROVE = "approve"
+    REDUCE = "reduce"
+    DENY = "deny"
+
+
+class _Limits(BaseModel):
+    """Limits shared by a strategy's constraints and the portfolio's; None means no limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_position: Decimal | None = Field(
+        default=None, gt=0, description="largest absolute position per instrument (units)"
+    )
+    max_order_quantity: Decimal | None = Field(default=None, gt=0)
+    max_order_notional: Decimal | None = Field(default=None, gt=0)
+    max_open_orders: int | None = Field(default=None, gt=0)
+    max_daily_loss: Decimal | None = Field(
+        default=None, gt=0, description="loss since start of day (account currency)"
+    )
+    max_daily_loss_pct: Decimal | None = Field(
+        default=None, gt=0, le=1, description="loss since start of day / start-of-day equity"
+    )
+    max_drawdown_pct: Decimal | None = Field(
+        default=None, gt=0, le=1, description="fall from the high-water mark / high-water mark"
+    )
+    allowed_instruments: frozenset[str] | None = None
+    long_only: bool = False
+    allow_reduce: bool = Field(
+        default=True, description="shrink an order to fit instead of denying it"
+    )
+
+
+class RiskConstraints(_Limits):
+    """One strategy's limits (positions, orders and losses are that strategy's own)."""
+
+
+class RiskLimits(_Limits):
+    """The portfolio's limits, over every strategy together."""
+
+    max_gross_exposure: Decimal | None = Field(
+        default=None, gt=0, description="sum of |position x price| (account currency)"
+    )
+    max_net_exposure: Decimal | None = Field(
+        default=None, gt=0, description="|sum of position x price| (account currency)"
+    )
+    max_leverage: Decimal | None = Field(default=None, gt=0, description="gross exposure / equity")
+
+
+class OrderIntent(BaseModel):
+    """What a strategy wants to do, before anything is sent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy_id: str
+    instrument_id: str
+    side: int = Field(description="+1 buy, -1 sell")
+    quantity: Decimal = Field(gt=0)
+    price: Decimal = Field(gt=0, description="reference price for notional and exposure")
+    size_increment: Decimal = Field(default=Decimal(1), gt=0)
+    ts_ns: int = 0
+    signal_id: str | None = None
+
+    @model_validator(mode="after")
+    def _check_side(self) -> Self:
+        if self.side not in (1, -1):
+            raise ValueError("side must be +1 (buy) or -1 (sell)")
+        return self
+
+
+class RiskState(BaseModel):
+    """The book as the gate sees it at one moment: positions, prices, equity, states."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    equity: Decimal
+    start_of_day_equity: Decimal
+    high_water_mark: Decimal
+    strategy_equity_change_today: Mapping[str, Decimal] = Field(default_factory=dict)
+    strategy_drawdown_pct: Mapping[str, Decimal] = Field(default_factory=dict)
+    positions: Mapping[str, Mapping[str, Decimal]] = Field(
+        default_factory=dict, description="strategy -> instrument -> signed quantity"
+    )
+    prices: Mapping[str, Decimal] = Field(default_factory=dict, description="instrument -> mark")
+    open_orders: Mapping[str, int] = Field(default_factory=dict, description="strategy -> count")
+    portfolio_state: TradingState = TradingState.ACTIVE
+    strategy_states: Mapping[str, TradingState] = Field(default_factory=dict)
+    instrument_states: Mapping[str, TradingState] = Field(default_factory=dict)
+
+    def strategy_position(self, strategy_id: str, instrument_id: str) -> Decimal:
+        return self.positions.get(strategy_id, {}).get(instrument_id, Decimal(0))
+
+    def net_position(self, instrument_id: str) -> Decimal:
+        return sum(
+            (book.get(instrument_id, Decimal(0)) for book in self.positions.values()), Decimal(0)
+        )
+
+    def exposures(self) -> dict[str, Decimal]:
+        """instrument -> net position x mark price."""
+        instruments = {i for book in self.positions.values() for i in book}
+        return {i: self.net_position(i) * self.prices.get(i, Decimal(0)) for i in instruments}
+
+
+class Breach(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rule: RiskRule
+    scope: str = Field(description="'portfolio' or the strategy id")
+    limit: str
+    value: str
+    detail: str
+
+
+class RiskDecision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    action: RiskAction
+    quantity: Decimal
+    breaches: list[Breach]
+
+    @property
+    def approved(self) -> bool:
+        return self.action is not RiskAction.DENY
+
+
+def reduces_risk(current: Decimal, side: int, quantity: Decimal) -> bool:
+    """True when the order moves a position toward zero without crossing it."""
+    after = current + side * quantity
+    return (
+        current != 0 and abs(after) < abs(current) and (after == 0 or (after > 0) == (current > 0))
+    )
+
+
+def check_order(
+    intent: OrderIntent,
+    state: RiskState,
+    constraints: RiskConstraints | None = None,
+    limits: RiskLimits | None = None,
+) -> RiskDecision:
+    """The gate: every order, every strategy, the same rules (one function, no copies)."""
+    constraints = constraints or RiskConstraints()
+    limits = limits or RiskLimits()
+    scopes: list[tuple[str, _Limits]] = [(intent.strategy_id, constraints), ("portfolio", limits)]
+    current = state.strategy_position(intent.strategy_id, intent.instrument_id)
+    reducing = reduces_risk(current, intent.side, intent.quantity)
+    deny: list[Breach] = []
+
+    for scope, rule_state in _states(intent, state):
+        if rule_state is TradingState.HALTED:
+            deny.append(_breach(RiskRule.TRADING_HALTED, scope, "HALTED", "HALTED", "halted"))
+        elif rule_state is TradingState.REDUCING and not reducing:
+            deny.append(
+                _breach(RiskRule.TRADING_REDUCING, scope, "REDUCING", "increase", "only reduce")
+            )
+    for scope, rules in scopes:
+        if rules.allowed_instruments is not None and (
+            intent.instrument_id not in rules.allowed_instruments
+        ):
+            deny.append(
+                _breach(
+                    RiskRule.INSTRUMENT_NOT_ALLOWED,
+                    scope,
+                    ",".join(sorted(rules.allowed_instruments)),
+                    intent.instrument_id,
+                    "instrument is not in the allowed list",
+                )
+            )
+        open_orders = (
+            state.open_orders.get(intent.strategy_id, 0)
+            if scope != "portfolio"
+            else sum(state.open_orders.values())
+        )
+        if rules.max_open_orders is not None and open_orders >= rules.max_open_orders:
+            deny.append(
+                _breach(
+                    RiskRule.MAX_OPEN_ORDERS,
+                    scope,
+                    str(rules.max_open_orders),
+                    str(open_orders),
+                    "open orders at the limit",
+                )
+            )
+        if not reducing:
+            deny.extend(_loss_breaches(intent.strategy_id, scope, rules, state))
+    if deny:
+        return RiskDecision(action=RiskAction.DENY, quantity=Decimal(0), breaches=deny)
+
+    allowed, binding = _largest_quantity(intent, state, scopes, reducing)
+    step = intent.size_increment
+    allowed = (allowed / step).to_integral_value(rounding="ROUND_FLOOR") * step
+    if allowed >= intent.quantity:
+        return RiskDecision(action=RiskAction.APPROVE, quantity=intent.quantity, breaches=[])
+    may_reduce = all(rules.allow_reduce for _, rules in scopes)
+    if allowed <= 0 or not may_reduce:
+        if allowed <= 0:
+            binding.append(
+                _breach(
+                    RiskRule.BELOW_MIN_QUANTITY,
+                    intent.strategy_id,
+                    str(step),
+                    str(max(allowed, Decimal(0))),
+                    "no positive quantity keeps every limit",
+                )
+            )
+        return RiskDecision(action=RiskAction.DENY, quantity=Decimal(0), breaches=binding)
+    return RiskDecision(action=RiskAction.REDUCE, quantity=allowed, breaches=binding)
+
+
+def _states(intent: OrderIntent, state: RiskState) -> list[tuple[str, TradingState]]:
+    return [
+        ("portfolio", state.portfolio_state),
+        (intent.strategy_id, state.strategy_states.get(intent.strategy_id, TradingState.ACTIVE)),
+        (
+            intent.instrument_id,
+            state.instrument_states.get(intent.instrument_id, TradingState.ACTIVE),
+        ),
+    ]
+
+
+def _loss_breaches(strategy_id: str, scope: str, rules: _Limits, state: RiskState) -> list[Breach]:
+    out: list[Breach] = []
+    if scope == "portfolio":
+        change = state.equity - state.start_of_day_equity
+        base = state.start_of_day_equity
+        drawdown = (
+            (state.high_water_mark - state.equity) / state.high_water_mark
+            if state.high_water_mark > 0
+            else Decimal(0)
+        )
+    else:
+        change = state.strategy_equity_change_today.get(strategy_id, Decimal(0))
+        base = state.start_of_day_equity
+        drawdown = state.strategy_drawdown_pct.get(strategy_id, Decimal(0))
+    loss = -change
+    if rules.max_daily_loss is not None and loss >= rules.max_daily_loss:
+        out.append(
+            _breach(
+                RiskRule.MAX_DAILY_LOSS, scope, str(rules.max_daily_loss), str(loss), "daily loss"
+            )
+        )
+    if (
+        rules.max_daily_loss_pct is not None
+        and base > 0
+        and loss / base >= rules.max_daily_loss_pct
+    ):
+        out.append(
+            _breach(
+                RiskRule.MAX_DAILY_LOSS_PCT,
+                scope,
+                str(rules.max_daily_loss_pct),
+                str(loss / base),
+                "daily loss / start-of-day equity",
+            )
+        )
+    if rules.max_drawdown_pct is not None and drawdown >= rules.max_drawdown_pct:
+        out.append(
+            _breach(
+                RiskRule.MAX_DRAWDOWN_PCT,
+                scope,
+                str(rules.max_drawdown_pct),
+                str(drawdown),
+                "drawdown from the high-water mark",
+            )
+        )
+    return out
+
+
+def _largest_quantity(
+    intent: OrderIntent, state: RiskState, scopes: list[tuple[str, _Limits]], reducing: bool
+) -> tuple[Decimal, list[Breach]]:
+    """The largest quantity every quantity-shaped rule allows, and the rules that bind."""
+    side, price = intent.side, intent.price
+    candidates: list[tuple[Decimal, Breach]] = []
+
+    def bound(qty: Decimal, rule: RiskRule, scope: str, limit: object, value: object) -> None:
+        if qty < intent.quantity:
+            candidates.append(
+                (max(qty, Decimal(0)), _breach(rule, scope, str(limit), str(value), rule.value))
+            )
+
+    for scope, rules in scopes:
+        position = (
+            state.strategy_position(intent.strategy_id, intent.instrument_id)
+            if scope != "portfolio"
+            else state.net_position(intent.instrument_id)
+        )
+        if rules.max_order_quantity is not None:
+            bound(
+                rules.max_order_quantity,
+                RiskRule.MAX_ORDER_QUANTITY,
+                scope,
+                rules.max_order_quantity,
+                intent.quantity,
+            )
+        if rules.max_order_notional is not None:
+            bound(
+                rules.max_order_notional / price,
+                RiskRule.MAX_ORDER_NOTIONAL,
+                scope,
+                rules.max_order_notional,
+                intent.quantity * price,
+            )
+        if rules.long_only and side < 0:
+            bound(
+                max(position, Decimal(0)), RiskRule.LONG_ONLY, scope, 0, position - intent.quantity
+            )
+        if rules.max_position is not None and not reducing:
+            room = rules.max_position - side * position
+            bound(
+                room,
+                RiskRule.MAX_POSITION,
+                scope,
+                rules.max_position,
+                abs(position + side * intent.quantity),
+            )
+    if not reducing:
+        limits = scopes[1][1]
+        assert isinstance(limits, RiskLimits)
+        candidates.extend(_exposure_bounds(intent, state, limits))
+    if not candidates:
+        return intent.quantity, []
+    allowed = min(q for q, _ in candidates)
+    return allowed, [b for _, b in candidates]
+
+
+def _exposure_bounds(
+    intent: OrderIntent, state: RiskState, limits: RiskLimits
+) -> list[tuple[Decimal, Breach]]:
+    """Gross, net and leverage limits: exposure after the order must stay within them."""
+    exposures = state.exposures()
+    here = exposures.get(intent.instrument_id, Decimal(0))
+    others_gross = sum(
+        (abs(v) for k, v in exposures.items() if k != intent.instrument_id), Decimal(0)
+    )
+    others_net = sum((v for k, v in exposures.items() if k != intent.instrument_id), Decimal(0))
+    step = intent.side * intent.price  # exposure change per unit
+    out: list[tuple[Decimal, Breach]] = []
+
+    def largest(
+        test: Callable[[Decimal], bool], limit: Decimal, rule: RiskRule, value: Decimal
+    ) -> None:
+        qty = _bisect(test, intent.quantity, intent.size_increment)
+        if qty < intent.quantity:
+            out.append(
+                (qty, _breach(rule, "portfolio", str(limit), str(value), "exposure after order"))
+            )
+
+    if limits.max_gross_exposure is not None:
+        cap = limits.max_gross_exposure
+        largest(
+            lambda q: others_gross + abs(here + step * q) <= cap,
+            cap,
+            RiskRule.MAX_GROSS_EXPOSURE,
+            others_gross + abs(here + step * intent.quantity),
+        )
+    if limits.max_net_exposure is not None:
+        cap = limits.max_net_exposure
+        largest(
+            lambda q: abs(others_net + here + step * q) <= cap,
+            cap,
+            RiskRule.MAX_NET_EXPOSURE,
+            abs(others_net + here + step * intent.quantity),
+        )
+    if limits.max_leverage is not None and state.equity > 0:
+        cap = limits.max_leverage * state.equity
+        largest(
+            lambda q: others_gross + abs(here + step * q) <= cap,
+            limits.max_leverage,
+            RiskRule.MAX_LEVERAGE,
+            (others_gross + abs(here + step * intent.quantity)) / state.equity,
+        )
+    elif limits.max_leverage is not None:
+        out.append(
+            (
+                Decimal(0),
+                _breach(
+                    RiskRule.MAX_LEVERAGE,
+                    "portfolio",
+                    str(limits.max_leverage),
+                    "inf",
+                    "equity is not positive",
+                ),
+            )
+        )
+    return out
+
+
+def _bisect(fits: Callable[[Decimal], bool], requested: Decimal, step: Decimal) -> Decimal:
+    """Largest multiple of ``step`` up to ``requested`` that fits (fits(q) is monotone in q
+    past the point where the position crosses zero, and true at 0 only if it already fits)."""
+    if fits(requested):
+        return requested
+    low, high = 0, math.floor(requested / step)
+    if not fits(Decimal(0)):
+        return Decimal(0)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle * step):
+            low = middle
+        else:
+            high = middle - 1
+    return low * step
+
+
+def _breach(rule: RiskRule, scope: str, limit: str, value: str, detail: str) -> Breach:
+    return Breach(rule=rule, scope=scope, limit=limit, value=value, detail=detail)

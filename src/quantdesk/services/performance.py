@@ -1,0 +1,275 @@
+"""Performance of a backtest, computed by quantdesk from its fills and the bar closes.
+
+The engine's own statistics are per closed position and realised only; a run's risk lives in
+its open positions too, so everything here starts from a mark-to-market equity curve.
+
+Definitions (all instruments linear, quoted in the account currency, multiplier 1):
+
+- Curve points are the union of the bar-close timestamps of the run's instruments. A fill
+  applies from the first point at or after its timestamp (fills after the last point are
+  outside the run). Each fill moves cash by ``-side * quantity * price - commission`` and
+  the position by ``side * quantity``; ``equity(t) = starting_equity + sum_i cash_i(t) +
+  position_i(t) * close_i(t)``, where ``close_i(t)`` is the close of instrument i's last bar
+  at or before t (0 before its first bar). A position within 1e-9 of the instrument's largest
+  fill quantity of zero is flat: float residue of a round trip is neither marked nor counted
+  as exposure.
+- Drawdown is ``equity / running max - 1``; ``max_drawdown`` its minimum (0.0 if never below
+  the peak). ``max_drawdown_duration_ns`` is the longest time from the last point at a peak
+  before a fall to the first point back at or above that peak, or to the last point if it
+  never recovers; 0 if the curve never falls below its peak.
+- Daily returns: the curve grouped by UTC calendar day (``ts_ns // 86_400e9``), a day's equity
+  its last; ``r_d = E_d / E_prev - 1`` with ``starting_equity`` before the first day.
+- ``years = (last ts - first ts) / 365.25 days``; ``periods_per_year = days with returns /
+  years``. ``cagr = (end / start) ** (1 / years) - 1``; ``annual_volatility = std(r, ddof=1) *
+  sqrt(ppy)``; ``sharpe = mean(r) / std(r, ddof=1) * sqrt(ppy)`` (risk-free 0); ``sortino =
+  mean(r) / sqrt(mean(min(r, 0) ** 2)) * sqrt(ppy)``; ``calmar = cagr / |max_drawdown|``.
+  Each is None when its inputs are missing (no elapsed time, fewer than two returns for a
+  standard deviation, end equity <= 0 for cagr) or its denominator is 0.
+- Trades are the closed positions: wins have ``realized_pnl > 0``, losses ``< 0``;
+  ``profit_factor = sum(wins) / |sum(losses)|`` (None without losses), ``avg_loss`` is
+  negative, ``expectancy`` the mean realised pnl.
+- ``exposure`` is the fraction of curve points with a position open; ``turnover`` the traded
+  notional ``sum |quantity * price|`` over the mean equity; ``fees`` the sum of commissions.
+- Attribution runs the same analysis on each strategy's own fills and positions, over the
+  closes of the instruments it traded, from the same starting equity; the strategies' pnl
+  therefore add up to the run's pnl.
+"""
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from quantdesk.domain.backtest import FillRecord, Metrics, PositionRecord, StrategyAttribution
+from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
+
+DAY_NS = 86_400_000_000_000
+YEAR_NS = 365.25 * DAY_NS
+FLAT_TOLERANCE = 1e-9  # of the largest fill quantity: below it, a position is float residue
+
+
+@dataclass(frozen=True, eq=False)
+class EquityCurve:
+    """Mark-to-market equity at every bar close of the run, after that instant's fills."""
+
+    ts_ns: Int64Array  # strictly increasing: the union of the instruments' bar closes
+    equity: Float64Array
+    in_market: BoolArray  # any position open after the fills at that point
+
+    def __len__(self) -> int:
+        return int(self.ts_ns.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class _FillColumns:
+    """Fills as columns, stably sorted by time, so the curve is built without a Python loop."""
+
+    ts_ns: Int64Array
+    instrument: list[str]  # instrument id of each distinct code, in code order
+    code: Int64Array
+    signed_quantity: Float64Array
+    cash: Float64Array
+    notional: Float64Array
+    commission: Float64Array
+
+    @classmethod
+    def of(cls, fills: Sequence[FillRecord]) -> "_FillColumns":
+        ts = np.fromiter((f.ts_ns for f in fills), dtype=np.int64, count=len(fills))
+        order = np.argsort(ts, kind="stable")
+        codes: dict[str, int] = {}
+        raw_code = np.fromiter(
+            (codes.setdefault(f.instrument_id, len(codes)) for f in fills),
+            dtype=np.int64,
+            count=len(fills),
+        )
+        side = np.fromiter((f.side for f in fills), dtype=np.float64, count=len(fills))
+        quantity = np.fromiter((f.quantity for f in fills), dtype=np.float64, count=len(fills))
+        price = np.fromiter((f.price for f in fills), dtype=np.float64, count=len(fills))
+        commission = np.fromiter((f.commission for f in fills), dtype=np.float64, count=len(fills))
+        signed = (side * quantity)[order]
+        price = price[order]
+        commission = commission[order]
+        return cls(
+            ts_ns=ts[order],
+            instrument=list(codes),
+            code=raw_code[order],
+            signed_quantity=signed,
+            cash=-signed * price - commission,
+            notional=np.abs(signed * price),
+            commission=commission,
+        )
+
+
+def _curve_ts(closes: Mapping[str, tuple[Int64Array, Float64Array]]) -> Int64Array:
+    parts = [np.asarray(ts, dtype=np.int64) for ts, _ in closes.values()]
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    if len(parts) == 1:
+        return parts[0]
+    return np.unique(np.concatenate(parts))
+
+
+def build_equity_curve(
+    fills: Sequence[FillRecord],
+    closes: Mapping[str, tuple[Int64Array, Float64Array]],
+    starting_equity: float,
+) -> EquityCurve:
+    """The run's mark-to-market equity at every bar close (see the module's definitions)."""
+    ts = _curve_ts(closes)
+    n = int(ts.shape[0])
+    columns = _FillColumns.of(fills)
+    point = np.searchsorted(ts, columns.ts_ns, side="left")
+    inside = point < n
+    point = point[inside]
+    code = columns.code[inside]
+    cash = np.cumsum(np.bincount(point, weights=columns.cash[inside], minlength=n))
+    equity: Float64Array = np.asarray(cash + float(starting_equity), dtype=np.float64)
+    in_market = np.zeros(n, dtype=np.bool_)
+    signed = columns.signed_quantity[inside]
+    for index, instrument_id in enumerate(columns.instrument):
+        mine = code == index
+        if not mine.any():
+            continue
+        position = np.cumsum(np.bincount(point[mine], weights=signed[mine], minlength=n))
+        scale = float(np.abs(signed[mine]).max())
+        position[np.abs(position) <= FLAT_TOLERANCE * scale] = 0.0
+        in_market |= position != 0.0
+        if instrument_id not in closes:
+            continue
+        bar_ts, bar_close = closes[instrument_id]
+        last = np.searchsorted(bar_ts, ts, side="right") - 1
+        mark = np.where(last >= 0, np.asarray(bar_close, dtype=np.float64)[last], 0.0)
+        equity += position * mark
+    return EquityCurve(ts_ns=ts, equity=equity, in_market=in_market)
+
+
+def _require_points(curve: EquityCurve) -> None:
+    if len(curve) == 0:
+        raise ValueError("the equity curve is empty: the run has no bars to mark positions at")
+
+
+def drawdown(curve: EquityCurve) -> Float64Array:
+    """Equity below its running peak, as a fraction (<= 0)."""
+    _require_points(curve)
+    peak = np.maximum.accumulate(curve.equity)
+    result: Float64Array = curve.equity / peak - 1.0
+    return result
+
+
+def _max_drawdown_duration_ns(curve: EquityCurve) -> int:
+    """Longest peak-to-recovery time over the underwater runs, vectorised over the curve."""
+    under = curve.equity < np.maximum.accumulate(curve.equity)
+    if not under.any():
+        return 0
+    padded = np.concatenate(([False], under, [False])).astype(np.int8)
+    edges = np.diff(padded)
+    first = np.flatnonzero(edges == 1)  # first underwater point of each run (never 0)
+    after = np.flatnonzero(edges == -1)  # the point that recovers it, or n if none
+    ts = curve.ts_ns
+    end = ts[np.minimum(after, len(ts) - 1)]
+    return int((end - ts[first - 1]).max())
+
+
+def daily_returns(curve: EquityCurve, starting_equity: float) -> tuple[Int64Array, Float64Array]:
+    """(UTC day index, return) for each day with data, from each day's last equity."""
+    _require_points(curve)
+    day = curve.ts_ns // DAY_NS
+    last = np.flatnonzero(np.concatenate((day[1:] != day[:-1], [True])))
+    day_equity = curve.equity[last]
+    previous = np.concatenate(([starting_equity], day_equity[:-1]))
+    returns: Float64Array = day_equity / previous - 1.0
+    days: Int64Array = day[last]
+    return days, returns
+
+
+def _ratio(numerator: float, denominator: float, scale: float) -> float | None:
+    return numerator / denominator * scale if denominator != 0 else None
+
+
+def compute_metrics(
+    curve: EquityCurve,
+    positions: Sequence[PositionRecord],
+    fills: Sequence[FillRecord],
+    starting_equity: float,
+) -> Metrics:
+    """Every figure of a run from its curve, closed trades and fills (see the definitions)."""
+    _require_points(curve)
+    start = float(starting_equity)
+    end = float(curve.equity[-1])
+    _, returns = daily_returns(curve, starting_equity)
+    years = float(curve.ts_ns[-1] - curve.ts_ns[0]) / YEAR_NS
+    ppy = len(returns) / years if years > 0 else None
+    cagr = (end / start) ** (1.0 / years) - 1.0 if years > 0 and end > 0 else None
+    volatility: float | None = None
+    sharpe: float | None = None
+    sortino: float | None = None
+    if ppy is not None:
+        root = math.sqrt(ppy)
+        mean = float(returns.mean())
+        if len(returns) >= 2:
+            std = float(returns.std(ddof=1))
+            volatility = std * root
+            sharpe = _ratio(mean, std, root)
+        downside = math.sqrt(float(np.mean(np.minimum(returns, 0.0) ** 2)))
+        sortino = _ratio(mean, downside, root)
+    max_dd = float(drawdown(curve).min())
+    calmar = cagr / abs(max_dd) if cagr is not None and max_dd != 0 else None
+
+    pnl = np.fromiter((p.realized_pnl for p in positions), dtype=np.float64, count=len(positions))
+    wins = pnl[pnl > 0]
+    losses = pnl[pnl < 0]
+    columns = _FillColumns.of(fills)
+    mean_equity = float(curve.equity.mean())
+    notional = float(columns.notional.sum())
+    return Metrics(
+        start_equity=start,
+        end_equity=end,
+        pnl=end - start,
+        total_return=end / start - 1.0,
+        cagr=cagr,
+        annual_volatility=volatility,
+        sharpe=sharpe,
+        sortino=sortino,
+        calmar=calmar,
+        max_drawdown=max_dd,
+        max_drawdown_duration_ns=_max_drawdown_duration_ns(curve),
+        trade_count=len(pnl),
+        win_rate=len(wins) / len(pnl) if len(pnl) else None,
+        profit_factor=float(wins.sum()) / abs(float(losses.sum())) if len(losses) else None,
+        avg_win=float(wins.mean()) if len(wins) else None,
+        avg_loss=float(losses.mean()) if len(losses) else None,
+        expectancy=float(pnl.mean()) if len(pnl) else None,
+        exposure=float(curve.in_market.mean()),
+        turnover=notional / mean_equity if mean_equity != 0 else math.inf,
+        fees=float(columns.commission.sum()),
+        periods_per_year=ppy,
+    )
+
+
+def attribute(
+    fills: Sequence[FillRecord],
+    positions: Sequence[PositionRecord],
+    closes: Mapping[str, tuple[Int64Array, Float64Array]],
+    starting_equity: float,
+) -> list[StrategyAttribution]:
+    """Each strategy's performance as if it had the account to itself, over its own data.
+
+    Same starting equity for each, so their pnl add up to the run's; the ratios are each
+    strategy's own, not shares of the run's.
+    """
+    by_strategy: dict[str, list[FillRecord]] = {}
+    for fill in fills:
+        by_strategy.setdefault(fill.strategy_id, []).append(fill)
+    result: list[StrategyAttribution] = []
+    for strategy_id in sorted(by_strategy):
+        own = by_strategy[strategy_id]
+        instruments = sorted({f.instrument_id for f in own})
+        own_closes = {i: closes[i] for i in instruments if i in closes}
+        curve = build_equity_curve(own, own_closes, starting_equity)
+        own_positions = [p for p in positions if p.strategy_id == strategy_id]
+        metrics = compute_metrics(curve, own_positions, own, starting_equity)
+        result.append(
+            StrategyAttribution(strategy_id=strategy_id, instruments=instruments, metrics=metrics)
+        )
+    return result

@@ -1,0 +1,301 @@
+"""Property 34: risk gate enforcement. Property 36: risk control preservation (one gate).
+
+For random order intents, books and limits: an approved (or reduced) order never breaches a
+limit, and a denied one names a rule that its numbers actually breach. The checks below are
+written independently of ``check_order``.
+"""
+
+from decimal import Decimal
+
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from quantdesk.domain.risk import (
+    OrderIntent,
+    RiskAction,
+    RiskConstraints,
+    RiskLimits,
+    RiskRule,
+    RiskState,
+    TradingState,
+    check_order,
+    reduces_risk,
+)
+
+INSTRUMENTS = ["AAA.SIM", "BBB.SIM", "CCC.SIM"]
+STRATEGIES = ["S1", "S2"]
+
+amount = st.integers(1, 2_000).map(Decimal)
+
+
+def rarely(values: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """A limit set one time in four, so that orders are often approved and checked."""
+    return st.integers(0, 3).flatmap(lambda k: values if k == 0 else st.none())
+
+
+maybe = rarely(amount)
+
+
+@st.composite
+def books(draw: st.DrawFn) -> RiskState:
+    positions = {
+        s: {i: Decimal(draw(st.integers(-300, 300))) for i in INSTRUMENTS} for s in STRATEGIES
+    }
+    prices = {i: Decimal(draw(st.integers(1, 500))) for i in INSTRUMENTS}
+    equity = Decimal(draw(st.integers(1_000, 200_000)))
+    return RiskState(
+        equity=equity,
+        start_of_day_equity=equity + Decimal(draw(st.integers(-5_000, 5_000))),
+        high_water_mark=equity + Decimal(draw(st.integers(0, 50_000))),
+        strategy_equity_change_today={
+            s: Decimal(draw(st.integers(-3_000, 3_000))) for s in STRATEGIES
+        },
+        strategy_drawdown_pct={s: Decimal(draw(st.integers(0, 50))) / 100 for s in STRATEGIES},
+        positions=positions,
+        prices=prices,
+        open_orders={s: draw(st.integers(0, 5)) for s in STRATEGIES},
+        portfolio_state=draw(st.sampled_from([*TradingState, *[TradingState.ACTIVE] * 6])),
+        strategy_states={
+            s: draw(st.sampled_from([*TradingState, *[TradingState.ACTIVE] * 6]))
+            for s in STRATEGIES
+        },
+    )
+
+
+def limit_kwargs(draw: st.DrawFn) -> dict[str, object]:
+    return {
+        "max_position": draw(maybe),
+        "max_order_quantity": draw(maybe),
+        "max_order_notional": draw(rarely(st.integers(100, 100_000).map(Decimal))),
+        "max_open_orders": draw(rarely(st.integers(1, 6))),
+        "max_daily_loss": draw(rarely(st.integers(100, 5_000).map(Decimal))),
+        "max_daily_loss_pct": draw(rarely(st.integers(1, 20).map(lambda x: Decimal(x) / 100))),
+        "max_drawdown_pct": draw(rarely(st.integers(1, 60).map(lambda x: Decimal(x) / 100))),
+        "allowed_instruments": draw(rarely(st.frozensets(st.sampled_from(INSTRUMENTS)))),
+        "long_only": draw(st.integers(0, 3)) == 0,
+        "allow_reduce": draw(st.booleans()),
+    }
+
+
+@st.composite
+def constraints(draw: st.DrawFn) -> RiskConstraints:
+    return RiskConstraints(**limit_kwargs(draw))  # type: ignore[arg-type]
+
+
+@st.composite
+def portfolio_limits(draw: st.DrawFn) -> RiskLimits:
+    return RiskLimits(
+        **limit_kwargs(draw),  # type: ignore[arg-type]
+        max_gross_exposure=draw(st.none() | st.integers(1_000, 500_000).map(Decimal)),
+        max_net_exposure=draw(st.none() | st.integers(1_000, 500_000).map(Decimal)),
+        max_leverage=draw(st.none() | st.integers(1, 10).map(Decimal)),
+    )
+
+
+@st.composite
+def intents(draw: st.DrawFn, state: RiskState) -> OrderIntent:
+    instrument = draw(st.sampled_from(INSTRUMENTS))
+    return OrderIntent(
+        strategy_id=draw(st.sampled_from(STRATEGIES)),
+        instrument_id=instrument,
+        side=draw(st.sampled_from([1, -1])),
+        quantity=Decimal(draw(st.integers(1, 600))),
+        price=state.prices[instrument],
+    )
+
+
+def gross(state: RiskState, instrument: str, delta: Decimal) -> Decimal:
+    total = Decimal(0)
+    for i in INSTRUMENTS:
+        net = sum(state.positions[s][i] for s in STRATEGIES) + (delta if i == instrument else 0)
+        total += abs(net * state.prices[i])
+    return total
+
+
+def net(state: RiskState, instrument: str, delta: Decimal) -> Decimal:
+    return sum(
+        (sum(state.positions[s][i] for s in STRATEGIES) + (delta if i == instrument else 0))
+        * state.prices[i]
+        for i in INSTRUMENTS
+    )
+
+
+def breached_with_full_quantity(
+    rule: RiskRule, scope: str, o: OrderIntent, s: RiskState, c: RiskConstraints, p: RiskLimits
+) -> bool:
+    """Does ``rule`` really fail for the order as requested (recomputed from scratch)?"""
+    rules = p if scope == "portfolio" else c
+    pos = (
+        sum(s.positions[x][o.instrument_id] for x in STRATEGIES)
+        if scope == "portfolio"
+        else s.positions[o.strategy_id][o.instrument_id]
+    )
+    after = pos + o.side * o.quantity
+    delta = o.side * o.quantity
+    if rule is RiskRule.TRADING_HALTED:
+        states = [s.portfolio_state, s.strategy_states.get(o.strategy_id, TradingState.ACTIVE)]
+        return TradingState.HALTED in states
+    if rule is RiskRule.TRADING_REDUCING:
+        own = s.positions[o.strategy_id][o.instrument_id]
+        return not reduces_risk(own, o.side, o.quantity)
+    if rule is RiskRule.INSTRUMENT_NOT_ALLOWED:
+        return (
+            rules.allowed_instruments is not None
+            and o.instrument_id not in rules.allowed_instruments
+        )
+    if rule is RiskRule.MAX_OPEN_ORDERS:
+        count = (
+            sum(s.open_orders.values()) if scope == "portfolio" else s.open_orders[o.strategy_id]
+        )
+        return rules.max_open_orders is not None and count >= rules.max_open_orders
+    if rule is RiskRule.MAX_DAILY_LOSS:
+        loss = (
+            s.start_of_day_equity - s.equity
+            if scope == "portfolio"
+            else -s.strategy_equity_change_today[o.strategy_id]
+        )
+        return rules.max_daily_loss is not None and loss >= rules.max_daily_loss
+    if rule is RiskRule.MAX_DAILY_LOSS_PCT:
+        loss = (
+            s.start_of_day_equity - s.equity
+            if scope == "portfolio"
+            else -s.strategy_equity_change_today[o.strategy_id]
+        )
+        return (
+            rules.max_daily_loss_pct is not None
+            and loss / s.start_of_day_equity >= rules.max_daily_loss_pct
+        )
+    if rule is RiskRule.MAX_DRAWDOWN_PCT:
+        dd = (
+            (s.high_water_mark - s.equity) / s.high_water_mark
+            if scope == "portfolio"
+            else s.strategy_drawdown_pct[o.strategy_id]
+        )
+        return rules.max_drawdown_pct is not None and dd >= rules.max_drawdown_pct
+    if rule is RiskRule.MAX_ORDER_QUANTITY:
+        return rules.max_order_quantity is not None and o.quantity > rules.max_order_quantity
+    if rule is RiskRule.MAX_ORDER_NOTIONAL:
+        return (
+            rules.max_order_notional is not None and o.quantity * o.price > rules.max_order_notional
+        )
+    if rule is RiskRule.LONG_ONLY:
+        return rules.long_only and after < 0
+    if rule is RiskRule.MAX_POSITION:
+        return rules.max_position is not None and abs(after) > rules.max_position
+    if rule is RiskRule.MAX_GROSS_EXPOSURE:
+        return (
+            p.max_gross_exposure is not None
+            and gross(s, o.instrument_id, delta) > p.max_gross_exposure
+        )
+    if rule is RiskRule.MAX_NET_EXPOSURE:
+        return (
+            p.max_net_exposure is not None
+            and abs(net(s, o.instrument_id, delta)) > p.max_net_exposure
+        )
+    if rule is RiskRule.MAX_LEVERAGE:
+        return p.max_leverage is not None and (
+            s.equity <= 0 or gross(s, o.instrument_id, delta) > p.max_leverage * s.equity
+        )
+    return rule is RiskRule.BELOW_MIN_QUANTITY
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.data(), state=books(), c=constraints(), p=portfolio_limits())
+def test_property_34_risk_gate_enforcement(
+    data: st.DataObject, state: RiskState, c: RiskConstraints, p: RiskLimits
+) -> None:
+    # Property 34: no order bypasses the risk gate; approved orders never breach a limit
+    order = data.draw(intents(state))
+    decision = check_order(order, state, c, p)
+    event(decision.action.value)
+    if decision.action is RiskAction.DENY:
+        assert decision.quantity == 0
+        assert decision.breaches, "a denial must name its rule"
+        assert any(
+            breached_with_full_quantity(b.rule, b.scope, order, state, c, p)
+            for b in decision.breaches
+        ), decision.breaches
+        return
+    q = decision.quantity
+    assert 0 < q <= order.quantity
+    if decision.action is RiskAction.APPROVE:
+        assert q == order.quantity and not decision.breaches
+    else:
+        assert c.allow_reduce and p.allow_reduce and decision.breaches
+    approved = order.model_copy(update={"quantity": q})
+    own = state.positions[order.strategy_id][order.instrument_id]
+    total = sum(state.positions[s][order.instrument_id] for s in STRATEGIES)
+    delta = order.side * q
+    assert TradingState.HALTED not in (
+        state.portfolio_state,
+        state.strategy_states.get(order.strategy_id, TradingState.ACTIVE),
+    )
+    for rules, position in ((c, own), (p, total)):
+        if rules.max_order_quantity is not None:
+            assert q <= rules.max_order_quantity
+        if rules.max_order_notional is not None:
+            assert q * order.price <= rules.max_order_notional
+        if rules.allowed_instruments is not None:
+            assert order.instrument_id in rules.allowed_instruments
+        if rules.long_only and order.side < 0:
+            assert position + delta >= 0
+    if reduces_risk(own, order.side, q):
+        return  # getting out is allowed whatever the exposure or losses
+    for rule in (
+        RiskRule.TRADING_REDUCING,
+        RiskRule.MAX_OPEN_ORDERS,
+        RiskRule.MAX_DAILY_LOSS,
+        RiskRule.MAX_DAILY_LOSS_PCT,
+        RiskRule.MAX_DRAWDOWN_PCT,
+        RiskRule.MAX_POSITION,
+        RiskRule.MAX_GROSS_EXPOSURE,
+        RiskRule.MAX_NET_EXPOSURE,
+        RiskRule.MAX_LEVERAGE,
+    ):
+        for scope in ("portfolio", order.strategy_id):
+            if rule is RiskRule.TRADING_REDUCING:
+                assert state.portfolio_state is not TradingState.REDUCING
+                continue
+            assert not breached_with_full_quantity(rule, scope, approved, state, c, p), (
+                rule,
+                scope,
+            )
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), state=books(), c=constraints(), p=portfolio_limits())
+def test_property_36_same_limits_same_decisions_for_any_strategy(
+    data: st.DataObject, state: RiskState, c: RiskConstraints, p: RiskLimits
+) -> None:
+    # Property 36: limits, drawdown controls and kill switch work the same for every strategy
+    order = data.draw(intents(state))
+    other = "S2" if order.strategy_id == "S1" else "S1"
+    swapped = {
+        order.strategy_id: state.positions[other],
+        other: state.positions[order.strategy_id],
+    }
+    mirrored = state.model_copy(
+        update={
+            "positions": swapped,
+            "open_orders": {
+                order.strategy_id: state.open_orders[other],
+                other: state.open_orders[order.strategy_id],
+            },
+            "strategy_equity_change_today": {
+                order.strategy_id: state.strategy_equity_change_today[other],
+                other: state.strategy_equity_change_today[order.strategy_id],
+            },
+            "strategy_drawdown_pct": {
+                order.strategy_id: state.strategy_drawdown_pct[other],
+                other: state.strategy_drawdown_pct[order.strategy_id],
+            },
+            "strategy_states": {
+                order.strategy_id: state.strategy_states.get(other, TradingState.ACTIVE),
+                other: state.strategy_states.get(order.strategy_id, TradingState.ACTIVE),
+            },
+        }
+    )
+    mine = check_order(order, state, c, p)
+    theirs = check_order(order.model_copy(update={"strategy_id": other}), mirrored, c, p)
+    assert (mine.action, mine.quantity) == (theirs.action, theirs.quantity)
+    assert [b.rule for b in mine.breaches] == [b.rule for b in theirs.breaches]
