@@ -152,9 +152,12 @@ def test_attribution_sums_to_the_portfolio(desk: Platform) -> None:
 
 
 def test_flat_at_stop_ends_on_the_engine_balance(desk: Platform) -> None:
-    request = ema_request(["SYN01.SIM"], flat_at_stop=True)
-    request = request.model_copy(update={"venues": [{"name": "SIM", "taker_fee": "0.0005"}]})
-    request = BacktestRequest.model_validate(request.model_dump())
+    request = BacktestRequest.model_validate(
+        {
+            **ema_request(["SYN01.SIM"], flat_at_stop=True).model_dump(),
+            "venues": [{"name": "SIM", "taker_fee": "0.0005"}],
+        }
+    )
     result = desk.backtests.run(request)
     artifacts = desk.backtests.artifacts(result.run_id)
     assert result.metrics.fees > 0
@@ -171,16 +174,16 @@ def test_no_data_in_range_names_the_range_there_is(desk: Platform) -> None:
             "end_ns": DEFAULT_START_NS + 31 * DAY_NS,
         }
     )
-    with pytest.raises(InvalidInputError, match="no 1-MINUTE-LAST bars for SYN01.SIM") as caught:
+    with pytest.raises(InvalidInputError, match=r"no 1-MINUTE-LAST bars for SYN01\.SIM") as caught:
         desk.backtests.run(request)
     assert caught.value.hint is not None
     assert "2024-01-01 00:01:00 to 2024-01-04 00:00:00" in caught.value.hint
 
 
 def test_unknown_instrument_and_bad_parameters_are_named(desk: Platform) -> None:
-    with pytest.raises(NotFoundError, match="NOPE.SIM"):
+    with pytest.raises(NotFoundError, match=r"NOPE\.SIM"):
         desk.backtests.run(ema_request(["NOPE.SIM"]))
-    with pytest.raises(InvalidInputError, match="unknown parameter.*fats") as caught:
+    with pytest.raises(InvalidInputError, match=r"unknown parameter.*fats") as caught:
         desk.backtests.run(ema_request(["SYN01.SIM"], fats=3))
     assert caught.value.hint is not None and "fast" in caught.value.hint
     with pytest.raises(InvalidInputError, match="invalid parameter"):

@@ -180,8 +180,12 @@ def breached_with_full_quantity(
         )
     if rule is RiskRule.LONG_ONLY:
         return rules.long_only and after < 0
-    if rule is RiskRule.MAX_POSITION:
-        return rules.max_position is not None and abs(after) > rules.max_position
+    if rule is RiskRule.MAX_POSITION:  # beyond the limit and not on the way back to it
+        return (
+            rules.max_position is not None
+            and abs(after) > rules.max_position
+            and not (abs(after) < abs(pos) and (after > 0) == (pos > 0))
+        )
     if rule is RiskRule.MAX_GROSS_EXPOSURE:
         return (
             p.max_gross_exposure is not None

@@ -2,8 +2,10 @@
 
 The gate answers three ways: approve, reduce (to the largest quantity that keeps every limit,
 when the limits allow reducing) or deny, and it always says which rules bound and with what
-numbers. Orders that only shrink a position are never blocked by exposure, loss or drawdown
-rules: a desk must always be able to get out; only a HALTED state stops them.
+numbers. Orders that only shrink the strategy's position are never blocked by exposure, loss
+or drawdown rules: a desk must always be able to get out; only a HALTED state stops them. A
+position limit already exceeded (prices moved, limits tightened) lets orders through that
+bring the position back toward it.
 """
 
 import math

@@ -8,6 +8,7 @@ the result is computed by quantdesk from the fills it recorded.
 import hashlib
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -190,14 +191,15 @@ class BacktestService:
         with progress.task("check request and data"):
             pinned, data = self.prepare(request)
         assert pinned.start_ns is not None and pinned.end_ns is not None
+        start_ns, end_ns = pinned.start_ns, pinned.end_ns
         fingerprint = self.fingerprint(pinned, data)
         total_bars = sum(d.bars for d in data)
-        span = max(pinned.end_ns - pinned.start_ns, 1)
+        span = max(end_ns - start_ns, 1)
         with progress.task("backtest (simulated time)", total=total_bars) as advance:
             done = [0]
 
             def on_progress(ts_ns: int) -> None:
-                reached = min(total_bars, int(total_bars * (ts_ns - pinned.start_ns) / span))
+                reached = min(total_bars, int(total_bars * (ts_ns - start_ns) / span))
                 if reached > done[0]:
                     advance(reached - done[0])
                     done[0] = reached
@@ -207,9 +209,7 @@ class BacktestService:
             spec = BarSpec.parse(pinned.bar_spec)
             prices: dict[str, tuple[Int64Array, Float64Array]] = {}
             for instrument_id in pinned.instruments:
-                bars = self._catalog.read_bars(
-                    bar_type_id(instrument_id, spec), pinned.start_ns, pinned.end_ns
-                )
+                bars = self._catalog.read_bars(bar_type_id(instrument_id, spec), start_ns, end_ns)
                 prices[instrument_id] = (bars.ts_ns, bars.close)
             starting_equity = self._starting_equity(pinned)
             curve = build_equity_curve(engine_run.fills, prices, starting_equity)
@@ -231,7 +231,7 @@ class BacktestService:
                 else 0.0,
             )
             result = BacktestResult(
-                run_id=f"{datetime.now(tz=UTC):%Y%m%dT%H%M%SZ}-{fingerprint[:8]}",
+                run_id=f"{datetime.now(tz=UTC):%Y%m%dT%H%M%SZ}-{fingerprint[:8]}-{uuid.uuid4().hex[:4]}",
                 status=RunStatus.COMPLETED,
                 fingerprint=fingerprint,
                 request=pinned,

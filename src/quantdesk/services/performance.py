@@ -24,7 +24,8 @@ Definitions (all instruments linear, quoted in the account currency, multiplier 
   sqrt(ppy)``; ``sharpe = mean(r) / std(r, ddof=1) * sqrt(ppy)`` (risk-free 0); ``sortino =
   mean(r) / sqrt(mean(min(r, 0) ** 2)) * sqrt(ppy)``; ``calmar = cagr / |max_drawdown|``.
   Each is None when its inputs are missing (no elapsed time, fewer than two returns for a
-  standard deviation, end equity <= 0 for cagr) or its denominator is 0.
+  standard deviation, end equity <= 0 for cagr, or cagr overflowing a float over a span of
+  minutes) or its denominator is 0.
 - Trades are the closed positions: wins have ``realized_pnl > 0``, losses ``< 0``;
   ``profit_factor = sum(wins) / |sum(losses)|`` (None without losses), ``avg_loss`` is
   negative, ``expectancy`` the mean realised pnl.
@@ -107,7 +108,12 @@ def _curve_ts(closes: Mapping[str, tuple[Int64Array, Float64Array]]) -> Int64Arr
         return np.empty(0, dtype=np.int64)
     if len(parts) == 1:
         return parts[0]
-    return np.unique(np.concatenate(parts))
+    # A stable sort merges the already-sorted runs in linear time; np.unique is ~100x slower.
+    merged = np.sort(np.concatenate(parts), kind="stable")
+    first = np.ones(merged.shape[0], dtype=np.bool_)
+    first[1:] = merged[1:] != merged[:-1]
+    distinct: Int64Array = merged[first]
+    return distinct
 
 
 def build_equity_curve(
@@ -135,9 +141,9 @@ def build_equity_curve(
         scale = float(np.abs(signed[mine]).max())
         position[np.abs(position) <= FLAT_TOLERANCE * scale] = 0.0
         in_market |= position != 0.0
-        if instrument_id not in closes:
-            continue
-        bar_ts, bar_close = closes[instrument_id]
+        bar_ts, bar_close = closes.get(instrument_id, (ts[:0], np.empty(0)))
+        if len(bar_ts) == 0:
+            continue  # never priced: its position has no mark
         last = np.searchsorted(bar_ts, ts, side="right") - 1
         mark = np.where(last >= 0, np.asarray(bar_close, dtype=np.float64)[last], 0.0)
         equity += position * mark
@@ -183,6 +189,16 @@ def daily_returns(curve: EquityCurve, starting_equity: float) -> tuple[Int64Arra
     return days, returns
 
 
+def _cagr(growth: float, years: float) -> float | None:
+    """None without elapsed time or equity, or when compounding a short span overflows."""
+    if years <= 0 or growth <= 0:
+        return None
+    try:
+        return float(growth ** (1.0 / years) - 1.0)
+    except OverflowError:
+        return None
+
+
 def _ratio(numerator: float, denominator: float, scale: float) -> float | None:
     return numerator / denominator * scale if denominator != 0 else None
 
@@ -200,7 +216,7 @@ def compute_metrics(
     _, returns = daily_returns(curve, starting_equity)
     years = float(curve.ts_ns[-1] - curve.ts_ns[0]) / YEAR_NS
     ppy = len(returns) / years if years > 0 else None
-    cagr = (end / start) ** (1.0 / years) - 1.0 if years > 0 and end > 0 else None
+    cagr = _cagr(end / start, years)
     volatility: float | None = None
     sharpe: float | None = None
     sortino: float | None = None

@@ -62,6 +62,7 @@ class NautilusBacktestRunner:
         try:
             node.build()
             engine = node.get_engine(config.id)
+            assert engine is not None  # built just above
             span = (request.end_ns or 0) - (request.start_ns or 0)
             recorder = RunRecorder(
                 RunRecorderConfig(

@@ -1,0 +1,489 @@
+"""A backtest run as one self-contained HTML page: chart, metrics, attribution, provenance.
+
+The page inlines plotly.js once, so it opens offline and can be mailed or archived beside the
+run. Long series are thinned before plotting (each bucket keeps its lowest and highest point,
+so spikes and the deepest drawdown survive): a million-bar run gives a page of ~5.5 MB, most
+of it plotly.js itself. Every piece of text from the run is escaped: labels and ids are user
+input.
+"""
+
+import math
+from collections.abc import Callable
+from html import escape
+
+import numpy as np
+import numpy.typing as npt
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from quantdesk.domain.backtest import (
+    BacktestResult,
+    DataUsed,
+    EngineFacts,
+    FillRecord,
+    Metrics,
+    StrategyAttribution,
+)
+from quantdesk.domain.time import ns_to_iso
+from quantdesk.services.columns import Float64Array, Int64Array
+from quantdesk.services.performance import drawdown
+from quantdesk.services.ports import RunArtifacts
+
+MAX_LINE_POINTS = 3_000  # per line: min and max of 1,500 buckets, about a wide screen's pixels
+MAX_MARKERS = 5_000  # most recent fills drawn as markers
+MAX_PRICE_PANELS = 4
+CHECKSUM_CHARS = 12
+
+Number = float | int | None
+Formatter = Callable[[Number], str]
+
+
+def _finite(fmt: Callable[[float], str]) -> Formatter:
+    """Missing values read "n/a"; infinities are shown as such rather than as "inf%"."""
+
+    def format_value(value: Number) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "n/a"
+        if isinstance(value, float) and math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        return fmt(value)
+
+    return format_value
+
+
+_pct = _finite(lambda v: f"{v * 100:,.2f}%")
+_money = _finite(lambda v: f"{v:,.2f}")
+_ratio = _finite(lambda v: f"{v:,.2f}")
+_count = _finite(lambda v: f"{int(v):,}")
+_times = _finite(lambda v: f"{v:,.2f}x")
+_one_decimal = _finite(lambda v: f"{v:,.1f}")
+_seconds = _finite(lambda v: f"{v:,.2f} s")
+_generic = _finite(lambda v: f"{v:,}" if isinstance(v, int) else f"{v:,.6g}")
+
+
+def _duration_text(ns: float) -> str:
+    seconds = int(ns) // 1_000_000_000
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days:,}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {seconds}s"
+    return f"{seconds}s"
+
+
+_duration = _finite(_duration_text)
+
+# Every Metrics field, in reading order; a field missing here still renders, under its name.
+METRIC_FORMATS: dict[str, tuple[str, Formatter]] = {
+    "start_equity": ("Start equity", _money),
+    "end_equity": ("End equity", _money),
+    "pnl": ("PnL", _money),
+    "total_return": ("Total return", _pct),
+    "cagr": ("CAGR", _pct),
+    "annual_volatility": ("Annual volatility", _pct),
+    "sharpe": ("Sharpe ratio", _ratio),
+    "sortino": ("Sortino ratio", _ratio),
+    "calmar": ("Calmar ratio", _ratio),
+    "max_drawdown": ("Max drawdown", _pct),
+    "max_drawdown_duration_ns": ("Max drawdown duration", _duration),
+    "trade_count": ("Trades", _count),
+    "win_rate": ("Win rate", _pct),
+    "profit_factor": ("Profit factor", _ratio),
+    "avg_win": ("Average win", _money),
+    "avg_loss": ("Average loss", _money),
+    "expectancy": ("Expectancy per trade", _money),
+    "exposure": ("Exposure", _pct),
+    "turnover": ("Turnover", _times),
+    "fees": ("Fees", _money),
+    "periods_per_year": ("Return periods per year", _one_decimal),
+}
+
+FACT_FORMATS: dict[str, tuple[str, Formatter]] = {
+    "bars": ("Bars", _count),
+    "events_processed": ("Events processed", _count),
+    "orders": ("Orders", _count),
+    "fills": ("Fills", _count),
+    "positions_closed": ("Positions closed", _count),
+    "wall_seconds": ("Wall time", _seconds),
+    "bars_per_second": ("Bars per second", _count),
+}
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
+       max-width: 1400px; padding: 1rem 2rem; color: #1f2933; }
+h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
+h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #d9e2ec; }
+table { border-collapse: collapse; font-size: 0.9rem; }
+th, td { padding: 0.25rem 0.75rem; border-bottom: 1px solid #eef2f6; text-align: left;
+         vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+code { font-size: 0.85rem; }
+.label { color: #52606d; font-size: 1.05rem; }
+.status { display: inline-block; padding: 0.1rem 0.5rem; border-radius: 0.25rem;
+          font-size: 0.8rem; text-transform: uppercase; }
+.status-completed { background: #e3f9e5; color: #1b5e20; }
+.status-failed { background: #ffe3e3; color: #8a1c1c; }
+.error { background: #ffe3e3; padding: 0.5rem 1rem; white-space: pre-wrap; }
+.note { color: #7b8794; font-size: 0.85rem; }
+.metrics { columns: 3 22rem; }
+.metrics tr { break-inside: avoid; }
+pre { background: #f5f7fa; padding: 0.75rem; overflow-x: auto; font-size: 0.8rem; }
+"""
+
+
+class HtmlReportRenderer:
+    """Renders a run's page; the same run always renders to the same bytes."""
+
+    def render(self, result: BacktestResult, artifacts: RunArtifacts) -> str:
+        title = f"Backtest {result.run_id}" + (
+            f" · {result.request.label}" if result.request.label else ""
+        )
+        body = [
+            _header(result, artifacts),
+            _chart(artifacts),
+            _metrics(result.metrics, _currency(result)),
+            _attribution(result.attribution),
+            _facts(result.facts),
+            _data_used(result.data),
+            _provenance(result),
+        ]
+        return (
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+            + "\n".join(body)
+            + f'\n<p class="note">quantdesk {escape(result.facts.quantdesk_version)}</p>'
+            + "\n</body>\n</html>\n"
+        )
+
+
+# sections ------------------------------------------------------------------------------------
+
+
+def _header(result: BacktestResult, artifacts: RunArtifacts) -> str:
+    request = result.request
+    start = request.start_ns
+    end = request.end_ns
+    if (start is None or end is None) and len(artifacts.curve):
+        start = int(artifacts.curve.ts_ns[0]) if start is None else start
+        end = int(artifacts.curve.ts_ns[-1]) if end is None else end
+    period = f"{_iso(start)} → {_iso(end)}" if start is not None and end is not None else "n/a"
+    strategy_ids = [a.strategy_id for a in result.attribution]
+    strategies = "<br>".join(
+        f"<code>{escape(s.strategy_path)}</code>" for s in request.strategies
+    ) + (f"<br>ids: {escape(', '.join(strategy_ids))}" if strategy_ids else "")
+    rows = [
+        ("Run", f"<code>{escape(result.run_id)}</code>"),
+        ("Period (UTC)", escape(period)),
+        ("Instruments", escape(", ".join(request.instruments))),
+        ("Bars", escape(request.bar_spec)),
+        ("Strategies", strategies),
+        ("Seed", escape(str(request.seed))),
+        (
+            "Ran",
+            escape(
+                f"{_iso(result.started_at_ns)}, "
+                f"{_duration_text(result.finished_at_ns - result.started_at_ns)}"
+            ),
+        ),
+        ("Fingerprint", f"<code>{escape(result.fingerprint)}</code>"),
+    ]
+    status = escape(result.status.value)
+    parts = [
+        f"<h1>Backtest <code>{escape(result.run_id)}</code> "
+        f'<span class="status status-{status}">{status}</span></h1>',
+    ]
+    if request.label:
+        parts.append(f'<div class="label">{escape(request.label)}</div>')
+    if result.error:
+        parts.append(f'<div class="error">{escape(result.error)}</div>')
+    parts.append(_table(None, [[_th(k), v] for k, v in rows]))
+    return "\n".join(parts)
+
+
+def _chart(artifacts: RunArtifacts) -> str:
+    curve = artifacts.curve
+    if len(curve) == 0:
+        return '<h2>Equity</h2>\n<p class="note">no equity points: the run read no bars</p>'
+    instruments = [i for i, (ts, _) in artifacts.prices.items() if len(ts)]
+    shown = instruments[:MAX_PRICE_PANELS]
+    rows = 2 + len(shown)
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=min(0.04, 1 / (rows - 1) * 0.5),
+        subplot_titles=["Equity", "Drawdown", *(escape(i) for i in shown)],
+        row_heights=[3.0, 1.5, *([2.0] * len(shown))],
+    )
+    notes: list[str] = []
+
+    picked = downsample(curve.equity)
+    fig.add_trace(
+        go.Scatter(
+            x=_dates(curve.ts_ns[picked]),
+            y=curve.equity[picked],
+            mode="lines",
+            name="equity",
+            line={"color": "#1f77b4", "width": 1.5},
+            hovertemplate="%{x}<br>equity %{y:,.2f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    under = drawdown(curve)
+    picked_dd = downsample(under)
+    fig.add_trace(
+        go.Scatter(
+            x=_dates(curve.ts_ns[picked_dd]),
+            y=under[picked_dd],
+            mode="lines",
+            name="drawdown",
+            fill="tozeroy",
+            line={"color": "#d62728", "width": 1},
+            hovertemplate="%{x}<br>drawdown %{y:.2%}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_yaxes(tickformat=".1%", row=2, col=1)
+    if len(picked) < len(curve):
+        notes.append(
+            f"Equity and drawdown: {len(curve):,} points, drawn with the lowest and highest of "
+            f"each of {MAX_LINE_POINTS // 2:,} buckets."
+        )
+
+    for row, instrument_id in enumerate(shown, start=3):
+        ts, close = artifacts.prices[instrument_id]
+        picked = downsample(close)
+        fig.add_trace(
+            go.Scatter(
+                x=_dates(ts[picked]),
+                y=close[picked],
+                mode="lines",
+                name=escape(instrument_id),
+                line={"color": "#52606d", "width": 1},
+                hovertemplate="%{x}<br>close %{y:.10~g}<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
+        if len(picked) < len(ts):
+            notes.append(f"{escape(instrument_id)}: {len(ts):,} closes, thinned the same way.")
+    if len(instruments) > len(shown):
+        notes.append(
+            f"Prices of the first {len(shown)} of {len(instruments)} instruments are drawn; "
+            f"not drawn: {escape(', '.join(instruments[len(shown) :]))}."
+        )
+    notes.extend(_add_markers(fig, artifacts.fills, shown))
+
+    fig.update_layout(
+        template="plotly_white",
+        height=320 + 160 + 220 * len(shown) + 60,
+        margin={"l": 60, "r": 20, "t": 40, "b": 30},
+        hovermode="closest",
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        showlegend=True,
+    )
+    fig.update_traces(showlegend=False, selector={"mode": "lines"})
+    fig.update_xaxes(type="date")
+    chart = fig.to_html(
+        full_html=False,
+        include_plotlyjs=True,
+        div_id="equity-chart",
+        config={"displaylogo": False, "responsive": True},
+    )
+    notes_html = "".join(f'<p class="note">{note}</p>' for note in notes)
+    return f"<h2>Equity</h2>\n{chart}\n{notes_html}"
+
+
+def _add_markers(fig: go.Figure, fills: list[FillRecord], shown: list[str]) -> list[str]:
+    """Buy and sell markers on each drawn instrument's panel; returns notes on what is left out."""
+    drawn = [f for f in fills if f.instrument_id in shown]
+    notes = []
+    if len(drawn) > MAX_MARKERS:
+        order = np.argsort(
+            np.fromiter((f.ts_ns for f in drawn), dtype=np.int64, count=len(drawn)), kind="stable"
+        )
+        drawn = [drawn[i] for i in order[-MAX_MARKERS:].tolist()]
+        notes.append(
+            f"Trade markers: the {MAX_MARKERS:,} most recent of {len(fills):,} fills are drawn."
+        )
+    legend_done: set[int] = set()
+    for row, instrument_id in enumerate(shown, start=3):
+        for side, name, symbol, color in (
+            (1, "buy", "triangle-up", "#2ca02c"),
+            (-1, "sell", "triangle-down", "#d62728"),
+        ):
+            group = [f for f in drawn if f.instrument_id == instrument_id and f.side == side]
+            if not group:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=_dates(np.fromiter((f.ts_ns for f in group), np.int64, len(group))),
+                    y=np.fromiter((f.price for f in group), np.float64, len(group)),
+                    customdata=np.fromiter((f.quantity for f in group), np.float64, len(group)),
+                    text=[escape(f.strategy_id) for f in group],
+                    mode="markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=side not in legend_done,
+                    marker={"symbol": symbol, "color": color, "size": 9},
+                    hovertemplate=f"{name} %{{customdata:.10~g}} @ %{{y:.10~g}}<br>"
+                    "%{text}<br>%{x}<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+            legend_done.add(side)
+    return notes
+
+
+def _metrics(metrics: Metrics, currency: str | None) -> str:
+    values = metrics.model_dump()
+    rows = []
+    for name, value in values.items():
+        label, fmt = METRIC_FORMATS.get(name, (name.replace("_", " ").capitalize(), _generic))
+        rows.append([_th(label, title=name), _num(fmt(value))])
+    note = f'<p class="note">Money in {escape(currency)}.</p>' if currency else ""
+    return f'<h2>Metrics</h2>\n<div class="metrics">{_table(None, rows)}</div>\n{note}'
+
+
+def _attribution(attribution: list[StrategyAttribution]) -> str:
+    if not attribution:
+        return ""
+    head = ["Strategy", "Instruments", "PnL", "Total return", "Sharpe", "Max drawdown"]
+    head += ["Trades", "Win rate"]
+    rows = [
+        [
+            f"<code>{escape(a.strategy_id)}</code>",
+            escape(", ".join(a.instruments)),
+            _num(_money(a.metrics.pnl)),
+            _num(_pct(a.metrics.total_return)),
+            _num(_ratio(a.metrics.sharpe)),
+            _num(_pct(a.metrics.max_drawdown)),
+            _num(_count(a.metrics.trade_count)),
+            _num(_pct(a.metrics.win_rate)),
+        ]
+        for a in attribution
+    ]
+    return "<h2>Attribution by strategy</h2>\n" + _table(head, rows)
+
+
+def _facts(facts: EngineFacts) -> str:
+    rows = [
+        [_th("Engine"), escape(f"NautilusTrader {facts.nautilus_trader_version}")],
+        [_th("quantdesk"), escape(facts.quantdesk_version)],
+    ]
+    for name, value in facts.model_dump().items():
+        if name in ("nautilus_trader_version", "quantdesk_version"):
+            continue
+        label, fmt = FACT_FORMATS.get(name, (name.replace("_", " ").capitalize(), _generic))
+        rows.append([_th(label, title=name), _num(fmt(value))])
+    return "<h2>Engine</h2>\n" + _table(None, rows)
+
+
+def _data_used(data: list[DataUsed]) -> str:
+    if not data:
+        return ""
+    head = ["Bar type", "First bar (UTC)", "Last bar (UTC)", "Bars", "Catalog files", "Sources"]
+    rows = [
+        [
+            f"<code>{escape(d.bar_type)}</code>",
+            escape(_iso(d.first_ts)),
+            escape(_iso(d.last_ts)),
+            _num(_count(d.bars)),
+            _checksums(d.file_sha256),
+            _checksums(d.source_sha256),
+        ]
+        for d in data
+    ]
+    note = (
+        f'<p class="note">sha256 checksums, first {CHECKSUM_CHARS} characters '
+        "(hover for the full value).</p>"
+    )
+    return "<h2>Data used</h2>\n" + _table(head, rows) + note
+
+
+def _provenance(result: BacktestResult) -> str:
+    return (
+        "<h2>Fingerprint</h2>\n"
+        f"<p><code>{escape(result.fingerprint)}</code></p>\n"
+        '<p class="note">sha256 over the request (engine options and label aside), the data '
+        "checksums and the versions: the same fingerprint gives the same fills.</p>\n"
+        "<details><summary>Request</summary>\n"
+        f"<pre>{escape(result.request.model_dump_json(indent=2))}</pre>\n</details>"
+    )
+
+
+# pieces --------------------------------------------------------------------------------------
+
+
+def downsample(values: Float64Array, max_points: int = MAX_LINE_POINTS) -> Int64Array:
+    """Indices of the points to draw: first, last and each bucket's lowest and highest."""
+    n = int(values.shape[0])
+    if n <= max_points:
+        return np.arange(n, dtype=np.int64)
+    buckets = max(max_points // 2, 1)
+    size = -(-n // buckets)
+    full = n // size
+    head = values[: full * size].reshape(full, size)
+    offsets = np.arange(full, dtype=np.int64) * size
+    picks = [offsets + head.argmin(axis=1), offsets + head.argmax(axis=1), np.array([0, n - 1])]
+    if full * size < n:
+        tail = values[full * size :]
+        picks.append(np.array([full * size + tail.argmin(), full * size + tail.argmax()]))
+    indices: Int64Array = np.unique(np.concatenate(picks).astype(np.int64))
+    return indices
+
+
+def _dates(ts_ns: Int64Array) -> npt.NDArray[np.datetime64]:
+    """Datetimes for the x axis, in the coarsest unit that loses nothing (shorter JSON)."""
+    ts = np.asarray(ts_ns, dtype=np.int64)
+    for unit, step in (("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)):
+        if not (ts % step).any():
+            return (ts // step).astype(f"datetime64[{unit}]")
+    return ts.astype("datetime64[ns]")
+
+
+def _iso(ns: int) -> str:
+    return ns_to_iso(ns).replace(".000000000Z", "Z")
+
+
+def _currency(result: BacktestResult) -> str | None:
+    venues = {i.rsplit(".", 1)[-1] for i in result.request.instruments}
+    currencies = {result.request.venue(v).base_currency for v in venues}
+    return currencies.pop() if len(currencies) == 1 else None
+
+
+def _checksums(values: list[str]) -> str:
+    return "<br>".join(
+        f'<code title="{escape(v)}">{escape(v[:CHECKSUM_CHARS])}</code>' for v in values
+    )
+
+
+def _th(text: str, title: str | None = None) -> str:
+    attr = f' title="{escape(title)}"' if title else ""
+    return f"<th{attr}>{escape(text)}</th>"
+
+
+def _num(text: str) -> str:
+    return f'<td class="num">{escape(text)}</td>'
+
+
+def _table(head: list[str] | None, rows: list[list[str]]) -> str:
+    """Cells are HTML already (escaped by the caller); bare cells become ``<td>``."""
+    parts = ["<table>"]
+    if head:
+        parts.append(
+            "<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr></thead>"
+        )
+    parts.append("<tbody>")
+    for row in rows:
+        cells = "".join(c if c.startswith(("<td", "<th")) else f"<td>{c}</td>" for c in row)
+        parts.append(f"<tr>{cells}</tr>")
+    parts.append("</tbody></table>")
+    return "\n".join(parts)

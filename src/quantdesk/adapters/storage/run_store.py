@@ -1,0 +1,311 @@
+"""Backtest runs on disk: one folder per run, JSON for the result, Parquet for the bulk.
+
+A run folder is written whole or not at all: everything goes into a hidden ``.<id>.partial``
+folder first and one rename makes it visible, so a crash or a failing write never leaves a
+run that lists but cannot be read. Stored runs are never overwritten: a run id names one
+result for good.
+"""
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from quantdesk.domain.backtest import BacktestResult, FillRecord, PositionRecord
+from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
+from quantdesk.services.performance import EquityCurve, drawdown
+from quantdesk.services.ports import RunArtifacts
+
+REQUEST_FILE = "request.json"
+RESULT_FILE = "result.json"
+FILLS_FILE = "fills.parquet"
+POSITIONS_FILE = "positions.parquet"
+EQUITY_FILE = "equity.parquet"
+PRICES_FILE = "prices.parquet"
+REPORT_FILE = "report.html"
+PARTIAL_SUFFIX = ".partial"
+
+_LIST_HINT = "see `quantdesk runs list`"
+_ARROW_TYPES: dict[object, pa.DataType] = {int: pa.int64(), float: pa.float64(), str: pa.string()}
+_EQUITY_SCHEMA = pa.schema(
+    [
+        ("ts_ns", pa.int64()),
+        ("equity", pa.float64()),
+        ("drawdown", pa.float64()),
+        ("in_market", pa.bool_()),
+    ]
+)
+_PRICES_SCHEMA = pa.schema(
+    [("instrument_id", pa.string()), ("ts_ns", pa.int64()), ("close", pa.float64())]
+)
+# The instruments in request order, kept in the file so one without bars survives a round trip.
+_INSTRUMENTS_KEY = b"quantdesk.instruments"
+
+
+R = TypeVar("R")
+
+
+def _record_schema(fields: tuple[dataclasses.Field[object], ...]) -> pa.Schema:
+    """Arrow schema of a record dataclass, one column per field, so the files track the type."""
+    return pa.schema([(f.name, _ARROW_TYPES[f.type]) for f in fields])
+
+
+_FILL_SCHEMA = _record_schema(dataclasses.fields(FillRecord))
+_POSITION_SCHEMA = _record_schema(dataclasses.fields(PositionRecord))
+
+
+class FileRunStore:
+    """Runs under ``runs_dir``: ``<run_id>/{result,request}.json``, Parquet, ``report.html``."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self._root = runs_dir
+
+    # writing -------------------------------------------------------------------------------
+
+    def save(self, result: BacktestResult, artifacts: RunArtifacts, report_html: str) -> Path:
+        run_id = result.run_id
+        _check_run_id(run_id)
+        final = self._root / run_id
+        if final.exists():
+            raise ConflictError(
+                f"run {run_id} is already stored at {final}",
+                hint="a run id names one result for good; run the backtest again for a new id",
+            )
+        result_json = _readable_json(result)
+        self._root.mkdir(parents=True, exist_ok=True)
+        partial = self._root / f".{run_id}{PARTIAL_SUFFIX}"
+        shutil.rmtree(partial, ignore_errors=True)  # left by a crash: it never became a run
+        partial.mkdir()
+        try:
+            _write_text(partial / REQUEST_FILE, result.request.model_dump_json(indent=2))
+            _write_records(partial / FILLS_FILE, artifacts.fills, _FILL_SCHEMA)
+            _write_records(partial / POSITIONS_FILE, artifacts.positions, _POSITION_SCHEMA)
+            _write_equity(partial / EQUITY_FILE, artifacts.curve)
+            _write_prices(partial / PRICES_FILE, artifacts.prices)
+            _write_text(partial / REPORT_FILE, report_html)
+            _write_text(partial / RESULT_FILE, result_json)
+            _fsync(partial)
+            if final.exists():  # another writer got there while this one was writing
+                raise ConflictError(f"run {run_id} is already stored at {final}")
+            partial.rename(final)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        _fsync(self._root)
+        return final
+
+    # reading -------------------------------------------------------------------------------
+
+    def results(self) -> list[BacktestResult]:
+        """Every stored run, newest first.
+
+        A folder whose ``result.json`` no longer parses (written by another quantdesk version)
+        is left out rather than hiding every other run; ``result()`` names its problem.
+        """
+        results = []
+        for run_id in self._run_ids():
+            try:
+                results.append(self._load_result(run_id))
+            except (OSError, ValidationError):
+                continue
+        results.sort(key=lambda r: (r.started_at_ns, r.run_id), reverse=True)
+        return results
+
+    def result(self, run_id: str) -> BacktestResult:
+        resolved = self._resolve(run_id)
+        try:
+            return self._load_result(resolved)
+        except ValidationError as exc:
+            raise InvalidInputError(
+                f"run {resolved}: {self._root / resolved / RESULT_FILE} does not parse: "
+                f"{exc.error_count()} error(s), first: {exc.errors()[0]['msg']}",
+                hint="it was written by another quantdesk version or edited by hand",
+            ) from exc
+
+    def artifacts(self, run_id: str) -> RunArtifacts:
+        folder = self._root / self._resolve(run_id)
+        equity = pq.read_table(folder / EQUITY_FILE)
+        return RunArtifacts(
+            fills=_read_records(folder / FILLS_FILE, FillRecord, _FILL_SCHEMA),
+            positions=_read_records(folder / POSITIONS_FILE, PositionRecord, _POSITION_SCHEMA),
+            curve=EquityCurve(
+                ts_ns=_int64(equity.column("ts_ns")),
+                equity=_float64(equity.column("equity")),
+                in_market=_bool(equity.column("in_market")),
+            ),
+            prices=_read_prices(folder / PRICES_FILE),
+        )
+
+    def directory(self, run_id: str) -> Path:
+        return self._root / self._resolve(run_id)
+
+    # ids -----------------------------------------------------------------------------------
+
+    def _run_ids(self) -> list[str]:
+        if not self._root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self._root.iterdir()
+            if not p.name.startswith(".") and (p / RESULT_FILE).is_file()
+        )
+
+    def _resolve(self, run_id: str) -> str:
+        """The stored run named by ``run_id`` or by a unique prefix of it."""
+        if not run_id:
+            raise InvalidInputError("no run id given", hint=_LIST_HINT)
+        run_ids = self._run_ids()
+        if run_id in run_ids:
+            return run_id
+        matches = [r for r in run_ids if r.startswith(run_id)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFoundError(f"no stored run {run_id!r} in {self._root}", hint=_LIST_HINT)
+        shown = ", ".join(matches[:10]) + (
+            f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+        )
+        raise InvalidInputError(
+            f"run id prefix {run_id!r} matches {len(matches)} runs: {shown}",
+            hint="give more characters of the run id",
+        )
+
+    def _load_result(self, run_id: str) -> BacktestResult:
+        text = (self._root / run_id / RESULT_FILE).read_text(encoding="utf-8")
+        return BacktestResult.model_validate_json(text)
+
+
+def _readable_json(result: BacktestResult) -> str:
+    """``result.json``, checked to parse back before anything is written.
+
+    JSON writes NaN as null, which a required figure refuses on reading: the run could never
+    be listed or read again.
+    """
+    text = result.model_dump_json(indent=2)
+    try:
+        BacktestResult.model_validate_json(text)
+    except ValidationError as exc:
+        raise ValueError(f"run {result.run_id} would be stored unreadable: {exc}") from exc
+    return text
+
+
+def _check_run_id(run_id: str) -> None:
+    """A run id becomes a folder name: it must be one plain path component."""
+    if not run_id or run_id.startswith(".") or "/" in run_id or "\\" in run_id or "\0" in run_id:
+        raise InvalidInputError(
+            f"run id {run_id!r} cannot name a folder",
+            hint="run ids look like 20261123T123000Z-1a2b3c4d",
+        )
+
+
+# files ---------------------------------------------------------------------------------------
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or folder to disk, so the rename that publishes a run follows its content."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    _fsync(path)
+
+
+def _write_table(path: Path, table: pa.Table) -> None:
+    pq.write_table(table, path)
+    _fsync(path)
+
+
+def _write_records(path: Path, records: Sequence[object], schema: pa.Schema) -> None:
+    columns = [
+        pa.array([getattr(r, name) for r in records], type=schema.field(name).type)
+        for name in schema.names
+    ]
+    _write_table(path, pa.Table.from_arrays(columns, schema=schema))
+
+
+def _read_records(path: Path, record_type: Callable[..., R], schema: pa.Schema) -> list[R]:
+    """Records in file order; the schema's column order is the record's field order."""
+    table = pq.read_table(path, schema=schema)
+    columns = [table.column(name).to_pylist() for name in schema.names]
+    return [record_type(*row) for row in zip(*columns, strict=True)]
+
+
+def _write_equity(path: Path, curve: EquityCurve) -> None:
+    ts = np.asarray(curve.ts_ns, dtype=np.int64)
+    equity = np.asarray(curve.equity, dtype=np.float64)
+    under = drawdown(curve) if len(curve) else np.empty(0, dtype=np.float64)
+    in_market = np.asarray(curve.in_market, dtype=np.bool_)
+    table = pa.Table.from_arrays(
+        [pa.array(ts), pa.array(equity), pa.array(under), pa.array(in_market)],
+        schema=_EQUITY_SCHEMA,
+    )
+    _write_table(path, table)
+
+
+def _write_prices(path: Path, prices: dict[str, tuple[Int64Array, Float64Array]]) -> None:
+    ids = list(prices)
+    ts_parts = [np.asarray(ts, dtype=np.int64) for ts, _ in prices.values()]
+    close_parts = [np.asarray(close, dtype=np.float64) for _, close in prices.values()]
+    lengths = np.array([len(ts) for ts in ts_parts], dtype=np.int64)
+    instrument = pa.DictionaryArray.from_arrays(
+        pa.array(np.repeat(np.arange(len(ids), dtype=np.int32), lengths)),
+        pa.array(ids, pa.string()),
+    ).cast(pa.string())
+    schema = _PRICES_SCHEMA.with_metadata({_INSTRUMENTS_KEY: "\n".join(ids).encode()})
+    table = pa.Table.from_arrays(
+        [
+            instrument,
+            pa.array(np.concatenate(ts_parts) if ts_parts else np.empty(0, np.int64)),
+            pa.array(np.concatenate(close_parts) if close_parts else np.empty(0, np.float64)),
+        ],
+        schema=schema,
+    )
+    _write_table(path, table)
+
+
+def _read_prices(path: Path) -> dict[str, tuple[Int64Array, Float64Array]]:
+    table = pq.read_table(path)
+    metadata = table.schema.metadata or {}
+    listed = metadata.get(_INSTRUMENTS_KEY, b"").decode()
+    ids = listed.split("\n") if listed else []
+    encoded = table.column("instrument_id").combine_chunks().dictionary_encode()
+    names: list[str] = encoded.dictionary.to_pylist()
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    ts = _int64(table.column("ts_ns"))
+    close = _float64(table.column("close"))
+    prices: dict[str, tuple[Int64Array, Float64Array]] = {}
+    for instrument_id in ids or names:
+        if instrument_id in names:
+            rows = codes == names.index(instrument_id)
+            prices[instrument_id] = (ts[rows], close[rows])
+        else:
+            prices[instrument_id] = (ts[:0].copy(), close[:0].copy())
+    return prices
+
+
+def _int64(column: pa.ChunkedArray) -> Int64Array:
+    values: Int64Array = np.array(column.to_numpy(), dtype=np.int64)
+    return values
+
+
+def _float64(column: pa.ChunkedArray) -> Float64Array:
+    values: Float64Array = np.array(column.to_numpy(), dtype=np.float64)
+    return values
+
+
+def _bool(column: pa.ChunkedArray) -> BoolArray:
+    values: BoolArray = np.array(column.to_numpy(zero_copy_only=False), dtype=np.bool_)
+    return values
