@@ -256,3 +256,56 @@ def test_real_btc_perpetual_file_ingests_cleanly(desk: Desk) -> None:
     assert summary["rows_written"] == 45_031
     assert summary["rows_rounded"] == 0
     assert summary["bar_type"] == "BTCUSDT-PERP.BINANCE-1-MINUTE-LAST-EXTERNAL"
+
+
+def test_backtest_run_list_show_compare_report(desk: Desk) -> None:
+    ok(desk("data", "synth", "--instruments", "2", "--days", "2", "--seed", "5"))
+    args = [
+        "backtest",
+        "run",
+        "--strategy",
+        "ema_cross",
+        "--param",
+        "fast=5",
+        "--param",
+        "slow=20",
+        "--instrument",
+        "SYN01.SIM",
+        "--instrument",
+        "SYN02.SIM",
+        "--label",
+        "e2e",
+    ]
+    first = ok(desk(*args))
+    assert "EmaCross-SYN01" in first and "EmaCross-SYN02" in first
+    assert "fingerprint" in first
+    report = Path(flat(first).split("report:")[1].strip())
+    assert report.is_file() and report.name == "report.html"
+    second = ok(desk(*args, "--json"))
+    second_id = json.loads(second)["run_id"]
+    first_id = report.parent.name
+    listing = ok(desk("runs", "list"))
+    assert first_id in listing and second_id in listing and "e2e" in listing
+    shown = ok(desk("runs", "show", first_id[:26]))
+    assert "max drawdown" in shown and first_id in shown
+    compared = ok(desk("runs", "compare", first_id, second_id))
+    assert "identical" in line_with(compared, "fills")
+    assert "same" in line_with(compared, "fingerprint")
+    assert flat(ok(desk("runs", "report", first_id))) == str(report)
+
+
+def test_backtest_errors_are_clear(desk: Desk) -> None:
+    ok(desk("data", "synth", "--instruments", "1", "--days", "1", "--seed", "5"))
+    base = ["backtest", "run", "--strategy", "ema_cross", "--instrument", "SYN01.SIM"]
+    bad_param = desk(*base, "--param", "fats=3")
+    assert bad_param.returncode == 2
+    assert "unknown parameter(s) fats" in " ".join(bad_param.stderr.split())
+    out_of_range = desk(*base, "--start", "2030-01-01")
+    assert out_of_range.returncode == 2
+    assert "the catalog holds SYN01.SIM from 2024-01-01 00:01:00" in " ".join(
+        out_of_range.stderr.split()
+    )
+    missing = desk("backtest", "run", "--strategy", "ema_cross")
+    assert missing.returncode == 2 and "--instrument" in missing.stderr
+    unknown_run = desk("runs", "show", "nope")
+    assert unknown_run.returncode == 2 and "runs list" in unknown_run.stderr
