@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.risk import RiskConfig, RiskEvent
 
 
 class OmsType(StrEnum):
@@ -88,6 +89,7 @@ class BacktestRequest(BaseModel):
     end_ns: int | None = Field(default=None, description="last bar close included (ns UTC)")
     venues: list[VenueSpec] = Field(default_factory=list)
     seed: int = 0
+    risk: RiskConfig = Field(default_factory=RiskConfig)
     engine: EngineOptions = Field(default_factory=EngineOptions)
     label: str = ""
 
@@ -242,4 +244,8 @@ class BacktestResult(BaseModel):
     metrics: Metrics
     attribution: list[StrategyAttribution]
     facts: EngineFacts
+    risk_events: list[RiskEvent] = Field(default_factory=list)
+    risk_counts: dict[str, int] = Field(
+        default_factory=dict, description="risk events by rule (denials, reductions, halts)"
+    )
     error: str | None = None

@@ -449,3 +449,112 @@ def _bisect(fits: Callable[[Decimal], bool], requested: Decimal, step: Decimal) 
 
 def _breach(rule: RiskRule, scope: str, limit: str, value: str, detail: str) -> Breach:
     return Breach(rule=rule, scope=scope, limit=limit, value=value, detail=detail)
+
+
+class BreachAction(StrEnum):
+    """What a drawdown or daily-loss breach does to the scope that breached."""
+
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+class KillSwitchScope(StrEnum):
+    PORTFOLIO = "portfolio"
+    STRATEGY = "strategy"
+    INSTRUMENT = "instrument"
+
+
+class KillSwitchEvent(BaseModel):
+    """A kill switch thrown or released at a simulated time (to study "what if we had halted")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ts_ns: int
+    action: str = Field(pattern=r"^(kill|release)$")
+    scope: KillSwitchScope = KillSwitchScope.PORTFOLIO
+    target: str = Field(default="", description="strategy or instrument id; empty for portfolio")
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _check_target(self) -> Self:
+        if (self.scope is KillSwitchScope.PORTFOLIO) != (self.target == ""):
+            raise ValueError("a portfolio switch has no target; others need one")
+        return self
+
+
+class RiskConfig(BaseModel):
+    """The risk layer of one run: limits, what breaches do, and scheduled kill switches."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    limits: RiskLimits = Field(default_factory=RiskLimits)
+    constraints: dict[str, RiskConstraints] = Field(
+        default_factory=dict, description="strategy id -> its own constraints"
+    )
+    on_breach: BreachAction = BreachAction.REDUCING
+    flatten_on_breach: bool = False
+    max_order_submit_rate: str | None = Field(
+        default=None,
+        pattern=r"^\d+/\d{2}:\d{2}:\d{2}$",
+        description="engine-level second line, e.g. 100/00:00:01",
+    )
+    schedule: list[KillSwitchEvent] = Field(default_factory=list)
+    gate: bool = Field(
+        default=True,
+        description="off only to measure the gate's cost: orders then meet the engine's own "
+        "risk engine alone",
+    )
+
+
+class RiskEventKind(StrEnum):
+    DENY = "deny"
+    REDUCE = "reduce"
+    HALT = "halt"
+    REDUCING = "reducing"
+    RELEASE = "release"
+    MISMATCH = "mismatch"
+
+
+class RiskEvent(BaseModel):
+    """Every risk decision that is not a plain approve, with the numbers behind it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ts_ns: int
+    kind: RiskEventKind
+    scope: str
+    strategy_id: str = ""
+    instrument_id: str = ""
+    rule: str
+    detail: str
+    requested: str = ""
+    approved: str = ""
+
+
+GATE_ENDPOINT = "quantdesk.risk.gate"
+FLATTEN_TOPIC = "quantdesk.risk.flatten"
+
+
+class GateRequest:
+    """What a strategy asks the risk layer about one order; the layer writes the decision in.
+
+    A plain mutable carrier because the engine's message bus delivers it synchronously and
+    returns nothing: no decision written back means no risk layer, and the order is denied.
+    """
+
+    __slots__ = ("decision", "instrument_id", "limit_price", "quantity", "side", "strategy_id")
+
+    def __init__(
+        self,
+        strategy_id: str,
+        instrument_id: str,
+        side: int,
+        quantity: Decimal,
+        limit_price: Decimal | None = None,
+    ) -> None:
+        self.strategy_id = strategy_id
+        self.instrument_id = instrument_id
+        self.side = side
+        self.quantity = quantity
+        self.limit_price = limit_price
+        self.decision: RiskDecision | None = None

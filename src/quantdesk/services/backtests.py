@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -241,6 +242,8 @@ class BacktestService:
                 metrics=metrics,
                 attribution=attribution,
                 facts=facts,
+                risk_events=engine_run.risk_events,
+                risk_counts=dict(sorted(Counter(e.rule for e in engine_run.risk_events).items())),
             )
             artifacts = RunArtifacts(
                 fills=engine_run.fills, positions=engine_run.positions, curve=curve, prices=prices

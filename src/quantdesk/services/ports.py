@@ -14,6 +14,7 @@ from quantdesk.domain.market_data import (
     CatalogFile,
     LineageRecord,
 )
+from quantdesk.domain.risk import RiskEvent
 from quantdesk.services.columns import BarColumns, Float64Array, Int64Array, RawBarColumns
 from quantdesk.services.performance import EquityCurve
 
@@ -106,6 +107,7 @@ class EngineRun:
     orders: int
     wall_seconds: float
     balances: dict[str, float]
+    risk_events: list[RiskEvent]
 
 
 class BacktestRunner(Protocol):

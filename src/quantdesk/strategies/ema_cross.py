@@ -40,6 +40,7 @@ class EmaCross(QuantdeskStrategy):
         self._quantity: Quantity | None = None
 
     def on_start(self) -> None:
+        super().on_start()
         instrument = self.cache.instrument(self._instrument_id)
         if instrument is None:
             raise RuntimeError(f"instrument {self._instrument_id} is not in the cache")

@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from nautilus_trader import __version__ as nautilus_version
@@ -28,11 +29,15 @@ from nautilus_trader.config import (
     RiskEngineConfig,
     StrategyConfig,
 )
-from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.enums import TradingState as NautilusTradingState
+from nautilus_trader.model.identifiers import InstrumentId, Venue
 
 from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
+from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
 from quantdesk.domain.backtest import BacktestRequest, StrategySpec, VenueSpec
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.market_data import BarSpec, bar_type_id
+from quantdesk.domain.risk import TradingState
 from quantdesk.services.ports import EngineRun
 
 _MINUTE_NS = 60_000_000_000
@@ -74,6 +79,8 @@ class NautilusBacktestRunner:
                 on_progress=on_progress,
             )
             engine.add_actor(recorder)
+            guard = self._risk_guard(request, engine)
+            engine.add_actor(guard)
             started = time.perf_counter()
             (result,) = node.run()
             wall = time.perf_counter() - started
@@ -91,9 +98,32 @@ class NautilusBacktestRunner:
                 orders=len(recorder.orders_seen),
                 wall_seconds=wall,
                 balances=balances,
+                risk_events=list(guard.events),
             )
         finally:
             node.dispose()
+
+    def _risk_guard(self, request: BacktestRequest, engine: Any) -> PortfolioRiskGuard:
+        spec = BarSpec.parse(request.bar_spec)
+        increments = {}
+        for instrument_id in request.instruments:
+            instrument = engine.cache.instrument(InstrumentId.from_str(instrument_id))
+            if instrument is not None:
+                increments[instrument_id] = instrument.size_increment.as_decimal()
+        venues = {i.rsplit(".", 1)[1] for i in request.instruments}
+        risk_engine = engine.kernel.risk_engine
+
+        def set_engine_state(state: TradingState) -> None:
+            risk_engine.set_trading_state(getattr(NautilusTradingState, state.value))
+
+        return PortfolioRiskGuard(
+            RiskGuardConfig(component_id="QuantdeskRiskGuard"),
+            risk=request.risk,
+            bar_types={i: bar_type_id(i, spec) for i in request.instruments},
+            starting_equity=float(sum(request.venue(v).starting_balance for v in venues)),
+            size_increments=increments,
+            set_engine_state=set_engine_state,
+        )
 
     def _run_config(self, request: BacktestRequest) -> BacktestRunConfig:
         venues = sorted({i.rsplit(".", 1)[1] for i in request.instruments})
@@ -109,7 +139,7 @@ class NautilusBacktestRunner:
             logging=LoggingConfig(
                 log_level="ERROR" if level == "OFF" else level, bypass_logging=level == "OFF"
             ),
-            risk_engine=RiskEngineConfig(bypass=False),
+            risk_engine=_engine_risk(request),
             run_analysis=False,
         )
         data = [
@@ -133,6 +163,19 @@ class NautilusBacktestRunner:
             start=request.start_ns,
             end=request.end_ns,
         )
+
+
+def _engine_risk(request: BacktestRequest) -> RiskEngineConfig:
+    """The engine's own risk engine as a second line (it skips notional checks for margin
+    accounts and unquoted market orders, so the quantdesk gate alone must hold every limit)."""
+    notional = request.risk.limits.max_order_notional
+    rate = request.risk.max_order_submit_rate
+    per_order = {i: int(notional) for i in request.instruments} if notional else {}
+    if rate is None:
+        return RiskEngineConfig(bypass=False, max_notional_per_order=per_order)
+    return RiskEngineConfig(
+        bypass=False, max_notional_per_order=per_order, max_order_submit_rate=rate
+    )
 
 
 def _venue(spec: VenueSpec, seed: int) -> BacktestVenueConfig:

@@ -1,0 +1,406 @@
+"""The portfolio risk layer inside the engine: the gate every order asks, and its ledger.
+
+One actor per engine holds what the pure rules in ``domain/risk.py`` need: a position ledger
+kept from fill events (and reconciled against the engine's own positions after every fill),
+mark prices, equity with its high-water mark and start-of-day value, trading states per
+portfolio, strategy and instrument, and the kill-switch schedule. Strategies reach it through
+the message bus endpoint ``GATE_ENDPOINT``, in backtests and live alike.
+
+Equity is sampled at every order, every fill and every ``check_interval`` of simulated time
+(not every bar: that would cost more than the gate itself), so a drawdown breach is seen at
+the latest by the next order, which is what the gate guards.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.events import TimeEvent
+from nautilus_trader.config import ActorConfig
+from nautilus_trader.model.data import BarType
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.events import OrderFilled
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId
+
+from quantdesk.domain.risk import (
+    FLATTEN_TOPIC,
+    GATE_ENDPOINT,
+    BreachAction,
+    GateRequest,
+    KillSwitchEvent,
+    KillSwitchScope,
+    OrderIntent,
+    RiskAction,
+    RiskConfig,
+    RiskDecision,
+    RiskEvent,
+    RiskEventKind,
+    RiskState,
+    TradingState,
+    check_order,
+)
+
+DAY_NS = 86_400_000_000_000
+_CHECK_TIMER = "quantdesk-risk-check"
+_APPROVE_ALL = RiskDecision(action=RiskAction.APPROVE, quantity=Decimal(0), breaches=[])
+
+
+class RiskGuardConfig(ActorConfig, frozen=True, kw_only=True):
+    check_interval_ns: int = 15 * 60_000_000_000
+
+
+class PortfolioRiskGuard(Actor):
+    def __init__(
+        self,
+        config: RiskGuardConfig,
+        risk: RiskConfig,
+        bar_types: dict[str, str],
+        starting_equity: float,
+        size_increments: dict[str, Decimal],
+        set_engine_state: Callable[[TradingState], None] | None = None,
+    ) -> None:
+        super().__init__(config)
+        self._risk = risk
+        self._bar_types = {i: BarType.from_str(b) for i, b in bar_types.items()}
+        self._starting_equity = starting_equity
+        self._increments = size_increments
+        self._set_engine_state = set_engine_state
+        self._check_interval = timedelta(microseconds=config.check_interval_ns // 1_000)
+        self.ledger: dict[str, dict[str, Decimal]] = {}
+        self._cash: dict[str, float] = {}
+        self._marks: dict[str, float] = {}
+        self._hwm = starting_equity
+        self._sod = starting_equity
+        self._day = -1
+        self._strategy_sod: dict[str, float] = {}
+        self._strategy_hwm: dict[str, float] = {}
+        self._portfolio_state = TradingState.ACTIVE
+        self._breach_is_daily = False
+        self._strategy_states: dict[str, TradingState] = {}
+        self._instrument_states: dict[str, TradingState] = {}
+        self.events: list[RiskEvent] = []
+
+    # lifecycle ------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.msgbus.register(endpoint=GATE_ENDPOINT, handler=self._gate)
+        self.msgbus.subscribe(topic="events.fills.*", handler=self._on_fill)
+        self.clock.set_timer(_CHECK_TIMER, self._check_interval, callback=self._on_check)
+        for index, switch in enumerate(self._risk.schedule):
+            moment = datetime.fromtimestamp(switch.ts_ns / 1e9, tz=UTC)
+            self.clock.set_time_alert(
+                f"quantdesk-kill-{index}", moment, callback=self._switch_handler(switch)
+            )
+
+    def on_stop(self) -> None:
+        for strategy_id, book in self.ledger.items():
+            for instrument_id in book:
+                self._reconcile(strategy_id, instrument_id, self.clock.timestamp_ns())
+
+    # the gate -------------------------------------------------------------------------
+
+    def _gate(self, request: GateRequest) -> None:
+        if not self._risk.gate:
+            request.decision = _APPROVE_ALL.model_copy(update={"quantity": request.quantity})
+            return
+        now = self.clock.timestamp_ns()
+        self._sample(now)
+        price = request.limit_price or self._mark_decimal(request.instrument_id)
+        if price is None or price <= 0:
+            request.decision = RiskDecision(
+                action=RiskAction.DENY, quantity=Decimal(0), breaches=[]
+            )
+            self._record(
+                now,
+                RiskEventKind.DENY,
+                request.strategy_id,
+                request.instrument_id,
+                "no_price",
+                "no market price yet to value the order",
+                request.quantity,
+                Decimal(0),
+            )
+            return
+        intent = OrderIntent.model_construct(
+            strategy_id=request.strategy_id,
+            instrument_id=request.instrument_id,
+            side=request.side,
+            quantity=request.quantity,
+            price=price,
+            size_increment=self._increments.get(request.instrument_id, Decimal(1)),
+            ts_ns=now,
+            signal_id=None,
+        )
+        decision = check_order(
+            intent,
+            self._state(),
+            self._risk.constraints.get(request.strategy_id),
+            self._risk.limits,
+        )
+        request.decision = decision
+        if decision.action is not RiskAction.APPROVE:
+            kind = (
+                RiskEventKind.DENY if decision.action is RiskAction.DENY else RiskEventKind.REDUCE
+            )
+            for breach in decision.breaches:
+                self._record(
+                    now,
+                    kind,
+                    request.strategy_id,
+                    request.instrument_id,
+                    breach.rule.value,
+                    f"{breach.scope}: {breach.detail} (limit {breach.limit}, value {breach.value})",
+                    request.quantity,
+                    decision.quantity,
+                    scope=breach.scope,
+                )
+
+    def _state(self) -> RiskState:
+        equity = self._equity()
+        strategy_change = {
+            s: Decimal(
+                repr(self._strategy_equity(s) - self._strategy_sod.get(s, self._starting_equity))
+            )
+            for s in self.ledger
+        }
+        strategy_drawdown = {}
+        for s in self.ledger:
+            peak = self._strategy_hwm.get(s, self._starting_equity)
+            strategy_drawdown[s] = (
+                Decimal(repr(max(0.0, (peak - self._strategy_equity(s)) / peak)))
+                if peak > 0
+                else Decimal(0)
+            )
+        return RiskState.model_construct(
+            equity=Decimal(repr(equity)),
+            start_of_day_equity=Decimal(repr(self._sod)),
+            high_water_mark=Decimal(repr(self._hwm)),
+            strategy_equity_change_today=strategy_change,
+            strategy_drawdown_pct=strategy_drawdown,
+            positions=self.ledger,
+            prices={i: d for i in self._bar_types if (d := self._mark_decimal(i)) is not None},
+            open_orders={
+                s: self.cache.orders_open_count(strategy_id=StrategyId(s)) for s in self.ledger
+            },
+            portfolio_state=self._portfolio_state,
+            strategy_states=self._strategy_states,
+            instrument_states=self._instrument_states,
+        )
+
+    # marks, equity, breaches ----------------------------------------------------------
+
+    def _mark(self, instrument_id: str) -> float | None:
+        bar_type = self._bar_types.get(instrument_id)
+        bar = self.cache.bar(bar_type) if bar_type is not None else None
+        if bar is not None:
+            self._marks[instrument_id] = bar.close.as_double()
+        return self._marks.get(instrument_id)
+
+    def _mark_decimal(self, instrument_id: str) -> Decimal | None:
+        mark = self._mark(instrument_id)
+        return None if mark is None else Decimal(repr(mark))
+
+    def _equity(self) -> float:
+        return self._starting_equity + sum(
+            self._strategy_equity(s) - self._starting_equity for s in self.ledger
+        )
+
+    def _strategy_equity(self, strategy_id: str) -> float:
+        value = self._starting_equity + self._cash.get(strategy_id, 0.0)
+        for instrument_id, quantity in self.ledger.get(strategy_id, {}).items():
+            if quantity:
+                value += float(quantity) * (self._mark(instrument_id) or 0.0)
+        return value
+
+    def _sample(self, now: int) -> None:
+        """Roll the day, raise the high-water marks, and act on breaches."""
+        equity = self._equity()
+        day = now // DAY_NS
+        if day != self._day:
+            self._day = day
+            self._sod = equity
+            self._strategy_sod = {s: self._strategy_equity(s) for s in self.ledger}
+            if self._breach_is_daily and self._portfolio_state is not TradingState.ACTIVE:
+                self._set_portfolio(
+                    TradingState.ACTIVE,
+                    now,
+                    RiskEventKind.RELEASE,
+                    "new_day",
+                    "daily loss limit resets at the start of the day",
+                )
+        self._hwm = max(self._hwm, equity)
+        for s in self.ledger:
+            self._strategy_hwm[s] = max(
+                self._strategy_hwm.get(s, self._starting_equity), self._strategy_equity(s)
+            )
+        self._check_breaches(now, equity)
+
+    def _check_breaches(self, now: int, equity: float) -> None:
+        limits = self._risk.limits
+        target = (
+            TradingState.HALTED
+            if self._risk.on_breach is BreachAction.HALTED
+            else TradingState.REDUCING
+        )
+        if self._portfolio_state is not TradingState.ACTIVE:
+            return
+        drawdown = (self._hwm - equity) / self._hwm if self._hwm > 0 else 0.0
+        if limits.max_drawdown_pct is not None and drawdown >= float(limits.max_drawdown_pct):
+            self._breach(
+                now,
+                target,
+                "max_drawdown_pct",
+                f"drawdown {drawdown:.6f} >= {limits.max_drawdown_pct}",
+                daily=False,
+            )
+            return
+        loss = self._sod - equity
+        if limits.max_daily_loss is not None and loss >= float(limits.max_daily_loss):
+            self._breach(
+                now,
+                target,
+                "max_daily_loss",
+                f"daily loss {loss:.2f} >= {limits.max_daily_loss}",
+                daily=True,
+            )
+        elif (
+            limits.max_daily_loss_pct is not None
+            and self._sod > 0
+            and loss / self._sod >= float(limits.max_daily_loss_pct)
+        ):
+            self._breach(
+                now,
+                target,
+                "max_daily_loss_pct",
+                f"daily loss {loss / self._sod:.6f} >= {limits.max_daily_loss_pct}",
+                daily=True,
+            )
+
+    def _breach(self, now: int, state: TradingState, rule: str, detail: str, daily: bool) -> None:
+        kind = RiskEventKind.HALT if state is TradingState.HALTED else RiskEventKind.REDUCING
+        self._breach_is_daily = daily
+        self._set_portfolio(state, now, kind, rule, detail)
+        if self._risk.flatten_on_breach and state is TradingState.REDUCING:
+            self.msgbus.publish(topic=FLATTEN_TOPIC, msg="portfolio")
+
+    def _set_portfolio(
+        self, state: TradingState, now: int, kind: RiskEventKind, rule: str, detail: str
+    ) -> None:
+        self._portfolio_state = state
+        self._record(now, kind, "", "", rule, detail, scope="portfolio")
+        if state is not TradingState.ACTIVE:
+            self._cancel_open_orders(None)
+        if self._set_engine_state is not None:
+            self._set_engine_state(state)
+
+    def _cancel_open_orders(self, strategy_id: str | None) -> None:
+        strategy = StrategyId(strategy_id) if strategy_id else None
+        for order in self.cache.orders_open(strategy_id=strategy):
+            self.cancel_order(order)
+
+    def _on_check(self, event: TimeEvent) -> None:
+        self._sample(event.ts_event)
+
+    # kill switch ----------------------------------------------------------------------
+
+    def _switch_handler(self, switch: KillSwitchEvent) -> Callable[[TimeEvent], None]:
+        def handle(event: TimeEvent) -> None:
+            self.apply_switch(switch, event.ts_event)
+
+        return handle
+
+    def apply_switch(self, switch: KillSwitchEvent, now: int) -> None:
+        """Throw or release a kill switch; it holds from the very next order on."""
+        state = TradingState.HALTED if switch.action == "kill" else TradingState.ACTIVE
+        kind = RiskEventKind.HALT if switch.action == "kill" else RiskEventKind.RELEASE
+        rule = f"kill_switch_{switch.scope.value}"
+        detail = switch.reason or f"{switch.action} {switch.scope.value} {switch.target}".strip()
+        if switch.scope is KillSwitchScope.PORTFOLIO:
+            self._breach_is_daily = False
+            self._set_portfolio(state, now, kind, rule, detail)
+            return
+        states = (
+            self._strategy_states
+            if switch.scope is KillSwitchScope.STRATEGY
+            else self._instrument_states
+        )
+        states[switch.target] = state
+        self._record(
+            now,
+            kind,
+            switch.target if switch.scope is KillSwitchScope.STRATEGY else "",
+            switch.target if switch.scope is KillSwitchScope.INSTRUMENT else "",
+            rule,
+            detail,
+            scope=switch.target,
+        )
+        if state is TradingState.HALTED and switch.scope is KillSwitchScope.STRATEGY:
+            self._cancel_open_orders(switch.target)
+
+    # ledger ---------------------------------------------------------------------------
+
+    def _on_fill(self, fill: OrderFilled) -> None:
+        strategy_id, instrument_id = str(fill.strategy_id), str(fill.instrument_id)
+        self.apply_fill(strategy_id, instrument_id, fill)
+        self._reconcile(strategy_id, instrument_id, fill.ts_event)
+        self._sample(fill.ts_event)
+
+    def apply_fill(self, strategy_id: str, instrument_id: str, fill: OrderFilled) -> None:
+        side = 1 if fill.order_side == OrderSide.BUY else -1
+        quantity = fill.last_qty.as_decimal()
+        book = self.ledger.setdefault(strategy_id, {})
+        book[instrument_id] = book.get(instrument_id, Decimal(0)) + side * quantity
+        commission = fill.commission.as_double() if fill.commission is not None else 0.0
+        self._cash[strategy_id] = (
+            self._cash.get(strategy_id, 0.0)
+            - side * fill.last_qty.as_double() * fill.last_px.as_double()
+            - commission
+        )
+
+    def _reconcile(self, strategy_id: str, instrument_id: str, now: int) -> None:
+        """The ledger must agree with the engine; if not, that strategy stops (fail closed)."""
+        engine = Decimal(0)
+        for position in self.cache.positions_open(
+            instrument_id=InstrumentId.from_str(instrument_id), strategy_id=StrategyId(strategy_id)
+        ):
+            engine += position.signed_decimal_qty()
+        ours = self.ledger.get(strategy_id, {}).get(instrument_id, Decimal(0))
+        if engine != ours and self._strategy_states.get(strategy_id) is not TradingState.HALTED:
+            self._strategy_states[strategy_id] = TradingState.HALTED
+            self._record(
+                now,
+                RiskEventKind.MISMATCH,
+                strategy_id,
+                instrument_id,
+                "position_mismatch",
+                f"ledger {ours} != engine {engine}: strategy halted",
+                scope=strategy_id,
+            )
+            self._cancel_open_orders(strategy_id)
+
+    def _record(
+        self,
+        now: int,
+        kind: RiskEventKind,
+        strategy_id: str,
+        instrument_id: str,
+        rule: str,
+        detail: str,
+        requested: Decimal | None = None,
+        approved: Decimal | None = None,
+        scope: str = "",
+    ) -> None:
+        self.events.append(
+            RiskEvent(
+                ts_ns=now,
+                kind=kind,
+                scope=scope or strategy_id or "portfolio",
+                strategy_id=strategy_id,
+                instrument_id=instrument_id,
+                rule=rule,
+                detail=detail,
+                requested="" if requested is None else str(requested),
+                approved="" if approved is None else str(approved),
+            )
+        )
