@@ -6,6 +6,7 @@ from quantdesk.adapters.nautilus.backtest import NautilusBacktestRunner
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
 from quantdesk.adapters.sources.bar_files import BarFileSource
+from quantdesk.adapters.storage.kill_switches import FileKillSwitchStore
 from quantdesk.adapters.storage.run_store import FileRunStore
 from quantdesk.cli.app import create_cli
 from quantdesk.services.backtests import BacktestService
@@ -13,6 +14,7 @@ from quantdesk.services.catalog import CatalogService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.platform import Platform
+from quantdesk.services.risk import RiskService
 from quantdesk.services.synthetic import SyntheticMarketService
 from quantdesk.settings import QuantdeskSettings
 
@@ -40,6 +42,7 @@ def bootstrap(
             FileRunStore(settings.runs_dir),
             HtmlReportRenderer(),
         ),
+        risk=RiskService(FileKillSwitchStore(settings.home / "risk")),
     )
 
 

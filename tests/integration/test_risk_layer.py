@@ -77,6 +77,8 @@ def test_position_limit_reduces_orders(desk: Platform) -> None:
     assert max(orders.values()) <= 400
     assert result.risk_counts.get("max_position", 0) > 0
     assert {e.kind for e in result.risk_events} >= {RiskEventKind.REDUCE}
+    report = Path(desk.backtests.report_path(result.run_id)).read_text()
+    assert "<h2>Risk</h2>" in report and "max_position" in report
 
 
 def test_kill_switch_stops_orders_from_the_next_event_and_release_resumes(desk: Platform) -> None:

@@ -18,6 +18,7 @@ from quantdesk.cli.context import CliContext
 from quantdesk.cli.errors import EXIT_INVALID, EXIT_NOTHING_VALID, reported_failures
 from quantdesk.cli.instrument_files import load_instrument_specs
 from quantdesk.cli.progress import RichProgress
+from quantdesk.cli.risk import add_risk_commands
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
@@ -263,6 +264,7 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
             out.print(render.ingest_table(summaries))
 
     add_backtest_commands(app, out, err)
+    add_risk_commands(app, out, err)
     return app
 
 

@@ -146,3 +146,14 @@ def _delta(label: str, a: BacktestResult, b: BacktestResult) -> str:
     if left is None or right is None:
         return "n/a"
     return f"{right - left:+,.4g}"
+
+
+def risk_table(result: BacktestResult) -> Table:
+    table = Table(title="Risk events by rule")
+    table.add_column("rule")
+    table.add_column("events", justify="right")
+    table.add_column("first", justify="left")
+    for rule, count in result.risk_counts.items():
+        first = next(e for e in result.risk_events if e.rule == rule)
+        table.add_row(rule, f"{count:,}", f"{ns_to_text(first.ts_ns)} {first.detail}")
+    return table

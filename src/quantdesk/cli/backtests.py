@@ -16,6 +16,7 @@ from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.backtest import AccountType, BacktestRequest, OmsType, VenueSpec
 from quantdesk.domain.errors import InvalidInputError, SourceReadError
+from quantdesk.domain.risk import BreachAction
 from quantdesk.services.backtests import BUILTIN_STRATEGIES, builtin_strategy_specs
 
 
@@ -54,6 +55,22 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
         seed: Annotated[int, typer.Option(help="seed of the fill model's draws")] = 0,
         label: Annotated[str, typer.Option(help="a name for the run")] = "",
         log_level: Annotated[str, typer.Option(help="engine log level (OFF silences)")] = "ERROR",
+        max_position: Annotated[str | None, typer.Option(help="risk: largest |position|")] = None,
+        max_order_quantity: Annotated[str | None, typer.Option(help="risk: largest order")] = None,
+        max_order_notional: Annotated[
+            str | None, typer.Option(help="risk: largest order value")
+        ] = None,
+        max_gross_exposure: Annotated[
+            str | None, typer.Option(help="risk: sum of |position x price|")
+        ] = None,
+        max_leverage: Annotated[str | None, typer.Option(help="risk: gross / equity")] = None,
+        max_drawdown_pct: Annotated[
+            str | None, typer.Option(help="risk: e.g. 0.1 = 10% from the high-water mark")
+        ] = None,
+        max_daily_loss: Annotated[str | None, typer.Option(help="risk: loss in a day")] = None,
+        on_breach: Annotated[
+            BreachAction, typer.Option(help="what a drawdown/daily-loss breach does")
+        ] = BreachAction.REDUCING,
         request_file: Annotated[
             Path | None,
             typer.Option("--request", help="a whole BacktestRequest as JSON or YAML instead"),
@@ -93,6 +110,22 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                     ],
                     seed=seed,
                     label=label,
+                    risk={
+                        "limits": {
+                            key: value
+                            for key, value in {
+                                "max_position": max_position,
+                                "max_order_quantity": max_order_quantity,
+                                "max_order_notional": max_order_notional,
+                                "max_gross_exposure": max_gross_exposure,
+                                "max_leverage": max_leverage,
+                                "max_drawdown_pct": max_drawdown_pct,
+                                "max_daily_loss": max_daily_loss,
+                            }.items()
+                            if value is not None
+                        },
+                        "on_breach": on_breach,
+                    },
                     engine={"log_level": log_level},
                 )
             with RichProgress(err) as progress:
@@ -102,6 +135,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 return
             out.print(backtest_render.result_table(result))
             out.print(backtest_render.facts_table(result))
+            if result.risk_counts:
+                out.print(backtest_render.risk_table(result))
             out.print(
                 f"report: {ctx.obj.platform.backtests.report_path(result.run_id)}",
                 soft_wrap=True,

@@ -558,3 +558,19 @@ class GateRequest:
         self.quantity = quantity
         self.limit_price = limit_price
         self.decision: RiskDecision | None = None
+
+
+class KillSwitch(BaseModel):
+    """A kill switch thrown on the desk (not in a simulation): who, when, why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scope: KillSwitchScope
+    target: str = ""
+    reason: str
+    actor: str
+    thrown_at_ns: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.scope.value}:{self.target}"

@@ -7,6 +7,7 @@ from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
+from quantdesk.services.risk import RiskService
 from quantdesk.services.synthetic import SyntheticMarketService
 
 
@@ -18,3 +19,4 @@ class Platform:
     catalog: CatalogService
     synthetic: SyntheticMarketService
     backtests: BacktestService
+    risk: RiskService

@@ -14,7 +14,7 @@ from quantdesk.domain.market_data import (
     CatalogFile,
     LineageRecord,
 )
-from quantdesk.domain.risk import RiskEvent
+from quantdesk.domain.risk import KillSwitch, KillSwitchScope, RiskEvent
 from quantdesk.services.columns import BarColumns, Float64Array, Int64Array, RawBarColumns
 from quantdesk.services.performance import EquityCurve
 
@@ -157,3 +157,13 @@ class ReportRenderer(Protocol):
     def render(self, result: BacktestResult, artifacts: RunArtifacts) -> str:
         """A self-contained HTML page."""
         ...
+
+
+class KillSwitchStore(Protocol):
+    """The desk's kill switches, shared by every process that trades (read before orders)."""
+
+    def thrown(self) -> list[KillSwitch]: ...
+
+    def throw(self, switch: KillSwitch) -> None: ...
+
+    def release(self, scope: KillSwitchScope, target: str, actor: str, at_ns: int) -> bool: ...

@@ -147,6 +147,7 @@ class HtmlReportRenderer:
             _chart(artifacts),
             _metrics(result.metrics, _currency(result)),
             _attribution(result.attribution),
+            _risk(result),
             _facts(result.facts),
             _data_used(result.data),
             _provenance(result),
@@ -371,6 +372,34 @@ def _attribution(attribution: list[StrategyAttribution]) -> str:
         for a in attribution
     ]
     return "<h2>Attribution by strategy</h2>\n" + _table(head, rows)
+
+
+MAX_RISK_EVENTS = 200
+
+
+def _risk(result: BacktestResult) -> str:
+    """Every risk decision that was not a plain approve: counts by rule, then the first ones."""
+    if not result.risk_events:
+        return '<h2>Risk</h2>\n<p class="note">every order was approved as sent</p>'
+    counts = [[_th(rule), _num(f"{count:,}")] for rule, count in result.risk_counts.items()]
+    shown = result.risk_events[:MAX_RISK_EVENTS]
+    rows = [
+        [
+            escape(_iso(e.ts_ns)),
+            escape(e.kind.value),
+            escape(e.scope),
+            escape(e.instrument_id or "-"),
+            escape(e.rule),
+            escape(e.requested or "-"),
+            escape(e.approved or "-"),
+            escape(e.detail),
+        ]
+        for e in shown
+    ]
+    more = len(result.risk_events) - len(shown)
+    note = f'<p class="note">{more:,} more events in result.json</p>' if more > 0 else ""
+    head = ["time", "kind", "scope", "instrument", "rule", "requested", "approved", "detail"]
+    return "<h2>Risk</h2>\n" + _table(["rule", "events"], counts) + "\n" + _table(head, rows) + note
 
 
 def _facts(facts: EngineFacts) -> str:
