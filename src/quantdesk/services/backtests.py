@@ -160,13 +160,13 @@ class BacktestService:
         for instrument_id in request.instruments:
             bar_type = bar_type_id(instrument_id, spec)
             files = self._catalog.bar_files(bar_type, request.start_ns, request.end_ns)
-            bars = self._catalog.read_bars(bar_type, request.start_ns, request.end_ns)
+            stamps, _ = self._catalog.read_closes(bar_type, request.start_ns, request.end_ns)
             used.append(
                 DataUsed(
                     bar_type=bar_type,
-                    first_ts=int(bars.ts_ns[0]),
-                    last_ts=int(bars.ts_ns[-1]),
-                    bars=len(bars),
+                    first_ts=int(stamps[0]),
+                    last_ts=int(stamps[-1]),
+                    bars=len(stamps),
                     file_sha256=[f.sha256 for f in files],
                     source_sha256=sorted({s for f in files for s in sources.get(f.sha256, ())}),
                 )
@@ -210,8 +210,9 @@ class BacktestService:
             spec = BarSpec.parse(pinned.bar_spec)
             prices: dict[str, tuple[Int64Array, Float64Array]] = {}
             for instrument_id in pinned.instruments:
-                bars = self._catalog.read_bars(bar_type_id(instrument_id, spec), start_ns, end_ns)
-                prices[instrument_id] = (bars.ts_ns, bars.close)
+                prices[instrument_id] = self._catalog.read_closes(
+                    bar_type_id(instrument_id, spec), start_ns, end_ns
+                )
             starting_equity = self._starting_equity(pinned)
             curve = build_equity_curve(engine_run.fills, prices, starting_equity)
             metrics = compute_metrics(

@@ -75,6 +75,12 @@ class MarketDataCatalog(Protocol):
         """Bars with ``start_ns <= ts <= end_ns``, in time order."""
         ...
 
+    def read_closes(
+        self, bar_type: str, start_ns: int, end_ns: int
+    ) -> tuple[Int64Array, Float64Array]:
+        """Close times and prices in the range, in time order."""
+        ...
+
     def commit_bars(
         self,
         instrument: InstrumentSpec,

@@ -5,6 +5,7 @@ strategies); a :class:`RunRecorder` joins the engine before it runs to purge clo
 record fills and positions, and report simulated time.
 """
 
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -102,6 +103,7 @@ class NautilusBacktestRunner:
             )
         finally:
             node.dispose()
+            gc.collect()  # hand the engine's memory back before quantdesk's analysis needs it
 
     def _risk_guard(self, request: BacktestRequest, engine: Any) -> PortfolioRiskGuard:
         spec = BarSpec.parse(request.bar_spec)

@@ -27,7 +27,7 @@ from quantdesk.adapters.nautilus.instruments import from_nautilus, to_nautilus
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogEntry, CatalogFile, LineageRecord
-from quantdesk.services.columns import VALUE_FIELDS, BarColumns, Float64Array
+from quantdesk.services.columns import VALUE_FIELDS, BarColumns, Float64Array, Int64Array
 from quantdesk.services.ports import StagedCommit
 
 _INSTRUMENT_DIRS = frozenset(
@@ -112,6 +112,24 @@ class ParquetCatalog:
 
     def has_data_for(self, instrument_id: str) -> bool:
         return any(entry.instrument_id == instrument_id for entry in self.entries())
+
+    def read_closes(
+        self, bar_type: str, start_ns: int, end_ns: int
+    ) -> tuple[Int64Array, Float64Array]:
+        """Close times and prices only: what marking to market needs, at a fifth of the memory."""
+        stamps, closes = [], []
+        for path, first, last in self._bar_files(bar_type):
+            if first > end_ns or last < start_ns:
+                continue
+            table = pq.read_table(path, columns=["close", "ts_init"])
+            precision = int((table.schema.metadata or {}).get(b"price_precision", b"9"))
+            ts = table.column("ts_init").to_numpy().astype(np.int64)
+            keep = (ts >= start_ns) & (ts <= end_ns)
+            stamps.append(ts[keep])
+            closes.append(_fixed_to_float(table.column("close"), precision)[keep])
+        if not stamps:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        return np.concatenate(stamps), np.concatenate(closes)
 
     def read_bars(self, bar_type: str, start_ns: int, end_ns: int) -> BarColumns:
         parts = [
@@ -276,9 +294,14 @@ def _read_bar_file(path: Path, start_ns: int, end_ns: int) -> BarColumns:
 
 
 def _describe_file(path: Path, relative: Path) -> CatalogFile:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
     first, last, rows = _ts_range(path)
-    return CatalogFile(path=str(relative), sha256=digest, rows=rows, first_ts=first, last_ts=last)
+    return CatalogFile(
+        path=str(relative), sha256=digest.hexdigest(), rows=rows, first_ts=first, last_ts=last
+    )
 
 
 def _entry(kind: str, series: Path) -> CatalogEntry | None:
