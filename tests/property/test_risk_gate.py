@@ -5,6 +5,7 @@ limit, and a denied one names a rule that its numbers actually breach. The check
 written independently of ``check_order``.
 """
 
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import event, given, settings
@@ -226,7 +227,7 @@ def test_property_34_risk_gate_enforcement(
         assert q == order.quantity and not decision.breaches
     else:
         assert c.allow_reduce and p.allow_reduce and decision.breaches
-    approved = order.model_copy(update={"quantity": q})
+    approved = replace(order, quantity=q)
     own = state.positions[order.strategy_id][order.instrument_id]
     total = sum(state.positions[s][order.instrument_id] for s in STRATEGIES)
     delta = order.side * q
@@ -278,8 +279,9 @@ def test_property_36_same_limits_same_decisions_for_any_strategy(
         order.strategy_id: state.positions[other],
         other: state.positions[order.strategy_id],
     }
-    mirrored = state.model_copy(
-        update={
+    mirrored = replace(
+        state,
+        **{
             "positions": swapped,
             "open_orders": {
                 order.strategy_id: state.open_orders[other],
@@ -297,9 +299,9 @@ def test_property_36_same_limits_same_decisions_for_any_strategy(
                 order.strategy_id: state.strategy_states.get(other, TradingState.ACTIVE),
                 other: state.strategy_states.get(order.strategy_id, TradingState.ACTIVE),
             },
-        }
+        },
     )
     mine = check_order(order, state, c, p)
-    theirs = check_order(order.model_copy(update={"strategy_id": other}), mirrored, c, p)
+    theirs = check_order(replace(order, strategy_id=other), mirrored, c, p)
     assert (mine.action, mine.quantity) == (theirs.action, theirs.quantity)
     assert [b.rule for b in mine.breaches] == [b.rule for b in theirs.breaches]

@@ -10,6 +10,7 @@ bring the position back toward it.
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Self
@@ -92,45 +93,43 @@ class RiskLimits(_Limits):
     max_leverage: Decimal | None = Field(default=None, gt=0, description="gross exposure / equity")
 
 
-class OrderIntent(BaseModel):
-    """What a strategy wants to do, before anything is sent."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """What a strategy wants to do, before anything is sent (built per order: kept light)."""
 
     strategy_id: str
     instrument_id: str
-    side: int = Field(description="+1 buy, -1 sell")
-    quantity: Decimal = Field(gt=0)
-    price: Decimal = Field(gt=0, description="reference price for notional and exposure")
-    size_increment: Decimal = Field(default=Decimal(1), gt=0)
+    side: int  # +1 buy, -1 sell
+    quantity: Decimal
+    price: Decimal  # reference price for notional and exposure
+    size_increment: Decimal = Decimal(1)
     ts_ns: int = 0
     signal_id: str | None = None
 
-    @model_validator(mode="after")
-    def _check_side(self) -> Self:
+    def __post_init__(self) -> None:
         if self.side not in (1, -1):
             raise ValueError("side must be +1 (buy) or -1 (sell)")
-        return self
+        if self.quantity <= 0 or self.price <= 0 or self.size_increment <= 0:
+            raise ValueError("quantity, price and size increment must be positive")
 
 
-class RiskState(BaseModel):
+@dataclass(frozen=True, slots=True)
+class RiskState:
     """The book as the gate sees it at one moment: positions, prices, equity, states."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     equity: Decimal
     start_of_day_equity: Decimal
     high_water_mark: Decimal
-    strategy_equity_change_today: Mapping[str, Decimal] = Field(default_factory=dict)
-    strategy_drawdown_pct: Mapping[str, Decimal] = Field(default_factory=dict)
-    positions: Mapping[str, Mapping[str, Decimal]] = Field(
-        default_factory=dict, description="strategy -> instrument -> signed quantity"
-    )
-    prices: Mapping[str, Decimal] = Field(default_factory=dict, description="instrument -> mark")
-    open_orders: Mapping[str, int] = Field(default_factory=dict, description="strategy -> count")
+    strategy_equity_change_today: Mapping[str, Decimal] = field(default_factory=dict)
+    strategy_drawdown_pct: Mapping[str, Decimal] = field(default_factory=dict)
+    positions: Mapping[str, Mapping[str, Decimal]] = field(
+        default_factory=dict
+    )  # strategy -> instrument -> signed quantity
+    prices: Mapping[str, Decimal] = field(default_factory=dict)  # instrument -> mark
+    open_orders: Mapping[str, int] = field(default_factory=dict)  # strategy -> count
     portfolio_state: TradingState = TradingState.ACTIVE
-    strategy_states: Mapping[str, TradingState] = Field(default_factory=dict)
-    instrument_states: Mapping[str, TradingState] = Field(default_factory=dict)
+    strategy_states: Mapping[str, TradingState] = field(default_factory=dict)
+    instrument_states: Mapping[str, TradingState] = field(default_factory=dict)
 
     def strategy_position(self, strategy_id: str, instrument_id: str) -> Decimal:
         return self.positions.get(strategy_id, {}).get(instrument_id, Decimal(0))
@@ -146,19 +145,17 @@ class RiskState(BaseModel):
         return {i: self.net_position(i) * self.prices.get(i, Decimal(0)) for i in instruments}
 
 
-class Breach(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class Breach:
     rule: RiskRule
-    scope: str = Field(description="'portfolio' or the strategy id")
+    scope: str  # "portfolio" or the strategy id
     limit: str
     value: str
     detail: str
 
 
-class RiskDecision(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True)
+class RiskDecision:
     action: RiskAction
     quantity: Decimal
     breaches: list[Breach]
@@ -504,6 +501,25 @@ class RiskConfig(BaseModel):
         description="off only to measure the gate's cost: orders then meet the engine's own "
         "risk engine alone",
     )
+
+    @property
+    def sets_no_limit(self) -> bool:
+        """No limit of any kind: only trading states (kill switches) can stop an order."""
+        empty = RiskLimits()
+        return self.limits == empty and all(
+            c == RiskConstraints() for c in self.constraints.values()
+        )
+
+    @property
+    def watches_equity(self) -> bool:
+        """Whether any rule needs equity followed over time (drawdown or daily loss)."""
+        scopes: list[_Limits] = [self.limits, *self.constraints.values()]
+        return any(
+            s.max_drawdown_pct is not None
+            or s.max_daily_loss is not None
+            or s.max_daily_loss_pct is not None
+            for s in scopes
+        )
 
 
 class RiskEventKind(StrEnum):

@@ -160,13 +160,15 @@ class BacktestService:
         for instrument_id in request.instruments:
             bar_type = bar_type_id(instrument_id, spec)
             files = self._catalog.bar_files(bar_type, request.start_ns, request.end_ns)
-            stamps, _ = self._catalog.read_closes(bar_type, request.start_ns, request.end_ns)
+            count, first_ts, last_ts = self._catalog.bar_span(
+                bar_type, request.start_ns, request.end_ns
+            )
             used.append(
                 DataUsed(
                     bar_type=bar_type,
-                    first_ts=int(stamps[0]),
-                    last_ts=int(stamps[-1]),
-                    bars=len(stamps),
+                    first_ts=first_ts,
+                    last_ts=last_ts,
+                    bars=count,
                     file_sha256=[f.sha256 for f in files],
                     source_sha256=sorted({s for f in files for s in sources.get(f.sha256, ())}),
                 )

@@ -75,6 +75,10 @@ class MarketDataCatalog(Protocol):
         """Bars with ``start_ns <= ts <= end_ns``, in time order."""
         ...
 
+    def bar_span(self, bar_type: str, start_ns: int, end_ns: int) -> tuple[int, int, int]:
+        """How many bars the range holds, and the first and last of their timestamps."""
+        ...
+
     def read_closes(
         self, bar_type: str, start_ns: int, end_ns: int
     ) -> tuple[Int64Array, Float64Array]:

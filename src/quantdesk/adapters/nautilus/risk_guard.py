@@ -43,7 +43,6 @@ from quantdesk.domain.risk import (
 
 DAY_NS = 86_400_000_000_000
 _CHECK_TIMER = "quantdesk-risk-check"
-_APPROVE_ALL = RiskDecision(action=RiskAction.APPROVE, quantity=Decimal(0), breaches=[])
 
 
 class RiskGuardConfig(ActorConfig, frozen=True, kw_only=True):
@@ -62,6 +61,11 @@ class PortfolioRiskGuard(Actor):
     ) -> None:
         super().__init__(config)
         self._risk = risk
+        self._no_limit = risk.sets_no_limit
+        self._watch = risk.watches_equity
+        self._counts_orders = any(
+            c.max_open_orders is not None for c in [risk.limits, *risk.constraints.values()]
+        )
         self._bar_types = {i: BarType.from_str(b) for i, b in bar_types.items()}
         self._starting_equity = starting_equity
         self._increments = size_increments
@@ -80,13 +84,15 @@ class PortfolioRiskGuard(Actor):
         self._strategy_states: dict[str, TradingState] = {}
         self._instrument_states: dict[str, TradingState] = {}
         self.events: list[RiskEvent] = []
+        self._ids: dict[tuple[str, str], tuple[InstrumentId, StrategyId]] = {}
 
     # lifecycle ------------------------------------------------------------------------
 
     def on_start(self) -> None:
         self.msgbus.register(endpoint=GATE_ENDPOINT, handler=self._gate)
         self.msgbus.subscribe(topic="events.fills.*", handler=self._on_fill)
-        self.clock.set_timer(_CHECK_TIMER, self._check_interval, callback=self._on_check)
+        if self._risk.watches_equity:
+            self.clock.set_timer(_CHECK_TIMER, self._check_interval, callback=self._on_check)
         for index, switch in enumerate(self._risk.schedule):
             moment = datetime.fromtimestamp(switch.ts_ns / 1e9, tz=UTC)
             self.clock.set_time_alert(
@@ -102,9 +108,32 @@ class PortfolioRiskGuard(Actor):
 
     def _gate(self, request: GateRequest) -> None:
         if not self._risk.gate:
-            request.decision = _APPROVE_ALL.model_copy(update={"quantity": request.quantity})
+            request.decision = RiskDecision(RiskAction.APPROVE, request.quantity, [])
             return
-        now = self.clock.timestamp_ns()
+        now = self._clock_now()
+        if (
+            self._no_limit
+            and self._portfolio_state is TradingState.ACTIVE
+            and not self._strategy_states
+            and not self._instrument_states
+        ):  # no limit and nothing halted: there is no rule that could stop it
+            request.decision = RiskDecision(RiskAction.APPROVE, request.quantity, [])
+            return
+        if self._no_limit:  # only trading states can stop it: skip valuing the book
+            decision = check_order(
+                OrderIntent(
+                    request.strategy_id,
+                    request.instrument_id,
+                    request.side,
+                    request.quantity,
+                    Decimal(1),
+                ),
+                self._states_only,
+            )
+            request.decision = decision
+            if decision.action is not RiskAction.APPROVE:
+                self._record_decision(now, request, decision)
+            return
         self._sample(now)
         price = request.limit_price or self._mark_decimal(request.instrument_id)
         if price is None or price <= 0:
@@ -122,7 +151,7 @@ class PortfolioRiskGuard(Actor):
                 Decimal(0),
             )
             return
-        intent = OrderIntent.model_construct(
+        intent = OrderIntent(
             strategy_id=request.strategy_id,
             instrument_id=request.instrument_id,
             side=request.side,
@@ -140,39 +169,60 @@ class PortfolioRiskGuard(Actor):
         )
         request.decision = decision
         if decision.action is not RiskAction.APPROVE:
-            kind = (
-                RiskEventKind.DENY if decision.action is RiskAction.DENY else RiskEventKind.REDUCE
+            self._record_decision(now, request, decision)
+
+    @property
+    def _states_only(self) -> RiskState:
+        """A book with nothing in it but the trading states (when no limit is set)."""
+        zero = Decimal(0)
+        return RiskState(
+            equity=zero,
+            start_of_day_equity=zero,
+            high_water_mark=zero,
+            portfolio_state=self._portfolio_state,
+            strategy_states=self._strategy_states,
+            instrument_states=self._instrument_states,
+        )
+
+    def _clock_now(self) -> int:
+        return int(self.clock.timestamp_ns())
+
+    def _record_decision(self, now: int, request: GateRequest, decision: RiskDecision) -> None:
+        kind = RiskEventKind.DENY if decision.action is RiskAction.DENY else RiskEventKind.REDUCE
+        for breach in decision.breaches:
+            self._record(
+                now,
+                kind,
+                request.strategy_id,
+                request.instrument_id,
+                breach.rule.value,
+                f"{breach.scope}: {breach.detail} (limit {breach.limit}, value {breach.value})",
+                request.quantity,
+                decision.quantity,
+                scope=breach.scope,
             )
-            for breach in decision.breaches:
-                self._record(
-                    now,
-                    kind,
-                    request.strategy_id,
-                    request.instrument_id,
-                    breach.rule.value,
-                    f"{breach.scope}: {breach.detail} (limit {breach.limit}, value {breach.value})",
-                    request.quantity,
-                    decision.quantity,
-                    scope=breach.scope,
-                )
 
     def _state(self) -> RiskState:
+        """The book for the pure rules; parts no configured rule reads are left empty."""
         equity = self._equity()
-        strategy_change = {
-            s: Decimal(
-                repr(self._strategy_equity(s) - self._strategy_sod.get(s, self._starting_equity))
-            )
-            for s in self.ledger
-        }
-        strategy_drawdown = {}
-        for s in self.ledger:
-            peak = self._strategy_hwm.get(s, self._starting_equity)
-            strategy_drawdown[s] = (
-                Decimal(repr(max(0.0, (peak - self._strategy_equity(s)) / peak)))
-                if peak > 0
-                else Decimal(0)
-            )
-        return RiskState.model_construct(
+        strategy_change: dict[str, Decimal] = {}
+        strategy_drawdown: dict[str, Decimal] = {}
+        if self._watch:
+            for s in self.ledger:
+                value = self._strategy_equity(s)
+                strategy_change[s] = Decimal(
+                    repr(value - self._strategy_sod.get(s, self._starting_equity))
+                )
+                peak = self._strategy_hwm.get(s, self._starting_equity)
+                strategy_drawdown[s] = (
+                    Decimal(repr(max(0.0, (peak - value) / peak))) if peak > 0 else Decimal(0)
+                )
+        open_orders = (
+            {s: self.cache.orders_open_count(strategy_id=StrategyId(s)) for s in self.ledger}
+            if self._counts_orders
+            else {}
+        )
+        return RiskState(
             equity=Decimal(repr(equity)),
             start_of_day_equity=Decimal(repr(self._sod)),
             high_water_mark=Decimal(repr(self._hwm)),
@@ -180,9 +230,7 @@ class PortfolioRiskGuard(Actor):
             strategy_drawdown_pct=strategy_drawdown,
             positions=self.ledger,
             prices={i: d for i in self._bar_types if (d := self._mark_decimal(i)) is not None},
-            open_orders={
-                s: self.cache.orders_open_count(strategy_id=StrategyId(s)) for s in self.ledger
-            },
+            open_orders=open_orders,
             portfolio_state=self._portfolio_state,
             strategy_states=self._strategy_states,
             instrument_states=self._instrument_states,
@@ -215,6 +263,8 @@ class PortfolioRiskGuard(Actor):
 
     def _sample(self, now: int) -> None:
         """Roll the day, raise the high-water marks, and act on breaches."""
+        if not self._watch:
+            return
         equity = self._equity()
         day = now // DAY_NS
         if day != self._day:
@@ -360,10 +410,14 @@ class PortfolioRiskGuard(Actor):
 
     def _reconcile(self, strategy_id: str, instrument_id: str, now: int) -> None:
         """The ledger must agree with the engine; if not, that strategy stops (fail closed)."""
+        ids = self._ids.get((strategy_id, instrument_id))
+        if ids is None:
+            ids = self._ids[(strategy_id, instrument_id)] = (
+                InstrumentId.from_str(instrument_id),
+                StrategyId(strategy_id),
+            )
         engine = Decimal(0)
-        for position in self.cache.positions_open(
-            instrument_id=InstrumentId.from_str(instrument_id), strategy_id=StrategyId(strategy_id)
-        ):
+        for position in self.cache.positions_open(instrument_id=ids[0], strategy_id=ids[1]):
             engine += position.signed_decimal_qty()
         ours = self.ledger.get(strategy_id, {}).get(instrument_id, Decimal(0))
         if engine != ours and self._strategy_states.get(strategy_id) is not TradingState.HALTED:
