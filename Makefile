@@ -40,6 +40,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py --bars 1000000 --repeat 3
 	$(BIN)/python bench/backtest.py --bars 1000000
+	$(BIN)/python bench/risk_gate.py --bars 1000000
 
 clean:
 	rm -rf $(VENV) .quantdesk .pytest_cache .mypy_cache .ruff_cache .hypothesis

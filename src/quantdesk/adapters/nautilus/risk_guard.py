@@ -6,9 +6,10 @@ mark prices, equity with its high-water mark and start-of-day value, trading sta
 portfolio, strategy and instrument, and the kill-switch schedule. Strategies reach it through
 the message bus endpoint ``GATE_ENDPOINT``, in backtests and live alike.
 
-Equity is sampled at every order, every fill and every ``check_interval`` of simulated time
-(not every bar: that would cost more than the gate itself), so a drawdown breach is seen at
-the latest by the next order, which is what the gate guards.
+Equity is sampled at every order and every ``check_interval`` of simulated time (default an
+hour; not every bar or fill: that would cost more than the gate itself), so a drawdown breach
+is seen at the latest by the next order, which is what the gate guards; open orders are
+cancelled and positions flattened within the interval.
 """
 
 from collections.abc import Callable
@@ -46,7 +47,7 @@ _CHECK_TIMER = "quantdesk-risk-check"
 
 
 class RiskGuardConfig(ActorConfig, frozen=True, kw_only=True):
-    check_interval_ns: int = 15 * 60_000_000_000
+    check_interval_ns: int = 60 * 60_000_000_000
 
 
 class PortfolioRiskGuard(Actor):
@@ -85,6 +86,8 @@ class PortfolioRiskGuard(Actor):
         self._instrument_states: dict[str, TradingState] = {}
         self.events: list[RiskEvent] = []
         self._ids: dict[tuple[str, str], tuple[InstrumentId, StrategyId]] = {}
+        self._sampled_at = -1
+        self._decimal_marks: dict[str, tuple[float, Decimal]] = {}
 
     # lifecycle ------------------------------------------------------------------------
 
@@ -247,7 +250,12 @@ class PortfolioRiskGuard(Actor):
 
     def _mark_decimal(self, instrument_id: str) -> Decimal | None:
         mark = self._mark(instrument_id)
-        return None if mark is None else Decimal(repr(mark))
+        if mark is None:
+            return None
+        cached = self._decimal_marks.get(instrument_id)
+        if cached is None or cached[0] != mark:
+            cached = self._decimal_marks[instrument_id] = (mark, Decimal(repr(mark)))
+        return cached[1]
 
     def _equity(self) -> float:
         return self._starting_equity + sum(
@@ -263,8 +271,9 @@ class PortfolioRiskGuard(Actor):
 
     def _sample(self, now: int) -> None:
         """Roll the day, raise the high-water marks, and act on breaches."""
-        if not self._watch:
+        if not self._watch or now == self._sampled_at:
             return
+        self._sampled_at = now
         equity = self._equity()
         day = now // DAY_NS
         if day != self._day:
@@ -394,7 +403,6 @@ class PortfolioRiskGuard(Actor):
         strategy_id, instrument_id = str(fill.strategy_id), str(fill.instrument_id)
         self.apply_fill(strategy_id, instrument_id, fill)
         self._reconcile(strategy_id, instrument_id, fill.ts_event)
-        self._sample(fill.ts_event)
 
     def apply_fill(self, strategy_id: str, instrument_id: str, fill: OrderFilled) -> None:
         side = 1 if fill.order_side == OrderSide.BUY else -1
