@@ -24,7 +24,7 @@ SHARED = HERE.parents[1] / "shared" / "bench"
 GENEROUS = {
     "max_position": "1000000000",
     "max_order_quantity": "1000000000",
-    "max_order_notional": "1000000000000",
+    "max_order_notional": "1000000000000",  # also the engine's own per-order notional check
     "max_gross_exposure": "1000000000000",
     "max_net_exposure": "1000000000000",
     "max_leverage": "1000000",

@@ -87,6 +87,7 @@ class PortfolioRiskGuard(Actor):
         self.events: list[RiskEvent] = []
         self._ids: dict[tuple[str, str], tuple[InstrumentId, StrategyId]] = {}
         self._sampled_at = -1
+        self._sampled_equity = starting_equity
         self._decimal_marks: dict[str, tuple[float, Decimal]] = {}
 
     # lifecycle ------------------------------------------------------------------------
@@ -207,7 +208,8 @@ class PortfolioRiskGuard(Actor):
 
     def _state(self) -> RiskState:
         """The book for the pure rules; parts no configured rule reads are left empty."""
-        equity = self._equity()
+        now = self._clock_now()
+        equity = self._sampled_equity if now == self._sampled_at else self._equity()
         strategy_change: dict[str, Decimal] = {}
         strategy_drawdown: dict[str, Decimal] = {}
         if self._watch:
@@ -275,6 +277,7 @@ class PortfolioRiskGuard(Actor):
             return
         self._sampled_at = now
         equity = self._equity()
+        self._sampled_equity = equity
         day = now // DAY_NS
         if day != self._day:
             self._day = day
