@@ -17,6 +17,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+Predicate = Callable[[Decimal], bool]
+
 
 class TradingState(StrEnum):
     """NautilusTrader's trading states, as the risk layer sets them."""
@@ -91,6 +93,10 @@ class RiskLimits(_Limits):
         default=None, gt=0, description="|sum of position x price| (account currency)"
     )
     max_leverage: Decimal | None = Field(default=None, gt=0, description="gross exposure / equity")
+
+
+_NO_CONSTRAINTS = RiskConstraints()  # immutable: safe to share, saves a validation per order
+_NO_LIMITS = RiskLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +186,8 @@ def check_order(
     limits: RiskLimits | None = None,
 ) -> RiskDecision:
     """The gate: every order, every strategy, the same rules (one function, no copies)."""
-    constraints = constraints or RiskConstraints()
-    limits = limits or RiskLimits()
+    constraints = constraints or _NO_CONSTRAINTS
+    limits = limits or _NO_LIMITS
     scopes: list[tuple[str, _Limits]] = [(intent.strategy_id, constraints), ("portfolio", limits)]
     current = state.strategy_position(intent.strategy_id, intent.instrument_id)
     reducing = reduces_risk(current, intent.side, intent.quantity)
@@ -378,14 +384,8 @@ def _exposure_bounds(
     step = intent.side * intent.price  # exposure change per unit
     out: list[tuple[Decimal, Breach]] = []
 
-    def largest(
-        test: Callable[[Decimal], bool], limit: Decimal, rule: RiskRule, value: Decimal
-    ) -> None:
-        qty = _bisect(test, intent.quantity, intent.size_increment)
-        if qty < intent.quantity:
-            out.append(
-                (qty, _breach(rule, "portfolio", str(limit), str(value), "exposure after order"))
-            )
+    def largest(test: Predicate, limit: Decimal, rule: RiskRule, value: Decimal) -> None:
+        _bound_exposure(out, intent, test, limit, rule, value)
 
     if limits.max_gross_exposure is not None:
         cap = limits.max_gross_exposure
@@ -425,6 +425,21 @@ def _exposure_bounds(
             )
         )
     return out
+
+
+def _bound_exposure(
+    out: list[tuple[Decimal, Breach]],
+    intent: OrderIntent,
+    test: Predicate,
+    limit: Decimal,
+    rule: RiskRule,
+    value: Decimal,
+) -> None:
+    qty = _bisect(test, intent.quantity, intent.size_increment)
+    if qty < intent.quantity:
+        out.append(
+            (qty, _breach(rule, "portfolio", str(limit), str(value), "exposure after order"))
+        )
 
 
 def _bisect(fits: Callable[[Decimal], bool], requested: Decimal, step: Decimal) -> Decimal:

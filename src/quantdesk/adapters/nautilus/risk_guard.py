@@ -88,6 +88,7 @@ class PortfolioRiskGuard(Actor):
         self._ids: dict[tuple[str, str], tuple[InstrumentId, StrategyId]] = {}
         self._sampled_at = -1
         self._sampled_equity = starting_equity
+        self._sampled_strategies: dict[str, float] = {}
         self._decimal_marks: dict[str, tuple[float, Decimal]] = {}
 
     # lifecycle ------------------------------------------------------------------------
@@ -213,8 +214,9 @@ class PortfolioRiskGuard(Actor):
         strategy_change: dict[str, Decimal] = {}
         strategy_drawdown: dict[str, Decimal] = {}
         if self._watch:
+            sampled = self._sampled_strategies if now == self._sampled_at else {}
             for s in self.ledger:
-                value = self._strategy_equity(s)
+                value = sampled[s] if s in sampled else self._strategy_equity(s)
                 strategy_change[s] = Decimal(
                     repr(value - self._strategy_sod.get(s, self._starting_equity))
                 )
@@ -276,13 +278,16 @@ class PortfolioRiskGuard(Actor):
         if not self._watch or now == self._sampled_at:
             return
         self._sampled_at = now
-        equity = self._equity()
+        self._sampled_strategies = {s: self._strategy_equity(s) for s in self.ledger}
+        equity = self._starting_equity + sum(
+            v - self._starting_equity for v in self._sampled_strategies.values()
+        )
         self._sampled_equity = equity
         day = now // DAY_NS
         if day != self._day:
             self._day = day
             self._sod = equity
-            self._strategy_sod = {s: self._strategy_equity(s) for s in self.ledger}
+            self._strategy_sod = dict(self._sampled_strategies)
             if self._breach_is_daily and self._portfolio_state is not TradingState.ACTIVE:
                 self._set_portfolio(
                     TradingState.ACTIVE,
@@ -292,10 +297,8 @@ class PortfolioRiskGuard(Actor):
                     "daily loss limit resets at the start of the day",
                 )
         self._hwm = max(self._hwm, equity)
-        for s in self.ledger:
-            self._strategy_hwm[s] = max(
-                self._strategy_hwm.get(s, self._starting_equity), self._strategy_equity(s)
-            )
+        for s, value in self._sampled_strategies.items():
+            self._strategy_hwm[s] = max(self._strategy_hwm.get(s, self._starting_equity), value)
         self._check_breaches(now, equity)
 
     def _check_breaches(self, now: int, equity: float) -> None:
