@@ -40,6 +40,7 @@ from quantdesk.domain.risk import (
     RiskState,
     TradingState,
     check_order,
+    reduces_risk,
 )
 
 DAY_NS = 86_400_000_000_000
@@ -139,7 +140,10 @@ class PortfolioRiskGuard(Actor):
             if decision.action is not RiskAction.APPROVE:
                 self._record_decision(now, request, decision)
             return
-        self._sample(now)
+        held = self.ledger.get(request.strategy_id, {}).get(request.instrument_id, Decimal(0))
+        reducing = reduces_risk(held, request.side, request.quantity)
+        if not reducing:  # loss and drawdown rules only stop orders that add risk
+            self._sample(now)
         price = request.limit_price or self._mark_decimal(request.instrument_id)
         if price is None or price <= 0:
             request.decision = RiskDecision(
@@ -168,13 +172,33 @@ class PortfolioRiskGuard(Actor):
         )
         decision = check_order(
             intent,
-            self._state(),
+            self._book_only if reducing else self._state(),
             self._risk.constraints.get(request.strategy_id),
             self._risk.limits,
         )
         request.decision = decision
         if decision.action is not RiskAction.APPROVE:
             self._record_decision(now, request, decision)
+
+    @property
+    def _book_only(self) -> RiskState:
+        """Positions and states: all a risk-reducing order is judged on."""
+        zero = Decimal(0)
+        return RiskState(
+            equity=zero,
+            start_of_day_equity=zero,
+            high_water_mark=zero,
+            positions=self.ledger,
+            open_orders=self._open_orders(),
+            portfolio_state=self._portfolio_state,
+            strategy_states=self._strategy_states,
+            instrument_states=self._instrument_states,
+        )
+
+    def _open_orders(self) -> dict[str, int]:
+        if not self._counts_orders:
+            return {}
+        return {s: self.cache.orders_open_count(strategy_id=StrategyId(s)) for s in self.ledger}
 
     @property
     def _states_only(self) -> RiskState:
@@ -224,11 +248,7 @@ class PortfolioRiskGuard(Actor):
                 strategy_drawdown[s] = (
                     Decimal(repr(max(0.0, (peak - value) / peak))) if peak > 0 else Decimal(0)
                 )
-        open_orders = (
-            {s: self.cache.orders_open_count(strategy_id=StrategyId(s)) for s in self.ledger}
-            if self._counts_orders
-            else {}
-        )
+        open_orders = self._open_orders()
         return RiskState(
             equity=Decimal(repr(equity)),
             start_of_day_equity=Decimal(repr(self._sod)),
