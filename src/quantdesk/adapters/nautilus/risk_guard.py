@@ -90,6 +90,15 @@ class PortfolioRiskGuard(Actor):
         self._sampled_at = -1
         self._sampled_equity = starting_equity
         self._sampled_strategies: dict[str, float] = {}
+        self._float_book: dict[str, dict[str, float]] = {}  # the ledger as floats, for marking
+        limits = risk.limits
+        self._loss_limits = tuple(
+            None if v is None else float(v)
+            for v in (limits.max_drawdown_pct, limits.max_daily_loss, limits.max_daily_loss_pct)
+        )
+        self._breach_state = (
+            TradingState.HALTED if risk.on_breach is BreachAction.HALTED else TradingState.REDUCING
+        )
         self._decimal_marks: dict[str, tuple[float, Decimal]] = {}
 
     # lifecycle ------------------------------------------------------------------------
@@ -288,9 +297,9 @@ class PortfolioRiskGuard(Actor):
 
     def _strategy_equity(self, strategy_id: str) -> float:
         value = self._starting_equity + self._cash.get(strategy_id, 0.0)
-        for instrument_id, quantity in self.ledger.get(strategy_id, {}).items():
+        for instrument_id, quantity in self._float_book.get(strategy_id, {}).items():
             if quantity:
-                value += float(quantity) * (self._mark(instrument_id) or 0.0)
+                value += quantity * (self._mark(instrument_id) or 0.0)
         return value
 
     def _sample(self, now: int) -> None:
@@ -322,16 +331,13 @@ class PortfolioRiskGuard(Actor):
         self._check_breaches(now, equity)
 
     def _check_breaches(self, now: int, equity: float) -> None:
-        limits = self._risk.limits
-        target = (
-            TradingState.HALTED
-            if self._risk.on_breach is BreachAction.HALTED
-            else TradingState.REDUCING
-        )
         if self._portfolio_state is not TradingState.ACTIVE:
             return
+        limits = self._risk.limits
+        target = self._breach_state
+        max_drawdown, max_loss, max_loss_pct = self._loss_limits
         drawdown = (self._hwm - equity) / self._hwm if self._hwm > 0 else 0.0
-        if limits.max_drawdown_pct is not None and drawdown >= float(limits.max_drawdown_pct):
+        if max_drawdown is not None and drawdown >= max_drawdown:
             self._breach(
                 now,
                 target,
@@ -341,7 +347,7 @@ class PortfolioRiskGuard(Actor):
             )
             return
         loss = self._sod - equity
-        if limits.max_daily_loss is not None and loss >= float(limits.max_daily_loss):
+        if max_loss is not None and loss >= max_loss:
             self._breach(
                 now,
                 target,
@@ -349,11 +355,7 @@ class PortfolioRiskGuard(Actor):
                 f"daily loss {loss:.2f} >= {limits.max_daily_loss}",
                 daily=True,
             )
-        elif (
-            limits.max_daily_loss_pct is not None
-            and self._sod > 0
-            and loss / self._sod >= float(limits.max_daily_loss_pct)
-        ):
+        elif max_loss_pct is not None and self._sod > 0 and loss / self._sod >= max_loss_pct:
             self._breach(
                 now,
                 target,
@@ -435,6 +437,7 @@ class PortfolioRiskGuard(Actor):
         quantity = fill.last_qty.as_decimal()
         book = self.ledger.setdefault(strategy_id, {})
         book[instrument_id] = book.get(instrument_id, Decimal(0)) + side * quantity
+        self._float_book.setdefault(strategy_id, {})[instrument_id] = float(book[instrument_id])
         commission = fill.commission.as_double() if fill.commission is not None else 0.0
         self._cash[strategy_id] = (
             self._cash.get(strategy_id, 0.0)
