@@ -1,4 +1,4 @@
-"""The ``quantdesk`` command: instruments and market data (more groups arrive with features)."""
+"""The ``quantdesk`` command: instruments and market data here; backtests, runs, risk beside."""
 
 import sys
 from collections.abc import Callable
