@@ -198,6 +198,15 @@ class BacktestService:
         fingerprint = self.fingerprint(pinned, data)
         total_bars = sum(d.bars for d in data)
         span = max(end_ns - start_ns, 1)
+        # The closes to mark positions with are read before the engine runs, while memory is
+        # low: read afterwards, their decoding would add to the engine's peak.
+        spec = BarSpec.parse(pinned.bar_spec)
+        prices: dict[str, tuple[Int64Array, Float64Array]] = {
+            instrument_id: self._catalog.read_closes(
+                bar_type_id(instrument_id, spec), start_ns, end_ns
+            )
+            for instrument_id in pinned.instruments
+        }
         with progress.task("backtest (simulated time)", total=total_bars) as advance:
             done = [0]
 
@@ -209,12 +218,6 @@ class BacktestService:
 
             engine_run = self._runner.run(pinned, on_progress)
         with progress.task("analyse and store"):
-            spec = BarSpec.parse(pinned.bar_spec)
-            prices: dict[str, tuple[Int64Array, Float64Array]] = {}
-            for instrument_id in pinned.instruments:
-                prices[instrument_id] = self._catalog.read_closes(
-                    bar_type_id(instrument_id, spec), start_ns, end_ns
-                )
             starting_equity = self._starting_equity(pinned)
             curve = build_equity_curve(engine_run.fills, prices, starting_equity)
             metrics = compute_metrics(
