@@ -140,12 +140,16 @@ class ParquetCatalog:
         for path, first, last in self._bar_files(bar_type):
             if first > end_ns or last < start_ns:
                 continue
-            table = pq.read_table(path, columns=["close", "ts_init"])
-            precision = int((table.schema.metadata or {}).get(b"price_precision", b"9"))
-            ts = table.column("ts_init").to_numpy().astype(np.int64)
-            keep = (ts >= start_ns) & (ts <= end_ns)
-            stamps.append(ts[keep])
-            closes.append(_fixed_to_float(table.column("close"), precision)[keep])
+            parquet = pq.ParquetFile(path)
+            metadata = parquet.schema_arrow.metadata or {}
+            precision = int(metadata.get(b"price_precision", b"9"))
+            for group in range(parquet.num_row_groups):  # a row group at a time: flat memory
+                table = parquet.read_row_group(group, columns=["close", "ts_init"])
+                ts = table.column("ts_init").to_numpy().astype(np.int64)
+                keep = (ts >= start_ns) & (ts <= end_ns)
+                if keep.any():
+                    stamps.append(ts[keep])
+                    closes.append(_fixed_to_float(table.column("close"), precision)[keep])
         if not stamps:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
         return np.concatenate(stamps), np.concatenate(closes)

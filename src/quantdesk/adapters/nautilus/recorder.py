@@ -51,7 +51,11 @@ class RunRecorder(Actor):
             self.clock.set_timer(PROGRESS_TIMER, self._progress_interval, callback=self._report)
 
     def _purge_now(self, event: TimeEvent) -> None:
+        # Fills and closed positions are recorded here as they happen, so the engine may forget
+        # them: closed orders cost speed, closed positions and account events cost memory.
         self.cache.purge_closed_orders(event.ts_event)
+        self.cache.purge_closed_positions(event.ts_event)
+        self.cache.purge_account_events(event.ts_event)
 
     def _report(self, event: TimeEvent) -> None:
         if self._on_progress is not None:
