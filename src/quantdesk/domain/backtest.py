@@ -116,6 +116,16 @@ class BacktestRequest(BaseModel):
             raise ValueError("a venue is listed twice")
         return self
 
+    @property
+    def venue_names(self) -> list[str]:
+        """The venues the instruments trade on (the part after the last dot), sorted."""
+        return sorted({i.rsplit(".", 1)[1] for i in self.instruments})
+
+    @property
+    def starting_equity(self) -> float:
+        """Sum of the venues' starting balances (one account currency is assumed)."""
+        return float(sum(self.venue(v).starting_balance for v in self.venue_names))
+
     def venue(self, name: str) -> VenueSpec:
         """The venue's settings, or the defaults for a venue the request does not configure."""
         for spec in self.venues:

@@ -258,14 +258,13 @@ class BacktestService:
         return result
 
     def _starting_equity(self, request: BacktestRequest) -> float:
-        venues = {i.rsplit(".", 1)[1] for i in request.instruments}
-        currencies = {request.venue(v).base_currency for v in venues}
+        currencies = {request.venue(v).base_currency for v in request.venue_names}
         if len(currencies) > 1:
             raise InvalidInputError(
                 f"venues account in several currencies ({', '.join(sorted(currencies))})",
                 hint="multi-currency portfolios are not supported yet",
             )
-        return float(sum(request.venue(v).starting_balance for v in venues))
+        return request.starting_equity
 
     # the run store, for the interfaces ----------------------------------------------------------
 

@@ -86,7 +86,7 @@ class NautilusBacktestRunner:
             (result,) = node.run()
             wall = time.perf_counter() - started
             balances: dict[str, float] = {}
-            for venue in {i.rsplit(".", 1)[1] for i in request.instruments}:
+            for venue in request.venue_names:
                 account = engine.portfolio.account(Venue(venue))
                 if account is None:
                     continue
@@ -112,7 +112,6 @@ class NautilusBacktestRunner:
             instrument = engine.cache.instrument(InstrumentId.from_str(instrument_id))
             if instrument is not None:
                 increments[instrument_id] = instrument.size_increment.as_decimal()
-        venues = {i.rsplit(".", 1)[1] for i in request.instruments}
         risk_engine = engine.kernel.risk_engine
 
         def set_engine_state(state: TradingState) -> None:
@@ -122,13 +121,12 @@ class NautilusBacktestRunner:
             RiskGuardConfig(component_id="QuantdeskRiskGuard"),
             risk=request.risk,
             bar_types={i: bar_type_id(i, spec) for i in request.instruments},
-            starting_equity=float(sum(request.venue(v).starting_balance for v in venues)),
+            starting_equity=request.starting_equity,
             size_increments=increments,
             set_engine_state=set_engine_state,
         )
 
     def _run_config(self, request: BacktestRequest) -> BacktestRunConfig:
-        venues = sorted({i.rsplit(".", 1)[1] for i in request.instruments})
         level = request.engine.log_level
         engine = BacktestEngineConfig(
             trader_id="QUANTDESK-001",
@@ -157,7 +155,7 @@ class NautilusBacktestRunner:
         ]
         return BacktestRunConfig(
             engine=engine,
-            venues=[_venue(request.venue(name), request.seed) for name in venues],
+            venues=[_venue(request.venue(name), request.seed) for name in request.venue_names],
             data=data,
             chunk_size=request.engine.chunk_size,
             dispose_on_completion=False,

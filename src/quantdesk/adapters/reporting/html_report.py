@@ -483,8 +483,7 @@ def _iso(ns: int) -> str:
 
 
 def _currency(result: BacktestResult) -> str | None:
-    venues = {i.rsplit(".", 1)[-1] for i in result.request.instruments}
-    currencies = {result.request.venue(v).base_currency for v in venues}
+    currencies = {result.request.venue(v).base_currency for v in result.request.venue_names}
     return currencies.pop() if len(currencies) == 1 else None
 
 
