@@ -41,6 +41,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py --bars 1000000 --repeat 3
 	$(BIN)/python bench/backtest.py --bars 1000000
 	$(BIN)/python bench/risk_gate.py --bars 1000000
+	$(BIN)/python bench/signal_routing.py --signals 100000
 
 clean:
 	rm -rf $(VENV) .quantdesk .pytest_cache .mypy_cache .ruff_cache .hypothesis

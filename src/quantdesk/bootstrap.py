@@ -2,19 +2,46 @@
 
 from pathlib import Path
 
+from quantdesk.adapters.analytics.garch import ArchGarchFitter
+from quantdesk.adapters.analytics.vader import VaderSentimentScorer
+from quantdesk.adapters.messaging.in_process import InProcessSignalBus
+from quantdesk.adapters.messaging.redis_streams import RedisSignalBus
 from quantdesk.adapters.nautilus.backtest import NautilusBacktestRunner
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
 from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
+from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
 from quantdesk.adapters.sources.bar_files import BarFileSource
+from quantdesk.adapters.sources.headline_files import HeadlineFileSource
+from quantdesk.adapters.sources.signal_files import SignalFileSource
+from quantdesk.adapters.storage.audit_log import SqlAuditLog
+from quantdesk.adapters.storage.database import Database
 from quantdesk.adapters.storage.kill_switches import FileKillSwitchStore
 from quantdesk.adapters.storage.run_store import FileRunStore
+from quantdesk.adapters.storage.signal_files import (
+    JsonLinesDeadLetterStore,
+    JsonLinesRejectStore,
+    JsonLinesSignalEventLog,
+)
+from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
 from quantdesk.cli.app import create_cli
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
+from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.platform import Platform
+from quantdesk.services.ports import SignalBus
+from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.risk import RiskService
+from quantdesk.services.signal_producers import SignalProducerService
+from quantdesk.services.signal_routing import SignalRouter
+from quantdesk.services.signals import (
+    KnownInstruments,
+    SignalGate,
+    SignalService,
+    catalog_instruments,
+)
 from quantdesk.services.synthetic import SyntheticMarketService
 from quantdesk.settings import QuantdeskSettings
 
@@ -30,7 +57,9 @@ def bootstrap(
     catalog = ParquetCatalog(settings.catalog_dir)
     instruments = InstrumentService(catalog)
     ingest = BarIngestService(catalog, BarFileSource(), settings.ingest_dir)
-    return Platform(
+    signals, router = _signals(settings, catalog)
+    database = Database(settings.database)  # migrated on first use
+    platform = Platform(
         home=settings.home,
         instruments=instruments,
         ingest=ingest,
@@ -43,9 +72,38 @@ def bootstrap(
             HtmlReportRenderer(),
         ),
         risk=RiskService(FileKillSwitchStore(settings.home / "risk")),
+        producers=SignalProducerService(
+            catalog, ArchGarchFitter(), VaderSentimentScorer(), HeadlineFileSource()
+        ),
+        signals=signals,
+        signal_router=router,
+        registry=StrategyRegistry(
+            SqlStrategyStore(database), SqlAuditLog(database), JsonSchemaChecker()
+        ),
+        database=DatabaseService(database),
     )
+    for source_model, max_age_ns in platform.producers.max_ages().items():
+        signals.declare_producer(source_model, max_age_ns)
+    return platform
 
 
 def main() -> None:
     """Console script ``quantdesk``."""
     create_cli(lambda home: bootstrap(home=home))()
+
+
+def _signals(
+    settings: QuantdeskSettings, catalog: ParquetCatalog
+) -> tuple[SignalService, SignalRouter]:
+    """Buffer in the catalog, rejects/dead letters/events under signals/, the chosen bus."""
+    store = ParquetSignalStore(settings.catalog_dir)
+    gate = SignalGate(store, KnownInstruments(catalog_instruments(catalog)))
+    rejects = JsonLinesRejectStore(settings.signals_dir / "rejects")
+    dead_letters = JsonLinesDeadLetterStore(settings.signals_dir / "dead_letters.jsonl")
+    events = JsonLinesSignalEventLog(settings.signals_dir / "events")
+    bus: SignalBus = (
+        InProcessSignalBus() if settings.redis_url is None else RedisSignalBus(settings.redis_url)
+    )
+    service = SignalService(store, SignalFileSource(), gate, rejects, dead_letters, events)
+    router = SignalRouter(gate, store, bus, events, dead_letters, rejects)
+    return service, router

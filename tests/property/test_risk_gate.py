@@ -162,8 +162,9 @@ def breached_with_full_quantity(
             if scope == "portfolio"
             else -s.strategy_equity_change_today[o.strategy_id]
         )
-        return (
+        return (  # a share of a non-positive start-of-day equity means nothing: no rule
             rules.max_daily_loss_pct is not None
+            and s.start_of_day_equity > 0
             and loss / s.start_of_day_equity >= rules.max_daily_loss_pct
         )
     if rule is RiskRule.MAX_DRAWDOWN_PCT:

@@ -19,6 +19,8 @@ from quantdesk.cli.errors import EXIT_INVALID, EXIT_NOTHING_VALID, reported_fail
 from quantdesk.cli.instrument_files import load_instrument_specs
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.risk import add_risk_commands
+from quantdesk.cli.signals import add_signal_commands
+from quantdesk.cli.strategies import add_strategy_commands
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
@@ -265,6 +267,8 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
 
     add_backtest_commands(app, out, err)
     add_risk_commands(app, out, err)
+    add_strategy_commands(app, out, err)
+    add_signal_commands(app, out, err)
     return app
 
 

@@ -233,6 +233,15 @@ def validate_signal(
     return _check_in_context(signal, context)
 
 
+def check_signal(signal: AISignal, context: SignalValidationContext) -> AISignal | SignalRejection:
+    """The context rules alone, for a signal already built (a producer's ``AISignal``).
+
+    Its shape was checked when it was constructed; re-validating a dump would double the
+    cost on the live path for nothing.
+    """
+    return _check_in_context(signal, context)
+
+
 def _check_in_context(
     signal: AISignal, context: SignalValidationContext
 ) -> AISignal | SignalRejection:

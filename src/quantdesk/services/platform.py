@@ -5,9 +5,14 @@ from pathlib import Path
 
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
+from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
+from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.risk import RiskService
+from quantdesk.services.signal_producers import SignalProducerService
+from quantdesk.services.signal_routing import SignalRouter
+from quantdesk.services.signals import SignalService
 from quantdesk.services.synthetic import SyntheticMarketService
 
 
@@ -20,3 +25,8 @@ class Platform:
     synthetic: SyntheticMarketService
     backtests: BacktestService
     risk: RiskService
+    producers: SignalProducerService
+    signals: SignalService
+    signal_router: SignalRouter
+    registry: StrategyRegistry
+    database: DatabaseService

@@ -1,11 +1,12 @@
 """What the use cases need from the outside world, as Protocols; adapters implement them."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
+from quantdesk.domain.audit import AuditEvent
 from quantdesk.domain.backtest import BacktestRequest, BacktestResult, FillRecord, PositionRecord
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import (
@@ -15,6 +16,20 @@ from quantdesk.domain.market_data import (
     LineageRecord,
 )
 from quantdesk.domain.risk import KillSwitch, KillSwitchScope, RiskEvent
+from quantdesk.domain.signal_routing import (
+    DeadLetter,
+    RejectedSignal,
+    SignalEnvelope,
+    SignalEvent,
+    SignalEventKind,
+)
+from quantdesk.domain.signals import AISignal
+from quantdesk.domain.strategy_definitions import (
+    StrategyChange,
+    StrategyDefinition,
+    StrategyFamily,
+    StrategyVersion,
+)
 from quantdesk.services.columns import BarColumns, Float64Array, Int64Array, RawBarColumns
 from quantdesk.services.performance import EquityCurve
 
@@ -177,3 +192,269 @@ class KillSwitchStore(Protocol):
     def throw(self, switch: KillSwitch) -> None: ...
 
     def release(self, scope: KillSwitchScope, target: str, actor: str, at_ns: int) -> bool: ...
+
+
+# signals -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignalRecord:
+    """One record of a signal file, not judged yet: the mapping, or why it is not one."""
+
+    row: int
+    raw_text: str
+    raw: Mapping[str, object] | None
+    error: str | None = None
+    error_field: str = "record"
+
+
+class SignalRecordSource(Protocol):
+    """Reads signal files (JSON lines, CSV, Parquet) into records without judging them."""
+
+    def read_signals(self, path: Path) -> list[SignalRecord]:
+        """Raise ``SourceReadError`` when the file cannot be read at all."""
+        ...
+
+
+class SignalStore(Protocol):
+    """The signal buffer: every accepted signal, durable on append, replayable from the catalog."""
+
+    def append(self, signals: Sequence[AISignal]) -> None:
+        """Durable against a crash of this process once it returns."""
+        ...
+
+    def contains(self, signal_id: str) -> bool: ...
+
+    def get(self, signal_id: str) -> AISignal | None: ...
+
+    def query(
+        self,
+        *,
+        signal_types: Sequence[str] | None = None,
+        instrument_ids: Sequence[str] | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int | None = None,
+    ) -> list[AISignal]:
+        """Signals in ``ts_init`` order (ties by signal id), bounds inclusive."""
+        ...
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Accepted signals per (signal type, source model)."""
+        ...
+
+    def flush(self) -> int:
+        """Move the journal into the catalog (what replay reads); returns signals moved."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SignalRejectStore(Protocol):
+    def record(self, batch_id: str, rejected: Sequence[RejectedSignal]) -> Path | None:
+        """Keep rejected records for review; returns where (None when there were none)."""
+        ...
+
+    def rejected(self) -> list[RejectedSignal]: ...
+
+
+class DeadLetterStore(Protocol):
+    def put(self, letter: DeadLetter) -> None: ...
+
+    def letters(self, *, include_replayed: bool = False) -> list[DeadLetter]: ...
+
+    def mark_replayed(self, dead_letter_id: str, at_ns: int) -> None: ...
+
+
+class SignalEventSink(Protocol):
+    """Where every signal interaction is told: structured, with ids, never with secrets."""
+
+    def emit(self, event: SignalEvent) -> None: ...
+
+    def counts(self, kind: SignalEventKind) -> dict[tuple[str, str], int]:
+        """Events of one kind per (signal type, source model), over the whole log."""
+        ...
+
+    def flush(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReceivedSignal:
+    """A signal a consumer took from the bus; ``receipt`` acknowledges it."""
+
+    envelope: SignalEnvelope
+    receipt: str
+
+
+class SignalBus(Protocol):
+    """Carries signals from the router to each consumer, which acknowledges what it took."""
+
+    @property
+    def durable(self) -> bool:
+        """True when queued signals outlive this process (so another process may consume)."""
+        ...
+
+    async def publish(self, envelopes: Sequence[SignalEnvelope]) -> None: ...
+
+    async def receive(
+        self, consumer_id: str, *, max_count: int, timeout_s: float
+    ) -> list[ReceivedSignal]:
+        """Up to ``max_count`` signals; waits at most ``timeout_s`` when there are none."""
+        ...
+
+    async def ack(self, consumer_id: str, receipt: str) -> None: ...
+
+    async def pending(self, consumer_id: str) -> int:
+        """Published to the consumer and not acknowledged yet (queued or in flight)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+# signal producers ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GarchFit:
+    """GARCH(1,1) with zero mean, in the units of the returns it was fitted on.
+
+    ``sigma2[t+1] = omega + alpha * r[t]^2 + beta * sigma2[t]``; ``next_variance`` is the
+    one-step forecast after the last return of the fit.
+    """
+
+    omega: float
+    alpha: float
+    beta: float
+    next_variance: float
+    converged: bool
+
+
+class GarchFitter(Protocol):
+    """Fits GARCH(1,1) by maximum likelihood (the ``arch`` package in the adapter)."""
+
+    @property
+    def model_version(self) -> str: ...
+
+    def fit(self, returns: Float64Array) -> GarchFit:
+        """Fit on exactly these returns, oldest first; nothing else is seen."""
+        ...
+
+
+@dataclass(frozen=True)
+class Headline:
+    ts_ns: int
+    instrument_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class HeadlineFeed:
+    """Headlines of one file, oldest first; ``source_id`` names the file and its checksum."""
+
+    source_id: str
+    headlines: tuple[Headline, ...]
+
+
+class HeadlineSource(Protocol):
+    def read_headlines(self, path: Path) -> HeadlineFeed:
+        """Raise ``SourceReadError`` naming the line when the file cannot be read."""
+        ...
+
+
+class SentimentScorer(Protocol):
+    """Scores text in [-1, 1] (negative to positive), deterministically."""
+
+    @property
+    def model_version(self) -> str: ...
+
+    def score(self, texts: Sequence[str]) -> list[float]: ...
+
+
+# --- strategy registry ----------------------------------------------------------------------
+
+Expect = Literal["new", "existing", "any"]  # what a registration expects to find stored
+
+
+class StrategyStore(Protocol):
+    """Strategy versions, tags and deprecations; every write appends its audit event atomically.
+
+    Writes return the stored version and whether anything changed (repeats are no-ops).
+    """
+
+    def add_version(
+        self, definition: StrategyDefinition, *, actor: str, at_ns: int, expect: Expect = "any"
+    ) -> tuple[StrategyVersion, bool]:
+        """Store the next version, unless the newest one has the same content hash.
+
+        ``expect="new"`` refuses a strategy that exists with other content (ConflictError),
+        ``"existing"`` one that does not exist (NotFoundError).
+        """
+        ...
+
+    def deprecate(
+        self, strategy_id: str, version: int, *, actor: str, reason: str, at_ns: int
+    ) -> tuple[StrategyVersion, bool]: ...
+
+    def tag(
+        self, strategy_id: str, version: int, tag: str, *, actor: str, at_ns: int
+    ) -> tuple[StrategyVersion, bool]:
+        """Point ``tag`` at this version (moving it from another version of the strategy)."""
+        ...
+
+    def get(self, strategy_id: str, version: int | None = None) -> StrategyVersion | None:
+        """One version; the newest when ``version`` is None."""
+        ...
+
+    def tagged(self, strategy_id: str, tag: str) -> StrategyVersion | None: ...
+
+    def versions(self, strategy_id: str) -> list[StrategyVersion]:
+        """Oldest first."""
+        ...
+
+    def all_versions(self) -> list[StrategyVersion]: ...
+
+    def latest(
+        self, family: StrategyFamily | None = None, tag: str | None = None
+    ) -> list[StrategyVersion]:
+        """Per strategy: the newest version, or the version carrying ``tag``."""
+        ...
+
+    def stored_content(self, strategy_id: str, version: int) -> str | None:
+        """The canonical JSON exactly as stored (the bytes its content hash covers)."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The append-only, hash-chained log of every change (``domain/audit.py``)."""
+
+    def append(
+        self, actor: str, action: str, subject: str, payload: dict[str, object], at_ns: int
+    ) -> AuditEvent: ...
+
+    def events(self, after_seq: int = 0) -> Iterator[AuditEvent]:
+        """In sequence order."""
+        ...
+
+
+class ConfigSchemaChecker(Protocol):
+    """Checks a custom strategy's free-form config against the JSON schema it carries."""
+
+    def problems(self, schema: Mapping[str, object], value: object) -> list[tuple[str, str]]:
+        """(JSON path, message) per violation, empty when valid; a bad schema is a violation."""
+        ...
+
+
+StrategyChangeListener = Callable[[StrategyChange], None]
+
+
+class SchemaMigrator(Protocol):
+    """The database's schema: migrations applied on first use and by ``quantdesk db upgrade``."""
+
+    @property
+    def location(self) -> str:
+        """Where the database is, without credentials."""
+        ...
+
+    def upgrade(self) -> list[str]: ...
+
+    def current_revision(self) -> str | None: ...

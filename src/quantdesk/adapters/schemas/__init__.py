@@ -1,0 +1,1 @@
+"""JSON-schema checks for custom strategies' free-form configs."""

@@ -1,0 +1,82 @@
+"""The registry's tables (SQLAlchemy 2 typed declarative); migrations/ creates them.
+
+Nothing here is updated in place: versions and audit events are only inserted; tags move by
+replacing one row (the audit log keeps where they were), deprecations are inserted once.
+"""
+
+from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StrategyVersionRow(Base):
+    __tablename__ = "strategy_versions"
+    __table_args__ = (
+        UniqueConstraint("strategy_id", "version", name="uq_strategy_versions_id_version"),
+        Index("ix_strategy_versions_family", "family"),
+    )
+
+    row_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    strategy_id: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int]
+    family: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text, doc="canonical JSON: the bytes that were hashed")
+    author: Mapped[str] = mapped_column(String(200))
+    created_at_ns: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class StrategyTagRow(Base):
+    """A tag names one version of a strategy at a time (``live`` moves, history stays)."""
+
+    __tablename__ = "strategy_tags"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["strategy_id", "version"],
+            ["strategy_versions.strategy_id", "strategy_versions.version"],
+            name="fk_strategy_tags_version",
+        ),
+    )
+
+    strategy_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int]
+    actor: Mapped[str] = mapped_column(String(200))
+    at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class StrategyDeprecationRow(Base):
+    __tablename__ = "strategy_deprecations"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["strategy_id", "version"],
+            ["strategy_versions.strategy_id", "strategy_versions.version"],
+            name="fk_strategy_deprecations_version",
+        ),
+    )
+
+    strategy_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEventRow(Base):
+    """Append-only and hash-chained; ``seq`` as primary key forbids two events per number."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at_ns: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text, doc="canonical JSON")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,239 @@
+"""The strategy registry: the one place strategies are defined, versioned and audited.
+
+Backtests and live sessions name exact versions from here. Nothing is changed in place: a
+changed definition is a new version, re-registering unchanged content returns the version
+that holds it, and every change is an audit event committed with it. Listeners hear about
+changes after they are stored (a failing listener never undoes a change).
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from quantdesk.domain.audit import AuditBreak, AuditEvent, verify_chain
+from quantdesk.domain.errors import InvalidInputError, NotFoundError
+from quantdesk.domain.strategy_definitions import (
+    CustomParameters,
+    DefinitionProblem,
+    FieldChange,
+    InvalidDefinitionError,
+    StrategyAction,
+    StrategyChange,
+    StrategyDefinition,
+    StrategyFamily,
+    StrategyVersion,
+    diff_definitions,
+    parse_ref,
+    validate_tag,
+)
+from quantdesk.services.ports import (
+    AuditLog,
+    ConfigSchemaChecker,
+    Expect,
+    StrategyChangeListener,
+    StrategyStore,
+)
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], int]
+Versions = list[StrategyVersion]  # aliases: the method named ``list`` shadows the builtin
+Changes = list[FieldChange]
+Events = list[AuditEvent]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The stored version, and whether this call created it (False: same content existed)."""
+
+    stored: StrategyVersion
+    created: bool
+
+
+class StrategyRegistry:
+    def __init__(
+        self,
+        store: StrategyStore,
+        audit: AuditLog,
+        schema_checker: ConfigSchemaChecker,
+        clock: Clock = time.time_ns,
+    ) -> None:
+        self._store = store
+        self._audit = audit
+        self._schemas = schema_checker
+        self._clock = clock
+        self._listeners: list[StrategyChangeListener] = []
+
+    # --- changes -----------------------------------------------------------------------------
+
+    def register(
+        self, definition: StrategyDefinition, author: str, reason: str = ""
+    ) -> Registration:
+        """Version 1 for a new strategy, n+1 for changed content, the existing version else."""
+        return self._register(definition, author, reason, "any")
+
+    def add(self, definition: StrategyDefinition, author: str, reason: str = "") -> Registration:
+        """Like ``register``, but a strategy that exists with other content is a conflict."""
+        return self._register(definition, author, reason, "new")
+
+    def update(self, definition: StrategyDefinition, author: str, reason: str = "") -> Registration:
+        """Like ``register``, but the strategy must exist already."""
+        return self._register(definition, author, reason, "existing")
+
+    def deprecate(
+        self, strategy_id: str, version: int, actor: str, reason: str = ""
+    ) -> StrategyVersion:
+        at_ns = self._clock()
+        stored, changed = self._store.deprecate(
+            strategy_id, version, actor=_actor(actor), reason=reason, at_ns=at_ns
+        )
+        if changed:
+            self._publish(StrategyAction.DEPRECATED, stored, actor, at_ns)
+        return stored
+
+    def tag(self, strategy_id: str, version: int, tag: str, actor: str) -> StrategyVersion:
+        at_ns = self._clock()
+        stored, changed = self._store.tag(
+            strategy_id, version, validate_tag(tag), actor=_actor(actor), at_ns=at_ns
+        )
+        if changed:
+            self._publish(StrategyAction.TAGGED, stored, actor, at_ns, tag=tag)
+        return stored
+
+    def subscribe(self, listener: StrategyChangeListener) -> Callable[[], None]:
+        """Call ``listener`` after each stored change; returns the function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def get(self, strategy_id: str, version: int | None = None) -> StrategyVersion:
+        """One version (the newest when ``version`` is None), or NotFoundError."""
+        found = self._store.get(strategy_id, version)
+        if found is None:
+            which = strategy_id if version is None else f"{strategy_id}@{version}"
+            raise NotFoundError(
+                f"strategy {which} is not registered", hint="see `quantdesk strategy list`"
+            )
+        return found
+
+    def resolve(self, ref: str) -> StrategyVersion:
+        """``ID`` (newest), ``ID@VERSION`` or ``ID@TAG``."""
+        strategy_id, selector = parse_ref(ref)
+        if selector is None:
+            return self.get(strategy_id)
+        if selector.isdigit():
+            return self.get(strategy_id, int(selector))
+        found = self._store.tagged(strategy_id, selector)
+        if found is None:
+            raise NotFoundError(
+                f"strategy {strategy_id} has no version tagged {selector!r}",
+                hint=f"see `quantdesk strategy history {strategy_id}`",
+            )
+        return found
+
+    def list(self, family: StrategyFamily | None = None, tag: str | None = None) -> Versions:
+        """Per strategy its newest version (or, with ``tag``, the version tagged so)."""
+        return self._store.latest(family=family, tag=tag)
+
+    def history(self, strategy_id: str) -> Versions:
+        versions = self._store.versions(strategy_id)
+        if not versions:
+            raise NotFoundError(
+                f"strategy {strategy_id} is not registered", hint="see `quantdesk strategy list`"
+            )
+        return versions
+
+    def diff(self, strategy_id: str, old: int, new: int) -> Changes:
+        return diff_definitions(
+            self.get(strategy_id, old).definition, self.get(strategy_id, new).definition
+        )
+
+    def audit_events(self, after_seq: int = 0) -> Events:
+        return list(self._audit.events(after_seq))
+
+    def verify_audit(self) -> AuditBreak | None:
+        """The first broken link of the audit chain, or a version the log does not account for.
+
+        The chain alone cannot see its newest events dropped; every stored version must have
+        its ``strategy_registered`` event with the same content hash, which catches that too.
+        """
+        events = list(self._audit.events())
+        broken = verify_chain(events)
+        if broken is not None:
+            return broken
+        registered = {
+            (e.payload.get("strategy_id"), e.payload.get("version")): e.payload.get("content_hash")
+            for e in events
+            if e.action == StrategyAction.REGISTERED
+        }
+        last_seq = events[-1].seq if events else 0
+        for stored in self._store.all_versions():
+            logged = registered.get((stored.strategy_id, stored.version))
+            if logged != stored.content_hash:
+                what = "has no audit event" if logged is None else "differs from its audit event"
+                return AuditBreak(last_seq + 1, f"stored version {stored.ref} {what}")
+        return None
+
+    # --- inside ------------------------------------------------------------------------------
+
+    def _register(
+        self, definition: StrategyDefinition, author: str, reason: str, expect: Expect
+    ) -> Registration:
+        self._check_custom_config(definition)
+        candidate = definition.model_copy(
+            update={
+                "version": None,
+                "author": None,
+                "created_at": None,
+                "reason": reason or definition.reason,  # the file's own reason unless given
+            }
+        )
+        at_ns = self._clock()
+        stored, created = self._store.add_version(
+            candidate, actor=_actor(author), at_ns=at_ns, expect=expect
+        )
+        if created:
+            self._publish(StrategyAction.REGISTERED, stored, author, at_ns)
+        return Registration(stored, created)
+
+    def _check_custom_config(self, definition: StrategyDefinition) -> None:
+        params = definition.parameters
+        if not isinstance(params, CustomParameters):
+            return
+        problems = self._schemas.problems(params.config_schema, params.config)
+        if problems:
+            raise InvalidDefinitionError(
+                [
+                    DefinitionProblem(("parameters", "config", *_path(where)), message)
+                    for where, message in problems
+                ]
+            )
+
+    def _publish(
+        self,
+        action: StrategyAction,
+        stored: StrategyVersion,
+        actor: str,
+        at_ns: int,
+        tag: str | None = None,
+    ) -> None:
+        change = StrategyChange(
+            action, stored.strategy_id, stored.version, stored.content_hash, actor, at_ns, tag
+        )
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # the change is stored: one listener must not hide it from others
+                log.exception("strategy change listener failed on %s", change)
+
+
+def _actor(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInputError("an author/actor is required", hint="pass --author NAME")
+    return name
+
+
+def _path(where: str) -> tuple[str, ...]:
+    return tuple(part for part in where.split("/") if part)

@@ -1,0 +1,359 @@
+"""AI signals at rest: the gate every signal passes, ingest of signal files, the buffer's views.
+
+A file's signals are validated one by one (``validate_signal``: shape, then the world as it
+is now: known instruments, ids already buffered or earlier in the same file, producers'
+declared max ages), the accepted ones appended to the buffer and flushed into the catalog,
+the rejected ones kept with row, field, value and reason. Live routing is in
+:mod:`quantdesk.services.signal_routing`; both share one :class:`SignalGate`.
+"""
+
+import builtins
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from quantdesk.domain.errors import InvalidInputError, NotFoundError, NothingValidError
+from quantdesk.domain.signal_routing import (
+    DeadLetter,
+    RejectedSignal,
+    SignalEvent,
+    SignalEventKind,
+    SignalIngestSummary,
+    SignalStatsRow,
+)
+from quantdesk.domain.signals import (
+    NS_PER_SECOND,
+    AISignal,
+    SignalRejection,
+    SignalRejectReason,
+    SignalType,
+    SignalValidationContext,
+    check_signal,
+    validate_signal,
+)
+from quantdesk.services.ports import (
+    DeadLetterStore,
+    MarketDataCatalog,
+    SignalEventSink,
+    SignalRecord,
+    SignalRecordSource,
+    SignalRejectStore,
+    SignalStore,
+)
+
+Clock = Callable[[], int]
+UNKNOWN = "?"
+
+
+class KnownInstruments(Collection[str]):
+    """The catalog's instrument ids, reloaded on a miss at most once a second."""
+
+    def __init__(self, load: Callable[[], Iterable[str]], clock: Clock = time.time_ns) -> None:
+        self._load = load
+        self._clock = clock
+        self._ids: frozenset[str] | None = None  # first use: bootstrapping reads nothing
+        self._loaded_at = 0
+
+    def _current(self) -> frozenset[str]:
+        if self._ids is None:
+            self._ids, self._loaded_at = frozenset(self._load()), self._clock()
+        return self._ids
+
+    def __contains__(self, item: object) -> bool:
+        if item in self._current():
+            return True
+        now = self._clock()
+        if now - self._loaded_at >= NS_PER_SECOND:
+            self._ids, self._loaded_at = frozenset(self._load()), now
+        return item in self._current()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+def catalog_instruments(catalog: MarketDataCatalog) -> Callable[[], list[str]]:
+    return lambda: [spec.instrument_id for spec in catalog.instruments()]
+
+
+class SignalGate:
+    """The one validation every signal passes, file or live, with the world's state now."""
+
+    def __init__(
+        self,
+        store: SignalStore,
+        instruments: Collection[str],
+        *,
+        clock: Clock = time.time_ns,
+        max_age_ns: Mapping[str, int] | None = None,
+        future_tolerance_ns: int = 5 * NS_PER_SECOND,
+    ) -> None:
+        self._store = store
+        self._instruments = instruments
+        self._clock = clock
+        self._max_age_ns: dict[str, int] = dict(max_age_ns or {})
+        self._future_tolerance_ns = future_tolerance_ns
+
+    def declare_producer(self, source_model: str, max_age_ns: int) -> None:
+        """A producer's signals older than this (ts_init - ts_event) are stale."""
+        if max_age_ns <= 0:
+            raise InvalidInputError(f"max age of {source_model} must be positive")
+        self._max_age_ns[source_model] = max_age_ns
+
+    def context(self, also_seen: Collection[str] = ()) -> SignalValidationContext:
+        store = self._store
+
+        def is_duplicate(signal_id: str) -> bool:
+            return signal_id in also_seen or store.contains(signal_id)
+
+        return SignalValidationContext(
+            now_ns=self._clock(),
+            known_instruments=self._instruments,
+            is_duplicate=is_duplicate,
+            future_tolerance_ns=self._future_tolerance_ns,
+            max_age_ns=self._max_age_ns,
+        )
+
+    def check(
+        self, candidate: AISignal | Mapping[str, Any], also_seen: Collection[str] = ()
+    ) -> AISignal | SignalRejection:
+        context = self.context(also_seen)
+        if isinstance(candidate, AISignal):
+            return check_signal(candidate, context)
+        return validate_signal(candidate, context)
+
+
+def rejected_record(
+    rejection: SignalRejection,
+    *,
+    source: str,
+    row: int,
+    raw_text: str,
+    raw: Mapping[str, Any] | None,
+    at_ns: int,
+) -> RejectedSignal:
+    raw = raw or {}
+    signal_type, source_model = raw.get("signal_type"), raw.get("source_model")
+    return RejectedSignal(
+        source=source,
+        row=row,
+        raw=raw_text,
+        reason=rejection.reason.value,
+        field=rejection.field,
+        value=rejection.value,
+        detail=rejection.detail,
+        signal_id=rejection.signal_id,
+        signal_type=signal_type if isinstance(signal_type, str) else None,
+        source_model=source_model if isinstance(source_model, str) else None,
+        at_ns=at_ns,
+    )
+
+
+def new_batch_id(prefix: str) -> str:
+    return f"{prefix}-{datetime.now(tz=UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+class SignalService:
+    """Signal files in, the buffer's contents and counts out."""
+
+    def __init__(
+        self,
+        store: SignalStore,
+        source: SignalRecordSource,
+        gate: SignalGate,
+        rejects: SignalRejectStore,
+        dead_letters: DeadLetterStore,
+        events: SignalEventSink,
+        *,
+        clock: Clock = time.time_ns,
+    ) -> None:
+        self._store = store
+        self._source = source
+        self._gate = gate
+        self._rejects = rejects
+        self._dead_letters = dead_letters
+        self._events = events
+        self._clock = clock
+
+    @property
+    def gate(self) -> SignalGate:
+        return self._gate
+
+    def declare_producer(self, source_model: str, max_age_ns: int) -> None:
+        self._gate.declare_producer(source_model, max_age_ns)
+
+    def ingest_file(self, path: Path | str) -> SignalIngestSummary:
+        """Validate a signal file; buffer what passes (flushed to the catalog), keep the rest.
+
+        Raises ``SourceReadError`` when the file cannot be read, ``NothingValidError`` when
+        no record passes.
+        """
+        path = Path(path)
+        records = self._source.read_signals(path)
+        return self.ingest_records(records, source=str(path.resolve()))
+
+    def ingest_records(self, records: list[SignalRecord], *, source: str) -> SignalIngestSummary:
+        batch_id = new_batch_id("ingest")
+        accepted: list[AISignal] = []
+        seen: set[str] = set()
+        rejected: list[RejectedSignal] = []
+        for record in records:
+            outcome = self._judge(record, seen)
+            if isinstance(outcome, AISignal):
+                accepted.append(outcome)
+                seen.add(outcome.signal_id)
+                continue
+            rejected.append(
+                rejected_record(
+                    outcome,
+                    source=source,
+                    row=record.row,
+                    raw_text=record.raw_text,
+                    raw=record.raw,
+                    at_ns=self._clock(),
+                )
+            )
+        self._store.append(accepted)
+        self._store.flush()
+        rejects_path = self._rejects.record(batch_id, rejected)
+        for signal in accepted:
+            self._emit(SignalEventKind.ACCEPTED, signal, batch_id)
+        for r in rejected:
+            self._events.emit(
+                SignalEvent(
+                    kind=SignalEventKind.REJECTED,
+                    signal_id=r.signal_id,
+                    correlation_id=batch_id,
+                    at_ns=self._clock(),
+                    signal_type=r.signal_type,
+                    source_model=r.source_model,
+                    fields={"reason": r.reason, "field": r.field, "row": r.row},
+                )
+            )
+        self._events.flush()
+        by_reason = dict(sorted(Counter(r.reason for r in rejected).items()))
+        if not accepted:
+            raise NothingValidError(
+                _nothing_valid(source, len(records), rejected),
+                hint=f"see the rejected records in {rejects_path}"
+                if rejects_path
+                else "the file holds no signal records",
+            )
+        stamps = [s.ts_init for s in accepted]
+        return SignalIngestSummary(
+            source=source,
+            records_read=len(records),
+            accepted=len(accepted),
+            rejected=len(rejected),
+            rejected_by_reason=by_reason,
+            rejects_path=str(rejects_path) if rejects_path else None,
+            first_ts_init=min(stamps),
+            last_ts_init=max(stamps),
+        )
+
+    def _judge(self, record: SignalRecord, seen: Collection[str]) -> AISignal | SignalRejection:
+        if record.raw is None:
+            return SignalRejection(
+                SignalRejectReason.MALFORMED,
+                record.error_field,
+                record.raw_text[:200],
+                record.error or "not a signal record",
+            )
+        return self._gate.check(record.raw, seen)
+
+    def _emit(self, kind: SignalEventKind, signal: AISignal, correlation_id: str) -> None:
+        self._events.emit(
+            SignalEvent(
+                kind=kind,
+                signal_id=signal.signal_id,
+                correlation_id=correlation_id,
+                at_ns=self._clock(),
+                signal_type=signal.signal_type.value,
+                source_model=signal.source_model,
+                instrument_id=signal.instrument_id,
+            )
+        )
+
+    def list(
+        self,
+        *,
+        signal_type: str | None = None,
+        instrument_id: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int | None = 50,
+    ) -> list[AISignal]:
+        """Buffered signals in ``ts_init`` order."""
+        if signal_type is not None:
+            try:
+                signal_type = SignalType(signal_type.upper()).value
+            except ValueError as error:
+                raise InvalidInputError(
+                    f"unknown signal type {signal_type!r}",
+                    hint=f"one of {', '.join(t.value for t in SignalType)}",
+                ) from error
+        return self._store.query(
+            signal_types=[signal_type] if signal_type else None,
+            instrument_ids=[instrument_id] if instrument_id else None,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            limit=limit,
+        )
+
+    def show(self, signal_id: str) -> AISignal:
+        signal = self._store.get(signal_id)
+        if signal is None:
+            raise NotFoundError(
+                f"no signal {signal_id!r} in the buffer", hint="quantdesk signals list"
+            )
+        return signal
+
+    def stats(self) -> builtins.list[SignalStatsRow]:
+        """Per (type, source): accepted, rejected by reason, delivered, dead-lettered."""
+        accepted = self._store.counts()
+        rejected: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        for r in self._rejects.rejected():
+            rejected[(r.signal_type or UNKNOWN, r.source_model or UNKNOWN)][r.reason] += 1
+        dead: Counter[tuple[str, str]] = Counter(
+            (d.signal.signal_type.value, d.signal.source_model)
+            for d in self._dead_letters.letters(include_replayed=True)
+        )
+        delivered = self._events.counts(SignalEventKind.DELIVERED)
+        keys = sorted({*accepted, *rejected, *dead, *delivered})
+        return [
+            SignalStatsRow(
+                signal_type=key[0],
+                source_model=key[1],
+                accepted=accepted.get(key, 0),
+                rejected=dict(sorted(rejected.get(key, Counter()).items())),
+                delivered=delivered.get(key, 0),
+                dead_lettered=dead.get(key, 0),
+            )
+            for key in keys
+        ]
+
+    def dead_letters(self, *, include_replayed: bool = False) -> builtins.list[DeadLetter]:
+        return self._dead_letters.letters(include_replayed=include_replayed)
+
+    def flush(self) -> int:
+        """Make every buffered signal visible to replay (the catalog)."""
+        self._events.flush()
+        return self._store.flush()
+
+
+def _nothing_valid(source: str, records: int, rejected: list[RejectedSignal]) -> str:
+    if records == 0:
+        return f"{source}: no signal records"
+    top = Counter(r.reason for r in rejected).most_common(3)
+    first = rejected[0]
+    reasons = ", ".join(f"{reason} x{n}" for reason, n in top)
+    return (
+        f"{source}: none of {records} records is valid ({reasons}); first at row {first.row}: "
+        f"{first.field}={first.value}: {first.detail}"
+    )
