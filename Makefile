@@ -42,6 +42,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/backtest.py --bars 1000000
 	$(BIN)/python bench/risk_gate.py --bars 1000000
 	$(BIN)/python bench/signal_routing.py --signals 100000
+	$(BIN)/python bench/signal_replay.py --bars 200000 --repeat 3
 
 clean:
 	rm -rf $(VENV) .quantdesk .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,21 +1,23 @@
-"""The composition root: settings -> adapters -> services -> CLI. Nothing else wires."""
+"""The composition root: settings -> adapters -> services -> CLI. Nothing else wires.
+
+Adapters that pull in heavy libraries (SQLAlchemy and Alembic, redis, the CLI's own) are
+imported where they are built, when they are built: a backtest keeps its memory for the
+engine.
+"""
 
 from pathlib import Path
 
 from quantdesk.adapters.analytics.garch import ArchGarchFitter
 from quantdesk.adapters.analytics.vader import VaderSentimentScorer
 from quantdesk.adapters.messaging.in_process import InProcessSignalBus
-from quantdesk.adapters.messaging.redis_streams import RedisSignalBus
 from quantdesk.adapters.nautilus.backtest import NautilusBacktestRunner
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+from quantdesk.adapters.nautilus.memory import share_one_allocator
 from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
 from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
-from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
 from quantdesk.adapters.sources.bar_files import BarFileSource
 from quantdesk.adapters.sources.headline_files import HeadlineFileSource
 from quantdesk.adapters.sources.signal_files import SignalFileSource
-from quantdesk.adapters.storage.audit_log import SqlAuditLog
-from quantdesk.adapters.storage.database import Database
 from quantdesk.adapters.storage.kill_switches import FileKillSwitchStore
 from quantdesk.adapters.storage.run_store import FileRunStore
 from quantdesk.adapters.storage.signal_files import (
@@ -23,8 +25,6 @@ from quantdesk.adapters.storage.signal_files import (
     JsonLinesRejectStore,
     JsonLinesSignalEventLog,
 )
-from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
-from quantdesk.cli.app import create_cli
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
 from quantdesk.services.database import DatabaseService
@@ -54,11 +54,12 @@ def bootstrap(
         settings = QuantdeskSettings() if home is None else QuantdeskSettings(home=Path(home))
     elif home is not None:
         settings = settings.model_copy(update={"home": Path(home)})
+    share_one_allocator()  # process-wide: the engine, Arrow and numpy reuse one heap
     catalog = ParquetCatalog(settings.catalog_dir)
     instruments = InstrumentService(catalog)
     ingest = BarIngestService(catalog, BarFileSource(), settings.ingest_dir)
-    signals, router = _signals(settings, catalog)
-    database = Database(settings.database)  # migrated on first use
+    signal_store = ParquetSignalStore(settings.catalog_dir)  # one buffer: replay sees it all
+    signals, router = _signals(settings, catalog, signal_store)
     platform = Platform(
         home=settings.home,
         instruments=instruments,
@@ -70,6 +71,7 @@ def bootstrap(
             NautilusBacktestRunner(catalog.root),
             FileRunStore(settings.runs_dir),
             HtmlReportRenderer(),
+            signals=signal_store,
         ),
         risk=RiskService(FileKillSwitchStore(settings.home / "risk")),
         producers=SignalProducerService(
@@ -77,10 +79,7 @@ def bootstrap(
         ),
         signals=signals,
         signal_router=router,
-        registry=StrategyRegistry(
-            SqlStrategyStore(database), SqlAuditLog(database), JsonSchemaChecker()
-        ),
-        database=DatabaseService(database),
+        build_registry=lambda: _registry(settings),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)
@@ -89,21 +88,40 @@ def bootstrap(
 
 def main() -> None:
     """Console script ``quantdesk``."""
+    from quantdesk.cli.app import create_cli
+
     create_cli(lambda home: bootstrap(home=home))()
 
 
 def _signals(
-    settings: QuantdeskSettings, catalog: ParquetCatalog
+    settings: QuantdeskSettings, catalog: ParquetCatalog, store: ParquetSignalStore
 ) -> tuple[SignalService, SignalRouter]:
     """Buffer in the catalog, rejects/dead letters/events under signals/, the chosen bus."""
-    store = ParquetSignalStore(settings.catalog_dir)
     gate = SignalGate(store, KnownInstruments(catalog_instruments(catalog)))
     rejects = JsonLinesRejectStore(settings.signals_dir / "rejects")
     dead_letters = JsonLinesDeadLetterStore(settings.signals_dir / "dead_letters.jsonl")
     events = JsonLinesSignalEventLog(settings.signals_dir / "events")
-    bus: SignalBus = (
-        InProcessSignalBus() if settings.redis_url is None else RedisSignalBus(settings.redis_url)
-    )
+    bus: SignalBus
+    if settings.redis_url is None:
+        bus = InProcessSignalBus()
+    else:
+        from quantdesk.adapters.messaging.redis_streams import RedisSignalBus
+
+        bus = RedisSignalBus(settings.redis_url)
     service = SignalService(store, SignalFileSource(), gate, rejects, dead_letters, events)
     router = SignalRouter(gate, store, bus, events, dead_letters, rejects)
     return service, router
+
+
+def _registry(settings: QuantdeskSettings) -> tuple["StrategyRegistry", "DatabaseService"]:
+    """The registry on its database (SQLite in the home, or PostgreSQL by URL)."""
+    from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
+    from quantdesk.adapters.storage.audit_log import SqlAuditLog
+    from quantdesk.adapters.storage.database import Database
+    from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
+
+    database = Database(settings.database)  # migrated on first use
+    registry = StrategyRegistry(
+        SqlStrategyStore(database), SqlAuditLog(database), JsonSchemaChecker()
+    )
+    return registry, DatabaseService(database)

@@ -309,3 +309,36 @@ def test_backtest_errors_are_clear(desk: Desk) -> None:
     assert missing.returncode == 2 and "--instrument" in missing.stderr
     unknown_run = desk("runs", "show", "nope")
     assert unknown_run.returncode == 2 and "runs list" in unknown_run.stderr
+
+
+def test_backtest_on_sentiment_signals(desk: Desk) -> None:
+    """--signals: a clear error while the buffer is empty, then a traced run, shown again."""
+    ok(desk("data", "synth", "--instruments", "1", "--days", "1", "--seed", "4"))
+    args = ["backtest", "run", "--strategy", "sentiment_reaction", "--instrument", "SYN01.SIM"]
+    args += ["--param", "threshold=0.2", "--signals", "SENTIMENT"]
+    empty = desk(*args)
+    assert empty.returncode == 2
+    assert "no SENTIMENT signals for SYN01.SIM" in " ".join(empty.stderr.split())
+    headlines = Path(__file__).resolve().parents[2] / "examples" / "signals" / "headlines.csv"
+    produced = desk.home / "sentiment.jsonl"
+    ok(
+        desk(
+            "signals",
+            "produce",
+            "sentiment",
+            "--instrument",
+            "SYN01.SIM",
+            "--headlines",
+            headlines,
+            "--out",
+            produced,
+        )
+    )
+    ok(desk("signals", "ingest", produced))
+    result = json.loads(ok(desk(*args, "--json")))
+    provenance = result["provenance"]
+    assert provenance["fills_on_signals"] == result["facts"]["fills"] > 0
+    assert provenance["fills_without_signal"] == 0
+    shown = flat(ok(desk("runs", "show", result["run_id"])))
+    assert f"{provenance['signals_acted_on']}actedon" in shown  # flat() drops spaces
+    assert provenance["traces"][0]["signal_id"][:8] in shown

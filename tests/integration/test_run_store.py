@@ -176,7 +176,7 @@ def test_save_writes_one_folder_with_every_file(store: FileRunStore, tmp_path: P
     assert max(equity.column("drawdown").to_pylist()) <= 0.0
     prices = pq.read_table(folder / "prices.parquet")
     assert [(f.name, str(f.type)) for f in prices.schema] == [
-        ("instrument_id", "string"),
+        ("instrument_id", "dictionary<values=string, indices=int32, ordered=0>"),
         ("ts_ns", "int64"),
         ("close", "double"),
     ]
@@ -369,7 +369,9 @@ def test_empty_artifacts_round_trip_with_their_schema(store: FileRunStore, tmp_p
         "price",
         "commission",
         "commission_currency",
+        "signal_id",
     ]
+    assert fills.schema.field("signal_id").nullable
     assert pq.read_table(folder / "positions.parquet").num_rows == 0
     loaded = store.artifacts(result.run_id)
     assert loaded.fills == [] and loaded.positions == []

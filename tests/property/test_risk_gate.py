@@ -22,6 +22,7 @@ from quantdesk.domain.risk import (
     check_order,
     reduces_risk,
 )
+from quantdesk.domain.risk_screen import ScreenBook, ScreenLimits, clearly_approved
 
 INSTRUMENTS = ["AAA.SIM", "BBB.SIM", "CCC.SIM"]
 STRATEGIES = ["S1", "S2"]
@@ -306,3 +307,77 @@ def test_property_36_same_limits_same_decisions_for_any_strategy(
     theirs = check_order(replace(order, strategy_id=other), mirrored, c, p)
     assert (mine.action, mine.quantity) == (theirs.action, theirs.quantity)
     assert [b.rule for b in mine.breaches] == [b.rule for b in theirs.breaches]
+
+
+def screen_book(state: RiskState) -> ScreenBook:
+    """The Decimal book as floats, the way the engine's guard keeps it."""
+    return ScreenBook(
+        equity=float(state.equity),
+        start_of_day_equity=float(state.start_of_day_equity),
+        high_water_mark=float(state.high_water_mark),
+        strategy_equity_change_today={
+            s: float(v) for s, v in state.strategy_equity_change_today.items()
+        },
+        strategy_drawdown_pct={s: float(v) for s, v in state.strategy_drawdown_pct.items()},
+        positions={s: {i: float(q) for i, q in b.items()} for s, b in state.positions.items()},
+        prices={i: float(p) for i, p in state.prices.items()},
+        open_orders=dict(state.open_orders),
+    )
+
+
+@settings(max_examples=1000, deadline=None)
+@given(data=st.data(), state=books(), c=constraints(), p=portfolio_limits())
+def test_property_34_the_float_screen_approves_only_what_the_gate_approves(
+    data: st.DataObject, state: RiskState, c: RiskConstraints, p: RiskLimits
+) -> None:
+    # Property 34: risk gate enforcement — the fast screen never lets through an order that
+    # the exact gate would deny or reduce (it may only defer to the exact gate)
+    active = replace(
+        state,
+        portfolio_state=TradingState.ACTIVE,
+        strategy_states={s: TradingState.ACTIVE for s in STRATEGIES},
+    )
+    order = data.draw(intents(active))
+    own = active.positions[order.strategy_id][order.instrument_id]
+    passed = clearly_approved(
+        order.strategy_id,
+        order.instrument_id,
+        order.side,
+        float(order.quantity),
+        float(order.price),
+        reduces_risk(own, order.side, order.quantity),
+        screen_book(active),
+        ScreenLimits.of(c),
+        ScreenLimits.of(p),
+    )
+    event("screen approved" if passed else "screen deferred")
+    if passed:
+        decision = check_order(order, active, c, p)
+        assert decision.action is RiskAction.APPROVE, decision
+        assert decision.quantity == order.quantity
+
+
+def test_the_screen_approves_orders_far_inside_generous_limits() -> None:
+    """Not vacuous: an ordinary order under limits that never bind skips the exact check."""
+    generous = RiskLimits(
+        max_position=Decimal(10**9),
+        max_order_quantity=Decimal(10**9),
+        max_order_notional=Decimal(10**12),
+        max_gross_exposure=Decimal(10**12),
+        max_net_exposure=Decimal(10**12),
+        max_leverage=Decimal(10**6),
+        max_drawdown_pct=Decimal("0.99"),
+        max_daily_loss_pct=Decimal("0.99"),
+    )
+    state = RiskState(
+        equity=Decimal(1_000_000),
+        start_of_day_equity=Decimal(1_000_000),
+        high_water_mark=Decimal(1_000_000),
+        positions={"S1": {"AAA.SIM": Decimal(100)}},
+        prices={"AAA.SIM": Decimal(50)},
+    )
+    book = screen_book(state)
+    args = ("S1", "AAA.SIM", 1, 100.0, 50.0, False, book)
+    assert clearly_approved(*args, ScreenLimits(), ScreenLimits.of(generous))
+    tight = ScreenLimits.of(generous.model_copy(update={"max_position": Decimal(200)}))
+    assert not clearly_approved(*args, ScreenLimits(), tight)  # exactly at the bound: defer

@@ -157,3 +157,38 @@ def risk_table(result: BacktestResult) -> Table:
         first = next(e for e in result.risk_events if e.rule == rule)
         table.add_row(rule, f"{count:,}", f"{ns_to_text(first.ts_ns)} {first.detail}")
     return table
+
+
+MAX_SIGNAL_ROWS = 20
+
+
+def signals_table(result: BacktestResult) -> Table:
+    """Signal -> decision -> fill: totals in the caption, the first signals acted on."""
+    p = result.provenance
+    assert p is not None  # callers check
+    table = Table(
+        title="Signals acted on",
+        caption=(
+            f"{p.signals_replayed:,} replayed, {p.signals_consumed:,} consumed, "
+            f"{p.signals_acted_on:,} acted on; orders {p.orders:,} "
+            f"({p.orders_approved:,} approved, {p.orders_denied:,} denied); fills "
+            f"{p.fills_on_signals:,} on signals, {p.fills_without_signal:,} without"
+        ),
+    )
+    for name in ("signal", "known at", "instrument", "source", "trace"):
+        table.add_column(name)
+    table.add_column("orders ok/denied", justify="right")
+    table.add_column("fills", justify="right")
+    for t in p.traces[:MAX_SIGNAL_ROWS]:
+        table.add_row(
+            t.signal_id[:8],
+            ns_to_text(t.ts_init),
+            t.instrument_id,
+            t.source_model,
+            t.trace_id,
+            f"{t.orders_approved:,}/{t.orders_denied:,}",
+            f"{t.fills:,}",
+        )
+    if len(p.traces) > MAX_SIGNAL_ROWS:
+        table.add_row(f"… {len(p.traces) - MAX_SIGNAL_ROWS:,} more (--json)", *[""] * 6)
+    return table

@@ -71,6 +71,13 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
         on_breach: Annotated[
             BreachAction, typer.Option(help="what a drawdown/daily-loss breach does")
         ] = BreachAction.REDUCING,
+        signals: Annotated[
+            str,
+            typer.Option(
+                help="AI signals to replay with the bars: none, all, or types "
+                "(SENTIMENT,REGIME_PREDICTION,...)"
+            ),
+        ] = "none",
         request_file: Annotated[
             Path | None,
             typer.Option("--request", help="a whole BacktestRequest as JSON or YAML instead"),
@@ -110,6 +117,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                     ],
                     seed=seed,
                     label=label,
+                    signals=signals,
                     risk={
                         "limits": {
                             key: value
@@ -137,6 +145,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
             out.print(backtest_render.facts_table(result))
             if result.risk_counts:
                 out.print(backtest_render.risk_table(result))
+            if result.provenance is not None:
+                out.print(backtest_render.signals_table(result))
             out.print(
                 f"report: {ctx.obj.platform.backtests.report_path(result.run_id)}",
                 soft_wrap=True,
@@ -173,6 +183,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 return
             out.print(backtest_render.result_table(result))
             out.print(backtest_render.facts_table(result))
+            if result.provenance is not None:
+                out.print(backtest_render.signals_table(result))
 
     @runs.command("report")
     def runs_report(

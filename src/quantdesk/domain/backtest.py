@@ -8,13 +8,14 @@ the result: the same fingerprint gives the same fills and metrics, bit for bit.
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.risk import RiskConfig, RiskEvent
+from quantdesk.domain.signals import SignalType
 
 
 class OmsType(StrEnum):
@@ -92,6 +93,32 @@ class BacktestRequest(BaseModel):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     engine: EngineOptions = Field(default_factory=EngineOptions)
     label: str = ""
+    signals: Literal["none", "all"] | list[str] = Field(
+        default="none",
+        description="AI signals replayed with the bars: none, all, or a list of signal types",
+    )
+
+    @field_validator("signals", mode="before")
+    @classmethod
+    def _check_signals(cls, value: object) -> object:
+        """Types upper-cased, known, sorted and unique: one spelling, one fingerprint."""
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("none", "all"):
+                return lowered
+            value = [part for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple):
+            return value
+        if not value:
+            raise ValueError("an empty list of signal types: use 'none' to replay no signals")
+        known = {t.value for t in SignalType}
+        chosen = {str(v).strip().upper() for v in value}
+        unknown = sorted(chosen - known)
+        if unknown:
+            raise ValueError(
+                f"unknown signal type(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        return sorted(chosen)
 
     @field_validator("instruments")
     @classmethod
@@ -126,6 +153,16 @@ class BacktestRequest(BaseModel):
         """Sum of the venues' starting balances (one account currency is assumed)."""
         return float(sum(self.venue(v).starting_balance for v in self.venue_names))
 
+    @property
+    def replays_signals(self) -> bool:
+        return self.signals != "none"
+
+    @property
+    def signal_types(self) -> list[str] | None:
+        """The signal types replayed; None for all of them (and for none: check
+        ``replays_signals`` first)."""
+        return None if isinstance(self.signals, str) else list(self.signals)
+
     def venue(self, name: str) -> VenueSpec:
         """The venue's settings, or the defaults for a venue the request does not configure."""
         for spec in self.venues:
@@ -149,6 +186,31 @@ class FillRecord:
     price: float
     commission: float
     commission_currency: str
+    signal_id: str | None = None  # the AI signal the order was taken on, if any
+
+
+@dataclass(frozen=True, slots=True)
+class SignalUse:
+    """A strategy received a replayed signal (recorded during the run)."""
+
+    strategy_id: str
+    signal_id: str
+    signal_type: str
+    instrument_id: str
+    ts_init: int
+    source_model: str
+    trace_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignalDecision:
+    """The risk gate's answer to an order a strategy took on a signal."""
+
+    strategy_id: str
+    signal_id: str
+    order_id: str
+    ts_ns: int
+    approved: bool  # approved as sent or reduced; False: denied
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +296,57 @@ class DataUsed(BaseModel):
     source_sha256: list[str]
 
 
+class SignalDataUsed(BaseModel):
+    """The signals one instrument's replay reads: counts, span and the files' checksums."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instrument_id: str
+    signal_types: list[str] | None  # None: every type
+    signals: int
+    first_ts: int | None
+    last_ts: int | None
+    file_sha256: list[str]
+
+
+class SignalTrace(BaseModel):
+    """One signal a strategy acted on, followed to the gate's decisions and the fills."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signal_id: str
+    signal_type: str
+    instrument_id: str
+    ts_init: int
+    source_model: str
+    trace_id: str
+    strategies: list[str]
+    orders: int
+    orders_approved: int
+    orders_denied: int
+    fills: int
+
+
+class SignalProvenance(BaseModel):
+    """Signal -> decision -> fill: totals, and one trace per signal that led to an order.
+
+    Signals received but not acted on are counted (``signals_consumed``), not listed: a long
+    run can consume one per bar.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    signals_replayed: int
+    signals_consumed: int
+    signals_acted_on: int
+    orders: int
+    orders_approved: int
+    orders_denied: int
+    fills_on_signals: int
+    fills_without_signal: int
+    traces: list[SignalTrace] = Field(default_factory=list)
+
+
 class RunStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
@@ -257,5 +370,9 @@ class BacktestResult(BaseModel):
     risk_events: list[RiskEvent] = Field(default_factory=list)
     risk_counts: dict[str, int] = Field(
         default_factory=dict, description="risk events by rule (denials, reductions, halts)"
+    )
+    signal_data: list[SignalDataUsed] = Field(default_factory=list)
+    provenance: SignalProvenance | None = Field(
+        default=None, description="signal -> decision -> fill; None when no signals replayed"
     )
     error: str | None = None

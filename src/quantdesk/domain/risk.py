@@ -573,7 +573,15 @@ class GateRequest:
     returns nothing: no decision written back means no risk layer, and the order is denied.
     """
 
-    __slots__ = ("decision", "instrument_id", "limit_price", "quantity", "side", "strategy_id")
+    __slots__ = (
+        "decision",
+        "instrument_id",
+        "limit_price",
+        "quantity",
+        "side",
+        "signal_id",
+        "strategy_id",
+    )
 
     def __init__(
         self,
@@ -582,12 +590,14 @@ class GateRequest:
         side: int,
         quantity: Decimal,
         limit_price: Decimal | None = None,
+        signal_id: str | None = None,
     ) -> None:
         self.strategy_id = strategy_id
         self.instrument_id = instrument_id
         self.side = side
         self.quantity = quantity
         self.limit_price = limit_price
+        self.signal_id = signal_id  # the AI signal the order is taken on, if any
         self.decision: RiskDecision | None = None
 
 

@@ -21,6 +21,7 @@ from quantdesk.domain.backtest import (
     DataUsed,
     EngineFacts,
     RunStatus,
+    SignalDataUsed,
     StrategySpec,
 )
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
@@ -35,8 +36,10 @@ from quantdesk.services.ports import (
     ReportRenderer,
     RunArtifacts,
     RunStore,
+    SignalStore,
     SilentProgress,
 )
+from quantdesk.services.signal_provenance import build_provenance
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,13 @@ BUILTIN_STRATEGIES = {
         config_path="quantdesk.strategies.ema_cross:EmaCrossConfig",
         description="trend following: EMA(fast) vs EMA(slow) cross; params fast, slow, "
         "trade_size, long_only",
+    ),
+    "sentiment_reaction": BuiltinStrategy(
+        strategy_path="quantdesk.strategies.sentiment_reaction:SentimentReaction",
+        config_path="quantdesk.strategies.sentiment_reaction:SentimentReactionConfig",
+        description="news sentiment: long on score >= threshold, short (or flat) on <= "
+        "-threshold, out after hold_bars; params threshold, hold_bars, trade_size, "
+        "min_confidence, long_only; needs --signals SENTIMENT (or all)",
     ),
 }
 
@@ -94,11 +104,14 @@ class BacktestService:
         runner: BacktestRunner,
         store: RunStore,
         renderer: ReportRenderer,
+        *,
+        signals: SignalStore | None = None,
     ) -> None:
         self._catalog = catalog
         self._runner = runner
         self._store = store
         self._renderer = renderer
+        self._signals = signals
 
     def prepare(self, request: BacktestRequest) -> tuple[BacktestRequest, list[DataUsed]]:
         """Check the request against the catalog; pin its range to the data it will read."""
@@ -175,14 +188,69 @@ class BacktestService:
             )
         return used
 
-    def fingerprint(self, request: BacktestRequest, data: list[DataUsed]) -> str:
-        """sha256 over everything that decides the outcome (engine options decide none)."""
-        payload = {
-            "request": request.model_dump(mode="json", exclude={"engine", "label"}),
+    def signal_data(self, request: BacktestRequest) -> list[SignalDataUsed]:
+        """The signals a pinned request replays, per instrument (the journal flushed first).
+
+        Asking for signals and finding none is an error naming what the buffer does hold:
+        a run that silently replays nothing would pass for a strategy that ignored them.
+        """
+        if not request.replays_signals:
+            return []
+        assert request.start_ns is not None and request.end_ns is not None
+        if self._signals is None:
+            raise InvalidInputError("this desk has no signal buffer to replay signals from")
+        self._signals.flush()
+        used = [
+            self._signals.replay_data(i, request.signal_types, request.start_ns, request.end_ns)
+            for i in request.instruments
+        ]
+        if sum(u.signals for u in used) == 0:
+            kinds = ", ".join(request.signal_types or ["AI"])
+            raise InvalidInputError(
+                f"no {kinds} signals for {', '.join(request.instruments)} between "
+                f"{ns_to_text(request.start_ns)} and {ns_to_text(request.end_ns)}",
+                hint=self._signals_held(request.instruments),
+            )
+        return used
+
+    def _signals_held(self, instruments: list[str]) -> str:
+        assert self._signals is not None
+        by_type: Counter[str] = Counter()
+        for (signal_type, _), count in self._signals.counts().items():
+            by_type[signal_type] += count
+        if not by_type:
+            return "the signal buffer is empty: `quantdesk signals ingest FILE` (or produce some)"
+        held = [f"{t} {n:,}" for t, n in sorted(by_type.items())]
+        for instrument_id in instruments:
+            span = self._signals.replay_data(instrument_id, None, 0, 2**63 - 1)
+            if span.signals and span.first_ts is not None and span.last_ts is not None:
+                held.append(
+                    f"{instrument_id}: {span.signals:,} of any type from "
+                    f"{ns_to_text(span.first_ts)} to {ns_to_text(span.last_ts)}"
+                )
+            else:
+                held.append(f"{instrument_id}: none")
+        return "the buffer holds " + "; ".join(held) + " (see `quantdesk signals list`)"
+
+    def fingerprint(
+        self,
+        request: BacktestRequest,
+        data: list[DataUsed],
+        signals: list[SignalDataUsed] | None = None,
+    ) -> str:
+        """sha256 over everything that decides the outcome (engine options decide none).
+
+        A run without signals hashes as it did before signals existed.
+        """
+        excluded = {"engine", "label"} | (set() if request.replays_signals else {"signals"})
+        payload: dict[str, Any] = {
+            "request": request.model_dump(mode="json", exclude=excluded),
             "data": [d.model_dump(mode="json") for d in data],
             "quantdesk": quantdesk.__version__,
             "nautilus_trader": self._runner.engine_version,
         }
+        if request.replays_signals:
+            payload["signals"] = [s.model_dump(mode="json") for s in signals or []]
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -195,18 +263,10 @@ class BacktestService:
             pinned, data = self.prepare(request)
         assert pinned.start_ns is not None and pinned.end_ns is not None
         start_ns, end_ns = pinned.start_ns, pinned.end_ns
-        fingerprint = self.fingerprint(pinned, data)
+        signal_data = self.signal_data(pinned)
+        fingerprint = self.fingerprint(pinned, data, signal_data)
         total_bars = sum(d.bars for d in data)
         span = max(end_ns - start_ns, 1)
-        # The closes to mark positions with are read before the engine runs, while memory is
-        # low: read afterwards, their decoding would add to the engine's peak.
-        spec = BarSpec.parse(pinned.bar_spec)
-        prices: dict[str, tuple[Int64Array, Float64Array]] = {
-            instrument_id: self._catalog.read_closes(
-                bar_type_id(instrument_id, spec), start_ns, end_ns
-            )
-            for instrument_id in pinned.instruments
-        }
         with progress.task("backtest (simulated time)", total=total_bars) as advance:
             done = [0]
 
@@ -218,6 +278,15 @@ class BacktestService:
 
             engine_run = self._runner.run(pinned, on_progress)
         with progress.task("analyse and store"):
+            # Read only now, into the memory the engine has just handed back: read before the
+            # run, they would sit on top of the engine's own peak.
+            spec = BarSpec.parse(pinned.bar_spec)
+            prices: dict[str, tuple[Int64Array, Float64Array]] = {
+                instrument_id: self._catalog.read_closes(
+                    bar_type_id(instrument_id, spec), start_ns, end_ns
+                )
+                for instrument_id in pinned.instruments
+            }
             starting_equity = self._starting_equity(pinned)
             curve = build_equity_curve(engine_run.fills, prices, starting_equity)
             metrics = compute_metrics(
@@ -250,6 +319,15 @@ class BacktestService:
                 facts=facts,
                 risk_events=engine_run.risk_events,
                 risk_counts=dict(sorted(Counter(e.rule for e in engine_run.risk_events).items())),
+                signal_data=signal_data,
+                provenance=build_provenance(
+                    engine_run.signal_uses,
+                    engine_run.signal_decisions,
+                    engine_run.fills,
+                    signal_data,
+                )
+                if pinned.replays_signals
+                else None,
             )
             artifacts = RunArtifacts(
                 fills=engine_run.fills, positions=engine_run.positions, curve=curve, prices=prices

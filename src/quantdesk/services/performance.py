@@ -129,24 +129,34 @@ def build_equity_curve(
     inside = point < n
     point = point[inside]
     code = columns.code[inside]
-    cash = np.cumsum(np.bincount(point, weights=columns.cash[inside], minlength=n))
-    equity: Float64Array = np.asarray(cash + float(starting_equity), dtype=np.float64)
+    # In place where possible: at a million bars every temporary curve is 8 MB more peak.
+    equity: Float64Array = np.bincount(point, weights=columns.cash[inside], minlength=n).astype(
+        np.float64, copy=False
+    )  # int64 when there are no fills at all
+    np.cumsum(equity, out=equity)
+    equity += float(starting_equity)
     in_market = np.zeros(n, dtype=np.bool_)
     signed = columns.signed_quantity[inside]
     for index, instrument_id in enumerate(columns.instrument):
         mine = code == index
         if not mine.any():
             continue
-        position = np.cumsum(np.bincount(point[mine], weights=signed[mine], minlength=n))
+        position = np.bincount(point[mine], weights=signed[mine], minlength=n).astype(
+            np.float64, copy=False
+        )
+        np.cumsum(position, out=position)
         scale = float(np.abs(signed[mine]).max())
         position[np.abs(position) <= FLAT_TOLERANCE * scale] = 0.0
         in_market |= position != 0.0
         bar_ts, bar_close = closes.get(instrument_id, (ts[:0], np.empty(0)))
         if len(bar_ts) == 0:
             continue  # never priced: its position has no mark
-        last = np.searchsorted(bar_ts, ts, side="right") - 1
-        mark = np.where(last >= 0, np.asarray(bar_close, dtype=np.float64)[last], 0.0)
-        equity += position * mark
+        if bar_ts is ts:  # the only instrument: its closes are the curve's own points
+            position *= np.asarray(bar_close, dtype=np.float64)
+        else:
+            last = np.searchsorted(bar_ts, ts, side="right") - 1
+            position *= np.where(last >= 0, np.asarray(bar_close, dtype=np.float64)[last], 0.0)
+        equity += position
     return EquityCurve(ts_ns=ts, equity=equity, in_market=in_market)
 
 

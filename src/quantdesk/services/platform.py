@@ -1,6 +1,8 @@
 """The use cases, wired: what ``bootstrap`` hands to the CLI, the service and Python users."""
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from quantdesk.services.backtests import BacktestService
@@ -18,6 +20,12 @@ from quantdesk.services.synthetic import SyntheticMarketService
 
 @dataclass(frozen=True)
 class Platform:
+    """Every use case; the database-backed ones are built on first use.
+
+    The registry's adapters (SQLAlchemy, Alembic, a JSON-schema validator) cost tens of MB
+    and a second of start-up; a backtest or an ingest should not pay for them.
+    """
+
     home: Path
     instruments: InstrumentService
     ingest: BarIngestService
@@ -28,5 +36,16 @@ class Platform:
     producers: SignalProducerService
     signals: SignalService
     signal_router: SignalRouter
-    registry: StrategyRegistry
-    database: DatabaseService
+    build_registry: Callable[[], tuple[StrategyRegistry, DatabaseService]] = field(repr=False)
+
+    @cached_property
+    def _registry_and_database(self) -> tuple[StrategyRegistry, DatabaseService]:
+        return self.build_registry()
+
+    @property
+    def registry(self) -> StrategyRegistry:
+        return self._registry_and_database[0]
+
+    @property
+    def database(self) -> DatabaseService:
+        return self._registry_and_database[1]

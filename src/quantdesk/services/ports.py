@@ -2,12 +2,20 @@
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
 from quantdesk.domain.audit import AuditEvent
-from quantdesk.domain.backtest import BacktestRequest, BacktestResult, FillRecord, PositionRecord
+from quantdesk.domain.backtest import (
+    BacktestRequest,
+    BacktestResult,
+    FillRecord,
+    PositionRecord,
+    SignalDataUsed,
+    SignalDecision,
+    SignalUse,
+)
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import (
     BarIngestOptions,
@@ -133,6 +141,8 @@ class EngineRun:
     wall_seconds: float
     balances: dict[str, float]
     risk_events: list[RiskEvent]
+    signal_uses: list[SignalUse] = field(default_factory=list)
+    signal_decisions: list[SignalDecision] = field(default_factory=list)
 
 
 class BacktestRunner(Protocol):
@@ -245,6 +255,17 @@ class SignalStore(Protocol):
 
     def flush(self) -> int:
         """Move the journal into the catalog (what replay reads); returns signals moved."""
+        ...
+
+    def replay_data(
+        self,
+        instrument_id: str,
+        signal_types: Sequence[str] | None,
+        start_ns: int,
+        end_ns: int,
+    ) -> SignalDataUsed:
+        """What a backtest replays for one instrument (flushed signals only): count, span,
+        checksums of the files read."""
         ...
 
     def close(self) -> None: ...

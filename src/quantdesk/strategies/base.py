@@ -3,71 +3,170 @@
 Family strategies never call ``submit_order`` themselves; they call :meth:`submit`, which
 asks the portfolio risk layer first (through the engine's message bus, so backtest and live
 take the same path). No answer means no risk layer: the order is denied (fail closed).
+
+AI signals: a strategy naming ``signal_types`` (or a family declaring
+``required_signal_types``) subscribes to the signal data type at start and gets each signal
+for its instruments in :meth:`on_signal` as a domain ``AISignal``, at the signal's
+``ts_init`` and never earlier (replay interleaves signals with bars by ``ts_init``). An
+order taken on a signal passes its id to :meth:`submit`; the id travels with the gate
+request, and the decision is published so the run can trace signal -> decision -> fill.
 """
 
 from decimal import Decimal
+from typing import ClassVar
 
+import msgspec
 from nautilus_trader.config import StrategyConfig
+from nautilus_trader.core.data import Data
+from nautilus_trader.model.data import CustomData
 from nautilus_trader.model.enums import OrderSide, OrderType
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
 
+from quantdesk.adapters.nautilus.signal_data import (
+    SIGNAL_DECISION_TOPIC,
+    SIGNAL_USED_TOPIC,
+    AISignalData,
+    from_signal_data,
+    signal_client_id,
+    signal_data_type,
+    signal_tag,
+)
+from quantdesk.domain.backtest import SignalDecision, SignalUse
 from quantdesk.domain.risk import FLATTEN_TOPIC, GATE_ENDPOINT, GateRequest, RiskAction
+from quantdesk.domain.signals import AISignal, SignalType
 
 
 class QuantdeskStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
     """Settings every quantdesk strategy understands.
 
     ``trade_until_ns``: no new orders from this time on (lets a run end flat on its own
-    terms); ``flat_at_stop``: close open positions when the strategy stops.
+    terms); ``flat_at_stop``: close open positions when the strategy stops;
+    ``signal_types``: AI signal types to receive in ``on_signal`` (e.g. ``["SENTIMENT"]``).
     """
 
     trade_until_ns: int | None = None
     flat_at_stop: bool = False
+    signal_types: list[str] = msgspec.field(default_factory=list)
 
 
 class QuantdeskStrategy(Strategy):
+    required_signal_types: ClassVar[frozenset[str]] = frozenset()
+    """Signal types a family always needs, whatever its config says."""
+
     def __init__(self, config: QuantdeskStrategyConfig) -> None:
         super().__init__(config)
         self._trade_until_ns = config.trade_until_ns
         self._flat_at_stop = config.flat_at_stop
+        wanted = {t.upper() for t in config.signal_types} | self.required_signal_types
+        unknown = sorted(wanted - {t.value for t in SignalType})
+        if unknown:
+            raise ValueError(
+                f"unknown signal type(s) {', '.join(unknown)} in signal_types; "
+                f"known: {', '.join(t.value for t in SignalType)}"
+            )
+        self._signal_types = frozenset(wanted)
         self.orders_denied = 0
 
     def on_start(self) -> None:
         self.msgbus.subscribe(topic=FLATTEN_TOPIC, handler=self._on_flatten_request)
+        if self._signal_types:
+            self.subscribe_data(signal_data_type(), client_id=signal_client_id())
+
+    # signals ----------------------------------------------------------------------------------
+
+    def signal_instruments(self) -> frozenset[str] | None:
+        """Instruments whose signals reach ``on_signal``; None: every instrument.
+
+        Families trading one instrument narrow it, so another instrument's news is neither
+        acted on nor counted as consumed.
+        """
+        return None
+
+    def on_data(self, data: Data) -> None:
+        """Routes replayed or live signals to ``on_signal``; families overriding ``on_data``
+        call ``super().on_data(data)``."""
+        inner = data.data if isinstance(data, CustomData) else data
+        if not isinstance(inner, AISignalData) or inner.signal_type not in self._signal_types:
+            return
+        instruments = self.signal_instruments()
+        if instruments is not None and inner.instrument_id.value not in instruments:
+            return
+        signal = from_signal_data(inner)
+        self.msgbus.publish(
+            topic=SIGNAL_USED_TOPIC,
+            msg=SignalUse(
+                strategy_id=str(self.id),
+                signal_id=signal.signal_id,
+                signal_type=signal.signal_type.value,
+                instrument_id=signal.instrument_id,
+                ts_init=signal.ts_init,
+                source_model=signal.source_model,
+                trace_id=signal.provenance.trace_id,
+            ),
+        )
+        self.on_signal(signal)
+
+    def on_signal(self, signal: AISignal) -> None:
+        """A signal of a subscribed type became known now (clock time == ``signal.ts_init``)."""
+
+    # orders -----------------------------------------------------------------------------------
 
     def may_trade(self, ts_ns: int) -> bool:
         return self._trade_until_ns is None or ts_ns < self._trade_until_ns
 
-    def submit(self, order: Order) -> bool:
-        """Every order of every family goes out here, through the risk gate; True if sent."""
+    def submit(self, order: Order, signal_id: str | None = None) -> bool:
+        """Every order of every family goes out here, through the risk gate; True if sent.
+
+        ``signal_id``: the AI signal the order is taken on; it goes to the gate and the
+        decision is published (``SIGNAL_DECISION_TOPIC``) before the order is sent.
+        """
         request = GateRequest(
             strategy_id=str(self.id),
             instrument_id=str(order.instrument_id),
             side=1 if order.side == OrderSide.BUY else -1,
             quantity=order.quantity.as_decimal(),
             limit_price=order.price.as_decimal() if order.has_price else None,
+            signal_id=signal_id,
         )
         self.msgbus.send(endpoint=GATE_ENDPOINT, msg=request)
         decision = request.decision
-        if decision is None or decision.action is RiskAction.DENY:
+        if (
+            decision is None
+            or decision.action is RiskAction.DENY
+            or (decision.action is RiskAction.REDUCE and order.order_type != OrderType.MARKET)
+        ):
             self.orders_denied += 1
+            self._publish_decision(signal_id, order, approved=False)
             return False
         if decision.action is RiskAction.REDUCE:
-            if order.order_type != OrderType.MARKET:
-                self.orders_denied += 1
-                return False
             order = self.order_factory.market(
                 instrument_id=order.instrument_id,
                 order_side=order.side,
                 quantity=self.cache.instrument(order.instrument_id).make_qty(decision.quantity),
                 time_in_force=order.time_in_force,
+                tags=order.tags,
             )
+        self._publish_decision(signal_id, order, approved=True)
         self.submit_order(order)
         return True
 
-    def flatten(self, instrument_id: InstrumentId) -> None:
+    def _publish_decision(self, signal_id: str | None, order: Order, *, approved: bool) -> None:
+        if signal_id is None:
+            return
+        self.msgbus.publish(
+            topic=SIGNAL_DECISION_TOPIC,
+            msg=SignalDecision(
+                strategy_id=str(self.id),
+                signal_id=signal_id,
+                order_id=str(order.client_order_id),
+                ts_ns=self.clock.timestamp_ns(),
+                approved=approved,
+            ),
+        )
+
+    def flatten(self, instrument_id: InstrumentId, signal_id: str | None = None) -> None:
         """Close this strategy's position in the instrument with a market order, gated too."""
         net = Decimal(0)
         for position in self.cache.positions_open(instrument_id=instrument_id, strategy_id=self.id):
@@ -81,7 +180,9 @@ class QuantdeskStrategy(Strategy):
                 order_side=OrderSide.SELL if net > 0 else OrderSide.BUY,
                 quantity=instrument.make_qty(abs(net)),
                 reduce_only=True,
-            )
+                tags=signal_tags(signal_id),
+            ),
+            signal_id,
         )
 
     def stop_trading_instruments(self) -> list[InstrumentId]:
@@ -100,3 +201,8 @@ class QuantdeskStrategy(Strategy):
             for instrument_id in self.stop_trading_instruments():
                 self.cancel_all_orders(instrument_id)
                 self.flatten(instrument_id)
+
+
+def signal_tags(signal_id: str | None) -> list[str] | None:
+    """Order tags recording the signal on the order itself (seen in the cache and reports)."""
+    return None if signal_id is None else [signal_tag(signal_id)]

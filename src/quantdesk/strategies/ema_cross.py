@@ -76,6 +76,9 @@ class EmaCross(QuantdeskStrategy):
             )
         )
 
+    def signal_instruments(self) -> frozenset[str]:
+        return frozenset({self._instrument_id.value})
+
     def stop_trading_instruments(self) -> list[InstrumentId]:
         return [self._instrument_id]
 

@@ -5,7 +5,6 @@ strategies); a :class:`RunRecorder` joins the engine before it runs to purge clo
 record fills and positions, and report simulated time.
 """
 
-import gc
 import json
 import time
 from collections.abc import Callable
@@ -22,7 +21,6 @@ from nautilus_trader.backtest.config import (
     ImportableFeeModelConfig,
     ImportableFillModelConfig,
 )
-from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.common.config import resolve_config_path, resolve_path
 from nautilus_trader.config import (
     ImportableStrategyConfig,
@@ -33,8 +31,11 @@ from nautilus_trader.config import (
 from nautilus_trader.model.enums import TradingState as NautilusTradingState
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
+from quantdesk.adapters.nautilus.memory import release_freed_memory
 from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
+from quantdesk.adapters.nautilus.signal_data import SIGNAL_CLIENT_ID, SIGNAL_DATA_PATH
+from quantdesk.adapters.nautilus.signal_replay import SignalReplayNode
 from quantdesk.domain.backtest import BacktestRequest, StrategySpec, VenueSpec
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.market_data import BarSpec, bar_type_id
@@ -63,8 +64,18 @@ class NautilusBacktestRunner:
         self, request: BacktestRequest, on_progress: Callable[[int], None] | None = None
     ) -> EngineRun:
         self.check(request)
+        try:
+            return self._run(request, on_progress)
+        finally:
+            # Here, not inside ``_run``: only once its frame is gone are the node, the engine
+            # and the actors unreachable, so the memory they held can go back to the system.
+            release_freed_memory()
+
+    def _run(
+        self, request: BacktestRequest, on_progress: Callable[[int], None] | None
+    ) -> EngineRun:
         config = self._run_config(request)
-        node = BacktestNode(configs=[config])
+        node = SignalReplayNode(configs=[config])
         try:
             node.build()
             engine = node.get_engine(config.id)
@@ -100,10 +111,11 @@ class NautilusBacktestRunner:
                 wall_seconds=wall,
                 balances=balances,
                 risk_events=list(guard.events),
+                signal_uses=list(recorder.signal_uses),
+                signal_decisions=list(recorder.signal_decisions),
             )
         finally:
             node.dispose()
-            gc.collect()  # hand the engine's memory back before quantdesk's analysis needs it
 
     def _risk_guard(self, request: BacktestRequest, engine: Any) -> PortfolioRiskGuard:
         spec = BarSpec.parse(request.bar_spec)
@@ -153,6 +165,8 @@ class NautilusBacktestRunner:
             )
             for instrument_id in request.instruments
         ]
+        if request.replays_signals:  # after the bars: at equal ts_init, bars come first
+            data.append(_signal_data_config(self._root, request))
         return BacktestRunConfig(
             engine=engine,
             venues=[_venue(request.venue(name), request.seed) for name in request.venue_names],
@@ -163,6 +177,21 @@ class NautilusBacktestRunner:
             start=request.start_ns,
             end=request.end_ns,
         )
+
+
+def _signal_data_config(root: Path, request: BacktestRequest) -> BacktestDataConfig:
+    """The request's signals: its instruments, its range, its types (``filter_expr``)."""
+    types = request.signal_types
+    filter_expr = " | ".join(f'(field("signal_type") == "{t}")' for t in types) if types else None
+    return BacktestDataConfig(
+        catalog_path=str(root),
+        data_cls=SIGNAL_DATA_PATH,
+        client_id=SIGNAL_CLIENT_ID,
+        instrument_ids=list(request.instruments),
+        start_time=request.start_ns,
+        end_time=request.end_ns,
+        filter_expr=filter_expr,
+    )
 
 
 def _engine_risk(request: BacktestRequest) -> RiskEngineConfig:

@@ -3,7 +3,9 @@
 The engine's cache slows a long run down as orders pile up (nautilus-notes §8), so the
 recorder purges closed orders on a simulated-time timer; since purged orders vanish from the
 engine's reports, it records every fill and every closed position itself as they happen.
-It also reports simulated time, which drives the progress bar.
+It also reports simulated time, which drives the progress bar, and keeps the signal trail:
+the signals strategies consumed and the gate's decisions on orders taken on them, so each
+fill carries the id of the signal its order was taken on.
 """
 
 from collections.abc import Callable
@@ -16,7 +18,8 @@ from nautilus_trader.core.message import Event
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled, PositionClosed
 
-from quantdesk.domain.backtest import FillRecord, PositionRecord
+from quantdesk.adapters.nautilus.signal_data import SIGNAL_DECISION_TOPIC, SIGNAL_USED_TOPIC
+from quantdesk.domain.backtest import FillRecord, PositionRecord, SignalDecision, SignalUse
 
 PURGE_TIMER = "quantdesk-purge"
 PROGRESS_TIMER = "quantdesk-progress"
@@ -41,10 +44,15 @@ class RunRecorder(Actor):
         self.positions: list[PositionRecord] = []
         self.orders_seen: set[str] = set()
         self._commissions: dict[str, float] = {}
+        self.signal_uses: list[SignalUse] = []
+        self.signal_decisions: list[SignalDecision] = []
+        self._order_signals: dict[str, str] = {}  # approved orders taken on a signal
 
     def on_start(self) -> None:
         self.msgbus.subscribe(topic="events.fills.*", handler=self._on_fill)
         self.msgbus.subscribe(topic="events.position.*", handler=self._on_position)
+        self.msgbus.subscribe(topic=SIGNAL_USED_TOPIC, handler=self.signal_uses.append)
+        self.msgbus.subscribe(topic=SIGNAL_DECISION_TOPIC, handler=self._on_signal_decision)
         if self._purge:
             self.clock.set_timer(PURGE_TIMER, self._purge_interval, callback=self._purge_now)
         if self._on_progress is not None:
@@ -60,6 +68,11 @@ class RunRecorder(Actor):
     def _report(self, event: TimeEvent) -> None:
         if self._on_progress is not None:
             self._on_progress(event.ts_event)
+
+    def _on_signal_decision(self, decision: SignalDecision) -> None:
+        self.signal_decisions.append(decision)
+        if decision.approved:
+            self._order_signals[decision.order_id] = decision.signal_id
 
     def _on_fill(self, event: OrderFilled) -> None:
         commission = event.commission.as_double() if event.commission is not None else 0.0
@@ -82,6 +95,7 @@ class RunRecorder(Actor):
                 commission_currency=event.commission.currency.code
                 if event.commission is not None
                 else "",
+                signal_id=self._order_signals.get(order_id),
             )
         )
 
@@ -110,3 +124,6 @@ class RunRecorder(Actor):
         self.positions.clear()
         self.orders_seen.clear()
         self._commissions.clear()
+        self.signal_uses.clear()
+        self.signal_decisions.clear()
+        self._order_signals.clear()

@@ -42,8 +42,10 @@ from quantdesk.domain.risk import (
     check_order,
     reduces_risk,
 )
+from quantdesk.domain.risk_screen import ScreenBook, ScreenLimits, clearly_approved
 
 DAY_NS = 86_400_000_000_000
+_NO_SCREEN = ScreenLimits()
 _CHECK_TIMER = "quantdesk-risk-check"
 
 
@@ -100,6 +102,8 @@ class PortfolioRiskGuard(Actor):
             TradingState.HALTED if risk.on_breach is BreachAction.HALTED else TradingState.REDUCING
         )
         self._decimal_marks: dict[str, tuple[float, Decimal]] = {}
+        self._screen_limits = ScreenLimits.of(risk.limits)
+        self._screen_constraints = {s: ScreenLimits.of(c) for s, c in risk.constraints.items()}
 
     # lifecycle ------------------------------------------------------------------------
 
@@ -169,6 +173,9 @@ class PortfolioRiskGuard(Actor):
                 Decimal(0),
             )
             return
+        if self._screen(request, price, reducing, now):  # far inside every limit
+            request.decision = RiskDecision(RiskAction.APPROVE, request.quantity, [])
+            return
         intent = OrderIntent(
             strategy_id=request.strategy_id,
             instrument_id=request.instrument_id,
@@ -177,7 +184,7 @@ class PortfolioRiskGuard(Actor):
             price=price,
             size_increment=self._increments.get(request.instrument_id, Decimal(1)),
             ts_ns=now,
-            signal_id=None,
+            signal_id=request.signal_id,
         )
         decision = check_order(
             intent,
@@ -188,6 +195,49 @@ class PortfolioRiskGuard(Actor):
         request.decision = decision
         if decision.action is not RiskAction.APPROVE:
             self._record_decision(now, request, decision)
+
+    def _screen(self, request: GateRequest, price: Decimal, reducing: bool, now: int) -> bool:
+        """The float screen of ``domain/risk_screen.py``; False sends the order to the exact
+        check, which also explains any breach."""
+        active = TradingState.ACTIVE
+        if (
+            self._portfolio_state is not active
+            or self._strategy_states.get(request.strategy_id, active) is not active
+            or self._instrument_states.get(request.instrument_id, active) is not active
+            or request.quantity % self._increments.get(request.instrument_id, Decimal(1))
+        ):
+            return False
+        equity = self._sampled_equity if now == self._sampled_at else self._equity()
+        change: dict[str, float] = {}
+        drawdown: dict[str, float] = {}
+        if self._watch and not reducing:
+            sampled = self._sampled_strategies if now == self._sampled_at else {}
+            for s in self.ledger:
+                value = sampled[s] if s in sampled else self._strategy_equity(s)
+                change[s] = value - self._strategy_sod.get(s, self._starting_equity)
+                peak = self._strategy_hwm.get(s, self._starting_equity)
+                drawdown[s] = max(0.0, (peak - value) / peak) if peak > 0 else 0.0
+        book = ScreenBook(
+            equity=equity,
+            start_of_day_equity=self._sod,
+            high_water_mark=self._hwm,
+            strategy_equity_change_today=change,
+            strategy_drawdown_pct=drawdown,
+            positions=self._float_book,
+            prices={i: m for i in self._bar_types if (m := self._mark(i)) is not None},
+            open_orders=self._open_orders(),
+        )
+        return clearly_approved(
+            request.strategy_id,
+            request.instrument_id,
+            request.side,
+            float(request.quantity),
+            float(price),
+            reducing,
+            book,
+            self._screen_constraints.get(request.strategy_id, _NO_SCREEN),
+            self._screen_limits,
+        )
 
     @property
     def _book_only(self) -> RiskState:

@@ -22,6 +22,19 @@ SIGNAL_CLIENT_ID = "QUANTDESK-SIGNALS"
 SIGNAL_DATA_PATH = "quantdesk.adapters.nautilus.signal_data:AISignalData"
 """``BacktestDataConfig.data_cls`` for replaying signals from the catalog."""
 
+SIGNAL_USED_TOPIC = "quantdesk.signals.used"
+"""A strategy publishes a ``SignalUse`` here for every signal it hands to ``on_signal``."""
+
+SIGNAL_DECISION_TOPIC = "quantdesk.signals.decision"
+"""A strategy publishes a ``SignalDecision`` here for every order it takes on a signal."""
+
+SIGNAL_TAG_PREFIX = "signal:"
+"""Order tag naming the signal an order was taken on (``signal:<signal_id>``)."""
+
+
+def signal_tag(signal_id: str) -> str:
+    return SIGNAL_TAG_PREFIX + signal_id
+
 
 @customdataclass
 class AISignalData(Data):

@@ -20,6 +20,7 @@ old state or the new one, and nothing accepted is lost or written twice.
 """
 
 import fcntl
+import hashlib
 import json
 import os
 import threading
@@ -39,6 +40,7 @@ from nautilus_trader.persistence.funcs import class_to_filename, urisafe_identif
 
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal
 from quantdesk.adapters.nautilus.signal_data import AISignalData
+from quantdesk.domain.backtest import SignalDataUsed
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.signals import AISignal
 
@@ -271,6 +273,44 @@ class ParquetSignalStore:
             totals[(signal.signal_type.value, signal.source_model)] += 1
         return dict(totals)
 
+    def replay_data(
+        self,
+        instrument_id: str,
+        signal_types: Sequence[str] | None,
+        start_ns: int,
+        end_ns: int,
+    ) -> SignalDataUsed:
+        """What replay reads for one instrument: the flushed files overlapping the range.
+
+        Checksums cover whole files (other types and times included), as the engine reads
+        them: any change to a file the run reads changes the run's fingerprint.
+        """
+        with self._lock:
+            files = [
+                path
+                for path, first, last, _ in self._all_files([instrument_id])
+                if first <= end_ns and last >= start_ns
+            ]
+            condition = (pc.field("ts_init") >= start_ns) & (pc.field("ts_init") <= end_ns)
+            if signal_types:
+                condition = condition & pc.field("signal_type").isin(list(signal_types))
+            stamps = pa.chunked_array([], pa.int64())
+            if files:
+                stamps = (
+                    pds.dataset([str(p) for p in files], schema=SCHEMA)
+                    .to_table(columns=["ts_init"], filter=condition)
+                    .column("ts_init")
+                )
+            count = len(stamps)
+            return SignalDataUsed(
+                instrument_id=instrument_id,
+                signal_types=list(signal_types) if signal_types else None,
+                signals=count,
+                first_ts=int(pc.min(stamps).as_py()) if count else None,
+                last_ts=int(pc.max(stamps).as_py()) if count else None,
+                file_sha256=[_sha256(p) for p in files],
+            )
+
     def _read(
         self,
         condition: pc.Expression | None,
@@ -407,6 +447,14 @@ def _files(folder: Path) -> list[tuple[Path, int, int, int]]:
         if lows:
             found.append((path, int(min(lows)), int(max(highs)), meta.num_rows))
     return sorted(found, key=lambda f: f[1])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _file_stamp(ns: int) -> str:

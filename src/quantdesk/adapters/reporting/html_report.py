@@ -10,11 +10,10 @@ input.
 import math
 from collections.abc import Callable
 from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from quantdesk.domain.backtest import (
     BacktestResult,
@@ -28,6 +27,9 @@ from quantdesk.domain.time import ns_to_iso
 from quantdesk.services.columns import Float64Array, Int64Array
 from quantdesk.services.performance import drawdown
 from quantdesk.services.ports import RunArtifacts
+
+if TYPE_CHECKING:  # plotly is imported when a report is drawn, not with the platform
+    import plotly.graph_objects as go
 
 MAX_LINE_POINTS = 3_000  # per line: min and max of 1,500 buckets, about a wide screen's pixels
 MAX_MARKERS = 5_000  # most recent fills drawn as markers
@@ -148,6 +150,7 @@ class HtmlReportRenderer:
             _metrics(result.metrics, _currency(result)),
             _attribution(result.attribution),
             _risk(result),
+            _signals(result),
             _facts(result.facts),
             _data_used(result.data),
             _provenance(result),
@@ -212,6 +215,9 @@ def _chart(artifacts: RunArtifacts) -> str:
     instruments = [i for i, (ts, _) in artifacts.prices.items() if len(ts)]
     shown = instruments[:MAX_PRICE_PANELS]
     rows = 2 + len(shown)
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
     fig = make_subplots(
         rows=rows,
         cols=1,
@@ -301,8 +307,10 @@ def _chart(artifacts: RunArtifacts) -> str:
     return f"<h2>Equity</h2>\n{chart}\n{notes_html}"
 
 
-def _add_markers(fig: go.Figure, fills: list[FillRecord], shown: list[str]) -> list[str]:
+def _add_markers(fig: "go.Figure", fills: list[FillRecord], shown: list[str]) -> list[str]:
     """Buy and sell markers on each drawn instrument's panel; returns notes on what is left out."""
+    import plotly.graph_objects as go
+
     drawn = [f for f in fills if f.instrument_id in shown]
     notes = []
     if len(drawn) > MAX_MARKERS:
@@ -400,6 +408,56 @@ def _risk(result: BacktestResult) -> str:
     note = f'<p class="note">{more:,} more events in result.json</p>' if more > 0 else ""
     head = ["time", "kind", "scope", "instrument", "rule", "requested", "approved", "detail"]
     return "<h2>Risk</h2>\n" + _table(["rule", "events"], counts) + "\n" + _table(head, rows) + note
+
+
+MAX_SIGNAL_TRACES = 200
+
+
+def _signals(result: BacktestResult) -> str:
+    """Signal -> decision -> fill: totals, then the first signals acted on."""
+    p = result.provenance
+    if p is None:
+        return ""
+    totals = [
+        [_th("Signals replayed"), _num(f"{p.signals_replayed:,}")],
+        [_th("Signals consumed by strategies"), _num(f"{p.signals_consumed:,}")],
+        [_th("Signals acted on"), _num(f"{p.signals_acted_on:,}")],
+        [
+            _th("Orders on signals (approved / denied)"),
+            _num(f"{p.orders:,} ({p.orders_approved:,} / {p.orders_denied:,})"),
+        ],
+        [
+            _th("Fills on signals / without"),
+            _num(f"{p.fills_on_signals:,} / {p.fills_without_signal:,}"),
+        ],
+    ]
+    shown = p.traces[:MAX_SIGNAL_TRACES]
+    rows = [
+        [
+            f'<code title="{escape(t.signal_id)}">{escape(t.signal_id[:8])}</code>',
+            escape(_iso(t.ts_init)),
+            escape(t.instrument_id),
+            escape(t.signal_type),
+            escape(t.source_model),
+            f"<code>{escape(t.trace_id)}</code>",
+            _num(f"{t.orders_approved:,} / {t.orders_denied:,}"),
+            _num(f"{t.fills:,}"),
+        ]
+        for t in shown
+    ]
+    more = len(p.traces) - len(shown)
+    note = f'<p class="note">{more:,} more signals in result.json</p>' if more > 0 else ""
+    head = [
+        "signal",
+        "known at",
+        "instrument",
+        "type",
+        "source",
+        "trace",
+        "orders ok/denied",
+        "fills",
+    ]
+    return "<h2>Signals</h2>\n" + _table(None, totals) + "\n" + _table(head, rows) + note
 
 
 def _facts(facts: EngineFacts) -> str:

@@ -34,7 +34,12 @@ REPORT_FILE = "report.html"
 PARTIAL_SUFFIX = ".partial"
 
 _LIST_HINT = "see `quantdesk runs list`"
-_ARROW_TYPES: dict[object, pa.DataType] = {int: pa.int64(), float: pa.float64(), str: pa.string()}
+_ARROW_TYPES: dict[object, pa.DataType] = {
+    int: pa.int64(),
+    float: pa.float64(),
+    str: pa.string(),
+    str | None: pa.string(),  # nullable: a fill's signal id
+}
 _EQUITY_SCHEMA = pa.schema(
     [
         ("ts_ns", pa.int64()),
@@ -44,7 +49,11 @@ _EQUITY_SCHEMA = pa.schema(
     ]
 )
 _PRICES_SCHEMA = pa.schema(
-    [("instrument_id", pa.string()), ("ts_ns", pa.int64()), ("close", pa.float64())]
+    [
+        ("instrument_id", pa.dictionary(pa.int32(), pa.string())),
+        ("ts_ns", pa.int64()),
+        ("close", pa.float64()),
+    ]
 )
 # The instruments in request order, kept in the file so one without bars survives a round trip.
 _INSTRUMENTS_KEY = b"quantdesk.instruments"
@@ -256,24 +265,27 @@ def _write_equity(path: Path, curve: EquityCurve) -> None:
 
 
 def _write_prices(path: Path, prices: dict[str, tuple[Int64Array, Float64Array]]) -> None:
+    """One row group per instrument, its id dictionary-encoded: no column as long as the
+    closes is ever built in memory (at a million bars that is tens of MB of peak)."""
     ids = list(prices)
-    ts_parts = [np.asarray(ts, dtype=np.int64) for ts, _ in prices.values()]
-    close_parts = [np.asarray(close, dtype=np.float64) for _, close in prices.values()]
-    lengths = np.array([len(ts) for ts in ts_parts], dtype=np.int64)
-    instrument = pa.DictionaryArray.from_arrays(
-        pa.array(np.repeat(np.arange(len(ids), dtype=np.int32), lengths)),
-        pa.array(ids, pa.string()),
-    ).cast(pa.string())
     schema = _PRICES_SCHEMA.with_metadata({_INSTRUMENTS_KEY: "\n".join(ids).encode()})
-    table = pa.Table.from_arrays(
-        [
-            instrument,
-            pa.array(np.concatenate(ts_parts) if ts_parts else np.empty(0, np.int64)),
-            pa.array(np.concatenate(close_parts) if close_parts else np.empty(0, np.float64)),
-        ],
-        schema=schema,
-    )
-    _write_table(path, table)
+    dictionary = pa.array(ids, pa.string())
+    with pq.ParquetWriter(path, schema) as writer:
+        for code, (ts, close) in enumerate(prices.values()):
+            instrument = pa.DictionaryArray.from_arrays(
+                pa.array(np.full(len(ts), code, dtype=np.int32)), dictionary
+            )
+            writer.write_table(
+                pa.Table.from_arrays(
+                    [
+                        instrument,
+                        pa.array(np.asarray(ts, dtype=np.int64)),
+                        pa.array(np.asarray(close, dtype=np.float64)),
+                    ],
+                    schema=schema,
+                )
+            )
+    _fsync(path)
 
 
 def _read_prices(path: Path) -> dict[str, tuple[Int64Array, Float64Array]]:
@@ -281,7 +293,8 @@ def _read_prices(path: Path) -> dict[str, tuple[Int64Array, Float64Array]]:
     metadata = table.schema.metadata or {}
     listed = metadata.get(_INSTRUMENTS_KEY, b"").decode()
     ids = listed.split("\n") if listed else []
-    encoded = table.column("instrument_id").combine_chunks().dictionary_encode()
+    column = table.column("instrument_id").combine_chunks()
+    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
     names: list[str] = encoded.dictionary.to_pylist()
     codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     ts = _int64(table.column("ts_ns"))
