@@ -135,24 +135,39 @@ class ParquetCatalog:
     def read_closes(
         self, bar_type: str, start_ns: int, end_ns: int
     ) -> tuple[Int64Array, Float64Array]:
-        """Close times and prices only: what marking to market needs, at a fifth of the memory."""
-        stamps, closes = [], []
-        for path, first, last in self._bar_files(bar_type):
-            if first > end_ns or last < start_ns:
-                continue
-            parquet = pq.ParquetFile(path)
+        """Close times and prices only: what marking to market needs, at a fifth of the memory.
+
+        Filled in place into arrays sized from the file footers, a row group at a time: at a
+        million bars, collecting parts and concatenating them would double the peak.
+        """
+        files = [
+            (path, pq.ParquetFile(path))
+            for path, first, last in self._bar_files(bar_type)
+            if first <= end_ns and last >= start_ns
+        ]
+        capacity = sum(parquet.metadata.num_rows for _, parquet in files)
+        stamps = np.empty(capacity, dtype=np.int64)
+        closes = np.empty(capacity, dtype=np.float64)
+        filled = 0
+        for _, parquet in files:
             metadata = parquet.schema_arrow.metadata or {}
             precision = int(metadata.get(b"price_precision", b"9"))
-            for group in range(parquet.num_row_groups):  # a row group at a time: flat memory
-                table = parquet.read_row_group(group, columns=["close", "ts_init"])
-                ts = table.column("ts_init").to_numpy().astype(np.int64)
+            for group in range(parquet.num_row_groups):
+                table = parquet.read_row_group(
+                    group, columns=["close", "ts_init"], use_threads=False
+                )
+                ts = table.column("ts_init").to_numpy().astype(np.int64, copy=False)
                 keep = (ts >= start_ns) & (ts <= end_ns)
-                if keep.any():
-                    stamps.append(ts[keep])
-                    closes.append(_fixed_to_float(table.column("close"), precision)[keep])
-        if not stamps:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        return np.concatenate(stamps), np.concatenate(closes)
+                count = int(np.count_nonzero(keep))
+                if count:
+                    stamps[filled : filled + count] = ts[keep]
+                    closes[filled : filled + count] = _fixed_to_float(
+                        table.column("close"), precision
+                    )[keep]
+                    filled += count
+        if filled < capacity:  # part of a file lies outside the range: keep only what is in
+            return stamps[:filled].copy(), closes[:filled].copy()
+        return stamps, closes
 
     def read_bars(self, bar_type: str, start_ns: int, end_ns: int) -> BarColumns:
         parts = [

@@ -10,7 +10,7 @@ input.
 import math
 from collections.abc import Callable
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,9 +27,6 @@ from quantdesk.domain.time import ns_to_iso
 from quantdesk.services.columns import Float64Array, Int64Array
 from quantdesk.services.performance import drawdown
 from quantdesk.services.ports import RunArtifacts
-
-if TYPE_CHECKING:  # plotly is imported when a report is drawn, not with the platform
-    import plotly.graph_objects as go
 
 MAX_LINE_POINTS = 3_000  # per line: min and max of 1,500 buckets, about a wide screen's pixels
 MAX_MARKERS = 5_000  # most recent fills drawn as markers
@@ -208,75 +205,67 @@ def _header(result: BacktestResult, artifacts: RunArtifacts) -> str:
     return "\n".join(parts)
 
 
+Figure = dict[str, Any]
+
+
 def _chart(artifacts: RunArtifacts) -> str:
+    """Equity, drawdown and up to four price panels on one shared time axis.
+
+    The figure is plotly's JSON as plain dicts, rendered without validation: building it
+    through ``graph_objects`` loads plotly's validators, tens of MB at the end of a long run.
+    """
     curve = artifacts.curve
     if len(curve) == 0:
         return '<h2>Equity</h2>\n<p class="note">no equity points: the run read no bars</p>'
     instruments = [i for i, (ts, _) in artifacts.prices.items() if len(ts)]
     shown = instruments[:MAX_PRICE_PANELS]
-    rows = 2 + len(shown)
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(
-        rows=rows,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=min(0.04, 1 / (rows - 1) * 0.5),
-        subplot_titles=["Equity", "Drawdown", *(escape(i) for i in shown)],
-        row_heights=[3.0, 1.5, *([2.0] * len(shown))],
+    fig = _panels(
+        ["Equity", "Drawdown", *(escape(i) for i in shown)], [3.0, 1.5, *[2.0] * len(shown)]
     )
     notes: list[str] = []
 
     picked = downsample(curve.equity)
-    fig.add_trace(
-        go.Scatter(
-            x=_dates(curve.ts_ns[picked]),
-            y=curve.equity[picked],
-            mode="lines",
-            name="equity",
-            line={"color": "#1f77b4", "width": 1.5},
-            hovertemplate="%{x}<br>equity %{y:,.2f}<extra></extra>",
-        ),
-        row=1,
-        col=1,
+    _line(
+        fig,
+        1,
+        curve.ts_ns[picked],
+        curve.equity[picked],
+        "equity",
+        "#1f77b4",
+        1.5,
+        "%{x}<br>equity %{y:,.2f}<extra></extra>",
     )
     under = drawdown(curve)
     picked_dd = downsample(under)
-    fig.add_trace(
-        go.Scatter(
-            x=_dates(curve.ts_ns[picked_dd]),
-            y=under[picked_dd],
-            mode="lines",
-            name="drawdown",
-            fill="tozeroy",
-            line={"color": "#d62728", "width": 1},
-            hovertemplate="%{x}<br>drawdown %{y:.2%}<extra></extra>",
-        ),
-        row=2,
-        col=1,
+    _line(
+        fig,
+        2,
+        curve.ts_ns[picked_dd],
+        under[picked_dd],
+        "drawdown",
+        "#d62728",
+        1,
+        "%{x}<br>drawdown %{y:.2%}<extra></extra>",
+        fill="tozeroy",
     )
-    fig.update_yaxes(tickformat=".1%", row=2, col=1)
+    fig["layout"]["yaxis2"]["tickformat"] = ".1%"
     if len(picked) < len(curve):
         notes.append(
             f"Equity and drawdown: {len(curve):,} points, drawn with the lowest and highest of "
             f"each of {MAX_LINE_POINTS // 2:,} buckets."
         )
-
     for row, instrument_id in enumerate(shown, start=3):
         ts, close = artifacts.prices[instrument_id]
         picked = downsample(close)
-        fig.add_trace(
-            go.Scatter(
-                x=_dates(ts[picked]),
-                y=close[picked],
-                mode="lines",
-                name=escape(instrument_id),
-                line={"color": "#52606d", "width": 1},
-                hovertemplate="%{x}<br>close %{y:.10~g}<extra></extra>",
-            ),
-            row=row,
-            col=1,
+        _line(
+            fig,
+            row,
+            ts[picked],
+            close[picked],
+            escape(instrument_id),
+            "#52606d",
+            1,
+            "%{x}<br>close %{y:.10~g}<extra></extra>",
         )
         if len(picked) < len(ts):
             notes.append(f"{escape(instrument_id)}: {len(ts):,} closes, thinned the same way.")
@@ -287,17 +276,11 @@ def _chart(artifacts: RunArtifacts) -> str:
         )
     notes.extend(_add_markers(fig, artifacts.fills, shown))
 
-    fig.update_layout(
-        template="plotly_white",
-        height=320 + 160 + 220 * len(shown) + 60,
-        margin={"l": 60, "r": 20, "t": 40, "b": 30},
-        hovermode="closest",
-        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
-        showlegend=True,
-    )
-    fig.update_traces(showlegend=False, selector={"mode": "lines"})
-    fig.update_xaxes(type="date")
-    chart = fig.to_html(
+    import plotly.io
+
+    chart = plotly.io.to_html(
+        fig,
+        validate=False,
         full_html=False,
         include_plotlyjs=True,
         div_id="equity-chart",
@@ -307,10 +290,91 @@ def _chart(artifacts: RunArtifacts) -> str:
     return f"<h2>Equity</h2>\n{chart}\n{notes_html}"
 
 
-def _add_markers(fig: "go.Figure", fills: list[FillRecord], shown: list[str]) -> list[str]:
-    """Buy and sell markers on each drawn instrument's panel; returns notes on what is left out."""
-    import plotly.graph_objects as go
+def _panels(titles: list[str], heights: list[float]) -> Figure:
+    """Stacked panels sharing the first panel's time axis, each with its title above it."""
+    gap = min(0.04, 0.5 / max(len(titles) - 1, 1))
+    usable = 1.0 - gap * (len(titles) - 1)
+    total = sum(heights)
+    layout: dict[str, Any] = {
+        "height": 320 + 160 + 220 * (len(titles) - 2) + 60,
+        "margin": {"l": 60, "r": 20, "t": 40, "b": 30},
+        "hovermode": "closest",
+        "showlegend": True,
+        "legend": {"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "annotations": [],
+    }
+    top = 1.0
+    for row, (title, height) in enumerate(zip(titles, heights, strict=True), start=1):
+        bottom = max(top - usable * height / total, 0.0)
+        suffix = "" if row == 1 else str(row)
+        layout[f"xaxis{suffix}"] = {
+            "type": "date",
+            "anchor": f"y{suffix}",
+            "domain": [0.0, 1.0],
+            "showgrid": True,
+            "gridcolor": "#ebf0f8",
+            "showticklabels": row == len(titles),
+            **({} if row == 1 else {"matches": "x"}),
+        }
+        layout[f"yaxis{suffix}"] = {
+            "anchor": f"x{suffix}",
+            "domain": [bottom, top],
+            "gridcolor": "#ebf0f8",
+            "zerolinecolor": "#ebf0f8",
+        }
+        layout["annotations"].append(
+            {
+                "text": title,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": top,
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 14},
+            }
+        )
+        top = bottom - gap
+    return {"data": [], "layout": layout}
 
+
+def _axes(row: int) -> dict[str, str]:
+    suffix = "" if row == 1 else str(row)
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
+def _line(
+    fig: Figure,
+    row: int,
+    ts_ns: Int64Array,
+    values: Float64Array,
+    name: str,
+    color: str,
+    width: float,
+    hover: str,
+    fill: str | None = None,
+) -> None:
+    trace: dict[str, Any] = {
+        "type": "scatter",
+        "x": _dates(ts_ns),
+        "y": values,
+        "mode": "lines",
+        "name": name,
+        "showlegend": False,
+        "line": {"color": color, "width": width},
+        "hovertemplate": hover,
+        **_axes(row),
+    }
+    if fill is not None:
+        trace["fill"] = fill
+    fig["data"].append(trace)
+
+
+def _add_markers(fig: Figure, fills: list[FillRecord], shown: list[str]) -> list[str]:
+    """Buy and sell markers on each drawn instrument's panel; returns notes on what is left out."""
     drawn = [f for f in fills if f.instrument_id in shown]
     notes = []
     if len(drawn) > MAX_MARKERS:
@@ -330,22 +394,22 @@ def _add_markers(fig: "go.Figure", fills: list[FillRecord], shown: list[str]) ->
             group = [f for f in drawn if f.instrument_id == instrument_id and f.side == side]
             if not group:
                 continue
-            fig.add_trace(
-                go.Scatter(
-                    x=_dates(np.fromiter((f.ts_ns for f in group), np.int64, len(group))),
-                    y=np.fromiter((f.price for f in group), np.float64, len(group)),
-                    customdata=np.fromiter((f.quantity for f in group), np.float64, len(group)),
-                    text=[escape(f.strategy_id) for f in group],
-                    mode="markers",
-                    name=name,
-                    legendgroup=name,
-                    showlegend=side not in legend_done,
-                    marker={"symbol": symbol, "color": color, "size": 9},
-                    hovertemplate=f"{name} %{{customdata:.10~g}} @ %{{y:.10~g}}<br>"
+            fig["data"].append(
+                {
+                    "type": "scatter",
+                    "x": _dates(np.fromiter((f.ts_ns for f in group), np.int64, len(group))),
+                    "y": np.fromiter((f.price for f in group), np.float64, len(group)),
+                    "customdata": np.fromiter((f.quantity for f in group), np.float64, len(group)),
+                    "text": [escape(f.strategy_id) for f in group],
+                    "mode": "markers",
+                    "name": name,
+                    "legendgroup": name,
+                    "showlegend": side not in legend_done,
+                    "marker": {"symbol": symbol, "color": color, "size": 9},
+                    "hovertemplate": f"{name} %{{customdata:.10~g}} @ %{{y:.10~g}}<br>"
                     "%{text}<br>%{x}<extra></extra>",
-                ),
-                row=row,
-                col=1,
+                    **_axes(row),
+                }
             )
             legend_done.add(side)
     return notes
