@@ -113,7 +113,7 @@ def _signals(
     return service, router
 
 
-def _registry(settings: QuantdeskSettings) -> tuple["StrategyRegistry", "DatabaseService"]:
+def _registry(settings: QuantdeskSettings) -> tuple[StrategyRegistry, DatabaseService]:
     """The registry on its database (SQLite in the home, or PostgreSQL by URL)."""
     from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
     from quantdesk.adapters.storage.audit_log import SqlAuditLog

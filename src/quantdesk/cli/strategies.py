@@ -55,25 +55,25 @@ def add_strategy_commands(app: typer.Typer, out: Console, err: Console) -> None:
                     f"{stored.ref}: unchanged (this content is already version {stored.version})"
                 )
 
-    @strategy.command("add")
-    def add(
-        ctx: typer.Context,
-        file: Annotated[Path, typer.Argument(help="definition (YAML or JSON)")],
-        author: _Author = None,
-        reason: _Reason = "",
-    ) -> None:
-        """Register a new strategy (version 1); the same file again changes nothing."""
-        register(ctx, file, author, reason, "add")
+    def register_command(how: str, help_: str) -> None:
+        """``strategy add`` and ``strategy update`` take the same arguments and differ only in
+        the registry call, so one body serves both."""
 
-    @strategy.command("update")
-    def update(
-        ctx: typer.Context,
-        file: Annotated[Path, typer.Argument(help="definition (YAML or JSON)")],
-        author: _Author = None,
-        reason: _Reason = "",
-    ) -> None:
-        """Register a changed definition of an existing strategy as its next version."""
-        register(ctx, file, author, reason, "update")
+        @strategy.command(how, help=help_)
+        def command(
+            ctx: typer.Context,
+            file: Annotated[Path, typer.Argument(help="definition (YAML or JSON)")],
+            author: _Author = None,
+            reason: _Reason = "",
+        ) -> None:
+            register(ctx, file, author, reason, how)
+
+    register_command(
+        "add", "Register a new strategy (version 1); the same file again changes nothing."
+    )
+    register_command(
+        "update", "Register a changed definition of an existing strategy as its next version."
+    )
 
     @strategy.command("list")
     def list_(

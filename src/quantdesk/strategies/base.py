@@ -19,8 +19,9 @@ import msgspec
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.core.data import Data
 from nautilus_trader.model.data import CustomData
-from nautilus_trader.model.enums import OrderSide, OrderType
+from nautilus_trader.model.enums import OrderSide, OrderType, TimeInForce
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import Quantity
 from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
 
@@ -115,6 +116,34 @@ class QuantdeskStrategy(Strategy):
 
     def may_trade(self, ts_ns: int) -> bool:
         return self._trade_until_ns is None or ts_ns < self._trade_until_ns
+
+    def _trade_quantity(self, instrument_id: InstrumentId, size: Decimal) -> Quantity:
+        """``size`` in the instrument's precision, looked up once at start: a strategy whose
+        instrument is missing fails there rather than at its first order."""
+        instrument = self.cache.instrument(instrument_id)
+        if instrument is None:
+            raise RuntimeError(f"instrument {instrument_id} is not in the cache")
+        return instrument.make_qty(size)
+
+    def _submit_market(
+        self,
+        instrument_id: InstrumentId,
+        side: OrderSide,
+        quantity: Quantity,
+        signal_id: str | None = None,
+    ) -> bool:
+        """A GTC market order through the gate (:meth:`submit`), tagged with the signal it is
+        taken on if any; True if sent."""
+        return self.submit(
+            self.order_factory.market(
+                instrument_id=instrument_id,
+                order_side=side,
+                quantity=quantity,
+                time_in_force=TimeInForce.GTC,
+                tags=signal_tags(signal_id),
+            ),
+            signal_id,
+        )
 
     def submit(self, order: Order, signal_id: str | None = None) -> bool:
         """Every order of every family goes out here, through the risk gate; True if sent.

@@ -10,7 +10,7 @@ from decimal import Decimal
 from nautilus_trader.config import PositiveInt
 from nautilus_trader.indicators import ExponentialMovingAverage
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import OrderSide, TimeInForce
+from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 
@@ -41,10 +41,7 @@ class EmaCross(QuantdeskStrategy):
 
     def on_start(self) -> None:
         super().on_start()
-        instrument = self.cache.instrument(self._instrument_id)
-        if instrument is None:
-            raise RuntimeError(f"instrument {self._instrument_id} is not in the cache")
-        self._quantity = instrument.make_qty(self._trade_size)
+        self._quantity = self._trade_quantity(self._instrument_id, self._trade_size)
         self.register_indicator_for_bars(self._bar_type, self.fast_ema)
         self.register_indicator_for_bars(self._bar_type, self.slow_ema)
         self.subscribe_bars(self._bar_type)
@@ -67,14 +64,7 @@ class EmaCross(QuantdeskStrategy):
 
     def _enter(self, side: OrderSide) -> None:
         assert self._quantity is not None  # set in on_start
-        self.submit(
-            self.order_factory.market(
-                instrument_id=self._instrument_id,
-                order_side=side,
-                quantity=self._quantity,
-                time_in_force=TimeInForce.GTC,
-            )
-        )
+        self._submit_market(self._instrument_id, side, self._quantity)
 
     def signal_instruments(self) -> frozenset[str]:
         return frozenset({self._instrument_id.value})

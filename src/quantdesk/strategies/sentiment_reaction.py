@@ -15,12 +15,12 @@ from typing import ClassVar
 
 from nautilus_trader.config import PositiveFloat, PositiveInt
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.enums import OrderSide, TimeInForce
+from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 
 from quantdesk.domain.signals import AISignal, SentimentValue
-from quantdesk.strategies.base import QuantdeskStrategy, QuantdeskStrategyConfig, signal_tags
+from quantdesk.strategies.base import QuantdeskStrategy, QuantdeskStrategyConfig
 
 
 class SentimentReactionConfig(QuantdeskStrategyConfig, frozen=True, kw_only=True):
@@ -55,10 +55,7 @@ class SentimentReaction(QuantdeskStrategy):
 
     def on_start(self) -> None:
         super().on_start()
-        instrument = self.cache.instrument(self._instrument_id)
-        if instrument is None:
-            raise RuntimeError(f"instrument {self._instrument_id} is not in the cache")
-        self._quantity = instrument.make_qty(self._trade_size)
+        self._quantity = self._trade_quantity(self._instrument_id, self._trade_size)
         self.subscribe_bars(self._bar_type)
 
     def signal_instruments(self) -> frozenset[str]:
@@ -103,16 +100,7 @@ class SentimentReaction(QuantdeskStrategy):
 
     def _enter(self, side: OrderSide, signal_id: str) -> None:
         assert self._quantity is not None  # set in on_start
-        self.submit(
-            self.order_factory.market(
-                instrument_id=self._instrument_id,
-                order_side=side,
-                quantity=self._quantity,
-                time_in_force=TimeInForce.GTC,
-                tags=signal_tags(signal_id),
-            ),
-            signal_id,
-        )
+        self._submit_market(self._instrument_id, side, self._quantity, signal_id)
 
     def _disarm(self) -> None:
         self._bars_left = 0

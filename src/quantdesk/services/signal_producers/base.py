@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 
@@ -105,6 +105,21 @@ def load_closes(
     return CloseSeries(bar_type, np.asarray(ts, dtype=np.int64), np.asarray(close, np.float64))
 
 
+def load_enough_closes(
+    catalog: MarketDataCatalog,
+    request: ProduceRequest,
+    spec: BarSpec,
+    producer: str,
+    needed: int,
+    why: str,
+) -> CloseSeries:
+    """The request's closes, refused when fewer than ``needed``: every producer over one
+    instrument loads and checks its warm-up the same way, so its errors read the same."""
+    series = load_closes(catalog, request.instrument_id, spec, request.start_ns, request.end_ns)
+    require_bars(producer, series.bar_type, len(series), needed, why)
+    return series
+
+
 def emission_indices(n_bars: int, first: int, every: int) -> Int64Array:
     """Bar indices ``first, first + every, ...`` below ``n_bars``."""
     indices: Int64Array = np.arange(first, n_bars, every, dtype=np.int64)
@@ -153,6 +168,43 @@ class SignalStamp:
     parameters: Mapping[str, object]
     inputs: tuple[str, ...]  # bar types (and sources) the run reads
     data_start_ns: int  # first bar of the run's data: part of every id
+
+    @classmethod
+    def for_run(
+        cls,
+        producer: SignalProducer,
+        request: ProduceRequest,
+        parameters: Mapping[str, object],
+        inputs: tuple[str, ...],
+        data_start_ns: int,
+    ) -> Self:
+        """The stamp of one ``produce`` call: identity and latency come from the producer's
+        declaration, so a signal can only carry what its producer declares."""
+        return cls(
+            producer=producer.name,
+            signal_type=producer.signal_type,
+            source_model=producer.source_model,
+            model_version=producer.model_version,
+            latency_ns=producer.latency_ns,
+            instrument_id=request.instrument_id,
+            parameters=parameters,
+            inputs=inputs,
+            data_start_ns=data_start_ns,
+        )
+
+    @classmethod
+    def for_series(
+        cls,
+        producer: SignalProducer,
+        request: ProduceRequest,
+        parameters: Mapping[str, object],
+        series: CloseSeries,
+        *extra_inputs: str,
+    ) -> Self:
+        """The stamp of a run over one instrument's bars: they are its first input, and their
+        first bar is part of every id."""
+        inputs = (f"bar_type:{series.bar_type}", *extra_inputs)
+        return cls.for_run(producer, request, parameters, inputs, int(series.ts_ns[0]))
 
     @cached_property
     def trace_id(self) -> str:

@@ -138,16 +138,9 @@ class CorrelationShiftProducer:
         y = np.diff(np.log(b.close[in_b]))
         bars = emission_indices(int(ts.shape[0]), 2 * window, every)
         shifts = correlation_shifts(x, y, bars - 1, window)
-        stamp = SignalStamp(
-            producer=self.name,
-            signal_type=self.signal_type,
-            source_model=self.source_model,
-            model_version=self.model_version,
-            latency_ns=self.latency_ns,
-            instrument_id=request.instrument_id,
-            parameters={"window": window, "every": every},
-            inputs=(f"bar_type:{a.bar_type}", f"bar_type:{b.bar_type}"),
-            data_start_ns=int(ts[0]),
+        inputs = (f"bar_type:{a.bar_type}", f"bar_type:{b.bar_type}")
+        stamp = SignalStamp.for_run(
+            self, request, {"window": window, "every": every}, inputs, int(ts[0])
         )
         signals = []
         for k, t in enumerate(bars.tolist()):

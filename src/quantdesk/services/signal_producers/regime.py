@@ -33,8 +33,7 @@ from quantdesk.services.signal_producers.base import (
     ProduceRequest,
     SignalStamp,
     emission_indices,
-    load_closes,
-    require_bars,
+    load_enough_closes,
 )
 
 REGIME_LABELS = ("bull_quiet", "bull_volatile", "bear_quiet", "bear_volatile")
@@ -169,23 +168,12 @@ class RegimeProducer:
         config = self._config
         spec = request.spec()
         every = request.cadence(self.default_every)
-        series = load_closes(
-            self._catalog, request.instrument_id, spec, request.start_ns, request.end_ns
-        )
         warmup = config.warmup_returns
-        require_bars(self.name, series.bar_type, len(series), warmup + 1, "vol window + history")
-        features = classify_regimes(series.log_returns(), config)
-        stamp = SignalStamp(
-            producer=self.name,
-            signal_type=self.signal_type,
-            source_model=self.source_model,
-            model_version=self.model_version,
-            latency_ns=self.latency_ns,
-            instrument_id=request.instrument_id,
-            parameters={**asdict(config), "every": every},
-            inputs=(f"bar_type:{series.bar_type}",),
-            data_start_ns=int(series.ts_ns[0]),
+        series = load_enough_closes(
+            self._catalog, request, spec, self.name, warmup + 1, "vol window + history"
         )
+        features = classify_regimes(series.log_returns(), config)
+        stamp = SignalStamp.for_series(self, request, {**asdict(config), "every": every}, series)
         signals = []
         for t in emission_indices(len(series), warmup, every).tolist():
             row = features.probabilities[t - 1]

@@ -25,8 +25,7 @@ from quantdesk.services.signal_producers.base import (
     ProduceRequest,
     SignalStamp,
     emission_indices,
-    load_closes,
-    require_bars,
+    load_enough_closes,
 )
 
 HOUR_NS = 3_600_000_000_000
@@ -93,10 +92,9 @@ class SentimentProducer:
             raise InvalidInputError("sentiment needs a headlines file (--headlines FILE)")
         spec = request.spec()
         every = request.cadence(self.default_every)
-        series = load_closes(
-            self._catalog, request.instrument_id, spec, request.start_ns, request.end_ns
+        series = load_enough_closes(
+            self._catalog, request, spec, self.name, 1, "a bar to stamp signals at"
         )
-        require_bars(self.name, series.bar_type, len(series), 1, "a bar to stamp signals at")
         feed = self._source.read_headlines(request.headlines)
         mine = sorted(
             (h for h in feed.headlines if h.instrument_id == request.instrument_id),
@@ -108,16 +106,9 @@ class SentimentProducer:
         windows = aggregate_sentiment(
             headline_ts, scores, series.ts_ns[bars], self._config.lookback_ns
         )
-        stamp = SignalStamp(
-            producer=self.name,
-            signal_type=self.signal_type,
-            source_model=self.source_model,
-            model_version=self.model_version,
-            latency_ns=self.latency_ns,
-            instrument_id=request.instrument_id,
-            parameters={"lookback_ns": self._config.lookback_ns, "every": every},
-            inputs=(f"bar_type:{series.bar_type}", f"headlines:{feed.source_id}"),
-            data_start_ns=int(series.ts_ns[0]),
+        parameters = {"lookback_ns": self._config.lookback_ns, "every": every}
+        stamp = SignalStamp.for_series(
+            self, request, parameters, series, f"headlines:{feed.source_id}"
         )
         signals = []
         for k, t in enumerate(bars.tolist()):

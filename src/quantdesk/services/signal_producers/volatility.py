@@ -35,9 +35,8 @@ from quantdesk.services.signal_producers.base import (
     ProduceRequest,
     SignalStamp,
     emission_indices,
-    load_closes,
+    load_enough_closes,
     periods_per_year,
-    require_bars,
 )
 
 
@@ -123,27 +122,14 @@ class EwmaVolatilityProducer:
         spec = request.spec()
         every = request.cadence(self.default_every)
         per_year = periods_per_year(spec, config.periods_per_year)
-        series = load_closes(
-            self._catalog, request.instrument_id, spec, request.start_ns, request.end_ns
-        )
-        require_bars(
-            self.name, series.bar_type, len(series), config.min_returns + 1, "min_returns + 1"
+        series = load_enough_closes(
+            self._catalog, request, spec, self.name, config.min_returns + 1, "min_returns + 1"
         )
         variance = ewma_variance(series.log_returns(), config.lam)
         horizon_ns = _horizon_ns(
             series.ts_ns[: config.min_returns + 1], spec.interval_ns, config.horizon_bars
         )
-        stamp = SignalStamp(
-            producer=self.name,
-            signal_type=self.signal_type,
-            source_model=self.source_model,
-            model_version=self.model_version,
-            latency_ns=self.latency_ns,
-            instrument_id=request.instrument_id,
-            parameters={**asdict(config), "every": every},
-            inputs=(f"bar_type:{series.bar_type}",),
-            data_start_ns=int(series.ts_ns[0]),
-        )
+        stamp = SignalStamp.for_series(self, request, {**asdict(config), "every": every}, series)
         signals = []
         for t in emission_indices(len(series), config.min_returns, every).tolist():
             v = float(variance[t - 1])
@@ -186,24 +172,13 @@ class GarchVolatilityProducer:
         spec = request.spec()
         every = request.cadence(self.default_every)
         per_year = periods_per_year(spec, config.periods_per_year)
-        series = load_closes(
-            self._catalog, request.instrument_id, spec, request.start_ns, request.end_ns
-        )
         first = config.min_fit_returns
-        require_bars(self.name, series.bar_type, len(series), first + 1, "min_fit_returns + 1")
+        series = load_enough_closes(
+            self._catalog, request, spec, self.name, first + 1, "min_fit_returns + 1"
+        )
         returns = series.log_returns()
         horizon_ns = _horizon_ns(series.ts_ns[: first + 1], spec.interval_ns, config.horizon_bars)
-        stamp = SignalStamp(
-            producer=self.name,
-            signal_type=self.signal_type,
-            source_model=self.source_model,
-            model_version=self.model_version,
-            latency_ns=self.latency_ns,
-            instrument_id=request.instrument_id,
-            parameters={**asdict(config), "every": every},
-            inputs=(f"bar_type:{series.bar_type}",),
-            data_start_ns=int(series.ts_ns[0]),
-        )
+        stamp = SignalStamp.for_series(self, request, {**asdict(config), "every": every}, series)
         signals = []
         fit: GarchFit | None = None
         fit_start = fit_end = filtered_to = 0
