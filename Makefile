@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/quantdesk --home $(HOME_DIR) data synth --instruments 3 --days 10 --seed 7
 	$(BIN)/quantdesk --home $(HOME_DIR) data list
+	for f in examples/strategies/*.yaml; do \
+		$(BIN)/quantdesk --home $(HOME_DIR) strategy add $$f --reason demo || exit 1; done
+	$(BIN)/quantdesk --home $(HOME_DIR) strategy list
 	$(BIN)/quantdesk --home $(HOME_DIR) backtest run --strategy ema_cross \
 		--param fast=10 --param slow=50 --param trade_size=100 --param flat_at_stop=true \
 		--instrument SYN01.SIM --instrument SYN02.SIM --instrument SYN03.SIM --label demo
