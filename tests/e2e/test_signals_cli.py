@@ -96,6 +96,19 @@ def test_ingest_list_show_stats(cli: Cli, tmp_path: Path) -> None:
     assert "duplicate_id" in stats.output
 
 
+def test_ingesting_the_same_file_again_changes_nothing_and_succeeds(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "signals.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in _rows()) + "\n")
+    assert cli("signals", "ingest", path).exit_code == 0
+    again = cli("signals", "ingest", path)
+    assert again.exit_code == 0, again.output
+    assert "nothing new: all 3 signal(s)" in again.output
+    stats = cli("signals", "stats")
+    assert "duplicate_id" in stats.output  # still counted, still kept for review
+
+
 def test_csv_and_parquet_layouts(cli: Cli, tmp_path: Path) -> None:
     rows = _rows()
     flat = [{k: json.dumps(v) if k in JSON_COLUMNS else v for k, v in row.items()} for row in rows]

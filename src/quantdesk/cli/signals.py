@@ -37,12 +37,20 @@ def add_signal_commands(app: typer.Typer, out: Console, err: Console) -> None:
         """Validate a signal file and buffer what passes (the catalog, for replay).
 
         Rejected records go to a rejects file with row, field, value and reason. Exit code 3
-        when no record is valid, 2 when the file cannot be read.
+        when no record is valid, 2 when the file cannot be read; a file whose every record is
+        buffered already changes nothing and exits 0.
         """
         with reported_failures(err):
             summary = ctx.obj.platform.signals.ingest_file(file)
             if as_json:
                 out.print_json(json.dumps(_summary(summary)))
+                return
+            if summary.accepted == 0:  # every record is buffered already (exit 0, like bars)
+                out.print(
+                    f"nothing new: all {summary.records_read:,} signal(s) in {file} are "
+                    "already buffered",
+                    highlight=False,
+                )
                 return
             out.print(_ingest_table(summary))
             if summary.rejected:

@@ -238,7 +238,10 @@ class SignalService:
             )
         self._events.flush()
         by_reason = dict(sorted(Counter(r.reason for r in rejected).items()))
-        if not accepted:
+        already_buffered = bool(rejected) and all(
+            r.reason == SignalRejectReason.DUPLICATE_ID.value for r in rejected
+        )
+        if not accepted and not already_buffered:  # a file ingested again is not an error
             raise NothingValidError(
                 _nothing_valid(source, len(records), rejected),
                 hint=f"see the rejected records in {rejects_path}"
@@ -253,8 +256,8 @@ class SignalService:
             rejected=len(rejected),
             rejected_by_reason=by_reason,
             rejects_path=str(rejects_path) if rejects_path else None,
-            first_ts_init=min(stamps),
-            last_ts_init=max(stamps),
+            first_ts_init=min(stamps, default=None),
+            last_ts_init=max(stamps, default=None),
         )
 
     def _judge(self, record: SignalRecord, seen: Collection[str]) -> AISignal | SignalRejection:
