@@ -121,6 +121,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=3_600, help="seconds allowed per subprocess"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run raw-tuned, raw-node and quantdesk N times each, in rounds, and keep each "
+        "one's fastest run (a shared 2-core machine varies by 10-20%% between identical runs)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument(
         "--no-save", action="store_true", help=f"do not write the JSON to {RESULTS_DIR}"
@@ -245,6 +252,9 @@ def participant_steps(
     if name in PEER_SCRIPTS:
         return None, [py, str(args.shared / PEER_SCRIPTS[name]), "--data", str(data)]
     raise ValueError(name)
+
+
+REPEATED = ("raw-tuned", "raw-node", "quantdesk")  # the ones the speed goal compares
 
 
 def run_participant(
@@ -484,6 +494,22 @@ def main(argv: list[str] | None = None) -> int:
                     f"peak RSS {r['peak_rss_mb']:,.0f} MB, {r['trades']:,} trades "
                     f"({outcome.wall_s:.0f}s wall)"
                 )
+        for round_ in range(2, args.repeat + 1):
+            for name in [n for n in names if n in REPEATED and outcomes[n].record is not None]:
+                _, measured = participant_steps(name, args, data, workdir)
+                try:
+                    record = run_json(measured, args.timeout, cwd=args.shared)
+                except StepFailedError as error:
+                    say(f"  {name} (round {round_}): failed: {error}")
+                    continue
+                best = outcomes[name].record
+                assert best is not None
+                best.setdefault("runs_bars_per_s", [best["bars_per_s"]])
+                runs = [*best["runs_bars_per_s"], record["bars_per_s"]]
+                if record["bars_per_s"] > best["bars_per_s"]:
+                    outcomes[name].record = best = record
+                best["runs_bars_per_s"] = runs
+                say(f"  {name} (round {round_}): {record['bars_per_s']:,.0f} bars/s")
         if args.skip_slow and (args.only is None or "raw" in args.only):
             outcomes["raw"] = Outcome("raw", note="skipped (--skip-slow)")
 
