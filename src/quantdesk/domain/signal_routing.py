@@ -110,6 +110,24 @@ class RejectedSignal:
     at_ns: int
 
 
+def rejection_event(
+    record: RejectedSignal, correlation_id: str, at_ns: int, *, with_row: bool
+) -> SignalEvent:
+    """The log line of a record turned away (its row only when it came from a file)."""
+    fields: dict[str, str | int | float] = {"reason": record.reason, "field": record.field}
+    if with_row:
+        fields["row"] = record.row
+    return SignalEvent(
+        kind=SignalEventKind.REJECTED,
+        signal_id=record.signal_id,
+        correlation_id=correlation_id,
+        at_ns=at_ns,
+        signal_type=record.signal_type,
+        source_model=record.source_model,
+        fields=fields,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SignalIngestSummary:
     source: str

@@ -32,6 +32,7 @@ from quantdesk.domain.signal_routing import (
     SignalEvent,
     SignalEventKind,
     Subscription,
+    rejection_event,
 )
 from quantdesk.domain.signals import AISignal, SignalRejection
 from quantdesk.services.ports import (
@@ -200,17 +201,7 @@ class SignalRouter:
             rejection, source="router", row=0, raw_text=text, raw=raw, at_ns=self._clock()
         )
         self._rejects.record(f"live-{time.strftime('%Y%m%d', time.gmtime())}", [record])
-        self._events.emit(
-            SignalEvent(
-                kind=SignalEventKind.REJECTED,
-                signal_id=rejection.signal_id,
-                correlation_id=correlation,
-                at_ns=self._clock(),
-                signal_type=record.signal_type,
-                source_model=record.source_model,
-                fields={"reason": rejection.reason.value, "field": rejection.field},
-            )
-        )
+        self._events.emit(rejection_event(record, correlation, self._clock(), with_row=False))
 
     # consumers ------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from quantdesk.domain.signal_routing import (
     SignalEventKind,
     SignalIngestSummary,
     SignalStatsRow,
+    rejection_event,
 )
 from quantdesk.domain.signals import (
     NS_PER_SECOND,
@@ -225,17 +226,7 @@ class SignalService:
         for signal in accepted:
             self._emit(SignalEventKind.ACCEPTED, signal, batch_id)
         for r in rejected:
-            self._events.emit(
-                SignalEvent(
-                    kind=SignalEventKind.REJECTED,
-                    signal_id=r.signal_id,
-                    correlation_id=batch_id,
-                    at_ns=self._clock(),
-                    signal_type=r.signal_type,
-                    source_model=r.source_model,
-                    fields={"reason": r.reason, "field": r.field, "row": r.row},
-                )
-            )
+            self._events.emit(rejection_event(r, batch_id, self._clock(), with_row=True))
         self._events.flush()
         by_reason = dict(sorted(Counter(r.reason for r in rejected).items()))
         already_buffered = bool(rejected) and all(

@@ -207,18 +207,9 @@ class PortfolioRiskGuard(Actor):
             or request.quantity % self._increments.get(request.instrument_id, Decimal(1))
         ):
             return False
-        equity = self._sampled_equity if now == self._sampled_at else self._equity()
-        change: dict[str, float] = {}
-        drawdown: dict[str, float] = {}
-        if self._watch and not reducing:
-            sampled = self._sampled_strategies if now == self._sampled_at else {}
-            for s in self.ledger:
-                value = sampled[s] if s in sampled else self._strategy_equity(s)
-                change[s] = value - self._strategy_sod.get(s, self._starting_equity)
-                peak = self._strategy_hwm.get(s, self._starting_equity)
-                drawdown[s] = max(0.0, (peak - value) / peak) if peak > 0 else 0.0
+        change, drawdown = self._strategy_losses(now) if not reducing else ({}, {})
         book = ScreenBook(
-            equity=equity,
+            equity=self._equity_at(now),
             start_of_day_equity=self._sod,
             high_water_mark=self._hwm,
             strategy_equity_change_today=change,
@@ -293,20 +284,10 @@ class PortfolioRiskGuard(Actor):
     def _state(self) -> RiskState:
         """The book for the pure rules; parts no configured rule reads are left empty."""
         now = self._clock_now()
-        equity = self._sampled_equity if now == self._sampled_at else self._equity()
-        strategy_change: dict[str, Decimal] = {}
-        strategy_drawdown: dict[str, Decimal] = {}
-        if self._watch:
-            sampled = self._sampled_strategies if now == self._sampled_at else {}
-            for s in self.ledger:
-                value = sampled[s] if s in sampled else self._strategy_equity(s)
-                strategy_change[s] = Decimal(
-                    repr(value - self._strategy_sod.get(s, self._starting_equity))
-                )
-                peak = self._strategy_hwm.get(s, self._starting_equity)
-                strategy_drawdown[s] = (
-                    Decimal(repr(max(0.0, (peak - value) / peak))) if peak > 0 else Decimal(0)
-                )
+        equity = self._equity_at(now)
+        change, drawdown = self._strategy_losses(now)
+        strategy_change = {s: Decimal(repr(v)) for s, v in change.items()}
+        strategy_drawdown = {s: Decimal(repr(v)) for s, v in drawdown.items()}
         open_orders = self._open_orders()
         return RiskState(
             equity=Decimal(repr(equity)),
@@ -323,6 +304,24 @@ class PortfolioRiskGuard(Actor):
         )
 
     # marks, equity, breaches ----------------------------------------------------------
+
+    def _equity_at(self, now: int) -> float:
+        return self._sampled_equity if now == self._sampled_at else self._equity()
+
+    def _strategy_losses(self, now: int) -> tuple[dict[str, float], dict[str, float]]:
+        """Each strategy's equity change today and drawdown from its high-water mark (empty
+        when no loss rule is set): what both the exact gate and its float screen read."""
+        change: dict[str, float] = {}
+        drawdown: dict[str, float] = {}
+        if not self._watch:
+            return change, drawdown
+        sampled = self._sampled_strategies if now == self._sampled_at else {}
+        for s in self.ledger:
+            value = sampled[s] if s in sampled else self._strategy_equity(s)
+            change[s] = value - self._strategy_sod.get(s, self._starting_equity)
+            peak = self._strategy_hwm.get(s, self._starting_equity)
+            drawdown[s] = max(0.0, (peak - value) / peak) if peak > 0 else 0.0
+        return change, drawdown
 
     def _mark(self, instrument_id: str) -> float | None:
         bar_type = self._bar_types.get(instrument_id)
