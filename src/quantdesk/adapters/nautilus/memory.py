@@ -8,10 +8,12 @@ a backtest's peak at the engine's peak instead of engine + analysis.
 import ctypes
 import gc
 from collections.abc import Callable
+from functools import cache
 
 import pyarrow as pa
 
 
+@cache  # looked up on first use, not at import
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim``, looked up in the running process (no subprocess, no path)."""
     try:
@@ -23,15 +25,13 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-_TRIM = _malloc_trim()
-
-
 def release_freed_memory() -> None:
     """Collect cycles, then give free heap and Arrow pool pages back to the system."""
     gc.collect()
     pa.default_memory_pool().release_unused()
-    if _TRIM is not None:
-        _TRIM(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def share_one_allocator() -> None:
