@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quantdesk.domain.backtest import FillRecord, Metrics, PositionRecord, StrategyAttribution
+from quantdesk.domain.record_log import as_log
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
 
 DAY_NS = 86_400_000_000_000
@@ -76,24 +77,21 @@ class _FillColumns:
 
     @classmethod
     def of(cls, fills: Sequence[FillRecord]) -> "_FillColumns":
-        ts = np.fromiter((f.ts_ns for f in fills), dtype=np.int64, count=len(fills))
+        log = as_log(FillRecord, fills)
+        ts = np.array(log.numbers("ts_ns"), dtype=np.int64)
         order = np.argsort(ts, kind="stable")
-        codes: dict[str, int] = {}
-        raw_code = np.fromiter(
-            (codes.setdefault(f.instrument_id, len(codes)) for f in fills),
-            dtype=np.int64,
-            count=len(fills),
-        )
-        side = np.fromiter((f.side for f in fills), dtype=np.float64, count=len(fills))
-        quantity = np.fromiter((f.quantity for f in fills), dtype=np.float64, count=len(fills))
-        price = np.fromiter((f.price for f in fills), dtype=np.float64, count=len(fills))
-        commission = np.fromiter((f.commission for f in fills), dtype=np.float64, count=len(fills))
+        codes, instruments = log.encoded("instrument_id")
+        raw_code = np.array(codes, dtype=np.int64)
+        side = np.array(log.numbers("side"), dtype=np.float64)
+        quantity = np.array(log.numbers("quantity"), dtype=np.float64)
+        price = np.array(log.numbers("price"), dtype=np.float64)
+        commission = np.array(log.numbers("commission"), dtype=np.float64)
         signed = (side * quantity)[order]
         price = price[order]
         commission = commission[order]
         return cls(
             ts_ns=ts[order],
-            instrument=list(codes),
+            instrument=[str(i) for i in instruments],
             code=raw_code[order],
             signed_quantity=signed,
             cash=-signed * price - commission,
@@ -242,7 +240,7 @@ def compute_metrics(
     max_dd = float(drawdown(curve).min())
     calmar = cagr / abs(max_dd) if cagr is not None and max_dd != 0 else None
 
-    pnl = np.fromiter((p.realized_pnl for p in positions), dtype=np.float64, count=len(positions))
+    pnl = np.array(as_log(PositionRecord, positions).numbers("realized_pnl"), dtype=np.float64)
     wins = pnl[pnl > 0]
     losses = pnl[pnl < 0]
     columns = _FillColumns.of(fills)
@@ -284,16 +282,19 @@ def attribute(
     Same starting equity for each, so their pnl add up to the run's; the ratios are each
     strategy's own, not shares of the run's.
     """
-    by_strategy: dict[str, list[FillRecord]] = {}
-    for fill in fills:
-        by_strategy.setdefault(fill.strategy_id, []).append(fill)
+    fill_log = as_log(FillRecord, fills)
+    position_log = as_log(PositionRecord, positions)
+    strategy_ids = sorted(str(s) for s in fill_log.encoded("strategy_id")[1])
+    position_ids = [str(s) for s in position_log.encoded("strategy_id")[1]]
     result: list[StrategyAttribution] = []
-    for strategy_id in sorted(by_strategy):
-        own = by_strategy[strategy_id]
-        instruments = sorted({f.instrument_id for f in own})
+    for strategy_id in strategy_ids:
+        # A strategy alone in the run owns every row: no copy of the logs.
+        own = fill_log if len(strategy_ids) == 1 else fill_log.where("strategy_id", strategy_id)
+        alone = position_ids == [strategy_id]
+        own_positions = position_log if alone else position_log.where("strategy_id", strategy_id)
+        instruments = sorted({str(i) for i in own.encoded("instrument_id")[1]})
         own_closes = {i: closes[i] for i in instruments if i in closes}
         curve = build_equity_curve(own, own_closes, starting_equity)
-        own_positions = [p for p in positions if p.strategy_id == strategy_id]
         metrics = compute_metrics(curve, own_positions, own, starting_equity)
         result.append(
             StrategyAttribution(strategy_id=strategy_id, instruments=instruments, metrics=metrics)

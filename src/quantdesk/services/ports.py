@@ -134,8 +134,8 @@ class MarketDataCatalog(Protocol):
 class EngineRun:
     """What the engine did, as recorded by quantdesk during the run."""
 
-    fills: list[FillRecord]
-    positions: list[PositionRecord]
+    fills: Sequence[FillRecord]  # a RecordLog from the engine: columns, not objects
+    positions: Sequence[PositionRecord]
     events_processed: int
     orders: int
     wall_seconds: float
@@ -166,8 +166,8 @@ class BacktestRunner(Protocol):
 class RunArtifacts:
     """The bulky part of a result, stored beside ``result.json`` as Parquet."""
 
-    fills: list[FillRecord]
-    positions: list[PositionRecord]
+    fills: Sequence[FillRecord]
+    positions: Sequence[PositionRecord]
     curve: EquityCurve
     prices: dict[str, tuple[Int64Array, Float64Array]]  # instrument -> bar closes
 

@@ -16,6 +16,7 @@ from quantdesk.domain.backtest import (
     SignalTrace,
     SignalUse,
 )
+from quantdesk.domain.record_log import as_log
 
 UNKNOWN = "?"
 
@@ -41,7 +42,7 @@ def build_provenance(
     for decision in decisions:
         (approved if decision.approved else denied)[decision.signal_id] += 1
         users.setdefault(decision.signal_id, set()).add(decision.strategy_id)
-    filled = Counter(f.signal_id for f in fills if f.signal_id is not None)
+    filled = Counter(s for s in as_log(FillRecord, fills).column("signal_id") if s is not None)
     traces = []
     for signal_id in {d.signal_id for d in decisions}:
         found = first_use.get(signal_id)

@@ -104,10 +104,10 @@ class NautilusBacktestRunner:
                 for currency, money in account.balances_total().items():
                     balances[currency.code] = balances.get(currency.code, 0.0) + money.as_double()
             return EngineRun(
-                fills=list(recorder.fills),
-                positions=list(recorder.positions),
+                fills=recorder.fills,
+                positions=recorder.positions,
                 events_processed=int(result.iterations),
-                orders=len(recorder.orders_seen),
+                orders=len(set(recorder.fills.column("order_id"))),
                 wall_seconds=wall,
                 balances=balances,
                 risk_events=list(guard.events),

@@ -2,10 +2,11 @@
 
 The engine's cache slows a long run down as orders pile up (nautilus-notes §8), so the
 recorder purges closed orders on a simulated-time timer; since purged orders vanish from the
-engine's reports, it records every fill and every closed position itself as they happen.
-It also reports simulated time, which drives the progress bar, and keeps the signal trail:
-the signals strategies consumed and the gate's decisions on orders taken on them, so each
-fill carries the id of the signal its order was taken on.
+engine's reports, it records every fill and every closed position itself as they happen,
+into columns (:class:`RecordLog`) rather than an object each: they are held through the
+engine's peak. It also reports simulated time, which drives the progress bar, and keeps the
+signal trail: the signals strategies consumed and the gate's decisions on orders taken on
+them, so each fill carries the id of the signal its order was taken on.
 """
 
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from nautilus_trader.model.events import OrderFilled, PositionClosed
 
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_DECISION_TOPIC, SIGNAL_USED_TOPIC
 from quantdesk.domain.backtest import FillRecord, PositionRecord, SignalDecision, SignalUse
+from quantdesk.domain.record_log import RecordLog
 
 PURGE_TIMER = "quantdesk-purge"
 PROGRESS_TIMER = "quantdesk-progress"
@@ -40,9 +42,8 @@ class RunRecorder(Actor):
         self._progress_interval = timedelta(microseconds=config.progress_interval_ns // 1_000)
         self._purge = config.purge
         self._on_progress = on_progress
-        self.fills: list[FillRecord] = []
-        self.positions: list[PositionRecord] = []
-        self.orders_seen: set[str] = set()
+        self.fills = RecordLog(FillRecord)
+        self.positions = RecordLog(PositionRecord)
         self._commissions: dict[str, float] = {}
         self.signal_uses: list[SignalUse] = []
         self.signal_decisions: list[SignalDecision] = []
@@ -79,7 +80,6 @@ class RunRecorder(Actor):
         position_id = str(event.position_id) if event.position_id is not None else ""
         self._commissions[position_id] = self._commissions.get(position_id, 0.0) + commission
         order_id = str(event.client_order_id)
-        self.orders_seen.add(order_id)
         self.fills.append(
             FillRecord(
                 ts_ns=event.ts_event,
@@ -120,9 +120,8 @@ class RunRecorder(Actor):
         )
 
     def on_reset(self) -> None:
-        self.fills.clear()
-        self.positions.clear()
-        self.orders_seen.clear()
+        self.fills = RecordLog(FillRecord)
+        self.positions = RecordLog(PositionRecord)
         self._commissions.clear()
         self.signal_uses.clear()
         self.signal_decisions.clear()

@@ -8,7 +8,7 @@ input.
 """
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
@@ -23,6 +23,7 @@ from quantdesk.domain.backtest import (
     Metrics,
     StrategyAttribution,
 )
+from quantdesk.domain.record_log import as_log
 from quantdesk.domain.time import ns_to_iso
 from quantdesk.services.columns import Float64Array, Int64Array
 from quantdesk.services.performance import drawdown
@@ -373,18 +374,24 @@ def _line(
     fig["data"].append(trace)
 
 
-def _add_markers(fig: Figure, fills: list[FillRecord], shown: list[str]) -> list[str]:
-    """Buy and sell markers on each drawn instrument's panel; returns notes on what is left out."""
-    drawn = [f for f in fills if f.instrument_id in shown]
+def _add_markers(fig: Figure, fills: Sequence[FillRecord], shown: list[str]) -> list[str]:
+    """Buy and sell markers on each drawn instrument's panel; returns notes on what is left out.
+
+    Only the drawn fills become records: a long run's fills stay columns.
+    """
+    log = as_log(FillRecord, fills)
+    codes, instruments = log.encoded("instrument_id")
+    wanted = {code for code, instrument_id in enumerate(instruments) if instrument_id in shown}
+    rows = [row for row, code in enumerate(codes) if code in wanted]
     notes = []
-    if len(drawn) > MAX_MARKERS:
-        order = np.argsort(
-            np.fromiter((f.ts_ns for f in drawn), dtype=np.int64, count=len(drawn)), kind="stable"
-        )
-        drawn = [drawn[i] for i in order[-MAX_MARKERS:].tolist()]
+    if len(rows) > MAX_MARKERS:
+        ts = np.array(log.numbers("ts_ns"), dtype=np.int64)[rows]
+        order = np.argsort(ts, kind="stable")
+        rows = [rows[i] for i in order[-MAX_MARKERS:].tolist()]
         notes.append(
             f"Trade markers: the {MAX_MARKERS:,} most recent of {len(fills):,} fills are drawn."
         )
+    drawn = list(log.select(rows))
     legend_done: set[int] = set()
     for row, instrument_id in enumerate(shown, start=3):
         for side, name, symbol, color in (

@@ -9,9 +9,8 @@ result for good.
 import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 
 from quantdesk.domain.backtest import BacktestResult, FillRecord, PositionRecord
 from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from quantdesk.domain.record_log import RecordLog, as_log
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
 from quantdesk.services.performance import EquityCurve, drawdown
 from quantdesk.services.ports import RunArtifacts
@@ -96,8 +96,11 @@ class FileRunStore:
         partial.mkdir()
         try:
             _write_text(partial / REQUEST_FILE, result.request.model_dump_json(indent=2))
-            _write_records(partial / FILLS_FILE, artifacts.fills, _FILL_SCHEMA)
-            _write_records(partial / POSITIONS_FILE, artifacts.positions, _POSITION_SCHEMA)
+            fills, positions = artifacts.fills, artifacts.positions
+            _write_records(partial / FILLS_FILE, as_log(FillRecord, fills), _FILL_SCHEMA)
+            _write_records(
+                partial / POSITIONS_FILE, as_log(PositionRecord, positions), _POSITION_SCHEMA
+            )
             _write_equity(partial / EQUITY_FILE, artifacts.curve)
             _write_prices(partial / PRICES_FILE, artifacts.prices)
             _write_text(partial / REPORT_FILE, report_html)
@@ -243,19 +246,18 @@ def _write_table(path: Path, table: pa.Table) -> None:
     _fsync(path)
 
 
-def _write_records(path: Path, records: Sequence[object], schema: pa.Schema) -> None:
+def _write_records(path: Path, records: RecordLog[Any], schema: pa.Schema) -> None:
     columns = [
-        pa.array([getattr(r, name) for r in records], type=schema.field(name).type)
-        for name in schema.names
+        pa.array(records.column(name), type=schema.field(name).type) for name in schema.names
     ]
     _write_table(path, pa.Table.from_arrays(columns, schema=schema))
 
 
-def _read_records(path: Path, record_type: Callable[..., R], schema: pa.Schema) -> list[R]:
+def _read_records(path: Path, record_type: type[R], schema: pa.Schema) -> RecordLog[R]:
     """Records in file order; the schema's column order is the record's field order."""
     table = pq.read_table(path, schema=schema)
     columns = [table.column(name).to_pylist() for name in schema.names]
-    return [record_type(*row) for row in zip(*columns, strict=True)]
+    return RecordLog(record_type, (record_type(*row) for row in zip(*columns, strict=True)))
 
 
 def _write_equity(path: Path, curve: EquityCurve) -> None:
