@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest import BacktestRequest, BacktestResult
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
@@ -44,7 +45,7 @@ def ema_request(instruments: list[str], **params: object) -> BacktestRequest:
 
 def fills_digest(desk: Platform, result: BacktestResult) -> str:
     fills = desk.backtests.artifacts(result.run_id).fills
-    return hashlib.sha256(repr(fills).encode()).hexdigest()
+    return hashlib.sha256(repr(list(fills)).encode()).hexdigest()
 
 
 def expected_orders(closes: np.ndarray, fast: int, slow: int, long_only: bool) -> list[int]:
@@ -108,7 +109,7 @@ def test_separate_processes_give_identical_results(desk: Platform, market: Path)
         "result = desk.backtests.run(BacktestRequest.model_validate_json(sys.argv[2]))\n"
         "fills = desk.backtests.artifacts(result.run_id).fills\n"
         "print(json.dumps({'fingerprint': result.fingerprint,"
-        " 'fills': hashlib.sha256(repr(fills).encode()).hexdigest(),"
+        " 'fills': hashlib.sha256(repr(list(fills)).encode()).hexdigest(),"
         " 'metrics': result.metrics.model_dump(mode='json')}))\n"
     )
     done = subprocess.run(
@@ -132,6 +133,39 @@ def test_purging_closed_orders_changes_nothing(desk: Platform) -> None:
     assert purged.fingerprint == kept.fingerprint
     assert fills_digest(desk, purged) == fills_digest(desk, kept)
     assert purged.metrics == kept.metrics
+
+
+def test_reading_whole_files_unfiltered_changes_nothing(
+    desk: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog read without a range filter (the data lies inside the run) gives the run
+    a filtered read gives: same fills, same metrics."""
+    request = ema_request(["SYN01.SIM", "SYN02.SIM"], fast=4, slow=20)
+    unfiltered = desk.backtests.run(request)
+    monkeypatch.setattr(ParquetCatalog, "lies_within", lambda *_: False)
+    filtered = desk.backtests.run(request)
+    assert fills_digest(desk, unfiltered) == fills_digest(desk, filtered)
+    assert unfiltered.metrics == filtered.metrics
+    assert unfiltered.facts.fills > 0
+
+
+def test_only_a_range_inside_the_data_is_filtered(desk: Platform) -> None:
+    catalog = ParquetCatalog(desk.home / "catalog")
+    bar_type = "SYN01.SIM-1-MINUTE-LAST-EXTERNAL"
+    (entry,) = [e for e in catalog.entries() if e.identifier == bar_type]
+    assert catalog.lies_within(bar_type, entry.first_ts, entry.last_ts)
+    assert catalog.lies_within(bar_type, entry.first_ts - 1, entry.last_ts + 1)
+    assert not catalog.lies_within(bar_type, entry.first_ts + 1, entry.last_ts)
+    assert not catalog.lies_within(bar_type, entry.first_ts, entry.last_ts - 1)
+    # and a run over part of the data reads only that part
+    middle = entry.first_ts + DAY_NS
+    part = desk.backtests.run(
+        ema_request(["SYN01.SIM"], fast=4, slow=20).model_copy(
+            update={"start_ns": middle, "end_ns": middle + DAY_NS // 2}
+        )
+    )
+    assert part.data[0].first_ts >= middle
+    assert part.facts.bars == part.data[0].bars < entry.count
 
 
 def test_attribution_sums_to_the_portfolio(desk: Platform) -> None:

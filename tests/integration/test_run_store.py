@@ -21,7 +21,7 @@ from quantdesk.domain.backtest import (
     StrategySpec,
 )
 from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError
-from quantdesk.services.performance import EquityCurve
+from quantdesk.services.performance import EquityCurve, drawdown
 from quantdesk.services.ports import RunArtifacts
 
 T0 = 1_704_067_260_000_000_000  # 2024-01-01T00:01:00Z
@@ -378,3 +378,24 @@ def test_empty_artifacts_round_trip_with_their_schema(store: FileRunStore, tmp_p
     assert len(loaded.curve) == 0
     assert list(loaded.prices) == ["ACME.XNAS"]
     assert len(loaded.prices["ACME.XNAS"][0]) == 0
+
+
+def test_curve_and_report_written_in_slices_read_back_whole(
+    store: FileRunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row groups of 3 points carry the running peak across; the report goes out 7
+    characters at a time: the files hold what one whole write would."""
+    monkeypatch.setattr(run_store, "_ROW_GROUP", 3)
+    monkeypatch.setattr(run_store, "_TEXT_SLICE", 7)
+    base = make_artifacts()
+    equity_values = [100.0, 120.0, 110.0, 90.0, 130.0, 125.0, 100.0, 140.0, 135.0, 130.0]
+    curve = EquityCurve(base.curve.ts_ns, np.array(equity_values), base.curve.in_market)
+    artifacts = RunArtifacts(base.fills, base.positions, curve, base.prices)
+    report = "<html>équité · " + "x" * 50 + "</html>\n"
+    folder = store.save(make_result("20240101T000000Z-aaaaaaaa"), artifacts, report)
+
+    equity = pq.read_table(folder / "equity.parquet")
+    assert pq.ParquetFile(folder / "equity.parquet").num_row_groups == 4
+    assert equity.column("drawdown").to_numpy().tobytes() == drawdown(artifacts.curve).tobytes()
+    assert equity.column("equity").to_numpy().tobytes() == artifacts.curve.equity.tobytes()
+    assert (folder / "report.html").read_text(encoding="utf-8") == report

@@ -292,7 +292,13 @@ class BacktestService:
             metrics = compute_metrics(
                 curve, engine_run.positions, engine_run.fills, starting_equity
             )
-            attribution = attribute(engine_run.fills, engine_run.positions, prices, starting_equity)
+            attribution = attribute(
+                engine_run.fills,
+                engine_run.positions,
+                prices,
+                starting_equity,
+                run=(curve, metrics),
+            )
             facts = EngineFacts(
                 nautilus_trader_version=self._runner.engine_version,
                 quantdesk_version=quantdesk.__version__,

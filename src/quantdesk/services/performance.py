@@ -166,8 +166,15 @@ def _require_points(curve: EquityCurve) -> None:
 def drawdown(curve: EquityCurve) -> Float64Array:
     """Equity below its running peak, as a fraction (<= 0)."""
     _require_points(curve)
-    peak = np.maximum.accumulate(curve.equity)
-    result: Float64Array = curve.equity / peak - 1.0
+    return drawdown_of(curve.equity)
+
+
+def drawdown_of(equity: Float64Array, peak: float = -math.inf) -> Float64Array:
+    """Drawdown of ``equity`` after a running peak of ``peak``; one array, filled in place."""
+    result: Float64Array = np.maximum.accumulate(equity)
+    np.maximum(result, peak, out=result)
+    np.divide(equity, result, out=result)
+    result -= 1.0
     return result
 
 
@@ -276,11 +283,15 @@ def attribute(
     positions: Sequence[PositionRecord],
     closes: Mapping[str, tuple[Int64Array, Float64Array]],
     starting_equity: float,
+    *,
+    run: tuple[EquityCurve, Metrics] | None = None,
 ) -> list[StrategyAttribution]:
     """Each strategy's performance as if it had the account to itself, over its own data.
 
     Same starting equity for each, so their pnl add up to the run's; the ratios are each
-    strategy's own, not shares of the run's.
+    strategy's own, not shares of the run's. ``run`` (the run's own curve and metrics) is
+    reused for a strategy alone in the run that traded every instrument: its analysis has
+    the same inputs, so the same result, without a second million-point curve.
     """
     fill_log = as_log(FillRecord, fills)
     position_log = as_log(PositionRecord, positions)
@@ -289,13 +300,17 @@ def attribute(
     result: list[StrategyAttribution] = []
     for strategy_id in strategy_ids:
         # A strategy alone in the run owns every row: no copy of the logs.
-        own = fill_log if len(strategy_ids) == 1 else fill_log.where("strategy_id", strategy_id)
-        alone = position_ids == [strategy_id]
+        lone = len(strategy_ids) == 1
+        own = fill_log if lone else fill_log.where("strategy_id", strategy_id)
+        alone = position_ids in ([], [strategy_id])
         own_positions = position_log if alone else position_log.where("strategy_id", strategy_id)
         instruments = sorted({str(i) for i in own.encoded("instrument_id")[1]})
-        own_closes = {i: closes[i] for i in instruments if i in closes}
-        curve = build_equity_curve(own, own_closes, starting_equity)
-        metrics = compute_metrics(curve, own_positions, own, starting_equity)
+        if run is not None and lone and alone and set(closes) <= set(instruments):
+            metrics = run[1]
+        else:
+            own_closes = {i: closes[i] for i in instruments if i in closes}
+            curve = build_equity_curve(own, own_closes, starting_equity)
+            metrics = compute_metrics(curve, own_positions, own, starting_equity)
         result.append(
             StrategyAttribution(strategy_id=strategy_id, instruments=instruments, metrics=metrics)
         )

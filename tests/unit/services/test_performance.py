@@ -371,3 +371,28 @@ def test_attribution_splits_the_run_by_strategy() -> None:
     assert parts[0].metrics.trade_count == 1
     assert parts[1].metrics.trade_count == 0
     assert parts[1].metrics.max_drawdown_duration_ns == 0
+
+
+def test_a_lone_strategy_trading_every_instrument_reuses_the_runs_analysis() -> None:
+    closes = {
+        "A.SIM": bars([10, 30, 50], [100.0, 120.0, 90.0]),
+        "B.SIM": bars([20, 40], [50.0, 55.0]),
+    }
+    fills = [
+        fill(10, +1, 1, 100.0, 1.0, instrument="A.SIM", strategy="S-1"),
+        fill(20, +1, 2, 50.0, 1.0, instrument="B.SIM", strategy="S-1"),
+        fill(30, -1, 1, 120.0, 1.0, instrument="A.SIM", strategy="S-1"),
+    ]
+    positions = [position(18.0, "S-1")]
+    curve = build_equity_curve(fills, closes, 1000.0)
+    total = compute_metrics(curve, positions, fills, 1000.0)
+
+    (reused,) = attribute(fills, positions, closes, 1000.0, run=(curve, total))
+    (computed,) = attribute(fills, positions, closes, 1000.0)
+
+    assert reused.metrics is total  # no second curve
+    assert reused == computed  # and the same figures a separate analysis gives
+    # An instrument the strategy never traded is not its data: its own analysis runs.
+    wider = {**closes, "C.SIM": bars([5, 60], [1.0, 2.0])}
+    (own,) = attribute(fills, positions, wider, 1000.0, run=(curve, total))
+    assert own.metrics is not total and own.instruments == ["A.SIM", "B.SIM"]

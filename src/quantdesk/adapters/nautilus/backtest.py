@@ -31,6 +31,7 @@ from nautilus_trader.config import (
 from nautilus_trader.model.enums import TradingState as NautilusTradingState
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
+from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.memory import release_freed_memory
 from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
@@ -47,10 +48,11 @@ _PROGRESS_STEPS = 200
 
 
 class NautilusBacktestRunner:
-    """quantdesk's ``BacktestRunner`` on the engine, reading the Parquet catalog at ``root``."""
+    """quantdesk's ``BacktestRunner`` on the engine, reading the Parquet ``catalog``."""
 
-    def __init__(self, catalog_root: Path) -> None:
-        self._root = catalog_root
+    def __init__(self, catalog: ParquetCatalog) -> None:
+        self._catalog = catalog
+        self._root = catalog.root
 
     @property
     def engine_version(self) -> str:
@@ -138,6 +140,25 @@ class NautilusBacktestRunner:
             set_engine_state=set_engine_state,
         )
 
+    def _bar_data(self, request: BacktestRequest, instrument_id: str) -> BacktestDataConfig:
+        """Bounded only where the catalog holds bars outside the run's range (the node reads
+        unbounded configs without a filter, which holds less memory; see ``SignalReplayNode``)."""
+        start, end = request.start_ns, request.end_ns
+        bar_type = bar_type_id(instrument_id, BarSpec.parse(request.bar_spec))
+        whole = (
+            start is not None
+            and end is not None
+            and self._catalog.lies_within(bar_type, start, end)
+        )
+        return BacktestDataConfig(
+            catalog_path=str(self._root),
+            data_cls="nautilus_trader.model.data:Bar",
+            instrument_id=instrument_id,
+            bar_spec=request.bar_spec,
+            start_time=None if whole else start,
+            end_time=None if whole else end,
+        )
+
     def _run_config(self, request: BacktestRequest) -> BacktestRunConfig:
         level = request.engine.log_level
         engine = BacktestEngineConfig(
@@ -154,17 +175,7 @@ class NautilusBacktestRunner:
             risk_engine=_engine_risk(request),
             run_analysis=False,
         )
-        data = [
-            BacktestDataConfig(
-                catalog_path=str(self._root),
-                data_cls="nautilus_trader.model.data:Bar",
-                instrument_id=instrument_id,
-                bar_spec=request.bar_spec,
-                start_time=request.start_ns,
-                end_time=request.end_ns,
-            )
-            for instrument_id in request.instruments
-        ]
+        data = [self._bar_data(request, instrument_id) for instrument_id in request.instruments]
         if request.replays_signals:  # after the bars: at equal ts_init, bars come first
             data.append(_signal_data_config(self._root, request))
         return BacktestRunConfig(

@@ -110,6 +110,11 @@ class ParquetCatalog:
             if first <= end_ns and last >= start_ns
         ]
 
+    def lies_within(self, bar_type: str, start_ns: int, end_ns: int) -> bool:
+        """Whether every bar of ``bar_type`` lies in the range: then reading it needs no filter."""
+        files = self._bar_files(bar_type)
+        return all(start_ns <= first and last <= end_ns for _, first, last in files)
+
     def has_data_for(self, instrument_id: str) -> bool:
         return any(entry.instrument_id == instrument_id for entry in self.entries())
 

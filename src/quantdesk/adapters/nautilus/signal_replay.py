@@ -14,6 +14,11 @@ merges them into the engine's stream chunk by chunk, with the same result as a o
 - signals at equal times keep ``signal_id`` order; the ones after the last bar (up to the
   run's end) get a final step.
 
+It also reads whole what needs no filter: when no market data config is bounded (the runner
+leaves bounds off when the data lies inside the run's range), the stream is queried without the
+run's start and end, which then bound the engine alone. The rows are the same; a filtered
+query holds ~16 MB more per 100,000-bar chunk for the whole run.
+
 This relies on two non-public methods of ``BacktestNode`` (``_run_streaming``,
 ``_run_oneshot``), pinned by the engine version quantdesk requires and covered by tests.
 """
@@ -97,8 +102,13 @@ class SignalReplayNode(BacktestNode):
         end: str | int | None = None,
     ) -> None:
         market, feed = self._split(data_configs, start, end)
-        target = engine if feed is None else _MergingEngine(engine, feed, streaming=True)
-        super()._run_streaming(run_config_id, target, market, chunk_size, start, end)
+        target: Any = engine
+        query_start, query_end = start, end
+        if all(c.start_time is None and c.end_time is None for c in market):
+            target, query_start, query_end = _EngineBounds(engine, start, end), None, None
+        if feed is not None:
+            target = _MergingEngine(target, feed, streaming=True)
+        super()._run_streaming(run_config_id, target, market, chunk_size, query_start, query_end)
 
     def _run_oneshot(
         self,
@@ -131,12 +141,25 @@ class SignalReplayNode(BacktestNode):
         return market, SignalFeed(loaded, lambda d: d.ts_init)
 
 
+class _EngineBounds:
+    """Stands in for the engine when the stream is read whole: the run's bounds still apply."""
+
+    def __init__(self, engine: BacktestEngine, start: str | int | None, end: str | int | None):
+        self._engine = engine
+        self._start = start
+        self._end = end
+
+    def run(self, **kwargs: Any) -> None:
+        self._engine.run(**{**kwargs, "start": self._start, "end": self._end})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
 class _MergingEngine:
     """Stands in for the engine inside the node's run loop; adds signals before each step."""
 
-    def __init__(
-        self, engine: BacktestEngine, feed: SignalFeed[CustomData], *, streaming: bool
-    ) -> None:
+    def __init__(self, engine: Any, feed: SignalFeed[CustomData], *, streaming: bool) -> None:
         self._engine = engine
         self._feed = feed
         self._streaming = streaming

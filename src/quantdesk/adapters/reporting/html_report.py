@@ -144,7 +144,7 @@ class HtmlReportRenderer:
         )
         body = [
             _header(result, artifacts),
-            _chart(artifacts),
+            *_chart(artifacts),
             _metrics(result.metrics, _currency(result)),
             _attribution(result.attribution),
             _risk(result),
@@ -153,12 +153,15 @@ class HtmlReportRenderer:
             _data_used(result.data),
             _provenance(result),
         ]
-        return (
-            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-            + "\n".join(body)
-            + f'\n<p class="note">quantdesk {escape(result.facts.quantdesk_version)}</p>'
-            + "\n</body>\n</html>\n"
+        # One join: the page embeds plotly.js (~5 MB), and each ``+`` would copy all of it.
+        return "\n".join(
+            [
+                '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+                f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>",
+                *body,
+                f'<p class="note">quantdesk {escape(result.facts.quantdesk_version)}</p>',
+                "</body>\n</html>\n",
+            ]
         )
 
 
@@ -209,15 +212,16 @@ def _header(result: BacktestResult, artifacts: RunArtifacts) -> str:
 Figure = dict[str, Any]
 
 
-def _chart(artifacts: RunArtifacts) -> str:
+def _chart(artifacts: RunArtifacts) -> list[str]:
     """Equity, drawdown and up to four price panels on one shared time axis.
 
     The figure is plotly's JSON as plain dicts, rendered without validation: building it
     through ``graph_objects`` loads plotly's validators, tens of MB at the end of a long run.
+    plotly.js is its own part of the page, not inside the chart's string: one copy of it.
     """
     curve = artifacts.curve
     if len(curve) == 0:
-        return '<h2>Equity</h2>\n<p class="note">no equity points: the run read no bars</p>'
+        return ['<h2>Equity</h2>\n<p class="note">no equity points: the run read no bars</p>']
     instruments = [i for i, (ts, _) in artifacts.prices.items() if len(ts)]
     shown = instruments[:MAX_PRICE_PANELS]
     fig = _panels(
@@ -278,17 +282,25 @@ def _chart(artifacts: RunArtifacts) -> str:
     notes.extend(_add_markers(fig, artifacts.fills, shown))
 
     import plotly.io
+    import plotly.offline
 
     chart = plotly.io.to_html(
         fig,
         validate=False,
         full_html=False,
-        include_plotlyjs=True,
+        include_plotlyjs=False,
         div_id="equity-chart",
         config={"displaylogo": False, "responsive": True},
     )
     notes_html = "".join(f'<p class="note">{note}</p>' for note in notes)
-    return f"<h2>Equity</h2>\n{chart}\n{notes_html}"
+    return [
+        "<h2>Equity</h2>",
+        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n<script>",
+        plotly.offline.get_plotlyjs(),
+        "</script>",
+        chart,
+        notes_html,
+    ]
 
 
 def _panels(titles: list[str], heights: list[float]) -> Figure:

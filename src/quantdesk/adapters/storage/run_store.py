@@ -7,6 +7,7 @@ result for good.
 """
 
 import dataclasses
+import math
 import os
 import shutil
 from pathlib import Path
@@ -21,7 +22,7 @@ from quantdesk.domain.backtest import BacktestResult, FillRecord, PositionRecord
 from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from quantdesk.domain.record_log import RecordLog, as_log
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
-from quantdesk.services.performance import EquityCurve, drawdown
+from quantdesk.services.performance import EquityCurve, drawdown_of
 from quantdesk.services.ports import RunArtifacts
 
 REQUEST_FILE = "request.json"
@@ -35,6 +36,7 @@ PARTIAL_SUFFIX = ".partial"
 
 _LIST_HINT = "see `quantdesk runs list`"
 _ROW_GROUP = 131_072
+_TEXT_SLICE = 1 << 20  # characters
 _ARROW_TYPES: dict[object, pa.DataType] = {
     int: pa.int64(),
     float: pa.float64(),
@@ -232,7 +234,10 @@ def _fsync(path: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
+    """In slices: a report embeds plotly.js, and encoding it whole would copy it whole."""
+    with path.open("w", encoding="utf-8") as handle:
+        for start in range(0, len(text), _TEXT_SLICE):
+            handle.write(text[start : start + _TEXT_SLICE])
     _fsync(path)
 
 
@@ -261,15 +266,30 @@ def _read_records(path: Path, record_type: type[R], schema: pa.Schema) -> Record
 
 
 def _write_equity(path: Path, curve: EquityCurve) -> None:
+    """A row group at a time, the drawdown computed per group from the peak carried over:
+    a million-point curve is never copied whole."""
     ts = np.asarray(curve.ts_ns, dtype=np.int64)
     equity = np.asarray(curve.equity, dtype=np.float64)
-    under = drawdown(curve) if len(curve) else np.empty(0, dtype=np.float64)
     in_market = np.asarray(curve.in_market, dtype=np.bool_)
-    table = pa.Table.from_arrays(
-        [pa.array(ts), pa.array(equity), pa.array(under), pa.array(in_market)],
-        schema=_EQUITY_SCHEMA,
-    )
-    _write_table(path, table)
+    peak = -math.inf
+    with pq.ParquetWriter(path, _EQUITY_SCHEMA, use_dictionary=False) as writer:
+        for start in range(0, max(len(ts), 1), _ROW_GROUP):
+            part = slice(start, start + _ROW_GROUP)
+            under = drawdown_of(equity[part], peak)
+            if len(under):
+                peak = max(peak, float(equity[part].max()))
+            writer.write_table(
+                pa.Table.from_arrays(
+                    [
+                        pa.array(ts[part]),
+                        pa.array(equity[part]),
+                        pa.array(under),
+                        pa.array(in_market[part]),
+                    ],
+                    schema=_EQUITY_SCHEMA,
+                )
+            )
+    _fsync(path)
 
 
 def _write_prices(path: Path, prices: dict[str, tuple[Int64Array, Float64Array]]) -> None:
