@@ -12,7 +12,7 @@ from quantdesk.adapters.analytics.vader import VaderSentimentScorer
 from quantdesk.adapters.messaging.in_process import InProcessSignalBus
 from quantdesk.adapters.nautilus.backtest import NautilusBacktestRunner
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
-from quantdesk.adapters.nautilus.memory import configure_allocators
+from quantdesk.adapters.nautilus.memory import share_one_allocator
 from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
 from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
 from quantdesk.adapters.sources.bar_files import BarFileSource
@@ -54,7 +54,7 @@ def bootstrap(
         settings = QuantdeskSettings() if home is None else QuantdeskSettings(home=Path(home))
     elif home is not None:
         settings = settings.model_copy(update={"home": Path(home)})
-    configure_allocators()  # process-wide: one heap, large blocks returned when freed
+    share_one_allocator()  # process-wide: the engine, Arrow and numpy reuse one heap
     catalog = ParquetCatalog(settings.catalog_dir)
     instruments = InstrumentService(catalog)
     ingest = BarIngestService(catalog, BarFileSource(), settings.ingest_dir)

@@ -119,6 +119,13 @@ class RecordLog(Sequence[R], Generic[R]):
         for name, column in self._columns.items():
             column.append(getattr(record, name))
 
+    def append_values(self, *values: Any) -> None:
+        """One row from its values in field order, without building the record first."""
+        if len(values) != len(self._names):
+            raise TypeError(f"{self._type.__name__} has {len(self._names)} fields")
+        for column, value in zip(self._columns.values(), values, strict=True):
+            column.append(value)
+
     def extend(self, records: Iterable[R]) -> None:
         for record in records:
             self.append(record)

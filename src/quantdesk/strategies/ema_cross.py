@@ -47,19 +47,22 @@ class EmaCross(QuantdeskStrategy):
         self.subscribe_bars(self._bar_type)
 
     def on_bar(self, bar: Bar) -> None:
-        if not self.indicators_initialized() or not self.may_trade(bar.ts_event):
+        # Called for every bar of a run: one portfolio query per bar where one decides.
+        until = self._trade_until_ns
+        if not self.indicators_initialized() or (until is not None and bar.ts_event >= until):
             return
         iid = self._instrument_id
+        portfolio = self.portfolio
         if self.fast_ema.value > self.slow_ema.value:
-            if self.portfolio.is_net_short(iid):
+            if not self._long_only and portfolio.is_net_short(iid):
                 self.flatten(iid)
-            if not self.portfolio.is_net_long(iid):
+            if not portfolio.is_net_long(iid):
                 self._enter(OrderSide.BUY)
-        elif self.portfolio.is_net_long(iid):
+        elif portfolio.is_net_long(iid):
             self.flatten(iid)
             if not self._long_only:
                 self._enter(OrderSide.SELL)
-        elif not self._long_only and self.portfolio.is_flat(iid):
+        elif not self._long_only and portfolio.is_flat(iid):
             self._enter(OrderSide.SELL)
 
     def _enter(self, side: OrderSide) -> None:

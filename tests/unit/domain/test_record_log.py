@@ -130,3 +130,13 @@ def test_unsupported_fields_and_names_are_refused() -> None:
         RecordLog(FillRecord).numbers("order_id")
     with pytest.raises(IndexError):
         RecordLog(FillRecord, [fill(1)])[1]
+
+
+def test_append_values_takes_a_row_in_field_order() -> None:
+    log = RecordLog(FillRecord)
+    record = fill(3, signal=True)
+    log.append_values(*(getattr(record, name) for name in FillRecord.__slots__))
+    assert list(log) == [record]
+    with pytest.raises(TypeError, match="has 12 fields"):
+        log.append_values(1, "too few")
+    assert len(log) == 1  # a refused row leaves no partial columns

@@ -34,36 +34,11 @@ def release_freed_memory() -> None:
         trim(0)
 
 
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
-LARGE_BLOCK_BYTES = 1 << 20
-
-
-@cache
-def _mallopt() -> Callable[[int, int], int] | None:
-    """glibc's ``mallopt``, or None where the C library is not glibc."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return None
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return mallopt
-
-
-def configure_allocators() -> None:
-    """One heap for the engine, Arrow and numpy, which hands large blocks back when freed.
+def share_one_allocator() -> None:
+    """Make Arrow allocate from the C heap, like the engine and numpy do.
 
     Arrow's own pool (mimalloc) keeps what it frees for Arrow alone: memory the catalog
     reader used during the run could not serve the analysis after it, and a backtest's peak
-    became the sum of both phases. So Arrow allocates from the C heap.
-
-    glibc maps blocks above a threshold on their own and unmaps them when freed, but it raises
-    that threshold to the largest block freed so far (up to 32 MB). From then on the 8 MB
-    columns of a million-bar analysis come from the heap and stay there when freed, and each
-    step's temporaries add to the peak. A fixed threshold of 1 MiB keeps large blocks going
-    back at once; smaller ones, the engine's, are unaffected.
+    became the sum of both phases. One shared heap lets each phase reuse the other's pages.
     """
     pa.set_memory_pool(pa.system_memory_pool())
-    mallopt = _mallopt()
-    if mallopt is not None:
-        mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES)

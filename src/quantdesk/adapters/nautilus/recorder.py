@@ -80,43 +80,37 @@ class RunRecorder(Actor):
         position_id = str(event.position_id) if event.position_id is not None else ""
         self._commissions[position_id] = self._commissions.get(position_id, 0.0) + commission
         order_id = str(event.client_order_id)
-        self.fills.append(
-            FillRecord(
-                ts_ns=event.ts_event,
-                strategy_id=str(event.strategy_id),
-                instrument_id=str(event.instrument_id),
-                order_id=order_id,
-                trade_id=str(event.trade_id),
-                position_id=position_id,
-                side=1 if event.order_side == OrderSide.BUY else -1,
-                quantity=event.last_qty.as_double(),
-                price=event.last_px.as_double(),
-                commission=commission,
-                commission_currency=event.commission.currency.code
-                if event.commission is not None
-                else "",
-                signal_id=self._order_signals.get(order_id),
-            )
+        self.fills.append_values(  # FillRecord's fields, in order
+            event.ts_event,
+            str(event.strategy_id),
+            str(event.instrument_id),
+            order_id,
+            str(event.trade_id),
+            position_id,
+            1 if event.order_side == OrderSide.BUY else -1,
+            event.last_qty.as_double(),
+            event.last_px.as_double(),
+            commission,
+            event.commission.currency.code if event.commission is not None else "",
+            self._order_signals.get(order_id),
         )
 
     def _on_position(self, event: Event) -> None:
         if not isinstance(event, PositionClosed):
             return
         position_id = str(event.position_id)
-        self.positions.append(
-            PositionRecord(
-                strategy_id=str(event.strategy_id),
-                instrument_id=str(event.instrument_id),
-                position_id=position_id,
-                side=1 if event.entry == OrderSide.BUY else -1,
-                peak_quantity=event.peak_qty.as_double(),
-                opened_ns=event.ts_opened,
-                closed_ns=event.ts_closed,
-                avg_px_open=float(event.avg_px_open),
-                avg_px_close=float(event.avg_px_close),
-                realized_pnl=event.realized_pnl.as_double(),
-                commissions=self._commissions.pop(position_id, 0.0),
-            )
+        self.positions.append_values(  # PositionRecord's fields, in order
+            str(event.strategy_id),
+            str(event.instrument_id),
+            position_id,
+            1 if event.entry == OrderSide.BUY else -1,
+            event.peak_qty.as_double(),
+            event.ts_opened,
+            event.ts_closed,
+            float(event.avg_px_open),
+            float(event.avg_px_close),
+            event.realized_pnl.as_double(),
+            self._commissions.pop(position_id, 0.0),
         )
 
     def on_reset(self) -> None:
