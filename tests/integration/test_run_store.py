@@ -1,7 +1,9 @@
 """The run store on real files: save, list, find by prefix, refuse overwrites, round trips."""
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -137,6 +139,11 @@ def make_artifacts(fills: int = 2) -> RunArtifacts:
     )
 
 
+def page(html: str) -> Callable[[TextIO], None]:
+    """The report writer of a page already rendered."""
+    return lambda out: out.write(html)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> FileRunStore:
     return FileRunStore(tmp_path / "runs")
@@ -144,13 +151,13 @@ def store(tmp_path: Path) -> FileRunStore:
 
 def save(store: FileRunStore, run_id: str, started_at_ns: int = T0) -> BacktestResult:
     result = make_result(run_id, started_at_ns)
-    store.save(result, make_artifacts(), f"<html>{run_id}</html>")
+    store.save(result, make_artifacts(), page(f"<html>{run_id}</html>"))
     return result
 
 
 def test_save_writes_one_folder_with_every_file(store: FileRunStore, tmp_path: Path) -> None:
     result = make_result("20240101T000100Z-1a2b3c4d")
-    folder = store.save(result, make_artifacts(), "<html>report</html>")
+    folder = store.save(result, make_artifacts(), page("<html>report</html>"))
     assert folder == tmp_path / "runs" / result.run_id
     assert sorted(p.name for p in folder.iterdir()) == [
         "equity.parquet",
@@ -218,7 +225,7 @@ def test_a_result_that_would_not_read_back_is_refused(store: FileRunStore, tmp_p
     result = make_result("20240101T000000Z-aaaaaaaa")
     nan = result.model_copy(update={"metrics": result.metrics.model_copy(update={"pnl": math.nan})})
     with pytest.raises(ValueError, match="unreadable"):
-        store.save(nan, make_artifacts(), "")
+        store.save(nan, make_artifacts(), page(""))
     assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
 
 
@@ -261,7 +268,7 @@ def test_a_stored_run_is_never_overwritten(store: FileRunStore, tmp_path: Path) 
     save(store, run_id)
     before = (tmp_path / "runs" / run_id / "result.json").read_bytes()
     with pytest.raises(ConflictError):
-        store.save(make_result(run_id, label="second"), make_artifacts(), "<html>2</html>")
+        store.save(make_result(run_id, label="second"), make_artifacts(), page("<html>2</html>"))
     assert (tmp_path / "runs" / run_id / "result.json").read_bytes() == before
     assert (tmp_path / "runs" / run_id / "report.html").read_text() == f"<html>{run_id}</html>"
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [run_id]
@@ -270,7 +277,7 @@ def test_a_stored_run_is_never_overwritten(store: FileRunStore, tmp_path: Path) 
 @pytest.mark.parametrize("run_id", ["../escape", ".hidden", "a/b", ""])
 def test_run_ids_that_are_not_folder_names_are_refused(store: FileRunStore, run_id: str) -> None:
     with pytest.raises(InvalidInputError):
-        store.save(make_result(run_id), make_artifacts(), "")
+        store.save(make_result(run_id), make_artifacts(), page(""))
 
 
 def test_a_failing_write_leaves_no_run(
@@ -285,14 +292,14 @@ def test_a_failing_write_leaves_no_run(
     monkeypatch.setattr(run_store, "_write_prices", boom)
     result = make_result("20240101T000000Z-aaaaaaaa")
     with pytest.raises(OSError, match="disk full"):
-        store.save(result, make_artifacts(), "<html></html>")
+        store.save(result, make_artifacts(), page("<html></html>"))
     assert list((tmp_path / "runs").iterdir()) == []
     assert store.results() == []
     with pytest.raises(NotFoundError):
         store.result(result.run_id)
 
     monkeypatch.setattr(run_store, "_write_prices", real_write)
-    store.save(result, make_artifacts(), "<html></html>")
+    store.save(result, make_artifacts(), page("<html></html>"))
     assert store.result(result.run_id) == result
 
 
@@ -304,7 +311,7 @@ def test_a_failing_publish_leaves_no_run(
 
     monkeypatch.setattr(Path, "rename", refuse)
     with pytest.raises(OSError, match="rename refused"):
-        store.save(make_result("20240101T000000Z-aaaaaaaa"), make_artifacts(), "")
+        store.save(make_result("20240101T000000Z-aaaaaaaa"), make_artifacts(), page(""))
     assert list((tmp_path / "runs").iterdir()) == []
 
 
@@ -321,7 +328,7 @@ def test_a_stale_partial_folder_does_not_block_a_save(store: FileRunStore, tmp_p
 def test_artifacts_round_trip_bit_for_bit(store: FileRunStore) -> None:
     artifacts = make_artifacts(fills=5)
     result = make_result("20240101T000000Z-aaaaaaaa")
-    store.save(result, artifacts, "")
+    store.save(result, artifacts, page(""))
     loaded = store.artifacts(result.run_id)
 
     assert loaded.fills == artifacts.fills
@@ -354,7 +361,7 @@ def test_empty_artifacts_round_trip_with_their_schema(store: FileRunStore, tmp_p
         prices={"ACME.XNAS": (empty_ts, np.empty(0, dtype=np.float64))},
     )
     result = make_result("20240101T000000Z-aaaaaaaa")
-    folder = store.save(result, empty, "")
+    folder = store.save(result, empty, page(""))
     fills = pq.read_table(folder / "fills.parquet")
     assert fills.num_rows == 0
     assert fills.schema.names == [
@@ -380,22 +387,32 @@ def test_empty_artifacts_round_trip_with_their_schema(store: FileRunStore, tmp_p
     assert len(loaded.prices["ACME.XNAS"][0]) == 0
 
 
-def test_curve_and_report_written_in_slices_read_back_whole(
+def test_curve_written_in_row_groups_and_report_by_its_writer_read_back_whole(
     store: FileRunStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Row groups of 3 points carry the running peak across; the report goes out 7
-    characters at a time: the files hold what one whole write would."""
+    """Row groups of 3 points carry the running peak across; the report is written by its
+    writer into the run's file: the files hold what one whole write would."""
     monkeypatch.setattr(run_store, "_ROW_GROUP", 3)
-    monkeypatch.setattr(run_store, "_TEXT_SLICE", 7)
     base = make_artifacts()
     equity_values = [100.0, 120.0, 110.0, 90.0, 130.0, 125.0, 100.0, 140.0, 135.0, 130.0]
     curve = EquityCurve(base.curve.ts_ns, np.array(equity_values), base.curve.in_market)
     artifacts = RunArtifacts(base.fills, base.positions, curve, base.prices)
     report = "<html>équité · " + "x" * 50 + "</html>\n"
-    folder = store.save(make_result("20240101T000000Z-aaaaaaaa"), artifacts, report)
+    folder = store.save(make_result("20240101T000000Z-aaaaaaaa"), artifacts, page(report))
 
     equity = pq.read_table(folder / "equity.parquet")
     assert pq.ParquetFile(folder / "equity.parquet").num_row_groups == 4
     assert equity.column("drawdown").to_numpy().tobytes() == drawdown(artifacts.curve).tobytes()
     assert equity.column("equity").to_numpy().tobytes() == artifacts.curve.equity.tobytes()
     assert (folder / "report.html").read_text(encoding="utf-8") == report
+
+
+def test_a_failing_report_writer_leaves_no_run(store: FileRunStore, tmp_path: Path) -> None:
+    def broken(out: TextIO) -> None:
+        out.write("<html>half a page")
+        raise RuntimeError("renderer failed")
+
+    with pytest.raises(RuntimeError, match="renderer failed"):
+        store.save(make_result("20240101T000000Z-aaaaaaaa"), make_artifacts(), broken)
+    assert store.results() == []
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == []

@@ -338,7 +338,9 @@ class BacktestService:
             artifacts = RunArtifacts(
                 fills=engine_run.fills, positions=engine_run.positions, curve=curve, prices=prices
             )
-            self._store.save(result, artifacts, self._renderer.render(result, artifacts))
+            self._store.save(
+                result, artifacts, lambda out: self._renderer.write(result, artifacts, out)
+            )
         return result
 
     def _starting_equity(self, request: BacktestRequest) -> float:

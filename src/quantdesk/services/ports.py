@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TextIO
 
 from quantdesk.domain.audit import AuditEvent
 from quantdesk.domain.backtest import (
@@ -172,10 +172,18 @@ class RunArtifacts:
     prices: dict[str, tuple[Int64Array, Float64Array]]  # instrument -> bar closes
 
 
+ReportWriter = Callable[[TextIO], None]
+"""Writes a run's report into an open text file."""
+
+
 class RunStore(Protocol):
     """Where backtest runs live: one folder per run under ``QUANTDESK_HOME/runs``."""
 
-    def save(self, result: BacktestResult, artifacts: RunArtifacts, report_html: str) -> Path: ...
+    def save(
+        self, result: BacktestResult, artifacts: RunArtifacts, write_report: ReportWriter
+    ) -> Path:
+        """Store the run whole or not at all; ``write_report`` writes ``report.html``."""
+        ...
 
     def results(self) -> list[BacktestResult]:
         """Every stored run, newest first."""
@@ -189,8 +197,9 @@ class RunStore(Protocol):
 
 
 class ReportRenderer(Protocol):
-    def render(self, result: BacktestResult, artifacts: RunArtifacts) -> str:
-        """A self-contained HTML page."""
+    def write(self, result: BacktestResult, artifacts: RunArtifacts, out: TextIO) -> None:
+        """A self-contained HTML page, written part by part (it embeds ~5 MB of plotly.js:
+        held as one string, it would add to the run's peak memory)."""
         ...
 
 

@@ -1,5 +1,6 @@
 """The HTML report: one offline page, every figure labelled, all text escaped, big runs thinned."""
 
+import io
 import re
 import time
 
@@ -147,6 +148,20 @@ def test_the_page_is_one_offline_document(page: str) -> None:
     assert len(PLOTLY_BANNER.findall(page)) == 1
     assert not re.search(r"<script[^>]*\bsrc\s*=", page)
     assert not re.search(r"<link[^>]*https?:", page)
+
+
+def test_plotly_js_is_embedded_whole_before_the_chart_that_uses_it(page: str) -> None:
+    import plotly.offline
+
+    script = plotly.offline.get_plotlyjs()
+    start = page.index(script)  # the whole library, byte for byte, from its file
+    assert page.index("window.PlotlyConfig") < start < page.index("Plotly.newPlot")
+
+
+def test_writing_gives_the_page_rendering_gives() -> None:
+    out = io.StringIO()
+    HtmlReportRenderer().write(make_result(), make_artifacts(), out)
+    assert out.getvalue() == HtmlReportRenderer().render(make_result(), make_artifacts())
 
 
 def test_the_page_names_the_run(page: str) -> None:

@@ -117,6 +117,9 @@ class NautilusBacktestRunner:
                 signal_decisions=list(recorder.signal_decisions),
             )
         finally:
+            engine = node.get_engine(config.id)
+            if engine is not None:
+                engine.cache.reset()
             node.dispose()
 
     def _risk_guard(self, request: BacktestRequest, engine: Any) -> PortfolioRiskGuard:

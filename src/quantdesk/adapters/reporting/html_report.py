@@ -7,10 +7,13 @@ of it plotly.js itself. Every piece of text from the run is escaped: labels and 
 input.
 """
 
+import importlib.resources
+import io
 import math
+import shutil
 from collections.abc import Callable, Sequence
 from html import escape
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -139,10 +142,18 @@ class HtmlReportRenderer:
     """Renders a run's page; the same run always renders to the same bytes."""
 
     def render(self, result: BacktestResult, artifacts: RunArtifacts) -> str:
+        page = io.StringIO()
+        self.write(result, artifacts, page)
+        return page.getvalue()
+
+    def write(self, result: BacktestResult, artifacts: RunArtifacts, out: TextIO) -> None:
+        """The page part by part: plotly.js is copied from plotly's own file, never a string."""
         title = f"Backtest {result.run_id}" + (
             f" · {result.request.label}" if result.request.label else ""
         )
-        body = [
+        parts: list[Part] = [
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>",
             _header(result, artifacts),
             *_chart(artifacts),
             _metrics(result.metrics, _currency(result)),
@@ -152,17 +163,31 @@ class HtmlReportRenderer:
             _facts(result.facts),
             _data_used(result.data),
             _provenance(result),
+            f'<p class="note">quantdesk {escape(result.facts.quantdesk_version)}</p>',
+            "</body>\n</html>",
         ]
-        # One join: the page embeds plotly.js (~5 MB), and each ``+`` would copy all of it.
-        return "\n".join(
-            [
-                '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-                f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>",
-                *body,
-                f'<p class="note">quantdesk {escape(result.facts.quantdesk_version)}</p>',
-                "</body>\n</html>\n",
-            ]
-        )
+        for part in parts:
+            if isinstance(part, str):
+                out.write(part)
+            else:
+                part(out)
+            out.write("\n")
+
+
+Part = str | Callable[[TextIO], None]
+"""A piece of the page: its text, or what writes it (plotly.js, from its file)."""
+
+
+def _write_plotlyjs(out: TextIO) -> None:
+    """plotly.js in 1 MiB pieces from the file plotly ships (its own reader holds it whole)."""
+    bundled = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    if not bundled.is_file():  # a plotly that keeps it elsewhere: its reader, then
+        import plotly.offline
+
+        out.write(plotly.offline.get_plotlyjs())
+        return
+    with bundled.open("r", encoding="utf-8") as source:
+        shutil.copyfileobj(source, out, 1 << 20)
 
 
 # sections ------------------------------------------------------------------------------------
@@ -212,12 +237,12 @@ def _header(result: BacktestResult, artifacts: RunArtifacts) -> str:
 Figure = dict[str, Any]
 
 
-def _chart(artifacts: RunArtifacts) -> list[str]:
+def _chart(artifacts: RunArtifacts) -> list[Part]:
     """Equity, drawdown and up to four price panels on one shared time axis.
 
     The figure is plotly's JSON as plain dicts, rendered without validation: building it
     through ``graph_objects`` loads plotly's validators, tens of MB at the end of a long run.
-    plotly.js is its own part of the page, not inside the chart's string: one copy of it.
+    plotly.js is its own part of the page, written from its file.
     """
     curve = artifacts.curve
     if len(curve) == 0:
@@ -282,7 +307,6 @@ def _chart(artifacts: RunArtifacts) -> list[str]:
     notes.extend(_add_markers(fig, artifacts.fills, shown))
 
     import plotly.io
-    import plotly.offline
 
     chart = plotly.io.to_html(
         fig,
@@ -296,7 +320,7 @@ def _chart(artifacts: RunArtifacts) -> list[str]:
     return [
         "<h2>Equity</h2>",
         "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n<script>",
-        plotly.offline.get_plotlyjs(),
+        _write_plotlyjs,
         "</script>",
         chart,
         notes_html,

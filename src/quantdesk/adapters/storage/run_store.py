@@ -23,7 +23,7 @@ from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundEr
 from quantdesk.domain.record_log import RecordLog, as_log
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
 from quantdesk.services.performance import EquityCurve, drawdown_of
-from quantdesk.services.ports import RunArtifacts
+from quantdesk.services.ports import ReportWriter, RunArtifacts
 
 REQUEST_FILE = "request.json"
 RESULT_FILE = "result.json"
@@ -36,7 +36,6 @@ PARTIAL_SUFFIX = ".partial"
 
 _LIST_HINT = "see `quantdesk runs list`"
 _ROW_GROUP = 131_072
-_TEXT_SLICE = 1 << 20  # characters
 _ARROW_TYPES: dict[object, pa.DataType] = {
     int: pa.int64(),
     float: pa.float64(),
@@ -82,7 +81,9 @@ class FileRunStore:
 
     # writing -------------------------------------------------------------------------------
 
-    def save(self, result: BacktestResult, artifacts: RunArtifacts, report_html: str) -> Path:
+    def save(
+        self, result: BacktestResult, artifacts: RunArtifacts, write_report: ReportWriter
+    ) -> Path:
         run_id = result.run_id
         _check_run_id(run_id)
         final = self._root / run_id
@@ -105,7 +106,9 @@ class FileRunStore:
             )
             _write_equity(partial / EQUITY_FILE, artifacts.curve)
             _write_prices(partial / PRICES_FILE, artifacts.prices)
-            _write_text(partial / REPORT_FILE, report_html)
+            with (partial / REPORT_FILE).open("w", encoding="utf-8") as report:
+                write_report(report)
+            _fsync(partial / REPORT_FILE)
             _write_text(partial / RESULT_FILE, result_json)
             _fsync(partial)
             if final.exists():  # another writer got there while this one was writing
@@ -234,10 +237,7 @@ def _fsync(path: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """In slices: a report embeds plotly.js, and encoding it whole would copy it whole."""
-    with path.open("w", encoding="utf-8") as handle:
-        for start in range(0, len(text), _TEXT_SLICE):
-            handle.write(text[start : start + _TEXT_SLICE])
+    path.write_text(text, encoding="utf-8")
     _fsync(path)
 
 
