@@ -87,7 +87,7 @@ class CatalogJournal:
             handle.flush()
             os.fsync(handle.fileno())
         partial.replace(txn.directory / MANIFEST)
-        _fsync_dir(txn.directory)
+        fsync_dir(txn.directory)
         self._apply(txn)
 
     def recover(self) -> list[str]:
@@ -132,7 +132,8 @@ class CatalogJournal:
             os.fsync(handle.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries, so a rename or a new file in it survives a crash."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from nautilus_trader.core.datetime import unix_nanos_to_iso8601
 from nautilus_trader.persistence.funcs import class_to_filename, urisafe_identifier
 
-from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal
+from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, fsync_dir
 from quantdesk.adapters.nautilus.signal_data import AISignalData
 from quantdesk.domain.backtest import SignalDataUsed
 from quantdesk.domain.errors import CatalogError
@@ -143,7 +143,7 @@ class ParquetSignalStore:
             fd = os.open(creating, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             fcntl.flock(fd, fcntl.LOCK_EX)
             creating.replace(segment)
-            _fsync_dir(self._journal_dir)
+            fsync_dir(self._journal_dir)
             self._segment = segment
             self._fd = fd
         return self._fd
@@ -154,7 +154,7 @@ class ParquetSignalStore:
         os.fsync(self._fd)
         os.close(self._fd)  # releases the flock
         self._segment.replace(_sealed_name(self._segment))
-        _fsync_dir(self._journal_dir)
+        fsync_dir(self._journal_dir)
         self._fd, self._segment = None, None
 
     def _seal_orphans(self) -> None:
@@ -171,7 +171,7 @@ class ParquetSignalStore:
             finally:
                 os.close(fd)
             path.replace(_sealed_name(path))
-        _fsync_dir(self._journal_dir)
+        fsync_dir(self._journal_dir)
 
     def _commit(self, signals: list[AISignal], segments: list[Path]) -> int:
         by_instrument: dict[str, list[AISignal]] = {}
@@ -464,14 +464,6 @@ def _file_stamp(ns: int) -> str:
 
 def _sealed_name(path: Path) -> Path:
     return path.with_name(path.name[: -len(OPEN_SUFFIX)] + SEALED_SUFFIX)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def journal_lines(path: Path) -> list[dict[str, object]]:
