@@ -302,10 +302,12 @@ def attribute(
         # A strategy alone in the run owns every row: no copy of the logs.
         lone = len(strategy_ids) == 1
         own = fill_log if lone else fill_log.where("strategy_id", strategy_id)
-        alone = position_ids in ([], [strategy_id])
-        own_positions = position_log if alone else position_log.where("strategy_id", strategy_id)
+        owns_positions = position_ids in ([], [strategy_id])
+        own_positions = (
+            position_log if owns_positions else position_log.where("strategy_id", strategy_id)
+        )
         instruments = sorted({str(i) for i in own.encoded("instrument_id")[1]})
-        if run is not None and lone and alone and set(closes) <= set(instruments):
+        if run is not None and lone and owns_positions and set(closes) <= set(instruments):
             metrics = run[1]
         else:
             own_closes = {i: closes[i] for i in instruments if i in closes}

@@ -181,11 +181,6 @@ Part = str | Callable[[TextIO], None]
 def _write_plotlyjs(out: TextIO) -> None:
     """plotly.js in 1 MiB pieces from the file plotly ships (its own reader holds it whole)."""
     bundled = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
-    if not bundled.is_file():  # a plotly that keeps it elsewhere: its reader, then
-        import plotly.offline
-
-        out.write(plotly.offline.get_plotlyjs())
-        return
     with bundled.open("r", encoding="utf-8") as source:
         shutil.copyfileobj(source, out, 1 << 20)
 

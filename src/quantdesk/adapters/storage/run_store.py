@@ -262,7 +262,10 @@ def _read_records(path: Path, record_type: type[R], schema: pa.Schema) -> Record
     """Records in file order; the schema's column order is the record's field order."""
     table = pq.read_table(path, schema=schema)
     columns = [table.column(name).to_pylist() for name in schema.names]
-    return RecordLog(record_type, (record_type(*row) for row in zip(*columns, strict=True)))
+    log = RecordLog(record_type)
+    for row in zip(*columns, strict=True):
+        log.append_values(*row)
+    return log
 
 
 def _write_equity(path: Path, curve: EquityCurve) -> None:
@@ -273,7 +276,7 @@ def _write_equity(path: Path, curve: EquityCurve) -> None:
     in_market = np.asarray(curve.in_market, dtype=np.bool_)
     peak = -math.inf
     with pq.ParquetWriter(path, _EQUITY_SCHEMA, use_dictionary=False) as writer:
-        for start in range(0, max(len(ts), 1), _ROW_GROUP):
+        for start in range(0, max(len(ts), 1), _ROW_GROUP):  # an empty curve: one empty group
             part = slice(start, start + _ROW_GROUP)
             under = drawdown_of(equity[part], peak)
             if len(under):
