@@ -76,6 +76,13 @@ def facts_table(result: BacktestResult) -> Table:
         "orders / fills / closed positions",
         f"{facts.orders:,} / {facts.fills:,} / {facts.positions_closed:,}",
     )
+    if result.execution is not None:
+        e = result.execution
+        table.add_row(
+            "split orders / later parts / slippage",
+            f"{e.split_orders:,} of {e.orders_filled:,} / {e.split_fills:,} / {e.slippage:,.2f}",
+        )
+    table.add_row("orders refused by the engine", f"{result.orders_refused:,}")
     table.add_row("engine wall time", f"{facts.wall_seconds:,.2f} s")
     table.add_row("bars/s", f"{facts.bars_per_second:,.0f}")
     table.add_row("fingerprint", result.fingerprint)
@@ -191,4 +198,20 @@ def signals_table(result: BacktestResult) -> Table:
         )
     if len(p.traces) > MAX_SIGNAL_ROWS:
         table.add_row(f"… {len(p.traces) - MAX_SIGNAL_ROWS:,} more (--json)", *[""] * 6)
+    return table
+
+
+def refusals_table(result: BacktestResult) -> Table:
+    """Orders the engine rejected or denied, by reason, with their first times."""
+    table = Table(title="Orders refused by the engine")
+    for name in ("kind", "reason", "orders", "first", "example"):
+        table.add_column(name, justify="right" if name == "orders" else "left")
+    for r in result.engine_rejections:
+        table.add_row(
+            r.kind,
+            r.reason,
+            f"{r.count:,}",
+            ", ".join(ns_to_text(ts) for ts in r.first_ts[:3]),
+            r.example,
+        )
     return table

@@ -1,7 +1,6 @@
 """``quantdesk backtest`` and ``quantdesk runs``: run backtests, look at what they produced."""
 
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,12 +8,19 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from quantdesk.cli import backtest_render
 from quantdesk.cli.errors import reported_failures
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.timestamps import parse_utc
-from quantdesk.domain.backtest import AccountType, BacktestRequest, OmsType, VenueSpec
+from quantdesk.domain.backtest import (
+    AccountType,
+    BacktestRequest,
+    BacktestResult,
+    Liquidity,
+    OmsType,
+)
 from quantdesk.domain.errors import InvalidInputError, SourceReadError
 from quantdesk.domain.risk import BreachAction
 from quantdesk.services.backtests import BUILTIN_STRATEGIES, builtin_strategy_specs
@@ -52,6 +58,19 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
         leverage: Annotated[str, typer.Option(help="default leverage")] = "1",
         maker_fee: Annotated[str | None, typer.Option(help="venue maker fee rate")] = None,
         taker_fee: Annotated[str | None, typer.Option(help="venue taker fee rate")] = None,
+        liquidity: Annotated[
+            Liquidity,
+            typer.Option(
+                help="volume: a bar fills max(volume/4, 1) at its price, the rest a tick "
+                "worse; unlimited: the whole order at the bar's price"
+            ),
+        ] = Liquidity.VOLUME,
+        spread: Annotated[
+            str | None,
+            typer.Option(
+                help="BID/ASK bars only: the other side is the bars shifted by this spread"
+            ),
+        ] = None,
         seed: Annotated[int, typer.Option(help="seed of the fill model's draws")] = 0,
         label: Annotated[str, typer.Option(help="a name for the run")] = "",
         log_level: Annotated[str, typer.Option(help="engine log level (OFF silences)")] = "ERROR",
@@ -103,16 +122,18 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                     start_ns=None if start is None else parse_utc(start, "--start"),
                     end_ns=None if end is None else parse_utc(end, "--end"),
                     venues=[
-                        VenueSpec(
-                            name=venue,
-                            oms_type=oms,
-                            account_type=account,
-                            base_currency=currency,
-                            starting_balance=Decimal(balance),
-                            default_leverage=Decimal(leverage),
-                            maker_fee=None if maker_fee is None else Decimal(maker_fee),
-                            taker_fee=None if taker_fee is None else Decimal(taker_fee),
-                        )
+                        {  # validated with the request: a bad value is a named error
+                            "name": venue,
+                            "oms_type": oms,
+                            "account_type": account,
+                            "base_currency": currency,
+                            "starting_balance": balance,
+                            "default_leverage": leverage,
+                            "maker_fee": maker_fee,
+                            "taker_fee": taker_fee,
+                            "liquidity": liquidity,
+                            "bar_spread": spread,
+                        }
                         for venue in sorted({i.rsplit(".", 1)[-1] for i in instrument})
                     ],
                     seed=seed,
@@ -143,6 +164,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 return
             out.print(backtest_render.result_table(result))
             out.print(backtest_render.facts_table(result))
+            _print_refusals(out, err, result)
             if result.risk_counts:
                 out.print(backtest_render.risk_table(result))
             if result.provenance is not None:
@@ -183,6 +205,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 return
             out.print(backtest_render.result_table(result))
             out.print(backtest_render.facts_table(result))
+            _print_refusals(out, err, result)
             if result.provenance is not None:
                 out.print(backtest_render.signals_table(result))
 
@@ -208,6 +231,14 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
             a, b = service.result(run_a), service.result(run_b)
             same = service.same_fills(a.run_id, b.run_id)
             out.print(backtest_render.compare_table(a, b, same))
+
+
+def _print_refusals(out: Console, err: Console, result: BacktestResult) -> None:
+    if not result.engine_rejections:
+        return
+    out.print(backtest_render.refusals_table(result))
+    for line in result.warnings[:1]:
+        err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:

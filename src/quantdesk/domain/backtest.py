@@ -12,6 +12,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.risk import RiskConfig, RiskEvent
@@ -37,6 +38,23 @@ class FillModelSpec(BaseModel):
     prob_slippage: float = Field(default=0.0, ge=0, le=1)
 
 
+class Liquidity(StrEnum):
+    """How much of a market order a bar can fill at its price.
+
+    ``volume``: the engine's bar execution, at most ``max(volume / 4, size increment)`` at the
+    bar's price and the rest one tick worse (split fills, reported with their slippage);
+    ``unlimited``: the whole order at the bar's price (bid/ask for quote bars).
+    """
+
+    VOLUME = "volume"
+    UNLIMITED = "unlimited"
+
+
+FEE_RATE_MIN = Decimal("-0.01")
+FEE_RATE_MAX = Decimal("0.1")
+"""Sane fee rates: a rebate of at most 1 % of notional, a fee of at most 10 %."""
+
+
 class VenueSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -47,12 +65,29 @@ class VenueSpec(BaseModel):
     starting_balance: Decimal = Field(default=Decimal(1_000_000), gt=0)
     default_leverage: Decimal = Field(default=Decimal(1), gt=0)
     maker_fee: Decimal | None = Field(
-        default=None, description="fee rate for makers; None keeps each instrument's own"
+        default=None,
+        ge=FEE_RATE_MIN,
+        le=FEE_RATE_MAX,
+        description="fee rate for makers (negative: a rebate); None keeps each instrument's own",
     )
     taker_fee: Decimal | None = Field(
-        default=None, description="fee rate for takers; None keeps each instrument's own"
+        default=None,
+        ge=FEE_RATE_MIN,
+        le=FEE_RATE_MAX,
+        description="fee rate for takers; None keeps each instrument's own",
     )
     fill_model: FillModelSpec = Field(default_factory=FillModelSpec)
+    liquidity: Liquidity = Field(
+        default=Liquidity.VOLUME,
+        description="volume: fills limited by bar volume, the rest a tick worse; "
+        "unlimited: the whole order at the bar's price",
+    )
+    bar_spread: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="for BID or ASK bars: the other side of the market is the bars shifted "
+        "by this spread (price units); without it single-sided bars make no market",
+    )
 
 
 class StrategySpec(BaseModel):
@@ -347,6 +382,43 @@ class SignalProvenance(BaseModel):
     traces: list[SignalTrace] = Field(default_factory=list)
 
 
+class EngineRejection(BaseModel):
+    """Orders the engine itself refused, by kind and reason (rejected by the venue, denied by
+    its risk engine or quantdesk's margin check): never hidden behind a clean-looking run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["rejected", "denied"]
+    reason: str  # the reason's leading code (numbers and names stripped)
+    count: int
+    first_ts: list[int]  # the first few times (ns UTC)
+    example: str  # the first full reason text
+
+
+class ExecutionSummary(BaseModel):
+    """How market orders met the bars' liquidity: orders filled in several parts (the
+    engine fills ``max(volume / 4, 1)`` at the bar's price, the rest a tick worse) and what
+    that cost against each order's first fill price, in the account currency."""
+
+    model_config = ConfigDict(frozen=True)
+
+    orders_filled: int
+    split_orders: int
+    split_fills: int  # fills after the first of a split order
+    slippage: float  # > 0: paid against the first fill price
+
+
+class AllOrdersRefusedError(InvalidInputError):
+    """Every order a run sent was rejected or denied by the engine: its result would be a
+    flat line that looks like a strategy that chose not to trade."""
+
+    code = "all_orders_refused"
+
+    def __init__(self, message: str, *, hint: str, data: dict[str, Any]) -> None:
+        super().__init__(message, hint=hint)
+        self.data = data
+
+
 class RunStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
@@ -375,4 +447,13 @@ class BacktestResult(BaseModel):
     provenance: SignalProvenance | None = Field(
         default=None, description="signal -> decision -> fill; None when no signals replayed"
     )
+    engine_rejections: list[EngineRejection] = Field(
+        default_factory=list, description="orders the engine rejected or denied, by reason"
+    )
+    execution: ExecutionSummary | None = None
+    warnings: list[str] = Field(default_factory=list)
     error: str | None = None
+
+    @property
+    def orders_refused(self) -> int:
+        return sum(r.count for r in self.engine_rejections)

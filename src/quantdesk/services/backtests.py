@@ -12,6 +12,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import quantdesk
@@ -28,6 +29,11 @@ from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.market_data import BarSpec, bar_type_id
 from quantdesk.domain.time import ns_to_text
 from quantdesk.services.columns import Float64Array, Int64Array
+from quantdesk.services.execution import (
+    check_not_all_refused,
+    execution_summary,
+    refusal_warnings,
+)
 from quantdesk.services.performance import attribute, build_equity_curve, compute_metrics
 from quantdesk.services.ports import (
     BacktestRunner,
@@ -93,6 +99,27 @@ def builtin_strategy_specs(
     ]
 
 
+def _check_single_sided(
+    spec: BarSpec, instrument_id: str, spread: Decimal | None, tick: Decimal
+) -> None:
+    """BID or ASK bars alone make no market: every order would be rejected."""
+    if spec.price_type not in ("BID", "ASK"):
+        return
+    other = "ASK" if spec.price_type == "BID" else "BID"
+    if spread is None:
+        raise InvalidInputError(
+            f"{spec} bars of {instrument_id} are one side of the market only: the engine "
+            "would reject every market order with 'no market'",
+            hint=f"set the venue's bar_spread: the {other} side is then the bars "
+            f"{'plus' if other == 'ASK' else 'minus'} the spread; or run on LAST or MID bars",
+        )
+    if spread % tick:
+        raise InvalidInputError(
+            f"bar_spread {spread} is not a multiple of {instrument_id}'s tick size {tick}",
+            hint=f"e.g. {tick * max(1, round(spread / tick))}",
+        )
+
+
 def _tag(instrument_id: str) -> str:
     return "".join(ch for ch in instrument_id.rsplit(".", 1)[0] if ch.isalnum()) or "X"
 
@@ -135,6 +162,7 @@ class BacktestService:
                     hint="multi-currency portfolios are not supported yet: set the venue's "
                     "base_currency to the instruments' currency",
                 )
+            _check_single_sided(spec, instrument_id, venue.bar_spread, instrument.tick_size)
             bar_type = bar_type_id(instrument_id, spec)
             entry = entries.get(bar_type)
             if entry is None:
@@ -277,6 +305,8 @@ class BacktestService:
                     done[0] = reached
 
             engine_run = self._runner.run(pinned, on_progress)
+        execution = execution_summary(engine_run.fills)
+        check_not_all_refused(engine_run.engine_rejections, execution.orders_filled)
         with progress.task("analyse and store"):
             # Read only now, into the memory the engine has just handed back: read before the
             # run, they would sit on top of the engine's own peak.
@@ -334,6 +364,9 @@ class BacktestService:
                 )
                 if pinned.replays_signals
                 else None,
+                engine_rejections=engine_run.engine_rejections,
+                execution=execution,
+                warnings=refusal_warnings(engine_run.engine_rejections, execution.orders_filled),
             )
             artifacts = RunArtifacts(
                 fills=engine_run.fills, positions=engine_run.positions, curve=curve, prices=prices

@@ -10,6 +10,7 @@ from quantdesk.domain.audit import AuditEvent
 from quantdesk.domain.backtest import (
     BacktestRequest,
     BacktestResult,
+    EngineRejection,
     FillRecord,
     PositionRecord,
     SignalDataUsed,
@@ -143,6 +144,7 @@ class EngineRun:
     risk_events: list[RiskEvent]
     signal_uses: list[SignalUse] = field(default_factory=list)
     signal_decisions: list[SignalDecision] = field(default_factory=list)
+    engine_rejections: list[EngineRejection] = field(default_factory=list)
 
 
 class BacktestRunner(Protocol):

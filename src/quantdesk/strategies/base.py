@@ -56,6 +56,10 @@ class QuantdeskStrategy(Strategy):
     required_signal_types: ClassVar[frozenset[str]] = frozenset()
     """Signal types a family always needs, whatever its config says."""
 
+    warmup_bars: int | None = None
+    """Bars of its ``bar_type`` a strategy reads before it can decide at all: a run with
+    fewer is refused before it starts (it could not trade)."""
+
     def __init__(self, config: QuantdeskStrategyConfig) -> None:
         super().__init__(config)
         self._trade_until_ns = config.trade_until_ns

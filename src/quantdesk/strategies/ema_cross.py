@@ -37,6 +37,7 @@ class EmaCross(QuantdeskStrategy):
         self._trade_size = config.trade_size
         self.fast_ema = ExponentialMovingAverage(config.fast)
         self.slow_ema = ExponentialMovingAverage(config.slow)
+        self.warmup_bars = config.slow
         self._quantity: Quantity | None = None
 
     def on_start(self) -> None:

@@ -2,7 +2,10 @@
 
 The request is translated into the engine's own configs (venues, data, importable
 strategies); a :class:`RunRecorder` joins the engine before it runs to purge closed orders,
-record fills and positions, and report simulated time.
+record fills and positions, count the orders the engine refused, and report simulated time;
+a :class:`MarginCheck` holds buying power on margin accounts. Venue options map onto the
+engine: ``liquidity`` picks the fill model, ``bar_spread`` makes single-sided bars tradable
+(:mod:`bar_sides`).
 """
 
 import json
@@ -28,16 +31,18 @@ from nautilus_trader.config import (
     RiskEngineConfig,
     StrategyConfig,
 )
+from nautilus_trader.model.enums import OmsType as NautilusOmsType
 from nautilus_trader.model.enums import TradingState as NautilusTradingState
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 
+from quantdesk.adapters.nautilus.bar_sides import QuoteSidesNode
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
 from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_CLIENT_ID, SIGNAL_DATA_PATH
-from quantdesk.adapters.nautilus.signal_replay import SignalReplayNode
-from quantdesk.domain.backtest import BacktestRequest, StrategySpec, VenueSpec
+from quantdesk.domain.backtest import BacktestRequest, Liquidity, StrategySpec, VenueSpec
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.market_data import BarSpec, bar_type_id
 from quantdesk.domain.risk import TradingState
@@ -59,8 +64,26 @@ class NautilusBacktestRunner:
         return str(nautilus_version)
 
     def check(self, request: BacktestRequest) -> None:
-        for index, spec in enumerate(request.strategies):
-            _check_strategy(index, spec)
+        spec = BarSpec.parse(request.bar_spec)
+        streamed = {bar_type_id(i, spec) for i in request.instruments}
+        for index, strategy in enumerate(request.strategies):
+            warmup = _check_strategy(index, strategy, streamed)
+            if warmup is not None:
+                self._check_warmup(index, strategy, request, *warmup)
+
+    def _check_warmup(
+        self, index: int, strategy: StrategySpec, request: BacktestRequest, bar_type: str, need: int
+    ) -> None:
+        """A strategy that cannot finish warming up in the run's bars would trade nothing."""
+        if request.start_ns is None or request.end_ns is None:
+            return  # checked again once the range is pinned
+        have, _, _ = self._catalog.bar_span(bar_type, request.start_ns, request.end_ns)
+        if need > have:
+            raise InvalidInputError(
+                f"strategy {index + 1} ({strategy.strategy_path}) needs {need:,} bars of "
+                f"{bar_type} to warm up, the run has {have:,}: it could not trade",
+                hint="shorten the strategy's look-back or widen the run's range",
+            )
 
     def run(
         self, request: BacktestRequest, on_progress: Callable[[int], None] | None = None
@@ -77,7 +100,13 @@ class NautilusBacktestRunner:
         self, request: BacktestRequest, on_progress: Callable[[int], None] | None
     ) -> EngineRun:
         config = self._run_config(request)
-        node = SignalReplayNode(configs=[config])
+        spec = BarSpec.parse(request.bar_spec)
+        spreads = {
+            bar_type_id(i, spec): spread
+            for i in request.instruments
+            if (spread := request.venue(i.rsplit(".", 1)[1]).bar_spread) is not None
+        }
+        node = QuoteSidesNode(configs=[config], spreads=spreads)
         try:
             node.build()
             engine = node.get_engine(config.id)
@@ -95,6 +124,17 @@ class NautilusBacktestRunner:
             engine.add_actor(recorder)
             guard = self._risk_guard(request, engine)
             engine.add_actor(guard)
+            engine.add_actor(
+                MarginCheck(
+                    MarginCheckConfig(component_id="QuantdeskMarginCheck"),
+                    forward=engine.kernel.risk_engine.execute,
+                    bar_types={i: bar_type_id(i, spec) for i in request.instruments},
+                    oms_types={
+                        v: getattr(NautilusOmsType, request.venue(v).oms_type.value)
+                        for v in request.venue_names
+                    },
+                )
+            )
             started = time.perf_counter()
             (result,) = node.run()
             wall = time.perf_counter() - started
@@ -115,6 +155,7 @@ class NautilusBacktestRunner:
                 risk_events=list(guard.events),
                 signal_uses=list(recorder.signal_uses),
                 signal_decisions=list(recorder.signal_decisions),
+                engine_rejections=recorder.refusals,
             )
         finally:
             engine = node.get_engine(config.id)
@@ -240,7 +281,9 @@ def _venue(spec: VenueSpec, seed: int) -> BacktestVenueConfig:
         starting_balances=[f"{spec.starting_balance} {spec.base_currency}"],
         default_leverage=float(spec.default_leverage),
         fill_model=ImportableFillModelConfig(
-            fill_model_path="nautilus_trader.backtest.models:FillModel",
+            fill_model_path="quantdesk.adapters.nautilus.fills:UnlimitedLiquidityFillModel"
+            if spec.liquidity is Liquidity.UNLIMITED
+            else "nautilus_trader.backtest.models:FillModel",
             config_path="nautilus_trader.backtest.config:FillModelConfig",
             config={
                 "prob_fill_on_limit": spec.fill_model.prob_fill_on_limit,
@@ -252,8 +295,13 @@ def _venue(spec: VenueSpec, seed: int) -> BacktestVenueConfig:
     )
 
 
-def _check_strategy(index: int, spec: StrategySpec) -> None:
-    """The engine ignores unknown keys and validates only on decode: do both here, clearly."""
+def _check_strategy(index: int, spec: StrategySpec, streamed: set[str]) -> tuple[str, int] | None:
+    """The engine ignores unknown keys and validates only on decode: do both here, clearly.
+
+    A ``bar_type`` must be one the run streams, of the strategy's own instrument (otherwise
+    it would trade one instrument on another's prices, or wait for bars that never come).
+    Returns the bar type and the number of bars the strategy needs to warm up, if it says.
+    """
     where = f"strategy {index + 1} ({spec.strategy_path})"
     try:
         strategy_cls = resolve_path(spec.strategy_path)
@@ -272,9 +320,25 @@ def _check_strategy(index: int, spec: StrategySpec) -> None:
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError, TypeError) as error:
         raise InvalidInputError(f"{where}: invalid parameter: {error}") from error
     try:  # a strategy may reject combinations its fields allow (fast >= slow, say)
-        strategy_cls(config)
+        strategy = strategy_cls(config)
     except (ValueError, TypeError) as error:
         raise InvalidInputError(f"{where}: {error}") from error
+    bar_type = getattr(config, "bar_type", None)
+    if bar_type is None:
+        return None
+    instrument_id = getattr(config, "instrument_id", None)
+    if instrument_id is not None and bar_type.instrument_id != instrument_id:
+        raise InvalidInputError(
+            f"{where}: bar_type {bar_type} is not a bar series of its instrument {instrument_id}",
+            hint=f"use {instrument_id}-<bar spec>-EXTERNAL",
+        )
+    if str(bar_type) not in streamed:
+        raise InvalidInputError(
+            f"{where}: bar_type {bar_type} is not streamed by this run",
+            hint=f"the run streams {', '.join(sorted(streamed))}",
+        )
+    warmup = getattr(strategy, "warmup_bars", None)
+    return (str(bar_type), int(warmup)) if isinstance(warmup, int) else None
 
 
 _ENGINE_FIELDS = frozenset(field.name for field in msgspec.structs.fields(StrategyConfig))

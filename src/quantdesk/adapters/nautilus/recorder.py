@@ -6,7 +6,10 @@ engine's reports, it records every fill and every closed position itself as they
 into columns (:class:`RecordLog`) rather than an object each: they are held through the
 engine's peak. It also reports simulated time, which drives the progress bar, and keeps the
 signal trail: the signals strategies consumed and the gate's decisions on orders taken on
-them, so each fill carries the id of the signal its order was taken on.
+them, so each fill carries the id of the signal its order was taken on. And it counts the
+orders the engine refused (``OrderRejected`` by the venue, ``OrderDenied`` by its risk
+engine or the margin check), by reason, with their first times: a run that traded nothing
+because every order bounced must not look like a strategy that chose not to trade.
 """
 
 from collections.abc import Callable
@@ -17,14 +20,27 @@ from nautilus_trader.common.events import TimeEvent
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.core.message import Event
 from nautilus_trader.model.enums import OrderSide
-from nautilus_trader.model.events import OrderFilled, PositionClosed
+from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected, PositionClosed
 
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_DECISION_TOPIC, SIGNAL_USED_TOPIC
-from quantdesk.domain.backtest import FillRecord, PositionRecord, SignalDecision, SignalUse
+from quantdesk.domain.backtest import (
+    EngineRejection,
+    FillRecord,
+    PositionRecord,
+    SignalDecision,
+    SignalUse,
+)
 from quantdesk.domain.record_log import RecordLog
 
 PURGE_TIMER = "quantdesk-purge"
 PROGRESS_TIMER = "quantdesk-progress"
+FIRST_TIMES = 5
+
+
+def reason_code(reason: str) -> str:
+    """The reason's leading code: ``NOTIONAL_EXCEEDS_FREE_BALANCE: free=..`` groups as one."""
+    head = reason.split(":", 1)[0].strip()
+    return head or reason
 
 
 class RunRecorderConfig(ActorConfig, frozen=True, kw_only=True):
@@ -48,10 +64,12 @@ class RunRecorder(Actor):
         self.signal_uses: list[SignalUse] = []
         self.signal_decisions: list[SignalDecision] = []
         self._order_signals: dict[str, str] = {}  # approved orders taken on a signal
+        self._refusals: dict[tuple[str, str], tuple[int, list[int], str]] = {}
 
     def on_start(self) -> None:
         self.msgbus.subscribe(topic="events.fills.*", handler=self._on_fill)
         self.msgbus.subscribe(topic="events.position.*", handler=self._on_position)
+        self.msgbus.subscribe(topic="events.order.*", handler=self._on_order)
         self.msgbus.subscribe(topic=SIGNAL_USED_TOPIC, handler=self.signal_uses.append)
         self.msgbus.subscribe(topic=SIGNAL_DECISION_TOPIC, handler=self._on_signal_decision)
         if self._purge:
@@ -95,6 +113,29 @@ class RunRecorder(Actor):
             self._order_signals.get(order_id),
         )
 
+    def _on_order(self, event: Event) -> None:
+        if isinstance(event, OrderRejected):
+            kind = "rejected"
+        elif isinstance(event, OrderDenied):
+            kind = "denied"
+        else:
+            return
+        reason = str(event.reason)
+        key = (kind, reason_code(reason))
+        count, first, example = self._refusals.get(key, (0, [], reason))
+        if len(first) < FIRST_TIMES:
+            first.append(int(event.ts_event))
+        self._refusals[key] = (count + 1, first, example)
+
+    @property
+    def refusals(self) -> list[EngineRejection]:
+        """Refused orders by kind and reason, most frequent first."""
+        rows = [
+            EngineRejection(kind=kind, reason=code, count=count, first_ts=first, example=example)
+            for (kind, code), (count, first, example) in self._refusals.items()
+        ]
+        return sorted(rows, key=lambda r: (-r.count, r.kind, r.reason))
+
     def _on_position(self, event: Event) -> None:
         if not isinstance(event, PositionClosed):
             return
@@ -120,3 +161,4 @@ class RunRecorder(Actor):
         self.signal_uses.clear()
         self.signal_decisions.clear()
         self._order_signals.clear()
+        self._refusals.clear()

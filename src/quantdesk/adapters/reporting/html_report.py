@@ -132,6 +132,7 @@ code { font-size: 0.85rem; }
 .status-failed { background: #ffe3e3; color: #8a1c1c; }
 .error { background: #ffe3e3; padding: 0.5rem 1rem; white-space: pre-wrap; }
 .note { color: #7b8794; font-size: 0.85rem; }
+.warning { color: #b44d12; font-weight: 600; }
 .metrics { columns: 3 22rem; }
 .metrics tr { break-inside: avoid; }
 pre { background: #f5f7fa; padding: 0.75rem; overflow-x: auto; font-size: 0.8rem; }
@@ -158,6 +159,8 @@ class HtmlReportRenderer:
             *_chart(artifacts),
             _metrics(result.metrics, _currency(result)),
             _attribution(result.attribution),
+            _engine_refusals(result),
+            _execution(result),
             _risk(result),
             _signals(result),
             _facts(result.facts),
@@ -490,7 +493,7 @@ MAX_RISK_EVENTS = 200
 def _risk(result: BacktestResult) -> str:
     """Every risk decision that was not a plain approve: counts by rule, then the first ones."""
     if not result.risk_events:
-        return '<h2>Risk</h2>\n<p class="note">every order was approved as sent</p>'
+        return '<h2>Risk</h2>\n<p class="note">the risk gate approved every order as sent</p>'
     counts = [[_th(rule), _num(f"{count:,}")] for rule, count in result.risk_counts.items()]
     shown = result.risk_events[:MAX_RISK_EVENTS]
     rows = [
@@ -510,6 +513,46 @@ def _risk(result: BacktestResult) -> str:
     note = f'<p class="note">{more:,} more events in result.json</p>' if more > 0 else ""
     head = ["time", "kind", "scope", "instrument", "rule", "requested", "approved", "detail"]
     return "<h2>Risk</h2>\n" + _table(["rule", "events"], counts) + "\n" + _table(head, rows) + note
+
+
+def _engine_refusals(result: BacktestResult) -> str:
+    """Orders the engine itself rejected or denied: a warning, counts by reason, first times."""
+    if not result.engine_rejections:
+        return '<h2>Engine</h2>\n<p class="note">the engine rejected or denied no order</p>'
+    rows = [
+        [
+            escape(r.kind),
+            escape(r.reason),
+            _num(f"{r.count:,}"),
+            escape(", ".join(_iso(ts) for ts in r.first_ts)),
+            escape(r.example),
+        ]
+        for r in result.engine_rejections
+    ]
+    warning = "".join(f'<p class="warning">{escape(line)}</p>' for line in result.warnings[:1])
+    head = ["kind", "reason", "orders", "first times", "first reason in full"]
+    return "<h2>Orders refused by the engine</h2>\n" + warning + _table(head, rows)
+
+
+def _execution(result: BacktestResult) -> str:
+    """Split fills against bar volume and their slippage (volume-limited liquidity)."""
+    e = result.execution
+    if e is None:
+        return ""
+    liquidity = ", ".join(
+        f"{v}: {result.request.venue(v).liquidity.value}" for v in result.request.venue_names
+    )
+    rows = [
+        [_th("Liquidity"), escape(liquidity)],
+        [_th("Orders filled"), _num(f"{e.orders_filled:,}")],
+        [_th("Orders filled in several parts"), _num(f"{e.split_orders:,}")],
+        [_th("Later parts"), _num(f"{e.split_fills:,}")],
+        [
+            _th("Slippage against the first part", "side x (price - first price) x quantity"),
+            _num(f"{e.slippage:,.2f} {_currency(result) or ''}".strip()),
+        ],
+    ]
+    return "<h2>Execution</h2>\n" + _table(None, rows)
 
 
 MAX_SIGNAL_TRACES = 200
