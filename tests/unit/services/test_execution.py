@@ -1,0 +1,65 @@
+"""Split fills, their slippage, and runs the engine refused (pure, no engine)."""
+
+import pytest
+
+from quantdesk.domain.backtest import AllOrdersRefusedError, EngineRejection, FillRecord
+from quantdesk.domain.record_log import RecordLog
+from quantdesk.services.execution import (
+    check_not_all_refused,
+    execution_summary,
+    refusal_warnings,
+)
+
+
+def fill(order: str, side: int, quantity: float, price: float) -> FillRecord:
+    return FillRecord(
+        0, "S", "A.X", order, f"T-{order}-{price}", "P", side, quantity, price, 0.0, ""
+    )
+
+
+FILLS = [
+    fill("1", +1, 25, 100.00),  # a buy of 100: 25 at the close, 75 a tick worse
+    fill("1", +1, 75, 100.01),
+    fill("2", -1, 100, 99.50),  # whole
+    fill("3", -1, 30, 99.40),  # a sell of 100: 70 a tick lower
+    fill("3", -1, 70, 99.39),
+]
+
+
+@pytest.mark.parametrize("as_log", [False, True])
+def test_split_orders_and_their_slippage(as_log: bool) -> None:
+    fills = FILLS
+    if as_log:
+        log = RecordLog(FillRecord)
+        for f in FILLS:
+            log.append(f)
+        fills = log  # type: ignore[assignment]
+    summary = execution_summary(fills)
+    assert (summary.orders_filled, summary.split_orders, summary.split_fills) == (3, 2, 2)
+    assert summary.slippage == pytest.approx(75 * 0.01 + 70 * 0.01)
+
+
+def refusal(
+    count: int, kind: str = "rejected", reason: str = "no market for A.X"
+) -> EngineRejection:
+    return EngineRejection(
+        kind=kind, reason=reason, count=count, first_ts=[60_000_000_000], example=reason
+    )  # type: ignore[arg-type]
+
+
+def test_a_run_the_engine_refused_entirely_fails_with_the_cause_and_the_fix() -> None:
+    with pytest.raises(AllOrdersRefusedError) as caught:
+        check_not_all_refused([refusal(14_419)], orders_filled=0)
+    assert caught.value.code == "all_orders_refused"
+    assert caught.value.data["orders_refused"] == 14_419
+    assert "14,419" in caught.value.message and "no market" in caught.value.message
+    assert caught.value.hint is not None and "bar_spread" in caught.value.hint
+
+
+def test_some_refusals_warn_without_failing() -> None:
+    refusals = [refusal(3, "denied", "INSUFFICIENT_MARGIN")]
+    check_not_all_refused(refusals, orders_filled=5)
+    (headline, detail) = refusal_warnings(refusals, orders_filled=5)
+    assert "refused 3 order(s) (5 filled)" in headline and "INSUFFICIENT_MARGIN" in detail
+    assert refusal_warnings([], orders_filled=5) == []
+    check_not_all_refused([], orders_filled=0)  # nothing sent, nothing refused: no error
