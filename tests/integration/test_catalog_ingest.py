@@ -4,6 +4,7 @@ Property 25 (stored in the engine's Parquet format, readable by it), 28 (increme
 additions without rebuilds), 30 (invalid data rejected at ingest), 32 (lineage preserved).
 """
 
+import csv
 import hashlib
 import itertools
 import json
@@ -19,7 +20,8 @@ from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.errors import NotFoundError, NothingValidError
-from quantdesk.domain.market_data import RejectReason
+from quantdesk.domain.market_data import BarIngestOptions, RejectReason, TimestampAt
+from quantdesk.domain.time import TS_MAX_NS
 from quantdesk.services.platform import Platform
 from support.bars import MINUTE_NS, T0, rows
 
@@ -267,3 +269,91 @@ def test_concurrent_catalog_objects_see_each_others_writes(
     other = ParquetCatalog(desk_with_equity.home / "catalog")
     desk_with_equity.ingest.ingest_bars(write_csv(rows(4)), "ACME.XNAS", "1-MINUTE-LAST")
     assert len(other.read_bars(BAR_TYPE, 0, 2**62)) == 4
+
+
+def read_rejects(path: str | None) -> list[dict[str, str]]:
+    assert path is not None
+    with Path(path).open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_open_stamped_files_count_their_malformed_rows(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    good = rows(2)
+    source = [good[0], good[0][:3], good[1], good[1][:2]]  # lines 3 and 5 are short
+    options = BarIngestOptions(timestamp_at=TimestampAt.OPEN)
+    summary = desk_with_equity.ingest.ingest_bars(
+        write_csv(source), "ACME.XNAS", "1-MINUTE-LAST", options
+    )
+    assert (summary.rows_read, summary.rows_written, summary.rows_rejected) == (4, 2, 2)
+    assert summary.rejected_by_reason == {"malformed_row": 2}
+    assert [r["row"] for r in read_rejects(summary.rejects_path)] == ["3", "5"]
+
+
+def test_a_file_spanning_past_the_valid_range_keeps_its_valid_rows(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    good = rows(1)[0]
+    source = [
+        ["1677-09-22T00:00:00Z", *good[1:]],
+        good,
+        ["2262-04-10T00:00:00Z", *good[1:]],
+        ["2262-04-11T00:00:00Z", *good[1:]],
+    ]
+    summary = desk_with_equity.ingest.ingest_bars(write_csv(source), "ACME.XNAS", "1-MINUTE-LAST")
+    assert summary.rejected_by_reason == {"timestamp_out_of_range": 2}
+    assert [b.ts_init for b in engine_bars(desk_with_equity)] == [T0, TS_MAX_NS]
+
+
+def test_open_stamps_shifted_past_the_valid_range_are_rejected_not_written(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    good = rows(1)[0]
+    source = [good, ["2262-04-09T23:59:00Z", *good[1:]], ["2262-04-10T00:00:00Z", *good[1:]]]
+    options = BarIngestOptions(timestamp_at=TimestampAt.OPEN)
+    summary = desk_with_equity.ingest.ingest_bars(
+        write_csv(source), "ACME.XNAS", "1-MINUTE-LAST", options
+    )
+    [reject] = read_rejects(summary.rejects_path)
+    assert (reject["row"], reject["reason"]) == ("4", "timestamp_out_of_range")
+    assert [b.ts_init for b in engine_bars(desk_with_equity)] == [T0 + MINUTE_NS, TS_MAX_NS]
+
+
+def test_values_past_the_engine_limits_are_rejected_per_row(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    from nautilus_trader.model.objects import PRICE_MAX, QUANTITY_MAX
+
+    first, second, third = rows(3)
+    huge_price = f"{PRICE_MAX * 2:.2f}"
+    source = [
+        first,
+        [second[0], second[1], huge_price, *second[3:]],
+        [third[0], *third[1:5], f"{QUANTITY_MAX * 2:.0f}"],
+    ]
+    summary = desk_with_equity.ingest.ingest_bars(write_csv(source), "ACME.XNAS", "1-MINUTE-LAST")
+    assert summary.rejected_by_reason == {"value_too_large": 2}
+    assert [(r["row"], r["field"]) for r in read_rejects(summary.rejects_path)] == [
+        ("3", "high"),
+        ("4", "volume"),
+    ]
+    assert [b.ts_init for b in engine_bars(desk_with_equity)] == [T0]
+
+
+def test_rejects_name_the_line_where_the_record_starts(
+    desk_with_equity: Platform, tmp_path: Path
+) -> None:
+    first, second, third = rows(3)
+    bad = [second[0], "-1", *second[2:]]
+    path = tmp_path / "gappy.csv"
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + ",".join(map(str, first))
+        + "\n\n\n"  # lines 3 and 4 are blank
+        + f'"{bad[0]}",{",".join(map(str, bad[1:]))}\n'  # line 5
+        + ",".join(map(str, third))
+        + "\n"
+    )
+    summary = desk_with_equity.ingest.ingest_bars(path, "ACME.XNAS", "1-MINUTE-LAST")
+    assert [(r["row"], r["field"]) for r in read_rejects(summary.rejects_path)] == [("5", "open")]

@@ -127,8 +127,10 @@ class RejectReason(StrEnum):
     MALFORMED_ROW = "malformed_row"
     TIMESTAMP_UNPARSEABLE = "timestamp_unparseable"
     TIMESTAMP_NO_TIMEZONE = "timestamp_no_timezone"
+    TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
     VALUE_NOT_A_NUMBER = "value_not_a_number"
     PRICE_NOT_POSITIVE = "price_not_positive"
+    VALUE_TOO_LARGE = "value_too_large"
     OHLC_INCONSISTENT = "ohlc_inconsistent"
     VOLUME_NEGATIVE = "volume_negative"
     PRICE_PRECISION = "price_precision"
@@ -138,12 +140,24 @@ class RejectReason(StrEnum):
     CONFLICTS_WITH_CATALOG = "conflicts_with_catalog"
 
 
+class ValueBounds(BaseModel):
+    """The largest price and quantity the engine can store (its own limits, not ours)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    price_max: float = Field(gt=0)
+    quantity_max: float = Field(gt=0)
+
+
 class Rejection(BaseModel):
     """One refused row: where it was, which field, what it held and why."""
 
     model_config = ConfigDict(frozen=True)
 
-    row: int = Field(description="1-based line in a CSV file (header is line 1), row in Parquet")
+    row: int = Field(
+        description="the 1-based line of a CSV file where the record starts (the header is "
+        "line 1; blank lines and line breaks inside quotes count), the 1-based row in Parquet"
+    )
     field: str
     value: str
     reason: RejectReason

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from quantdesk.domain.instruments import InstrumentSpec
-from quantdesk.domain.market_data import Rejection, RejectReason
-from quantdesk.domain.time import ns_to_iso
+from quantdesk.domain.market_data import Rejection, RejectReason, ValueBounds
+from quantdesk.domain.time import ns_to_iso, ts_range_text
 from quantdesk.services.columns import (
     PRICE_FIELDS,
     VALUE_FIELDS,
@@ -20,6 +20,7 @@ from quantdesk.services.columns import (
     Int64Array,
     RawBarColumns,
     TimestampStatus,
+    shift_ns,
 )
 
 _FIELDS = ("timestamp", *VALUE_FIELDS)
@@ -38,10 +39,17 @@ class ValidatedBars:
 
 
 def off_increment(values: Float64Array, increment: float) -> BoolArray:
-    """True where a value is not a whole multiple of ``increment`` (beyond float noise)."""
+    """True where a value is not a whole multiple of ``increment`` (beyond float noise).
+
+    A non-zero value nearer to zero than to one increment counts as off too: it would be
+    stored as zero, which is not what the file says.
+    """
     steps = values / increment
-    error = np.abs(steps - np.round(steps))
-    result: BoolArray = error > np.maximum(1e-7, np.abs(steps) * 1e-13)
+    whole = np.round(steps)
+    error = np.abs(steps - whole)
+    result: BoolArray = (error > np.maximum(1e-7, np.abs(steps) * 1e-13)) | (
+        (whole == 0) & (values != 0)
+    )
     return result
 
 
@@ -69,12 +77,25 @@ class _Verdicts:
 
 
 def validate_bars(
-    raw: RawBarColumns, instrument: InstrumentSpec, *, round_to_instrument: bool = False
+    raw: RawBarColumns,
+    instrument: InstrumentSpec,
+    *,
+    bounds: ValueBounds | None = None,
+    shift_to_close_ns: int = 0,
+    round_to_instrument: bool = False,
 ) -> ValidatedBars:
+    """Judge every row; ``shift_to_close_ns`` moves open-stamped rows to their bar's close.
+
+    The shift happens here, range-checked, so that a row it would carry past the valid range
+    is rejected like any other and the returned bars are stamped at the close.
+    """
     n = len(raw)
     verdicts = _Verdicts(n)
     verdicts.reject(raw.ts_status == TimestampStatus.UNPARSEABLE, _UNPARSEABLE, "timestamp")
     verdicts.reject(raw.ts_status == TimestampStatus.NO_TIMEZONE, _NO_TZ, "timestamp")
+    ts_ns, in_range = shift_ns(raw.ts_ns, shift_to_close_ns)
+    out_of_range = ~in_range | (raw.ts_status == TimestampStatus.OUT_OF_RANGE)
+    verdicts.reject(out_of_range, RejectReason.TIMESTAMP_OUT_OF_RANGE, "timestamp")
 
     values = {name: raw.values.field(name) for name in VALUE_FIELDS}
     for name in VALUE_FIELDS:
@@ -98,6 +119,10 @@ def validate_bars(
     with np.errstate(invalid="ignore"):
         for name in PRICE_FIELDS:
             verdicts.reject(values[name] <= 0, RejectReason.PRICE_NOT_POSITIVE, name)
+        if bounds is not None:
+            for name in VALUE_FIELDS:
+                limit = bounds.quantity_max if name == "volume" else bounds.price_max
+                verdicts.reject(values[name] > limit, RejectReason.VALUE_TOO_LARGE, name)
         body_top = np.maximum(values["open"], values["close"])
         body_bottom = np.minimum(values["open"], values["close"])
         verdicts.reject(body_top > values["high"], RejectReason.OHLC_INCONSISTENT, "high")
@@ -110,11 +135,11 @@ def validate_bars(
                 off_increment(values["volume"], size_step), RejectReason.VOLUME_PRECISION, "volume"
             )
 
-    _reject_out_of_order(raw.ts_ns, verdicts)
+    _reject_out_of_order(ts_ns, verdicts)
 
     alive = verdicts.alive
     bars = BarColumns(
-        ts_ns=raw.ts_ns[alive],
+        ts_ns=ts_ns[alive],
         open=values["open"][alive],
         high=values["high"][alive],
         low=values["low"][alive],
@@ -124,9 +149,17 @@ def validate_bars(
     return ValidatedBars(
         bars=bars,
         source_row=raw.source_row[alive],
-        rejections=_describe(raw, verdicts, values, instrument),
+        rejections=_describe(raw, ts_ns, verdicts, values, _Context(instrument, bounds)),
         rows_rounded=int(np.count_nonzero(rounded_rows & alive)),
     )
+
+
+_LIMIT_NAME = ("price", "quantity")
+_PRECISION = (RejectReason.PRICE_PRECISION, RejectReason.VOLUME_PRECISION)
+
+
+def _increment(field: str, instrument: InstrumentSpec) -> float:
+    return 10.0**-instrument.size_precision if field == "volume" else float(instrument.tick_size)
 
 
 _UNPARSEABLE = RejectReason.TIMESTAMP_UNPARSEABLE
@@ -144,24 +177,31 @@ def _reject_out_of_order(ts_ns: Int64Array, verdicts: _Verdicts) -> None:
     verdicts.reject(alive & (ts_ns < previous), RejectReason.OUT_OF_ORDER, "timestamp")
 
 
+@dataclass(frozen=True)
+class _Context:
+    instrument: InstrumentSpec
+    bounds: ValueBounds | None
+
+
 def _describe(
     raw: RawBarColumns,
+    ts_ns: Int64Array,
     verdicts: _Verdicts,
     values: dict[str, Float64Array],
-    instrument: InstrumentSpec,
+    context: _Context,
 ) -> list[Rejection]:
     rejected = np.flatnonzero(~verdicts.alive)
     if rejected.size == 0:
         return []
     floor = np.iinfo(np.int64).min
     previous_max = np.concatenate(
-        ([floor], np.maximum.accumulate(np.where(verdicts.alive, raw.ts_ns, floor))[:-1])
+        ([floor], np.maximum.accumulate(np.where(verdicts.alive, ts_ns, floor))[:-1])
     )
     out: list[Rejection] = []
     for index in rejected.tolist():
         reason = _REASONS[verdicts.reason[index]]
         field = _FIELDS[verdicts.field[index]]
-        detail = _detail(reason, field, index, values, instrument, int(previous_max[index]))
+        detail = _detail(reason, field, index, values, context, int(previous_max[index]))
         out.append(
             Rejection(
                 row=int(raw.source_row[index]),
@@ -179,17 +219,25 @@ def _detail(
     field: str,
     index: int,
     values: dict[str, Float64Array],
-    instrument: InstrumentSpec,
+    context: _Context,
     previous_ts: int,
 ) -> str:
+    instrument = context.instrument
     if reason is RejectReason.TIMESTAMP_UNPARSEABLE:
         return "not a timestamp in the declared format (ISO-8601 or epoch s/ms/us/ns)"
     if reason is RejectReason.TIMESTAMP_NO_TIMEZONE:
         return "timestamp has no timezone; pass --assume-utc if the file is in UTC"
+    if reason is RejectReason.TIMESTAMP_OUT_OF_RANGE:
+        return f"outside the valid range {ts_range_text()} (at the bar's close)"
     if reason is RejectReason.VALUE_NOT_A_NUMBER:
         return f"{field} must be a finite number"
     if reason is RejectReason.PRICE_NOT_POSITIVE:
         return f"{field} must be > 0"
+    if reason is RejectReason.VALUE_TOO_LARGE:
+        bounds = context.bounds
+        assert bounds is not None
+        limit = bounds.quantity_max if field == "volume" else bounds.price_max
+        return f"{field} is above the engine's largest {_LIMIT_NAME[field == 'volume']} {limit!r}"
     if reason is RejectReason.OHLC_INCONSISTENT:
         o, h, lo, c = (float(values[f][index]) for f in PRICE_FIELDS)
         return (
@@ -198,6 +246,14 @@ def _detail(
         )
     if reason is RejectReason.VOLUME_NEGATIVE:
         return "volume must be >= 0"
+    if (
+        reason in _PRECISION
+        and abs(float(values[field][index])) < _increment(field, instrument) / 2
+    ):
+        return (
+            f"{field} is non-zero but below half the increment {_increment(field, instrument)!r}"
+            f" of {instrument.instrument_id}: it would be stored as 0"
+        )
     if reason is RejectReason.PRICE_PRECISION:
         return (
             f"not a multiple of the tick size {instrument.tick_size} of "

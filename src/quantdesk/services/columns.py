@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quantdesk.domain.market_data import Rejection
+from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS
 
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
@@ -68,6 +69,33 @@ class TimestampStatus(IntEnum):
     OK = 0
     UNPARSEABLE = 1
     NO_TIMEZONE = 2
+    OUT_OF_RANGE = 3
+
+
+def in_ts_range(ts_ns: Int64Array) -> BoolArray:
+    """Where a column of ns timestamps lies in the valid range (``domain.time``)."""
+    inside: BoolArray = (ts_ns >= TS_MIN_NS) & (ts_ns <= TS_MAX_NS)
+    return inside
+
+
+def scale_to_ns(counts: Int64Array, unit_ns: int) -> tuple[Int64Array, BoolArray]:
+    """Whole counts of a unit (s, ms, ...) as ns, with where the result lies in range.
+
+    The bounds are divided down instead of the counts multiplied up, so a count that would
+    wrap int64 is caught instead of turning into a plausible date; out-of-range rows get 0.
+    """
+    lowest = -(-TS_MIN_NS // unit_ns)
+    highest = TS_MAX_NS // unit_ns
+    inside: BoolArray = (counts >= lowest) & (counts <= highest)
+    ns: Int64Array = np.where(inside, counts, 0).astype(np.int64) * np.int64(unit_ns)
+    return ns, inside
+
+
+def shift_ns(ts_ns: Int64Array, delta_ns: int) -> tuple[Int64Array, BoolArray]:
+    """Timestamps moved by ``delta_ns`` with where both ends lie in range (0 elsewhere)."""
+    inside = in_ts_range(ts_ns) & (ts_ns >= TS_MIN_NS - delta_ns) & (ts_ns <= TS_MAX_NS - delta_ns)
+    moved: Int64Array = np.where(inside, ts_ns, 0).astype(np.int64) + np.int64(delta_ns)
+    return np.where(inside, moved, 0).astype(np.int64), inside
 
 
 @dataclass(frozen=True, eq=False)

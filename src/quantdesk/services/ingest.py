@@ -93,15 +93,7 @@ class BarIngestService:
             sha = file_sha256(path)
         with progress.task(f"read {path.name}"):
             raw = self._source.read_bars(path, options)
-        if options.timestamp_at is TimestampAt.OPEN:
-            assert spec.interval_ns is not None
-            raw = RawBarColumns(
-                source_row=raw.source_row,
-                ts_ns=raw.ts_ns + np.int64(spec.interval_ns),
-                ts_status=raw.ts_status,
-                values=raw.values,
-                text_of=raw.text_of,
-            )
+        shift = spec.interval_ns if options.timestamp_at is TimestampAt.OPEN else None
         return self.ingest_columns(
             raw,
             instrument=instrument,
@@ -109,6 +101,7 @@ class BarIngestService:
             source=str(path.resolve()),
             source_sha256=sha,
             round_to_instrument=options.round_to_instrument,
+            shift_to_close_ns=shift or 0,
             progress=progress,
         )
 
@@ -121,28 +114,34 @@ class BarIngestService:
         source: str,
         source_sha256: str,
         round_to_instrument: bool = False,
+        shift_to_close_ns: int = 0,
         progress: ProgressReporter | None = None,
     ) -> IngestSummary:
-        """Validate columns already in memory and commit what is new; the core of every ingest."""
+        """Validate columns already in memory and commit what is new; the core of every ingest.
+
+        ``shift_to_close_ns`` moves rows stamped at their bar's open to its close. Comparing
+        with the catalog and committing happen under the catalog's writer lock, so what was
+        found missing is still missing when it is written, whoever else ingests at once.
+        """
         progress = progress or SilentProgress()
         started = time.time_ns()
         ingest_id = new_ingest_id()
         bar_type = bar_type_id(instrument.instrument_id, bar_spec)
         with progress.task("validate", total=len(raw)) as advance:
-            validated = validate_bars(raw, instrument, round_to_instrument=round_to_instrument)
+            validated = validate_bars(
+                raw,
+                instrument,
+                bounds=self._catalog.value_bounds,
+                shift_to_close_ns=shift_to_close_ns,
+                round_to_instrument=round_to_instrument,
+            )
             advance(len(raw))
         rows_read = len(raw) + len(raw.malformed)
         rejections = [*raw.malformed, *validated.rejections]
-        with progress.task("compare with catalog"):
-            new_rows, present, conflicts = self._split_against_catalog(
-                validated, instrument, bar_type
-            )
-        rejections.extend(conflicts)
-        rejections.sort(key=lambda r: r.row)
-        new_bars = validated.bars.take(new_rows)
         run_dir = self._ingest_dir / ingest_id
-        rejects_path = _write_rejects(run_dir, rejections) if rejections else None
         if len(validated.bars) == 0:
+            rejections.sort(key=lambda r: r.row)
+            rejects_path = _write_rejects(run_dir, rejections) if rejections else None
             raise NothingValidError(
                 _nothing_valid_message(source, rows_read, rejections),
                 hint=f"see the rejected rows in {rejects_path}"
@@ -151,32 +150,41 @@ class BarIngestService:
             )
 
         staged = StagedCommit(files_added=[], files_replaced=[])
-        if len(new_bars):
-
-            def lineage(commit: StagedCommit) -> LineageRecord:
-                return LineageRecord(
-                    ingest_id=ingest_id,
-                    source=source,
-                    source_sha256=source_sha256,
-                    instrument_id=instrument.instrument_id,
-                    bar_type=bar_type,
-                    rows_read=rows_read,
-                    rows_written=len(new_bars),
-                    rows_already_present=present,
-                    rows_rejected=len(rejections),
-                    first_ts=int(new_bars.ts_ns[0]),
-                    last_ts=int(new_bars.ts_ns[-1]),
-                    files_added=commit.files_added,
-                    files_replaced=commit.files_replaced,
-                    quantdesk_version=quantdesk.__version__,
-                    nautilus_trader_version=self._catalog.engine_version,
-                    started_at_ns=started,
-                    finished_at_ns=time.time_ns(),
+        with self._catalog.exclusive():
+            with progress.task("compare with catalog"):
+                new_rows, present, conflicts = self._split_against_catalog(
+                    validated, instrument, bar_type
                 )
+            rejections.extend(conflicts)
+            rejections.sort(key=lambda r: r.row)
+            new_bars = validated.bars.take(new_rows)
+            if len(new_bars):
 
-            with progress.task("write", total=len(new_bars)) as advance:
-                staged = self._catalog.commit_bars(instrument, bar_type, new_bars, lineage)
-                advance(len(new_bars))
+                def lineage(commit: StagedCommit) -> LineageRecord:
+                    return LineageRecord(
+                        ingest_id=ingest_id,
+                        source=source,
+                        source_sha256=source_sha256,
+                        instrument_id=instrument.instrument_id,
+                        bar_type=bar_type,
+                        rows_read=rows_read,
+                        rows_written=len(new_bars),
+                        rows_already_present=present,
+                        rows_rejected=len(rejections),
+                        first_ts=int(new_bars.ts_ns[0]),
+                        last_ts=int(new_bars.ts_ns[-1]),
+                        files_added=commit.files_added,
+                        files_replaced=commit.files_replaced,
+                        quantdesk_version=quantdesk.__version__,
+                        nautilus_trader_version=self._catalog.engine_version,
+                        started_at_ns=started,
+                        finished_at_ns=time.time_ns(),
+                    )
+
+                with progress.task("write", total=len(new_bars)) as advance:
+                    staged = self._catalog.commit_bars(instrument, bar_type, new_bars, lineage)
+                    advance(len(new_bars))
+        rejects_path = _write_rejects(run_dir, rejections) if rejections else None
 
         summary = IngestSummary(
             ingest_id=ingest_id,

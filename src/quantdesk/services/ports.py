@@ -23,6 +23,7 @@ from quantdesk.domain.market_data import (
     CatalogEntry,
     CatalogFile,
     LineageRecord,
+    ValueBounds,
 )
 from quantdesk.domain.risk import KillSwitch, KillSwitchScope, RiskEvent
 from quantdesk.domain.signal_routing import (
@@ -86,6 +87,18 @@ class MarketDataCatalog(Protocol):
 
     @property
     def engine_version(self) -> str: ...
+
+    @property
+    def value_bounds(self) -> ValueBounds:
+        """The largest price and quantity the engine stores: larger values are rejected."""
+        ...
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold the catalog as its one writer (across processes) until the block ends.
+
+        What an ingest reads inside the block stays true until it commits there.
+        """
+        ...
 
     def put_instrument(self, spec: InstrumentSpec) -> None: ...
 

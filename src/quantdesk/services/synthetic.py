@@ -14,8 +14,10 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarSpec, IngestSummary
+from quantdesk.domain.time import describe_ns, in_ts_range, ts_range_text
 from quantdesk.services.columns import BarColumns, RawBarColumns
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
@@ -48,6 +50,13 @@ class SyntheticMarketConfig:
             raise ValueError("days must be >= 1")
         if not 0.0 <= self.correlation < 1.0:
             raise ValueError("correlation must be in [0, 1)")
+        last_ns = self.start_ns + self.bars_per_instrument * MINUTE_NS
+        if not (in_ts_range(self.start_ns) and in_ts_range(last_ns)):
+            raise InvalidInputError(
+                f"a synthetic market from {describe_ns(self.start_ns)} for {self.days} days "
+                f"does not fit the valid time range {ts_range_text()}",
+                hint="choose a start and a length inside that range",
+            )
 
     @property
     def bars_per_instrument(self) -> int:

@@ -4,6 +4,8 @@ import gzip
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from quantdesk.adapters.sources.bar_files import BarFileSource
@@ -136,3 +138,98 @@ def test_unreadable_input_says_which_file(tmp_path: Path) -> None:
     broken = write(tmp_path, "not parquet", "broken.parquet")
     with pytest.raises(SourceReadError, match=r"broken\.parquet"):
         read(broken)
+
+
+HEADER = "timestamp,open,high,low,close,volume\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt"),
+    [
+        ("9223372036854", TimestampFormat.SECONDS),  # wraps int64 once scaled to ns
+        ("-9223372036854775808", TimestampFormat.SECONDS),
+        ("9223372036854775807", TimestampFormat.MILLISECONDS),
+        ("99999999999999999999", TimestampFormat.NANOSECONDS),  # beyond int64 itself
+        ("1e30", TimestampFormat.SECONDS),
+        ("-1", TimestampFormat.SECONDS),  # before 1970
+        ("9223372036854775807", TimestampFormat.NANOSECONDS),  # past 2262-04-10
+    ],
+)
+def test_epochs_outside_the_valid_range_are_flagged_not_wrapped(
+    tmp_path: Path, value: str, fmt: TimestampFormat
+) -> None:
+    path = write(tmp_path, HEADER + f"1704067260,1,2,0.5,1.5,1\n{value},1,2,0.5,1.5,1\n")
+    result = read(path, timestamp_format=fmt)
+    assert result.ts_status.tolist()[1] == TimestampStatus.OUT_OF_RANGE
+    assert result.text_of("timestamp", 1) == value
+
+
+def test_iso_dates_outside_the_valid_range_are_flagged(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER + "1677-09-22T00:00:00Z,1,2,0.5,1.5,1\n"
+        "2024-01-01T00:01:00Z,1,2,0.5,1.5,1\n"
+        "2262-04-11T00:00:00Z,1,2,0.5,1.5,1\n"
+        "2300-01-01T00:00:00Z,1,2,0.5,1.5,1\n",
+    )
+    result = read(path)
+    assert result.ts_status.tolist() == [
+        TimestampStatus.OUT_OF_RANGE,
+        TimestampStatus.OK,
+        TimestampStatus.OUT_OF_RANGE,
+        TimestampStatus.OUT_OF_RANGE,
+    ]
+    assert result.ts_ns.tolist()[1] == T
+
+
+def test_parquet_timestamps_beyond_nanoseconds_are_flagged_not_fatal(tmp_path: Path) -> None:
+    stamps = pa.array([T // 1_000_000, 32_503_680_000_000], pa.timestamp("ms", "UTC"))  # 3000
+    table = pa.table({"timestamp": stamps, **{n: [1.0, 1.0] for n in ("open", "high", "low")}})
+    table = table.append_column("close", pa.array([1.0, 1.0])).append_column(
+        "volume", pa.array([1.0, 1.0])
+    )
+    path = tmp_path / "bars.parquet"
+    pq.write_table(table, path)
+    result = read(path)
+    assert result.ts_status.tolist() == [TimestampStatus.OK, TimestampStatus.OUT_OF_RANGE]
+    assert result.ts_ns.tolist()[0] == T
+
+
+def test_a_date_alone_has_no_timezone(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, HEADER + "2024-03-01,1,2,0.5,1.5,1\n2024-03-01T00:00:00-01,1,2,0.5,1.5,1\n"
+    )
+    assert read(path).ts_status.tolist() == [TimestampStatus.NO_TIMEZONE, TimestampStatus.OK]
+    assert read(path, assume_utc=True).ts_status.tolist() == [TimestampStatus.OK] * 2
+
+
+def test_rows_are_numbered_by_the_line_where_their_record_starts(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER + "\n"  # line 2: blank
+        "2024-01-01T00:01:00Z,1,2,0.5,1.5,1\n"  # line 3
+        '"2024-01-01T00:02:00Z\n",1,2,0.5,1.5,1\n'  # lines 4-5: a line break in quotes
+        "\n"  # line 6
+        "2024-01-01T00:03:00Z,1,2\n"  # line 7: malformed
+        "2024-01-01T00:04:00Z,x,2,0.5,1.5,1\n",  # line 8
+    )
+    result = read(path)
+    assert result.source_row.tolist() == [3, 4, 8]
+    assert [(m.row, m.reason) for m in result.malformed] == [(7, RejectReason.MALFORMED_ROW)]
+    assert result.text_of("open", 2) == "x"
+
+
+def test_rows_are_numbered_by_line_in_gzip_files_too(tmp_path: Path) -> None:
+    path = tmp_path / "bars.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(HEADER + "\n\n2024-01-01T00:01:00Z,1,2,0.5,1.5,1\n")
+    assert read(path).source_row.tolist() == [4]
+
+
+def test_a_named_volume_column_must_exist_even_with_a_default(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "timestamp,open,high,low,close,vol\n2024-01-01T00:01:00Z,1,2,0.5,1.5,9\n"
+    )
+    with pytest.raises(SourceReadError, match=r"no volume column 'qty'.*'vol'"):
+        read(path, columns={"volume": "qty"}, default_volume=7)
+    assert read(path, columns={"volume": "vol"}, default_volume=7).values.volume.tolist() == [9.0]

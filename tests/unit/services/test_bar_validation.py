@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
-from quantdesk.domain.market_data import RejectReason
+from quantdesk.domain.market_data import RejectReason, ValueBounds
+from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS
 from quantdesk.services.bar_validation import off_increment, validate_bars
 from quantdesk.services.columns import BarColumns, RawBarColumns, TimestampStatus
 
@@ -136,3 +137,91 @@ def test_off_increment_tolerates_float_noise_only() -> None:
     values = np.array([1.57597, 46319.0, 0.3, 1.575971, 46319.05])
     assert off_increment(values, 0.00001).tolist() == [False, False, False, True, False]
     assert off_increment(values, 0.1).tolist() == [True, False, False, True, True]
+
+
+MINUTE = 60_000_000_000
+BOUNDS = ValueBounds(price_max=1e6, quantity_max=1e9)
+
+
+def test_timestamps_outside_the_valid_range_are_rejected_per_row() -> None:
+    lowest = np.iinfo(np.int64).min
+    rows = [(lowest, *GOOD), (-1, *GOOD), (0, *GOOD), (TS_MAX_NS, *GOOD), (TS_MAX_NS + 1, *GOOD)]
+    result = validate_bars(raw(rows), INSTRUMENT)
+    assert [(r.row, r.reason, r.field) for r in result.rejections] == [
+        (2, RejectReason.TIMESTAMP_OUT_OF_RANGE, "timestamp"),  # not a "duplicate" of a floor
+        (3, RejectReason.TIMESTAMP_OUT_OF_RANGE, "timestamp"),
+        (6, RejectReason.TIMESTAMP_OUT_OF_RANGE, "timestamp"),
+    ]
+    assert result.rejections[0].value == str(lowest)
+    assert "2262-04-10" in result.rejections[0].detail
+    assert result.bars.ts_ns.tolist() == [TS_MIN_NS, TS_MAX_NS]
+
+
+def test_a_source_flagged_out_of_range_is_rejected_whatever_its_placeholder() -> None:
+    rows = [(1, *GOOD), (0, *GOOD)]
+    result = validate_bars(
+        raw(rows, [TimestampStatus.OK, TimestampStatus.OUT_OF_RANGE]), INSTRUMENT
+    )
+    assert [(r.row, r.reason) for r in result.rejections] == [
+        (3, RejectReason.TIMESTAMP_OUT_OF_RANGE)
+    ]
+
+
+def test_the_shift_to_the_close_is_range_checked() -> None:
+    last_open = TS_MAX_NS - MINUTE
+    rows = [(0, *GOOD), (last_open, *GOOD), (last_open + 1, *GOOD)]
+    result = validate_bars(raw(rows), INSTRUMENT, shift_to_close_ns=MINUTE)
+    assert [(r.row, r.reason) for r in result.rejections] == [
+        (4, RejectReason.TIMESTAMP_OUT_OF_RANGE)
+    ]
+    assert result.bars.ts_ns.tolist() == [MINUTE, TS_MAX_NS]
+
+
+@pytest.mark.parametrize("field", ["open", "high", "low", "close", "volume"])
+def test_values_beyond_the_engine_limits_are_rejected_per_row(field: str) -> None:
+    values = dict(zip(("open", "high", "low", "close", "volume"), GOOD, strict=True))
+    values[field] = 2e9 if field == "volume" else 2e6  # checked before OHLC consistency
+    result = validate_bars(
+        raw([(1, *GOOD), (2, *values.values()), (3, *GOOD)]), INSTRUMENT, bounds=BOUNDS
+    )
+    assert [(r.row, r.reason, r.field) for r in result.rejections] == [
+        (3, RejectReason.VALUE_TOO_LARGE, field)
+    ]
+    limit = "1000000000.0" if field == "volume" else "1000000.0"
+    assert limit in result.rejections[0].detail
+    assert result.bars.ts_ns.tolist() == [1, 3]
+
+
+def test_values_at_the_engine_limits_pass() -> None:
+    at_limit = (1e6, 1e6, 1e6, 1e6, 1e9)
+    result = validate_bars(raw([(1, *at_limit)]), INSTRUMENT, bounds=BOUNDS)
+    assert result.rejections == []
+
+
+@pytest.mark.parametrize(
+    ("row", "reason", "field"),
+    [
+        ((1e-10, 1.1001, 1e-10, 1.1, 5.0), RejectReason.PRICE_PRECISION, "open"),
+        ((1.1, 1.1001, 1.0999, 1.1, 1e-10), RejectReason.VOLUME_PRECISION, "volume"),
+    ],
+)
+def test_values_below_one_increment_are_not_stored_as_zero(
+    row: tuple[float, ...], reason: RejectReason, field: str
+) -> None:
+    result = validate_bars(raw([(1, *row)]), INSTRUMENT)
+    assert [(r.reason, r.field) for r in result.rejections] == [(reason, field)]
+    assert "stored as 0" in result.rejections[0].detail
+
+
+def test_rounding_a_price_below_one_tick_leaves_it_not_positive() -> None:
+    result = validate_bars(
+        raw([(1, 1e-10, 1.1001, 1e-10, 1.1, 5.0)]), INSTRUMENT, round_to_instrument=True
+    )
+    assert [(r.reason, r.field) for r in result.rejections] == [
+        (RejectReason.PRICE_NOT_POSITIVE, "open")
+    ]
+
+
+def test_off_increment_counts_a_non_zero_value_below_one_increment() -> None:
+    values = np.array([1e-10, -1e-10, 0.0, 0.004, 0.006, 0.01])
+    assert off_increment(values, 0.01).tolist() == [True, True, False, True, True, False]

@@ -8,6 +8,7 @@ gaps. The engine reads the result as its own.
 
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pyarrow.parquet as pq
 from nautilus_trader import __version__ as nautilus_version
 from nautilus_trader.model import instruments as nautilus_instruments
 from nautilus_trader.model.data import BarType
-from nautilus_trader.model.objects import FIXED_SCALAR
+from nautilus_trader.model.objects import FIXED_SCALAR, PRICE_MAX, QUANTITY_MAX
 from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 from nautilus_trader.persistence.funcs import class_to_filename
 from nautilus_trader.persistence.wranglers import BarDataWrangler
@@ -26,7 +27,7 @@ from quantdesk.adapters.nautilus.catalog_transaction import LINEAGE_FILE, Catalo
 from quantdesk.adapters.nautilus.instruments import from_nautilus, to_nautilus
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.instruments import InstrumentSpec
-from quantdesk.domain.market_data import CatalogEntry, CatalogFile, LineageRecord
+from quantdesk.domain.market_data import CatalogEntry, CatalogFile, LineageRecord, ValueBounds
 from quantdesk.services.columns import VALUE_FIELDS, BarColumns, Float64Array, Int64Array
 from quantdesk.services.ports import StagedCommit
 
@@ -55,6 +56,14 @@ class ParquetCatalog:
     @property
     def engine_version(self) -> str:
         return str(nautilus_version)
+
+    @property
+    def value_bounds(self) -> ValueBounds:
+        return ValueBounds(price_max=float(PRICE_MAX), quantity_max=float(QUANTITY_MAX))
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """The journal's writer lock: other processes' writes wait until the block ends."""
+        return self._journal.locked()
 
     @property
     def engine_catalog(self) -> ParquetDataCatalog:

@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 TXN_DIR = ".txn"
 MANIFEST = "manifest.json"
 LINEAGE_FILE = "lineage.jsonl"
+LOCK_FILE = ".lock"
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,36 @@ class CatalogJournal:
     def __init__(self, root: Path) -> None:
         self._root = root
         (root / TXN_DIR).mkdir(parents=True, exist_ok=True)
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+
+    @property
+    def lock_path(self) -> Path:
+        return self._root / TXN_DIR / LOCK_FILE
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """One writer at a time per catalog, across processes."""
-        with (self._root / TXN_DIR / ".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """One writer at a time per catalog, across processes (``flock`` on one lock file).
+
+        Re-entrant within this journal, so an ingest can hold it from reading what exists to
+        committing, and the commit inside takes it again without deadlocking on itself.
+        """
+        with self._thread_lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            with self.lock_path.open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                self._depth = 1
+                try:
+                    yield
+                finally:
+                    self._depth = 0
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Transaction]:

@@ -7,8 +7,11 @@ rejection of its own, so the validation rules see every row of the file.
 
 import csv
 import gzip
+import io
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
@@ -25,14 +28,18 @@ from quantdesk.domain.market_data import (
     RejectReason,
     TimestampFormat,
 )
+from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS
 from quantdesk.services.columns import (
     VALUE_FIELDS,
     BarColumns,
+    BoolArray,
     Float64Array,
     Int64Array,
     RawBarColumns,
     TimestampStatus,
     UInt8Array,
+    in_ts_range,
+    scale_to_ns,
 )
 
 _UNIT_NS = {
@@ -41,7 +48,9 @@ _UNIT_NS = {
     TimestampFormat.MICROSECONDS: 1_000,
     TimestampFormat.NANOSECONDS: 1,
 }
-_HAS_ZONE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+# A zone only counts after a time of day: "2024-03-01" ends in "-01", which is no offset.
+_ARROW_UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_HAS_ZONE = r"[T ]\d{2}(?::?\d{2})*(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 _EPOCH_TEXT = r"^\s*-?\d+(?:\.\d+)?\s*$"
 _FLAG = {
     "timestamp": "--timestamp-col",
@@ -64,7 +73,11 @@ class BarFileSource:
         numbers: dict[str, Float64Array] = {}
         for field in VALUE_FIELDS:
             name = options.column_for(field)
-            if field == "volume" and name not in table.column_names:
+            if (
+                field == "volume"
+                and "volume" not in options.columns  # a column named by the user must exist
+                and name not in table.column_names
+            ):
                 if options.default_volume is None:
                     raise SourceReadError(
                         f"{path}: no volume column {name!r} (columns: {table.column_names})",
@@ -108,48 +121,99 @@ def _read_table(
 
 
 def _read_csv(path: Path, numeric: set[str]) -> tuple[pa.Table, Int64Array, list[Rejection]]:
-    """Fast multithreaded parse; a file with malformed lines is re-read to number them.
+    """Fast multithreaded parse, numbered by line; irregular files are re-read record by record.
 
     Only the value columns are left to type inference; the rest (timestamps above all) stay
-    text so that one odd cell cannot change how a whole column is read.
+    text so that one odd cell cannot change how a whole column is read. A row's number is
+    the physical line where its record starts: while every line is one record (the usual
+    case, checked by counting lines) that is its index plus two; blank lines, line breaks
+    inside quotes and malformed lines need the record-by-record reading.
     """
     strings = {name: pa.string() for name in _header(path) if name not in numeric}
     convert = pacsv.ConvertOptions(column_types=strings, strings_can_be_null=True)
     try:
         table = pacsv.read_csv(path, convert_options=convert)
-        return table, np.arange(2, table.num_rows + 2, dtype=np.int64), []
     except pa.ArrowInvalid as error:
         if "column" not in str(error).lower():
             raise
-    malformed: list[Rejection] = []
+    else:
+        if _line_count(path) == table.num_rows + 1:
+            return table, np.arange(2, table.num_rows + 2, dtype=np.int64), []
+    return _read_csv_by_record(path, convert)
 
-    def skip(row: pacsv.InvalidRow) -> str:
-        malformed.append(
-            Rejection(
-                row=int(row.number) if row.number is not None else -1,
-                field="*",
-                value=row.text or "",
-                reason=RejectReason.MALFORMED_ROW,
-                detail=f"expected {row.expected_columns} fields, found {row.actual_columns}",
-            )
-        )
-        return "skip"
 
+def _read_csv_by_record(
+    path: Path, convert: pacsv.ConvertOptions
+) -> tuple[pa.Table, Int64Array, list[Rejection]]:
+    starts, malformed = _record_starts(path)
     table = pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(use_threads=False),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=skip),
+        parse_options=_RECORD_PARSE,
         convert_options=convert,
     )
-    bad_lines = np.array([r.row for r in malformed], dtype=np.int64)
-    lines = np.arange(2, table.num_rows + len(malformed) + 2, dtype=np.int64)
-    return table, np.setdiff1d(lines, bad_lines, assume_unique=True), malformed
+    if table.num_rows != len(starts):  # the two readers split records differently
+        raise SourceReadError(
+            f"{path}: {table.num_rows} records parsed but {len(starts)} found line by line; "
+            "the file's quoting is ambiguous",
+            hint="write the file with standard CSV quoting (RFC 4180)",
+        )
+    return table, np.asarray(starts, dtype=np.int64), malformed
+
+
+def _record_starts(path: Path) -> tuple[list[int], list[Rejection]]:
+    """The line where each well-formed record starts, and the malformed ones as rejections."""
+    starts: list[int] = []
+    malformed: list[Rejection] = []
+    with _open_text(path) as handle:
+        reader = csv.reader(handle)
+        width = len(next(reader, []))
+        end = reader.line_num
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if not record:  # a blank line: no record at all, as for the fast parser
+                continue
+            if len(record) == width:
+                starts.append(start)
+                continue
+            malformed.append(
+                Rejection(
+                    row=start,
+                    field="*",
+                    value=",".join(record),
+                    reason=RejectReason.MALFORMED_ROW,
+                    detail=f"expected {width} fields, found {len(record)}",
+                )
+            )
+    return starts, malformed
+
+
+_RECORD_PARSE = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda _: "skip")
+
+
+def _line_count(path: Path) -> int:
+    """Physical lines, a last line without a newline included."""
+    count, last = 0, b"\n"
+    with _open_binary(path) as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="")
+    return path.open(newline="")
 
 
 def _header(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", newline="") as handle:
+        with _open_text(path) as handle:
             first = next(csv.reader(handle), None)
     except (OSError, UnicodeDecodeError) as error:
         raise SourceReadError(f"{path}: cannot be read: {error}") from error
@@ -181,13 +245,16 @@ def _parse_timestamps(
     n = len(column)
     status = np.zeros(n, dtype=np.uint8)
     if pa.types.is_timestamp(column.type):
-        ns = column.cast(pa.timestamp("ns", tz=column.type.tz)).cast(pa.int64())
-        values = ns.to_numpy(zero_copy_only=False)
-        missing = np.asarray(ns.is_null())
+        counts = pc.fill_null(column.cast(pa.int64()), 0)  # in the column's own unit
+        missing = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+        ts, inside = scale_to_ns(
+            np.asarray(counts.to_numpy(), dtype=np.int64), _ARROW_UNIT_NS[column.type.unit]
+        )
         if column.type.tz is None and not options.assume_utc:
             status[:] = TimestampStatus.NO_TIMEZONE
+        status[~inside] = TimestampStatus.OUT_OF_RANGE
         status[missing] = TimestampStatus.UNPARSEABLE
-        return np.where(missing, 0, values).astype(np.int64), status
+        return ts, status
     fmt = options.timestamp_format
     numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
     if fmt is TimestampFormat.AUTO:
@@ -206,43 +273,47 @@ def _all_epoch_text(column: pa.ChunkedArray) -> bool:
 
 
 def _epoch(column: pa.ChunkedArray, unit_ns: int | None) -> tuple[Int64Array, UInt8Array]:
-    n = len(column)
+    """Epoch counts as ns: whole counts exactly, fractional ones through float; range-checked."""
     if pa.types.is_integer(column.type):
         filled = pc.fill_null(column, 0)
         integers = np.asarray(filled.to_numpy(), dtype=np.int64)
         valid = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
         floats = integers.astype(np.float64)
+        exact = valid
     else:
         floats = _to_float(column)
         valid = np.isfinite(floats)
-        integers = np.where(valid, floats, 0).astype(np.int64)
-        whole = _whole_numbers(column)
-        if whole is not None:  # exact: a float64 cannot hold every nanosecond epoch
-            integers = np.where(valid, whole, integers)
-            floats = np.where(valid, integers.astype(np.float64), floats)
+        # Integer text is taken exactly: a float64 cannot hold every nanosecond epoch.
+        whole, fits = _whole_numbers(column)
+        exact = valid & (fits | ((floats == np.round(floats)) & (np.abs(floats) < 2.0**62)))
+        integers = np.where(exact & ~fits, floats, 0).astype(np.int64)
+        integers[fits] = whole[fits]  # int64 throughout: np.where would pass through float
+        floats = np.where(fits, whole.astype(np.float64), floats)
     if unit_ns is None:
         unit_ns = _unit_from_magnitude(floats[valid])
-    status = np.where(valid, TimestampStatus.OK, TimestampStatus.UNPARSEABLE).astype(np.uint8)
-    if bool(np.all(floats[valid] == integers[valid])):
-        ts = integers * np.int64(unit_ns)
-    else:
-        ts = np.round(np.where(valid, floats, 0) * unit_ns).astype(np.int64)
-    if ts.shape[0] != n:
-        raise AssertionError("timestamp parse changed the row count")
-    return ts.astype(np.int64), status
+    ts, inside = scale_to_ns(integers, unit_ns)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.where(valid & ~exact, floats, 0.0) * unit_ns
+        in_float = (scaled >= TS_MIN_NS) & (scaled <= TS_MAX_NS)
+        from_float = np.round(np.where(in_float, scaled, 0.0)).astype(np.int64)
+    in_float &= in_ts_range(from_float)
+    ts = np.where(exact, ts, np.where(in_float, from_float, 0)).astype(np.int64)
+    inside = np.where(exact, inside, in_float)
+    status = np.full(len(column), TimestampStatus.OK, dtype=np.uint8)
+    status[valid & ~inside] = TimestampStatus.OUT_OF_RANGE
+    status[~valid] = TimestampStatus.UNPARSEABLE
+    return ts, status
 
 
-def _whole_numbers(column: pa.ChunkedArray) -> Int64Array | None:
-    """Integer text parsed exactly (0 where a cell is not an integer), or None if none is."""
+def _whole_numbers(column: pa.ChunkedArray) -> tuple[Int64Array, BoolArray]:
+    """Integer text parsed exactly where it fits int64, and where that is."""
     text = pc.utf8_trim_whitespace(column.cast(pa.string()))
-    integral = pc.fill_null(pc.match_substring_regex(text, r"^-?\d{1,19}$"), False)
-    if not pc.any(integral).as_py():
-        return None
-    try:
-        digits = pc.if_else(integral, text, "0").cast(pa.int64())
-    except pa.ArrowInvalid:  # beyond int64: no epoch of this era
-        return None
-    return np.asarray(digits.to_numpy(), dtype=np.int64)
+    short = pc.match_substring_regex(text, r"^-?\d{1,18}$")
+    long = pc.and_(pc.match_substring_regex(text, r"^\d{19}$"), pc.less_equal(text, str(2**63 - 1)))
+    fits = pc.fill_null(pc.or_(short, long), False)
+    digits = pc.if_else(fits, text, "0").cast(pa.int64())
+    mask: BoolArray = np.asarray(fits.to_numpy(zero_copy_only=False), dtype=np.bool_)
+    return np.asarray(digits.to_numpy(), dtype=np.int64), mask
 
 
 def _unit_from_magnitude(values: Float64Array) -> int:
@@ -274,9 +345,24 @@ def _iso(column: pa.ChunkedArray, assume_utc: bool) -> tuple[Int64Array, UInt8Ar
     if ts is None:  # some cell does not parse: pandas marks exactly which ones
         strings = pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
         parsed = pd.to_datetime(strings, format="ISO8601", utc=True, errors="coerce")
-        status[np.asarray(parsed.isna().to_numpy(), dtype=np.bool_)] = TimestampStatus.UNPARSEABLE
+        failed = np.asarray(parsed.isna().to_numpy(), dtype=np.bool_)
+        status[failed] = TimestampStatus.UNPARSEABLE
+        for index in np.flatnonzero(failed).tolist():  # a real date, only not in ns?
+            if _is_iso_date(strings.iloc[index]):
+                status[index] = TimestampStatus.OUT_OF_RANGE
         ts = parsed.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64(0, "ns")).view(np.int64)
-    return ts.astype(np.int64), status
+    ts = ts.astype(np.int64)
+    outside = ~in_ts_range(ts) & (status != TimestampStatus.UNPARSEABLE)
+    status[outside] = TimestampStatus.OUT_OF_RANGE
+    return np.where(outside, 0, ts).astype(np.int64), status
+
+
+def _is_iso_date(text: object) -> bool:
+    try:
+        datetime.fromisoformat(str(text).replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def _iso_fast(text: pa.ChunkedArray, has_zone: npt.NDArray[np.bool_]) -> Int64Array | None:
@@ -309,7 +395,7 @@ def _csv_text_lookup(
                 pacsv.read_csv(
                     path,
                     read_options=pacsv.ReadOptions(use_threads=False),
-                    parse_options=pacsv.ParseOptions(invalid_row_handler=lambda _: "skip"),
+                    parse_options=_RECORD_PARSE,
                     convert_options=as_text,
                 )
             )
