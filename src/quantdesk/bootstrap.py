@@ -5,6 +5,8 @@ imported where they are built, when they are built: a backtest keeps its memory 
 engine.
 """
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from quantdesk.adapters.analytics.garch import ArchGarchFitter
@@ -25,6 +27,8 @@ from quantdesk.adapters.storage.signal_files import (
     JsonLinesRejectStore,
     JsonLinesSignalEventLog,
 )
+from quantdesk.domain.audit import MIN_KEY_BYTES, AuditAnchor, AuditKey
+from quantdesk.domain.errors import InvalidInputError, QuantdeskError
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
 from quantdesk.services.database import DatabaseService
@@ -44,6 +48,8 @@ from quantdesk.services.signals import (
 )
 from quantdesk.services.synthetic import SyntheticMarketService
 from quantdesk.settings import QuantdeskSettings
+
+log = logging.getLogger(__name__)
 
 
 def bootstrap(
@@ -72,6 +78,7 @@ def bootstrap(
             FileRunStore(settings.runs_dir),
             HtmlReportRenderer(),
             signals=signal_store,
+            audit_head=lambda: _audit_head(settings, platform),
         ),
         risk=RiskService(FileKillSwitchStore(settings.home / "risk")),
         producers=SignalProducerService(
@@ -79,7 +86,7 @@ def bootstrap(
         ),
         signals=signals,
         signal_router=router,
-        build_registry=lambda: _registry(settings),
+        build_registry=lambda: _registry(settings, lambda: _run_anchors(platform)),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)
@@ -113,7 +120,41 @@ def _signals(
     return service, router
 
 
-def _registry(settings: QuantdeskSettings) -> tuple[StrategyRegistry, DatabaseService]:
+def _audit_key(settings: QuantdeskSettings) -> AuditKey | None:
+    secret = settings.audit_key_bytes()
+    if secret is None:
+        return None
+    if len(secret) < MIN_KEY_BYTES:
+        raise InvalidInputError(
+            f"the audit key is too short ({len(secret)} bytes)",
+            hint=f"use a random secret of at least {MIN_KEY_BYTES} bytes, e.g. `openssl rand "
+            "-hex 32`",
+        )
+    return AuditKey(secret)
+
+
+def _audit_head(settings: QuantdeskSettings, platform: Platform) -> AuditAnchor | None:
+    """The registry's chain head for a run result; None while there is no registry yet."""
+    if settings.database_url is None and not (settings.home / "quantdesk.db").exists():
+        return None  # a backtest never creates the registry
+    try:
+        return platform.registry.audit_head()
+    except QuantdeskError as error:  # the run does not need the registry: it only anchors it
+        log.warning("the run records no audit anchor: %s", error)
+        return None
+
+
+def _run_anchors(platform: Platform) -> list[tuple[str, AuditAnchor]]:
+    return [
+        (f"run {result.run_id}", result.audit_head)
+        for result in platform.backtests.results()
+        if result.audit_head is not None
+    ]
+
+
+def _registry(
+    settings: QuantdeskSettings, anchors: Callable[[], list[tuple[str, AuditAnchor]]]
+) -> tuple[StrategyRegistry, DatabaseService]:
     """The registry on its database (SQLite in the home, or PostgreSQL by URL)."""
     from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
     from quantdesk.adapters.storage.audit_log import SqlAuditLog
@@ -121,7 +162,12 @@ def _registry(settings: QuantdeskSettings) -> tuple[StrategyRegistry, DatabaseSe
     from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
 
     database = Database(settings.database)  # migrated on first use
+    key = _audit_key(settings)
     registry = StrategyRegistry(
-        SqlStrategyStore(database), SqlAuditLog(database), JsonSchemaChecker()
+        SqlStrategyStore(database, key),
+        SqlAuditLog(database, key),
+        JsonSchemaChecker(),
+        key=key,
+        anchors=anchors,
     )
     return registry, DatabaseService(database)

@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from quantdesk.domain.errors import InvalidInputError
 
 
 class QuantdeskSettings(BaseSettings):
@@ -21,6 +23,36 @@ class QuantdeskSettings(BaseSettings):
         description="QUANTDESK_DATABASE_URL: registry and audit log on PostgreSQL "
         "(postgresql+psycopg://USER@HOST/DB); default: SQLite file HOME/quantdesk.db",
     )
+
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="QUANTDESK_AUDIT_KEY: secret that seals the audit chain (HMAC); kept "
+        "outside the database, so whoever can write it cannot reseal the log",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="QUANTDESK_AUDIT_KEY_FILE: a file holding that secret (preferred to the "
+        "variable; its bytes, surrounding whitespace stripped)",
+    )
+
+    def audit_key_bytes(self) -> bytes | None:
+        """The audit key's bytes, or None when neither setting is given; never logged."""
+        if self.audit_key_file is not None and self.audit_key is not None:
+            raise InvalidInputError(
+                "both QUANTDESK_AUDIT_KEY and QUANTDESK_AUDIT_KEY_FILE are set",
+                hint="set one of them",
+            )
+        if self.audit_key_file is not None:
+            try:
+                return self.audit_key_file.read_bytes().strip()
+            except OSError as error:
+                raise InvalidInputError(
+                    f"cannot read the audit key file {self.audit_key_file}: {error.strerror}",
+                    hint="check QUANTDESK_AUDIT_KEY_FILE",
+                ) from None
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value().encode()
+        return None
 
     @property
     def database(self) -> str:

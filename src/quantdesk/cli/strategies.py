@@ -206,15 +206,23 @@ def add_strategy_commands(app: typer.Typer, out: Console, err: Console) -> None:
 
     @audit.command("verify")
     def verify(ctx: typer.Context) -> None:
-        """Re-compute the hash chain; report the first broken link (exit code 4)."""
+        """Re-check the chain, its head and anchors, and replay it against the stored
+        versions, tags and deprecations; name every break (exit code 4)."""
         with reported_failures(err):
-            registry = ctx.obj.platform.registry
-            broken = registry.verify_audit()
-            if broken is not None:
-                err.print(f"[bold red]audit log broken:[/] {escape(str(broken))}", highlight=False)
+            report = ctx.obj.platform.registry.verify_audit()
+            checked = (
+                f"{report.events} events, {report.anchors} run anchors, "
+                f"{'keyed' if report.keyed else 'unkeyed (no audit key set)'}"
+            )
+            if not report.holds:
+                err.print(
+                    f"[bold red]audit log broken:[/] {len(report.breaks)} break(s) ({checked})",
+                    highlight=False,
+                )
+                for broken in report.breaks:
+                    err.print(f"  {escape(str(broken))}", highlight=False)
                 raise typer.Exit(EXIT_AUDIT_BROKEN)
-            count = len(registry.audit_events())
-            out.print(f"audit log verified: {count} events, every link holds")
+            out.print(f"audit log verified: {checked}; every link holds")
 
     @audit.command("list")
     def audit_list(

@@ -12,6 +12,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from quantdesk.domain.audit import AuditAnchor
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
@@ -451,6 +452,11 @@ class BacktestResult(BaseModel):
         default_factory=list, description="orders the engine rejected or denied, by reason"
     )
     execution: ExecutionSummary | None = None
+    audit_head: AuditAnchor | None = Field(
+        default=None,
+        description="the registry's audit chain head when the run started: an anchor "
+        "outside the database that `audit verify` checks",
+    )
     warnings: list[str] = Field(default_factory=list)
     error: str | None = None
 

@@ -10,12 +10,14 @@ import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import quantdesk
+from quantdesk.domain.audit import AuditAnchor
 from quantdesk.domain.backtest import (
     BacktestRequest,
     BacktestResult,
@@ -133,7 +135,9 @@ class BacktestService:
         renderer: ReportRenderer,
         *,
         signals: SignalStore | None = None,
+        audit_head: Callable[[], AuditAnchor | None] | None = None,
     ) -> None:
+        self._audit_head = audit_head  # the registry's chain head, recorded in each result
         self._catalog = catalog
         self._runner = runner
         self._store = store
@@ -289,6 +293,7 @@ class BacktestService:
         started = time.time_ns()
         with progress.task("check request and data"):
             pinned, data = self.prepare(request)
+            audit_head = None if self._audit_head is None else self._audit_head()
         assert pinned.start_ns is not None and pinned.end_ns is not None
         start_ns, end_ns = pinned.start_ns, pinned.end_ns
         signal_data = self.signal_data(pinned)
@@ -366,6 +371,7 @@ class BacktestService:
                 else None,
                 engine_rejections=engine_run.engine_rejections,
                 execution=execution,
+                audit_head=audit_head,
                 warnings=refusal_warnings(engine_run.engine_rejections, execution.orders_filled),
             )
             artifacts = RunArtifacts(

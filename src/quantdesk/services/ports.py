@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, TextIO
 
-from quantdesk.domain.audit import AuditEvent
+from quantdesk.domain.audit import AuditAnchor, AuditEvent
+from quantdesk.domain.audit_replay import RegistryRecords
 from quantdesk.domain.backtest import (
     BacktestRequest,
     BacktestResult,
@@ -468,6 +469,10 @@ class StrategyStore(Protocol):
         """The canonical JSON exactly as stored (the bytes its content hash covers)."""
         ...
 
+    def records(self) -> RegistryRecords:
+        """Every version, tag and deprecation row as stored (unparsed), for the audit."""
+        ...
+
 
 class AuditLog(Protocol):
     """The append-only, hash-chained log of every change (``domain/audit.py``)."""
@@ -478,6 +483,10 @@ class AuditLog(Protocol):
 
     def events(self, after_seq: int = 0) -> Iterator[AuditEvent]:
         """In sequence order."""
+        ...
+
+    def head(self) -> tuple[AuditAnchor, str | None] | None:
+        """The stored head (newest event) and its keyed seal; None before the first event."""
         ...
 
 

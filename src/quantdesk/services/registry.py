@@ -8,10 +8,20 @@ changes after they are stored (a failing listener never undoes a change).
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from quantdesk.domain.audit import AuditBreak, AuditEvent, verify_chain
+from quantdesk.domain.audit import (
+    GENESIS_HASH,
+    AuditAnchor,
+    AuditBreak,
+    AuditEvent,
+    AuditKey,
+    check_anchor,
+    check_head,
+    verify_chain,
+)
+from quantdesk.domain.audit_replay import replay_registry
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.strategy_definitions import (
     CustomParameters,
@@ -40,6 +50,22 @@ Clock = Callable[[], int]
 Versions = list[StrategyVersion]  # aliases: the method named ``list`` shadows the builtin
 Changes = list[FieldChange]
 Events = list[AuditEvent]
+AnchorSource = Callable[[], Iterable[tuple[str, AuditAnchor]]]
+"""Anchors recorded outside the database, each with where it was found (e.g. a run)."""
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """What ``verify_audit`` checked and every break it found (empty: every link holds)."""
+
+    events: int
+    anchors: int
+    keyed: bool
+    breaks: list[AuditBreak]
+
+    @property
+    def holds(self) -> bool:
+        return not self.breaks
 
 
 @dataclass(frozen=True)
@@ -57,8 +83,13 @@ class StrategyRegistry:
         audit: AuditLog,
         schema_checker: ConfigSchemaChecker,
         clock: Clock = time.time_ns,
+        *,
+        key: AuditKey | None = None,
+        anchors: AnchorSource = tuple,
     ) -> None:
         self._store = store
+        self._key = key
+        self._anchors = anchors
         self._audit = audit
         self._schemas = schema_checker
         self._clock = clock
@@ -152,28 +183,39 @@ class StrategyRegistry:
     def audit_events(self, after_seq: int = 0) -> Events:
         return list(self._audit.events(after_seq))
 
-    def verify_audit(self) -> AuditBreak | None:
-        """The first broken link of the audit chain, or a version the log does not account for.
+    def audit_head(self) -> AuditAnchor:
+        """The chain's head now (seq 0 when empty): what a run result records as its anchor."""
+        hint = self._head_seq_hint()
+        last = _last(self._audit.events(hint))
+        if last is None and hint:  # the head row points past the log: read it all
+            last = _last(self._audit.events())
+        return AuditAnchor(seq=0, hash=GENESIS_HASH) if last is None else _anchor(last)
 
-        The chain alone cannot see its newest events dropped; every stored version must have
-        its ``strategy_registered`` event with the same content hash, which catches that too.
+    def _head_seq_hint(self) -> int:
+        stored = self._audit.head()
+        return 0 if stored is None else max(stored[0].seq - 1, 0)
+
+    def verify_audit(self) -> AuditReport:
+        """Every break between the log, its anchors and the stored registry (none: it holds).
+
+        The chain (each event's hash and its link to the one before; with a key, each seal);
+        the stored head; the replay of every event against the versions (their content
+        recomputed), tags and deprecations; the anchors recorded by run results.
         """
         events = list(self._audit.events())
-        broken = verify_chain(events)
-        if broken is not None:
-            return broken
-        registered = {
-            (e.payload.get("strategy_id"), e.payload.get("version")): e.payload.get("content_hash")
-            for e in events
-            if e.action == StrategyAction.REGISTERED
-        }
+        breaks = verify_chain(events, self._key)
+        stored_head = self._audit.head()
+        head, head_seal = (None, None) if stored_head is None else stored_head
+        breaks += check_head(events[-1] if events else None, head, head_seal, self._key)
+        breaks += replay_registry(events, self._store.records())
+        hashes = {event.seq: event.hash for event in events}
         last_seq = events[-1].seq if events else 0
-        for stored in self._store.all_versions():
-            logged = registered.get((stored.strategy_id, stored.version))
-            if logged != stored.content_hash:
-                what = "has no audit event" if logged is None else "differs from its audit event"
-                return AuditBreak(last_seq + 1, f"stored version {stored.ref} {what}")
-        return None
+        anchors = list(self._anchors())
+        for where, anchor in anchors:
+            broken = check_anchor(where, anchor, hashes, last_seq)
+            if broken is not None:
+                breaks.append(broken)
+        return AuditReport(len(events), len(anchors), self._key is not None, breaks)
 
     # --- inside ------------------------------------------------------------------------------
 
@@ -226,6 +268,17 @@ class StrategyRegistry:
                 listener(change)
             except Exception:  # the change is stored: one listener must not hide it from others
                 log.exception("strategy change listener failed on %s", change)
+
+
+def _last(events: Iterable[AuditEvent]) -> AuditEvent | None:
+    last = None
+    for last in events:  # noqa: B007 - the loop keeps the last one
+        pass
+    return last
+
+
+def _anchor(event: AuditEvent) -> AuditAnchor:
+    return AuditAnchor(seq=event.seq, hash=event.hash)
 
 
 def _actor(name: str) -> str:

@@ -19,6 +19,13 @@ from quantdesk.adapters.storage.tables import (
     StrategyTagRow,
     StrategyVersionRow,
 )
+from quantdesk.domain.audit import AuditKey
+from quantdesk.domain.audit_replay import (
+    RegistryRecords,
+    StoredDeprecation,
+    StoredTag,
+    StoredVersion,
+)
 from quantdesk.domain.errors import ConflictError, NotFoundError
 from quantdesk.domain.strategy_definitions import (
     Deprecation,
@@ -35,8 +42,9 @@ NS = 1_000_000_000
 class SqlStrategyStore:
     """The ``StrategyStore`` port on SQLAlchemy (SQLite or PostgreSQL)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, key: AuditKey | None = None) -> None:
         self._database = database
+        self._key = key
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -80,7 +88,7 @@ class SqlStrategyStore:
             )
             session.add(row)
             session.flush()  # the unique (strategy_id, version) constraint speaks here
-            append_event(
+            event = append_event(
                 session,
                 actor,
                 StrategyAction.REGISTERED,
@@ -93,7 +101,9 @@ class SqlStrategyStore:
                     "reason": definition.reason,
                 },
                 at_ns,
+                self._key,
             )
+            row.audit_seq, row.audit_hash = event.seq, event.hash  # the version's anchor
             return self._load(session, [row])[0], True
 
         return self._database.write(work)
@@ -121,6 +131,7 @@ class SqlStrategyStore:
                 f"{strategy_id}@{version}",
                 {"strategy_id": strategy_id, "version": version, "reason": reason},
                 at_ns,
+                self._key,
             )
             return self._load(session, [row])[0], True
 
@@ -155,6 +166,7 @@ class SqlStrategyStore:
                     "moved_from": moved_from,
                 },
                 at_ns,
+                self._key,
             )
             return self._load(session, [row])[0], True
 
@@ -238,6 +250,39 @@ class SqlStrategyStore:
                     StrategyVersionRow.version == version,
                 )
             )
+
+    def records(self) -> RegistryRecords:
+        """Every version, tag and deprecation row as stored, for the audit's replay."""
+        with self._database.reading() as session:
+            versions = [
+                StoredVersion(
+                    strategy_id=r.strategy_id,
+                    version=r.version,
+                    family=r.family,
+                    name=r.name,
+                    content=r.content,
+                    content_hash=r.content_hash,
+                    author=r.author,
+                    created_at_ns=r.created_at_ns,
+                    reason=r.reason,
+                    audit_seq=r.audit_seq,
+                    audit_hash=r.audit_hash,
+                )
+                for r in session.scalars(
+                    select(StrategyVersionRow).order_by(
+                        StrategyVersionRow.strategy_id, StrategyVersionRow.version
+                    )
+                )
+            ]
+            tags = [
+                StoredTag(t.strategy_id, t.tag, t.version, t.actor, t.at_ns)
+                for t in session.scalars(select(StrategyTagRow))
+            ]
+            deprecations = [
+                StoredDeprecation(d.strategy_id, d.version, d.actor, d.reason, d.at_ns)
+                for d in session.scalars(select(StrategyDeprecationRow))
+            ]
+        return RegistryRecords(versions, tags, deprecations)
 
     # --- rows -> domain ----------------------------------------------------------------------
 

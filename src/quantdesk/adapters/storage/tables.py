@@ -1,7 +1,8 @@
 """The registry's tables (SQLAlchemy 2 typed declarative); migrations/ creates them.
 
 Nothing here is updated in place: versions and audit events are only inserted; tags move by
-replacing one row (the audit log keeps where they were), deprecations are inserted once.
+replacing one row (the audit log keeps where they were), deprecations are inserted once. The
+one exception is ``audit_head``, the pointer to the newest event, rewritten by every append.
 """
 
 from sqlalchemy import BigInteger, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
@@ -29,6 +30,8 @@ class StrategyVersionRow(Base):
     author: Mapped[str] = mapped_column(String(200))
     created_at_ns: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger, doc="its strategy_registered event")
+    audit_hash: Mapped[str | None] = mapped_column(String(64), doc="that event's hash: an anchor")
 
 
 class StrategyTagRow(Base):
@@ -80,3 +83,15 @@ class AuditEventRow(Base):
     payload: Mapped[str] = mapped_column(Text, doc="canonical JSON")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mac: Mapped[str | None] = mapped_column(String(64), doc="HMAC of hash under the audit key")
+
+
+class AuditHeadRow(Base):
+    """The newest event (one row, replaced on every append; sealed by the key when keyed)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
