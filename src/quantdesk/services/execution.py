@@ -60,8 +60,8 @@ def refusal_warnings(refusals: Sequence[EngineRejection], orders_filled: int) ->
     if not total:
         return []
     lines = [
-        f"the engine refused {total:,} order(s) ({orders_filled:,} filled): a run that "
-        "silently traded less than its strategies asked"
+        f"the engine refused {total:,} order(s) ({orders_filled:,} filled): the run traded "
+        "less than its strategies asked"
     ]
     for r in refusals:
         lines.append(
