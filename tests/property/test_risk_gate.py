@@ -1,14 +1,16 @@
 """Property 34: risk gate enforcement. Property 36: risk control preservation (one gate).
 
 For random order intents, books and limits: an approved (or reduced) order never breaches a
-limit, and a denied one names a rule that its numbers actually breach. The checks below are
-written independently of ``check_order``.
+limit that held before nor makes a breach worse (a value past its limit may come back toward
+it without crossing zero), a reduced quantity is approved when asked again, and a denied one
+names a rule that its numbers actually breach. The checks below are written independently of
+``check_order``.
 """
 
 from dataclasses import replace
 from decimal import Decimal
 
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from quantdesk.domain.risk import (
@@ -26,6 +28,7 @@ from quantdesk.domain.risk_screen import ScreenBook, ScreenLimits, clearly_appro
 
 INSTRUMENTS = ["AAA.SIM", "BBB.SIM", "CCC.SIM"]
 STRATEGIES = ["S1", "S2"]
+ZERO = Decimal(0)
 
 amount = st.integers(1, 2_000).map(Decimal)
 
@@ -94,16 +97,46 @@ def portfolio_limits(draw: st.DrawFn) -> RiskLimits:
     )
 
 
-@st.composite
-def intents(draw: st.DrawFn, state: RiskState) -> OrderIntent:
-    instrument = draw(st.sampled_from(INSTRUMENTS))
+order_choices = st.tuples(
+    st.sampled_from(STRATEGIES), st.sampled_from(INSTRUMENTS), st.sampled_from([1, -1])
+).flatmap(lambda t: st.tuples(st.just(t), st.integers(1, 600)))
+
+
+def intent(state: RiskState, choice: tuple[tuple[str, str, int], int]) -> OrderIntent:
+    (strategy, instrument, side), quantity = choice
     return OrderIntent(
-        strategy_id=draw(st.sampled_from(STRATEGIES)),
+        strategy_id=strategy,
         instrument_id=instrument,
-        side=draw(st.sampled_from([1, -1])),
-        quantity=Decimal(draw(st.integers(1, 600))),
+        side=side,
+        quantity=Decimal(quantity),
         price=state.prices[instrument],
     )
+
+
+def flat_book(**overrides: object) -> RiskState:
+    """A book with nothing held and no losses, every state ACTIVE: the base of pinned cases."""
+    zero = Decimal(0)
+    base = RiskState(
+        equity=Decimal(100_000),
+        start_of_day_equity=Decimal(100_000),
+        high_water_mark=Decimal(100_000),
+        strategy_equity_change_today={s: zero for s in STRATEGIES},
+        strategy_drawdown_pct={s: zero for s in STRATEGIES},
+        positions={s: {i: zero for i in INSTRUMENTS} for s in STRATEGIES},
+        prices={i: Decimal(100) for i in INSTRUMENTS},
+        open_orders={s: 0 for s in STRATEGIES},
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+# The issue's repro: S2 is short 20 of AAA at 100 (net exposure -2,000, past a 1,000 limit).
+SHORT_BOOK = flat_book(
+    positions={
+        "S1": {i: Decimal(0) for i in INSTRUMENTS},
+        "S2": {"AAA.SIM": Decimal(-20), "BBB.SIM": Decimal(0), "CCC.SIM": Decimal(0)},
+    }
+)
+NET_1000_ORDERS_OF_1 = RiskLimits(max_net_exposure=Decimal(1000), max_order_quantity=Decimal(1))
 
 
 def gross(state: RiskState, instrument: str, delta: Decimal) -> Decimal:
@@ -114,11 +147,24 @@ def gross(state: RiskState, instrument: str, delta: Decimal) -> Decimal:
     return total
 
 
+def exposure(state: RiskState, instrument: str, delta: Decimal) -> Decimal:
+    held = sum((state.positions[s][instrument] for s in STRATEGIES), ZERO)
+    return (held + delta) * state.prices[instrument]
+
+
+def toward_zero(before: Decimal, after: Decimal) -> bool:
+    """``after`` is closer to zero than ``before`` and on the same side (or at zero)."""
+    return abs(after) < abs(before) and (after == 0 or (after > 0) == (before > 0))
+
+
 def net(state: RiskState, instrument: str, delta: Decimal) -> Decimal:
     return sum(
-        (sum(state.positions[s][i] for s in STRATEGIES) + (delta if i == instrument else 0))
-        * state.prices[i]
-        for i in INSTRUMENTS
+        (
+            (sum(state.positions[s][i] for s in STRATEGIES) + (delta if i == instrument else 0))
+            * state.prices[i]
+            for i in INSTRUMENTS
+        ),
+        ZERO,
     )
 
 
@@ -128,7 +174,7 @@ def breached_with_full_quantity(
     """Does ``rule`` really fail for the order as requested (recomputed from scratch)?"""
     rules = p if scope == "portfolio" else c
     pos = (
-        sum(s.positions[x][o.instrument_id] for x in STRATEGIES)
+        sum((s.positions[x][o.instrument_id] for x in STRATEGIES), ZERO)
         if scope == "portfolio"
         else s.positions[o.strategy_id][o.instrument_id]
     )
@@ -182,39 +228,113 @@ def breached_with_full_quantity(
             rules.max_order_notional is not None and o.quantity * o.price > rules.max_order_notional
         )
     if rule is RiskRule.LONG_ONLY:
-        return rules.long_only and after < 0
+        return rules.long_only and after < 0 and not toward_zero(pos, after)
     if rule is RiskRule.MAX_POSITION:  # beyond the limit and not on the way back to it
         return (
             rules.max_position is not None
             and abs(after) > rules.max_position
             and not (abs(after) < abs(pos) and (after > 0) == (pos > 0))
         )
-    if rule is RiskRule.MAX_GROSS_EXPOSURE:
+    here = (exposure(s, o.instrument_id, ZERO), exposure(s, o.instrument_id, delta))
+    if rule is RiskRule.MAX_GROSS_EXPOSURE:  # shrinking this instrument's exposure may pass
         return (
             p.max_gross_exposure is not None
             and gross(s, o.instrument_id, delta) > p.max_gross_exposure
+            and not toward_zero(*here)
         )
     if rule is RiskRule.MAX_NET_EXPOSURE:
         return (
             p.max_net_exposure is not None
             and abs(net(s, o.instrument_id, delta)) > p.max_net_exposure
+            and not toward_zero(net(s, o.instrument_id, ZERO), net(s, o.instrument_id, delta))
         )
     if rule is RiskRule.MAX_LEVERAGE:
-        return p.max_leverage is not None and (
-            s.equity <= 0 or gross(s, o.instrument_id, delta) > p.max_leverage * s.equity
+        return (
+            p.max_leverage is not None
+            and (s.equity <= 0 or gross(s, o.instrument_id, delta) > p.max_leverage * s.equity)
+            and not toward_zero(*here)
         )
     return rule is RiskRule.BELOW_MIN_QUANTITY
 
 
-@settings(max_examples=500, deadline=None)
-@given(data=st.data(), state=books(), c=constraints(), p=portfolio_limits())
-def test_property_34_risk_gate_enforcement(
-    data: st.DataObject, state: RiskState, c: RiskConstraints, p: RiskLimits
+QUANTITY_RULES = (
+    RiskRule.MAX_ORDER_QUANTITY,
+    RiskRule.MAX_ORDER_NOTIONAL,
+    RiskRule.LONG_ONLY,
+    RiskRule.MAX_POSITION,
+    RiskRule.MAX_GROSS_EXPOSURE,
+    RiskRule.MAX_NET_EXPOSURE,
+    RiskRule.MAX_LEVERAGE,
+)
+ALWAYS_RULES = QUANTITY_RULES[:3]  # the ones an order that only reduces must keep too
+
+
+def no_breach_made_or_worsened(
+    order: OrderIntent, state: RiskState, c: RiskConstraints, p: RiskLimits
 ) -> None:
-    # Property 34: no order bypasses the risk gate; approved orders never breach a limit
-    order = data.draw(intents(state))
+    """Each limit holds after the order, or its value is strictly nearer to it than before."""
+
+    def no_worse(before: Decimal, after: Decimal, limit: Decimal | None) -> bool:
+        return limit is None or after <= limit or after < before
+
+    delta = order.side * order.quantity
+    own = state.positions[order.strategy_id][order.instrument_id]
+    total = sum((state.positions[s][order.instrument_id] for s in STRATEGIES), ZERO)
+    rules: RiskConstraints | RiskLimits
+    for rules, position in ((c, own), (p, total)):
+        assert no_worse(abs(position), abs(position + delta), rules.max_position)
+        assert not rules.long_only or position + delta >= 0 or delta > 0
+    gross_before, gross_after = (
+        gross(state, order.instrument_id, ZERO),
+        gross(state, order.instrument_id, delta),
+    )
+    assert no_worse(gross_before, gross_after, p.max_gross_exposure)
+    net_before, net_after = (
+        net(state, order.instrument_id, ZERO),
+        net(state, order.instrument_id, delta),
+    )
+    assert no_worse(abs(net_before), abs(net_after), p.max_net_exposure)
+    if p.max_leverage is not None:
+        assert gross_after < gross_before or (
+            state.equity > 0 and gross_after <= p.max_leverage * state.equity
+        )
+
+
+@example(  # the issue's repro: S1 buys 15, cut to the order limit of 1, shrinks the breach
+    state=SHORT_BOOK, c=RiskConstraints(), p=NET_1000_ORDERS_OF_1, choice=(("S1", "AAA.SIM", 1), 15)
+)
+@example(  # a buy of 1 shrinks the short breach: approved
+    state=SHORT_BOOK, c=RiskConstraints(), p=NET_1000_ORDERS_OF_1, choice=(("S1", "AAA.SIM", 1), 1)
+)
+@example(  # a sell of 1 deepens it: denied
+    state=SHORT_BOOK, c=RiskConstraints(), p=NET_1000_ORDERS_OF_1, choice=(("S1", "AAA.SIM", -1), 1)
+)
+@example(  # a buy of 35 would end +1,500: cut to 30, ending at +1,000
+    state=SHORT_BOOK,
+    c=RiskConstraints(),
+    p=RiskLimits(max_net_exposure=Decimal(1000)),
+    choice=(("S1", "AAA.SIM", 1), 35),
+)
+@example(  # the same with gross exposure
+    state=SHORT_BOOK,
+    c=RiskConstraints(),
+    p=RiskLimits(max_gross_exposure=Decimal(1000), max_order_quantity=Decimal(1)),
+    choice=(("S1", "AAA.SIM", 1), 15),
+)
+@settings(max_examples=500, deadline=None)
+@given(state=books(), c=constraints(), p=portfolio_limits(), choice=order_choices)
+def test_property_34_risk_gate_enforcement(
+    state: RiskState,
+    c: RiskConstraints,
+    p: RiskLimits,
+    choice: tuple[tuple[str, str, int], int],
+) -> None:
+    # Property 34: no order bypasses the risk gate; an approved or reduced order never breaches
+    # a limit that held nor makes a breach worse, and a reduced one is approved when re-asked
+    order = intent(state, choice)
     decision = check_order(order, state, c, p)
     event(decision.action.value)
+    own = state.positions[order.strategy_id][order.instrument_id]
     if decision.action is RiskAction.DENY:
         assert decision.quantity == 0
         assert decision.breaches, "a denial must name its rule"
@@ -222,60 +342,68 @@ def test_property_34_risk_gate_enforcement(
             breached_with_full_quantity(b.rule, b.scope, order, state, c, p)
             for b in decision.breaches
         ), decision.breaches
+        if RiskRule.BELOW_MIN_QUANTITY in {b.rule for b in decision.breaches}:
+            # nothing fits: then not even one increment (judged as the order was sent) fits
+            smallest = replace(order, quantity=order.size_increment)
+            checked = (
+                ALWAYS_RULES if reduces_risk(own, order.side, order.quantity) else QUANTITY_RULES
+            )
+            assert any(
+                breached_with_full_quantity(rule, scope, smallest, state, c, p)
+                for rule in checked
+                for scope in ("portfolio", order.strategy_id)
+            ), decision.breaches
         return
     q = decision.quantity
     assert 0 < q <= order.quantity
+    approved = replace(order, quantity=q)
     if decision.action is RiskAction.APPROVE:
         assert q == order.quantity and not decision.breaches
     else:
         assert c.allow_reduce and p.allow_reduce and decision.breaches
-    approved = replace(order, quantity=q)
-    own = state.positions[order.strategy_id][order.instrument_id]
-    total = sum(state.positions[s][order.instrument_id] for s in STRATEGIES)
-    delta = order.side * q
+        again = check_order(approved, state, c, p)
+        assert (again.action, again.quantity) == (RiskAction.APPROVE, q), again
     assert TradingState.HALTED not in (
         state.portfolio_state,
         state.strategy_states.get(order.strategy_id, TradingState.ACTIVE),
     )
-    for rules, position in ((c, own), (p, total)):
-        if rules.max_order_quantity is not None:
-            assert q <= rules.max_order_quantity
-        if rules.max_order_notional is not None:
-            assert q * order.price <= rules.max_order_notional
-        if rules.allowed_instruments is not None:
-            assert order.instrument_id in rules.allowed_instruments
-        if rules.long_only and order.side < 0:
-            assert position + delta >= 0
-    if reduces_risk(own, order.side, q):
-        return  # getting out is allowed whatever the exposure or losses
-    for rule in (
-        RiskRule.TRADING_REDUCING,
-        RiskRule.MAX_OPEN_ORDERS,
-        RiskRule.MAX_DAILY_LOSS,
-        RiskRule.MAX_DAILY_LOSS_PCT,
-        RiskRule.MAX_DRAWDOWN_PCT,
-        RiskRule.MAX_POSITION,
-        RiskRule.MAX_GROSS_EXPOSURE,
-        RiskRule.MAX_NET_EXPOSURE,
-        RiskRule.MAX_LEVERAGE,
-    ):
+    for scope_rules in (c, p):
+        if scope_rules.allowed_instruments is not None:
+            assert order.instrument_id in scope_rules.allowed_instruments
+    reducing = reduces_risk(own, order.side, q)
+    kept = (
+        ALWAYS_RULES
+        if reducing
+        else (
+            *QUANTITY_RULES,
+            RiskRule.MAX_OPEN_ORDERS,
+            RiskRule.MAX_DAILY_LOSS,
+            RiskRule.MAX_DAILY_LOSS_PCT,
+            RiskRule.MAX_DRAWDOWN_PCT,
+        )
+    )
+    for rule in kept:
         for scope in ("portfolio", order.strategy_id):
-            if rule is RiskRule.TRADING_REDUCING:
-                assert state.portfolio_state is not TradingState.REDUCING
-                continue
             assert not breached_with_full_quantity(rule, scope, approved, state, c, p), (
                 rule,
                 scope,
             )
+    if reducing:
+        return  # getting out is allowed whatever the exposure or losses
+    assert state.portfolio_state is not TradingState.REDUCING
+    no_breach_made_or_worsened(approved, state, c, p)
 
 
 @settings(max_examples=100, deadline=None)
-@given(data=st.data(), state=books(), c=constraints(), p=portfolio_limits())
+@given(state=books(), c=constraints(), p=portfolio_limits(), choice=order_choices)
 def test_property_36_same_limits_same_decisions_for_any_strategy(
-    data: st.DataObject, state: RiskState, c: RiskConstraints, p: RiskLimits
+    state: RiskState,
+    c: RiskConstraints,
+    p: RiskLimits,
+    choice: tuple[tuple[str, str, int], int],
 ) -> None:
     # Property 36: limits, drawdown controls and kill switch work the same for every strategy
-    order = data.draw(intents(state))
+    order = intent(state, choice)
     other = "S2" if order.strategy_id == "S1" else "S1"
     swapped = {
         order.strategy_id: state.positions[other],
@@ -326,9 +454,12 @@ def screen_book(state: RiskState) -> ScreenBook:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(data=st.data(), state=books(), c=constraints(), p=portfolio_limits())
+@given(state=books(), c=constraints(), p=portfolio_limits(), choice=order_choices)
 def test_property_34_the_float_screen_approves_only_what_the_gate_approves(
-    data: st.DataObject, state: RiskState, c: RiskConstraints, p: RiskLimits
+    state: RiskState,
+    c: RiskConstraints,
+    p: RiskLimits,
+    choice: tuple[tuple[str, str, int], int],
 ) -> None:
     # Property 34: risk gate enforcement — the fast screen never lets through an order that
     # the exact gate would deny or reduce (it may only defer to the exact gate)
@@ -337,7 +468,7 @@ def test_property_34_the_float_screen_approves_only_what_the_gate_approves(
         portfolio_state=TradingState.ACTIVE,
         strategy_states={s: TradingState.ACTIVE for s in STRATEGIES},
     )
-    order = data.draw(intents(active))
+    order = intent(active, choice)
     own = active.positions[order.strategy_id][order.instrument_id]
     passed = clearly_approved(
         order.strategy_id,

@@ -4,20 +4,20 @@ The gate answers three ways: approve, reduce (to the largest quantity that keeps
 when the limits allow reducing) or deny, and it always says which rules bound and with what
 numbers. Orders that only shrink the strategy's position are never blocked by exposure, loss
 or drawdown rules: a desk must always be able to get out; only a HALTED state stops them. A
-position limit already exceeded (prices moved, limits tightened) lets orders through that
-bring the position back toward it.
+position or exposure limit already exceeded (prices moved, limits tightened, another strategy
+traded) lets orders through that bring the value back toward it without crossing zero; no
+approved or reduced order makes a limit breached that was not, or a breach worse. A loss or
+drawdown equal to its limit is a breach: these are stop levels, and an order adding risk at
+the level could only take the loss past it.
 """
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-Predicate = Callable[[Decimal], bool]
 
 
 class TradingState(StrEnum):
@@ -316,16 +316,29 @@ def _loss_breaches(strategy_id: str, scope: str, rules: _Limits, state: RiskStat
 def _largest_quantity(
     intent: OrderIntent, state: RiskState, scopes: list[tuple[str, _Limits]], reducing: bool
 ) -> tuple[Decimal, list[Breach]]:
-    """The largest quantity every quantity-shaped rule allows, and the rules that bind."""
-    side, price = intent.side, intent.price
+    """The largest quantity every quantity-shaped rule allows, and the rules that bind.
+
+    Each rule allows every whole number of increments up to its own largest quantity, and no
+    more: order size, notional and long-only are upper bounds by nature, and a position or
+    exposure limit allows what ends within it or takes a value already past it back toward it
+    without crossing zero, which together is everything up to the largest quantity that ends
+    within it. So the intersection is everything up to the smallest of those largest
+    quantities, and any quantity up to it keeps every rule (no gap below it).
+    """
+    side, price, quantity = intent.side, intent.price, intent.quantity
+    step = intent.size_increment
     candidates: list[tuple[Decimal, Breach]] = []
 
-    def bound(qty: Decimal, rule: RiskRule, scope: str, limit: object, value: object) -> None:
-        if qty < intent.quantity:
-            candidates.append(
-                (max(qty, Decimal(0)), _breach(rule, scope, str(limit), str(value), rule.value))
-            )
+    def bound(
+        room: Decimal, per_unit: Decimal, rule: RiskRule, scope: str, limit: object, value: object
+    ) -> None:
+        """Quantities ``q`` with ``q * per_unit <= room`` are allowed (exact: no rounding)."""
+        if room >= quantity * per_unit:
+            return
+        largest = (room // (per_unit * step)) * step if room > 0 else Decimal(0)
+        candidates.append((largest, _breach(rule, scope, str(limit), str(value), rule.value)))
 
+    one = Decimal(1)
     for scope, rules in scopes:
         position = (
             state.strategy_position(intent.strategy_id, intent.instrument_id)
@@ -333,130 +346,68 @@ def _largest_quantity(
             else state.net_position(intent.instrument_id)
         )
         if rules.max_order_quantity is not None:
-            bound(
-                rules.max_order_quantity,
-                RiskRule.MAX_ORDER_QUANTITY,
-                scope,
-                rules.max_order_quantity,
-                intent.quantity,
-            )
+            limit = rules.max_order_quantity
+            bound(limit, one, RiskRule.MAX_ORDER_QUANTITY, scope, limit, quantity)
         if rules.max_order_notional is not None:
-            bound(
-                rules.max_order_notional / price,
-                RiskRule.MAX_ORDER_NOTIONAL,
-                scope,
-                rules.max_order_notional,
-                intent.quantity * price,
-            )
+            limit = rules.max_order_notional
+            bound(limit, price, RiskRule.MAX_ORDER_NOTIONAL, scope, limit, quantity * price)
         if rules.long_only and side < 0:
-            bound(
-                max(position, Decimal(0)), RiskRule.LONG_ONLY, scope, 0, position - intent.quantity
-            )
+            bound(position, one, RiskRule.LONG_ONLY, scope, 0, position - quantity)
         if rules.max_position is not None and not reducing:
-            room = rules.max_position - side * position
-            bound(
-                room,
-                RiskRule.MAX_POSITION,
-                scope,
-                rules.max_position,
-                abs(position + side * intent.quantity),
-            )
+            limit = rules.max_position
+            after = abs(position + side * quantity)
+            bound(limit - side * position, one, RiskRule.MAX_POSITION, scope, limit, after)
     if not reducing:
         limits = scopes[1][1]
         assert isinstance(limits, RiskLimits)
-        candidates.extend(_exposure_bounds(intent, state, limits))
+        for room, rule, limit, value in _exposure_rooms(intent, state, limits):
+            bound(room, price, rule, "portfolio", limit, value)
     if not candidates:
-        return intent.quantity, []
+        return quantity, []
     allowed = min(q for q, _ in candidates)
     return allowed, [b for _, b in candidates]
 
 
-def _exposure_bounds(
+def _exposure_rooms(
     intent: OrderIntent, state: RiskState, limits: RiskLimits
-) -> list[tuple[Decimal, Breach]]:
-    """Gross, net and leverage limits: exposure after the order must stay within them."""
+) -> list[tuple[Decimal, RiskRule, Decimal, str]]:
+    """Gross, net and leverage limits as room for exposure in the order's direction.
+
+    An order may end within a limit, or shrink a breached value without crossing zero (the
+    net exposure for the net limit, this instrument's exposure for gross and leverage): it
+    makes no breach worse, as a position limit already lets a position come back toward it.
+    With no positive equity, leverage has no meaning and only shrinking gross exposure passes.
+    """
     exposures = state.exposures()
     here = exposures.get(intent.instrument_id, Decimal(0))
     others_gross = sum(
         (abs(v) for k, v in exposures.items() if k != intent.instrument_id), Decimal(0)
     )
-    others_net = sum((v for k, v in exposures.items() if k != intent.instrument_id), Decimal(0))
-    step = intent.side * intent.price  # exposure change per unit
-    out: list[tuple[Decimal, Breach]] = []
+    net = sum(exposures.values(), Decimal(0))
+    side = intent.side
+    after = here + side * intent.price * intent.quantity
+    gross_after = others_gross + abs(after)
+    shrink = max(-side * here, Decimal(0))  # exposure this order can take off this instrument
 
-    def largest(test: Predicate, limit: Decimal, rule: RiskRule, value: Decimal) -> None:
-        _bound_exposure(out, intent, test, limit, rule, value)
+    def gross_room(cap: Decimal) -> Decimal:
+        return cap - others_gross - side * here if cap >= others_gross else shrink
 
+    out: list[tuple[Decimal, RiskRule, Decimal, str]] = []
     if limits.max_gross_exposure is not None:
         cap = limits.max_gross_exposure
-        largest(
-            lambda q: others_gross + abs(here + step * q) <= cap,
-            cap,
-            RiskRule.MAX_GROSS_EXPOSURE,
-            others_gross + abs(here + step * intent.quantity),
-        )
+        out.append((gross_room(cap), RiskRule.MAX_GROSS_EXPOSURE, cap, str(gross_after)))
     if limits.max_net_exposure is not None:
         cap = limits.max_net_exposure
-        largest(
-            lambda q: abs(others_net + here + step * q) <= cap,
-            cap,
-            RiskRule.MAX_NET_EXPOSURE,
-            abs(others_net + here + step * intent.quantity),
-        )
-    if limits.max_leverage is not None and state.equity > 0:
-        cap = limits.max_leverage * state.equity
-        largest(
-            lambda q: others_gross + abs(here + step * q) <= cap,
-            limits.max_leverage,
-            RiskRule.MAX_LEVERAGE,
-            (others_gross + abs(here + step * intent.quantity)) / state.equity,
-        )
-    elif limits.max_leverage is not None:
-        out.append(
-            (
-                Decimal(0),
-                _breach(
-                    RiskRule.MAX_LEVERAGE,
-                    "portfolio",
-                    str(limits.max_leverage),
-                    "inf",
-                    "equity is not positive",
-                ),
-            )
-        )
-    return out
-
-
-def _bound_exposure(
-    out: list[tuple[Decimal, Breach]],
-    intent: OrderIntent,
-    test: Predicate,
-    limit: Decimal,
-    rule: RiskRule,
-    value: Decimal,
-) -> None:
-    qty = _bisect(test, intent.quantity, intent.size_increment)
-    if qty < intent.quantity:
-        out.append(
-            (qty, _breach(rule, "portfolio", str(limit), str(value), "exposure after order"))
-        )
-
-
-def _bisect(fits: Callable[[Decimal], bool], requested: Decimal, step: Decimal) -> Decimal:
-    """Largest multiple of ``step`` up to ``requested`` that fits (fits(q) is monotone in q
-    past the point where the position crosses zero, and true at 0 only if it already fits)."""
-    if fits(requested):
-        return requested
-    low, high = 0, math.floor(requested / step)
-    if not fits(Decimal(0)):
-        return Decimal(0)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits(middle * step):
-            low = middle
+        net_after = abs(net + side * intent.price * intent.quantity)
+        out.append((cap - side * net, RiskRule.MAX_NET_EXPOSURE, cap, str(net_after)))
+    if limits.max_leverage is not None:
+        cap = limits.max_leverage
+        if state.equity > 0:
+            value = str(gross_after / state.equity)
+            out.append((gross_room(cap * state.equity), RiskRule.MAX_LEVERAGE, cap, value))
         else:
-            high = middle - 1
-    return low * step
+            out.append((shrink, RiskRule.MAX_LEVERAGE, cap, "inf (equity is not positive)"))
+    return out
 
 
 def _breach(rule: RiskRule, scope: str, limit: str, value: str, detail: str) -> Breach:
