@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from quantdesk.bootstrap import bootstrap
-from quantdesk.domain.backtest import AllOrdersRefusedError, BacktestRequest
+from quantdesk.domain.backtest import BacktestRequest
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.execution import AllOrdersRefusedError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions
 from quantdesk.services.backtests import builtin_strategy_specs

@@ -10,12 +10,8 @@ the bar's price and the rest one tick worse.
 from collections.abc import Sequence
 from typing import Any
 
-from quantdesk.domain.backtest import (
-    AllOrdersRefusedError,
-    EngineRejection,
-    ExecutionSummary,
-    FillRecord,
-)
+from quantdesk.domain.backtest import FillRecord
+from quantdesk.domain.execution import AllOrdersRefusedError, EngineRejection, ExecutionSummary
 from quantdesk.domain.time import ns_to_text
 
 

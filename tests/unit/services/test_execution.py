@@ -2,7 +2,8 @@
 
 import pytest
 
-from quantdesk.domain.backtest import AllOrdersRefusedError, EngineRejection, FillRecord
+from quantdesk.domain.backtest import FillRecord
+from quantdesk.domain.execution import AllOrdersRefusedError, EngineRejection
 from quantdesk.domain.record_log import RecordLog
 from quantdesk.services.execution import (
     check_not_all_refused,

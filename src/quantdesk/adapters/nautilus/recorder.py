@@ -23,13 +23,8 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected, PositionClosed
 
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_DECISION_TOPIC, SIGNAL_USED_TOPIC
-from quantdesk.domain.backtest import (
-    EngineRejection,
-    FillRecord,
-    PositionRecord,
-    SignalDecision,
-    SignalUse,
-)
+from quantdesk.domain.backtest import FillRecord, PositionRecord, SignalDecision, SignalUse
+from quantdesk.domain.execution import EngineRejection
 from quantdesk.domain.record_log import RecordLog
 
 PURGE_TIMER = "quantdesk-purge"
