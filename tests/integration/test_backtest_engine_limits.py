@@ -79,9 +79,15 @@ def test_bid_bars_without_a_spread_fail_before_running(desk: Platform) -> None:
     assert caught.value.hint is not None and "bar_spread" in caught.value.hint
 
 
-def test_bid_bars_with_a_spread_buy_at_the_ask_and_sell_at_the_bid(desk: Platform) -> None:
+@pytest.mark.parametrize("chunk_size", [100, None])  # streamed in chunks, and all at once
+def test_bid_bars_with_a_spread_buy_at_the_ask_and_sell_at_the_bid(
+    desk: Platform, chunk_size: int | None
+) -> None:
+    request = ema("1-MINUTE-BID", {"bar_spread": "0.02", "liquidity": "unlimited"})
     result = desk.backtests.run(
-        ema("1-MINUTE-BID", {"bar_spread": "0.02", "liquidity": "unlimited"})
+        request.model_copy(
+            update={"engine": request.engine.model_copy(update={"chunk_size": chunk_size})}
+        )
     )
     assert result.engine_rejections == [] and result.warnings == []
     fills = list(desk.backtests.artifacts(result.run_id).fills)
@@ -92,9 +98,11 @@ def test_bid_bars_with_a_spread_buy_at_the_ask_and_sell_at_the_bid(desk: Platfor
         assert fill.price == pytest.approx(expected, abs=1e-9)
 
 
-def test_a_spread_off_the_tick_grid_is_refused(desk: Platform) -> None:
+def test_a_spread_off_the_tick_grid_or_for_last_bars_is_refused(desk: Platform) -> None:
     with pytest.raises(InvalidInputError, match="not a multiple of"):
         desk.backtests.run(ema("1-MINUTE-BID", {"bar_spread": "0.015"}))
+    with pytest.raises(InvalidInputError, match="need none"):
+        desk.backtests.run(ema("1-MINUTE-LAST", {"bar_spread": "0.02"}))
 
 
 def test_engine_denials_are_counted_and_warned_about(desk: Platform) -> None:

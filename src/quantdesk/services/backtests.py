@@ -104,8 +104,15 @@ def builtin_strategy_specs(
 def _check_single_sided(
     spec: BarSpec, instrument_id: str, spread: Decimal | None, tick: Decimal
 ) -> None:
-    """BID or ASK bars alone make no market: every order would be rejected."""
+    """BID or ASK bars alone make no market: every order would be rejected. A spread for
+    other bars would do nothing, which is refused too."""
     if spec.price_type not in ("BID", "ASK"):
+        if spread is not None:
+            raise InvalidInputError(
+                f"bar_spread {spread} is set for {instrument_id}'s venue but the run is on "
+                f"{spec} bars, which need none",
+                hint="a spread only applies to BID or ASK bars: leave it unset",
+            )
         return
     other = "ASK" if spec.price_type == "BID" else "BID"
     if spread is None:
