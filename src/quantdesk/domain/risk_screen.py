@@ -6,13 +6,19 @@ asks this screen, in floats, whether the order keeps every rule with a margin of
 a billion; only when it cannot say so (a value near or past a bound, a state that is not
 ACTIVE, a quantity that is not a whole number of increments) does the exact check run. The
 margin is far wider than any float rounding of the same numbers, so the screen never approves
-an order the exact check would deny or reduce: property-tested against ``check_order``.
+an order the exact check would deny or reduce: property-tested against ``check_order``. The
+screen only approves orders that end within every limit; an order that takes a breached value
+back toward its limit (which the exact check allows) is left to the exact check.
+
+The marks loss rules measure from (start-of-day equity, high-water marks) are kept here too,
+as floats like the book the engine's guard samples, with the same rule as ``check_order``: a
+loss or drawdown equal to its limit is a breach.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from quantdesk.domain.risk import RiskConstraints, RiskLimits
+from quantdesk.domain.risk import RiskConstraints, RiskLimits, RiskRule
 
 MARGIN = 1e-9
 
@@ -179,3 +185,73 @@ def _exposure_clear(
     if limits.max_leverage is not None:
         return book.equity > 0 and _clear(gross, limits.max_leverage * book.equity)
     return True
+
+
+@dataclass(slots=True)
+class EquityMarks:
+    """Start-of-day equity and high-water marks, for the portfolio and each strategy.
+
+    Mutable on purpose: the guard updates it at every equity sample. A strategy not seen yet
+    is measured from the run's starting equity.
+    """
+
+    starting_equity: float
+    start_of_day: float
+    high_water_mark: float
+    day: int = -1
+    strategy_start_of_day: dict[str, float] = field(default_factory=dict)
+    strategy_high_water_mark: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def at_start(cls, equity: float) -> "EquityMarks":
+        return cls(starting_equity=equity, start_of_day=equity, high_water_mark=equity)
+
+    def observe(self, day: int, equity: float, strategies: Mapping[str, float]) -> bool:
+        """Roll the day and raise the high-water marks to this sample; True on a new day."""
+        new_day = day != self.day
+        if new_day:
+            self.day = day
+            self.start_of_day = equity
+            self.strategy_start_of_day = dict(strategies)
+        self.high_water_mark = max(self.high_water_mark, equity)
+        for strategy_id, value in strategies.items():
+            peak = self.strategy_high_water_mark.get(strategy_id, self.starting_equity)
+            self.strategy_high_water_mark[strategy_id] = max(peak, value)
+        return new_day
+
+    def strategy_losses(
+        self, strategies: Mapping[str, float]
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Each strategy's equity change today and drawdown from its own high-water mark."""
+        change: dict[str, float] = {}
+        drawdown: dict[str, float] = {}
+        for strategy_id, value in strategies.items():
+            start = self.strategy_start_of_day.get(strategy_id, self.starting_equity)
+            change[strategy_id] = value - start
+            peak = self.strategy_high_water_mark.get(strategy_id, self.starting_equity)
+            drawdown[strategy_id] = max(0.0, (peak - value) / peak) if peak > 0 else 0.0
+        return change, drawdown
+
+
+def portfolio_loss_breach(
+    equity: float, marks: EquityMarks, limits: ScreenLimits
+) -> tuple[RiskRule, float] | None:
+    """The portfolio loss rule ``equity`` breaches, with its value, or None.
+
+    Drawdown first: its state holds past the day, a daily-loss state ends with it.
+    """
+    hwm = marks.high_water_mark
+    drawdown = (hwm - equity) / hwm if hwm > 0 else 0.0
+    if limits.max_drawdown_pct is not None and drawdown >= limits.max_drawdown_pct:
+        return RiskRule.MAX_DRAWDOWN_PCT, drawdown
+    start = marks.start_of_day
+    loss = start - equity
+    if limits.max_daily_loss is not None and loss >= limits.max_daily_loss:
+        return RiskRule.MAX_DAILY_LOSS, loss
+    if (
+        limits.max_daily_loss_pct is not None
+        and start > 0
+        and loss / start >= limits.max_daily_loss_pct
+    ):
+        return RiskRule.MAX_DAILY_LOSS_PCT, loss / start
+    return None

@@ -37,12 +37,19 @@ from quantdesk.domain.risk import (
     RiskDecision,
     RiskEvent,
     RiskEventKind,
+    RiskRule,
     RiskState,
     TradingState,
     check_order,
     reduces_risk,
 )
-from quantdesk.domain.risk_screen import ScreenBook, ScreenLimits, clearly_approved
+from quantdesk.domain.risk_screen import (
+    EquityMarks,
+    ScreenBook,
+    ScreenLimits,
+    clearly_approved,
+    portfolio_loss_breach,
+)
 
 DAY_NS = 86_400_000_000_000
 _NO_SCREEN = ScreenLimits()
@@ -78,11 +85,7 @@ class PortfolioRiskGuard(Actor):
         self.ledger: dict[str, dict[str, Decimal]] = {}
         self._cash: dict[str, float] = {}
         self._marks: dict[str, float] = {}
-        self._hwm = starting_equity
-        self._sod = starting_equity
-        self._day = -1
-        self._strategy_sod: dict[str, float] = {}
-        self._strategy_hwm: dict[str, float] = {}
+        self._equity_marks = EquityMarks.at_start(starting_equity)
         self._portfolio_state = TradingState.ACTIVE
         self._breach_is_daily = False
         self._strategy_states: dict[str, TradingState] = {}
@@ -93,11 +96,6 @@ class PortfolioRiskGuard(Actor):
         self._sampled_equity = starting_equity
         self._sampled_strategies: dict[str, float] = {}
         self._float_book: dict[str, dict[str, float]] = {}  # the ledger as floats, for marking
-        limits = risk.limits
-        self._loss_limits = tuple(
-            None if v is None else float(v)
-            for v in (limits.max_drawdown_pct, limits.max_daily_loss, limits.max_daily_loss_pct)
-        )
         self._breach_state = (
             TradingState.HALTED if risk.on_breach is BreachAction.HALTED else TradingState.REDUCING
         )
@@ -210,8 +208,8 @@ class PortfolioRiskGuard(Actor):
         change, drawdown = self._strategy_losses(now) if not reducing else ({}, {})
         book = ScreenBook(
             equity=self._equity_at(now),
-            start_of_day_equity=self._sod,
-            high_water_mark=self._hwm,
+            start_of_day_equity=self._equity_marks.start_of_day,
+            high_water_mark=self._equity_marks.high_water_mark,
             strategy_equity_change_today=change,
             strategy_drawdown_pct=drawdown,
             positions=self._float_book,
@@ -291,8 +289,8 @@ class PortfolioRiskGuard(Actor):
         open_orders = self._open_orders()
         return RiskState(
             equity=Decimal(repr(equity)),
-            start_of_day_equity=Decimal(repr(self._sod)),
-            high_water_mark=Decimal(repr(self._hwm)),
+            start_of_day_equity=Decimal(repr(self._equity_marks.start_of_day)),
+            high_water_mark=Decimal(repr(self._equity_marks.high_water_mark)),
             strategy_equity_change_today=strategy_change,
             strategy_drawdown_pct=strategy_drawdown,
             positions=self.ledger,
@@ -316,12 +314,8 @@ class PortfolioRiskGuard(Actor):
         if not self._watch:
             return change, drawdown
         sampled = self._sampled_strategies if now == self._sampled_at else {}
-        for s in self.ledger:
-            value = sampled[s] if s in sampled else self._strategy_equity(s)
-            change[s] = value - self._strategy_sod.get(s, self._starting_equity)
-            peak = self._strategy_hwm.get(s, self._starting_equity)
-            drawdown[s] = max(0.0, (peak - value) / peak) if peak > 0 else 0.0
-        return change, drawdown
+        values = {s: sampled[s] if s in sampled else self._strategy_equity(s) for s in self.ledger}
+        return self._equity_marks.strategy_losses(values)
 
     def _mark(self, instrument_id: str) -> float | None:
         bar_type = self._bar_types.get(instrument_id)
@@ -361,57 +355,34 @@ class PortfolioRiskGuard(Actor):
             v - self._starting_equity for v in self._sampled_strategies.values()
         )
         self._sampled_equity = equity
-        day = now // DAY_NS
-        if day != self._day:
-            self._day = day
-            self._sod = equity
-            self._strategy_sod = dict(self._sampled_strategies)
-            if self._breach_is_daily and self._portfolio_state is not TradingState.ACTIVE:
-                self._set_portfolio(
-                    TradingState.ACTIVE,
-                    now,
-                    RiskEventKind.RELEASE,
-                    "new_day",
-                    "daily loss limit resets at the start of the day",
-                )
-        self._hwm = max(self._hwm, equity)
-        for s, value in self._sampled_strategies.items():
-            self._strategy_hwm[s] = max(self._strategy_hwm.get(s, self._starting_equity), value)
+        new_day = self._equity_marks.observe(now // DAY_NS, equity, self._sampled_strategies)
+        if new_day and self._breach_is_daily and self._portfolio_state is not TradingState.ACTIVE:
+            self._set_portfolio(
+                TradingState.ACTIVE,
+                now,
+                RiskEventKind.RELEASE,
+                "new_day",
+                "daily loss limit resets at the start of the day",
+            )
         self._check_breaches(now, equity)
 
     def _check_breaches(self, now: int, equity: float) -> None:
         if self._portfolio_state is not TradingState.ACTIVE:
             return
-        limits = self._risk.limits
-        target = self._breach_state
-        max_drawdown, max_loss, max_loss_pct = self._loss_limits
-        drawdown = (self._hwm - equity) / self._hwm if self._hwm > 0 else 0.0
-        if max_drawdown is not None and drawdown >= max_drawdown:
-            self._breach(
-                now,
-                target,
-                "max_drawdown_pct",
-                f"drawdown {drawdown:.6f} >= {limits.max_drawdown_pct}",
-                daily=False,
-            )
+        breach = portfolio_loss_breach(equity, self._equity_marks, self._screen_limits)
+        if breach is None:
             return
-        loss = self._sod - equity
-        if max_loss is not None and loss >= max_loss:
-            self._breach(
-                now,
-                target,
-                "max_daily_loss",
-                f"daily loss {loss:.2f} >= {limits.max_daily_loss}",
-                daily=True,
-            )
-        elif max_loss_pct is not None and self._sod > 0 and loss / self._sod >= max_loss_pct:
-            self._breach(
-                now,
-                target,
-                "max_daily_loss_pct",
-                f"daily loss {loss / self._sod:.6f} >= {limits.max_daily_loss_pct}",
-                daily=True,
-            )
+        rule, value = breach
+        limit = getattr(self._risk.limits, rule.value)
+        what = "drawdown" if rule is RiskRule.MAX_DRAWDOWN_PCT else "daily loss"
+        number = f"{value:.2f}" if rule is RiskRule.MAX_DAILY_LOSS else f"{value:.6f}"
+        self._breach(
+            now,
+            self._breach_state,
+            rule.value,
+            f"{what} {number} >= {limit}",
+            daily=rule is not RiskRule.MAX_DRAWDOWN_PCT,
+        )
 
     def _breach(self, now: int, state: TradingState, rule: str, detail: str, daily: bool) -> None:
         kind = RiskEventKind.HALT if state is TradingState.HALTED else RiskEventKind.REDUCING
