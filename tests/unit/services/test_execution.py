@@ -1,6 +1,10 @@
 """Split fills, their slippage, and runs the engine refused (pure, no engine)."""
 
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quantdesk.domain.backtest import FillRecord
 from quantdesk.domain.execution import AllOrdersRefusedError, EngineRejection
@@ -64,3 +68,40 @@ def test_some_refusals_warn_without_failing() -> None:
     assert "refused 3 order(s) (5 filled)" in headline and "INSUFFICIENT_MARGIN" in detail
     assert refusal_warnings([], orders_filled=5) == []
     check_not_all_refused([], orders_filled=0)  # nothing sent, nothing refused: no error
+
+
+ORDER = st.tuples(
+    st.sampled_from([1, -1]),
+    st.integers(min_value=1, max_value=10_000),  # first price in ticks
+    st.lists(  # parts: quantity, ticks from the first price
+        st.tuples(st.integers(min_value=1, max_value=1_000), st.integers(-3, 3)),
+        min_size=1,
+        max_size=4,
+    ),
+)
+
+
+# Property 16: performance attributed to the exact definition (the execution figures are
+# what each order's later parts cost against its first, however orders interleave)
+@settings(max_examples=200, deadline=None)
+@given(orders=st.lists(ORDER, min_size=0, max_size=12), seed=st.randoms(use_true_random=False))
+def test_slippage_is_what_later_parts_cost(orders: list[Any], seed: Any) -> None:
+    queues = []
+    expected_slippage, expected_split = 0.0, 0
+    for index, (side, first_ticks, parts) in enumerate(orders):
+        queue = [
+            fill(str(index), side, q, (first_ticks + (0 if k == 0 else off)) * 0.01)
+            for k, (q, off) in enumerate(parts)
+        ]
+        queues.append(queue)
+        expected_split += len(queue) > 1
+        expected_slippage += sum(side * (f.price - queue[0].price) * f.quantity for f in queue[1:])
+    interleaved: list[FillRecord] = []
+    while any(queues):  # a random interleaving that keeps each order's parts in order
+        queue = seed.choice([q for q in queues if q])
+        interleaved.append(queue.pop(0))
+    summary = execution_summary(interleaved)
+    assert summary.orders_filled == len(orders)
+    assert summary.split_orders == expected_split
+    assert summary.split_fills == sum(len(p) - 1 for _, _, p in orders)
+    assert summary.slippage == pytest.approx(expected_slippage, abs=1e-6)
