@@ -151,11 +151,12 @@ def verify_chain(events: Iterable[AuditEvent], key: AuditKey | None = None) -> l
     breaks: list[AuditBreak] = []
     expected_seq, prev = 1, GENESIS_HASH
     for event in events:
-        if event.seq != expected_seq:
+        if event.seq > expected_seq:
             missing = f"events {expected_seq}..{event.seq - 1} are missing"
+            breaks.append(AuditBreak(_at(event.seq), missing, event.seq))
+        elif event.seq < expected_seq:
             order = f"stored after event {expected_seq - 1} (out of order)"
-            reason = missing if event.seq > expected_seq else order
-            breaks.append(AuditBreak(_at(event.seq), reason, event.seq))
+            breaks.append(AuditBreak(_at(event.seq), order, event.seq))
         if event.prev_hash != prev:
             breaks.append(
                 AuditBreak(

@@ -133,13 +133,13 @@ def test_a_first_event_not_linked_to_genesis_is_a_break() -> None:
 
 def test_a_gap_and_a_repeat_are_named() -> None:
     events = chain(4)
-    assert reasons(verify_chain([events[0], events[3]]))[0] == (
-        "audit event 4: events 2..3 are missing"
+    assert verify_chain([events[0], events[3]])[0] == AuditBreak(
+        "audit event 4", "events 2..3 are missing", 4
     )
     starts_late = verify_chain(events[1:])
     assert str(starts_late[0]) == "audit event 2: events 1..1 are missing"
     again = verify_chain([events[0], events[1], events[1]])
-    assert str(again[0]) == "audit event 2: stored after event 2 (out of order)"
+    assert again[0] == AuditBreak("audit event 2", "stored after event 2 (out of order)", 2)
 
 
 def test_a_keyed_chain_needs_every_seal() -> None:
@@ -149,10 +149,11 @@ def test_a_keyed_chain_needs_every_seal() -> None:
         AuditBreak("audit event 2", "carries no seal of the audit key", 2)
     ]
     other = AuditKey(b"o" * 32)
-    assert reasons(verify_chain(events[:1], other)) == [
-        "audit event 1: its seal does not match the audit key (resealed without the key, "
-        "or another key)"
-    ]
+    assert verify_chain(events[:2], other)[1] == AuditBreak(
+        "audit event 2",
+        "its seal does not match the audit key (resealed without the key, or another key)",
+        2,
+    )
     assert verify_chain(chain(2)) == [] and len(verify_chain(chain(2), KEY)) == 2
 
 
