@@ -4,11 +4,19 @@ Property 25 (stored in the engine's Parquet format, readable by it), 28 (increme
 additions without rebuilds), 30 (invalid data rejected at ingest), 32 (lineage preserved).
 """
 
+from __future__ import annotations
+
 import csv
+import fcntl
 import hashlib
 import itertools
 import json
+import multiprocessing
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
@@ -22,6 +30,7 @@ from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.errors import NotFoundError, NothingValidError
 from quantdesk.domain.market_data import BarIngestOptions, RejectReason, TimestampAt
 from quantdesk.domain.time import TS_MAX_NS
+from quantdesk.services.columns import BarColumns
 from quantdesk.services.platform import Platform
 from support.bars import MINUTE_NS, T0, rows
 
@@ -357,3 +366,101 @@ def test_rejects_name_the_line_where_the_record_starts(
     )
     summary = desk_with_equity.ingest.ingest_bars(path, "ACME.XNAS", "1-MINUTE-LAST")
     assert [(r["row"], r["field"]) for r in read_rejects(summary.rejects_path)] == [("5", "open")]
+
+
+WRITERS = 4
+
+
+def _wait_for(counter: Synchronized[int], value: int) -> None:
+    while counter.value < value:
+        time.sleep(0.005)
+
+
+def _held_by_anyone(lock_path: Path) -> bool:
+    """Whether some open file holds the catalog's writer lock (this process's own included)."""
+    with lock_path.open("a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return False
+
+
+def _racing_ingest(
+    home: Path,
+    source: Path,
+    arrived: Synchronized[int],
+    compared: Synchronized[int],
+    ready: Barrier,
+    results: multiprocessing.Queue[tuple[str, object]],
+) -> None:
+    """One writer process, paced so that an unserialised catalog is sure to be raced.
+
+    Each writer, once it has read what the catalog holds, waits until all writers are at the
+    catalog; and unless a lock keeps the others out, until all of them have read it too, so
+    that without the lock every writer decides from the same stale view.
+    """
+    plain_exclusive, plain_read = ParquetCatalog.exclusive, ParquetCatalog.read_bars
+
+    def exclusive(self: ParquetCatalog) -> AbstractContextManager[None]:
+        with arrived.get_lock():
+            arrived.value += 1
+        return plain_exclusive(self)
+
+    def read_bars(self: ParquetCatalog, bar_type: str, start_ns: int, end_ns: int) -> BarColumns:
+        bars = plain_read(self, bar_type, start_ns, end_ns)
+        with compared.get_lock():
+            compared.value += 1
+        _wait_for(arrived, WRITERS)
+        contending = arrived.value
+        if not _held_by_anyone(self._journal.lock_path):
+            _wait_for(compared, WRITERS)
+        results.put(("contending", contending))
+        return bars
+
+    ParquetCatalog.exclusive = exclusive  # type: ignore[method-assign]
+    ParquetCatalog.read_bars = read_bars  # type: ignore[method-assign]
+    desk = bootstrap(home=home)  # opening a catalog takes its lock (to recover): do it first
+    ready.wait()
+    try:
+        summary = desk.ingest.ingest_bars(source, "ACME.XNAS", "1-MINUTE-LAST")
+    except Exception as error:  # reported to the test, which fails on it
+        results.put(("error", f"{type(error).__name__}: {error}"))
+        raise
+    results.put(("written", summary.rows_written))
+
+
+def test_concurrent_overlapping_ingests_all_succeed_as_one_would(
+    desk_with_equity: Platform, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    source = rows(70)
+    files = [write_csv(source[k * 10 : k * 10 + 40]) for k in range(WRITERS)]
+    context = multiprocessing.get_context("spawn")
+    arrived, compared = context.Value("i", 0), context.Value("i", 0)
+    ready, results = context.Barrier(WRITERS), context.Queue()
+    writers = [
+        context.Process(
+            target=_racing_ingest,
+            args=(desk_with_equity.home, f, arrived, compared, ready, results),
+            daemon=True,
+        )
+        for f in files
+    ]
+    for writer in writers:
+        writer.start()
+    reports = [results.get(timeout=120) for _ in range(2 * WRITERS)]
+    for writer in writers:
+        writer.join(timeout=60)
+    assert [w.exitcode for w in writers] == [0] * WRITERS, reports
+    # The race was real: some writer held the catalog while all the others were at it.
+    assert max(v for k, v in reports if k == "contending") == WRITERS
+    assert sum(v for k, v in reports if k == "written") == len(source)
+
+    alone = bootstrap(home=tmp_path / "alone")
+    alone.instruments.add(desk_with_equity.instruments.get("ACME.XNAS"))
+    alone.ingest.ingest_bars(write_csv(source), "ACME.XNAS", "1-MINUTE-LAST")
+    raced = ParquetCatalog(desk_with_equity.home / "catalog").read_bars(BAR_TYPE, 0, TS_MAX_NS)
+    single = ParquetCatalog(tmp_path / "alone" / "catalog").read_bars(BAR_TYPE, 0, TS_MAX_NS)
+    for name in ("ts_ns", "open", "high", "low", "close", "volume"):
+        assert getattr(raced, name).tolist() == getattr(single, name).tolist(), name
