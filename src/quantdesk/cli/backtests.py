@@ -65,7 +65,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 "worse; unlimited: the whole order at the bar's price"
             ),
         ] = Liquidity.VOLUME,
-        spread: Annotated[
+        bar_spread: Annotated[
             str | None,
             typer.Option(
                 help="BID/ASK bars only: the other side is the bars shifted by this spread"
@@ -132,7 +132,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                             "maker_fee": maker_fee,
                             "taker_fee": taker_fee,
                             "liquidity": liquidity,
-                            "bar_spread": spread,
+                            "bar_spread": bar_spread,
                         }
                         for venue in sorted({i.rsplit(".", 1)[-1] for i in instrument})
                     ],

@@ -25,7 +25,7 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str, BaseException | None]:
         (["--taker-fee", "50"], "taker_fee"),
         (["--maker-fee", "0.2"], "maker_fee"),
         (["--leverage", "abc"], "default_leverage"),
-        (["--spread", "-0.01"], "bar_spread"),
+        (["--bar-spread", "-0.01"], "bar_spread"),
     ],
 )
 def test_bad_venue_values_are_named(tmp_path: Path, args: list[str], named: str) -> None:
