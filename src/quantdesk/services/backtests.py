@@ -318,7 +318,11 @@ class BacktestService:
 
             engine_run = self._runner.run(pinned, on_progress)
         execution = execution_summary(engine_run.fills)
-        check_not_all_refused(engine_run.engine_rejections, execution.orders_filled)
+        accepted = engine_run.orders_accepted
+        check_not_all_refused(
+            engine_run.engine_rejections,
+            execution.orders_filled if accepted is None else max(accepted, execution.orders_filled),
+        )
         with progress.task("analyse and store"):
             # Read only now, into the memory the engine has just handed back: read before the
             # run, they would sit on top of the engine's own peak.

@@ -74,10 +74,11 @@ _FIXES = {
 }
 
 
-def check_not_all_refused(refusals: Sequence[EngineRejection], orders_filled: int) -> None:
-    """Fail a run in which the engine refused every order it was sent (cause and fix)."""
+def check_not_all_refused(refusals: Sequence[EngineRejection], orders_taken: int) -> None:
+    """Fail a run in which the engine refused every order it was sent (cause and fix);
+    ``orders_taken``: the orders the venue accepted (or at least filled)."""
     total = sum(r.count for r in refusals)
-    if not total or orders_filled:
+    if not total or orders_taken:
         return
     top = refusals[0]
     fix = next(

@@ -159,6 +159,7 @@ class EngineRun:
     signal_uses: list[SignalUse] = field(default_factory=list)
     signal_decisions: list[SignalDecision] = field(default_factory=list)
     engine_rejections: list[EngineRejection] = field(default_factory=list)
+    orders_accepted: int | None = None  # by the venue; None: not counted
 
 
 class BacktestRunner(Protocol):

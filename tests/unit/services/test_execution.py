@@ -54,7 +54,7 @@ def refusal(
 
 def test_a_run_the_engine_refused_entirely_fails_with_the_cause_and_the_fix() -> None:
     with pytest.raises(AllOrdersRefusedError) as caught:
-        check_not_all_refused([refusal(14_419)], orders_filled=0)
+        check_not_all_refused([refusal(14_419)], orders_taken=0)
     assert caught.value.code == "all_orders_refused"
     assert caught.value.data["orders_refused"] == 14_419
     assert "14,419" in caught.value.message and "no market" in caught.value.message
@@ -63,11 +63,11 @@ def test_a_run_the_engine_refused_entirely_fails_with_the_cause_and_the_fix() ->
 
 def test_some_refusals_warn_without_failing() -> None:
     refusals = [refusal(3, "denied", "INSUFFICIENT_MARGIN")]
-    check_not_all_refused(refusals, orders_filled=5)
+    check_not_all_refused(refusals, orders_taken=5)
     (headline, detail) = refusal_warnings(refusals, orders_filled=5)
     assert "refused 3 order(s) (5 filled)" in headline and "INSUFFICIENT_MARGIN" in detail
     assert refusal_warnings([], orders_filled=5) == []
-    check_not_all_refused([], orders_filled=0)  # nothing sent, nothing refused: no error
+    check_not_all_refused([], orders_taken=0)  # nothing sent, nothing refused: no error
 
 
 ORDER = st.tuples(

@@ -156,6 +156,7 @@ class NautilusBacktestRunner:
                 signal_uses=list(recorder.signal_uses),
                 signal_decisions=list(recorder.signal_decisions),
                 engine_rejections=recorder.refusals,
+                orders_accepted=recorder.orders_accepted,
             )
         finally:
             engine = node.get_engine(config.id)

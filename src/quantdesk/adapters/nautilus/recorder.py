@@ -20,7 +20,13 @@ from nautilus_trader.common.events import TimeEvent
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.core.message import Event
 from nautilus_trader.model.enums import OrderSide
-from nautilus_trader.model.events import OrderDenied, OrderFilled, OrderRejected, PositionClosed
+from nautilus_trader.model.events import (
+    OrderAccepted,
+    OrderDenied,
+    OrderFilled,
+    OrderRejected,
+    PositionClosed,
+)
 
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_DECISION_TOPIC, SIGNAL_USED_TOPIC
 from quantdesk.domain.backtest import FillRecord, PositionRecord, SignalDecision, SignalUse
@@ -60,6 +66,7 @@ class RunRecorder(Actor):
         self.signal_decisions: list[SignalDecision] = []
         self._order_signals: dict[str, str] = {}  # approved orders taken on a signal
         self._refusals: dict[tuple[str, str], tuple[int, list[int], str]] = {}
+        self.orders_accepted = 0
 
     def on_start(self) -> None:
         self.msgbus.subscribe(topic="events.fills.*", handler=self._on_fill)
@@ -109,6 +116,9 @@ class RunRecorder(Actor):
         )
 
     def _on_order(self, event: Event) -> None:
+        if isinstance(event, OrderAccepted):
+            self.orders_accepted += 1
+            return
         if isinstance(event, OrderRejected):
             kind = "rejected"
         elif isinstance(event, OrderDenied):
@@ -157,3 +167,4 @@ class RunRecorder(Actor):
         self.signal_decisions.clear()
         self._order_signals.clear()
         self._refusals.clear()
+        self.orders_accepted = 0
