@@ -241,6 +241,43 @@ def test_ingest_catalog_and_lineage(desk: Desk, write_csv: WriteCsv, tmp_path: P
         assert (row[0], row[5]) == (instrument_id, "1,440")
 
 
+def test_ingest_edge_cases_are_reported_not_crashed(desk: Desk, write_csv: WriteCsv) -> None:
+    ok(
+        desk(
+            "instruments", "add", "--id", "ACME.XNAS", "--asset-class", "equity",
+            "--currency", "USD", "--tick-size", "0.01",
+        )
+    )  # fmt: skip
+    good, later = rows(2)
+    source = [
+        good,
+        ["2262-04-11T00:00:00Z", *good[1:]],  # past the valid range once shifted to the close
+        [later[0], later[1], "1e20", *later[3:]],  # past the engine's PRICE_MAX
+    ]
+    result = desk(
+        "data", "ingest", "bars", write_csv(source), "--instrument", "ACME.XNAS",
+        "--timestamp-at", "open", "--json",
+    )  # fmt: skip
+    summary = json.loads(ok(result))
+    assert summary["rejected_by_reason"] == {"timestamp_out_of_range": 1, "value_too_large": 1}
+    assert summary["rows_written"] == 1
+
+    no_qty = desk(
+        "data", "ingest", "bars", write_csv([good]), "--instrument", "ACME.XNAS",
+        "--volume-col", "qty", "--default-volume", "5",
+    )  # fmt: skip
+    assert no_qty.returncode == 2, no_qty
+    assert "no volume column 'qty'" in no_qty.stderr
+    assert "'volume'" in no_qty.stderr  # the file's own columns are listed
+    assert "Traceback" not in no_qty.stderr
+
+    late = desk("data", "synth", "--start", "2262-04-11", "--days", "1", "--instruments", "1")
+    assert late.returncode == 2, late
+    assert "valid time range" in late.stderr
+    assert "Traceback" not in late.stderr
+    assert "SYN01" not in ok(desk("data", "list"))
+
+
 @pytest.mark.shared_data
 def test_real_btc_perpetual_file_ingests_cleanly(desk: Desk) -> None:
     data = shared_file("btc-perp-20211231-20220201_1m.csv")
