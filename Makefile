@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOME_DIR ?= $(or $(QUANTDESK_HOME),.quantdesk)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench mutation clean
 
 install: $(STAMP)
 
@@ -47,5 +47,10 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/signal_routing.py --signals 100000
 	$(BIN)/python bench/signal_replay.py --bars 200000 --repeat 3
 
+# Mutation check of the core logic (not part of `make test`: minutes per module).
+# MODULE=src/quantdesk/domain/risk.py (or a target name) runs one; JOBS=2 tests two mutants at once.
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py $(MODULE) --jobs $(or $(JOBS),1)
+
 clean:
-	rm -rf $(VENV) .quantdesk .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .quantdesk .mutation mutants .pytest_cache .mypy_cache .ruff_cache .hypothesis
