@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,11 +197,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1)")
     parser.add_argument("--tests", nargs="+", help="test files (globs) instead of the defaults")
     parser.add_argument("--no-diffs", action="store_true", help="list survivors without diffs")
+    parser.add_argument("--only", help="mutant-name glob, e.g. 'quantdesk.domain.risk.x_check*'")
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--resume", action="store_true", help="go on with an interrupted run")
     modes.add_argument("--report", action="store_true", help="only print the last run's results")
     args = parser.parse_args()
     targets = [_pick(a) for a in args.targets] or list(TARGETS)
+    if args.only:
+        targets = [replace(t, only=args.only) for t in targets]
     totals = []
     for target in targets:
         mode = "report" if args.report else "resume" if args.resume else "fresh"
