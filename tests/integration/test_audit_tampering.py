@@ -317,3 +317,53 @@ def test_events_written_without_the_key_are_reported_once_it_is_set(url: str) ->
     breaks = [str(b) for b in keyed.verify_audit().breaks]
     assert "audit event 1: carries no seal of the audit key" in breaks
     desk.close()
+
+
+def test_a_registry_from_revision_0001_is_anchored_by_the_upgrade(url: str) -> None:
+    """Versions written before 0002 get their event's (seq, hash), the head its last event."""
+    from alembic import command
+    from alembic.config import Config
+
+    from quantdesk.adapters.storage.database import MIGRATIONS
+    from quantdesk.domain.audit import GENESIS_HASH, seal
+
+    database = Database(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    definition = trend()
+    payload: dict[str, Any] = {
+        "strategy_id": "trend-a",
+        "version": 1,
+        "family": "trend_following",
+        "content_hash": definition.content_hash,
+        "reason": "",
+    }
+    event = seal(1, 7, "alice", "strategy_registered", "trend-a@1", payload, GENESIS_HASH)
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO strategy_versions (strategy_id, version, family, name, content_hash,"
+                " content, author, created_at_ns, reason) VALUES ('trend-a', 1,"
+                " 'trend_following', 'trend', :h, :c, 'alice', 7, '')"
+            ),
+            {"h": definition.content_hash, "c": definition.canonical_json},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_events (seq, at_ns, actor, action, subject, payload,"
+                " prev_hash, hash) VALUES (1, 7, 'alice', 'strategy_registered', 'trend-a@1',"
+                " :p, :prev, :h)"
+            ),
+            {"p": json.dumps(payload), "prev": GENESIS_HASH, "h": event.hash},
+        )
+    desk = Desk(url)
+    assert desk.database.upgrade() == ["0002"]
+    assert desk.rows("SELECT audit_seq, audit_hash FROM strategy_versions") == [(1, event.hash)]
+    assert desk.breaks() == []
+    desk.registry.register(trend(fast_period=3), "bob")
+    assert desk.breaks() == []
+    database.dispose()
+    desk.close()
