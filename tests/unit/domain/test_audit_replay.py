@@ -193,3 +193,44 @@ def test_events_that_make_no_sense_are_named() -> None:
     assert "audit event 8: unknown action 'strategy_exploded'" in found
     assert "audit event 9: names no strategy version" in found
     assert "audit event 10: subject 't@1' is not s@2" in found
+
+
+def test_each_break_names_the_event_it_rests_on() -> None:
+    log, records = history()
+    v2 = records.versions[1]
+    tag, dep = records.tags[0], records.deprecations[0]
+    cases: list[tuple[RegistryRecords, int | None]] = [
+        (replace(records, versions=[records.versions[0]]), 2),
+        (replace(records, versions=[records.versions[0], replace(v2, author="m")]), None),
+        (replace(records, tags=[]), 4),
+        (replace(records, tags=[replace(tag, actor="m")]), 4),
+        (replace(records, deprecations=[]), 5),
+        (replace(records, deprecations=[replace(dep, actor="m")]), 5),
+    ]
+    for changed, seq in cases:
+        assert [b.seq for b in replay_registry(log.events, changed)] == [seq]
+    odd = Log()
+    register(odd, 2)
+    assert [b.seq for b in replay_registry(odd.events, RegistryRecords())] == [1, 1]
+
+
+def test_every_disagreeing_row_is_reported_not_only_the_last() -> None:
+    log, records = history()
+    log.add("strategy_tagged", 1, "bo", tag="paper", moved_from=None)
+    log.add("strategy_deprecated", 2, "bo", reason="old")
+    at = {e.payload.get("tag"): e.at_ns for e in log.events}
+    tags = [
+        StoredTag("s", "live", 2, "m", at["live"]),
+        StoredTag("s", "paper", 1, "m", at["paper"]),
+    ]
+    deps = [
+        StoredDeprecation("s", 1, "m", "old", log.events[4].at_ns),
+        StoredDeprecation("s", 2, "m", "old", log.events[6].at_ns),
+    ]
+    found = breaks(log, replace(records, tags=tags, deprecations=deps))
+    assert found == [
+        "tag s@live: actor stored 'm', logged 'bo' (audit event 4)",
+        "tag s@paper: actor stored 'm', logged 'bo' (audit event 6)",
+        "deprecation of s@1: actor stored 'm', logged 'bo' (audit event 5)",
+        "deprecation of s@2: actor stored 'm', logged 'bo' (audit event 7)",
+    ]
