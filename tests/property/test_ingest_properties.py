@@ -3,7 +3,8 @@
 Property 25: market data is stored in the Nautilus Parquet format and read back by the engine
 exactly (timestamps in ns, prices at instrument precision).
 Property 30: invalid data is rejected at ingest, each row with the right reason, and every
-clean row is written; the counts add up.
+clean row is written; the counts add up; an epoch outside the valid time range is
+rejected, never wrapped.
 """
 
 import tempfile
@@ -14,9 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 
+from quantdesk.adapters.sources.bar_files import BarFileSource
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions, RejectReason, TimestampFormat
+from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS
+from quantdesk.services.bar_validation import validate_bars
 from support.bars import iso
 
 T0 = 1_700_000_000_000_000_000
@@ -171,3 +175,53 @@ def test_property_30_corrupted_rows_are_rejected_with_their_reason(
             bar_types=["PROP/USD.SIM-1-MINUTE-LAST-EXTERNAL"]
         )
         assert len(bars) == clean
+
+
+UNITS = {
+    TimestampFormat.SECONDS: 10**9,
+    TimestampFormat.MILLISECONDS: 10**6,
+    TimestampFormat.MICROSECONDS: 10**3,
+    TimestampFormat.NANOSECONDS: 1,
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    counts=st.lists(
+        st.integers(-(2**63), 2**63 - 1) | st.integers(-(10**21), 10**21), min_size=1, max_size=8
+    ),
+    unit=st.sampled_from(list(UNITS)),
+    blank_lines=st.lists(st.integers(0, 2), min_size=8, max_size=8),
+)
+def test_property_30_epochs_are_stored_exactly_or_rejected_for_their_range(
+    counts: list[int], unit: TimestampFormat, blank_lines: list[int]
+) -> None:
+    # Property 30: invalid data is rejected at ingest -- an epoch count becomes
+    # count x unit nanoseconds exactly when that lies in the valid range, and is rejected as
+    # timestamp_out_of_range (on the line where it stands) otherwise, never wrapped.
+    lines, line_of = ["timestamp,open,high,low,close,volume"], []
+    for count, blanks in zip(counts, blank_lines, strict=False):
+        lines.extend([""] * blanks)
+        lines.append(f"{count},1,1,1,1,1")
+        line_of.append(len(lines))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bars.csv"
+        path.write_text("\n".join(lines) + "\n")
+        raw = BarFileSource().read_bars(path, BarIngestOptions(timestamp_format=unit))
+        result = validate_bars(raw, instrument(0, 0))  # quotes cells from the file: inside
+    expected_ns: list[int] = []
+    expected_rejects: list[tuple[int, RejectReason]] = []
+    previous = -1
+    for count, line in zip(counts, line_of, strict=True):
+        ns = count * UNITS[unit]
+        if not TS_MIN_NS <= ns <= TS_MAX_NS:
+            expected_rejects.append((line, RejectReason.TIMESTAMP_OUT_OF_RANGE))
+        elif ns == previous:
+            expected_rejects.append((line, RejectReason.DUPLICATE_TIMESTAMP))
+        elif ns < previous:
+            expected_rejects.append((line, RejectReason.OUT_OF_ORDER))
+        else:
+            expected_ns.append(ns)
+            previous = ns
+    assert [(r.row, r.reason) for r in result.rejections] == expected_rejects
+    assert result.bars.ts_ns.tolist() == expected_ns
