@@ -166,6 +166,21 @@ def test_margin_caps_a_position_at_equity_times_leverage(desk: Platform) -> None
         )
 
 
+def test_cash_accounts_cannot_buy_beyond_their_cash(desk: Platform) -> None:
+    """Before, the engine ended the run with AccountBalanceNegative (a traceback)."""
+    cash = {"account_type": "CASH", "starting_balance": "10000"}
+    with pytest.raises(AllOrdersRefusedError) as caught:
+        desk.backtests.run(ema(venue=cash, trade_size=400, long_only=True))
+    assert caught.value.data["refusals"][0]["reason"] == "INSUFFICIENT_CASH"
+    result = desk.backtests.run(ema(venue=cash, trade_size=90))  # the venue refuses shorts
+    assert result.facts.fills > 0
+    shorts = [r for r in result.engine_rejections if r.reason.startswith("SHORT SELLING")]
+    assert all(r.kind == "rejected" for r in shorts)
+    assert sum(r.count for r in shorts) > len(shorts)  # grouped by cause, not one per order
+    others = {r.reason for r in result.engine_rejections} - {r.reason for r in shorts}
+    assert others <= {"INSUFFICIENT_CASH"}  # and the run ended: the cash never went negative
+
+
 # -- item 4: fills against bar volume ----------------------------------------------------
 
 

@@ -206,7 +206,7 @@ def refusals_table(result: BacktestResult) -> Table:
     table = Table(title="Orders refused by the engine")
     for name in ("kind", "reason", "orders", "first", "example"):
         table.add_column(name, justify="right" if name == "orders" else "left")
-    for r in result.engine_rejections:
+    for r in result.engine_rejections[:MAX_REFUSAL_ROWS]:
         table.add_row(
             r.kind,
             r.reason,
@@ -214,4 +214,10 @@ def refusals_table(result: BacktestResult) -> Table:
             ", ".join(ns_to_text(ts) for ts in r.first_ts[:3]),
             r.example,
         )
+    more = len(result.engine_rejections) - MAX_REFUSAL_ROWS
+    if more > 0:
+        table.add_row(f"… {more:,} more reasons (--json)", *[""] * 4)
     return table
+
+
+MAX_REFUSAL_ROWS = 10

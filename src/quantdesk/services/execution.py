@@ -71,6 +71,8 @@ _FIXES = {
     "venue's bar_spread, or run on LAST or MID bars",
     "INSUFFICIENT_MARGIN": "the orders need more margin than the account has: raise the "
     "starting balance or the venue's leverage, or trade smaller",
+    "INSUFFICIENT_CASH": "the buys cost more than the cash account holds: raise the "
+    "starting balance, trade smaller, or use a margin account",
 }
 
 

@@ -133,6 +133,7 @@ class NautilusBacktestRunner:
                         v: getattr(NautilusOmsType, request.venue(v).oms_type.value)
                         for v in request.venue_names
                     },
+                    taker_fees={v: request.venue(v).taker_fee for v in request.venue_names},
                 )
             )
             started = time.perf_counter()

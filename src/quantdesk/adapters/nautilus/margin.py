@@ -11,6 +11,10 @@ Margin of a position: its notional at the last bar close times a rate, the instr
 ``margin_init`` when it sets one, else ``1 / leverage`` (the venue's leverage for the
 instrument). Equity: the account's balance plus the open positions' unrealised PnL at those
 closes. An order that does not add margin (closing, reducing) always passes.
+
+Cash accounts: the engine prices no market order on bars alone, and a buy beyond the cash
+ends the run with ``AccountBalanceNegative``; a buy is denied when it would cost (at the
+last close plus a tick, with the taker fee) more than the cash left after the buys pending.
 """
 
 from collections.abc import Callable
@@ -31,6 +35,7 @@ from nautilus_trader.model.orders import Order
 
 RISK_ENDPOINT = "RiskEngine.execute"
 MARGIN_REASON = "INSUFFICIENT_MARGIN"
+CASH_REASON = "INSUFFICIENT_CASH"
 
 
 class MarginCheckConfig(ActorConfig, frozen=True, kw_only=True):
@@ -44,6 +49,7 @@ class MarginCheck(Actor):
         forward: Callable[[Any], None],
         bar_types: dict[str, str],
         oms_types: dict[str, OmsType],
+        taker_fees: dict[str, Decimal | None] | None = None,
     ) -> None:
         super().__init__(config)
         self._forward = forward
@@ -52,6 +58,7 @@ class MarginCheck(Actor):
         }
         self._hedging = {v for v, oms in oms_types.items() if oms == OmsType.HEDGING}
         self._rates: dict[InstrumentId, Decimal] = {}
+        self._taker_fees = taker_fees or {}
 
     def on_start(self) -> None:
         self.msgbus.deregister(endpoint=RISK_ENDPOINT, handler=self._forward)
@@ -75,10 +82,10 @@ class MarginCheck(Actor):
         """Why ``order`` exceeds buying power, or None when it may go."""
         venue = order.instrument_id.venue
         account = self.cache.account_for_venue(venue)
-        if account is None or not account.is_margin_account or account.base_currency is None:
+        if account is None or account.base_currency is None or order.is_reduce_only:
             return None
-        if order.is_reduce_only:
-            return None
+        if not account.is_margin_account:
+            return self._cash_refusal(order, account)
         hedging = venue.value in self._hedging
         exposure = self._exposure(venue, hedging, exclude=order)
         key = (order.instrument_id, order.strategy_id.value)
@@ -116,6 +123,38 @@ class MarginCheck(Actor):
             f"{MARGIN_REASON}: margin {margin:,.2f} {currency.code} after the order exceeds "
             f"equity {equity:,.2f} {currency.code} (leverage {leverage:g})"
         )
+
+    def _cash_refusal(self, order: Order, account: Any) -> str | None:
+        if order.side != OrderSide.BUY:
+            return None  # a sell spends no cash (the venue refuses short sales itself)
+        cost = self._buy_cost(order)
+        if cost is None:
+            return None
+        venue = order.instrument_id.venue
+        pending = 0.0
+        for other in self.cache.orders_open(venue=venue) + self.cache.orders_inflight(venue=venue):
+            if other.client_order_id != order.client_order_id and other.side == OrderSide.BUY:
+                pending += self._buy_cost(other) or 0.0
+        currency = account.base_currency
+        cash = account.balance_total(currency).as_double()
+        if cost + pending <= cash:
+            return None
+        return (
+            f"{CASH_REASON}: the order costs {cost:,.2f} {currency.code} with "
+            f"{pending:,.2f} pending, the account holds {cash:,.2f} {currency.code}"
+        )
+
+    def _buy_cost(self, order: Order) -> float | None:
+        """What a buy may cost: at the last close plus a tick, with the taker fee."""
+        instrument = self.cache.instrument(order.instrument_id)
+        mark = self._mark(order.instrument_id)
+        if instrument is None or mark is None:
+            return None
+        price = Price.from_raw(mark.raw + instrument.price_increment.raw, mark.precision)
+        notional: float = instrument.notional_value(order.leaves_qty, price).as_double()
+        fee = self._taker_fees.get(order.instrument_id.venue.value)
+        rate = float(instrument.taker_fee if fee is None else fee)
+        return notional * (1 + max(rate, 0.0))
 
     def _exposure(
         self, venue: Venue, hedging: bool, exclude: Order

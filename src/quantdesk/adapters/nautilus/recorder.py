@@ -12,6 +12,7 @@ engine or the margin check), by reason, with their first times: a run that trade
 because every order bounced must not look like a strategy that chose not to trade.
 """
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -39,9 +40,11 @@ FIRST_TIMES = 5
 
 
 def reason_code(reason: str) -> str:
-    """The reason's leading code: ``NOTIONAL_EXCEEDS_FREE_BALANCE: free=..`` groups as one."""
-    head = reason.split(":", 1)[0].strip()
-    return head or reason
+    """What a reason says without its particulars, so that one cause groups as one:
+    ``NOTIONAL_EXCEEDS_FREE_BALANCE: free=..`` or ``.. order MarketOrder(SELL 80 ..)`` are
+    cut at their first ``:``, ``(``, ``[``, ``{`` or ``=``, and numbers read as ``#``."""
+    head = re.split(r"[:(\[{=]", reason, maxsplit=1)[0].strip()
+    return re.sub(r"\d[\d,._]*", "#", head)[:120] or reason[:120]
 
 
 class RunRecorderConfig(ActorConfig, frozen=True, kw_only=True):
