@@ -59,11 +59,17 @@ def decide(
 
 
 def rules(decision: RiskDecision) -> set[RiskRule]:
+    if decision.action is RiskAction.DENY:
+        assert decision.quantity == 0
     return {b.rule for b in decision.breaches}
 
 
 def approved(decision: RiskDecision, quantity: str) -> bool:
-    return decision.action is RiskAction.APPROVE and decision.quantity == D(quantity)
+    return (
+        decision.action is RiskAction.APPROVE
+        and decision.quantity == D(quantity)
+        and decision.breaches == []
+    )
 
 
 def reduced(decision: RiskDecision, quantity: str) -> bool:
@@ -114,6 +120,8 @@ def test_a_reduced_quantity_is_a_whole_number_of_increments() -> None:
     assert reduced(decide(fine, max_order_quantity=D("2.7")), "2.5")
     assert reduced(decide(fine, max_order_notional=D(299)), "2.5")  # 2.99 units
     assert reduced(decide(fine, max_net_exposure=D(260)), "2.5")
+    assert reduced(decide(fine, max_order_quantity=D(1)), "1")
+    assert reduced(decide(order(1, "2.8", size_increment=D("0.5"))), "2.5")  # off-increment
     coarse = order(1, "40", size_increment=D(10))
     assert reduced(decide(coarse, max_position=D(39)), "30")
 
@@ -301,8 +309,8 @@ def test_reducing_lets_only_orders_that_shrink_the_position() -> None:
 
 
 def test_an_order_that_only_shrinks_the_position_passes_exposure_and_losses() -> None:
-    state = book(
-        {"S1": {A: 10}, "S2": {A: 50}},
+    state = book(  # S1 closing deepens the portfolio's breaches: allowed, it is getting out
+        {"S1": {A: 10}, "S2": {A: -50}},
         equity="50000",
         start_of_day_equity=D(100000),
         high_water_mark=D(200000),
@@ -365,3 +373,217 @@ def test_breaches_carry_their_numbers() -> None:
     assert (breach.limit, breach.value, breach.scope) == ("1000", "1500", "portfolio")
     notional = decide(order(1, "6"), max_order_notional=D(500)).breaches[0]
     assert (notional.limit, notional.value) == ("500", "600")
+
+
+# --- every breach says which rule, where, and with what numbers ------------------------------
+
+B_HELD = book({"S1": {A: 1}, "S2": {B: 3}})  # 100 in A, 300 in B
+
+
+@pytest.mark.parametrize(
+    ("intent", "state", "constraints", "limits", "expected"),
+    [
+        (
+            order(1, "1"),
+            book(portfolio_state=TradingState.HALTED),
+            None,
+            {},
+            (RiskRule.TRADING_HALTED, "portfolio", "HALTED", "HALTED", "halted"),
+        ),
+        (
+            order(1, "1"),
+            book(strategy_states={"S1": TradingState.HALTED}),
+            None,
+            {},
+            (RiskRule.TRADING_HALTED, "S1", "HALTED", "HALTED", "halted"),
+        ),
+        (
+            order(1, "1"),
+            book(instrument_states={A: TradingState.REDUCING}),
+            None,
+            {},
+            (RiskRule.TRADING_REDUCING, A, "REDUCING", "increase", "only reduce"),
+        ),
+        (
+            order(1, "1"),
+            book(),
+            None,
+            {"allowed_instruments": frozenset({"C.SIM", B})},
+            (
+                RiskRule.INSTRUMENT_NOT_ALLOWED,
+                "portfolio",
+                "B.SIM,C.SIM",
+                A,
+                "instrument is not in the allowed list",
+            ),
+        ),
+        (
+            order(1, "1"),
+            book(open_orders={"S1": 2}),
+            RiskConstraints(max_open_orders=2),
+            {},
+            (RiskRule.MAX_OPEN_ORDERS, "S1", "2", "2", "open orders at the limit"),
+        ),
+        (
+            order(1, "1"),
+            book(equity="99000", start_of_day_equity=D(100000)),
+            None,
+            {"max_daily_loss": D(1000)},
+            (RiskRule.MAX_DAILY_LOSS, "portfolio", "1000", "1000", "daily loss"),
+        ),
+        (
+            order(1, "1"),
+            book(equity="99000", start_of_day_equity=D(100000)),
+            None,
+            {"max_daily_loss_pct": D("0.01")},
+            (
+                RiskRule.MAX_DAILY_LOSS_PCT,
+                "portfolio",
+                "0.01",
+                "0.01",
+                "daily loss / start-of-day equity",
+            ),
+        ),
+        (
+            order(1, "1"),
+            book(equity="90000", high_water_mark=D(100000)),
+            None,
+            {"max_drawdown_pct": D("0.1")},
+            (
+                RiskRule.MAX_DRAWDOWN_PCT,
+                "portfolio",
+                "0.1",
+                "0.1",
+                "drawdown from the high-water mark",
+            ),
+        ),
+        (
+            order(1, "1"),
+            book(equity="0.5", start_of_day_equity=D(1), high_water_mark=D(1)),
+            None,
+            {"max_drawdown_pct": D("0.4")},
+            (
+                RiskRule.MAX_DRAWDOWN_PCT,
+                "portfolio",
+                "0.4",
+                "0.5",
+                "drawdown from the high-water mark",
+            ),
+        ),
+        (
+            order(1, "1"),
+            book(equity="0.5", start_of_day_equity=D(1)),
+            None,
+            {"max_daily_loss_pct": D("0.4")},
+            (
+                RiskRule.MAX_DAILY_LOSS_PCT,
+                "portfolio",
+                "0.4",
+                "0.5",
+                "daily loss / start-of-day equity",
+            ),
+        ),
+        (
+            order(1, "6"),
+            book(),
+            None,
+            {"max_order_quantity": D(5)},
+            (RiskRule.MAX_ORDER_QUANTITY, "portfolio", "5", "6", "max_order_quantity"),
+        ),
+        (
+            order(1, "6"),
+            book(),
+            None,
+            {"max_order_notional": D(500)},
+            (RiskRule.MAX_ORDER_NOTIONAL, "portfolio", "500", "600", "max_order_notional"),
+        ),
+        (
+            order(-1, "5"),
+            book({"S1": {A: 3}}),
+            RiskConstraints(long_only=True),
+            {},
+            (RiskRule.LONG_ONLY, "S1", "0", "-2", "long_only"),
+        ),
+        (
+            order(1, "9"),
+            book({"S1": {A: 2}}),
+            RiskConstraints(max_position=D(5)),
+            {},
+            (RiskRule.MAX_POSITION, "S1", "5", "11", "max_position"),
+        ),
+        (
+            order(1, "3"),
+            B_HELD,
+            None,
+            {"max_gross_exposure": D(500)},
+            (RiskRule.MAX_GROSS_EXPOSURE, "portfolio", "500", "700", "max_gross_exposure"),
+        ),
+        (
+            order(1, "3"),
+            B_HELD,
+            None,
+            {"max_net_exposure": D(500)},
+            (RiskRule.MAX_NET_EXPOSURE, "portfolio", "500", "700", "max_net_exposure"),
+        ),
+        (
+            order(1, "3"),
+            B_HELD,
+            None,
+            {"max_leverage": D("0.005")},
+            (RiskRule.MAX_LEVERAGE, "portfolio", "0.005", "0.007", "max_leverage"),
+        ),
+        (
+            order(1, "3"),
+            book(equity="0"),
+            None,
+            {"max_leverage": D(2)},
+            (
+                RiskRule.MAX_LEVERAGE,
+                "portfolio",
+                "2",
+                "inf (equity is not positive)",
+                "max_leverage",
+            ),
+        ),
+    ],
+)
+def test_a_breach_names_its_rule_scope_limit_and_value(
+    intent: OrderIntent,
+    state: RiskState,
+    constraints: RiskConstraints | None,
+    limits: dict[str, Any],
+    expected: tuple[RiskRule, str, str, str, str],
+) -> None:
+    decision = decide(intent, state, constraints, **limits)
+    first = decision.breaches[0]
+    assert (first.rule, first.scope, first.limit, first.value, first.detail) == expected
+
+
+def test_below_the_minimum_names_the_increment() -> None:
+    denied = decide(order(1, "3", size_increment=D(2)), max_order_notional=D(199))
+    last = denied.breaches[-1]
+    assert (last.rule, last.scope, last.limit, last.value, last.detail) == (
+        RiskRule.BELOW_MIN_QUANTITY,
+        "S1",
+        "2",
+        "0",
+        "no positive quantity keeps every limit",
+    )
+
+
+def test_gross_past_the_limit_elsewhere_gives_no_room_to_an_order_adding_exposure() -> None:
+    cheap = book({"S2": {B: 20}}, prices={A: D(1), B: D(100)})  # 2,000 in B, limit 1,000
+    denied = decide(order(1, "1", price=D(1)), cheap, max_gross_exposure=D(1000))
+    assert denied.action is RiskAction.DENY
+
+
+def test_leverage_is_measured_on_any_positive_equity() -> None:
+    small = book(equity="0.5")
+    assert approved(decide(order(1, "4"), small, max_leverage=D(1000)), "4")  # 400 / 0.5 = 800
+    assert reduced(decide(order(1, "6"), small, max_leverage=D(1000)), "5")
+
+
+def test_a_strategy_missing_from_the_loss_books_has_lost_nothing() -> None:
+    constraints = RiskConstraints(max_drawdown_pct=D("0.01"), max_daily_loss=D(1))
+    others = book(strategy_equity_change_today={"S2": D(-5)}, strategy_drawdown_pct={"S2": D(1)})
+    assert approved(check_order(order(1, "1"), others, constraints), "1")

@@ -238,3 +238,55 @@ def test_no_equity_at_the_start_or_peak_means_no_share_to_breach() -> None:
     marks = EquityMarks.at_start(0.0)
     limits = ScreenLimits(max_daily_loss_pct=0.01, max_drawdown_pct=0.01)
     assert portfolio_loss_breach(-50.0, marks, limits) is None
+
+
+# --- the margin, small numbers and missing entries -------------------------------------------
+
+
+def test_the_margin_is_one_part_in_a_billion_or_one_billionth_below_one() -> None:
+    limits = ScreenLimits(max_drawdown_pct=0.1)
+    at_margin = book(strategy_drawdown_pct={"S1": 0.1 - 1e-9})
+    assert not passes(1.0, state=at_margin, constraints=limits)
+    assert not passes(
+        1.0, state=book(strategy_drawdown_pct={"S1": 0.1 - 5e-10}), constraints=limits
+    )
+    assert passes(1.0, state=book(strategy_drawdown_pct={"S1": 0.1 - 1.5e-9}), constraints=limits)
+
+
+def test_marks_and_equity_below_one_are_still_measured() -> None:
+    small = book(equity=0.25, start_of_day_equity=0.5, high_water_mark=0.5)
+    assert not passes(1.0, state=small, max_drawdown_pct=0.4)
+    assert not passes(1.0, state=small, max_daily_loss_pct=0.4)
+    assert passes(1.0, state=book(equity=0.5), max_leverage=1000.0)  # 100 / 0.5 = 200
+    marks = EquityMarks.at_start(0.5)
+    assert portfolio_loss_breach(0.25, marks, ScreenLimits(max_drawdown_pct=0.4)) == (
+        RiskRule.MAX_DRAWDOWN_PCT,
+        0.5,
+    )
+    assert portfolio_loss_breach(0.25, marks, ScreenLimits(max_daily_loss_pct=0.4)) == (
+        RiskRule.MAX_DAILY_LOSS_PCT,
+        0.5,
+    )
+    assert marks.strategy_losses({"S1": 0.25})[1] == {"S1": 0.5}
+
+
+def test_no_peak_or_start_of_day_means_no_share_to_screen() -> None:
+    nothing = book(equity=-5.0, start_of_day_equity=0.0, high_water_mark=0.0)
+    assert passes(1.0, state=nothing, max_drawdown_pct=0.5, max_daily_loss_pct=0.5)
+
+
+def test_missing_entries_count_as_nothing_held_or_open() -> None:
+    other = book({"S2": {B: 1.0}})  # no strategy holds A
+    assert passes(4.9, state=other, max_position=5.0)
+    assert passes(
+        1.0, state=book(open_orders={"S2": 5}), constraints=ScreenLimits(max_open_orders=1)
+    )
+    unpriced = book({"S2": {A: 1000.0}}, prices={})  # A held but not yet marked: worth 0
+    assert passes(1.0, state=unpriced, max_gross_exposure=500.0)
+
+
+def test_the_order_changes_its_own_instruments_exposure() -> None:
+    held = book({"S1": {A: 4.0}, "S2": {A: 1.0, B: 1.0}})  # 500 in A, 100 in B
+    assert passes(1.0, -1, held, max_gross_exposure=550.0)  # 400 + 100
+    assert not passes(1.0, 1, held, max_gross_exposure=650.0)  # 600 + 100
+    assert passes(1.0, -1, held, max_net_exposure=550.0)
