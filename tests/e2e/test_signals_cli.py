@@ -72,9 +72,14 @@ def test_ingest_list_show_stats(cli: Cli, tmp_path: Path) -> None:
     ]
     assert reasons[0]["field"] == "confidence" and reasons[0]["value"] == "1.5"
 
-    again = cli("signals", "ingest", path)  # everything is there already
-    assert again.exit_code == 3, again.output
-    assert "duplicate_id" in again.output
+    again = cli("signals", "ingest", path)  # everything is there already: nothing new
+    assert again.exit_code == 0, again.output
+    assert "nothing new" in again.output and "4 signal(s) already buffered" in again.output
+    assert "3 record(s) rejected by an earlier ingest" in again.output
+    counted = _rejected_counts(cli)
+    assert cli("signals", "ingest", path).exit_code == 0
+    assert _rejected_counts(cli) == counted  # a third read adds no reject either
+    assert counted["bad_confidence"] == counted["unknown_instrument"] == 1
 
     listed = cli("signals", "list")
     assert listed.exit_code == 0 and all(r["signal_id"] in listed.output for r in rows)
@@ -104,7 +109,7 @@ def test_ingesting_the_same_file_again_changes_nothing_and_succeeds(
     assert cli("signals", "ingest", path).exit_code == 0
     again = cli("signals", "ingest", path)
     assert again.exit_code == 0, again.output
-    assert "nothing new: all 3 signal(s)" in again.output
+    assert "nothing new" in again.output and "3 signal(s) already buffered" in again.output
     stats = cli("signals", "stats")
     assert "duplicate_id" in stats.output  # still counted, still kept for review
 
@@ -155,3 +160,88 @@ def test_dead_letters_list_and_replay(cli: Cli, tmp_path: Path) -> None:
     stats = cli("signals", "stats")
     assert "│ 1 " in stats.output.split("SENTIMENT")[1].splitlines()[0]
     asyncio.run(router.bus.close())
+
+
+def _rejected_counts(cli: Cli) -> dict[str, int]:
+    desk = bootstrap(home=cli.home)
+    totals: dict[str, int] = {}
+    for row in desk.signals.stats():
+        for reason, n in row.rejected.items():
+            totals[reason] = totals.get(reason, 0) + n
+    return totals
+
+
+def test_re_ingesting_only_bad_lines_is_nothing_new(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(raw_signal(confidence=2.0)) + "\n")
+    first = cli("signals", "ingest", path)
+    assert first.exit_code == 3 and "bad_confidence" in first.output
+    again = cli("signals", "ingest", path)
+    assert again.exit_code == 0, again.output
+    assert "1 record(s) rejected by an earlier ingest" in again.output
+    assert _rejected_counts(cli) == {"bad_confidence": 1}
+
+
+TS_2_63 = 2**63
+
+
+def test_a_timestamp_past_int64_is_rejected_in_every_layout_and_bricks_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    good = _rows()
+    huge = raw_signal(ts_event=NOW_NS - 10**9)
+    huge["ts_init"] = TS_2_63
+    jsonl = tmp_path / "s.jsonl"
+    jsonl.write_text(json.dumps(huge) + "\n" + json.dumps(good[0]) + "\n")
+    flat = [
+        {k: json.dumps(v) if k in JSON_COLUMNS else v for k, v in row.items()}
+        for row in (raw_signal(ts_event=NOW_NS - 10**9, lag_ns=TS_2_63), good[1])
+    ]
+    with (tmp_path / "s.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(flat[0]))
+        writer.writeheader()
+        writer.writerows(flat)
+    big = raw_signal(ts_event=NOW_NS - 10**9)
+    big["ts_init"] = TS_2_63 + 5
+    rows = [
+        {k: json.dumps(v) if k in JSON_COLUMNS else v for k, v in row.items()}
+        for row in (big, good[2])
+    ]
+    stamps = pa.array([r.pop("ts_init") for r in rows], pa.uint64())
+    table = pa.Table.from_pylist(rows).append_column("ts_init", stamps)
+    pq.write_table(table, tmp_path / "s.parquet")
+    for name in ("s.jsonl", "s.csv", "s.parquet"):
+        result = cli("signals", "ingest", tmp_path / name)
+        assert result.exit_code == 0, result.output
+        assert "ts_out_of_range x1" in result.output, result.output
+    for command in (("list",), ("stats",), ("show", str(good[0]["signal_id"]))):
+        shown = cli("signals", *command)
+        assert shown.exit_code == 0, shown.output
+    listed = cli("signals", "list").output
+    assert all(str(r["signal_id"]) in listed for r in good)
+    assert _rejected_counts(cli) == {"ts_out_of_range": 3}
+    fresh = tmp_path / "later.jsonl"
+    later = raw_signal(ts_event=NOW_NS)
+    fresh.write_text(json.dumps(later) + "\n")
+    assert cli("signals", "ingest", fresh).exit_code == 0  # later ingests still flush
+    assert str(later["signal_id"]) in cli("signals", "list").output
+
+
+def test_one_uuid_in_any_spelling_is_buffered_once(cli: Cli, tmp_path: Path) -> None:
+    base = raw_signal()
+    canonical = str(base["signal_id"])
+    spellings = [
+        canonical.upper(),
+        "{" + canonical + "}",
+        canonical.replace("-", ""),
+        "urn:uuid:" + canonical,
+    ]
+    path = tmp_path / "ids.jsonl"
+    path.write_text("".join(json.dumps({**base, "signal_id": s}) + "\n" for s in spellings))
+    result = cli("signals", "ingest", path, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["accepted"] == 1 and summary["rejected_by_reason"] == {"duplicate_id": 3}
+    desk = bootstrap(home=cli.home)
+    assert [s.signal_id for s in desk.signals.list()] == [canonical]
+    assert cli("signals", "show", spellings[0]).exit_code == 0  # found by any spelling

@@ -57,6 +57,7 @@ BREAKS = (
     "duplicate_id",
     "stale",
     "malformed",
+    "ts_out_of_range",
 )
 
 
@@ -89,6 +90,9 @@ def _break(draw: st.DrawFn, record: dict[str, Any], rule: str, existing: str) ->
         record["signal_id"] = existing
     elif rule == "stale":
         record["ts_init"] = record["ts_event"] + MAX_AGE_NS + draw(st.integers(1, 10**12))
+    elif rule == "ts_out_of_range":
+        field = draw(st.sampled_from(["ts_event", "ts_init"]))
+        record[field] = draw(st.sampled_from([2**63, 2**63 - 1, 2**64 + 1, -1]))
     elif rule == "malformed":
         field = draw(st.sampled_from(["signal_id", "source_model", "provenance", "ts_event"]))
         if field == "signal_id":

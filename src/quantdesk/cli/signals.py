@@ -36,27 +36,31 @@ def add_signal_commands(app: typer.Typer, out: Console, err: Console) -> None:
     ) -> None:
         """Validate a signal file and buffer what passes (the catalog, for replay).
 
-        Rejected records go to a rejects file with row, field, value and reason. Exit code 3
-        when no record is valid, 2 when the file cannot be read; a file whose every record is
-        buffered already changes nothing and exits 0.
+        Rejected records go to a rejects file with row, field, value and reason, each once:
+        ingesting a file again adds no reject twice. The exit code reflects what is new: 3
+        when nothing was accepted and some record is newly rejected, 2 when the file cannot
+        be read, 0 otherwise (a file already ingested changes nothing and exits 0).
         """
         with reported_failures(err):
             summary = ctx.obj.platform.signals.ingest_file(file)
             if as_json:
                 out.print_json(json.dumps(_summary(summary)))
                 return
-            if summary.accepted == 0:  # every record is buffered already (exit 0, like bars)
-                out.print(
-                    f"nothing new: all {summary.records_read:,} signal(s) in {file} are "
-                    "already buffered",
-                    highlight=False,
-                )
+            if summary.accepted == 0:  # every record is known already (exit 0, like bars)
+                out.print(f"nothing new in {file}: {_known_text(summary)}", highlight=False)
                 return
             out.print(_ingest_table(summary))
             if summary.rejected:
                 reasons = ", ".join(f"{k} x{v}" for k, v in summary.rejected_by_reason.items())
                 out.print(f"rejected by reason: {reasons}", highlight=False)
-                out.print(f"rejected records: {summary.rejects_path}", soft_wrap=True)
+                if summary.already_rejected:
+                    out.print(
+                        f"{summary.already_rejected:,} of them rejected by an earlier ingest "
+                        "(kept once)",
+                        highlight=False,
+                    )
+                if summary.rejects_path:
+                    out.print(f"rejected records: {summary.rejects_path}", soft_wrap=True)
 
     @signals.command("list")
     def list_(
@@ -141,6 +145,15 @@ async def _replay(router: SignalRouter, ids: list[str] | None) -> list[DeadLette
 
 def _summary(summary: SignalIngestSummary) -> dict[str, object]:
     return {name: getattr(summary, name) for name in SignalIngestSummary.__slots__}
+
+
+def _known_text(s: SignalIngestSummary) -> str:
+    parts = []
+    if s.already_buffered:
+        parts.append(f"{s.already_buffered:,} signal(s) already buffered")
+    if s.already_rejected:
+        parts.append(f"{s.already_rejected:,} record(s) rejected by an earlier ingest")
+    return ", ".join(parts) or "every record repeats an id earlier in the file"
 
 
 def _ingest_table(s: SignalIngestSummary) -> Table:

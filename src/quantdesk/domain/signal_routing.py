@@ -108,6 +108,8 @@ class RejectedSignal:
     signal_type: str | None
     source_model: str | None
     at_ns: int
+    key: str | None = None
+    """Same source, row and text, same key: a file ingested again adds no reject twice."""
 
 
 def rejection_event(
@@ -138,6 +140,10 @@ class SignalIngestSummary:
     rejects_path: str | None
     first_ts_init: int | None
     last_ts_init: int | None
+    already_buffered: int = 0
+    """Records whose id the buffer held before this ingest (rejected as ``duplicate_id``)."""
+    already_rejected: int = 0
+    """Other rejects that an earlier ingest of the same source had recorded (kept once)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS, ts_range_text
 
 NS_PER_SECOND = 1_000_000_000
+TS_FIELDS = ("ts_event", "ts_init")
+OUT_OF_RANGE_ERRORS = ("greater_than_equal", "less_than_equal")
 PROBABILITY_SUM_TOLERANCE = 1e-9
 
 
@@ -101,16 +105,34 @@ class AISignal(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    signal_id: str
+    signal_id: str = Field(description="a uuid, kept in its canonical form (lowercase, hyphens)")
     signal_type: SignalType
     instrument_id: str = Field(min_length=1)
-    ts_event: int = Field(ge=0, description="when the view holds, ns since epoch, UTC")
-    ts_init: int = Field(ge=0, description="when the view became known, ns; replay uses this")
+    ts_event: int = Field(
+        ge=TS_MIN_NS, le=TS_MAX_NS, description="when the view holds, ns since epoch, UTC"
+    )
+    ts_init: int = Field(
+        ge=TS_MIN_NS, le=TS_MAX_NS, description="when the view became known, ns; replay uses it"
+    )
     confidence: float = Field(ge=0.0, le=1.0)
     value: SignalValue
     source_model: str = Field(min_length=1)
     metadata: dict[str, str] = Field(default_factory=dict)
     provenance: Provenance
+
+    @field_validator("signal_id", mode="before")
+    @classmethod
+    def _canonical_id(cls, value: object) -> object:
+        """One id, one spelling: ``{ABC...}``, ``urn:uuid:...`` and bare hex are the same id."""
+        return canonical_signal_id(value) if isinstance(value, str) else value
+
+    @field_validator("ts_event", "ts_init", mode="before")
+    @classmethod
+    def _integer_ns(cls, value: object) -> object:
+        # a bool is an int to Python and a float past 2^53 has lost its nanoseconds
+        if isinstance(value, bool | float):
+            raise ValueError("must be an integer count of nanoseconds")
+        return value
 
     @model_validator(mode="after")
     def _value_fits_type(self) -> "AISignal":
@@ -131,6 +153,7 @@ class AISignal(BaseModel):
 
 class SignalRejectReason(StrEnum):
     MALFORMED = "malformed"
+    TS_OUT_OF_RANGE = "ts_out_of_range"
     UNKNOWN_TYPE = "unknown_type"
     BAD_CONFIDENCE = "bad_confidence"
     BAD_VALUE = "bad_value"
@@ -174,12 +197,19 @@ def new_signal_id() -> str:
     return str(uuid.uuid4())
 
 
+def canonical_signal_id(text: str) -> str:
+    """The lowercase hyphenated form of a uuid; ``ValueError`` when ``text`` is none."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise ValueError("signal_id must be a uuid") from None
+
+
 def validate_signal(
     raw: Mapping[str, Any], context: SignalValidationContext
 ) -> AISignal | SignalRejection:
     """The one gate for signals: the first broken rule, in the order a reviewer reads them."""
-    signal_id = raw.get("signal_id")
-    sid = signal_id if isinstance(signal_id, str) else None
+    sid = _id_for_report(raw.get("signal_id"))
     type_name = raw.get("signal_type")
     try:
         signal_type = SignalType(str(type_name))
@@ -219,6 +249,14 @@ def validate_signal(
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "signal"
+        if where in TS_FIELDS and first["type"] in OUT_OF_RANGE_ERRORS:
+            return SignalRejection(
+                SignalRejectReason.TS_OUT_OF_RANGE,
+                where,
+                repr(raw.get(where)),
+                f"{where} must lie in {ts_range_text()} ({TS_MIN_NS}..{TS_MAX_NS} ns)",
+                sid,
+            )
         if first["msg"].endswith("ts_init is before ts_event"):
             return SignalRejection(
                 SignalRejectReason.TS_INIT_BEFORE_TS_EVENT,
@@ -246,12 +284,6 @@ def _check_in_context(
     signal: AISignal, context: SignalValidationContext
 ) -> AISignal | SignalRejection:
     sid = signal.signal_id
-    try:
-        uuid.UUID(sid)
-    except ValueError:
-        return SignalRejection(
-            SignalRejectReason.MALFORMED, "signal_id", repr(sid), "signal_id must be a uuid", sid
-        )
     if signal.ts_event > context.now_ns + context.future_tolerance_ns:
         return SignalRejection(
             SignalRejectReason.FUTURE_TS_EVENT,
@@ -294,6 +326,15 @@ def _check_in_context(
             SignalRejectReason.DUPLICATE_ID, "signal_id", sid, "a signal with this id exists", sid
         )
     return signal
+
+
+def _id_for_report(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return canonical_signal_id(value)
+    except ValueError:
+        return value
 
 
 def _first(error: ValidationError) -> str:

@@ -296,13 +296,27 @@ class SignalStore(Protocol):
 
     def close(self) -> None: ...
 
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Held by one ingest at a time, across processes: judging to buffering."""
+        ...
+
+    def quarantined(self) -> list[RejectedSignal]:
+        """Buffered records that could not be stored (set aside, never blocking the rest)."""
+        ...
+
 
 class SignalRejectStore(Protocol):
     def record(self, batch_id: str, rejected: Sequence[RejectedSignal]) -> Path | None:
         """Keep rejected records for review; returns where (None when there were none)."""
         ...
 
-    def rejected(self) -> list[RejectedSignal]: ...
+    def rejected(self) -> list[RejectedSignal]:
+        """Every kept reject, once per ``key`` (unkeyed ones always)."""
+        ...
+
+    def keys(self) -> set[str]:
+        """The keys of the rejects kept so far."""
+        ...
 
 
 class DeadLetterStore(Protocol):

@@ -5,9 +5,16 @@ is now: known instruments, ids already buffered or earlier in the same file, pro
 declared max ages), the accepted ones appended to the buffer and flushed into the catalog,
 the rejected ones kept with row, field, value and reason. Live routing is in
 :mod:`quantdesk.services.signal_routing`; both share one :class:`SignalGate`.
+
+An ingest holds the buffer's exclusive lock from judging to buffering, so concurrent
+ingests of one file accept each signal once. Its rejects are kept before its signals are
+buffered, each keyed by source, row and text: a crash after the signals are buffered has
+kept the rejects too, and ingesting the file again adds neither.
 """
 
 import builtins
+import contextlib
+import hashlib
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -33,6 +40,7 @@ from quantdesk.domain.signals import (
     SignalRejectReason,
     SignalType,
     SignalValidationContext,
+    canonical_signal_id,
     check_signal,
     validate_signal,
 )
@@ -138,6 +146,7 @@ def rejected_record(
     raw_text: str,
     raw: Mapping[str, Any] | None,
     at_ns: int,
+    key: str | None = None,
 ) -> RejectedSignal:
     raw = raw or {}
     signal_type, source_model = raw.get("signal_type"), raw.get("source_model")
@@ -153,7 +162,13 @@ def rejected_record(
         signal_type=signal_type if isinstance(signal_type, str) else None,
         source_model=source_model if isinstance(source_model, str) else None,
         at_ns=at_ns,
+        key=key,
     )
+
+
+def reject_key(source: str, row: int, raw_text: str) -> str:
+    """Where a record was read and what it said: the same line read again, the same key."""
+    return hashlib.sha256(f"{source}\0{row}\0{raw_text}".encode()).hexdigest()
 
 
 def new_batch_id(prefix: str) -> str:
@@ -200,39 +215,47 @@ class SignalService:
         return self.ingest_records(records, source=str(path.resolve()))
 
     def ingest_records(self, records: list[SignalRecord], *, source: str) -> SignalIngestSummary:
+        """Exit states: something new accepted, or nothing new (every record buffered or
+        rejected before) are successes; ``NothingValidError`` when nothing was accepted and
+        some record is newly rejected for a reason other than being buffered already."""
         batch_id = new_batch_id("ingest")
         accepted: list[AISignal] = []
         seen: set[str] = set()
         rejected: list[RejectedSignal] = []
-        for record in records:
-            outcome = self._judge(record, seen)
-            if isinstance(outcome, AISignal):
-                accepted.append(outcome)
-                seen.add(outcome.signal_id)
-                continue
-            rejected.append(
-                rejected_record(
-                    outcome,
-                    source=source,
-                    row=record.row,
-                    raw_text=record.raw_text,
-                    raw=record.raw,
-                    at_ns=self._clock(),
+        with self._store.exclusive():
+            for record in records:
+                outcome = self._judge(record, seen)
+                if isinstance(outcome, AISignal):
+                    accepted.append(outcome)
+                    seen.add(outcome.signal_id)
+                    continue
+                rejected.append(
+                    rejected_record(
+                        outcome,
+                        source=source,
+                        row=record.row,
+                        raw_text=record.raw_text,
+                        raw=record.raw,
+                        at_ns=self._clock(),
+                        key=reject_key(source, record.row, record.raw_text),
+                    )
                 )
-            )
-        self._store.append(accepted)
-        self._store.flush()
-        rejects_path = self._rejects.record(batch_id, rejected)
+            known = self._rejects.keys() if rejected else set()
+            fresh = [r for r in rejected if r.key not in known]
+            rejects_path = self._rejects.record(batch_id, fresh)  # kept before accepting
+            self._store.append(accepted)
+            self._store.flush()
         for signal in accepted:
             self._emit(SignalEventKind.ACCEPTED, signal, batch_id)
-        for r in rejected:
+        for r in fresh:
             self._events.emit(rejection_event(r, batch_id, self._clock(), with_row=True))
         self._events.flush()
-        by_reason = dict(sorted(Counter(r.reason for r in rejected).items()))
-        already_buffered = bool(rejected) and all(
-            r.reason == SignalRejectReason.DUPLICATE_ID.value for r in rejected
-        )
-        if not accepted and not already_buffered:  # a file ingested again is not an error
+        buffered = [
+            r.reason == SignalRejectReason.DUPLICATE_ID.value and r.signal_id not in seen
+            for r in rejected
+        ]  # the id was in the buffer before this ingest
+        refused = [r for r in fresh if r.reason != SignalRejectReason.DUPLICATE_ID.value]
+        if not records or (not accepted and refused):
             raise NothingValidError(
                 _nothing_valid(source, len(records), rejected),
                 hint=f"see the rejected records in {rejects_path}"
@@ -245,10 +268,14 @@ class SignalService:
             records_read=len(records),
             accepted=len(accepted),
             rejected=len(rejected),
-            rejected_by_reason=by_reason,
+            rejected_by_reason=dict(sorted(Counter(r.reason for r in rejected).items())),
             rejects_path=str(rejects_path) if rejects_path else None,
             first_ts_init=min(stamps, default=None),
             last_ts_init=max(stamps, default=None),
+            already_rejected=sum(
+                r.key in known and not b for r, b in zip(rejected, buffered, strict=True)
+            ),
+            already_buffered=sum(buffered),
         )
 
     def _judge(self, record: SignalRecord, seen: Collection[str]) -> AISignal | SignalRejection:
@@ -301,6 +328,8 @@ class SignalService:
         )
 
     def show(self, signal_id: str) -> AISignal:
+        with contextlib.suppress(ValueError):  # not a uuid: reported as not found below
+            signal_id = canonical_signal_id(signal_id)
         signal = self._store.get(signal_id)
         if signal is None:
             raise NotFoundError(
@@ -312,7 +341,7 @@ class SignalService:
         """Per (type, source): accepted, rejected by reason, delivered, dead-lettered."""
         accepted = self._store.counts()
         rejected: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-        for r in self._rejects.rejected():
+        for r in [*self._rejects.rejected(), *self._store.quarantined()]:
             rejected[(r.signal_type or UNKNOWN, r.source_model or UNKNOWN)][r.reason] += 1
         dead: Counter[tuple[str, str]] = Counter(
             (d.signal.signal_type.value, d.signal.source_model)

@@ -1,6 +1,7 @@
 """The signal buffer: exact round trip, journal then catalog, no overlap, crash safety."""
 
 import itertools
+import json
 import os
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pyarrow.dataset as pds
 import pytest
 from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 
-from quantdesk.adapters.nautilus import catalog_transaction
+from quantdesk.adapters.nautilus import catalog_transaction, signal_store
 from quantdesk.adapters.nautilus.signal_data import (
     AISignalData,
     from_signal_data,
@@ -193,3 +194,55 @@ def test_a_flush_that_crashes_before_committing_changes_nothing(
     assert not store.signal_dir.exists() or not list(store.signal_dir.rglob("*.parquet"))
     assert not list((tmp_path / ".txn").glob("*/staged"))
     assert ParquetSignalStore(tmp_path).flush() == 1  # still in the journal, not lost
+
+
+def _old_way_segment(tmp_path: Path, lines: list[str]) -> Path:
+    """A sealed journal segment as an older version wrote it, no check of what it holds."""
+    journal = tmp_path / ".signals" / "journal"
+    journal.mkdir(parents=True, exist_ok=True)
+    segment = journal / "20240101-1-1-0.jsonl"
+    segment.write_text("".join(line + "\n" for line in lines))
+    return segment
+
+
+def test_a_journal_line_past_int64_is_quarantined_and_blocks_nothing(tmp_path: Path) -> None:
+    good, later = _at(NOW_NS), _at(NOW_NS + 10)
+    huge = json.loads(_at(NOW_NS + 5).canonical_json())
+    huge["ts_init"] = 2**63  # what validation let through before it checked the range
+    _old_way_segment(tmp_path, [good.canonical_json(), json.dumps(huge), "not json"])
+    store = ParquetSignalStore(tmp_path)
+    assert store.flush() == 1  # the good line moves; the two others are set aside
+    assert store.query() == [good]
+    kept = store.quarantined()
+    assert [(q.row, q.reason, q.field) for q in kept] == [
+        (2, "ts_out_of_range", "ts_init"),
+        (3, "malformed", "record"),
+    ]
+    assert kept[0].raw == json.dumps(huge) and kept[0].signal_id == huge["signal_id"]
+    assert list((tmp_path / ".signals" / "journal").iterdir()) == []
+    store.append([later])  # later signals flush as always
+    assert store.flush() == 1
+    assert store.query() == [good, later]
+    assert len(ParquetSignalStore(tmp_path).quarantined()) == 2  # kept across opens
+
+
+def test_a_signal_arrow_cannot_hold_is_set_aside_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the cause, one unstorable row never takes its batch down with it."""
+    store = ParquetSignalStore(tmp_path)
+    ok, broken = _at(NOW_NS), _at(NOW_NS + 1)
+    real = signal_store._table
+
+    def picky(signals: object) -> object:
+        batch = list(signals)  # type: ignore[call-overload]
+        if any(s.signal_id == broken.signal_id for s in batch):
+            raise OverflowError("Python int too large to convert to C long")
+        return real(batch)
+
+    monkeypatch.setattr(signal_store, "_table", picky)
+    store.append([ok, broken])
+    assert store.flush() == 1
+    monkeypatch.undo()
+    assert store.query() == [ok]
+    assert [q.signal_id for q in store.quarantined()] == [broken.signal_id]

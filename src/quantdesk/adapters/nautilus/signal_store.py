@@ -17,6 +17,14 @@ one replacement; a small last file is merged with the next batch so live flushes
 leave a trail of tiny files) and commits the new files, the replaced files and the removal
 of the sealed segments as one catalog transaction. A crash at any point leaves either the
 old state or the new one, and nothing accepted is lost or written twice.
+
+A journal line that cannot become a catalog row (written by an older version that let a
+``ts_init`` past 2^63 through, or damaged on disk) never blocks the lines after it: the
+flush moves it, with the reason, to ``.signals/quarantine/<segment>.jsonl`` in the same
+transaction, and ``quarantined()`` lists it as a rejected record.
+
+``exclusive()`` serialises ingests across processes (``flock`` on ``.signals/ingest.lock``),
+so two ingests of one file cannot both judge its signals new.
 """
 
 import fcntl
@@ -27,6 +35,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -37,14 +47,17 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from nautilus_trader.core.datetime import unix_nanos_to_iso8601
 from nautilus_trader.persistence.funcs import class_to_filename, urisafe_identifier
+from pydantic import ValidationError
 
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, fsync_dir
 from quantdesk.adapters.nautilus.signal_data import AISignalData
 from quantdesk.domain.backtest import SignalDataUsed
-from quantdesk.domain.errors import CatalogError
-from quantdesk.domain.signals import AISignal
+from quantdesk.domain.signal_routing import RejectedSignal
+from quantdesk.domain.signals import TS_FIELDS, AISignal, SignalRejectReason
 
 JOURNAL_DIR = Path(".signals") / "journal"
+QUARANTINE_DIR = Path(".signals") / "quarantine"
+INGEST_LOCK = Path(".signals") / "ingest.lock"
 OPEN_SUFFIX = ".open.jsonl"
 SEALED_SUFFIX = ".jsonl"
 SIGNAL_DIR = Path("data") / class_to_filename(AISignalData)
@@ -127,8 +140,10 @@ class ParquetSignalStore:
             segments = [s for s in segments if not s.name.endswith(OPEN_SUFFIX)]
             if not segments:
                 return 0
-            signals = _dedupe(s for path in segments for s in _read_segment(path))
-            moved = self._commit(signals, segments)
+            read = [_read_lines(path) for path in segments]
+            signals = _dedupe(s for lines in read for s in lines.signals)
+            bad = [b for lines in read for b in lines.bad]
+            moved = self._commit(signals, segments, bad)
             self._unflushed = 0
             return moved
 
@@ -173,17 +188,23 @@ class ParquetSignalStore:
             path.replace(_sealed_name(path))
         fsync_dir(self._journal_dir)
 
-    def _commit(self, signals: list[AISignal], segments: list[Path]) -> int:
+    def _commit(self, signals: list[AISignal], segments: list[Path], bad: list["BadLine"]) -> int:
         by_instrument: dict[str, list[AISignal]] = {}
         for signal in signals:
             by_instrument.setdefault(signal.instrument_id, []).append(signal)
+        moved = 0
         with self._txn.begin() as txn:
             added: list[str] = []
             removed: list[str] = []
             for instrument_id, batch in sorted(by_instrument.items()):
+                table, unfit = _rows(batch)
+                bad.extend(unfit)
+                if table.num_rows == 0:
+                    continue
+                moved += table.num_rows
                 folder = SIGNAL_DIR / urisafe_identifier(instrument_id)
                 existing = _files(self._root / folder)
-                merged, replaced = self._layout(batch, existing)
+                merged, replaced = self._layout(table, existing)
                 first = int(merged.column("ts_init")[0].as_py())
                 last = int(merged.column("ts_init")[-1].as_py())
                 relative = folder / f"{_file_stamp(first)}_{_file_stamp(last)}.parquet"
@@ -192,12 +213,18 @@ class ParquetSignalStore:
                 pq.write_table(merged, target, row_group_size=5000)
                 added.append(str(relative))
                 removed.extend(str(p.relative_to(self._root)) for p in replaced)
+            if bad:  # kept, with the reason, before the segments holding them go
+                relative = QUARANTINE_DIR / f"{_quarantine_name()}.jsonl"
+                target = txn.staged / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text("".join(json.dumps(b.record()) + "\n" for b in bad))
+                added.append(str(relative))
             removed.extend(str(p.relative_to(self._root)) for p in segments)
             self._txn.commit(txn, added, removed, None, None)
-        return len(signals)
+        return moved
 
     def _layout(
-        self, batch: list[AISignal], existing: list[tuple[Path, int, int, int]]
+        self, batch: pa.Table, existing: list[tuple[Path, int, int, int]]
     ) -> tuple[pa.Table, list[Path]]:
         """One new file for the batch, absorbing every file it would overlap.
 
@@ -205,21 +232,45 @@ class ParquetSignalStore:
         file just before it); the result covers a range no remaining file touches, because
         the remaining ones all lay wholly before or after the absorbed ones.
         """
-        lo = min(s.ts_init for s in batch)
-        hi = max(s.ts_init for s in batch)
+        lo = int(pc.min(batch.column("ts_init")).as_py())
+        hi = int(pc.max(batch.column("ts_init")).as_py())
         replaced = [p for p, first, last, _ in existing if first <= hi and last >= lo]
         before = [f for f in existing if f[2] < lo]
         if before:
             path, _, _, rows = max(before, key=lambda f: f[2])
             if rows < self._compact_below:
                 replaced.append(path)
-        tables = [_table(batch), *(pq.read_table(p, schema=SCHEMA) for p in replaced)]
+        tables = [batch, *(pq.read_table(p, schema=SCHEMA) for p in replaced)]
         merged = pa.concat_tables(tables)
         ids = merged.column("signal_id")
         if len(pc.unique(ids)) != merged.num_rows:
             merged = _drop_repeated_ids(merged)
         merged = merged.sort_by([("ts_init", "ascending"), ("signal_id", "ascending")])
         return merged, replaced
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One ingest at a time across processes; ids are re-read once the lock is held."""
+        lock_path = self._root / INGEST_LOCK
+        with self._lock, lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                self._known = None  # another process may have buffered signals meanwhile
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def quarantined(self) -> list[RejectedSignal]:
+        """Journal lines a flush could not store, as rejects (reason, line, raw text)."""
+        folder = self._root / QUARANTINE_DIR
+        if not folder.is_dir():
+            return []
+        return [
+            RejectedSignal(**json.loads(line))
+            for path in sorted(folder.glob("*.jsonl"))
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
 
     # reading --------------------------------------------------------------------------------
 
@@ -406,25 +457,124 @@ def _dedupe(signals: Iterable[AISignal]) -> list[AISignal]:
     return unique
 
 
-def _read_segment(path: Path) -> Iterator[AISignal]:
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A journal line that is not a storable signal, and why."""
+
+    source: str
+    line: int
+    text: str
+    reason: SignalRejectReason
+    field: str
+    detail: str
+    at_ns: int
+
+    def record(self) -> dict[str, object]:
+        raw = _loads(self.text)
+        signal_type, source_model = raw.get("signal_type"), raw.get("source_model")
+        return {
+            "source": self.source,
+            "row": self.line,
+            "raw": self.text,
+            "reason": self.reason.value,
+            "field": self.field,
+            "value": repr(raw.get(self.field)) if self.field in raw else "",
+            "detail": f"quarantined from the signal journal: {self.detail}",
+            "signal_id": raw.get("signal_id") if isinstance(raw.get("signal_id"), str) else None,
+            "signal_type": signal_type if isinstance(signal_type, str) else None,
+            "source_model": source_model if isinstance(source_model, str) else None,
+            "at_ns": self.at_ns,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentLines:
+    signals: list[AISignal]
+    bad: list[BadLine]
+
+
+def _loads(text: str) -> dict[str, object]:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _read_lines(path: Path) -> SegmentLines:
     """Every complete line; a torn last line (a crash mid-write, never acknowledged) is skipped."""
     try:
         text = path.read_text()
     except FileNotFoundError:  # sealed or flushed by another process meanwhile
-        return
+        return SegmentLines([], [])
     lines = text.split("\n")
     complete, torn = lines[:-1], lines[-1]
     del torn  # no newline: the append never returned, so nobody was told it was accepted
+    signals: list[AISignal] = []
+    bad: list[BadLine] = []
     for number, line in enumerate(complete, start=1):
         if not line.strip():
             continue
         try:
-            yield AISignal.model_validate_json(line)
-        except ValueError as error:
-            raise CatalogError(
-                f"{path}: line {number} of the signal journal is not a signal: {error}",
-                hint="move the segment aside and report it; nothing was flushed",
-            ) from error
+            signals.append(AISignal.model_validate_json(line))
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "record"
+            reason = (
+                SignalRejectReason.TS_OUT_OF_RANGE
+                if where in TS_FIELDS
+                else SignalRejectReason.MALFORMED
+            )
+            bad.append(
+                BadLine(
+                    f"journal:{path.name}",
+                    number,
+                    line,
+                    reason,
+                    where,
+                    first["msg"],
+                    time.time_ns(),
+                )
+            )
+    return SegmentLines(signals, bad)
+
+
+def _read_segment(path: Path) -> Iterator[AISignal]:
+    """The good lines of a segment (bad ones are quarantined by the next flush)."""
+    yield from _read_lines(path).signals
+
+
+def _rows(batch: list[AISignal]) -> tuple[pa.Table, list[BadLine]]:
+    """The batch as catalog rows; a signal Arrow cannot hold is set aside, never the batch."""
+    try:
+        return _table(batch), []
+    except (OverflowError, pa.ArrowException):
+        pass
+    good: list[AISignal] = []
+    bad: list[BadLine] = []
+    for signal in batch:
+        try:
+            _table([signal])
+        except (OverflowError, pa.ArrowException) as error:
+            bad.append(
+                BadLine(
+                    "journal",
+                    0,
+                    signal.canonical_json(),
+                    SignalRejectReason.MALFORMED,
+                    "signal",
+                    f"not storable in the catalog: {error}",
+                    time.time_ns(),
+                )
+            )
+        else:
+            good.append(signal)
+    return _table(good), bad
+
+
+def _quarantine_name() -> str:
+    """Unique across processes and flushes; sorts by time."""
+    return f"{time.time_ns()}-{os.getpid()}-{os.urandom(4).hex()}"
 
 
 def _files(folder: Path) -> list[tuple[Path, int, int, int]]:

@@ -76,13 +76,26 @@ class JsonLinesRejectStore:
         return path
 
     def rejected(self) -> list[RejectedSignal]:
+        """Once per key: a reject kept twice (two ingests racing) still counts once."""
+        found: list[RejectedSignal] = []
+        seen: set[str] = set()
+        for record in self._records():
+            key = record.get("key")
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
+            found.append(RejectedSignal(**record))
+        return found
+
+    def keys(self) -> set[str]:
+        return {r["key"] for r in self._records() if r.get("key") is not None}
+
+    def _records(self) -> Iterator[dict[str, Any]]:
         if not self._dir.is_dir():
-            return []
-        return [
-            RejectedSignal(**record)
-            for path in sorted(self._dir.glob("*.jsonl"))
-            for record in _lines(path)
-        ]
+            return
+        for path in sorted(self._dir.glob("*.jsonl")):
+            yield from _lines(path)
 
 
 class JsonLinesDeadLetterStore:
