@@ -281,10 +281,13 @@ def _epoch(column: pa.ChunkedArray, unit_ns: int | None) -> tuple[Int64Array, UI
         floats = integers.astype(np.float64)
         exact = valid
     else:
-        floats = _to_float(column)
-        valid = np.isfinite(floats)
         # Integer text is taken exactly: a float64 cannot hold every nanosecond epoch.
         whole, fits = _whole_numbers(column)
+        if bool(fits.all()):  # the usual file: no float parse needed (the costly part)
+            floats, valid = whole.astype(np.float64), fits
+        else:
+            floats = _to_float(column)
+            valid = np.isfinite(floats)
         exact = valid & (fits | ((floats == np.round(floats)) & (np.abs(floats) < 2.0**62)))
         integers = np.where(exact & ~fits, floats, 0).astype(np.int64)
         integers[fits] = whole[fits]  # int64 throughout: np.where would pass through float
