@@ -225,3 +225,79 @@ def test_rounding_a_price_below_one_tick_leaves_it_not_positive() -> None:
 def test_off_increment_counts_a_non_zero_value_below_one_increment() -> None:
     values = np.array([1e-10, -1e-10, 0.0, 0.004, 0.006, 0.01])
     assert off_increment(values, 0.01).tolist() == [True, True, False, True, True, False]
+
+
+def test_every_reason_explains_itself_in_its_own_words() -> None:
+    # What a user reads in rejects.csv, one row per rule, each quoting the numbers it used.
+    statuses = [TimestampStatus.OK, TimestampStatus.UNPARSEABLE, TimestampStatus.NO_TIMEZONE]
+    rows = [
+        (10, *GOOD),
+        (20, *GOOD),
+        (30, *GOOD),
+        (40, *GOOD),
+        (50, 1.1, 1.1001, 1.0999, float("nan"), 5.0),
+        (60, -1.1, 1.1001, 1.0999, 1.1, 5.0),
+        (70, 2e6, 2e6, 1.0, 1.1, 5.0),
+        (80, 1.1, 1.1, 1.1, 1.1, 2e9),
+        (90, 1.1, 1.0999, 1.0998, 1.1, 5.0),
+        (100, 1.1, 1.1001, 1.0999, 1.1, -1.0),
+        (110, 1.100001, 1.1001, 1.0999, 1.1, 5.0),
+        (120, 1.1, 1.1001, 1.0999, 1.1, 5.5),
+        (130, 1.1, 1.1001, 1e-10, 1.1, 5.0),
+        (140, 1.1, 1.1001, 1.0999, 1.1, 1e-10),
+        (150, *GOOD),
+        (150, *GOOD),
+        (145, *GOOD),
+    ]
+    status = [*statuses, TimestampStatus.OUT_OF_RANGE, *[TimestampStatus.OK] * 13]
+    result = validate_bars(raw(rows, status), INSTRUMENT, bounds=BOUNDS)
+    assert [(r.row, r.field, r.detail) for r in result.rejections] == [
+        (3, "timestamp", "not a timestamp in the declared format (ISO-8601 or epoch s/ms/us/ns)"),
+        (4, "timestamp", "timestamp has no timezone; pass --assume-utc if the file is in UTC"),
+        (
+            5,
+            "timestamp",
+            "outside the valid range 1970-01-01 00:00:00 .. 2262-04-10 00:00:00 UTC "
+            "(at the bar's close)",
+        ),
+        (6, "close", "close must be a finite number"),
+        (7, "open", "open must be > 0"),
+        (8, "open", "open is above the engine's largest price 1000000.0"),
+        (9, "volume", "volume is above the engine's largest quantity 1000000000.0"),
+        (
+            10,
+            "high",
+            "need low <= min(open, close) <= max(open, close) <= high; "
+            "got o=1.1 h=1.0999 l=1.0998 c=1.1",
+        ),
+        (11, "volume", "volume must be >= 0"),
+        (
+            12,
+            "open",
+            "not a multiple of the tick size 0.00001 of EUR/USD.SIM; pass --round to round it",
+        ),
+        (
+            13,
+            "volume",
+            "more than 0 decimals (size precision of EUR/USD.SIM); pass --round to round it",
+        ),
+        (
+            14,
+            "low",
+            "low is non-zero but below half the increment 1e-05 of EUR/USD.SIM: "
+            "it would be stored as 0",
+        ),
+        (
+            15,
+            "volume",
+            "volume is non-zero but below half the increment 1.0 of EUR/USD.SIM: "
+            "it would be stored as 0",
+        ),
+        (17, "timestamp", "same timestamp as an earlier row"),
+        (
+            18,
+            "timestamp",
+            "earlier than a previous row at 1970-01-01T00:00:00.000000150Z; "
+            "rows must be in time order",
+        ),
+    ]
