@@ -4,6 +4,7 @@ PostgreSQL tests skip when no server listens on 127.0.0.1:5432, unless
 QUANTDESK_REQUIRE_SERVICES=1. Each test gets a database of its own.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -176,14 +177,31 @@ def test_migrations_are_idempotent(database: Database) -> None:
     assert database.current_revision() == "0002"
 
 
+Interval = tuple[int, int]  # (monotonic ns at the call, at its return): order only, no timing
+
+
+def overlap(calls: dict[str, list[Interval]]) -> bool:
+    """Whether two writers were inside ``register`` at once: the evidence that the race the
+    test is about happened (run one after another, the calls would never overlap and the
+    test would pass whether or not the lock works)."""
+    spans = [(start, end, writer) for writer, own in calls.items() for start, end in own]
+    return any(s1 < e2 and s2 < e1 and w1 != w2 for s1, e1, w1 in spans for s2, e2, w2 in spans)
+
+
 def test_concurrent_threads_never_share_a_version(url: str) -> None:
     registry, _, database = registry_on(url)
+    database.upgrade()
     errors: list[BaseException] = []
+    start = threading.Barrier(6)
+    calls: dict[str, list[Interval]] = {f"w{w}": [] for w in range(6)}
 
     def writer(worker: int) -> None:
         try:
+            start.wait(timeout=60)  # all six write at once
             for i in range(4):
+                began = time.monotonic_ns()
                 registry.register(trend(fast_period=2 + worker * 4 + i), f"w{worker}")
+                calls[f"w{worker}"].append((began, time.monotonic_ns()))
         except BaseException as error:  # surfaced below
             errors.append(error)
 
@@ -193,15 +211,17 @@ def test_concurrent_threads_never_share_a_version(url: str) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert [v.version for v in registry.history("trend-a")] == list(range(1, 25))
-    assert len({v.content_hash for v in registry.history("trend-a")}) == 24
+    history = registry.history("trend-a")
+    assert [v.version for v in history] == list(range(1, 25))
+    assert len({v.content_hash for v in history}) == 24
+    assert overlap(calls)  # the writers did race
     assert registry.verify_audit().breaks == []
     database.dispose()
 
 
 _WRITER = textwrap.dedent(
     """
-    import sys, time
+    import json, sys, time
     from pathlib import Path
     from support.registry import registry_on, trend
     registry, _, database = registry_on(sys.argv[1])
@@ -209,9 +229,13 @@ _WRITER = textwrap.dedent(
     (gate / f"ready-{base}").touch()
     while not (gate / "go").exists():  # start together, so the writes overlap
         time.sleep(0.005)
+    calls = []
     for i in range(15):
+        began = time.monotonic_ns()  # one clock for every process on the machine
         registry.register(trend(fast_period=base + i), f"process-{base}")
+        calls.append((began, time.monotonic_ns()))
     database.dispose()
+    print(json.dumps(calls))
     """
 )
 
@@ -224,6 +248,7 @@ def test_two_processes_never_share_a_version(url: str, tmp_path: Path) -> None:
         subprocess.Popen(
             [sys.executable, "-c", _WRITER, url, str(base), str(tmp_path)],
             env={**os.environ, **env},
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -233,10 +258,12 @@ def test_two_processes_never_share_a_version(url: str, tmp_path: Path) -> None:
     while len(list(tmp_path.glob("ready-*"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     (tmp_path / "go").touch()
-    outcomes = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in processes]
-    assert all(code == 0 for code, _ in outcomes), outcomes
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), [err for _, err in outputs]
     history = registry.history("trend-a")
     assert [v.version for v in history] == list(range(1, 31))
     assert {v.definition.author for v in history} == {"process-2", "process-20"}
+    calls = {str(n): [(a, b) for a, b in json.loads(out)] for n, (out, _) in enumerate(outputs)}
+    assert overlap(calls)  # the two processes did race
     assert registry.verify_audit().breaks == []
     database.dispose()
