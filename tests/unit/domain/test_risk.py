@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from quantdesk.domain.risk import (
+    GateRequest,
     OrderIntent,
     RiskAction,
     RiskConstraints,
@@ -587,3 +588,32 @@ def test_a_strategy_missing_from_the_loss_books_has_lost_nothing() -> None:
     constraints = RiskConstraints(max_drawdown_pct=D("0.01"), max_daily_loss=D(1))
     others = book(strategy_equity_change_today={"S2": D(-5)}, strategy_drawdown_pct={"S2": D(1)})
     assert approved(check_order(order(1, "1"), others, constraints), "1")
+
+
+def test_a_cut_below_one_unit_names_only_the_binding_rule() -> None:
+    cut = decide(order(1, "4", size_increment=D("0.5")), max_order_quantity=D("0.5"))
+    assert reduced(cut, "0.5") and rules(cut) == {RiskRule.MAX_ORDER_QUANTITY}
+
+
+def test_positions_below_one_unit_reduce_too() -> None:
+    assert reduces_risk(D("0.5"), -1, D("0.25"))
+    assert not reduces_risk(D("0.5"), 1, D("0.25"))
+
+
+def test_a_strategy_missing_from_the_order_counts_has_none_open() -> None:
+    own = RiskConstraints(max_open_orders=1)
+    assert approved(check_order(order(1, "1"), book(open_orders={"S2": 3}), own), "1")
+
+
+def test_bad_intents_say_exactly_why() -> None:
+    with pytest.raises(ValueError, match=r"^side must be \+1 \(buy\) or -1 \(sell\)$"):
+        order(2, "1")
+    with pytest.raises(ValueError, match=r"^quantity, price and size increment must be positive$"):
+        order(1, "-1")
+
+
+def test_a_gate_request_carries_the_order_and_no_decision_yet() -> None:
+    request = GateRequest("S1", A, -1, D(3), D(101), "sig-1")
+    assert (request.strategy_id, request.instrument_id, request.side) == ("S1", A, -1)
+    assert (request.quantity, request.limit_price, request.signal_id) == (D(3), D(101), "sig-1")
+    assert request.decision is None
