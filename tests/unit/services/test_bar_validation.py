@@ -301,3 +301,58 @@ def test_every_reason_explains_itself_in_its_own_words() -> None:
             "rows must be in time order",
         ),
     ]
+
+
+HUNDREDTHS = INSTRUMENT.model_copy(update={"size_increment": Decimal("0.01")})
+
+
+def test_passing_rows_keep_every_value_and_zero_volume_is_allowed() -> None:
+    rows = [(1, 1.1, 1.1002, 1.0998, 1.1001, 0.0), (2, 1.1001, 1.1003, 1.0999, 1.1002, 7.0)]
+    result = validate_bars(raw(rows), INSTRUMENT)
+    assert result.rejections == []
+    assert result.bars.open.tolist() == [1.1, 1.1001]
+    assert result.bars.high.tolist() == [1.1002, 1.1003]
+    assert result.bars.low.tolist() == [1.0998, 1.0999]
+    assert result.bars.close.tolist() == [1.1001, 1.1002]
+    assert result.bars.volume.tolist() == [0.0, 7.0]
+
+
+def test_timestamps_one_nanosecond_apart_are_distinct() -> None:
+    t = 1_700_000_000_000_000_000  # beyond float64's whole-ns precision
+    result = validate_bars(raw([(t, *GOOD), (t + 1, *GOOD), (t + 2, *GOOD)]), INSTRUMENT)
+    assert result.rejections == []
+    assert result.bars.ts_ns.tolist() == [t, t + 1, t + 2]
+
+
+def test_rounding_counts_each_row_whichever_field_was_rounded() -> None:
+    rows = [
+        (1, 1.000004, 1.1, 1.0, 1.05, 10.0),  # open only, by 0.4 of a tick
+        (2, 1.0, 1.1, 1.0, 1.05, 10.4),  # volume only
+        (3, 1.0, 1.1, 1.0, 1.050004, 10.0),  # close only
+        (4, 1.0, 1.1, 1.0, 1.05, 10.0),  # nothing
+    ]
+    result = validate_bars(raw(rows), INSTRUMENT, round_to_instrument=True)
+    assert result.rejections == []
+    assert result.rows_rounded == 3
+
+
+def test_size_precision_above_zero_sets_the_volume_increment() -> None:
+    rows = [(1, *GOOD[:4], 0.25), (2, *GOOD[:4], 0.255), (3, *GOOD[:4], 1e-10)]
+    result = validate_bars(raw(rows), HUNDREDTHS)
+    assert [(r.row, r.reason) for r in result.rejections] == [
+        (3, RejectReason.VOLUME_PRECISION),
+        (4, RejectReason.VOLUME_PRECISION),
+    ]
+    assert "increment 0.01 of" in result.rejections[1].detail
+
+
+@pytest.mark.parametrize(
+    ("volume", "below_half"), [(0.4, True), (0.5, False), (1.5, False), (0.3, True)]
+)
+def test_below_half_an_increment_is_told_apart_from_off_the_increment(
+    volume: float, below_half: bool
+) -> None:
+    result = validate_bars(raw([(1, *GOOD[:4], volume)]), INSTRUMENT)
+    [rejection] = result.rejections
+    assert rejection.reason is RejectReason.VOLUME_PRECISION
+    assert ("stored as 0" in rejection.detail) is below_half
