@@ -243,3 +243,132 @@ def test_a_value_of_another_type_is_refused() -> None:
                 "value": {"kind": "regime", "label": "a", "probabilities": {"a": 1.0}},
             }
         )
+
+
+# every reject in full: reason, field, value, detail and id, as a reviewer reads them ---------
+
+SID = "6f1c2a4e-8d0b-4c55-9a57-2a1f7e0c9b11"
+TYPES_TEXT = "REGIME_PREDICTION, CORRELATION_SHIFT, SENTIMENT, VOLATILITY_FORECAST"
+UNKNOWN = "no such instrument in the catalog (quantdesk instruments list)"
+R = SignalRejectReason
+BASE = raw_signal(signal_id=SID.upper())  # reported under its canonical id
+TE = int(BASE["ts_event"])
+SHIFT = {**raw_signal("CORRELATION_SHIFT", signal_id=SID)}
+REGIME = {**raw_signal("REGIME_PREDICTION", signal_id=SID)}
+EXACT: list[tuple[dict[str, Any], SignalRejection]] = [
+    (
+        {"signal_type": "NEWS"},
+        SignalRejection(
+            R.UNKNOWN_TYPE, "signal_type", "'NEWS'", f"signal_type must be one of {TYPES_TEXT}", SID
+        ),
+    ),
+    (
+        {"confidence": 1.5},
+        SignalRejection(
+            R.BAD_CONFIDENCE, "confidence", "1.5", "confidence must be a number in [0, 1]", SID
+        ),
+    ),
+    (
+        {"value": {"score": 1.5}},
+        SignalRejection(
+            R.BAD_VALUE,
+            "value",
+            "{'score': 1.5}",
+            "score: Input should be less than or equal to 1",
+            SID,
+        ),
+    ),
+    (
+        {**REGIME, "value": {"label": "a", "probabilities": {"a": 0.5}}},
+        SignalRejection(
+            R.BAD_VALUE,
+            "value",
+            "{'label': 'a', 'probabilities': {'a': 0.5}}",
+            "Value error, class probabilities sum to 0.5, not 1 (tolerance 1e-9)",
+            SID,
+        ),
+    ),
+    (
+        {"ts_init": TE - 1},
+        SignalRejection(
+            R.TS_INIT_BEFORE_TS_EVENT,
+            "ts_init",
+            repr(TE - 1),
+            f"ts_init {TE - 1} is before ts_event {TE}",
+            SID,
+        ),
+    ),
+    (
+        {"ts_event": 2**63, "ts_init": 2**63},
+        SignalRejection(
+            R.TS_OUT_OF_RANGE,
+            "ts_event",
+            repr(2**63),
+            "ts_event must lie in 1970-01-01 00:00:00 .. 2262-04-10 00:00:00 UTC "
+            "(0..9223200000000000000 ns)",
+            SID,
+        ),
+    ),
+    (
+        {"source_model": ""},
+        SignalRejection(
+            R.MALFORMED, "source_model", "''", "String should have at least 1 character", SID
+        ),
+    ),
+    (
+        {"provenance": {**BASE["provenance"], "trace_id": ""}},
+        SignalRejection(
+            R.MALFORMED, "provenance.trace_id", "''", "String should have at least 1 character", SID
+        ),
+    ),
+    (
+        {"ts_event": NOW_NS + 7 * NS_PER_SECOND, "ts_init": NOW_NS + 7 * NS_PER_SECOND},
+        SignalRejection(
+            R.FUTURE_TS_EVENT,
+            "ts_event",
+            str(NOW_NS + 7 * NS_PER_SECOND),
+            "ts_event is 7.000 s in the future (tolerance 5 s)",
+            SID,
+        ),
+    ),
+    (
+        {"instrument_id": "NOPE.X"},
+        SignalRejection(R.UNKNOWN_INSTRUMENT, "instrument_id", "NOPE.X", UNKNOWN, SID),
+    ),
+    (
+        {**SHIFT, "value": {"other_instrument_id": "NOPE.Y", "change": 0.1}},
+        SignalRejection(R.UNKNOWN_INSTRUMENT, "value.other_instrument_id", "NOPE.Y", UNKNOWN, SID),
+    ),
+    (
+        {"ts_init": TE + MAX_AGE + 2 * NS_PER_SECOND},
+        SignalRejection(
+            R.STALE,
+            "ts_init",
+            str(TE + MAX_AGE + 2 * NS_PER_SECOND),
+            "known 602.000 s after ts_event; test-model declares a max age of 600 s",
+            SID,
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), EXACT)
+def test_each_reject_names_reason_field_value_and_why(
+    change: dict[str, Any], expected: SignalRejection
+) -> None:
+    assert (
+        validate_signal({**BASE, **change, "signal_id": BASE["signal_id"]}, _context()) == expected
+    )
+
+
+def test_a_duplicate_reject_in_full() -> None:
+    outcome = validate_signal(BASE, _context(is_duplicate=lambda i: i == SID))
+    assert outcome == SignalRejection(
+        R.DUPLICATE_ID, "signal_id", SID, "a signal with this id exists", SID
+    )
+
+
+def test_the_uuid_error_says_what_is_wrong() -> None:
+    with pytest.raises(ValueError) as caught:
+        canonical_signal_id("nope")
+    assert str(caught.value) == "signal_id must be a uuid"
