@@ -617,3 +617,16 @@ def test_a_gate_request_carries_the_order_and_no_decision_yet() -> None:
     assert (request.strategy_id, request.instrument_id, request.side) == ("S1", A, -1)
     assert (request.quantity, request.limit_price, request.signal_id) == (D(3), D(101), "sig-1")
     assert request.decision is None
+
+
+def test_a_limit_that_may_not_reduce_names_no_minimum_for_a_cut_below_one_unit() -> None:
+    strict = RiskConstraints(allow_reduce=False)
+    fine = order(1, "4", size_increment=D("0.5"))
+    denied = decide(fine, None, strict, max_order_quantity=D("0.5"))
+    assert denied.action is RiskAction.DENY and rules(denied) == {RiskRule.MAX_ORDER_QUANTITY}
+
+
+def test_a_position_without_a_mark_has_no_exposure_yet() -> None:
+    unmarked = book({"S2": {"C.SIM": 1000}}, prices={A: D(100)})
+    assert approved(decide(order(1, "1"), unmarked, max_gross_exposure=D(500)), "1")
+    assert approved(decide(order(1, "1"), unmarked, max_net_exposure=D(500)), "1")
