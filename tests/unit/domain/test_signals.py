@@ -16,6 +16,7 @@ from quantdesk.domain.signals import (
     SignalValidationContext,
     canonical_signal_id,
     check_signal,
+    new_signal_id,
     validate_signal,
 )
 from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS
@@ -372,3 +373,16 @@ def test_the_uuid_error_says_what_is_wrong() -> None:
     with pytest.raises(ValueError) as caught:
         canonical_signal_id("nope")
     assert str(caught.value) == "signal_id must be a uuid"
+
+
+def test_a_nested_value_error_names_its_path() -> None:
+    regime = {**REGIME, "value": {"label": "a", "probabilities": {"a": "x"}}}
+    outcome = validate_signal(regime, _context())
+    assert isinstance(outcome, SignalRejection) and outcome.reason is R.BAD_VALUE
+    assert outcome.detail.startswith("probabilities.a: ")
+
+
+def test_new_ids_are_distinct_canonical_uuid4s() -> None:
+    made = {new_signal_id() for _ in range(3)}
+    assert len(made) == 3
+    assert all(uuid.UUID(i).version == 4 and canonical_signal_id(i) == i for i in made)
