@@ -36,7 +36,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -47,13 +46,17 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from nautilus_trader.core.datetime import unix_nanos_to_iso8601
 from nautilus_trader.persistence.funcs import class_to_filename, urisafe_identifier
-from pydantic import ValidationError
 
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, fsync_dir
 from quantdesk.adapters.nautilus.signal_data import AISignalData
+from quantdesk.adapters.nautilus.signal_journal import (
+    BadLine,
+    read_lines,
+    read_segment,
+)
 from quantdesk.domain.backtest import SignalDataUsed
 from quantdesk.domain.signal_routing import RejectedSignal
-from quantdesk.domain.signals import TS_FIELDS, AISignal, SignalRejectReason
+from quantdesk.domain.signals import AISignal, SignalRejectReason
 
 JOURNAL_DIR = Path(".signals") / "journal"
 QUARANTINE_DIR = Path(".signals") / "quarantine"
@@ -140,7 +143,7 @@ class ParquetSignalStore:
             segments = [s for s in segments if not s.name.endswith(OPEN_SUFFIX)]
             if not segments:
                 return 0
-            read = [_read_lines(path) for path in segments]
+            read = [read_lines(path) for path in segments]
             signals = _dedupe(s for lines in read for s in lines.signals)
             bad = [b for lines in read for b in lines.bad]
             moved = self._commit(signals, segments, bad)
@@ -188,7 +191,7 @@ class ParquetSignalStore:
             path.replace(_sealed_name(path))
         fsync_dir(self._journal_dir)
 
-    def _commit(self, signals: list[AISignal], segments: list[Path], bad: list["BadLine"]) -> int:
+    def _commit(self, signals: list[AISignal], segments: list[Path], bad: list[BadLine]) -> int:
         by_instrument: dict[str, list[AISignal]] = {}
         for signal in signals:
             by_instrument.setdefault(signal.instrument_id, []).append(signal)
@@ -404,7 +407,7 @@ class ParquetSignalStore:
 
     def _open_segment_signals(self) -> Iterator[AISignal]:
         for path in sorted(self._journal_dir.glob("*.jsonl")):
-            yield from _read_segment(path)
+            yield from read_segment(path)
 
     def _stored_ids(self) -> Iterator[str]:
         files = [str(p) for p, *_ in self._all_files(None)]
@@ -455,93 +458,6 @@ def _dedupe(signals: Iterable[AISignal]) -> list[AISignal]:
             seen.add(signal.signal_id)
             unique.append(signal)
     return unique
-
-
-@dataclass(frozen=True, slots=True)
-class BadLine:
-    """A journal line that is not a storable signal, and why."""
-
-    source: str
-    line: int
-    text: str
-    reason: SignalRejectReason
-    field: str
-    detail: str
-    at_ns: int
-
-    def record(self) -> dict[str, object]:
-        raw = _loads(self.text)
-        signal_type, source_model = raw.get("signal_type"), raw.get("source_model")
-        return {
-            "source": self.source,
-            "row": self.line,
-            "raw": self.text,
-            "reason": self.reason.value,
-            "field": self.field,
-            "value": repr(raw.get(self.field)) if self.field in raw else "",
-            "detail": f"quarantined from the signal journal: {self.detail}",
-            "signal_id": raw.get("signal_id") if isinstance(raw.get("signal_id"), str) else None,
-            "signal_type": signal_type if isinstance(signal_type, str) else None,
-            "source_model": source_model if isinstance(source_model, str) else None,
-            "at_ns": self.at_ns,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentLines:
-    signals: list[AISignal]
-    bad: list[BadLine]
-
-
-def _loads(text: str) -> dict[str, object]:
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _read_lines(path: Path) -> SegmentLines:
-    """Every complete line; a torn last line (a crash mid-write, never acknowledged) is skipped."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:  # sealed or flushed by another process meanwhile
-        return SegmentLines([], [])
-    lines = text.split("\n")
-    complete, torn = lines[:-1], lines[-1]
-    del torn  # no newline: the append never returned, so nobody was told it was accepted
-    signals: list[AISignal] = []
-    bad: list[BadLine] = []
-    for number, line in enumerate(complete, start=1):
-        if not line.strip():
-            continue
-        try:
-            signals.append(AISignal.model_validate_json(line))
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "record"
-            reason = (
-                SignalRejectReason.TS_OUT_OF_RANGE
-                if where in TS_FIELDS
-                else SignalRejectReason.MALFORMED
-            )
-            bad.append(
-                BadLine(
-                    f"journal:{path.name}",
-                    number,
-                    line,
-                    reason,
-                    where,
-                    first["msg"],
-                    time.time_ns(),
-                )
-            )
-    return SegmentLines(signals, bad)
-
-
-def _read_segment(path: Path) -> Iterator[AISignal]:
-    """The good lines of a segment (bad ones are quarantined by the next flush)."""
-    yield from _read_lines(path).signals
 
 
 def _rows(batch: list[AISignal]) -> tuple[pa.Table, list[BadLine]]:
@@ -614,8 +530,3 @@ def _file_stamp(ns: int) -> str:
 
 def _sealed_name(path: Path) -> Path:
     return path.with_name(path.name[: -len(OPEN_SUFFIX)] + SEALED_SUFFIX)
-
-
-def journal_lines(path: Path) -> list[dict[str, object]]:
-    """A segment's records as mappings (for inspection and tests)."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
