@@ -14,6 +14,7 @@ from quantdesk.services.performance import (
     compute_metrics,
     daily_returns,
     drawdown,
+    drawdown_of,
 )
 
 DAY = 86_400_000_000_000
@@ -396,3 +397,99 @@ def test_a_lone_strategy_trading_every_instrument_reuses_the_runs_analysis() -> 
     wider = {**closes, "C.SIM": bars([5, 60], [1.0, 2.0])}
     (own,) = attribute(fills, positions, wider, 1000.0, run=(curve, total))
     assert own.metrics is not total and own.instruments == ["A.SIM", "B.SIM"]
+
+
+# --- edges the mutation check found untested ------------------------------------------------
+
+
+def test_an_instrument_without_fills_in_the_run_does_not_stop_the_others_being_marked() -> None:
+    closes = {"A.SIM": bars([10, 20], [100.0, 101.0]), "B.SIM": bars([10, 20], [50.0, 52.0])}
+    fills = [
+        fill(99, +1, 1, 100.0, instrument="A.SIM"),  # after the last point: outside the run
+        fill(10, +1, 1, 50.0, instrument="B.SIM"),
+    ]
+
+    result = build_equity_curve(fills, closes, 1000.0)
+
+    assert result.equity.tolist() == [1000.0, 1002.0]
+    assert result.in_market.tolist() == [True, True]
+
+
+def test_a_never_priced_instrument_is_held_unmarked_and_the_next_one_still_marked() -> None:
+    closes = {"B.SIM": bars([10, 20], [50.0, 52.0]), "C.SIM": bars([], [])}
+    fills = [
+        fill(10, +1, 1, 30.0, instrument="A.SIM"),  # no closes at all
+        fill(10, +1, 1, 40.0, instrument="C.SIM"),  # closes, but none in the run
+        fill(10, +1, 1, 50.0, instrument="B.SIM"),
+    ]
+
+    result = build_equity_curve(fills, closes, 1000.0)
+
+    # cash 1000 - 120; only B is marked: 880 + 50, then 880 + 52.
+    assert result.equity.tolist() == [930.0, 932.0]
+    assert result.in_market.tolist() == [True, True]
+
+
+def test_an_instrument_with_a_single_bar_is_marked_at_it() -> None:
+    closes = {"A.SIM": bars([10, 20, 30], [1.0, 1.0, 1.0]), "B.SIM": bars([20], [50.0])}
+    fills = [fill(10, +1, 2, 40.0, instrument="B.SIM")]
+
+    result = build_equity_curve(fills, closes, 1000.0)
+
+    # Bought at 10 before B's only bar (0 mark), then marked at 50 from 20 on.
+    assert result.equity.tolist() == [920.0, 1020.0, 1020.0]
+
+
+def test_a_position_exactly_at_the_flat_tolerance_is_flat() -> None:
+    closes = {"A.SIM": bars([10, 20, 30], [1.0, 1.0, 1.0])}
+    # The largest fill is 2, so the tolerance is 2e-9 (exact: a power-of-two scale).
+    fills = [fill(10, +1, 2.0, 1.0), fill(20, -1, 2.0, 1.0), fill(30, +1, 2e-9, 1.0)]
+    assert 1e-9 * 2.0 == 2e-9
+
+    result = build_equity_curve(fills, closes, 100.0)
+
+    assert result.in_market.tolist() == [True, False, False]
+    # Just past it, the position is real.
+    past = [*fills[:2], fill(30, +1, 2.5e-9, 1.0)]
+    assert build_equity_curve(past, closes, 100.0).in_market.tolist() == [True, False, True]
+
+
+def test_no_closes_give_an_empty_integer_timeline() -> None:
+    empty = build_equity_curve([], {}, 1000.0)
+
+    assert len(empty) == 0 and empty.ts_ns.dtype == np.int64
+
+
+def test_the_empty_curve_error_says_why() -> None:
+    empty = build_equity_curve([], {}, 1000.0)
+
+    with pytest.raises(ValueError) as error:
+        drawdown(empty)
+    assert str(error.value) == "the equity curve is empty: the run has no bars to mark positions at"
+
+
+def test_an_account_ending_at_exactly_zero_has_no_cagr() -> None:
+    m = compute_metrics(curve([0, DAY], [500.0, 0.0]), [], [], 1000.0)
+
+    assert m.cagr is None
+    assert m.total_return == -1.0
+
+
+def test_turnover_over_a_mean_equity_of_zero_is_infinite_and_of_one_is_the_notional() -> None:
+    fills = [fill(0, +1, 2, 1.0)]  # notional 2
+
+    zero = compute_metrics(curve([0, DAY], [1.0, -1.0]), [], fills, 1.0)
+    one = compute_metrics(curve([0, DAY], [1.0, 1.0]), [], fills, 1.0)
+
+    assert zero.turnover == math.inf
+    assert one.turnover == 2.0
+
+
+def test_drawdown_counts_from_a_peak_set_before_the_curve() -> None:
+    equity = np.array([90.0, 100.0, 130.0, 117.0])
+
+    assert drawdown_of(equity, peak=120.0).tolist() == pytest.approx(
+        [90 / 120 - 1, 100 / 120 - 1, 0.0, 117 / 130 - 1], rel=1e-12
+    )
+    # The high-water mark rises with the curve: 130 becomes the peak, not 120.
+    assert drawdown_of(equity).tolist() == pytest.approx([0.0, 0.0, 0.0, 117 / 130 - 1], rel=1e-12)
