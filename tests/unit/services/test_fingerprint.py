@@ -5,6 +5,8 @@ from "another one": an input that decides the outcome but is left out of it (the
 would make two different runs look reproducible.
 """
 
+import hashlib
+import json
 from typing import Any, cast
 
 from hypothesis import given, settings
@@ -151,3 +153,31 @@ def test_it_is_a_sha256_hex_digest() -> None:
     value = fingerprint(request())
 
     assert len(value) == 64 and int(value, 16) >= 0
+
+
+def documented(payload: dict[str, Any]) -> str:
+    """The fingerprint's definition: sha256 of the payload as compact JSON, keys sorted."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_it_is_the_documented_hash_so_stored_runs_stay_comparable() -> None:
+    # `backtest compare` holds a stored run's fingerprint against a new run's of the same
+    # version: the recipe itself (what is hashed, under which names) must not drift.
+    quiet, replaying = request(seed=3), request(seed=3, signals="all")
+    common = {
+        "data": [d.model_dump(mode="json") for d in DATA],
+        "quantdesk": quantdesk.__version__,
+        "nautilus_trader": "1.221.0",
+    }
+    without = quiet.model_dump(mode="json", exclude={"engine", "label", "signals"})
+    with_signals = replaying.model_dump(mode="json", exclude={"engine", "label"})
+
+    assert fingerprint(quiet) == documented({"request": without, **common})
+    assert service().fingerprint(replaying, DATA, SIGNALS) == documented(
+        {
+            "request": with_signals,
+            **common,
+            "signals": [s.model_dump(mode="json") for s in SIGNALS],
+        }
+    )
