@@ -162,9 +162,10 @@ def run(target: Target, tests: list[str], jobs: int, diffs: bool, mode: str) -> 
     print(f"== {target.name}: {target.source} against {len(tests)} test file(s), log {log}")
     returncode = 0
     if mode != "report":
-        returncode = _mutmut(
-            work, "run", "--max-children", str(jobs), target.only, log=log
-        ).returncode
+        # Named mutants are re-run even when they have a verdict: name none for a whole module,
+        # so that --resume goes on where it stopped.
+        names = [] if target.only == "*" else [target.only]
+        returncode = _mutmut(work, "run", "--max-children", str(jobs), *names, log=log).returncode
     verdicts = _verdicts(work, target)
     if returncode != 0 or not verdicts:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
