@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime
 
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.time import in_ts_range, ts_range_text
 
 
 def parse_utc(text: str, flag: str) -> int:
@@ -21,4 +22,11 @@ def parse_utc(text: str, flag: str) -> int:
                 f"{flag} {text!r} has no timezone", hint="e.g. 2024-01-01T09:30Z"
             )
     whole = int(moment.replace(microsecond=0).timestamp())
-    return whole * 1_000_000_000 + moment.microsecond * 1_000
+    ns = whole * 1_000_000_000 + moment.microsecond * 1_000
+    if not in_ts_range(ns):
+        # Past this range the engine's int64 nanoseconds wrap or a bar's close shift overflows.
+        raise InvalidInputError(
+            f"{flag} {text!r} is outside the range quantdesk can hold",
+            hint=f"times must lie within {ts_range_text()}",
+        )
+    return ns

@@ -35,3 +35,15 @@ def test_times_are_utc_nanoseconds(text: str, ns: int) -> None:
 def test_times_need_a_zone_and_a_format(text: str) -> None:
     with pytest.raises(InvalidInputError, match="--start"):
         parse_utc(text, "--start")
+
+
+@pytest.mark.parametrize(
+    "text", ["1969-12-31T23:59:59Z", "2262-04-11", "9999-12-31T00:00Z", "0001-01-01T00:00Z"]
+)
+def test_times_outside_the_engine_range_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInputError, match="outside the range"):
+        parse_utc(text, "--start")
+
+
+def test_the_last_day_of_the_range_is_accepted() -> None:
+    assert parse_utc("2262-04-10", "--end") == 9_223_200_000_000_000_000
