@@ -25,7 +25,10 @@ class Cli:
         self.app = create_cli(lambda home: bootstrap(home=home))
 
     def __call__(self, *args: str | Path) -> Result:
-        return CliRunner().invoke(self.app, ["--home", str(self.home), *map(str, args)])
+        # Wide enough that no message (tmp paths included) wraps mid-sentence.
+        return CliRunner().invoke(
+            self.app, ["--home", str(self.home), *map(str, args)], env={"COLUMNS": "400"}
+        )
 
 
 @pytest.fixture
