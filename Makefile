@@ -26,8 +26,8 @@ demo: $(STAMP)
 		--instrument SYN01.SIM --instrument SYN02.SIM --instrument SYN03.SIM --label demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
