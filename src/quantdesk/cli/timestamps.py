@@ -26,7 +26,7 @@ def parse_utc(text: str, flag: str) -> int:
     if not in_ts_range(ns):
         # Past this range the engine's int64 nanoseconds wrap or a bar's close shift overflows.
         raise InvalidInputError(
-            f"{flag} {text!r} is outside the range quantdesk can hold",
+            f"{flag} {text!r} is outside the valid time range",
             hint=f"times must lie within {ts_range_text()}",
         )
     return ns

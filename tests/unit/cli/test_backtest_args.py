@@ -41,7 +41,7 @@ def test_times_need_a_zone_and_a_format(text: str) -> None:
     "text", ["1969-12-31T23:59:59Z", "2262-04-11", "9999-12-31T00:00Z", "0001-01-01T00:00Z"]
 )
 def test_times_outside_the_engine_range_are_refused(text: str) -> None:
-    with pytest.raises(InvalidInputError, match="outside the range"):
+    with pytest.raises(InvalidInputError, match="outside the valid time range"):
         parse_utc(text, "--start")
 
 
