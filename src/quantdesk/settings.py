@@ -1,11 +1,19 @@
 """Settings from the environment (prefix ``QUANTDESK_``), read once by ``bootstrap``."""
 
+import logging
+import os
+import sys
+from importlib import metadata
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.services.plugins import ENTRY_POINT_GROUP, is_dotted_name, is_import_path
+
+log = logging.getLogger(__name__)
 
 
 class QuantdeskSettings(BaseSettings):
@@ -34,6 +42,92 @@ class QuantdeskSettings(BaseSettings):
         description="QUANTDESK_AUDIT_KEY_FILE: a file holding that secret (preferred to the "
         "variable; its bytes, surrounding whitespace stripped)",
     )
+
+    plugin_packages: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="QUANTDESK_PLUGIN_PACKAGES: comma-separated packages (acme or "
+        "acme.strategies) whose strategy classes definitions and requests may name; default "
+        "none (built-ins and entry points only)",
+    )
+    plugin_paths: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(),
+        description=f"QUANTDESK_PLUGIN_PATHS: directories ({os.pathsep}-separated) searched, "
+        "after the installed packages, for allowed plug-in packages and entry points",
+    )
+    plugin_check_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="QUANTDESK_PLUGIN_CHECK_SECONDS: how long the child process that imports "
+        "a plug-in to check it may take",
+    )
+
+    @field_validator("plugin_packages", mode="before")
+    @classmethod
+    def _packages(cls, value: object) -> object:
+        names = value.split(",") if isinstance(value, str) else value
+        if not isinstance(names, list | tuple):
+            return value
+        packages = []
+        for raw in names:
+            name = str(raw).strip()
+            if not name:
+                continue  # "acme," or an empty variable: nothing named
+            if not is_dotted_name(name):
+                raise InvalidInputError(
+                    f"QUANTDESK_PLUGIN_PACKAGES: {name!r} is not a package name",
+                    hint="comma-separated names of ASCII identifiers joined by dots, e.g. "
+                    "acme,desk.strategies",
+                )
+            top = name.split(".", 1)[0]
+            if top in sys.stdlib_module_names or top == "quantdesk":
+                raise InvalidInputError(
+                    f"QUANTDESK_PLUGIN_PACKAGES: {name!r} is not a plug-in package ("
+                    f"{'quantdesk itself' if top == 'quantdesk' else 'the standard library'})",
+                    hint="name the packages that hold your own strategies; quantdesk's "
+                    "built-ins are always allowed",
+                )
+            packages.append(name)
+        return tuple(dict.fromkeys(packages))
+
+    @field_validator("plugin_paths", mode="before")
+    @classmethod
+    def _paths(cls, value: object) -> object:
+        entries = value.split(os.pathsep) if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple):
+            return value
+        paths = []
+        for raw in entries:
+            if not str(raw).strip():
+                continue
+            path = Path(str(raw)).expanduser().resolve()
+            if not path.is_dir():
+                raise InvalidInputError(
+                    f"QUANTDESK_PLUGIN_PATHS: {raw} is not a directory",
+                    hint="name existing directories that hold plug-in packages",
+                )
+            paths.append(path)
+        return tuple(dict.fromkeys(paths))
+
+    def strategy_entry_points(self) -> tuple[str, ...]:
+        """The ``module:Class`` values of the ``quantdesk.strategies`` entry points of the
+        distributions on the import path and in ``plugin_paths`` (metadata only: nothing is
+        imported). A value of another form is skipped with a warning."""
+        search = [*sys.path, *(str(path) for path in self.plugin_paths)]
+        values = []
+        for distribution in metadata.distributions(path=search):
+            for entry_point in distribution.entry_points.select(group=ENTRY_POINT_GROUP):
+                value = f"{entry_point.module}:{entry_point.attr}"
+                if is_import_path(value):
+                    values.append(value)
+                else:
+                    log.warning(
+                        "entry point %s = %s of %s is not module:Class: ignored",
+                        entry_point.name,
+                        entry_point.value,
+                        distribution.metadata["Name"],
+                    )
+        return tuple(sorted(set(values)))
 
     def audit_key_bytes(self) -> bytes | None:
         """The audit key's bytes, or None when neither setting is given; never logged."""

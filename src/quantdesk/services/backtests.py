@@ -37,6 +37,7 @@ from quantdesk.services.execution import (
     refusal_warnings,
 )
 from quantdesk.services.performance import attribute, build_equity_curve, compute_metrics
+from quantdesk.services.plugins import PluginGate, PluginUse
 from quantdesk.services.ports import (
     BacktestRunner,
     MarketDataCatalog,
@@ -47,6 +48,7 @@ from quantdesk.services.ports import (
     SignalStore,
     SilentProgress,
 )
+from quantdesk.services.ports.plugins import PluginClass
 from quantdesk.services.signal_provenance import build_provenance
 
 
@@ -129,6 +131,13 @@ def _check_single_sided(
         )
 
 
+def _plugin_uses(request: BacktestRequest) -> list[PluginUse]:
+    return [
+        PluginUse(f"strategy {index}: ", PluginClass(spec.strategy_path, spec.config_path))
+        for index, spec in enumerate(request.strategies, start=1)
+    ]
+
+
 def _tag(instrument_id: str) -> str:
     return "".join(ch for ch in instrument_id.rsplit(".", 1)[0] if ch.isalnum()) or "X"
 
@@ -143,7 +152,9 @@ class BacktestService:
         *,
         signals: SignalStore | None = None,
         audit_head: Callable[[], AuditAnchor | None] | None = None,
+        plugins: PluginGate | None = None,
     ) -> None:
+        self._plugins = PluginGate() if plugins is None else plugins  # default: built-ins only
         self._audit_head = audit_head  # the registry's chain head, recorded in each result
         self._catalog = catalog
         self._runner = runner
@@ -152,7 +163,13 @@ class BacktestService:
         self._signals = signals
 
     def prepare(self, request: BacktestRequest) -> tuple[BacktestRequest, list[DataUsed]]:
-        """Check the request against the catalog; pin its range to the data it will read."""
+        """Check the request against the catalog; pin its range to the data it will read.
+
+        The strategy classes are checked against the plug-in policy before anything else and
+        plug-ins are imported in a child process before the runner imports any of them.
+        """
+        uses = _plugin_uses(request)
+        self._plugins.check(uses)
         spec = BarSpec.parse(request.bar_spec)
         known = {i.instrument_id: i for i in self._catalog.instruments()}
         entries = {e.identifier: e for e in self._catalog.entries()}
@@ -198,6 +215,7 @@ class BacktestService:
                 "end_ns": request.end_ns if request.end_ns is not None else max(last),
             }
         )
+        self._plugins.vet(uses)
         self._runner.check(pinned)
         return pinned, self._data_used(pinned)
 

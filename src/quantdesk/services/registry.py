@@ -37,6 +37,7 @@ from quantdesk.domain.strategy_definitions import (
     parse_ref,
     validate_tag,
 )
+from quantdesk.services.plugins import PluginGate, PluginUse
 from quantdesk.services.ports import (
     AuditLog,
     ConfigSchemaChecker,
@@ -44,6 +45,7 @@ from quantdesk.services.ports import (
     StrategyChangeListener,
     StrategyStore,
 )
+from quantdesk.services.ports.plugins import PluginClass
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], int]
@@ -86,8 +88,10 @@ class StrategyRegistry:
         *,
         key: AuditKey | None = None,
         anchors: AnchorSource = tuple,
+        plugins: PluginGate | None = None,
     ) -> None:
         self._store = store
+        self._plugins = PluginGate() if plugins is None else plugins  # default: built-ins only
         self._key = key
         self._anchors = anchors
         self._audit = audit
@@ -240,9 +244,13 @@ class StrategyRegistry:
         return Registration(stored, created)
 
     def _check_custom_config(self, definition: StrategyDefinition) -> None:
+        """A custom class must be allowed (checked before anything is imported), its config
+        must satisfy its schema, and then the class is imported in a child process."""
         params = definition.parameters
         if not isinstance(params, CustomParameters):
             return
+        use = PluginUse("parameters.", PluginClass(params.strategy_path, params.config_path))
+        self._plugins.check([use])
         problems = self._schemas.problems(params.config_schema, params.config)
         if problems:
             raise InvalidDefinitionError(
@@ -251,6 +259,7 @@ class StrategyRegistry:
                     for where, message in problems
                 ]
             )
+        self._plugins.vet([use])
 
     def _publish(
         self,
