@@ -6,6 +6,7 @@ engine.
 """
 
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from quantdesk.adapters.messaging.in_process import InProcessSignalBus
 from quantdesk.adapters.nautilus.backtest import NautilusBacktestRunner
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.memory import share_one_allocator
+from quantdesk.adapters.nautilus.plugin_inspector import SubprocessPluginInspector
 from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
 from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
 from quantdesk.adapters.sources.bar_files import BarFileSource
@@ -35,6 +37,7 @@ from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.platform import Platform
+from quantdesk.services.plugins import PluginGate, PluginPolicy
 from quantdesk.services.ports import SignalBus
 from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.risk import RiskService
@@ -66,6 +69,7 @@ def bootstrap(
     ingest = BarIngestService(catalog, BarFileSource(), settings.ingest_dir)
     signal_store = ParquetSignalStore(settings.catalog_dir)  # one buffer: replay sees it all
     signals, router = _signals(settings, catalog, signal_store)
+    plugins = _plugins(settings)
     platform = Platform(
         home=settings.home,
         instruments=instruments,
@@ -79,6 +83,7 @@ def bootstrap(
             HtmlReportRenderer(),
             signals=signal_store,
             audit_head=lambda: _audit_head(settings, platform),
+            plugins=plugins,
         ),
         risk=RiskService(FileKillSwitchStore(settings.home / "risk")),
         producers=SignalProducerService(
@@ -86,7 +91,7 @@ def bootstrap(
         ),
         signals=signals,
         signal_router=router,
-        build_registry=lambda: _registry(settings, lambda: _run_anchors(platform)),
+        build_registry=lambda: _registry(settings, lambda: _run_anchors(platform), plugins),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)
@@ -118,6 +123,24 @@ def _signals(
     service = SignalService(store, SignalFileSource(), gate, rejects, dead_letters, events)
     router = SignalRouter(gate, store, bus, events, dead_letters, rejects)
     return service, router
+
+
+def _plugins(settings: QuantdeskSettings) -> PluginGate:
+    """The plug-in policy (entry points read on first use) and the child-process inspector.
+
+    The plug-in directories also go at the end of this process's import path: a plug-in
+    vetted in the child is then run from the same place (nothing unvetted is imported by
+    name, every name passes the gate first).
+    """
+    for path in map(str, settings.plugin_paths):
+        if path not in sys.path:
+            sys.path.append(path)
+    return PluginGate(
+        lambda: PluginPolicy(settings.plugin_packages, settings.strategy_entry_points()),
+        SubprocessPluginInspector(
+            settings.plugin_paths, timeout_seconds=settings.plugin_check_seconds
+        ),
+    )
 
 
 def _audit_key(settings: QuantdeskSettings) -> AuditKey | None:
@@ -153,7 +176,9 @@ def _run_anchors(platform: Platform) -> list[tuple[str, AuditAnchor]]:
 
 
 def _registry(
-    settings: QuantdeskSettings, anchors: Callable[[], list[tuple[str, AuditAnchor]]]
+    settings: QuantdeskSettings,
+    anchors: Callable[[], list[tuple[str, AuditAnchor]]],
+    plugins: PluginGate,
 ) -> tuple[StrategyRegistry, DatabaseService]:
     """The registry on its database (SQLite in the home, or PostgreSQL by URL)."""
     from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
@@ -169,5 +194,6 @@ def _registry(
         JsonSchemaChecker(),
         key=key,
         anchors=anchors,
+        plugins=plugins,
     )
     return registry, DatabaseService(database)
