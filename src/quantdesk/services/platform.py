@@ -10,6 +10,7 @@ from quantdesk.services.catalog import CatalogService
 from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
+from quantdesk.services.ports.documents import DocumentReader
 from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.risk import RiskService
 from quantdesk.services.signal_producers import SignalProducerService
@@ -36,6 +37,7 @@ class Platform:
     producers: SignalProducerService
     signals: SignalService
     signal_router: SignalRouter
+    documents: DocumentReader  # every YAML/JSON document a user hands us, read within bounds
     build_registry: Callable[[], tuple[StrategyRegistry, DatabaseService]] = field(repr=False)
 
     @cached_property
