@@ -20,6 +20,7 @@ from quantdesk.adapters.nautilus.plugin_inspector import SubprocessPluginInspect
 from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
 from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
 from quantdesk.adapters.sources.bar_files import BarFileSource
+from quantdesk.adapters.sources.documents import BoundedDocumentReader
 from quantdesk.adapters.sources.headline_files import HeadlineFileSource
 from quantdesk.adapters.sources.signal_files import SignalFileSource
 from quantdesk.adapters.storage.kill_switches import FileKillSwitchStore
@@ -91,6 +92,7 @@ def bootstrap(
         ),
         signals=signals,
         signal_router=router,
+        documents=BoundedDocumentReader(),
         build_registry=lambda: _registry(settings, lambda: _run_anchors(platform), plugins),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
