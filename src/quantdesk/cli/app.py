@@ -104,7 +104,7 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
             if file is not None and instrument_id is not None:
                 raise InvalidInputError("give either a YAML file or --id and flags, not both")
             if file is not None:
-                specs = load_instrument_specs(file)
+                specs = load_instrument_specs(file, ctx.obj.platform.documents)
             else:
                 specs = [
                     _spec_from_flags(
