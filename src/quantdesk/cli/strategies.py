@@ -43,7 +43,7 @@ def add_strategy_commands(app: typer.Typer, out: Console, err: Console) -> None:
 
     def register(ctx: typer.Context, file: Path, author: str | None, reason: str, how: str) -> None:
         with reported_failures(err):
-            definition = load_definition(file)
+            definition = load_definition(file, ctx.obj.platform.documents)
             registry = ctx.obj.platform.registry
             method = {"add": registry.add, "update": registry.update}[how]
             result = method(definition, author or getpass.getuser(), reason)

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from quantdesk.cli.instrument_files import load_instrument_specs
+from quantdesk.adapters.sources.documents import BoundedDocumentReader
+from quantdesk.cli import instrument_files
 from quantdesk.domain.errors import InvalidInputError, SourceReadError
-from quantdesk.domain.instruments import AssetClass
+from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "instruments"
 
@@ -17,6 +18,10 @@ EXPECTED_EXAMPLES = {
     "crypto.yaml": ["BTC/USDT.BINANCE", "BTCUSDT-PERP.BINANCE"],
     "shared-data.yaml": ["BTCUSDT-PERP.BINANCE", "GBP/USD.SIM"],
 }
+
+
+def load_instrument_specs(path: Path) -> list[InstrumentSpec]:
+    return instrument_files.load_instrument_specs(path, BoundedDocumentReader())
 
 
 def write(tmp_path: Path, text: str, name: str = "instruments.yaml") -> Path:
@@ -137,8 +142,7 @@ def test_not_yaml_is_a_clear_error(tmp_path: Path) -> None:
     path = write(tmp_path, "instrument_id: [ACME.XNAS\nasset_class: equity\n")
     with pytest.raises(InvalidInputError) as caught:
         load_instrument_specs(path)
-    assert caught.value.message.startswith(f"{path}: not valid YAML")
-    assert "line" in caught.value.message
+    assert caught.value.message.startswith(f"{path} line 2: not valid YAML")
 
 
 def test_scalar_document_is_refused(tmp_path: Path) -> None:
@@ -169,7 +173,7 @@ def test_unsafe_yaml_tags_are_refused_with_the_line(tmp_path: Path) -> None:
         'asset_class: !!python/object/apply:os.system ["echo hi"]\n'
         "currency: USD\n",
     )
-    with pytest.raises(InvalidInputError, match=r"line 1: .*python/object"):
+    with pytest.raises(InvalidInputError, match=r"line 2: .*python/object"):
         load_instrument_specs(path)
 
 
