@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
@@ -21,9 +20,10 @@ from quantdesk.domain.backtest import (
     Liquidity,
     OmsType,
 )
-from quantdesk.domain.errors import InvalidInputError, SourceReadError
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.risk import BreachAction
 from quantdesk.services.backtests import BUILTIN_STRATEGIES, builtin_strategy_specs
+from quantdesk.services.ports.documents import DocumentReader
 
 
 def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
@@ -106,7 +106,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
         """Run a backtest over the catalog and store it under QUANTDESK_HOME/runs."""
         with reported_failures(err):
             if request_file is not None:
-                request = _load_request(request_file)
+                request = _load_request(request_file, ctx.obj.platform.documents)
             else:
                 if strategy is None or not instrument:
                     raise InvalidInputError(
@@ -264,13 +264,19 @@ def _request(**fields: Any) -> BacktestRequest:
         raise InvalidInputError(f"{where}: {first['msg']}" if where else first["msg"]) from error
 
 
-def _load_request(path: Path) -> BacktestRequest:
+def _load_request(path: Path, reader: DocumentReader) -> BacktestRequest:
+    """A request file, read within the document limits; a refused field names its line."""
+    document = reader.read_file(path)
+    if not isinstance(document.data, dict):
+        raise InvalidInputError(
+            f"{path} line {document.line_of(())}: expected a mapping of request fields"
+        )
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise SourceReadError(f"{path}: cannot be read: {error}") from error
-    except yaml.YAMLError as error:
-        raise InvalidInputError(f"{path}: not valid JSON/YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{path}: expected a mapping of request fields")
-    return _request(**data)
+        return BacktestRequest.model_validate(document.data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        at = f"{path} line {document.line_of(first['loc'])}"
+        raise InvalidInputError(
+            f"{at}: {where}: {first['msg']}" if where else f"{at}: {first['msg']}"
+        ) from error
