@@ -12,11 +12,7 @@ graph (memoised, nothing expanded), so alias bombs fail fast. JSON is read by ``
 (JSON's own rules: ``1e5`` is a number) and its lines found by a scan of its tokens.
 """
 
-import contextlib
-import json
 import math
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +23,9 @@ from yaml.events import AliasEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from quantdesk.domain.documents import (
-    DEFAULT_LIMITS,
-    DocumentLimitError,
-    DocumentLimits,
-    loads_json,
-)
+from quantdesk.adapters.sources.document_checks import DocumentChecks, too_large
+from quantdesk.adapters.sources.json_documents import JsonDocument
+from quantdesk.domain.documents import DEFAULT_LIMITS, DocumentLimits
 from quantdesk.domain.errors import InvalidInputError, SourceReadError
 from quantdesk.services.ports.documents import Document, Location
 
@@ -50,16 +43,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
             _PyParser.__init__(self)
 
 
-HINT = "quantdesk reads documents within its input limits (README: Input limits)"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_DECIMAL = re.compile(
-    r"[-+]?(?=\.?[0-9])(?P<int>[0-9][0-9_]*)?(?:\.(?P<frac>[0-9_]*))?(?:[eE](?P<exp>[-+]?[0-9]+))?"
-)
-_OTHER_NUMBER = re.compile(
-    r"[-+]?(?:0[xX][0-9a-fA-F_]+|0[oObB]?[0-9_]+|[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?)"
-)
-_NOT_FINITE = re.compile(r"[-+]?\.?(?:inf|infinity|nan)", re.IGNORECASE)
-_JSON_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+|\s+')
 
 
 class BoundedDocumentReader:
@@ -79,7 +63,7 @@ class BoundedDocumentReader:
     def read_text(self, text: str | bytes, name: str) -> Document:
         limits = self.limits
         if len(text) > limits.max_bytes:
-            raise _too_large(name, limits)
+            raise too_large(name, limits)
         if isinstance(text, bytes):
             raw = text
             try:
@@ -95,83 +79,25 @@ class BoundedDocumentReader:
             except UnicodeEncodeError as error:
                 raise InvalidInputError(f"{name}: not valid text ({error.reason})") from error
             if len(raw) > limits.max_bytes:
-                raise _too_large(name, limits)
+                raise too_large(name, limits)
         text = text.removeprefix("\ufeff")
         if text.lstrip(" \t\r\n")[:1] in ("{", "["):
-            document = _Json(text, name, limits).read()
+            document = JsonDocument(text, name, limits).read()
             if document is not None:
                 return document
         return _read_yaml(text, name, limits)
 
 
-def _too_large(name: str, limits: DocumentLimits) -> DocumentLimitError:
-    return DocumentLimitError(
-        f"{name}: larger than {limits.max_bytes:,} bytes", reason="too_large", hint=HINT
-    )
-
-
-class _Scalars:
-    """The checks on one scalar's text, shared by the YAML composer and the JSON scan."""
-
-    def __init__(self, name: str, limits: DocumentLimits) -> None:
-        self.name = name
-        self.limits = limits
-
-    def refuse(self, reason: str, line: int, what: str) -> DocumentLimitError:
-        return DocumentLimitError(
-            f"{self.name} line {line}: {what}", reason=reason, line=line, hint=HINT
-        )
-
-    def check(self, text: str, line: int, *, plain: bool) -> None:
-        limits = self.limits
-        if len(text) > limits.max_string_chars:
-            raise self.refuse(
-                "string_too_long",
-                line,
-                f"a text of {len(text):,} characters, more than {limits.max_string_chars:,}",
-            )
-        candidate = text.strip()
-        decimal = _DECIMAL.fullmatch(candidate)
-        if decimal is None and _OTHER_NUMBER.fullmatch(candidate) is None:
-            if plain and _NOT_FINITE.fullmatch(candidate):
-                raise self.not_finite(candidate, line)
-            return
-        if len(candidate) > limits.max_number_chars or (
-            decimal is not None and _written_digits(decimal) > limits.max_number_chars
-        ):
-            shown = candidate if len(candidate) <= 24 else candidate[:20] + "..."
-            raise self.refuse(
-                "number_too_long",
-                line,
-                f"the number {shown} has more than {limits.max_number_chars} digits",
-            )
-
-    def not_finite(self, text: str, line: int) -> DocumentLimitError:
-        return self.refuse("number_too_long", line, f"{text} is not a finite number")
-
-
-def _written_digits(match: re.Match[str]) -> int:
-    """How many digits the number takes written out in full (``1e6`` is 1000000: 7)."""
-    whole = (match["int"] or "").replace("_", "")
-    fraction = (match["frac"] or "").replace("_", "")
-    exponent = match["exp"]
-    if exponent is None:
-        return len(whole) + len(fraction)
-    shift = int(exponent) - len(fraction)  # the exponent is short: the whole text is bounded
-    digits = len((whole + fraction).lstrip("0")) or 1
-    return digits + shift if shift >= 0 else max(digits, -shift) + 1
-
-
 class _Loader(Composer, _Parser, SafeConstructor, Resolver):
     """PyYAML's safe loader with every bound checked while the node graph is composed."""
 
-    def __init__(self, text: str, scalars: _Scalars) -> None:
+    def __init__(self, text: str, checks: DocumentChecks) -> None:
         _Parser.__init__(self, text)
         Composer.__init__(self)
         SafeConstructor.__init__(self)
         Resolver.__init__(self)
-        self.scalars = scalars
-        self.limits = scalars.limits
+        self.checks = checks
+        self.limits = checks.limits
         self.depth = 0
         self.nodes = 0
         self.aliases = 0
@@ -182,17 +108,17 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
         if isinstance(event, AliasEvent):
             self.aliases += 1
             if self.aliases > self.limits.max_aliases:
-                raise self.scalars.refuse(
+                raise self.checks.refuse(
                     "too_many_aliases", line, f"more than {self.limits.max_aliases} aliases"
                 )
             return super().compose_node(parent, index)
         self.nodes += 1
         if self.nodes > self.limits.max_nodes:
-            raise _too_many_nodes(self.scalars, line)
+            raise self.checks.too_many_nodes(line)
         if not isinstance(event, CollectionStartEvent):
             return super().compose_node(parent, index)
         if self.depth >= self.limits.max_depth:
-            raise _too_deep(self.scalars, line)
+            raise self.checks.too_deep(line)
         self.depth += 1
         try:
             return super().compose_node(parent, index)
@@ -201,7 +127,7 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
 
     def compose_scalar_node(self, anchor: Any) -> ScalarNode:
         event: Any = self.peek_event()
-        self.scalars.check(event.value, event.start_mark.line + 1, plain=event.implicit[0])
+        self.checks.check_scalar(event.value, event.start_mark.line + 1, plain=event.implicit[0])
         return super().compose_scalar_node(anchor)
 
     def compose_mapping_node(self, anchor: Any) -> MappingNode:
@@ -213,7 +139,7 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
             line = key.start_mark.line + 1
             first = seen.get((key.tag, key.value))
             if first is not None:
-                raise self.scalars.refuse(
+                raise self.checks.refuse(
                     "duplicate_key", line, f"key {key.value!r} repeats the key on line {first}"
                 )
             seen[(key.tag, key.value)] = line
@@ -230,7 +156,7 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
     def construct_bounded_int(self, node: ScalarNode) -> int:
         value = SafeConstructor.construct_yaml_int(self, node)
         if len(str(abs(value))) > self.limits.max_number_chars:  # sexagesimal, hex: few chars
-            raise self.scalars.refuse(
+            raise self.checks.refuse(
                 "number_too_long",
                 node.start_mark.line + 1,
                 f"the number {node.value} has more than {self.limits.max_number_chars} digits",
@@ -240,7 +166,7 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
     def construct_bounded_float(self, node: ScalarNode) -> float:
         value = SafeConstructor.construct_yaml_float(self, node)
         if not math.isfinite(value):
-            raise self.scalars.not_finite(node.value, node.start_mark.line + 1)
+            raise self.checks.not_finite(node.value, node.start_mark.line + 1)
         return value
 
 
@@ -250,28 +176,14 @@ _Loader.add_constructor(  # type: ignore[type-var]
 )
 
 
-def _too_many_nodes(scalars: _Scalars, line: int) -> DocumentLimitError:
-    return scalars.refuse(
-        "too_many_nodes",
-        line,
-        f"more than {scalars.limits.max_nodes:,} values (an alias counts as all it repeats)",
-    )
-
-
-def _too_deep(scalars: _Scalars, line: int) -> DocumentLimitError:
-    return scalars.refuse(
-        "nesting_too_deep", line, f"nested more than {scalars.limits.max_depth} levels deep"
-    )
-
-
 def _read_yaml(text: str, name: str, limits: DocumentLimits) -> Document:
-    scalars = _Scalars(name, limits)
-    loader = _Loader(text, scalars)
+    checks = DocumentChecks(name, limits)
+    loader = _Loader(text, checks)
     try:
         root = loader.get_single_node()
         if root is None:
             return Document(name, None, {(): 1})
-        _check_expansion(root, scalars)
+        _check_expansion(root, checks)
         data = loader.construct_document(root)
         return Document(name, data, _node_lines(loader, root))
     except yaml.MarkedYAMLError as error:
@@ -293,11 +205,11 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
-def _check_expansion(root: Node, scalars: _Scalars) -> None:
+def _check_expansion(root: Node, checks: DocumentChecks) -> None:
     """The node count and depth of the data once every alias is expanded, without expanding:
     each node's (count, height) is computed once, from its children's, over the shared graph.
     """
-    limits = scalars.limits
+    limits = checks.limits
     done: dict[int, tuple[int, int]] = {}
     open_: set[int] = set()  # the nodes on the current path: meeting one again is a cycle
     stack: list[tuple[Node, bool]] = [(root, False)]
@@ -311,9 +223,9 @@ def _check_expansion(root: Node, scalars: _Scalars) -> None:
             if isinstance(node, SequenceNode | MappingNode):
                 height = 1 + max((done[id(child)][1] for child in children), default=0)
             if count > limits.max_nodes:
-                raise _too_many_nodes(scalars, line)
+                raise checks.too_many_nodes(line)
             if height > limits.max_depth:
-                raise _too_deep(scalars, line)
+                raise checks.too_deep(line)
             done[id(node)] = (count, height)
             open_.discard(id(node))
             continue
@@ -323,7 +235,7 @@ def _check_expansion(root: Node, scalars: _Scalars) -> None:
         stack.append((node, True))
         for child in children:
             if id(child) in open_:
-                raise scalars.refuse(
+                raise checks.refuse(
                     "too_many_nodes", line, "an alias repeats a value that contains it: endless"
                 )
             if id(child) not in done:
@@ -351,91 +263,3 @@ def _node_lines(loader: _Loader, root: Node) -> dict[Location, int]:
             lines[(*path, part)] = line
             stack.append(((*path, part), child))
     return lines
-
-
-@dataclass
-class _Frame:
-    path: Location
-    is_object: bool
-    index: int = 0
-    key: str = ""
-    expect_key: bool = True
-    keys: dict[str, int] = field(default_factory=dict)
-
-
-class _Json:
-    """A JSON document: ``loads_json`` reads it, a scan of its tokens finds each value's line."""
-
-    def __init__(self, text: str, name: str, limits: DocumentLimits) -> None:
-        self.text = text
-        self.name = name
-        self.scalars = _Scalars(name, limits)
-
-    def read(self) -> Document | None:
-        """The document, or None when the text is not JSON (it may be YAML's flow style)."""
-        try:
-            data = loads_json(self.text, self.scalars.limits)
-        except DocumentLimitError as error:
-            if error.reason == "not_json":
-                return None
-            with contextlib.suppress(ValueError, IndexError):
-                self._scan()  # the same problem again, with its line (both, for a duplicate)
-            raise DocumentLimitError(
-                f"{self.name}: {error.message}",
-                reason=error.reason,
-                line=error.line,
-                hint=error.hint or HINT,
-            ) from error
-        return Document(self.name, data, self._scan())
-
-    def _scan(self) -> dict[Location, int]:
-        """Each value's line; the scalar, depth and node checks the YAML reader makes too."""
-        limits = self.scalars.limits
-        lines: dict[Location, int] = {}
-        frames: list[_Frame] = []
-        line, nodes = 1, 0
-        for match in _JSON_TOKEN.finditer(self.text):
-            token = match.group()
-            top = frames[-1] if frames else None
-            if token[0] in " \t\r\n":
-                line += token.count("\n")
-            elif token == ",":
-                if top is not None and top.is_object:
-                    top.expect_key = True
-                elif top is not None:
-                    top.index += 1
-            elif token == ":":
-                if top is not None:
-                    top.expect_key = False
-            elif token in "}]":
-                frames.pop()
-            elif top is not None and top.is_object and top.expect_key:
-                key = json.loads(token)
-                self.scalars.check(key, line, plain=False)
-                first = top.keys.get(key)
-                if first is not None:
-                    raise self.scalars.refuse(
-                        "duplicate_key", line, f"key {key!r} repeats the key on line {first}"
-                    )
-                top.keys[key] = top.keys.get(key, line)
-                top.key = key
-                lines[(*top.path, key)] = line
-            else:
-                nodes += 1
-                if nodes > limits.max_nodes:
-                    raise _too_many_nodes(self.scalars, line)
-                if top is None:
-                    path: Location = ()
-                else:
-                    path = (*top.path, top.key if top.is_object else top.index)
-                if top is None or not top.is_object:
-                    lines[path] = line
-                if token in "{[":
-                    if len(frames) >= limits.max_depth:
-                        raise _too_deep(self.scalars, line)
-                    frames.append(_Frame(path, token == "{"))
-                elif token[0] == '"':
-                    self.scalars.check(json.loads(token), line, plain=False)
-                else:
-                    self.scalars.check(token, line, plain=True)
-        return lines
