@@ -5,19 +5,31 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_INSTRUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/\-_^:]*\.[A-Za-z0-9][A-Za-z0-9_\-]*$")
-_CURRENCY = re.compile(r"^[A-Z0-9]{2,10}$")
+from quantdesk.domain.numbers import FeeRate, Price, Quantity, Rate
+from quantdesk.domain.text import is_whole_match, shown
 
-Currency = Annotated[str, Field(pattern=_CURRENCY.pattern, description="ISO 4217 or crypto code")]
+INSTRUMENT_ID_MAX_LENGTH = 100
+_INSTRUMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9/\-_^:]*\.[A-Za-z0-9][A-Za-z0-9_\-]*")
+_CURRENCY = re.compile(r"[A-Z0-9]{2,10}")
+
+
+def _currency(value: str) -> str:
+    if not is_whole_match(_CURRENCY, value):
+        raise ValueError(f"currency {shown(value)} is not 2-10 of A-Z, 0-9 (e.g. USD, USDT)")
+    return value
+
+
+Currency = Annotated[str, AfterValidator(_currency), Field(description="ISO 4217 or crypto code")]
 
 
 def validate_instrument_id(value: str) -> str:
     """``SYMBOL.VENUE``: the venue is what follows the last dot."""
-    if not _INSTRUMENT_ID.match(value):
+    if len(value) > INSTRUMENT_ID_MAX_LENGTH or not is_whole_match(_INSTRUMENT_ID, value):
         raise ValueError(
-            f"instrument id {value!r} is not of the form SYMBOL.VENUE (e.g. AAPL.XNAS, EUR/USD.SIM)"
+            f"instrument id {shown(value)} is not of the form SYMBOL.VENUE "
+            f"(at most {INSTRUMENT_ID_MAX_LENGTH} characters, e.g. AAPL.XNAS, EUR/USD.SIM)"
         )
     return value
 
@@ -47,17 +59,17 @@ class InstrumentSpec(BaseModel):
     settlement_currency: Currency | None = Field(
         default=None, description="settlement currency (crypto perpetual; default: currency)"
     )
-    tick_size: Decimal = Field(gt=0, description="minimum price increment, e.g. 0.01")
-    size_increment: Decimal = Field(
-        default=Decimal(1), gt=0, description="minimum size increment (equities: 1)"
+    tick_size: Price = Field(description="minimum price increment, e.g. 0.01")
+    size_increment: Quantity = Field(
+        default=Decimal(1), description="minimum size increment (equities: 1)"
     )
-    lot_size: Decimal | None = Field(default=None, gt=0, description="board lot, if any")
-    multiplier: Decimal = Field(default=Decimal(1), gt=0)
+    lot_size: Quantity | None = Field(default=None, description="board lot, if any")
+    multiplier: Quantity = Decimal(1)
     is_inverse: bool = Field(default=False, description="crypto perpetual quoted inversely")
-    margin_init: Decimal = Field(default=Decimal(0), ge=0)
-    margin_maint: Decimal = Field(default=Decimal(0), ge=0)
-    maker_fee: Decimal = Field(default=Decimal(0))
-    taker_fee: Decimal = Field(default=Decimal(0))
+    margin_init: Rate = Field(default=Decimal(0), description="initial margin, share of notional")
+    margin_maint: Rate = Field(default=Decimal(0), description="maintenance margin, share")
+    maker_fee: FeeRate = Field(default=Decimal(0), description="negative: a rebate")
+    taker_fee: FeeRate = Decimal(0)
 
     @field_validator("instrument_id")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from quantdesk.domain.instruments import validate_instrument_id
+from quantdesk.domain.text import shown
 
 _NANOS = {
     "MILLISECOND": 1_000_000,
@@ -19,7 +20,7 @@ _NANOS = {
 }
 _AGGREGATIONS = (*_NANOS, "TICK", "VOLUME", "VALUE")
 _PRICE_TYPES = ("LAST", "BID", "ASK", "MID")
-_BAR_SPEC = re.compile(r"^(\d+)-([A-Z]+)-([A-Z]+)$")
+_BAR_SPEC = re.compile(r"([0-9]{1,9})-([A-Z]{1,20})-([A-Z]{1,10})")
 
 
 class BarSpec(BaseModel):
@@ -33,10 +34,10 @@ class BarSpec(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> Self:
-        match = _BAR_SPEC.match(text.strip().upper())
+        match = _BAR_SPEC.fullmatch(text.strip().upper())
         if match is None:
             raise ValueError(
-                f"bar spec {text!r} is not STEP-AGGREGATION-PRICE_TYPE, e.g. 1-MINUTE-LAST"
+                f"bar spec {shown(text)} is not STEP-AGGREGATION-PRICE_TYPE, e.g. 1-MINUTE-LAST"
             )
         return cls(step=int(match[1]), aggregation=match[2], price_type=match[3])
 

@@ -15,9 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from quantdesk.domain.instruments import validate_instrument_id
+from quantdesk.domain.numbers import Fraction, Leverage, LimitAmount, Quantity
+
+InstrumentId = Annotated[str, AfterValidator(validate_instrument_id)]
+MAX_OPEN_ORDERS_LIMIT = 1_000_000
 
 
 class TradingState(StrEnum):
@@ -57,22 +63,22 @@ class _Limits(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_position: Decimal | None = Field(
-        default=None, gt=0, description="largest absolute position per instrument (units)"
+    max_position: Quantity | None = Field(
+        default=None, description="largest absolute position per instrument (units)"
     )
-    max_order_quantity: Decimal | None = Field(default=None, gt=0)
-    max_order_notional: Decimal | None = Field(default=None, gt=0)
-    max_open_orders: int | None = Field(default=None, gt=0)
-    max_daily_loss: Decimal | None = Field(
-        default=None, gt=0, description="loss since start of day (account currency)"
+    max_order_quantity: Quantity | None = None
+    max_order_notional: LimitAmount | None = None
+    max_open_orders: int | None = Field(default=None, gt=0, le=MAX_OPEN_ORDERS_LIMIT)
+    max_daily_loss: LimitAmount | None = Field(
+        default=None, description="loss since start of day (account currency)"
     )
-    max_daily_loss_pct: Decimal | None = Field(
-        default=None, gt=0, le=1, description="loss since start of day / start-of-day equity"
+    max_daily_loss_pct: Fraction | None = Field(
+        default=None, description="loss since start of day / start-of-day equity"
     )
-    max_drawdown_pct: Decimal | None = Field(
-        default=None, gt=0, le=1, description="fall from the high-water mark / high-water mark"
+    max_drawdown_pct: Fraction | None = Field(
+        default=None, description="fall from the high-water mark / high-water mark"
     )
-    allowed_instruments: frozenset[str] | None = None
+    allowed_instruments: frozenset[InstrumentId] | None = None
     long_only: bool = False
     allow_reduce: bool = Field(
         default=True, description="shrink an order to fit instead of denying it"
@@ -86,13 +92,13 @@ class RiskConstraints(_Limits):
 class RiskLimits(_Limits):
     """The portfolio's limits, over every strategy together."""
 
-    max_gross_exposure: Decimal | None = Field(
-        default=None, gt=0, description="sum of |position x price| (account currency)"
+    max_gross_exposure: LimitAmount | None = Field(
+        default=None, description="sum of |position x price| (account currency)"
     )
-    max_net_exposure: Decimal | None = Field(
-        default=None, gt=0, description="|sum of position x price| (account currency)"
+    max_net_exposure: LimitAmount | None = Field(
+        default=None, description="|sum of position x price| (account currency)"
     )
-    max_leverage: Decimal | None = Field(default=None, gt=0, description="gross exposure / equity")
+    max_leverage: Leverage | None = Field(default=None, description="gross exposure / equity")
 
 
 _NO_CONSTRAINTS = RiskConstraints()  # immutable: safe to share, saves a validation per order

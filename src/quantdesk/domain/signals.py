@@ -13,14 +13,30 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from quantdesk.domain.instruments import validate_instrument_id
+from quantdesk.domain.text import LABEL_MAX_LENGTH, single_line
 from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS, ts_range_text
 
 NS_PER_SECOND = 1_000_000_000
 TS_FIELDS = ("ts_event", "ts_init")
 OUT_OF_RANGE_ERRORS = ("greater_than_equal", "less_than_equal")
 PROBABILITY_SUM_TOLERANCE = 1e-9
+
+Label = Annotated[
+    str, Field(min_length=1, max_length=LABEL_MAX_LENGTH), AfterValidator(single_line)
+]
+"""A producer's, model's or trace's name: one line, no padding, no control characters."""
+InstrumentId = Annotated[str, Field(min_length=1), AfterValidator(validate_instrument_id)]
 
 
 class SignalType(StrEnum):
@@ -58,7 +74,7 @@ class CorrelationShiftValue(_Value):
     """Change of correlation with another instrument over the producer's window."""
 
     kind: Literal["correlation_shift"] = "correlation_shift"
-    other_instrument_id: str = Field(min_length=1)
+    other_instrument_id: InstrumentId
     change: float = Field(ge=-2.0, le=2.0)
     correlation: float | None = Field(default=None, ge=-1.0, le=1.0)
 
@@ -94,10 +110,10 @@ class Provenance(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    trace_id: str = Field(min_length=1)
-    producer: str = Field(min_length=1)
-    model_version: str = Field(min_length=1)
-    derived_from: tuple[str, ...] = ()
+    trace_id: Label
+    producer: Label
+    model_version: Label
+    derived_from: tuple[Label, ...] = ()
 
 
 class AISignal(BaseModel):
@@ -107,7 +123,7 @@ class AISignal(BaseModel):
 
     signal_id: str = Field(description="a uuid, kept in its canonical form (lowercase, hyphens)")
     signal_type: SignalType
-    instrument_id: str = Field(min_length=1)
+    instrument_id: InstrumentId
     ts_event: int = Field(
         ge=TS_MIN_NS, le=TS_MAX_NS, description="when the view holds, ns since epoch, UTC"
     )
@@ -116,7 +132,7 @@ class AISignal(BaseModel):
     )
     confidence: float = Field(ge=0.0, le=1.0)
     value: SignalValue
-    source_model: str = Field(min_length=1)
+    source_model: Label
     metadata: dict[str, str] = Field(default_factory=dict)
     provenance: Provenance
 

@@ -37,13 +37,29 @@ from pydantic.fields import FieldInfo
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.numbers import Quantity
 from quantdesk.domain.risk import RiskConstraints
 from quantdesk.domain.signals import SignalType
+from quantdesk.domain.text import (
+    ACTOR_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    free_text,
+    is_whole_match,
+    shown,
+    single_line,
+)
 
 STRATEGY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-_STRATEGY_ID = re.compile(STRATEGY_ID_PATTERN)
-_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
-_TAG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+"""For JSON schemas; in Python, ids are matched whole with ``_STRATEGY_ID.fullmatch``."""
+_STRATEGY_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
+_TAG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+_VERSION = re.compile(r"[0-9]{1,10}")
+VERSION_MAX = 2**31 - 1
+"""The version column is a 32-bit integer on both databases."""
+_IMPORT_PATH_MAX_LENGTH = 300
 
 InstrumentId = Annotated[str, AfterValidator(validate_instrument_id)]
 
@@ -69,7 +85,7 @@ class StrategyParameters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
-_TradeSize = Field(gt=0, description="order quantity per entry (instrument units)")
+_TradeSize = Field(description="order quantity per entry (instrument units)")
 
 
 class TrendFollowingParameters(StrategyParameters):
@@ -80,7 +96,7 @@ class TrendFollowingParameters(StrategyParameters):
     ma_type: Literal["ema", "sma", "wma", "hull"] = Field(
         default="ema", description="kind of moving average"
     )
-    trade_size: Decimal = _TradeSize
+    trade_size: Quantity = _TradeSize
     atr_stop_multiple: float | None = Field(
         default=None, ge=0.5, le=10, description="trailing stop in ATRs; none for no stop"
     )
@@ -104,7 +120,7 @@ class MeanReversionParameters(StrategyParameters):
     stop_zscore: float | None = Field(
         default=None, ge=1, le=10, description="|z| that stops out; none for no stop"
     )
-    trade_size: Decimal = _TradeSize
+    trade_size: Quantity = _TradeSize
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Self:
@@ -121,7 +137,7 @@ class MomentumRotationParameters(StrategyParameters):
     lookback: int = Field(default=1440, ge=10, le=100_000, description="bars of return ranked")
     rebalance_every: int = Field(default=60, ge=1, le=100_000, description="bars between ranks")
     top_n: int = Field(default=1, ge=1, le=50, description="how many instruments to hold")
-    trade_size: Decimal = _TradeSize
+    trade_size: Quantity = _TradeSize
     long_only: bool = Field(default=True, description="hold leaders only; no short laggards")
 
 
@@ -134,7 +150,7 @@ class VolatilityBreakoutParameters(StrategyParameters):
         default=0.5, ge=0, le=10, description="ATRs beyond the channel that confirm a breakout"
     )
     stop_atr_multiple: float = Field(default=2.0, gt=0, le=20, description="stop in ATRs")
-    trade_size: Decimal = _TradeSize
+    trade_size: Quantity = _TradeSize
 
 
 class StatisticalArbitrageParameters(StrategyParameters):
@@ -149,7 +165,7 @@ class StatisticalArbitrageParameters(StrategyParameters):
     fixed_hedge_ratio: float | None = Field(
         default=None, gt=0, le=1000, description="units of leg 2 per unit of leg 1 (fixed only)"
     )
-    trade_size: Decimal = _TradeSize
+    trade_size: Quantity = _TradeSize
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -176,7 +192,7 @@ class RegimeSwitchingParameters(StrategyParameters):
     volatility_lookback: int = Field(
         default=60, ge=10, le=10_000, description="bars of realised volatility (volatility only)"
     )
-    trade_size: Decimal = _TradeSize
+    trade_size: Quantity = _TradeSize
 
     @model_validator(mode="after")
     def _fast_below_slow(self) -> Self:
@@ -192,7 +208,7 @@ class SentimentReactionParameters(StrategyParameters):
     exit_threshold: float = Field(default=0.1, ge=0, le=1, description="|score| that closes")
     min_confidence: float = Field(default=0.6, ge=0, le=1, description="ignore signals below")
     max_holding_bars: int = Field(default=60, ge=1, le=100_000, description="close after (bars)")
-    trade_size: Decimal = _TradeSize
+    trade_size: Quantity = _TradeSize
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Self:
@@ -206,7 +222,7 @@ class ExecutionParameters(StrategyParameters):
 
     algorithm: Literal["twap", "vwap", "pov"] = Field(description="how the order is sliced")
     side: Literal["buy", "sell"] = Field(description="side of the parent order")
-    total_quantity: Decimal = Field(gt=0, description="parent order quantity")
+    total_quantity: Quantity = Field(description="parent order quantity")
     horizon_minutes: int = Field(default=60, ge=1, le=7200, description="time to complete")
     slice_interval_seconds: int = Field(default=60, ge=1, le=3600, description="between slices")
     participation_rate: float | None = Field(
@@ -243,8 +259,10 @@ class CustomParameters(StrategyParameters):
     @field_validator("strategy_path", "config_path")
     @classmethod
     def _importable(cls, value: str) -> str:
-        if not _IMPORT_PATH.match(value):
-            raise ValueError(f"{value!r} is not an import path of the form package.module:Class")
+        if len(value) > _IMPORT_PATH_MAX_LENGTH or not is_whole_match(_IMPORT_PATH, value):
+            raise ValueError(
+                f"{shown(value)} is not an import path of the form package.module:Class"
+            )
         return value
 
 
@@ -283,8 +301,12 @@ class StrategyDefinition(BaseModel):
     strategy_id: str = Field(description="slug: lowercase letters, digits, '-' and '_'")
     version: int | None = Field(default=None, ge=1, description="set by the registry: 1, 2, ...")
     family: StrategyFamily
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    name: Annotated[str, AfterValidator(single_line)] = Field(
+        min_length=1, max_length=NAME_MAX_LENGTH
+    )
+    description: Annotated[str, AfterValidator(free_text)] = Field(
+        default="", max_length=DESCRIPTION_MAX_LENGTH
+    )
     instruments: tuple[InstrumentId, ...] = Field(min_length=1, description="SYMBOL.VENUE ids")
     bar_spec: str = Field(default="1-MINUTE-LAST", description="STEP-AGGREGATION-PRICE_TYPE")
     parameters: SerializeAsAny[StrategyParameters]
@@ -292,16 +314,20 @@ class StrategyDefinition(BaseModel):
         default=(), description="AI signal types the strategy receives"
     )
     risk: RiskConstraints = Field(default_factory=RiskConstraints)
-    author: str | None = Field(default=None, description="set by the registry")
+    author: Annotated[str, AfterValidator(single_line)] | None = Field(
+        default=None, max_length=ACTOR_MAX_LENGTH, description="set by the registry"
+    )
     created_at: datetime | None = Field(default=None, description="set by the registry (UTC)")
-    reason: str = Field(default="", max_length=2000, description="why this version exists")
+    reason: Annotated[str, AfterValidator(free_text)] = Field(
+        default="", max_length=REASON_MAX_LENGTH, description="why this version exists"
+    )
 
     @field_validator("strategy_id")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not _STRATEGY_ID.match(value):
+        if not is_whole_match(_STRATEGY_ID, value):
             raise ValueError(
-                f"strategy id {value!r} is not a slug: 1-63 of a-z, 0-9, '-', '_', "
+                f"strategy id {shown(value)} is not a slug: 1-63 of a-z, 0-9, '-', '_', "
                 "starting with a letter or digit (e.g. ema-cross-btc)"
             )
         return value
@@ -430,9 +456,9 @@ def _canonical(value: object) -> Any:
 
 
 def validate_tag(tag: str) -> str:
-    if not _TAG.match(tag):
+    if not is_whole_match(_TAG, tag):
         raise InvalidInputError(
-            f"tag {tag!r} is not valid: 1-40 of a-z, 0-9, '.', '-', '_' (e.g. validated, live)"
+            f"tag {shown(tag)} is not valid: 1-40 of a-z, 0-9, '.', '-', '_' (e.g. validated, live)"
         )
     return tag
 
@@ -495,7 +521,7 @@ def describe_problems(error: ValidationError, family: object = None) -> list[Def
         elif field is not None:
             allowed = _allowed(field)
             if allowed and "allowed" not in message:
-                message = f"{message!s}; got {item.get('input')!r}; allowed: {allowed}"
+                message = f"{message!s}; got {shown(item.get('input'))}; allowed: {allowed}"
         problems.append(DefinitionProblem(location, message))
     return problems or [DefinitionProblem((), str(error))]
 
@@ -641,10 +667,31 @@ class StrategyChange:
 
 
 def parse_ref(ref: str) -> tuple[str, str | None]:
-    """``ID`` or ``ID@VERSION`` (``VERSION`` a number or a tag) into its two parts."""
-    strategy_id, _, selector = ref.partition("@")
-    if not _STRATEGY_ID.match(strategy_id) or (_ and not selector):
+    """``ID`` or ``ID@VERSION`` (``VERSION`` a number or a tag) into its two parts.
+
+    A number is a version in 1..2^31-1 (what the database stores), anything else a tag.
+    """
+    strategy_id, at, selector = ref.partition("@")
+    if not is_whole_match(_STRATEGY_ID, strategy_id) or (at and not selector):
         raise InvalidInputError(
-            f"{ref!r} is not a strategy reference", hint="write ID, ID@VERSION or ID@TAG"
+            f"{shown(ref)} is not a strategy reference", hint="write ID, ID@VERSION or ID@TAG"
         )
-    return strategy_id, selector or None
+    if not selector:
+        return strategy_id, None
+    if selector.isdecimal() or selector.isdigit():
+        validate_version(selector)
+    else:
+        validate_tag(selector)
+    return strategy_id, selector
+
+
+def validate_version(selector: str | int) -> int:
+    """A version number as the registry stores them: 1..2^31-1 (``InvalidInputError`` else)."""
+    text = str(selector)
+    number = int(text) if is_whole_match(_VERSION, text) else 0
+    if not 1 <= number <= VERSION_MAX:
+        raise InvalidInputError(
+            f"version {shown(text)} is not a version number: 1 to {VERSION_MAX}",
+            hint="see the strategy's history for its versions",
+        )
+    return number
