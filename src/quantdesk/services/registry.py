@@ -22,7 +22,7 @@ from quantdesk.domain.audit import (
     verify_chain,
 )
 from quantdesk.domain.audit_replay import replay_registry
-from quantdesk.domain.errors import InvalidInputError, NotFoundError
+from quantdesk.domain.errors import NotFoundError
 from quantdesk.domain.strategy_definitions import (
     CustomParameters,
     DefinitionProblem,
@@ -37,6 +37,7 @@ from quantdesk.domain.strategy_definitions import (
     parse_ref,
     validate_tag,
 )
+from quantdesk.domain.text import validate_actor
 from quantdesk.services.plugins import PluginGate, PluginUse
 from quantdesk.services.ports import (
     AuditLog,
@@ -291,10 +292,7 @@ def _anchor(event: AuditEvent) -> AuditAnchor:
 
 
 def _actor(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidInputError("an author/actor is required", hint="pass --author NAME")
-    return name
+    return validate_actor(name)  # trimmed, 1-200 printable characters: what both databases hold
 
 
 def _path(where: str) -> tuple[str, ...]:
