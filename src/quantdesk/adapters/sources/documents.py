@@ -81,11 +81,8 @@ class BoundedDocumentReader:
             if len(raw) > limits.max_bytes:
                 raise too_large(name, limits)
         text = text.removeprefix("\ufeff")
-        if text.lstrip(" \t\r\n")[:1] in ("{", "["):
-            document = JsonDocument(text, name, limits).read()
-            if document is not None:
-                return document
-        return _read_yaml(text, name, limits)
+        document = JsonDocument(text, name, limits).read()  # valid JSON means what JSON says
+        return _read_yaml(text, name, limits) if document is None else document
 
 
 class _Loader(Composer, _Parser, SafeConstructor, Resolver):
