@@ -231,12 +231,17 @@ def test_an_empty_document_has_no_data() -> None:
 
 # Properties ------------------------------------------------------------------------------------
 
-_TEXT = st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=20).filter(
-    lambda s: (
-        not s.strip()[:1]
-        or s.strip()[0] not in "0123456789+-."
-        and s.strip().lower() not in {"nan", "inf", "infinity"}
+
+def _not_number_like(text: str) -> bool:
+    """Number-like strings are bounded as numbers (pydantic would read them as numbers)."""
+    stripped = text.strip()
+    return not stripped[:1] or (
+        stripped[0] not in "0123456789+-." and stripped.lower() not in {"nan", "inf", "infinity"}
     )
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=20).filter(
+    _not_number_like
 )
 _SCALARS = (
     st.none()
