@@ -56,8 +56,6 @@ class QuantdeskSettings(BaseSettings):
     )
     plugin_check_seconds: float = Field(
         default=60.0,
-        gt=0,
-        le=600,
         description="QUANTDESK_PLUGIN_CHECK_SECONDS: how long the child process that imports "
         "a plug-in to check it may take",
     )
@@ -89,6 +87,20 @@ class QuantdeskSettings(BaseSettings):
                 )
             packages.append(name)
         return tuple(dict.fromkeys(packages))
+
+    @field_validator("plugin_check_seconds", mode="before")
+    @classmethod
+    def _check_seconds(cls, value: object) -> float:
+        try:
+            seconds = float(str(value))
+        except ValueError:
+            seconds = float("nan")
+        if not 0 < seconds <= 600:  # NaN fails too
+            raise InvalidInputError(
+                f"QUANTDESK_PLUGIN_CHECK_SECONDS: {value!r} is not a number of seconds in (0, 600]",
+                hint="e.g. 60",
+            )
+        return seconds
 
     @field_validator("plugin_paths", mode="before")
     @classmethod

@@ -280,3 +280,14 @@ def test_plugin_paths_must_be_directories(tmp_path: Path, monkeypatch: Any) -> N
     monkeypatch.setenv("QUANTDESK_PLUGIN_PATHS", str(tmp_path / "absent"))
     with pytest.raises(InvalidInputError, match=r"QUANTDESK_PLUGIN_PATHS: .*absent is not a dir"):
         QuantdeskSettings()
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "601", "nan", "inf", ""])
+def test_the_check_time_is_validated(monkeypatch: Any, value: str) -> None:
+    monkeypatch.setenv("QUANTDESK_PLUGIN_CHECK_SECONDS", value)
+    with pytest.raises(
+        InvalidInputError, match=r"QUANTDESK_PLUGIN_CHECK_SECONDS: .* in \(0, 600\]"
+    ):
+        QuantdeskSettings()
+    monkeypatch.setenv("QUANTDESK_PLUGIN_CHECK_SECONDS", "2.5")
+    assert QuantdeskSettings().plugin_check_seconds == 2.5
