@@ -96,13 +96,16 @@ def test_a_backtest_naming_an_unallowed_module_imports_nothing(tmp_path: Path) -
 def test_a_plugin_is_imported_only_in_the_child(tmp_path: Path, monkeypatch: Any) -> None:
     sentinel = tmp_path / "imported-by"
     monkeypatch.setenv("QD_TEST_PLUGIN_SENTINEL", str(sentinel))
+    monkeypatch.setenv("QUANTDESK_AUDIT_KEY", "a secret the plug-in must not see")
     stored = registry(tmp_path, allowing_test_plugins()).register(
         custom(f"{PACKAGE}.side_effect:Quiet", f"{PACKAGE}.side_effect:QuietConfig"), "ann"
     )
     assert stored.created
     assert f"{PACKAGE}.side_effect" not in sys.modules
-    pids = sentinel.read_text().split()
-    assert len(pids) == 1 and int(pids[0]) != os.getpid()
+    (line,) = sentinel.read_text().splitlines()
+    pid, *seen = line.split()
+    assert int(pid) != os.getpid()
+    assert seen == []  # no QUANTDESK_ variable reaches the child
 
 
 @pytest.mark.parametrize(

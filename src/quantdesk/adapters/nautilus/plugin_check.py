@@ -35,27 +35,28 @@ def _problem(path: str, base: type, base_name: str) -> str | None:
     return None
 
 
-def _findings(plugins: list[list[str]]) -> list[str | None]:
-    from nautilus_trader.config import StrategyConfig
-    from nautilus_trader.trading.strategy import Strategy
-
+def _findings(plugins: list[list[str]], strategy: type, config: type) -> list[str | None]:
     findings: list[str | None] = []
     for strategy_path, config_path in plugins:
         problem = _problem(
-            strategy_path, Strategy, "nautilus_trader.trading.strategy.Strategy"
-        ) or _problem(config_path, StrategyConfig, "nautilus_trader.config.StrategyConfig")
+            strategy_path, strategy, "nautilus_trader.trading.strategy.Strategy"
+        ) or _problem(config_path, config, "nautilus_trader.config.StrategyConfig")
         findings.append(None if problem is None else problem[:_MAX_PROBLEM_CHARS])
     return findings
 
 
 def main(argv: list[str]) -> None:
+    """Bases first (their failure still reaches stderr), then silence, then the plug-ins."""
+    from nautilus_trader.config import StrategyConfig
+    from nautilus_trader.trading.strategy import Strategy
+
     request = json.loads(argv[0])
     sys.path.extend(str(path) for path in request["paths"])
     answer = os.fdopen(os.dup(1), "w", encoding="utf-8")
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
-    findings = _findings(request["plugins"])
+    findings = _findings(request["plugins"], Strategy, StrategyConfig)
     answer.write(json.dumps({"findings": findings}) + "\n")
     answer.flush()
     os._exit(0)

@@ -56,9 +56,16 @@ class SubprocessPluginInspector:
     def _run(self, argument: str, out: IO[bytes], err: IO[bytes]) -> str | None:
         """None when the child ended normally; else what went wrong."""
         command = [sys.executable, "-I", "-m", _CHILD, argument]
+        # The desk's own settings (secrets among them) are none of a plug-in's business.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTDESK_")}
         try:
             child = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                start_new_session=True,
             )
         except OSError as error:
             return f"the check process could not start: {error.strerror}"
