@@ -15,6 +15,7 @@ instrument); random bar files go to an instrument of their own, so backtests kee
 Measured: about N s for the whole module on one core (see the report of issue 12).
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ from support.fuzz import (
 )
 
 FUZZ = settings(
-    max_examples=200,
+    max_examples=max(200, int(os.environ.get("QUANTDESK_FUZZ_EXAMPLES", "200"))),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -96,14 +97,20 @@ def test_backtest_request_files_never_crash(desk: Desk, content: bytes, suffix: 
 
 # data ingest bars FILE -------------------------------------------------------------------------
 
+INGEST_OPTIONS = [
+    o for o in option_names("data", "ingest", "bars", flags=False) if o != "--instrument"
+]
 INGEST_FLAGS = st.lists(
-    st.sampled_from(
-        [
-            ["--assume-utc"], ["--round"], ["--timestamp-at", "open"], ["--ts-format", "iso"],
-            ["--ts-format", "s"], ["--default-volume", "1e999999"], ["--default-volume", "-1"],
-            ["--bar-spec", "1-HOUR-LAST"], ["--bar-spec", "0-MINUTE-LAST"],
-            ["--timestamp-col", "open"], ["--volume-col", "open"], ["--json"],
-        ]
+    st.one_of(
+        st.sampled_from(
+            [
+                ["--assume-utc"], ["--round"], ["--timestamp-at", "open"], ["--ts-format", "iso"],
+                ["--ts-format", "s"], ["--default-volume", "1e999999"], ["--json"],
+                ["--bar-spec", "1-HOUR-LAST"], ["--bar-spec", "0-MINUTE-LAST"],
+                ["--timestamp-col", "open"], ["--volume-col", "open"],
+            ]
+        ),
+        st.tuples(st.sampled_from(INGEST_OPTIONS), inputs.flag_values).map(list),
     ),
     max_size=2,
 )  # fmt: skip
@@ -118,6 +125,35 @@ def test_bar_files_never_crash(desk: Desk, file: tuple[str, bytes], flags: list[
     extra = [part for flag in flags for part in flag]
     args = ["data", "ingest", "bars", str(path), "--instrument", BAR_TARGET, *extra]
     check(desk, args, label="data ingest bars", inputs=content)
+
+
+# instruments add with flags -------------------------------------------------------------------
+
+INSTRUMENT_OPTIONS = option_names("instruments", "add", flags=False)
+INSTRUMENT_VALUES = ("FZF.SIM", "equity", "fx", "crypto_spot", "crypto_perpetual", "USD", "BTC",
+                     "0.01", "1", "0.5", "1e30", "1e-30")  # fmt: skip
+
+
+@st.composite
+def instrument_flags(draw: st.DrawFn) -> list[str]:
+    """Random options over a valid definition half of the time (a fresh id: no clash)."""
+    args = []
+    if draw(st.booleans()):
+        args = ["--id", f"FZ{draw(st.integers(0, 10**6))}.SIM", "--asset-class", "equity",
+                "--currency", "USD", "--tick-size", "0.01"]  # fmt: skip
+    for _ in range(draw(st.integers(1, 3))):
+        value = draw(st.one_of(inputs.flag_values, st.sampled_from(INSTRUMENT_VALUES)))
+        args += [draw(st.sampled_from(INSTRUMENT_OPTIONS)), value]
+    if draw(st.integers(0, 3)) == 0:
+        args.append(draw(st.sampled_from(["--is-inverse", "--replace"])))
+    return args
+
+
+@FUZZ
+@given(args=instrument_flags())
+def test_instrument_flags_never_crash(desk: Desk, args: list[str]) -> None:
+    # Property: no flag value of `instruments add` reaches a user as a traceback.
+    check(desk, ["instruments", "add", *args], label="instruments add flags")
 
 
 # signals ingest FILE ---------------------------------------------------------------------------
@@ -169,6 +205,42 @@ def test_strategy_files_never_crash(desk: Desk, content: bytes, how: str) -> Non
 def test_show_commands_never_crash(desk: Desk, command: list[str], ref: str) -> None:
     # Property: no reference reaches a user as a traceback, and looking writes nothing.
     check(desk, [*command, "--", ref], label=" ".join(command), inputs=ref)
+
+
+@st.composite
+def lookups(draw: st.DrawFn, desk: Desk) -> list[str]:
+    """Commands that take references, names and ranges: random ones, or the desk's own."""
+    ref = draw(st.one_of(inputs.refs, st.just(desk.strategy_ref)))
+    word = draw(st.one_of(inputs.refs, st.sampled_from(["validated", "live", "x"])))
+    text = draw(inputs.flag_values)
+    strategy_id = desk.strategy_ref.split("@")[0]
+    number = draw(st.one_of(inputs.numbers_as_text, st.sampled_from(["1", "2"])))
+    return draw(
+        st.sampled_from(
+            [
+                ["strategy", "tag", "--", ref, word],
+                ["strategy", "deprecate", "--reason", text, "--author", "fuzz", "--", ref],
+                ["strategy", "diff", "--", strategy_id, number, draw(inputs.numbers_as_text)],
+                ["strategy", "list", "--tag", word],
+                ["strategy", "list", "--family", word],
+                ["runs", "compare", "--", ref, desk.run_id],
+                ["signals", "list", "--type", word, "--instrument", text],
+                ["signals", "list", "--start", text, "--end", word],
+                ["signals", "list", "--limit", number],
+                ["data", "list", "--instrument", text],
+                ["data", "lineage", "--instrument", text],
+            ]
+        )
+    )
+
+
+@FUZZ
+@given(data=st.data())
+def test_lookups_never_crash(desk: Desk, data: st.DataObject) -> None:
+    # Property: no reference, name or range reaches a user as a traceback; a refused one
+    # (an unknown version to tag or deprecate) changes nothing in the registry.
+    args = data.draw(lookups(desk), label="args")
+    check(desk, args, label=" ".join(args[:2]))
 
 
 def test_show_commands_find_what_the_desk_holds(desk: Desk) -> None:

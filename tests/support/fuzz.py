@@ -265,13 +265,14 @@ def _where(error: str | None) -> str:
     return (ours or frames or [""])[-1]
 
 
-def option_names(*path: str) -> list[str]:
-    """The long option names of a command, read from the real CLI (so new flags get fuzzed)."""
+def option_names(*path: str, flags: bool = True) -> list[str]:
+    """The long option names of a command, read from the real CLI (so new flags get fuzzed);
+    ``flags=False`` leaves out the options that take no value (``--json``, ``--round``)."""
     command: Any = typer.main.get_command(cli())  # typer's own (vendored) click classes
     for name in path:
         command = command.commands[name]
     names = []
     for param in command.params:
-        if param.param_type_name == "option":
+        if param.param_type_name == "option" and (flags or not param.is_flag):
             names += [o for o in param.opts + param.secondary_opts if o.startswith("--")]
     return sorted(n for n in names if n != "--help")
