@@ -15,7 +15,13 @@ import quantdesk
 from quantdesk.cli import render
 from quantdesk.cli.backtests import add_backtest_commands
 from quantdesk.cli.context import CliContext
-from quantdesk.cli.errors import EXIT_INVALID, EXIT_NOTHING_VALID, reported_failures
+from quantdesk.cli.errors import (
+    EXIT_INVALID,
+    EXIT_NOTHING_VALID,
+    EXIT_UNEXPECTED,
+    GuardedGroup,
+    reported_failures,
+)
 from quantdesk.cli.instrument_files import load_instrument_specs
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.risk import add_risk_commands
@@ -29,7 +35,7 @@ from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 
 PlatformFactory = Callable[[Path | None], Platform]
-__all__ = ["EXIT_INVALID", "EXIT_NOTHING_VALID", "create_cli"]
+__all__ = ["EXIT_INVALID", "EXIT_NOTHING_VALID", "EXIT_UNEXPECTED", "create_cli"]
 
 
 def create_cli(factory: PlatformFactory) -> typer.Typer:
@@ -37,6 +43,7 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
     out = Console(width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, soft_wrap=True)
     app = typer.Typer(
+        cls=GuardedGroup,  # the one guard: nothing unforeseen leaves a command as a traceback
         no_args_is_help=True,
         help="quantdesk: strategy registry, signals, risk and a validated market-data "
         "catalog on NautilusTrader.",

@@ -1,17 +1,33 @@
-"""How the CLI reports a failure: message, hint, and an exit code a script can test."""
+"""How the CLI reports a failure: message, hint, and an exit code a script can test.
 
-from collections.abc import Iterator
+Expected failures (``QuantdeskError``) exit 2, or 3 when nothing was valid. Everything else
+is a bug: the root command group catches it, whatever it is (a Rust panic included, which
+pyo3 raises as a ``BaseException``), writes the traceback to the log and exits 1.
+"""
+
+import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click import Context  # typer 0.29 vendors click: its context, not click's
+from typer.core import TyperGroup
 
+from quantdesk.cli.context import CliContext, resolve_home
+from quantdesk.cli.crash_log import write_crash_report
 from quantdesk.domain.errors import NothingValidError, QuantdeskError
 
+EXIT_UNEXPECTED = 1
 EXIT_INVALID = 2
 EXIT_NOTHING_VALID = 3
+EXIT_INTERRUPTED = 130
+# Control flow, not failures: typer renders its own (usage errors exit 2, --help exits 0);
+# TyperException is the base of click's ClickException (UsageError, BadParameter) in typer.
+_PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException, SystemExit)
 
 
 @contextmanager
@@ -29,3 +45,81 @@ def _fail(console: Console, error: QuantdeskError, code: int) -> NoReturn:
     if error.hint:
         console.print(f"[yellow]hint:[/] {escape(error.hint)}", highlight=False)
     raise typer.Exit(code)
+
+
+class GuardedGroup(TyperGroup):
+    """The root group: no exception leaves a command as a traceback.
+
+    Set with ``typer.Typer(cls=GuardedGroup)``; every subcommand runs inside ``invoke``, so
+    no command needs a guard of its own. ``main`` covers the little that runs before
+    (option parsing).
+    """
+
+    command_line: tuple[str, ...] = ()  # as given to main, for the log
+
+    def invoke(self, ctx: Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _PASS_THROUGH:
+            raise
+        except BaseException as error:
+            _handle(error, _home_of(ctx), self.command_line)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        given = sys.argv[1:] if args is None else list(args)
+        self.command_line = (prog_name or self.name or "quantdesk", *given)
+        try:
+            return super().main(
+                args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
+            )
+        except _PASS_THROUGH:
+            raise
+        except BaseException as error:
+            if not standalone_mode:
+                raise
+            try:
+                _handle(error, _home_from_args(given), self.command_line)
+            except typer.Exit as exit_:
+                sys.exit(exit_.exit_code)
+
+
+def _handle(error: BaseException, home: Path, command_line: Sequence[str]) -> NoReturn:
+    if isinstance(error, GeneratorExit):
+        raise error
+    if isinstance(error, KeyboardInterrupt):
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if isinstance(error, QuantdeskError):  # a command without reported_failures: still expected
+        _fail(Console(stderr=True, soft_wrap=True), error, _code_of(error))
+    report = write_crash_report(error, home, command_line)
+    typer.echo(report.line(error), err=True)
+    raise typer.Exit(EXIT_UNEXPECTED) from None
+
+
+def _code_of(error: QuantdeskError) -> int:
+    return EXIT_NOTHING_VALID if isinstance(error, NothingValidError) else EXIT_INVALID
+
+
+def _home_of(ctx: Context) -> Path:
+    if isinstance(ctx.obj, CliContext):
+        return ctx.obj.resolved_home
+    home = ctx.params.get("home")
+    return resolve_home(home if isinstance(home, Path) else None)
+
+
+def _home_from_args(args: list[str]) -> Path:
+    """The ``--home`` of a command line that failed before it was parsed."""
+    for index, arg in enumerate(args):
+        if arg.startswith("--home="):
+            return resolve_home(Path(arg.removeprefix("--home=")))
+        if arg == "--home" and index + 1 < len(args):
+            return resolve_home(Path(args[index + 1]))
+    return resolve_home(None)
