@@ -118,8 +118,7 @@ class PluginPolicy:
 
     def allowed(self) -> str:
         """The allowed places in words, for a refusal's hint."""
-        packages = ", ".join(self.packages) or "none"
-        points = ", ".join(self.entry_points) or "none"
+        packages, points = _listed(self.packages), _listed(self.entry_points)
         return (
             f"allowed: quantdesk's built-ins ({BUILTIN_PACKAGE}), the plug-in packages "
             f"({packages}; setting {PACKAGES_SETTING}) and the strategies declared as entry "
@@ -211,6 +210,14 @@ def _module(where: str, field: str, path: str) -> str:
             path=path,
         )
     return match.group(1)
+
+
+def _listed(names: Sequence[str], limit: int = 10) -> str:
+    """Names for a hint, at most ``limit`` of them (a desk may install many entry points)."""
+    if not names:
+        return "none"
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
 def _home_package(module: str) -> str:

@@ -68,6 +68,13 @@ def test_the_repro_paths_are_refused_naming_the_path_and_what_is_allowed() -> No
     assert refusal(PluginPolicy(), "quantdesk.bootstrap:main") == "not_allowed"
 
 
+def test_the_hint_lists_a_bounded_number_of_entry_points() -> None:
+    many = PluginPolicy(entry_points=tuple(f"vendor{n:02}:S" for n in range(25)))
+    hint = many.allowed()
+    assert "vendor09:S and 15 more" in hint and "vendor10:S" not in hint
+    assert "plug-in packages (none;" in hint
+
+
 @pytest.mark.parametrize(
     ("package", "module", "allowed"),
     [
