@@ -208,6 +208,22 @@ def test_an_allowed_plugin_registers_and_runs_in_a_backtest(tmp_path: Path) -> N
     assert result.facts.fills >= 1
     assert {f.side for f in desk.backtests.artifacts(result.run_id).fills} == {1}
 
+    plain = StrategySpec(
+        strategy_path=f"{PACKAGE}.not_a_strategy:Plain",
+        config_path=f"{PACKAGE}.not_a_strategy:PlainConfig",
+        config={},
+    )
+    refused = request.model_copy(update={"strategies": [*request.strategies, plain]})
+    with pytest.raises(PluginRefusedError) as caught:
+        desk.backtests.run(refused)
+    assert caught.value.message == (
+        f"strategy 2: strategy_path '{PACKAGE}.not_a_strategy:Plain' cannot be used: "
+        f"{PACKAGE}.not_a_strategy:Plain is not a subclass of "
+        "nautilus_trader.trading.strategy.Strategy"
+    )
+    assert f"{PACKAGE}.not_a_strategy" not in sys.modules  # the runner never saw it
+    assert len(desk.backtests.results()) == 1
+
 
 def _distribution(root: Path) -> Path:
     """An installed distribution as importlib.metadata reads it: dist-info beside its module."""
