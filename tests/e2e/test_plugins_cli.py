@@ -98,4 +98,5 @@ def test_an_allowed_plugin_registers_from_the_settings(tmp_path: Path) -> None:
     assert "mine@1: registered" in result.stdout
     wrong = quantdesk(home, "strategy", "add", definition, QUANTDESK_PLUGIN_PACKAGES="os")
     assert wrong.returncode == 2
-    assert "QUANTDESK_PLUGIN_PACKAGES: 'os' is not a plug-in package" in flat(wrong.stdout + wrong.stderr)
+    message = flat(wrong.stdout + wrong.stderr)
+    assert "QUANTDESK_PLUGIN_PACKAGES: 'os' is not a plug-in package" in message
