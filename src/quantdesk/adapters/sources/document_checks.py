@@ -46,10 +46,12 @@ class DocumentChecks:
                 f"a text of {len(text):,} characters, more than {limits.max_string_chars:,}",
             )
         candidate = text.strip()
+        if plain and candidate[:1] in "+-.iInN" and _NOT_FINITE.fullmatch(candidate):
+            raise self.not_finite(candidate, line)
+        if len(candidate) <= limits.max_number_chars and "e" not in candidate.lower():
+            return  # no exponent: its digits are its characters
         decimal = _DECIMAL.fullmatch(candidate)
         if decimal is None and _OTHER_NUMBER.fullmatch(candidate) is None:
-            if plain and _NOT_FINITE.fullmatch(candidate):
-                raise self.not_finite(candidate, line)
             return
         if len(candidate) > limits.max_number_chars or (
             decimal is not None and written_digits(decimal) > limits.max_number_chars

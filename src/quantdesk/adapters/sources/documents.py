@@ -44,6 +44,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class BoundedDocumentReader:
@@ -204,39 +205,47 @@ def _children(node: Node) -> list[Node]:
 
 def _check_expansion(root: Node, checks: DocumentChecks) -> None:
     """The node count and depth of the data once every alias is expanded, without expanding:
-    each node's (count, height) is computed once, from its children's, over the shared graph.
+    each collection's (count, height) is computed once, from its children's, over the shared
+    graph (a scalar is 1 and 0).
     """
     limits = checks.limits
     done: dict[int, tuple[int, int]] = {}
-    open_: set[int] = set()  # the nodes on the current path: meeting one again is a cycle
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    open_: set[int] = set()  # the collections on the current path: meeting one is a cycle
+    stack: list[tuple[Node, list[Node] | None]] = [(root, None)]
     while stack:
-        node, children_done = stack.pop()
-        line = node.start_mark.line + 1
-        children = _children(node)
-        if children_done:
-            count = 1 + sum(done[id(child)][0] for child in children)
-            height = 0
-            if isinstance(node, SequenceNode | MappingNode):
-                height = 1 + max((done[id(child)][1] for child in children), default=0)
+        node, children = stack.pop()
+        if children is not None:  # every child is done: this collection's turn
+            count, height = 1, 0
+            for child in children:
+                if isinstance(child, ScalarNode):
+                    count += 1
+                else:
+                    child_count, child_height = done[id(child)]
+                    count += child_count
+                    height = max(height, child_height)
+            line = node.start_mark.line + 1
             if count > limits.max_nodes:
                 raise checks.too_many_nodes(line)
-            if height > limits.max_depth:
+            if height + 1 > limits.max_depth:
                 raise checks.too_deep(line)
-            done[id(node)] = (count, height)
+            done[id(node)] = (count, height + 1)
             open_.discard(id(node))
             continue
-        if id(node) in done:
+        if isinstance(node, ScalarNode) or id(node) in done:
             continue
+        children = _children(node)
         open_.add(id(node))
-        stack.append((node, True))
+        stack.append((node, children))
         for child in children:
+            if isinstance(child, ScalarNode) or id(child) in done:
+                continue
             if id(child) in open_:
                 raise checks.refuse(
-                    "too_many_nodes", line, "an alias repeats a value that contains it: endless"
+                    "too_many_nodes",
+                    child.start_mark.line + 1,
+                    "an alias repeats a value that contains it: endless",
                 )
-            if id(child) not in done:
-                stack.append((child, False))
+            stack.append((child, None))
 
 
 def _node_lines(loader: _Loader, root: Node) -> dict[Location, int]:
@@ -251,9 +260,10 @@ def _node_lines(loader: _Loader, root: Node) -> dict[Location, int]:
                 entries[index] = (item.start_mark.line + 1, item)
         elif isinstance(node, MappingNode):
             for key_node, value in node.value:  # merged entries first: the explicit ones win
-                key = (
-                    loader.construct_object(key_node) if isinstance(key_node, ScalarNode) else None
-                )
+                key: object = None
+                if isinstance(key_node, ScalarNode):
+                    plain_text = key_node.tag == _STR_TAG
+                    key = key_node.value if plain_text else loader.construct_object(key_node)
                 if isinstance(key, str | int):
                     entries[key] = (key_node.start_mark.line + 1, value)
         for part, (line, child) in entries.items():
