@@ -12,6 +12,7 @@ suite itself always asserts).
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import traceback
 from collections.abc import Sequence
@@ -90,7 +91,26 @@ def invoke(desk: Desk, args: Sequence[str], *, home: bool = True) -> Outcome:
     escaped = None
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         escaped = "".join(traceback.format_exception(*result.exc_info))  # type: ignore[misc]
+    elif result.exit_code == 1:
+        escaped = logged_traceback(result.stderr)
     return Outcome(tuple(args), result.exit_code, result.stdout, result.stderr, escaped)
+
+
+def logged_traceback(stderr: str) -> str | None:
+    """The traceback the CLI's guard logged for the correlation id it printed (exit 1)."""
+    found = re.search(r"correlation id ([0-9a-f]+)\).*?log file (\S+?\.log)", stderr, re.S)
+    if found is None:
+        return None
+    correlation_id, log = found.groups()
+    try:
+        text = Path(log).read_text(errors="replace")
+    except OSError:
+        return None
+    start = text.rfind(f"correlation id {correlation_id}")
+    if start < 0:
+        return None
+    end = text.find("\n=== ", start)
+    return text[start : None if end < 0 else end]
 
 
 def setup_desk(root: Path) -> Desk:
@@ -217,7 +237,7 @@ def check(
     outcome = invoke(desk, args, home=home)
     problems = []
     if outcome.error is not None:
-        problems.append(f"exception escaped: {outcome.last_line}")
+        problems.append(f"unexpected failure: {outcome.last_line}")
     if outcome.exit_code not in EXIT_CODES:
         problems.append(f"exit code {outcome.exit_code} (documented: 0, 2, 3)")
     for text, stream in ((outcome.stdout, "stdout"), (outcome.stderr, "stderr")):
