@@ -685,6 +685,12 @@ def parse_ref(ref: str) -> tuple[str, str | None]:
     return strategy_id, selector
 
 
+def is_strategy_key(strategy_id: str, version: int | None = None) -> bool:
+    """Whether ``strategy_id`` (and ``version``) could name a stored version at all."""
+    in_range = version is None or 1 <= version <= VERSION_MAX
+    return in_range and is_whole_match(_STRATEGY_ID, strategy_id)
+
+
 def validate_version(selector: str | int) -> int:
     """A version number as the registry stores them: 1..2^31-1 (``InvalidInputError`` else)."""
     text = str(selector)

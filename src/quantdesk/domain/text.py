@@ -25,8 +25,12 @@ SHOWN_MAX_LENGTH = 60
 """How much of a refused value a message echoes."""
 
 # Control characters (C0, DEL, C1), lone surrogates (not encodable as UTF-8, so no database
-# stores them) and the Unicode line and paragraph separators.
-_NOT_IN_A_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+# stores them); in a name also line and paragraph separators and the invisible format
+# characters (zero-width, bidirectional overrides, byte-order mark) that make two names look
+# alike.
+_NOT_IN_A_LINE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
 _NOT_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # \t and \n pass
 
 
@@ -51,8 +55,8 @@ def single_line(value: str) -> str:
     bad = _NOT_IN_A_LINE.search(value)
     if bad is not None:
         raise ValueError(
-            f"{shown(value)} contains the control character {bad.group()!r} at position "
-            f"{bad.start()}; names are one line of printable text"
+            f"{shown(value)} contains the character {bad.group()!r} at position "
+            f"{bad.start()}; names are one line of visible text"
         )
     if value != value.strip():
         raise ValueError(f"{shown(value)} starts or ends with whitespace")

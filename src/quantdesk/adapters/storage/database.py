@@ -19,10 +19,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
-from quantdesk.domain.errors import QuantdeskError
+from quantdesk.adapters.storage.column_limits import check_pending
+from quantdesk.domain.errors import InvalidInputError, QuantdeskError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _WRITE_LOCK_KEY = 0x71D5_7261  # "registry writes" advisory lock (PostgreSQL)
@@ -32,6 +33,13 @@ T = TypeVar("T")
 
 class DatabaseError(QuantdeskError):
     """The database cannot be reached or used."""
+
+
+class _CheckedSession(Session):
+    """A session whose rows are checked against their columns before every flush."""
+
+
+event.listen(_CheckedSession, "before_flush", check_pending)
 
 
 def sqlite_url(path: Path) -> str:
@@ -115,8 +123,13 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         self.ensure_schema()
-        with Session(self.engine) as session, session.begin():
-            yield session
+        try:
+            with _CheckedSession(self.engine) as session, session.begin():
+                yield session
+        except (DataError, StatementError) as error:
+            if isinstance(error, OperationalError | IntegrityError):
+                raise
+            raise _refused(error) from error
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one locked transaction; retried when a concurrent writer won a race.
@@ -126,13 +139,15 @@ class Database:
         self.ensure_schema()
         for attempt in range(_RETRIES):
             try:
-                with Session(self.engine) as session, session.begin():
+                with _CheckedSession(self.engine) as session, session.begin():
                     self._lock(session.connection())
                     return work(session)
             except (IntegrityError, OperationalError) as error:
                 if attempt == _RETRIES - 1 or not _retryable(error):
-                    raise
+                    raise _refused(error) from error
                 time.sleep(0.01 * 2**attempt)
+            except (DataError, StatementError) as error:
+                raise _refused(error) from error
         raise AssertionError("unreachable")
 
     @contextmanager
@@ -161,6 +176,22 @@ class Database:
             return self.url
         user = credentials.split(":", 1)[0]
         return f"{scheme}://{user}@{host}"
+
+
+def _refused(error: StatementError) -> QuantdeskError:
+    """A driver's error as one clear line (the SQL and its parameters stay out of it)."""
+    cause = error.orig if error.orig is not None else error
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+    if isinstance(error, IntegrityError):
+        return DatabaseError(
+            f"the database refused the write: {first}",
+            hint="nothing was stored; check the value against what is already stored",
+        )
+    if isinstance(error, OperationalError):
+        return DatabaseError(f"the database failed: {first}", hint="nothing was stored; retry")
+    return InvalidInputError(
+        f"the database refused a value: {first}", hint="nothing was stored; check the value"
+    )
 
 
 def _retryable(error: DBAPIError) -> bool:

@@ -33,7 +33,10 @@ from quantdesk.domain.strategy_definitions import (
     StrategyDefinition,
     StrategyFamily,
     StrategyVersion,
+    is_strategy_key,
+    validate_tag,
 )
+from quantdesk.domain.text import shown, validate_actor, validate_reason
 from quantdesk.services.ports import Expect
 
 NS = 1_000_000_000
@@ -51,6 +54,7 @@ class SqlStrategyStore:
     def add_version(
         self, definition: StrategyDefinition, *, actor: str, at_ns: int, expect: Expect = "any"
     ) -> tuple[StrategyVersion, bool]:
+        actor = validate_actor(actor)
         content = definition.canonical_json
         digest = definition.content_hash
 
@@ -111,6 +115,9 @@ class SqlStrategyStore:
     def deprecate(
         self, strategy_id: str, version: int, *, actor: str, reason: str, at_ns: int
     ) -> tuple[StrategyVersion, bool]:
+        actor = validate_actor(actor)
+        reason = validate_reason(reason, "deprecation reason")
+
         def work(session: Session) -> tuple[StrategyVersion, bool]:
             row = self._row(session, strategy_id, version)
             if session.get(StrategyDeprecationRow, (strategy_id, version)) is not None:
@@ -140,6 +147,8 @@ class SqlStrategyStore:
     def tag(
         self, strategy_id: str, version: int, tag: str, *, actor: str, at_ns: int
     ) -> tuple[StrategyVersion, bool]:
+        actor, tag = validate_actor(actor), validate_tag(tag)
+
         def work(session: Session) -> tuple[StrategyVersion, bool]:
             row = self._row(session, strategy_id, version)
             current = session.get(StrategyTagRow, (strategy_id, tag))
@@ -175,6 +184,8 @@ class SqlStrategyStore:
     # --- reads -------------------------------------------------------------------------------
 
     def get(self, strategy_id: str, version: int | None = None) -> StrategyVersion | None:
+        if not is_strategy_key(strategy_id, version):  # no such row can exist
+            return None
         with self._database.reading() as session:
             query = select(StrategyVersionRow).where(StrategyVersionRow.strategy_id == strategy_id)
             if version is None:
@@ -185,6 +196,9 @@ class SqlStrategyStore:
             return None if row is None else self._load(session, [row])[0]
 
     def tagged(self, strategy_id: str, tag: str) -> StrategyVersion | None:
+        if not is_strategy_key(strategy_id):
+            return None
+        tag = validate_tag(tag)
         with self._database.reading() as session:
             current = session.get(StrategyTagRow, (strategy_id, tag))
             if current is None:
@@ -193,6 +207,8 @@ class SqlStrategyStore:
 
     def versions(self, strategy_id: str) -> list[StrategyVersion]:
         """Every version of one strategy, oldest first."""
+        if not is_strategy_key(strategy_id):
+            return []
         with self._database.reading() as session:
             rows = session.scalars(
                 select(StrategyVersionRow)
@@ -243,6 +259,8 @@ class SqlStrategyStore:
 
     def stored_content(self, strategy_id: str, version: int) -> str | None:
         """The exact canonical JSON stored for a version (what its content hash covers)."""
+        if not is_strategy_key(strategy_id, version):
+            return None
         with self._database.reading() as session:
             return session.scalar(
                 select(StrategyVersionRow.content).where(
@@ -288,16 +306,18 @@ class SqlStrategyStore:
 
     @staticmethod
     def _row(session: Session, strategy_id: str, version: int) -> StrategyVersionRow:
-        row = session.scalars(
-            select(StrategyVersionRow).where(
-                StrategyVersionRow.strategy_id == strategy_id,
-                StrategyVersionRow.version == version,
-            )
-        ).first()
+        row = None
+        if is_strategy_key(strategy_id, version):  # else no such row can exist
+            row = session.scalars(
+                select(StrategyVersionRow).where(
+                    StrategyVersionRow.strategy_id == strategy_id,
+                    StrategyVersionRow.version == version,
+                )
+            ).first()
         if row is None:
             raise NotFoundError(
-                f"strategy {strategy_id}@{version} is not registered",
-                hint=f"see `quantdesk strategy history {strategy_id}`",
+                f"strategy {shown(f'{strategy_id}@{version}')} is not registered",
+                hint=f"see `quantdesk strategy history {strategy_id[:63]}`",
             )
         return row
 
