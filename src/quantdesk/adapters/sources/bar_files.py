@@ -8,6 +8,7 @@ rejection of its own, so the validation rules see every row of the file.
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -62,41 +63,68 @@ _FLAG = {
 }
 
 
+# What a user's file can make the readers raise: each becomes a SourceReadError naming the
+# file. Anything else (a KeyError, a TypeError) is a bug of ours and stays one.
+_FILE_ERRORS = (
+    pa.ArrowException,
+    csv.Error,  # a NUL byte, a field over the csv module's limit
+    UnicodeDecodeError,
+    EOFError,  # a truncated gzip stream
+    zlib.error,
+    OSError,  # gzip.BadGzipFile among them
+    pd.errors.ParserError,
+    pd.errors.OutOfBoundsDatetime,
+)
+_READ_HINT = "bars come as CSV (UTF-8, a header row) or Parquet with scalar columns"
+
+
 class BarFileSource:
     """Reads ``.csv`` (optionally gzip'd) and ``.parquet`` bar files."""
 
     def read_bars(self, path: Path, options: BarIngestOptions) -> RawBarColumns:
-        table, rows, malformed = _read_table(path, options)
-        ts_column = _column(table, options.column_for("timestamp"), "timestamp", path)
-        ts_ns, status = _parse_timestamps(ts_column, options)
-        cells: dict[str, pa.ChunkedArray] = {"timestamp": ts_column}
-        numbers: dict[str, Float64Array] = {}
-        for field in VALUE_FIELDS:
-            name = options.column_for(field)
-            if (
-                field == "volume"
-                and "volume" not in options.columns  # a column named by the user must exist
-                and name not in table.column_names
-            ):
-                if options.default_volume is None:
-                    raise SourceReadError(
-                        f"{path}: no volume column {name!r} (columns: {table.column_names})",
-                        hint="map it with --volume-col NAME or pass --default-volume V",
-                    )
-                numbers[field] = np.full(table.num_rows, options.default_volume, dtype=np.float64)
-                continue
-            cells[field] = _column(table, name, field, path)
-            numbers[field] = _to_float(cells[field])
-        return RawBarColumns(
-            source_row=rows,
-            ts_ns=ts_ns,
-            ts_status=status,
-            values=BarColumns(ts_ns=ts_ns, **numbers),
-            text_of=_csv_text_lookup(path, table, {f: options.column_for(f) for f in cells})
-            if _is_csv(path)
-            else _text_lookup(cells),
-            malformed=malformed,
-        )
+        try:
+            return _read_bars(path, options)
+        except _FILE_ERRORS as error:
+            raise _unreadable(path, error) from error
+
+
+def _unreadable(path: Path, error: BaseException) -> SourceReadError:
+    detail = " ".join(str(error).split()) or type(error).__name__
+    return SourceReadError(f"{path}: cannot be read: {detail}", hint=_READ_HINT)
+
+
+def _read_bars(path: Path, options: BarIngestOptions) -> RawBarColumns:
+    table, rows, malformed = _read_table(path, options)
+    ts_column = _column(table, options.column_for("timestamp"), "timestamp", path)
+    ts_ns, status = _parse_timestamps(ts_column, options)
+    cells: dict[str, pa.ChunkedArray] = {"timestamp": ts_column}
+    numbers: dict[str, Float64Array] = {}
+    for field in VALUE_FIELDS:
+        name = options.column_for(field)
+        if (
+            field == "volume"
+            and "volume" not in options.columns  # a column named by the user must exist
+            and name not in table.column_names
+        ):
+            if options.default_volume is None:
+                raise SourceReadError(
+                    f"{path}: no volume column {name!r} (columns: {table.column_names})",
+                    hint="map it with --volume-col NAME or pass --default-volume V",
+                )
+            numbers[field] = np.full(table.num_rows, options.default_volume, dtype=np.float64)
+            continue
+        cells[field] = _column(table, name, field, path)
+        numbers[field] = _to_float(cells[field])
+    return RawBarColumns(
+        source_row=rows,
+        ts_ns=ts_ns,
+        ts_status=status,
+        values=BarColumns(ts_ns=ts_ns, **numbers),
+        text_of=_csv_text_lookup(path, table, {f: options.column_for(f) for f in cells})
+        if _is_csv(path)
+        else _text_lookup(cells),
+        malformed=malformed,
+    )
 
 
 def _is_csv(path: Path) -> bool:
@@ -106,18 +134,12 @@ def _is_csv(path: Path) -> bool:
 def _read_table(
     path: Path, options: BarIngestOptions
 ) -> tuple[pa.Table, Int64Array, list[Rejection]]:
-    try:
-        if not _is_csv(path):
-            table = pq.read_table(path)
-            return table, np.arange(1, table.num_rows + 1, dtype=np.int64), []
-        return _read_csv(path, {options.column_for(f) for f in VALUE_FIELDS})
-    except SourceReadError:
-        raise
-    except (pa.ArrowInvalid, OSError) as error:
-        raise SourceReadError(
-            f"{path}: cannot be read: {error}",
-            hint="bars come as CSV with a header row, or Parquet",
-        ) from error
+    if not _is_csv(path):
+        # One file, as it is: no dataset discovery (which also refuses duplicate names
+        # before _column can name them).
+        table = pq.ParquetFile(path).read()
+        return table, np.arange(1, table.num_rows + 1, dtype=np.int64), []
+    return _read_csv(path, {options.column_for(f) for f in VALUE_FIELDS})
 
 
 def _read_csv(path: Path, numeric: set[str]) -> tuple[pa.Table, Int64Array, list[Rejection]]:
@@ -216,19 +238,60 @@ def _header(path: Path) -> list[str]:
         with _open_text(path) as handle:
             first = next(csv.reader(handle), None)
     except (OSError, UnicodeDecodeError) as error:
-        raise SourceReadError(f"{path}: cannot be read: {error}") from error
+        raise SourceReadError(f"{path}: cannot be read: {error}", hint=_READ_HINT) from error
     if not first:
         raise SourceReadError(f"{path}: empty file", hint="a header row is expected on line 1")
     return [name.strip() for name in first]
 
 
 def _column(table: pa.Table, name: str, field: str, path: Path) -> pa.ChunkedArray:
-    if name not in table.column_names:
+    """The one column of that name; from Parquet, only if its type can hold the field."""
+    positions = [i + 1 for i, n in enumerate(table.column_names) if n == name]
+    if not positions:
         raise SourceReadError(
             f"{path}: no {field} column {name!r} (columns: {table.column_names})",
             hint=f"map it with {_FLAG[field]} NAME",
         )
-    return table.column(name)
+    if len(positions) > 1:
+        raise SourceReadError(
+            f"{path}: the {field} column {name!r} appears {len(positions)} times "
+            f"(columns {', '.join(map(str, positions))}); which one holds the {field} is "
+            "ambiguous",
+            hint="rename or remove the duplicate column",
+        )
+    column = table.column(positions[0] - 1)
+    if _is_csv(path):  # the CSV reader makes every column text or a number
+        return column
+    if pa.types.is_dictionary(column.type):  # categorical text or numbers, as pandas writes
+        column = column.cast(column.type.value_type)
+    scalar = _is_text(column.type) or _is_number(column.type) or pa.types.is_null(column.type)
+    if field == "timestamp":
+        scalar = (scalar or pa.types.is_timestamp(column.type)) and not pa.types.is_decimal(
+            column.type
+        )
+    if not scalar:
+        expected = (
+            "timestamps, integer or float epochs, or ISO-8601 text"
+            if field == "timestamp"
+            else "numbers or numeric text"
+        )
+        raise SourceReadError(
+            f"{path}: the {field} column {name!r} has type {column.type}; expected {expected}",
+            hint="write one scalar value of that kind per cell (no lists, structs or maps)",
+        )
+    return column
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    )
+
+
+def _is_number(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    )
 
 
 def _to_float(column: pa.ChunkedArray) -> Float64Array:
@@ -394,13 +457,22 @@ def _csv_text_lookup(
                 column_types=dict.fromkeys(typed.column_names, pa.string()),
                 strings_can_be_null=False,
             )
-            cache.append(
-                pacsv.read_csv(
-                    path,
-                    read_options=pacsv.ReadOptions(use_threads=False),
-                    parse_options=_RECORD_PARSE,
-                    convert_options=as_text,
+            try:
+                cache.append(
+                    pacsv.read_csv(
+                        path,
+                        read_options=pacsv.ReadOptions(use_threads=False),
+                        parse_options=_RECORD_PARSE,
+                        convert_options=as_text,
+                    )
                 )
+            except _FILE_ERRORS as error:  # read later than the rest: the same guard
+                raise _unreadable(path, error) from error
+        if cache[0].num_rows != typed.num_rows or not set(columns.values()) <= set(
+            cache[0].column_names
+        ):
+            raise SourceReadError(
+                f"{path}: the file changed while it was read", hint="ingest it again"
             )
         cells = {f: cache[0].column(name) for f, name in columns.items()}
         return _text_lookup(cells)(field, index)
