@@ -157,6 +157,12 @@ def test_many_small_values_are_bounded() -> None:
     refused(text.replace(",", "\n,"), "too_many_nodes")  # as YAML flow with lines too
 
 
+def test_values_are_counted_as_json_counts_them_keys_aside() -> None:
+    many = {f"k{n}": n for n in range(60_000)}
+    assert READER.read_text(json.dumps(many), "d").data == many
+    assert READER.read_text(yaml.safe_dump(many), "d").data == many
+
+
 # Duplicate keys --------------------------------------------------------------------------------
 
 

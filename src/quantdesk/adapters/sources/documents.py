@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.events import AliasEvent, CollectionStartEvent
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
@@ -110,7 +110,8 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
                     "too_many_aliases", line, f"more than {self.limits.max_aliases} aliases"
                 )
             return super().compose_node(parent, index)
-        self.nodes += 1
+        is_key = isinstance(parent, MappingNode) and index is None  # how Composer calls it
+        self.nodes += 0 if is_key and isinstance(event, ScalarEvent) else 1  # values, as JSON
         if self.nodes > self.limits.max_nodes:
             raise self.checks.too_many_nodes(line)
         if not isinstance(event, CollectionStartEvent):
@@ -198,8 +199,12 @@ def _read_yaml(text: str, name: str, limits: DocumentLimits) -> Document:
 def _children(node: Node) -> list[Node]:
     if isinstance(node, SequenceNode):
         return list(node.value)
-    if isinstance(node, MappingNode):
-        return [part for pair in node.value for part in pair]
+    if isinstance(node, MappingNode):  # a scalar key is no value of its own (as in JSON)
+        return [
+            part
+            for key, value in node.value
+            for part in ((value,) if isinstance(key, ScalarNode) else (key, value))
+        ]
     return []
 
 
