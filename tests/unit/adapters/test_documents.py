@@ -184,6 +184,11 @@ def test_quoting_does_not_hide_a_duplicate() -> None:
     assert "line 2: key 'a' repeats the key on line 1" in refused("a: 1\n'a': 2\n", "duplicate_key")
 
 
+@pytest.mark.parametrize("text", ["1: a\n0x1: b\n", "yes: 1\ntrue: 2\n"])
+def test_keys_that_would_collide_in_the_data_are_duplicates(text: str) -> None:
+    assert "repeats the key on line 1" in refused(text, "duplicate_key")
+
+
 def test_a_duplicate_json_key_names_both_lines() -> None:
     message = refused('{\n  "tick_size": 0.01,\n  "tick_size": 0.5\n}', "duplicate_key")
     assert message == "doc.yaml line 3: key 'tick_size' repeats the key on line 2"

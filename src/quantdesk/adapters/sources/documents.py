@@ -131,17 +131,19 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
 
     def compose_mapping_node(self, anchor: Any) -> MappingNode:
         node = super().compose_mapping_node(anchor)
-        seen: dict[tuple[str, str], int] = {}
+        seen: dict[object, int] = {}
         for key, _ in node.value:
             if not isinstance(key, ScalarNode) or key.tag == _MERGE_TAG:
                 continue  # a merge's keys may be overridden: that is what merging is for
             line = key.start_mark.line + 1
-            first = seen.get((key.tag, key.value))
+            # keys that would collide in the dict: 'a' and "a", but also 1, 0x1 and true
+            identity = key.value if key.tag == _STR_TAG else self.construct_object(key)
+            first = seen.get(identity)
             if first is not None:
                 raise self.checks.refuse(
                     "duplicate_key", line, f"key {key.value!r} repeats the key on line {first}"
                 )
-            seen[(key.tag, key.value)] = line
+            seen[identity] = line
         return node
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
