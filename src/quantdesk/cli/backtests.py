@@ -5,13 +5,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from quantdesk.cli import backtest_render
 from quantdesk.cli.errors import reported_failures
 from quantdesk.cli.progress import RichProgress
+from quantdesk.cli.request_errors import (
+    listed_problems,
+    parameter_flag_error,
+    request_from_data,
+    request_from_flags,
+)
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.backtest import (
     AccountType,
@@ -19,8 +24,12 @@ from quantdesk.domain.backtest import (
     BacktestResult,
     Liquidity,
     OmsType,
+    StrategySpec,
 )
+from quantdesk.domain.backtest_checks import StrategyParameterError
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.instruments import validate_instrument_id
+from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.risk import BreachAction
 from quantdesk.services.backtests import BUILTIN_STRATEGIES, builtin_strategy_specs
 from quantdesk.services.ports.documents import DocumentReader
@@ -113,52 +122,57 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                         "give --strategy and at least one --instrument (or --request FILE)",
                         hint="e.g. --strategy ema_cross --param fast=10 --instrument SYN01.SIM",
                     )
-                request = _request(
-                    strategies=builtin_strategy_specs(
-                        strategy, instrument, bar_spec, _params(param or [])
-                    ),
-                    instruments=instrument,
-                    bar_spec=bar_spec,
-                    start_ns=None if start is None else parse_utc(start, "--start"),
-                    end_ns=None if end is None else parse_utc(end, "--end"),
-                    venues=[
-                        {  # validated with the request: a bad value is a named error
-                            "name": venue,
-                            "oms_type": oms,
-                            "account_type": account,
-                            "base_currency": currency,
-                            "starting_balance": balance,
-                            "default_leverage": leverage,
-                            "maker_fee": maker_fee,
-                            "taker_fee": taker_fee,
-                            "liquidity": liquidity,
-                            "bar_spread": bar_spread,
-                        }
-                        for venue in sorted({i.rsplit(".", 1)[-1] for i in instrument})
-                    ],
-                    seed=seed,
-                    label=label,
-                    signals=signals,
-                    risk={
-                        "limits": {
-                            key: value
-                            for key, value in {
-                                "max_position": max_position,
-                                "max_order_quantity": max_order_quantity,
-                                "max_order_notional": max_order_notional,
-                                "max_gross_exposure": max_gross_exposure,
-                                "max_leverage": max_leverage,
-                                "max_drawdown_pct": max_drawdown_pct,
-                                "max_daily_loss": max_daily_loss,
-                            }.items()
-                            if value is not None
+                request = request_from_flags(
+                    dict(
+                        strategies=_builtin_specs(strategy, instrument, bar_spec, param or []),
+                        instruments=instrument,
+                        bar_spec=bar_spec,
+                        start_ns=None if start is None else parse_utc(start, "--start"),
+                        end_ns=None if end is None else parse_utc(end, "--end"),
+                        venues=[
+                            {  # validated with the request: a bad value is a named error
+                                "name": venue,
+                                "oms_type": oms,
+                                "account_type": account,
+                                "base_currency": currency,
+                                "starting_balance": balance,
+                                "default_leverage": leverage,
+                                "maker_fee": maker_fee,
+                                "taker_fee": taker_fee,
+                                "liquidity": liquidity,
+                                "bar_spread": bar_spread,
+                            }
+                            for venue in sorted({i.rsplit(".", 1)[-1] for i in instrument})
+                        ],
+                        seed=seed,
+                        label=label,
+                        signals=signals,
+                        risk={
+                            "limits": {
+                                key: value
+                                for key, value in {
+                                    "max_position": max_position,
+                                    "max_order_quantity": max_order_quantity,
+                                    "max_order_notional": max_order_notional,
+                                    "max_gross_exposure": max_gross_exposure,
+                                    "max_leverage": max_leverage,
+                                    "max_drawdown_pct": max_drawdown_pct,
+                                    "max_daily_loss": max_daily_loss,
+                                }.items()
+                                if value is not None
+                            },
+                            "on_breach": on_breach,
                         },
-                        "on_breach": on_breach,
-                    },
-                    engine={"log_level": log_level},
+                        engine={"log_level": log_level},
+                    )
                 )
             with RichProgress(err) as progress:
-                result = ctx.obj.platform.backtests.run(request, progress)
+                try:
+                    result = ctx.obj.platform.backtests.run(request, progress)
+                except StrategyParameterError as error:
+                    if request_file is not None:
+                        raise
+                    raise parameter_flag_error(error) from None
             if as_json:
                 out.print_json(result.model_dump_json())
                 return
@@ -241,6 +255,25 @@ def _print_refusals(out: Console, err: Console, result: BacktestResult) -> None:
         err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)
 
 
+def _builtin_specs(
+    name: str, instruments: list[str], bar_spec: str, pairs: list[str]
+) -> list[StrategySpec]:
+    """The built-in's specs, once the flags they are made of are known to be well formed."""
+    problems = []
+    for instrument_id in dict.fromkeys(instruments):
+        try:
+            validate_instrument_id(instrument_id)
+        except ValueError as error:
+            problems.append(f"--instrument: {error}")
+    try:
+        BarSpec.parse(bar_spec)
+    except ValueError as error:
+        problems.append(f"--bar-spec: {error}")
+    if problems:
+        raise InvalidInputError(listed_problems(problems))
+    return builtin_strategy_specs(name, instruments, bar_spec, _params(pairs))
+
+
 def _params(pairs: list[str]) -> dict[str, Any]:
     """``NAME=VALUE``; values read as JSON (10, 0.5, true) and otherwise kept as text."""
     params: dict[str, Any] = {}
@@ -255,15 +288,6 @@ def _params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def _request(**fields: Any) -> BacktestRequest:
-    try:
-        return BacktestRequest.model_validate(fields)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInputError(f"{where}: {first['msg']}" if where else first["msg"]) from error
-
-
 def _load_request(path: Path, reader: DocumentReader) -> BacktestRequest:
     """A request file, read within the document limits; a refused field names its line."""
     document = reader.read_file(path)
@@ -271,12 +295,4 @@ def _load_request(path: Path, reader: DocumentReader) -> BacktestRequest:
         raise InvalidInputError(
             f"{path} line {document.line_of(())}: expected a mapping of request fields"
         )
-    try:
-        return BacktestRequest.model_validate(document.data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        at = f"{path} line {document.line_of(first['loc'])}"
-        raise InvalidInputError(
-            f"{at}: {where}: {first['msg']}" if where else f"{at}: {first['msg']}"
-        ) from error
+    return request_from_data(document.data, lambda loc: f"{path} line {document.line_of(loc)}")

@@ -8,17 +8,39 @@ the result: the same fingerprint gives the same fills and metrics, bit for bit.
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from quantdesk.domain.audit import AuditAnchor
+from quantdesk.domain.backtest_checks import (
+    CHUNK_SIZE_MAX,
+    INSTRUMENTS_MAX,
+    PURGE_MINUTES_MAX,
+    STRATEGIES_MAX,
+    VENUES_MAX,
+    Seed,
+    Spread,
+    Timestamp,
+    check_strategies,
+    refusal,
+)
 from quantdesk.domain.execution import EngineRejection as EngineRejection
 from quantdesk.domain.execution import ExecutionSummary as ExecutionSummary
-from quantdesk.domain.instruments import validate_instrument_id
+from quantdesk.domain.instruments import Currency, validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.numbers import FeeRate, Leverage, Money
 from quantdesk.domain.risk import RiskConfig, RiskEvent
 from quantdesk.domain.signals import SignalType
+from quantdesk.domain.text import LABEL_MAX_LENGTH, single_line
+from quantdesk.domain.time import describe_ns
 
 
 class OmsType(StrEnum):
@@ -52,31 +74,21 @@ class Liquidity(StrEnum):
     UNLIMITED = "unlimited"
 
 
-FEE_RATE_MIN = Decimal("-0.01")
-FEE_RATE_MAX = Decimal("0.1")
-"""Sane fee rates: a rebate of at most 1 % of notional, a fee of at most 10 %."""
-
-
 class VenueSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(default="SIM", pattern=r"^[A-Za-z0-9_\-]+$")
     oms_type: OmsType = OmsType.NETTING
     account_type: AccountType = AccountType.MARGIN
-    base_currency: str = "USD"
-    starting_balance: Decimal = Field(default=Decimal(1_000_000), gt=0)
-    default_leverage: Decimal = Field(default=Decimal(1), gt=0)
-    maker_fee: Decimal | None = Field(
+    base_currency: Currency = "USD"
+    starting_balance: Money = Decimal(1_000_000)
+    default_leverage: Leverage = Decimal(1)
+    maker_fee: FeeRate | None = Field(
         default=None,
-        ge=FEE_RATE_MIN,
-        le=FEE_RATE_MAX,
         description="fee rate for makers (negative: a rebate); None keeps each instrument's own",
     )
-    taker_fee: Decimal | None = Field(
-        default=None,
-        ge=FEE_RATE_MIN,
-        le=FEE_RATE_MAX,
-        description="fee rate for takers; None keeps each instrument's own",
+    taker_fee: FeeRate | None = Field(
+        default=None, description="fee rate for takers; None keeps each instrument's own"
     )
     fill_model: FillModelSpec = Field(default_factory=FillModelSpec)
     liquidity: Liquidity = Field(
@@ -84,9 +96,8 @@ class VenueSpec(BaseModel):
         description="volume: fills limited by bar volume, the rest a tick worse; "
         "unlimited: the whole order at the bar's price",
     )
-    bar_spread: Decimal | None = Field(
+    bar_spread: Spread | None = Field(
         default=None,
-        ge=0,
         description="for BID or ASK bars: the other side of the market is the bars shifted "
         "by this spread (price units); without it single-sided bars make no market",
     )
@@ -108,10 +119,16 @@ class EngineOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     chunk_size: int | None = Field(
-        default=100_000, gt=0, description="bars per streamed chunk; None loads all at once"
+        default=100_000,
+        gt=0,
+        le=CHUNK_SIZE_MAX,
+        description="bars per streamed chunk; None loads all at once",
     )
     purge_interval_minutes: int = Field(
-        default=60, gt=0, description="simulated minutes between purges of closed orders"
+        default=60,
+        gt=0,
+        le=PURGE_MINUTES_MAX,
+        description="simulated minutes between purges of closed orders",
     )
     log_level: str = Field(default="ERROR", pattern=r"^(DEBUG|INFO|WARNING|ERROR|OFF)$")
     purge: bool = Field(default=True, description="purge closed orders (off only to compare)")
@@ -120,16 +137,18 @@ class EngineOptions(BaseModel):
 class BacktestRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strategies: list[StrategySpec] = Field(min_length=1)
-    instruments: list[str] = Field(min_length=1)
+    strategies: list[StrategySpec] = Field(min_length=1, max_length=STRATEGIES_MAX)
+    instruments: list[str] = Field(min_length=1, max_length=INSTRUMENTS_MAX)
     bar_spec: str = "1-MINUTE-LAST"
-    start_ns: int | None = Field(default=None, description="first bar close included (ns UTC)")
-    end_ns: int | None = Field(default=None, description="last bar close included (ns UTC)")
-    venues: list[VenueSpec] = Field(default_factory=list)
-    seed: int = 0
+    start_ns: Timestamp | None = Field(
+        default=None, description="first bar close included (ns UTC)"
+    )
+    end_ns: Timestamp | None = Field(default=None, description="last bar close included (ns UTC)")
+    venues: list[VenueSpec] = Field(default_factory=list, max_length=VENUES_MAX)
+    seed: Seed = Field(default=0, description="seed of the fill model's draws, 0 .. 2^63-1")
     risk: RiskConfig = Field(default_factory=RiskConfig)
     engine: EngineOptions = Field(default_factory=EngineOptions)
-    label: str = ""
+    label: Annotated[str, Field(max_length=LABEL_MAX_LENGTH), AfterValidator(single_line)] = ""
     signals: Literal["none", "all"] | list[str] = Field(
         default="none",
         description="AI signals replayed with the bars: none, all, or a list of signal types",
@@ -173,11 +192,21 @@ class BacktestRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check_range(self) -> Self:
+        """Runnable as stated: a range that is one, one setting per venue, strategies that
+        do not collide and trade what the run streams (:mod:`backtest_checks`)."""
         if self.start_ns is not None and self.end_ns is not None and self.start_ns > self.end_ns:
-            raise ValueError("start is after end")
+            raise refusal(
+                ("start_ns",),
+                "start_after_end",
+                f"start {describe_ns(self.start_ns)} is after end {describe_ns(self.end_ns)}",
+            )
         names = [v.name for v in self.venues]
-        if len(set(names)) != len(names):
-            raise ValueError("a venue is listed twice")
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise refusal(
+                    ("venues", index, "name"), "duplicate_venue", f"venue {name} is listed twice"
+                )
+        check_strategies([(s.strategy_path, s.config) for s in self.strategies], self.instruments)
         return self
 
     @property

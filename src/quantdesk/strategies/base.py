@@ -56,6 +56,12 @@ class QuantdeskStrategy(Strategy):
     required_signal_types: ClassVar[frozenset[str]] = frozenset()
     """Signal types a family always needs, whatever its config says."""
 
+    quantity_parameters: ClassVar[frozenset[str]] = frozenset()
+    """Config fields that are order quantities: checked before a run against the instrument
+    (positive, a multiple of its size increment, within the engine's maximum)."""
+    price_parameters: ClassVar[frozenset[str]] = frozenset()
+    """Config fields that are prices: checked before a run (positive, within the maximum)."""
+
     warmup_bars: int | None = None
     """Bars of its ``bar_type`` a strategy reads before it can decide at all: a run with
     fewer is refused before it starts (it could not trade)."""

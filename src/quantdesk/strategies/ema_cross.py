@@ -6,6 +6,7 @@ trip is its own position and per-trade statistics stay honest under NETTING.
 """
 
 from decimal import Decimal
+from typing import ClassVar
 
 from nautilus_trader.config import PositiveInt
 from nautilus_trader.indicators import ExponentialMovingAverage
@@ -27,6 +28,8 @@ class EmaCrossConfig(QuantdeskStrategyConfig, frozen=True, kw_only=True):
 
 
 class EmaCross(QuantdeskStrategy):
+    quantity_parameters: ClassVar[frozenset[str]] = frozenset({"trade_size"})
+
     def __init__(self, config: EmaCrossConfig) -> None:
         if config.fast >= config.slow:
             raise ValueError(f"fast ({config.fast}) must be shorter than slow ({config.slow})")

@@ -35,6 +35,7 @@ class SentimentReactionConfig(QuantdeskStrategyConfig, frozen=True, kw_only=True
 
 class SentimentReaction(QuantdeskStrategy):
     required_signal_types: ClassVar[frozenset[str]] = frozenset({"SENTIMENT"})
+    quantity_parameters: ClassVar[frozenset[str]] = frozenset({"trade_size"})
 
     def __init__(self, config: SentimentReactionConfig) -> None:
         if not 0.0 < config.threshold <= 1.0:

@@ -21,14 +21,14 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str, BaseException | None]:
 @pytest.mark.parametrize(
     ("args", "named"),
     [
-        (["--taker-fee", "-0.5"], "taker_fee"),
-        (["--taker-fee", "50"], "taker_fee"),
-        (["--maker-fee", "0.2"], "maker_fee"),
-        (["--leverage", "abc"], "default_leverage"),
-        (["--bar-spread", "-0.01"], "bar_spread"),
+        (["--taker-fee", "-0.5"], "--taker-fee: -0.5"),
+        (["--taker-fee", "50"], "--taker-fee: 50"),
+        (["--maker-fee", "0.2"], "--maker-fee: 0.2"),
+        (["--leverage", "abc"], "--leverage abc"),
+        (["--bar-spread", "-0.01"], "--bar-spread: -0.01"),
     ],
 )
-def test_bad_venue_values_are_named(tmp_path: Path, args: list[str], named: str) -> None:
+def test_bad_venue_values_are_named_by_their_flag(tmp_path: Path, args: list[str], named: str) -> None:
     code, output, exception = run(tmp_path, *args)
     assert code == EXIT_INVALID
     assert named in output

@@ -8,13 +8,13 @@ engine: ``liquidity`` picks the fill model, ``bar_spread`` makes single-sided ba
 (:mod:`bar_sides`).
 """
 
-import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from nautilus_trader import __version__ as nautilus_version
 from nautilus_trader.backtest.config import (
     BacktestDataConfig,
@@ -24,16 +24,15 @@ from nautilus_trader.backtest.config import (
     ImportableFeeModelConfig,
     ImportableFillModelConfig,
 )
-from nautilus_trader.common.config import resolve_config_path, resolve_path
 from nautilus_trader.config import (
     ImportableStrategyConfig,
     LoggingConfig,
     RiskEngineConfig,
-    StrategyConfig,
 )
 from nautilus_trader.model.enums import OmsType as NautilusOmsType
 from nautilus_trader.model.enums import TradingState as NautilusTradingState
 from nautilus_trader.model.identifiers import InstrumentId, Venue
+from nautilus_trader.model.objects import MONEY_MAX
 
 from quantdesk.adapters.nautilus.bar_sides import QuoteSidesNode
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
@@ -42,10 +41,12 @@ from quantdesk.adapters.nautilus.memory import release_freed_memory
 from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_CLIENT_ID, SIGNAL_DATA_PATH
+from quantdesk.adapters.nautilus.strategy_checks import check_strategy
 from quantdesk.domain.backtest import BacktestRequest, Liquidity, StrategySpec, VenueSpec
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.market_data import BarSpec, bar_type_id
 from quantdesk.domain.risk import TradingState
+from quantdesk.domain.text import shown
 from quantdesk.services.ports import EngineRun
 
 _MINUTE_NS = 60_000_000_000
@@ -66,8 +67,11 @@ class NautilusBacktestRunner:
     def check(self, request: BacktestRequest) -> None:
         spec = BarSpec.parse(request.bar_spec)
         streamed = {bar_type_id(i, spec) for i in request.instruments}
+        instruments = {
+            i: found for i in request.instruments if (found := self._catalog.instrument(i))
+        }
         for index, strategy in enumerate(request.strategies):
-            warmup = _check_strategy(index, strategy, streamed)
+            warmup = check_strategy(index, strategy, streamed, instruments)
             if warmup is not None:
                 self._check_warmup(index, strategy, request, *warmup)
 
@@ -108,7 +112,8 @@ class NautilusBacktestRunner:
         }
         node = QuoteSidesNode(configs=[config], spreads=spreads)
         try:
-            node.build()
+            with _engine_refusals("building"):
+                node.build()
             engine = node.get_engine(config.id)
             assert engine is not None  # built just above
             span = (request.end_ns or 0) - (request.start_ns or 0)
@@ -137,7 +142,8 @@ class NautilusBacktestRunner:
                 )
             )
             started = time.perf_counter()
-            (result,) = node.run()
+            with _engine_refusals("running"):
+                (result,) = node.run()
             wall = time.perf_counter() - started
             balances: dict[str, float] = {}
             for venue in request.venue_names:
@@ -236,6 +242,23 @@ class NautilusBacktestRunner:
         )
 
 
+@contextmanager
+def _engine_refusals(stage: str) -> Iterator[None]:
+    """What the engine still refuses of a checked request is a clear error, not a traceback.
+
+    Its checks raise ``ValueError``, ``TypeError``, ``OverflowError`` or ``RuntimeError``
+    (a duplicate strategy id, a value out of range); anything else is a bug and propagates.
+    """
+    try:
+        yield
+    except (ValueError, TypeError, OverflowError, RuntimeError) as error:
+        raise InvalidInputError(
+            f"the engine refused the run while {stage} it: {shown(str(error), 300)}",
+            hint="a value of the request the checks before the run let through: please "
+            "report it with the request",
+        ) from error
+
+
 def _signal_data_config(root: Path, request: BacktestRequest) -> BacktestDataConfig:
     """The request's signals: its instruments, its range, its types (``filter_expr``)."""
     types = request.signal_types
@@ -256,6 +279,8 @@ def _engine_risk(request: BacktestRequest) -> RiskEngineConfig:
     accounts and unquoted market orders, so the quantdesk gate alone must hold every limit)."""
     notional = request.risk.limits.max_order_notional
     rate = request.risk.max_order_submit_rate
+    if notional is not None and notional > Decimal(str(MONEY_MAX)):
+        notional = None  # beyond any amount the engine holds: no order reaches it anyway
     per_order = {i: int(notional) for i in request.instruments} if notional else {}
     if rate is None:
         return RiskEngineConfig(bypass=False, max_notional_per_order=per_order)
@@ -295,52 +320,3 @@ def _venue(spec: VenueSpec, seed: int) -> BacktestVenueConfig:
         ),
         fee_model=fee_model,
     )
-
-
-def _check_strategy(index: int, spec: StrategySpec, streamed: set[str]) -> tuple[str, int] | None:
-    """The engine ignores unknown keys and validates only on decode: do both here, clearly.
-
-    A ``bar_type`` must be one the run streams, of the strategy's own instrument (otherwise
-    it would trade one instrument on another's prices, or wait for bars that never come).
-    Returns the bar type and the number of bars the strategy needs to warm up, if it says.
-    """
-    where = f"strategy {index + 1} ({spec.strategy_path})"
-    try:
-        strategy_cls = resolve_path(spec.strategy_path)
-        config_cls = resolve_config_path(spec.config_path)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise InvalidInputError(f"{where}: cannot import: {error}") from error
-    known = {field.name for field in msgspec.structs.fields(config_cls)}
-    unknown = sorted(set(spec.config) - known)
-    if unknown:
-        raise InvalidInputError(
-            f"{where}: unknown parameter(s) {', '.join(unknown)}",
-            hint=f"known: {', '.join(sorted(known - _ENGINE_FIELDS))}",
-        )
-    try:
-        config = config_cls.parse(json.dumps(spec.config))
-    except (msgspec.ValidationError, msgspec.DecodeError, ValueError, TypeError) as error:
-        raise InvalidInputError(f"{where}: invalid parameter: {error}") from error
-    try:  # a strategy may reject combinations its fields allow (fast >= slow, say)
-        strategy = strategy_cls(config)
-    except (ValueError, TypeError) as error:
-        raise InvalidInputError(f"{where}: {error}") from error
-    bar_type = getattr(config, "bar_type", None)
-    if bar_type is None:
-        return None
-    instrument_id = getattr(config, "instrument_id", None)
-    if instrument_id is not None and bar_type.instrument_id != instrument_id:
-        raise InvalidInputError(
-            f"{where}: bar_type {bar_type} is not a bar series of its instrument {instrument_id}",
-            hint=f"use {instrument_id}-<bar spec>-EXTERNAL",
-        )
-    if str(bar_type) not in streamed:
-        raise InvalidInputError(
-            f"{where}: bar_type {bar_type} is not streamed by this run",
-            hint=f"the run streams {', '.join(sorted(streamed))}",
-        )
-    warmup = getattr(strategy, "warmup_bars", None)
-    return (str(bar_type), int(warmup)) if isinstance(warmup, int) else None
-
-
-_ENGINE_FIELDS = frozenset(field.name for field in msgspec.structs.fields(StrategyConfig))
