@@ -21,6 +21,7 @@ from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 from yaml.resolver import Resolver
 
 from quantdesk.adapters.sources.document_checks import DocumentChecks, too_large
@@ -192,6 +193,12 @@ def _read_yaml(text: str, name: str, limits: DocumentLimits) -> Document:
         where = "" if mark is None else f" line {mark.line + 1}"
         problem = ", ".join(part for part in (error.context, error.problem) if part)
         raise InvalidInputError(f"{name}{where}: not valid YAML or JSON: {problem}") from error
+    except ReaderError as error:  # libyaml counts bytes
+        line = text.encode("utf-8")[: error.position].count(b"\n") + 1
+        raise InvalidInputError(
+            f"{name} line {line}: not valid YAML or JSON: character #x{error.character:04x}:"
+            f" {error.reason}"
+        ) from error
     except yaml.YAMLError as error:
         raise InvalidInputError(f"{name}: not valid YAML or JSON: {error}") from error
     finally:
