@@ -105,7 +105,7 @@ def loads_json(text: str | bytes, limits: DocumentLimits = DEFAULT_LIMITS) -> An
             f"the document nests deeper than {limits.max_depth} levels",
             reason="nesting_too_deep",
         ) from None
-    _check_shape(value, limits)
+    check_shape(value, limits)
     return value
 
 
@@ -171,8 +171,9 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _check_shape(value: Any, limits: DocumentLimits) -> None:
-    """Depth, node count and string lengths, walked without recursion."""
+def check_shape(value: Any, limits: DocumentLimits) -> None:
+    """Refuses ``value`` (already built) if it is too deep, has too many values or too long
+    a string; walked without recursion, so it is safe on any depth."""
     nodes = 0
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:

@@ -1,0 +1,139 @@
+"""No code path fetches a URL or reads a file that a schema or a definition names.
+
+A loopback HTTP listener counts every request it gets and would serve a schema holding a
+secret; a sentinel file holds another. Custom definitions whose config_schema ``$ref``s them
+are registered (through the registry and the checker alone): each is refused, the listener
+saw no request and neither secret appears in any message.
+"""
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
+from quantdesk.adapters.storage.audit_log import SqlAuditLog
+from quantdesk.adapters.storage.database import Database, sqlite_url
+from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
+from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.strategy_definitions import StrategyDefinition, parse_definition
+from quantdesk.services.plugins import PluginGate, PluginPolicy
+from quantdesk.services.registry import StrategyRegistry
+
+PLUGIN = "qd_test_plugins.buyer"  # allowed by the policy below; the schema is refused first
+
+
+@dataclass
+class Bait:
+    """Where a schema could send us: a listener (counting requests) and a sentinel file."""
+
+    url: str
+    file_url: str
+    secrets: tuple[str, str]
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def bait(tmp_path: Path) -> Iterator[Bait]:
+    http_secret, file_secret = f"http-{uuid.uuid4().hex}", f"file-{uuid.uuid4().hex}"
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            body = json.dumps({"const": http_secret}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/schema+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    sentinel = tmp_path / "sentinel.json"
+    sentinel.write_text(json.dumps({"const": file_secret}))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Bait(
+            url=f"http://127.0.0.1:{server.server_address[1]}/s.json",
+            file_url=sentinel.as_uri(),
+            secrets=(http_secret, file_secret),
+            requests=seen,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def schemas_naming(bait: Bait) -> list[dict[str, object]]:
+    return [
+        {"$ref": bait.url},
+        {"$ref": bait.file_url},
+        {"type": "object", "properties": {"window": {"$ref": bait.url}}},
+        {"type": "object", "properties": {"unused": {"$ref": bait.file_url}}},
+        {"$dynamicRef": bait.url + "#meta"},
+        {"$defs": {"x": {"$ref": bait.file_url}}, "$ref": "#/$defs/x"},
+        {"allOf": [{"$ref": bait.url + "#/const"}]},
+    ]
+
+
+def custom(schema: dict[str, object], config: dict[str, object]) -> StrategyDefinition:
+    return parse_definition(
+        {
+            "strategy_id": "mine",
+            "family": "custom",
+            "name": "my own",
+            "instruments": ["SYN01.SIM"],
+            "parameters": {
+                "strategy_path": f"{PLUGIN}:Buyer",
+                "config_path": f"{PLUGIN}:BuyerConfig",
+                "config": config,
+                "config_schema": schema,
+            },
+        }
+    )
+
+
+def assert_untouched(bait: Bait, texts: list[str]) -> None:
+    assert bait.requests == []
+    for secret in bait.secrets:
+        assert all(secret not in text for text in texts)
+
+
+@pytest.mark.parametrize("config", [{}, {"window": 5}])
+def test_registry_refuses_schemas_that_name_urls_or_files(
+    bait: Bait, tmp_path: Path, config: dict[str, object]
+) -> None:
+    database = Database(sqlite_url(tmp_path / "quantdesk.db"))
+    gate = PluginGate(PluginPolicy(packages=("qd_test_plugins",)))
+    registry = StrategyRegistry(
+        SqlStrategyStore(database), SqlAuditLog(database), JsonSchemaChecker(), plugins=gate
+    )
+    messages = []
+    for schema in schemas_naming(bait):
+        with pytest.raises(InvalidInputError) as refused:
+            registry.register(custom(schema, config), author="mallory")
+        messages.append(str(refused.value))
+        assert "a config schema must be self-contained" in refused.value.message
+    assert list(registry.list()) == []  # nothing was stored
+    assert_untouched(bait, messages)
+
+
+def test_checker_never_fetches_or_reads(bait: Bait) -> None:
+    checker = JsonSchemaChecker()
+    texts = []
+    for schema in schemas_naming(bait):
+        for value in ({}, {"window": 5}, 1, "x"):
+            problems = checker.problems(schema, value)
+            assert len(problems) == 1 and problems[0][0] == "config_schema"
+            assert "is not allowed: a config schema must be self-contained" in problems[0][1]
+            texts.extend(message for _, message in problems)
+    assert_untouched(bait, texts)
