@@ -13,7 +13,10 @@ from quantdesk.services.platform import Platform
 # import the settings, a test checks that the two agree.
 HOME_VARIABLE = "QUANTDESK_HOME"
 DEFAULT_HOME = Path(".quantdesk")
-_HINT = "point --home (or QUANTDESK_HOME) at a directory you can write; it is created if missing"
+_HINT = (
+    "make it a directory you can write (what is missing is created), or point --home "
+    "(or QUANTDESK_HOME) elsewhere"
+)
 # Errors of the file system under the home, not of quantdesk: the user can fix them.
 _HOME_ERRNOS = {
     errno.EEXIST: "is a file, not a directory",
@@ -52,7 +55,7 @@ class CliContext:
             try:
                 self._platform = self.factory(self.home)
             except OSError as error:
-                refusal = _unusable(home, error)
+                refusal = unusable_home(home, error)
                 if refusal is None:
                     raise
                 raise refusal from error
@@ -72,11 +75,17 @@ def check_home(home: Path) -> None:
         raise InvalidInputError(f"QUANTDESK_HOME {home} is not writable", hint=_HINT)
 
 
-def _unusable(home: Path, error: OSError) -> InvalidInputError | None:
-    """The platform's own directories could not be made: which one, and why."""
+def unusable_home(home: Path, error: OSError) -> InvalidInputError | None:
+    """A file-system error on a path inside the home (``runs`` is a file, ``catalog`` is not
+    writable, the disk is full) as the user's to fix: which path, and why. Else None."""
     reason = _HOME_ERRNOS.get(error.errno or 0)
     if reason is None or error.filename is None:
         return None
-    return InvalidInputError(
-        f"QUANTDESK_HOME {home} is unusable: {os.fsdecode(error.filename)} {reason}", hint=_HINT
-    )
+    where = Path(os.fsdecode(error.filename))
+    try:
+        inside = where.resolve().is_relative_to(home.resolve())
+    except (OSError, RuntimeError):  # an unresolvable path (a symlink loop) is not ours
+        return None
+    if not inside:
+        return None
+    return InvalidInputError(f"QUANTDESK_HOME {home} is unusable: {where} {reason}", hint=_HINT)

@@ -17,7 +17,7 @@ from rich.markup import escape
 from typer._click import Context  # typer 0.29 vendors click: its context, not click's
 from typer.core import TyperGroup
 
-from quantdesk.cli.context import CliContext, resolve_home
+from quantdesk.cli.context import CliContext, resolve_home, unusable_home
 from quantdesk.cli.crash_log import write_crash_report
 from quantdesk.domain.errors import NothingValidError, QuantdeskError
 
@@ -75,7 +75,7 @@ class GuardedGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         given = sys.argv[1:] if args is None else list(args)
-        self.command_line = (prog_name or self.name or "quantdesk", *given)
+        self.command_line = ("quantdesk", *given)
         try:
             return super().main(
                 args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
@@ -97,6 +97,8 @@ def _handle(error: BaseException, home: Path, command_line: Sequence[str]) -> No
     if isinstance(error, KeyboardInterrupt):
         typer.echo("interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    if isinstance(error, OSError):  # "runs" is a file, the disk is full: the user's to fix
+        error = unusable_home(home, error) or error
     if isinstance(error, QuantdeskError):  # a command without reported_failures: still expected
         _fail(Console(stderr=True, soft_wrap=True), error, _code_of(error))
     report = write_crash_report(error, home, command_line)

@@ -8,6 +8,7 @@ import errno
 import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,36 @@ def test_the_cli_resolves_the_home_as_the_settings_do(
     monkeypatch.setenv("quantdesk_home", str(tmp_path))  # pydantic-settings ignores case
     assert resolve_home(None) == QuantdeskSettings().home == tmp_path
     assert resolve_home(tmp_path / "flag") == tmp_path / "flag"
+
+
+class _FailingCatalog:
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
+    def entries(self, instrument: str | None = None) -> list[object]:
+        raise self.error
+
+
+def failing_catalog(error: OSError) -> Callable[[Path | None], Platform]:
+    def factory(home: Path | None) -> Platform:
+        return replace(bootstrap(home=home), catalog=_FailingCatalog(error))  # type: ignore[arg-type]
+
+    return factory
+
+
+def test_a_directory_of_the_home_that_is_a_file_later_is_refused_by_name(tmp_path: Path) -> None:
+    # As when HOME/runs is a file: the platform is built, storing the run fails.
+    runs = tmp_path / "runs"
+    error = FileExistsError(errno.EEXIST, "File exists", str(runs))
+    result = invoke(failing_catalog(error), "--home", str(tmp_path), "data", "list")
+    assert result.exit_code == EXIT_INVALID
+    assert result.stderr.startswith(
+        f"error: QUANTDESK_HOME {tmp_path} is unusable: {runs} is a file, not a directory"
+    )
+
+
+def test_a_file_system_error_outside_the_home_stays_unexpected(tmp_path: Path) -> None:
+    error = FileExistsError(errno.EEXIST, "File exists", str(tmp_path / "elsewhere"))
+    result = invoke(failing_catalog(error), "--home", str(tmp_path / "home"), "data", "list")
+    assert result.exit_code == EXIT_UNEXPECTED
+    assert the_line(result)["what"].startswith("FileExistsError")
