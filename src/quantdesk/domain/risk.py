@@ -11,6 +11,7 @@ drawdown equal to its limit is a breach: these are stop levels, and an order add
 the level could only take the loss past it.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,6 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.numbers import Fraction, Leverage, LimitAmount, Quantity
+from quantdesk.domain.text import shown
 
 InstrumentId = Annotated[str, AfterValidator(validate_instrument_id)]
 MAX_OPEN_ORDERS_LIMIT = 1_000_000
@@ -451,6 +453,20 @@ class KillSwitchEvent(BaseModel):
         return self
 
 
+_SUBMIT_RATE = re.compile(r"([0-9]{1,9})/([0-9]{2}):([0-5][0-9]):([0-5][0-9])")
+
+
+def _submit_rate(value: str) -> str:
+    """``LIMIT/HH:MM:SS``: at least one order in a positive interval (the engine's format)."""
+    match = _SUBMIT_RATE.fullmatch(value)
+    if match is None or int(match[1]) < 1 or not any(int(part) for part in match.groups()[1:]):
+        raise ValueError(
+            f"{shown(value)} is not an order rate LIMIT/HH:MM:SS with a limit of 1 to 999999999 "
+            "and a positive interval (e.g. 100/00:00:01)"
+        )
+    return value
+
+
 class RiskConfig(BaseModel):
     """The risk layer of one run: limits, what breaches do, and scheduled kill switches."""
 
@@ -462,10 +478,8 @@ class RiskConfig(BaseModel):
     )
     on_breach: BreachAction = BreachAction.REDUCING
     flatten_on_breach: bool = False
-    max_order_submit_rate: str | None = Field(
-        default=None,
-        pattern=r"^\d+/\d{2}:\d{2}:\d{2}$",
-        description="engine-level second line, e.g. 100/00:00:01",
+    max_order_submit_rate: Annotated[str, AfterValidator(_submit_rate)] | None = Field(
+        default=None, description="engine-level second line, e.g. 100/00:00:01"
     )
     schedule: list[KillSwitchEvent] = Field(default_factory=list)
     gate: bool = Field(

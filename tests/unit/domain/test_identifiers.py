@@ -232,3 +232,19 @@ def test_a_huge_value_is_never_echoed_whole() -> None:
         except REFUSED as error:
             assert len(str(error)) < 2000, name
     assert shown("x" * 1000).endswith("... (1000 characters)")
+
+
+@pytest.mark.parametrize(
+    "rate",
+    [
+        "99999999999999999999/00:00:01",
+        "0/00:00:01",
+        "100/00:00:00",
+        "100/00:99:00",
+        "\u0661\u0660\u0660/00:00:01",
+    ],
+)
+def test_an_order_rate_the_engine_cannot_take_is_refused(rate: str) -> None:
+    # the engine raised OverflowError or ValueError on each of these at engine start
+    with pytest.raises(ValidationError, match="not an order rate LIMIT/HH:MM:SS"):
+        RiskConfig(max_order_submit_rate=rate)
