@@ -37,6 +37,14 @@ class DocumentChecks:
             f"{self.name} line {line}: {what}", reason=reason, line=line, hint=HINT
         )
 
+    def duplicate_key(self, key: object, line: int, first: int) -> DocumentLimitError:
+        return DocumentLimitError(
+            f"{self.name} line {line}: key {key!r} repeats the key on line {first}",
+            reason="duplicate_key",
+            line=line,
+            hint="write each key once: which of the values is meant is ambiguous",
+        )
+
     def check_scalar(self, text: str, line: int, *, plain: bool) -> None:
         limits = self.limits
         if len(text) > limits.max_string_chars:

@@ -141,9 +141,7 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
             identity = key.value if key.tag == _STR_TAG else self.construct_object(key)
             first = seen.get(identity)
             if first is not None:
-                raise self.checks.refuse(
-                    "duplicate_key", line, f"key {key.value!r} repeats the key on line {first}"
-                )
+                raise self.checks.duplicate_key(key.value, line, first)
             seen[identity] = line
         return node
 

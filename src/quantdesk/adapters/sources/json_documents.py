@@ -75,9 +75,7 @@ class JsonDocument:
                 self.checks.check_scalar(key, line, plain=False)
                 first = top.keys.get(key)
                 if first is not None:
-                    raise self.checks.refuse(
-                        "duplicate_key", line, f"key {key!r} repeats the key on line {first}"
-                    )
+                    raise self.checks.duplicate_key(key, line, first)
                 top.keys[key] = top.keys.get(key, line)
                 top.key = key
                 lines[(*top.path, key)] = line
