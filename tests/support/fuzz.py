@@ -244,6 +244,8 @@ def check(
         for marker in FORBIDDEN:
             if marker in text:
                 problems.append(f"{marker!r} on {stream}")
+    if home and "is unusable" in outcome.stderr:  # the desk's home is fine: a wrong reason
+        problems.append("refusal blames the home, which is usable")
     if outcome.exit_code != 0:
         written = changes(before, snapshot(desk.home))
         if written:

@@ -411,6 +411,7 @@ refs = st.one_of(
             "trend-btc@latest", "TREND-BTC", "trend-btc@1@2", "../../etc/passwd", "x" * 64,
             "SYN01.SIM", "SYN01.SIM\n", "syn01.sim", ".SIM", "SYN01.", "A.B.C", "*", "%", "_",
             "1e999999", "trend-btc@1e3", "trend-btc@\u0661", "20240101T000000Z", "-", "--",
+            "A" * 300 + ".SIM", "SYN01." + "S" * 300, "/" * 300 + ".SIM",
         ]
     ),
     numbers_as_text,
