@@ -64,9 +64,7 @@ def check_strategy(
             name,
             unknown[0],
             spec.config[unknown[0]],
-            "unknown parameter"
-            if len(unknown) == 1
-            else f"unknown parameters {', '.join(unknown)}",
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
             hint=f"known: {', '.join(sorted(known - _ENGINE_FIELDS))}",
         )
     try:
@@ -151,7 +149,7 @@ def _parameter_error(
     found = _MSGSPEC_FIELD.search(text)
     parameter = found[1] if found else None
     value = spec.config.get(parameter) if parameter else None
-    problem = _MSGSPEC_FIELD.sub("", text).rstrip(" -") if found else text
+    problem = f"invalid parameter: {_MSGSPEC_FIELD.sub('', text).rstrip(' -')}" if found else text
     if parameter is not None and parameter not in spec.config:
         parameter = None  # a required field left out: the message says which
         problem = text

@@ -1,0 +1,205 @@
+"""Hostile ``backtest run`` inputs (issue 12, item 8), in process on the real engine: each is
+exit 2 with a message naming the flag or the field and the value, never a traceback or a
+Rust panic, and no run is stored. Flags and request files meet the same rules."""
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from quantdesk.bootstrap import bootstrap
+from quantdesk.cli.app import EXIT_INVALID, create_cli
+from quantdesk.services.synthetic import SyntheticMarketConfig
+
+BASE = ["backtest", "run", "--strategy", "ema_cross", "--instrument", "SYN01.SIM"]
+EMA = {
+    "strategy_path": "quantdesk.strategies.ema_cross:EmaCross",
+    "config_path": "quantdesk.strategies.ema_cross:EmaCrossConfig",
+    "config": {
+        "instrument_id": "SYN01.SIM",
+        "bar_type": "SYN01.SIM-1-MINUTE-LAST-EXTERNAL",
+        "order_id_tag": "A",
+        "fast": 5,
+        "slow": 20,
+    },
+}
+REQUEST: dict[str, Any] = {"strategies": [EMA], "instruments": ["SYN01.SIM"]}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("hostile") / "home"
+    bootstrap(home=home).synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=1, seed=3))
+    return home
+
+
+def invoke(home: Path, args: list[str]) -> str:
+    """The output of a refused command; asserts what every refusal must be."""
+    runs = home / "runs"
+    before = sorted(runs.iterdir()) if runs.exists() else []
+    app = create_cli(lambda h: bootstrap(home=h))
+    result = CliRunner().invoke(app, ["--home", str(home), *args], env={"COLUMNS": "250"})
+    output = " ".join(result.output.split())
+    assert result.exit_code == EXIT_INVALID, output
+    assert isinstance(result.exception, SystemExit), result.exception  # rendered, not raised
+    assert "Traceback" not in output and "panicked" not in output
+    assert "unexpected failure" not in output
+    assert (sorted(runs.iterdir()) if runs.exists() else []) == before  # no run stored
+    return output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--balance", "-5"], ["--balance: -5 is not greater than 0"]),
+        (["--balance", "abc"], ["--balance abc: Input should be a valid decimal"]),
+        (["--balance", "1e999999"], ["--balance 1e999999:", "above the maximum"]),
+        (["--balance", "0.0000000001"], ["--balance", "more than 9 decimal places"]),
+        (["--leverage", "0"], ["--leverage: 0 is not greater than 0"]),
+        (["--leverage", "1e999999"], ["--leverage 1e999999:", "above the maximum"]),
+        (["--maker-fee", "abc"], ["--maker-fee abc:"]),
+        (["--taker-fee", "1"], ["--taker-fee: 1 is above the maximum 0.1"]),
+        (["--bar-spread", "-1"], ["--bar-spread: -1 is below the minimum 0"]),
+        (["--currency", "usd"], ["--currency:", "'usd'"]),
+        (["--max-position", "abc"], ["--max-position abc:"]),
+        (["--max-order-quantity", "0"], ["--max-order-quantity: 0 is not greater than 0"]),
+        (["--max-order-notional", "1e999999"], ["--max-order-notional 1e999999:"]),
+        (["--max-gross-exposure", "-1"], ["--max-gross-exposure: -1"]),
+        (["--max-leverage", "nan"], ["--max-leverage nan:", "finite number"]),
+        (["--max-drawdown-pct", "5"], ["--max-drawdown-pct: 5 is above the maximum 1"]),
+        (["--max-daily-loss", "x"], ["--max-daily-loss x:"]),
+        (["--seed", "-1"], ["--seed -1:", "greater than or equal to 0"]),
+        (["--seed", str(2**63)], [f"--seed {2**63}:", "less than or equal to"]),
+        (["--seed", "9" * 30], ["--seed", "less than or equal to"]),
+        (["--param", "fast=abc"], ["--param fast=abc:", "Expected `int`"]),
+        (["--param", "trade_size=1e20"], ["--param trade_size=1e+20:", "above the maximum"]),
+        (["--param", "trade_size=0"], ["--param trade_size=0:", "not greater than 0"]),
+        (["--param", "trade_size=0.5"], ["--param trade_size=0.5:", "size increment 1"]),
+        (["--param", "trade_size=abc"], ["--param trade_size=abc:", "decimal"]),
+        (["--param", "bogus=1"], ["--param bogus=1:", "unknown parameter"]),
+        (["--bar-spec", "bogus"], ["--bar-spec:", "'bogus'"]),
+        (["--instrument", "-Infinity"], ["--instrument:", "'-Infinity'"]),
+        (["--start", "2024-01-02", "--end", "2024-01-01"], ["--start:", "is after end"]),
+    ],
+)
+def test_a_bad_flag_is_named_with_its_value(
+    home: Path, args: list[str], expected: list[str]
+) -> None:
+    output = invoke(home, [*BASE, *args])
+    for text in expected:
+        assert text in output
+
+
+def test_every_bad_flag_is_named_at_once(home: Path) -> None:
+    output = invoke(home, [*BASE, "--balance", "-5", "--leverage", "0", "--seed", "-1"])
+    assert "3 problems" in output
+    assert "--balance: -5" in output and "--leverage: 0" in output and "--seed -1" in output
+
+
+def _config(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    def change(request: dict[str, Any]) -> None:
+        request["strategies"][0]["config"].update(changes)
+
+    return change
+
+
+def _top(**changes: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda request: request.update(changes)
+
+
+def _second_strategy(request: dict[str, Any]) -> None:
+    request["strategies"].append(copy.deepcopy(EMA))
+
+
+def _other_instrument(request: dict[str, Any]) -> None:
+    request["strategies"][0]["config"].update(
+        instrument_id="SYN02.SIM", bar_type="SYN02.SIM-1-MINUTE-LAST-EXTERNAL"
+    )
+
+
+def _unknown(*path: str | int) -> Callable[[dict[str, Any]], None]:
+    def change(request: dict[str, Any]) -> None:
+        request.setdefault("venues", [{"name": "SIM"}])
+        request.setdefault("risk", {"limits": {}})
+        request.setdefault("engine", {})
+        request["venues"][0].setdefault("fill_model", {})
+        target: Any = request
+        for part in path:
+            target = target[part]
+        target["bogus"] = 1
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_config(trade_size=0), ["strategy 1", "trade_size 0:", "not greater than 0"]),
+        (_config(trade_size=0.5), ["trade_size 0.5:", "SYN01.SIM's size increment 1"]),
+        (_config(trade_size=1e20), ["trade_size 1e+20:", "above the maximum"]),
+        (_config(trade_size="1e50"), ["trade_size '1e50':", "above the maximum"]),
+        (_config(fast="x"), ["strategy 1", "fast 'x':", "Expected `int`"]),
+        (_config(long_only=3), ["long_only 3:", "Expected `bool`"]),
+        (_config(bogus=1), ["strategy 1", "bogus 1:", "unknown parameter"]),
+        (_second_strategy, ["strategies.1.config.order_id_tag", "'EmaCross-A'"]),
+        (_other_instrument, ["strategies.0.config.instrument_id", "'SYN02.SIM'", "not among"]),
+        (_top(end_ns=2**63), ["end_ns: 9223372036854775808", "outside the range"]),
+        (_top(start_ns=-5), ["start_ns: -5", "outside the range"]),
+        (_top(end_ns=-5), ["end_ns: -5", "outside the range"]),
+        (_top(start_ns=1_704_070_000 * 10**9, end_ns=1_704_060_000 * 10**9), ["is after end"]),
+        (_top(seed=2**70), [f"seed {2**70}:", "less than or equal to"]),
+        (_top(engine={"purge_interval_minutes": 2**62}), ["engine.purge_interval_minutes"]),
+        (_top(venues=[{"name": "SIM", "starting_balance": "1e50"}]), ["1E+50 is above"]),
+        (_top(venues=[{"name": "SIM", "default_leverage": 0}]), ["default_leverage"]),
+        (_top(venues=[{"name": "SIM"}, {"name": "SIM"}]), ["venues.1.name", "twice"]),
+        (_unknown(), ["line", "bogus 1: Extra inputs are not permitted"]),
+        (_unknown("strategies", 0), ["strategies.0.bogus"]),
+        (_unknown("venues", 0), ["venues.0.bogus"]),
+        (_unknown("venues", 0, "fill_model"), ["venues.0.fill_model.bogus"]),
+        (_unknown("risk"), ["risk.bogus"]),
+        (_unknown("risk", "limits"), ["risk.limits.bogus"]),
+        (_unknown("engine"), ["engine.bogus"]),
+    ],
+)
+def test_a_bad_request_file_is_named_with_its_field_and_value(
+    home: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None], expected: list[str]
+) -> None:
+    request = copy.deepcopy(REQUEST)
+    change(request)
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request, indent=2))
+    output = invoke(home, ["backtest", "run", "--request", str(path)])
+    for text in expected:
+        assert text in output
+
+
+def test_a_huge_balance_in_yaml_is_refused_naming_its_line(home: Path, tmp_path: Path) -> None:
+    """YAML reads ``1e50`` (no dot) as text, which a Decimal takes whole (the document reader
+    refuses numbers of over 100 digits, ``1e999999`` among them, before the model sees them)."""
+    path = tmp_path / "request.yaml"
+    path.write_text(
+        "strategies:\n"
+        "  - strategy_path: quantdesk.strategies.ema_cross:EmaCross\n"
+        "    config_path: quantdesk.strategies.ema_cross:EmaCrossConfig\n"
+        "    config: {instrument_id: SYN01.SIM, bar_type: SYN01.SIM-1-MINUTE-LAST-EXTERNAL}\n"
+        "instruments: [SYN01.SIM]\n"
+        "venues:\n"
+        "  - name: SIM\n"
+        "    starting_balance: 1e50\n"
+    )
+    output = invoke(home, ["backtest", "run", "--request", str(path)])
+    assert "request.yaml line 8: venues.0.starting_balance" in output
+    assert "1E+50 is above the maximum 9223372036" in output
+
+
+def test_several_bad_fields_of_a_file_are_shown_at_once(home: Path, tmp_path: Path) -> None:
+    request = {**REQUEST, "seed": -1, "end_ns": 2**63, "label": "a\nb"}
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request, indent=2))
+    output = invoke(home, ["backtest", "run", "--request", str(path)])
+    assert "3 problems" in output
+    assert "seed -1" in output and "end_ns" in output and "label" in output

@@ -1,0 +1,162 @@
+"""The request model refuses what the engine could not run as stated (issue 12, item 8)."""
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from quantdesk.domain.backtest import BacktestRequest, VenueSpec
+from quantdesk.domain.backtest_checks import (
+    SEED_MAX,
+    error_location,
+    strategy_identity,
+)
+from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS
+
+
+def strategy(tag: str | None = "A", instrument: str = "X.SIM", **config: Any) -> dict[str, Any]:
+    config = {"instrument_id": instrument, **config}
+    if tag is not None:
+        config["order_id_tag"] = tag
+    return {"strategy_path": "pkg.mod:Cls", "config_path": "pkg.mod:ClsConfig", "config": config}
+
+
+def request(**fields: Any) -> dict[str, Any]:
+    return {"strategies": [strategy()], "instruments": ["X.SIM"], **fields}
+
+
+def refusal(data: dict[str, Any]) -> tuple[tuple[str | int, ...], str, str]:
+    with pytest.raises(ValidationError) as caught:
+        BacktestRequest.model_validate(data)
+    first = caught.value.errors()[0]
+    return error_location(first), first["type"], first["msg"]
+
+
+@pytest.mark.parametrize("field", ["start_ns", "end_ns"])
+@pytest.mark.parametrize("value", [-1, TS_MAX_NS + 1, 2**63, 2**64, -(2**200), 10**40])
+def test_timestamps_outside_the_engines_range_are_refused(field: str, value: int) -> None:
+    location, code, message = refusal(request(**{field: value}))
+    assert location == (field,) and code == "timestamp_out_of_range"
+    assert "outside the range the engine can hold" in message and len(message) < 200
+
+
+def test_the_range_edges_are_accepted() -> None:
+    accepted = BacktestRequest.model_validate(request(start_ns=TS_MIN_NS, end_ns=TS_MAX_NS))
+    assert (accepted.start_ns, accepted.end_ns) == (TS_MIN_NS, TS_MAX_NS)
+
+
+def test_a_start_after_the_end_names_the_start() -> None:
+    location, code, message = refusal(request(start_ns=10, end_ns=5))
+    assert location == ("start_ns",) and code == "start_after_end"
+    assert "is after end" in message
+
+
+@pytest.mark.parametrize("seed", [-1, SEED_MAX + 1, 2**100])
+def test_seeds_outside_0_to_2_63_are_refused(seed: int) -> None:
+    location, _, _ = refusal(request(seed=seed))
+    assert location == ("seed",)
+
+
+def test_seed_edges_are_accepted() -> None:
+    for seed in (0, SEED_MAX):
+        assert BacktestRequest.model_validate(request(seed=seed)).seed == seed
+
+
+@pytest.mark.parametrize(
+    ("venue", "field"),
+    [
+        ({"starting_balance": "-5"}, "starting_balance"),
+        ({"starting_balance": "0"}, "starting_balance"),
+        ({"starting_balance": "1e999999"}, "starting_balance"),
+        ({"starting_balance": "0.0000000001"}, "starting_balance"),
+        ({"starting_balance": "NaN"}, "starting_balance"),
+        ({"default_leverage": "0"}, "default_leverage"),
+        ({"default_leverage": "1e999999"}, "default_leverage"),
+        ({"maker_fee": "0.5"}, "maker_fee"),
+        ({"taker_fee": "-1"}, "taker_fee"),
+        ({"bar_spread": "-0.01"}, "bar_spread"),
+        ({"bar_spread": "1e30"}, "bar_spread"),
+        ({"base_currency": "usd\n"}, "base_currency"),
+    ],
+)
+def test_venue_numbers_are_bounded(venue: dict[str, str], field: str) -> None:
+    location, _, message = refusal(request(venues=[{"name": "SIM", **venue}]))
+    assert location == ("venues", 0, field)
+    assert len(message) < 300  # never a megabyte of digits echoed back
+
+
+def test_an_accepted_balance_is_kept_plain() -> None:
+    venue = VenueSpec.model_validate({"starting_balance": "1E+6", "default_leverage": "2.50"})
+    assert str(venue.starting_balance) == "1000000" and str(venue.default_leverage) == "2.5"
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [{"chunk_size": 2**62}, {"purge_interval_minutes": 2**62}, {"purge_interval_minutes": 0}],
+)
+def test_engine_options_are_bounded(engine: dict[str, int]) -> None:
+    location, _, _ = refusal(request(engine=engine))
+    assert location[0] == "engine"
+
+
+def test_a_duplicate_order_id_tag_names_the_second_strategy() -> None:
+    location, code, message = refusal(request(strategies=[strategy("A"), strategy("A")]))
+    assert location == ("strategies", 1, "config", "order_id_tag")
+    assert code == "duplicate_strategy_id" and "'Cls-A'" in message
+
+
+def test_two_strategies_without_tags_collide_as_the_engine_says() -> None:
+    _, code, message = refusal(request(strategies=[strategy(None), strategy(None)]))
+    assert code == "duplicate_strategy_id" and "'Cls-None'" in message
+
+
+def test_the_same_tag_on_two_classes_is_two_strategies() -> None:
+    other = {**strategy("A"), "strategy_path": "pkg.mod:Other"}
+    assert (
+        len(BacktestRequest.model_validate(request(strategies=[strategy("A"), other])).strategies)
+        == 2
+    )
+
+
+def test_strategy_identity_follows_the_engine() -> None:
+    assert strategy_identity("a.b:EmaCross", {"order_id_tag": "X"}) == "EmaCross-X"
+    assert strategy_identity("a.b:EmaCross", {"strategy_id": "S", "order_id_tag": "X"}) == "S-X"
+
+
+def test_a_strategy_on_an_instrument_outside_the_run_is_refused() -> None:
+    location, code, message = refusal(request(strategies=[strategy(instrument="Y.SIM")]))
+    assert location == ("strategies", 0, "config", "instrument_id")
+    assert code == "strategy_instrument_not_in_run" and "'Y.SIM'" in message
+
+
+def test_a_venue_listed_twice_names_the_second() -> None:
+    location, code, _ = refusal(request(venues=[{"name": "SIM"}, {"name": "SIM"}]))
+    assert location == ("venues", 1, "name") and code == "duplicate_venue"
+
+
+@pytest.mark.parametrize("label", ["a\nb", "x" * 201, "\x00"])
+def test_labels_are_one_bounded_line(label: str) -> None:
+    location, _, _ = refusal(request(label=label))
+    assert location == ("label",)
+
+
+def test_unknown_keys_are_refused_at_every_level() -> None:
+    nested: list[dict[str, Any]] = [
+        request(bogus=1),
+        request(strategies=[{**strategy(), "bogus": 1}]),
+        request(venues=[{"name": "SIM", "bogus": 1}]),
+        request(venues=[{"name": "SIM", "fill_model": {"bogus": 1}}]),
+        request(risk={"bogus": 1}),
+        request(risk={"limits": {"bogus": 1}}),
+        request(engine={"bogus": 1}),
+    ]
+    for data in nested:
+        location, code, _ = refusal(data)
+        assert code == "extra_forbidden" and location[-1] == "bogus"
+
+
+def test_a_default_venue_is_valid() -> None:
+    assert BacktestRequest.model_validate(request()).venue("SIM").starting_balance == Decimal(
+        1_000_000
+    )
