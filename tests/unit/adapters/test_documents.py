@@ -221,6 +221,8 @@ def test_locations_map_to_their_lines() -> None:
         ("a: !!python/object/apply:os.system [echo]\n", r"line 1: .*python/object"),
         ("a: [1, 2\nb: 3\n", r"line 2: not valid YAML or JSON"),
         ("? [a, b]\n: 1\n", r"line 1: .*unhashable"),
+        ("a: !!timestamp\n", r"line 1: .*cannot read ''"),  # PyYAML: AttributeError
+        ("? !!set\n", r"line 1: not valid YAML or JSON"),
         ("é: 1\nb: \x07\n", r"line 2: not valid YAML or JSON: character #x0007: control"),
     ],
 )

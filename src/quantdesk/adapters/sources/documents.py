@@ -13,6 +13,7 @@ graph (memoised, nothing expanded), so alias bombs fail fast. JSON is read by ``
 """
 
 import math
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from yaml.resolver import Resolver
 from quantdesk.adapters.sources.document_checks import DocumentChecks, too_large
 from quantdesk.adapters.sources.json_documents import JsonDocument
 from quantdesk.domain.documents import DEFAULT_LIMITS, DocumentLimits
-from quantdesk.domain.errors import InvalidInputError, SourceReadError
+from quantdesk.domain.errors import InvalidInputError, QuantdeskError, SourceReadError
 from quantdesk.services.ports.documents import Document, Location
 
 try:  # libyaml parses ~10x faster; composition and every check stay ours either way
@@ -139,6 +140,8 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
             line = key.start_mark.line + 1
             # keys that would collide in the dict: 'a' and "a", but also 1, 0x1 and true
             identity = key.value if key.tag == _STR_TAG else self.construct_object(key)
+            if not isinstance(identity, Hashable):
+                continue  # construction refuses it, with its line
             first = seen.get(identity)
             if first is not None:
                 raise self.checks.duplicate_key(key.value, line, first)
@@ -148,9 +151,13 @@ class _Loader(Composer, _Parser, SafeConstructor, Resolver):
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
-        except (ValueError, TypeError, OverflowError) as error:  # e.g. a date 2020-02-30
+        except (yaml.YAMLError, QuantdeskError):
+            raise
+        except Exception as error:  # PyYAML's own slips on odd scalars: a date 2020-02-30,
+            # an empty !!timestamp (AttributeError): the user's value, not our bug
+            shown = node.value if isinstance(node, ScalarNode) else type(node).__name__
             raise ConstructorError(
-                None, None, f"cannot read {node.value!r} as {node.tag}: {error}", node.start_mark
+                None, None, f"cannot read {shown!r} as {node.tag}: {error}", node.start_mark
             ) from error
 
     def construct_bounded_int(self, node: ScalarNode) -> int:
