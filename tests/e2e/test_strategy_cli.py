@@ -11,6 +11,7 @@ from typer.testing import CliRunner, Result
 from quantdesk.bootstrap import bootstrap
 from quantdesk.cli.app import EXIT_INVALID, create_cli
 from quantdesk.cli.strategies import EXIT_AUDIT_BROKEN
+from support.plugin_desk import allow_test_plugins
 from support.registry import EXAMPLES
 
 
@@ -94,15 +95,18 @@ def test_invalid_file_names_the_line_field_and_allowed_values(cli: Cli, tmp_path
     assert "line 2: family: 'twap' is not a strategy family" in result.output
 
 
-def test_json_definitions_and_custom_config_schema(cli: Cli, tmp_path: Path) -> None:
+def test_json_definitions_and_custom_config_schema(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allow_test_plugins(monkeypatch)
     definition = {
         "strategy_id": "mine",
         "family": "custom",
         "name": "my own",
         "instruments": ["SYN01.SIM"],
         "parameters": {
-            "strategy_path": "desk.strategies:Mine",
-            "config_path": "desk.strategies:MineConfig",
+            "strategy_path": "qd_test_plugins.buyer:Buyer",
+            "config_path": "qd_test_plugins.buyer:BuyerConfig",
             "config": {"window": "ten"},
             "config_schema": {
                 "type": "object",

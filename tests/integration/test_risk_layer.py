@@ -20,6 +20,7 @@ from quantdesk.domain.risk import RiskEventKind
 from quantdesk.services.backtests import builtin_strategy_specs
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
+from support.plugin_desk import plugin_settings
 
 MINUTE = 60_000_000_000
 
@@ -33,7 +34,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def desk(market: Path) -> Platform:
-    return bootstrap(home=market)
+    return bootstrap(plugin_settings(market))
 
 
 def reckless(instrument: str, seed: int, max_size: int = 1_000, tag: str = "R") -> StrategySpec:

@@ -22,6 +22,7 @@ from quantdesk.services.platform import Platform
 from quantdesk.services.signal_producers import ProduceRequest
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 from support import signal_probe
+from support.plugin_desk import plugin_settings
 from support.signals import raw_signal
 
 MINUTE_NS = 60_000_000_000
@@ -76,7 +77,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def desk(market: Path) -> Platform:
-    return bootstrap(home=market)
+    return bootstrap(plugin_settings(market))
 
 
 def sentiment_request(signals: object = ("SENTIMENT",), **engine: object) -> BacktestRequest:
