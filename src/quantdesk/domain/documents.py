@@ -22,6 +22,8 @@ LIMIT_REASONS = (
     "string_too_long",
     "duplicate_key",
     "not_json",
+    "not_utf8",
+    "line_too_long",
 )
 """Every ``DocumentLimitError.reason``, so callers and tests can rely on the codes."""
 
@@ -107,6 +109,36 @@ def loads_json(text: str | bytes, limits: DocumentLimits = DEFAULT_LIMITS) -> An
         ) from None
     check_shape(value, limits)
     return value
+
+
+def loads_json_line(line: bytes, number: int, limits: DocumentLimits = DEFAULT_LIMITS) -> Any:
+    """The value of one JSON line (``number`` counts from 1), judged alone.
+
+    A line longer than ``max_line_bytes`` is refused unparsed (``line_too_long``), a line that
+    is not UTF-8 is ``not_utf8``; every error carries ``line=number``, so a file reader
+    rejects that line and keeps the others.
+    """
+    if len(line) > limits.max_line_bytes:
+        raise DocumentLimitError(
+            f"line {number} has {len(line)} bytes, more than {limits.max_line_bytes}: not parsed",
+            reason="line_too_long",
+            line=number,
+        )
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DocumentLimitError(
+            f"line {number} is not UTF-8 text: bytes {line[exc.start : exc.start + 8]!r}"
+            f" at offset {exc.start}",
+            reason="not_utf8",
+            line=number,
+        ) from None
+    try:
+        return loads_json(text, limits)
+    except DocumentLimitError as error:
+        raise DocumentLimitError(
+            error.message, reason=error.reason, line=number, hint=error.hint
+        ) from None
 
 
 def _decoded(text: str | bytes) -> str:

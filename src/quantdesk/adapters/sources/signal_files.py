@@ -7,20 +7,30 @@ Layouts (one signal per line / row):
   ``signal_type``, ``instrument_id``, ``ts_event``, ``ts_init`` (int ns UTC), ``confidence``,
   ``source_model``, and ``value``, ``provenance``, ``metadata`` (optional) holding JSON text.
 
-Nothing is judged here: a line that is not JSON, or a cell that does not parse, becomes a
-record with an error, rejected as ``malformed`` with its row and field.
+Nothing is judged here: a line that is not UTF-8, not JSON or beyond the document limits
+(too long, too deep, a number of thousands of digits), or a cell that does not parse, becomes
+a record with an error, rejected as ``malformed`` with its row and field; the error starts
+with its reason code (``not_utf8``, ``line_too_long``, ``nesting_too_deep``, ...). Files are
+never decoded whole, so one bad line costs only that line.
 """
 
 import contextlib
 import csv
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from quantdesk.adapters.sources.line_files import SHOWN_CHARS, read_json_lines
+from quantdesk.domain.documents import (
+    DEFAULT_LIMITS,
+    DocumentLimitError,
+    DocumentLimits,
+    loads_json,
+)
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.services.ports import SignalRecord
 
@@ -32,18 +42,21 @@ JSON_LINES = {".jsonl", ".ndjson", ".json"}
 class SignalFileSource:
     """``SignalRecordSource`` for JSON lines, CSV and Parquet signal files."""
 
+    def __init__(self, limits: DocumentLimits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+
     def read_signals(self, path: Path) -> list[SignalRecord]:
         if not path.is_file():
             raise SourceReadError(f"{path}: no such file", hint="check the path")
         suffix = path.suffix.lower()
         try:
             if suffix in JSON_LINES:
-                return _json_lines(path)
+                return _json_lines(path, self._limits)
             if suffix == ".csv":
-                return _csv(path)
+                return _csv(path, self._limits)
             if suffix == ".parquet":
-                return _parquet(path)
-        except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
+                return _parquet(path, self._limits)
+        except (OSError, csv.Error, pa.ArrowException) as error:
             raise SourceReadError(f"{path}: cannot be read: {error}") from error
         raise SourceReadError(
             f"{path}: unknown signal file type {suffix or '(none)'}",
@@ -51,62 +64,92 @@ class SignalFileSource:
         )
 
 
-def _json_lines(path: Path) -> list[SignalRecord]:
+def _json_lines(path: Path, limits: DocumentLimits) -> list[SignalRecord]:
     records = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.strip()
-            if not text:
-                continue
-            try:
-                parsed = json.loads(text)
-            except json.JSONDecodeError as error:
-                records.append(SignalRecord(number, text, None, f"not JSON: {error.msg}"))
-                continue
-            if not isinstance(parsed, dict):
-                records.append(
-                    SignalRecord(number, text, None, "a signal line must be a JSON object")
-                )
-                continue
-            records.append(SignalRecord(number, text, parsed))
+    for line in read_json_lines(path, limits):
+        if line.error is not None:
+            records.append(SignalRecord(line.number, line.text, None, _problem(line.error)))
+        elif not isinstance(line.value, dict):
+            records.append(
+                SignalRecord(line.number, line.text, None, "a signal line must be a JSON object")
+            )
+        else:
+            records.append(SignalRecord(line.number, line.text, line.value))
     return records
 
 
-def _csv(path: Path) -> list[SignalRecord]:
-    with path.open(newline="", encoding="utf-8") as handle:
+def _csv(path: Path, limits: DocumentLimits) -> list[SignalRecord]:
+    # Bytes that are not UTF-8 become lone surrogates (valid UTF-8 never decodes to one):
+    # the row holding them is rejected, the others are read.
+    with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None:
             return []
-        return [
-            _from_columns(number, {k: v for k, v in row.items() if k is not None and v != ""})
-            for number, row in enumerate(reader, start=2)  # line 1 is the header
-        ]
+        if any(_undecoded(name) for name in reader.fieldnames):
+            raise SourceReadError(f"{path}: the header row is not UTF-8 text")
+        return list(_csv_records(reader, limits))
 
 
-def _parquet(path: Path) -> list[SignalRecord]:
+def _csv_records(reader: "csv.DictReader[str]", limits: DocumentLimits) -> Iterator[SignalRecord]:
+    for number, row in enumerate(reader, start=2):  # line 1 is the header
+        cells = {k: v for k, v in row.items() if k is not None and v != ""}
+        bad = next((k for k, v in cells.items() if isinstance(v, str) and _undecoded(v)), None)
+        if bad is None:
+            yield _from_columns(number, cells, limits)
+            continue
+        as_bytes = {k: v.encode("utf-8", "surrogateescape") for k, v in cells.items() if v}
+        wrong = b""
+        try:
+            as_bytes[bad].decode("utf-8")
+        except UnicodeDecodeError as error:
+            wrong = as_bytes[bad][error.start : error.start + 8]
+        shown = {k: v.decode("utf-8", "backslashreplace") for k, v in as_bytes.items()}
+        yield SignalRecord(
+            number,
+            json.dumps(shown, sort_keys=True)[: SHOWN_CHARS * 5],
+            None,
+            f"not_utf8: row {number} is not UTF-8 text: bytes {wrong!r} in {bad}",
+            bad,
+        )
+
+
+def _undecoded(text: str) -> bool:
+    """Whether decoding left bytes as surrogates (valid UTF-8 never decodes to one)."""
+    return any("\udc80" <= char <= "\udcff" for char in text)
+
+
+def _parquet(path: Path, limits: DocumentLimits) -> list[SignalRecord]:
     table = pq.read_table(path)
     return [
-        _from_columns(number, {k: v for k, v in row.items() if v is not None})
+        _from_columns(number, {k: v for k, v in row.items() if v is not None}, limits)
         for number, row in enumerate(table.to_pylist(), start=1)
     ]
 
 
-def _from_columns(row: int, cells: Mapping[str, Any]) -> SignalRecord:
+def _from_columns(row: int, cells: Mapping[str, Any], limits: DocumentLimits) -> SignalRecord:
     raw_text = json.dumps(dict(cells), default=str, sort_keys=True)
     raw: dict[str, Any] = dict(cells)
     for name in JSON_COLUMNS:
         cell = raw.get(name)
         if isinstance(cell, str):
             try:
-                raw[name] = json.loads(cell)
-            except json.JSONDecodeError as error:
-                return SignalRecord(row, raw_text, None, f"not JSON: {error.msg}", name)
+                raw[name] = loads_json(cell, limits)
+            except DocumentLimitError as error:
+                return SignalRecord(row, raw_text[: SHOWN_CHARS * 5], None, _problem(error), name)
     for name in INT_COLUMNS:
         cell = raw.get(name)
-        if isinstance(cell, str) and cell.strip().lstrip("-").isdigit():
-            raw[name] = int(cell)
+        if not isinstance(cell, str):
+            continue
+        digits = cell.strip().removeprefix("-")
+        if digits.isascii() and digits.isdigit() and len(digits) <= limits.max_number_chars:
+            raw[name] = int(cell)  # left as text otherwise: validation names it
     cell = raw.get("confidence")
     if isinstance(cell, str):
         with contextlib.suppress(ValueError):  # left as text otherwise: validation names it
             raw["confidence"] = float(cell)
     return SignalRecord(row, raw_text, raw)
+
+
+def _problem(error: DocumentLimitError) -> str:
+    """The reason code first, so a reject says at a glance which bound a record broke."""
+    return f"{error.reason}: {error.message}"
