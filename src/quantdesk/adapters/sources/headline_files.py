@@ -6,17 +6,21 @@
 
 ``timestamp`` is ISO-8601 with a zone (``2024-01-01T09:30:00Z``) or an integer of ns since the
 epoch. A line that breaks these rules stops the read with its line number: a news feed with a
-wrong time would put views where they do not belong, so nothing is guessed.
+wrong time would put views where they do not belong, so nothing is guessed. Each line is
+judged alone and within the document limits: a line that is not UTF-8 (``not_utf8``), too
+long, too deep or holding a huge number is named with its reason code, never an exception.
 """
 
 import csv
 import hashlib
 import io
-import json
 from datetime import datetime
 from pathlib import Path
 
+from quantdesk.adapters.sources.line_files import json_lines
+from quantdesk.domain.documents import DEFAULT_LIMITS, DocumentLimits
 from quantdesk.domain.errors import SourceReadError
+from quantdesk.domain.time import in_ts_range, ts_range_text
 from quantdesk.services.ports import Headline, HeadlineFeed
 
 _FIELDS = ("timestamp", "instrument", "text")
@@ -24,19 +28,18 @@ _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 
 
 class HeadlineFileSource:
+    def __init__(self, limits: DocumentLimits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+
     def read_headlines(self, path: Path) -> HeadlineFeed:
         try:
             data = path.read_bytes()
         except OSError as error:
             raise SourceReadError(f"cannot read headlines file {path}: {error}") from error
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise SourceReadError(f"{path} is not UTF-8 text: {error}") from error
         rows = (
-            _json_rows(path, text)
+            _json_rows(path, data, self._limits)
             if path.suffix.lower() in _JSON_SUFFIXES
-            else _csv_rows(path, text)
+            else _csv_rows(path, _text(path, data))
         )
         headlines = tuple(
             sorted(
@@ -59,18 +62,29 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, object]]]:
     return [(reader.line_num, dict(row)) for row in reader]
 
 
-def _json_rows(path: Path, text: str) -> list[tuple[int, dict[str, object]]]:
+def _text(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        wrong = data[error.start : error.start + 8]
+        raise SourceReadError(
+            f"{path}:{line}: not_utf8: the line is not UTF-8 text: bytes {wrong!r}"
+        ) from None
+
+
+def _json_rows(
+    path: Path, data: bytes, limits: DocumentLimits
+) -> list[tuple[int, dict[str, object]]]:
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise SourceReadError(f"{path}:{number}: not JSON ({error.msg})") from error
-        if not isinstance(value, dict):
-            raise SourceReadError(f"{path}:{number}: a line must be a JSON object")
-        rows.append((number, value))
+    for line in json_lines(io.BytesIO(data), limits):
+        if line.error is not None:
+            raise SourceReadError(
+                f"{path}:{line.number}: {line.error.reason}: {line.error.message}"
+            )
+        if not isinstance(line.value, dict):
+            raise SourceReadError(f"{path}:{line.number}: a line must be a JSON object")
+        rows.append((line.number, line.value))
     return rows
 
 
@@ -90,12 +104,21 @@ def _headline(path: Path, line: int, row: dict[str, object]) -> Headline:
 
 
 def _timestamp(where: str, value: object) -> int:
+    ns = _ns(where, value)
+    if not in_ts_range(ns):
+        raise SourceReadError(
+            f"{where}: timestamp {value!r} is outside the valid time range ({ts_range_text()})"
+        )
+    return ns
+
+
+def _ns(where: str, value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if not isinstance(value, str) or not value.strip():
         raise SourceReadError(f"{where}: timestamp is missing")
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 20:  # ns fit in 20 digits
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
