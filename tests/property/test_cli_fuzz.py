@@ -58,13 +58,34 @@ ENUM_VALUES = (
 )  # fmt: skip
 
 
+PLAUSIBLE = {  # values a user might well type: the run goes on, into the engine
+    "--seed": ["3", "-1", str(2**63)], "--label": ["x", "é ✓", "a" * 300],
+    "--balance": ["5000", "0.01", "1e9"], "--leverage": ["2", "0.5", "100"],
+    "--currency": ["USD", "EUR", "usd"], "--oms": ["HEDGING", "NETTING"],
+    "--account": ["CASH", "MARGIN", "BETTING"], "--liquidity": ["unlimited"],
+    "--maker-fee": ["0", "-0.01", "0.1"], "--taker-fee": ["0.001", "0.1000001"],
+    "--max-position": ["1", "100"], "--max-order-quantity": ["1", "50"],
+    "--max-order-notional": ["1000"], "--max-gross-exposure": ["1e6"], "--max-leverage": ["1"],
+    "--max-drawdown-pct": ["0.0001", "1"], "--max-daily-loss": ["1", "1e4"],
+    "--on-breach": ["HALTED"], "--signals": ["all", "SENTIMENT", "none"],
+    "--log-level": ["OFF", "ERROR"], "--bar-spread": ["0.01", "0"],
+    "--start": ["2024-01-01T02:00Z", "2024-01-01T02:59Z"], "--end": ["2024-01-01T01:00Z"],
+    "--param": ["fast=2", "slow=3", "trade_size=1", "long_only=true", "fast=5.5"],
+    "--strategy": ["sentiment_reaction", "ema_cross"], "--bar-spec": ["1-MINUTE-LAST"],
+}  # fmt: skip
+
+
 @st.composite
 def backtest_flags(draw: st.DrawFn) -> list[str]:
-    """Random options with random values; on top of a valid run in a third of the cases, so
-    that a flag's value reaches the engine now and then (most are refused before it)."""
-    args = list(BASE_BACKTEST) if draw(st.integers(0, 2)) == 0 else []
-    for _ in range(draw(st.integers(1, 4))):
+    """Random options with random values; on top of a valid run in half of the cases, with
+    values a user might type in half of those, so that some runs reach the engine."""
+    base = draw(st.booleans())
+    args = list(BASE_BACKTEST) if base else []
+    for _ in range(draw(st.integers(1, 2 if base else 4))):
         option = draw(st.sampled_from(BACKTEST_OPTIONS))
+        if base and option in PLAUSIBLE and draw(st.booleans()):
+            args += [option, draw(st.sampled_from(PLAUSIBLE[option]))]
+            continue
         value = draw(st.one_of(inputs.flag_values, st.sampled_from(ENUM_VALUES)))
         if option == "--param":
             name = draw(st.sampled_from(["fast", "slow", "trade_size", "long_only", "x", ""]))

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from hypothesis import event
+from hypothesis.control import currently_in_test_context
 from typer.testing import CliRunner
 
 from quantdesk.bootstrap import bootstrap
@@ -235,6 +237,8 @@ def check(
     """Invoke, then assert the fuzz properties (or, in survey mode, record a violation)."""
     before = snapshot(desk.home)
     outcome = invoke(desk, args, home=home)
+    if currently_in_test_context():  # pytest --hypothesis-show-statistics: how deep inputs got
+        event(f"exit {outcome.exit_code}")
     problems = []
     if outcome.error is not None:
         problems.append(f"unexpected failure: {outcome.last_line}")

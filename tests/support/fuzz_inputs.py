@@ -120,6 +120,12 @@ hostile_texts = st.sampled_from(
 random_bytes = st.binary(max_size=300)
 
 
+plausible = st.sampled_from(  # values that often pass: the input goes on, deeper
+    [1, 2, 10, 0.5, 100, "1", "0.01", True, False, "SIM", "USD", "HALTED", "NETTING", "CASH",
+     "unlimited", "all", "none", "OFF", [], {}, "trend", "ema"]
+)  # fmt: skip
+
+
 def mutated(base: dict[str, Any], keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     """``base`` with a few fields replaced by random values, dropped, or added."""
 
@@ -145,7 +151,7 @@ def mutated(base: dict[str, Any], keys: st.SearchStrategy[str]) -> st.SearchStra
             elif key in ("strategy_path", "config_path"):
                 node[key] = draw(st.sampled_from(SAFE_IMPORT_PATHS))
             else:
-                node[key] = draw(json_values)
+                node[key] = draw(st.one_of(json_values, plausible))
         return document
 
     return build()
