@@ -27,7 +27,8 @@ EXIT_NOTHING_VALID = 3
 EXIT_INTERRUPTED = 130
 # Control flow, not failures: typer renders its own (usage errors exit 2, --help exits 0);
 # TyperException is the base of click's ClickException (UsageError, BadParameter) in typer.
-_PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException, SystemExit)
+# A closed pipe (``quantdesk data lineage --json | head``) typer quiets itself.
+_PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException, SystemExit, BrokenPipeError)
 
 
 @contextmanager

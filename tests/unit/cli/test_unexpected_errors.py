@@ -16,6 +16,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from quantdesk.bootstrap import bootstrap
+from quantdesk.cli import crash_log
 from quantdesk.cli.app import EXIT_INVALID, EXIT_UNEXPECTED, create_cli
 from quantdesk.cli.context import resolve_home
 from quantdesk.cli.crash_log import LOG_NAME, masked_argv
@@ -233,3 +234,24 @@ def test_a_file_system_error_outside_the_home_stays_unexpected(tmp_path: Path) -
     result = invoke(failing_catalog(error), "--home", str(tmp_path / "home"), "data", "list")
     assert result.exit_code == EXIT_UNEXPECTED
     assert the_line(result)["what"].startswith("FileExistsError")
+
+
+def test_a_closed_pipe_is_not_reported_as_a_failure(tmp_path: Path) -> None:
+    # ``quantdesk data lineage --json | head -1``: typer quiets it, nothing to report.
+    result = invoke(
+        raising(BrokenPipeError(32, "Broken pipe")), "--home", str(tmp_path), "data", "list"
+    )
+    assert "unexpected failure" not in result.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+def test_the_log_is_private_and_rotated_before_it_grows_without_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(crash_log, "MAX_LOG_BYTES", 100)
+    log = tmp_path / "logs" / LOG_NAME
+    first = crash_log.write_crash_report(RuntimeError("one"), tmp_path, ["quantdesk"])
+    assert first.log_path == log.resolve() and log.stat().st_mode & 0o077 == 0
+    second = crash_log.write_crash_report(RuntimeError("two"), tmp_path, ["quantdesk"])
+    assert second.correlation_id in log.read_text() and first.correlation_id not in log.read_text()
+    assert first.correlation_id in log.with_name(LOG_NAME + ".1").read_text()
