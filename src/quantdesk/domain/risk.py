@@ -22,7 +22,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.numbers import Fraction, Leverage, LimitAmount, Quantity
-from quantdesk.domain.text import shown
+from quantdesk.domain.text import (
+    LABEL_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    free_text,
+    shown,
+    single_line,
+)
+from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS
 
 InstrumentId = Annotated[str, AfterValidator(validate_instrument_id)]
 MAX_OPEN_ORDERS_LIMIT = 1_000_000
@@ -435,16 +442,24 @@ class KillSwitchScope(StrEnum):
     INSTRUMENT = "instrument"
 
 
+def _target(value: str) -> str:
+    return value if value == "" else single_line(value)
+
+
 class KillSwitchEvent(BaseModel):
     """A kill switch thrown or released at a simulated time (to study "what if we had halted")."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    ts_ns: int
+    ts_ns: int = Field(ge=TS_MIN_NS, le=TS_MAX_NS)
     action: str = Field(pattern=r"^(kill|release)$")
     scope: KillSwitchScope = KillSwitchScope.PORTFOLIO
-    target: str = Field(default="", description="strategy or instrument id; empty for portfolio")
-    reason: str = ""
+    target: Annotated[str, AfterValidator(_target)] = Field(
+        default="", max_length=LABEL_MAX_LENGTH, description="strategy or instrument id"
+    )
+    reason: Annotated[str, AfterValidator(free_text)] = Field(
+        default="", max_length=REASON_MAX_LENGTH
+    )
 
     @model_validator(mode="after")
     def _check_target(self) -> Self:

@@ -93,6 +93,10 @@ VALIDATORS: dict[str, tuple[str, Callable[[str], object]]] = {
     "signal model version": ("1.0", lambda v: provenance(model_version=v).model_version),
     "signal trace id": ("t-1", lambda v: provenance(trace_id=v).trace_id),
     "kill switch action": ("kill", lambda v: KillSwitchEvent(ts_ns=0, action=v).action),
+    "kill switch target": (
+        "Reckless-A",
+        lambda v: KillSwitchEvent(ts_ns=0, action="kill", scope="strategy", target=v).target,
+    ),
     "order submit rate": (
         "100/00:00:01",
         lambda v: RiskConfig(max_order_submit_rate=v).max_order_submit_rate,
@@ -248,3 +252,13 @@ def test_an_order_rate_the_engine_cannot_take_is_refused(rate: str) -> None:
     # the engine raised OverflowError or ValueError on each of these at engine start
     with pytest.raises(ValidationError, match="not an order rate LIMIT/HH:MM:SS"):
         RiskConfig(max_order_submit_rate=rate)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"ts_ns": 2**63}, {"ts_ns": -1}, {"reason": "nul\x00"}, {"target": "a" * 201}],
+)
+def test_a_scheduled_kill_switch_is_bounded(changes: dict[str, object]) -> None:
+    values = {"ts_ns": 0, "action": "kill", "scope": "strategy", "target": "s-1", **changes}
+    with pytest.raises(ValidationError, match=next(iter(changes))):
+        KillSwitchEvent.model_validate(values)
