@@ -23,7 +23,7 @@ LOG_NAME = "quantdesk-errors.log"
 MAX_LOG_BYTES = 5_000_000  # then the old log becomes .1: a crash loop cannot fill the disk
 MASK = "***"
 _SECRET_OPTION = re.compile(
-    r"^--?[\w-]*(key|secret|token|passw|pwd|credential|auth|url|dsn)[\w-]*$", re.IGNORECASE
+    r"^--?[\w-]*(key|secret|token|passw|pwd|credential|auth(?!or)|url|dsn)[\w-]*$", re.IGNORECASE
 )
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@", re.IGNORECASE)

@@ -121,10 +121,12 @@ def test_passwords_in_urls_stay_out_of_the_line_and_the_log(tmp_path: Path) -> N
 
 def test_secret_looking_values_are_masked_in_the_logged_command_line() -> None:
     argv = ["quantdesk", "--audit-key", "s3cret", "--database-url=sqlite:///x", "--token=t",
-            "plain", "--home", "h", "redis://:pw@host:6379/0"]  # fmt: skip
+            "plain", "--home", "h", "redis://:pw@host:6379/0", "--author", "ann",
+            "--auth-header", "x"]  # fmt: skip
     assert masked_argv(argv) == ["quantdesk", "--audit-key", "***", "--database-url=***",
                                  "--token=***", "plain", "--home", "h",
-                                 "redis://:***@host:6379/0"]  # fmt: skip
+                                 "redis://:***@host:6379/0", "--author", "ann",
+                                 "--auth-header", "***"]  # fmt: skip
 
 
 def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
