@@ -22,10 +22,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from support import fuzz_files as files
 from support import fuzz_inputs as inputs
 from support.fuzz import (
     BAR_TARGET,
     BASE_BACKTEST,
+    STRATEGY_EXAMPLES,
     SYN,
     Desk,
     changes,
@@ -107,7 +109,7 @@ def test_backtest_flags_never_crash(desk: Desk, args: list[str]) -> None:
 
 
 @FUZZ
-@given(content=inputs.request_files(), suffix=st.sampled_from([".yaml", ".json", ".txt"]))
+@given(content=files.request_files(), suffix=st.sampled_from([".yaml", ".json", ".txt"]))
 def test_backtest_request_files_never_crash(desk: Desk, content: bytes, suffix: str) -> None:
     # Property: no request document reaches a user as a traceback; a refused one stores nothing.
     path = desk.file(f"request{suffix}", content)
@@ -138,7 +140,7 @@ INGEST_FLAGS = st.lists(
 
 
 @FUZZ
-@given(file=inputs.bar_files(), flags=INGEST_FLAGS)
+@given(file=files.bar_files(), flags=INGEST_FLAGS)
 def test_bar_files_never_crash(desk: Desk, file: tuple[str, bytes], flags: list[list[str]]) -> None:
     # Property: no bar file reaches a user as a traceback; a refused one leaves the catalog as is.
     suffix, content = file
@@ -181,7 +183,7 @@ def test_instrument_flags_never_crash(desk: Desk, args: list[str]) -> None:
 
 
 @FUZZ
-@given(file=inputs.signal_files())
+@given(file=files.signal_files())
 def test_signal_files_never_crash(desk: Desk, file: tuple[str, bytes]) -> None:
     # Property: no signal file reaches a user as a traceback; a refused one buffers nothing.
     suffix, content = file
@@ -193,7 +195,7 @@ def test_signal_files_never_crash(desk: Desk, file: tuple[str, bytes]) -> None:
 
 
 @FUZZ
-@given(content=inputs.instrument_files())
+@given(content=files.instrument_files())
 def test_instrument_files_never_crash(desk: Desk, content: bytes) -> None:
     # Property: no instrument file reaches a user as a traceback; a refused one defines nothing.
     path = desk.file("instruments.yaml", content)
@@ -204,7 +206,7 @@ def test_instrument_files_never_crash(desk: Desk, content: bytes) -> None:
 
 
 @FUZZ
-@given(content=inputs.strategy_files(), how=st.sampled_from(["add", "update"]))
+@given(content=files.strategy_files(), how=st.sampled_from(["add", "update"]))
 def test_strategy_files_never_crash(desk: Desk, content: bytes, how: str) -> None:
     # Property: no definition file reaches a user as a traceback; a refused one registers nothing.
     path = desk.file("strategy.yaml", content)
@@ -280,14 +282,14 @@ def test_show_commands_find_what_the_desk_holds(desk: Desk) -> None:
 
 
 def _request(tmp: Path, **changes: object) -> list[str]:
-    document = {**inputs.BASE_REQUEST, **changes}
+    document = {**files.BASE_REQUEST, **changes}
     path = tmp / "request.json"
     path.write_text(inputs.flow(document))
     return ["backtest", "run", "--request", str(path)]
 
 
 def _config(**changes: object) -> list[dict[str, object]]:
-    strategy = inputs.BASE_REQUEST["strategies"][0]
+    strategy = files.BASE_REQUEST["strategies"][0]
     return [{**strategy, "config": {**strategy["config"], **changes}}]
 
 
@@ -398,7 +400,7 @@ def test_the_write_check_sees_writes(desk: Desk, tmp_path: Path) -> None:
                           "tick_size: 0.01\n")  # fmt: skip
     definition = tmp_path / "strategy.yaml"
     definition.write_text(
-        inputs.STRATEGY_EXAMPLES[0].read_text().replace("strategy_id:", "strategy_id: probe #")
+        STRATEGY_EXAMPLES[0].read_text().replace("strategy_id:", "strategy_id: probe #")
     )
     for args in (
         ["instruments", "add", str(instrument)],
