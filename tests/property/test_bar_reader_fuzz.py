@@ -41,6 +41,11 @@ KINDS: dict[str, tuple[pa.DataType, object]] = {
     "list": (pa.list_(pa.int64()), [1, 2]),
     "struct": (pa.struct([("a", pa.int64())]), {"a": 1}),
     "map": (pa.map_(pa.string(), pa.int64()), [("k", 1)]),
+    "uint64": (pa.uint64(), 2**64 - 1),
+    "float16": (pa.float16(), None),
+    "large_text": (pa.large_string(), "1704240060"),
+    "duration": (pa.duration("s"), 60),
+    "time": (pa.time64("us"), datetime.time(0, 1)),
 }
 
 
