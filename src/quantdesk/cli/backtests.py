@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -16,6 +17,7 @@ from quantdesk.cli.request_errors import (
     parameter_flag_error,
     request_from_data,
     request_from_flags,
+    strategy_flag_error,
 )
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.backtest import (
@@ -271,7 +273,10 @@ def _builtin_specs(
         problems.append(f"--bar-spec: {error}")
     if problems:
         raise InvalidInputError(listed_problems(problems))
-    return builtin_strategy_specs(name, instruments, bar_spec, _params(pairs))
+    try:
+        return builtin_strategy_specs(name, instruments, bar_spec, _params(pairs))
+    except ValidationError as error:
+        raise strategy_flag_error(error) from None
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:
@@ -283,7 +288,7 @@ def _params(pairs: list[str]) -> dict[str, Any]:
             raise InvalidInputError(f"--param {pair!r} is not NAME=VALUE", hint="e.g. fast=10")
         try:
             params[name.strip()] = json.loads(text)
-        except json.JSONDecodeError:
+        except ValueError:  # not JSON, or an integer too long to read: the text it is
             params[name.strip()] = text
     return params
 

@@ -73,6 +73,15 @@ def request_from_flags(fields: dict[str, Any]) -> BacktestRequest:
         ) from None
 
 
+def strategy_flag_error(error: ValidationError) -> InvalidInputError:
+    """A built-in's spec refused as it was made from the flags (a ``--param`` value)."""
+    problems = []
+    for detail in error.errors():
+        within: ErrorDetails = {**detail, "loc": ("strategies", 0, *detail["loc"])}
+        problems.append(_flag_problem(within))
+    return InvalidInputError(listed_problems(problems))
+
+
 def request_from_data(data: object, where: Callable[[Sequence[str | int]], str]) -> BacktestRequest:
     """The request in a document; ``where(location)`` names the file and line of a field."""
     try:

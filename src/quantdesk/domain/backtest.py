@@ -29,6 +29,7 @@ from quantdesk.domain.backtest_checks import (
     Seed,
     Spread,
     Timestamp,
+    check_config_values,
     check_strategies,
     refusal,
 )
@@ -111,6 +112,11 @@ class StrategySpec(BaseModel):
     strategy_path: str = Field(pattern=r"^[\w.]+:\w+$")
     config_path: str = Field(pattern=r"^[\w.]+:\w+$")
     config: dict[str, Any]
+
+    @field_validator("config")
+    @classmethod
+    def _check_config(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_config_values(value)
 
 
 class EngineOptions(BaseModel):

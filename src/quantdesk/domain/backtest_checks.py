@@ -10,6 +10,7 @@ context carries ``location`` (see :func:`error_location`), so a request file's e
 at the right line and a flag's error at the right flag.
 """
 
+import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any
@@ -32,6 +33,7 @@ STRATEGIES_MAX = 1_000
 INSTRUMENTS_MAX = 1_000
 VENUES_MAX = 100
 _HUGE_BITS = 128
+_INT_BITS = 64
 
 SPREAD = DecimalRange(Decimal(0), PRICE_MAX)
 
@@ -70,11 +72,43 @@ def refusal(location: tuple[str | int, ...], code: str, message: str) -> Pydanti
 
 
 def error_location(error: ErrorDetails) -> tuple[str | int, ...]:
-    """Where an error is: the field a model-level check names, else pydantic's location."""
-    location = error.get("ctx", {}).get("location")
+    """Where an error is: the field a model-level check names (``location``), or pydantic's
+    location and the part within it a field's check names (``within``)."""
+    context = error.get("ctx", {})
+    location = context.get("location")
     if isinstance(location, tuple):
         return location
-    return tuple(error["loc"])
+    within = context.get("within")
+    return tuple(error["loc"]) + (within if isinstance(within, tuple) else ())
+
+
+def check_config_values(config: dict[str, Any]) -> dict[str, Any]:
+    """A strategy config holds what the engine decodes: finite numbers, integers of at most
+    64 bits (``inf`` would reach it as malformed JSON, a huge integer as a C overflow)."""
+    for key, top in config.items():
+        stack = [top]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                stack.extend(value.values())
+            elif isinstance(value, list | tuple):
+                stack.extend(value)
+            elif isinstance(value, float) and not math.isfinite(value):
+                raise _config_refusal(key, value, "is not a finite number")
+            elif isinstance(value, int) and value.bit_length() > _INT_BITS:
+                raise _config_refusal(key, value, f"does not fit in {_INT_BITS} bits")
+    return config
+
+
+def _config_refusal(key: str, value: object, problem: str) -> PydanticCustomError:
+    text = str(value)
+    if isinstance(value, int) and value.bit_length() > _HUGE_BITS:
+        text = f"an integer of {value.bit_length()} bits"
+    return PydanticCustomError(
+        "strategy_parameter_out_of_range",
+        "{value} {problem}",
+        {"value": text, "problem": problem, "within": (key,)},
+    )
 
 
 def strategy_identity(strategy_path: str, config: Mapping[str, Any]) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from quantdesk.domain.backtest import BacktestRequest, VenueSpec
+from quantdesk.domain.backtest import BacktestRequest, StrategySpec, VenueSpec
 from quantdesk.domain.backtest_checks import (
     SEED_MAX,
     error_location,
@@ -160,3 +160,26 @@ def test_a_default_venue_is_valid() -> None:
     assert BacktestRequest.model_validate(request()).venue("SIM").starting_balance == Decimal(
         1_000_000
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (float("inf"), "inf is not a finite number"),
+        (float("nan"), "nan is not a finite number"),
+        (2**64, "does not fit in 64 bits"),
+        ([1, {"deep": -(2**70)}], "does not fit in 64 bits"),
+        (2**300, "an integer of 301 bits"),
+    ],
+)
+def test_a_strategy_config_holds_only_what_the_engine_decodes(value: Any, problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        StrategySpec.model_validate({**strategy(), "config": {"trade_size": value}})
+    (detail,) = caught.value.errors()
+    assert error_location(detail) == ("config", "trade_size")
+    assert problem in detail["msg"]
+
+
+def test_a_config_of_ordinary_values_is_kept() -> None:
+    config = {"trade_size": 2**63, "fast": 1.5, "tags": ["a"], "nested": {"x": None}}
+    assert StrategySpec.model_validate({**strategy(), "config": config}).config == config
