@@ -8,6 +8,7 @@ reject one line or one file with a clear message instead of an exception escapin
 """
 
 import json
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -170,9 +171,14 @@ def _number(text: str, kind: type[int] | type[float], limits: DocumentLimits) ->
     if len(text) > limits.max_number_chars:
         raise _long_number(text, limits)
     try:
-        return kind(text)
+        number = kind(text)
     except ValueError:  # int() refuses 4,300+ digits even when the limit allows them
         raise _long_number(text, limits) from None
+    if isinstance(number, float) and not math.isfinite(number):  # 1e999 would read as inf
+        raise DocumentLimitError(
+            f"the number {text[:20]} is not a finite number", reason="number_too_long"
+        )
+    return number
 
 
 def _long_number(text: str, limits: DocumentLimits) -> DocumentLimitError:

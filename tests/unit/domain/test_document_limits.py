@@ -13,6 +13,7 @@ from quantdesk.domain.documents import (
     DocumentLimitError,
     DocumentLimits,
     loads_json,
+    loads_json_line,
 )
 from quantdesk.domain.errors import InvalidInputError
 
@@ -75,6 +76,28 @@ def test_long_integer_allowed_by_limits_but_not_by_int_is_refused() -> None:
 
 def test_long_float_is_refused() -> None:
     assert refusal("0." + "1" * 200).reason == "number_too_long"
+
+
+@pytest.mark.parametrize("text", ["1e999", "[-1e400]", '{"x": 1.5e309}'])
+def test_floats_that_overflow_are_refused(text: str) -> None:
+    error = refusal(text)
+    assert error.reason == "number_too_long"
+    assert "is not a finite number" in error.message
+
+
+def test_json_lines_are_judged_alone_with_their_number() -> None:
+    assert loads_json_line(b' {"a": 1} ', 7) == {"a": 1}
+    cases = {
+        b'{"a": "\xff"}': "not_utf8",
+        b"[" * 70_000: "line_too_long",
+        b"[" * 30_000 + b"]" * 30_000: "nesting_too_deep",
+        b"1" * 5000: "number_too_long",
+        b"{oops": "not_json",
+    }
+    for line, reason in cases.items():
+        with pytest.raises(DocumentLimitError) as caught:
+            loads_json_line(line, 7)
+        assert (caught.value.reason, caught.value.line) == (reason, 7), line[:20]
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
