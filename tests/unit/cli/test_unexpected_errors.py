@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 import typer
@@ -20,7 +21,7 @@ from quantdesk.cli import crash_log
 from quantdesk.cli.app import EXIT_INVALID, EXIT_UNEXPECTED, create_cli
 from quantdesk.cli.context import resolve_home
 from quantdesk.cli.crash_log import LOG_NAME, masked_argv
-from quantdesk.cli.errors import EXIT_INTERRUPTED
+from quantdesk.cli.errors import EXIT_INTERRUPTED, GuardedGroup
 from quantdesk.services.platform import Platform
 from quantdesk.settings import QuantdeskSettings
 
@@ -257,3 +258,29 @@ def test_the_log_is_private_and_rotated_before_it_grows_without_bound(
     second = crash_log.write_crash_report(RuntimeError("two"), tmp_path, ["quantdesk"])
     assert second.correlation_id in log.read_text() and first.correlation_id not in log.read_text()
     assert first.correlation_id in log.with_name(LOG_NAME + ".1").read_text()
+
+
+def test_a_failure_while_options_are_parsed_is_guarded_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An eager option's callback runs before any command: the group's main guards it."""
+    monkeypatch.setenv("QUANTDESK_HOME", str(tmp_path))
+    app = typer.Typer(cls=GuardedGroup)
+
+    def explode(value: bool) -> None:
+        if value:
+            raise RuntimeError("parse-time bug")
+
+    @app.callback()
+    def root(
+        flag: Annotated[bool, typer.Option("--flag", callback=explode, is_eager=True)] = False,
+    ) -> None:
+        """Root."""
+
+    @app.command()
+    def noop() -> None:
+        """Nothing."""
+
+    result = CliRunner().invoke(app, ["--flag", "noop"], catch_exceptions=False)
+    assert result.exit_code == EXIT_UNEXPECTED
+    assert Path(the_line(result)["log"]) == (tmp_path / "logs" / LOG_NAME).resolve()
