@@ -137,3 +137,24 @@ def test_checker_never_fetches_or_reads(bait: Bait) -> None:
             assert "is not allowed: a config schema must be self-contained" in problems[0][1]
             texts.extend(message for _, message in problems)
     assert_untouched(bait, texts)
+
+
+def test_registry_answers_redos_patterns_and_refuses_backreferences(tmp_path: Path) -> None:
+    database = Database(sqlite_url(tmp_path / "quantdesk.db"))
+    gate = PluginGate(PluginPolicy(packages=("qd_test_plugins",)))
+    registry = StrategyRegistry(
+        SqlStrategyStore(database), SqlAuditLog(database), JsonSchemaChecker(), plugins=gate
+    )
+    evil = "a" * 60 + "!"  # minutes (more: 2^60 steps) for Python's re on ^(a+)+$
+    schema = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^(a+)+$"}}}
+    with pytest.raises(InvalidInputError) as refused:
+        registry.register(custom(schema, {"name": evil}), author="mallory")
+    assert f"parameters.config.name: {evil!r} does not match '^(a+)+$'" in refused.value.message
+    backreference = {"type": "object", "properties": {"name": {"pattern": "^(a+)\\1$"}}}
+    with pytest.raises(InvalidInputError) as refused:
+        registry.register(custom(backreference, {}), author="mallory")
+    assert (
+        "pattern '^(a+)\\\\1$' uses a construct with unbounded matching time"
+        " (backreference/lookaround): not supported"
+    ) in refused.value.message
+    assert list(registry.list()) == []
