@@ -136,6 +136,10 @@ def test_checker_never_fetches_or_reads(bait: Bait) -> None:
             assert len(problems) == 1 and problems[0][0] == "config_schema"
             assert "is not allowed: a config schema must be self-contained" in problems[0][1]
             texts.extend(message for _, message in problems)
+    for named in (bait.url, bait.file_url):  # an $id names the schema: still nothing fetched
+        for ref in ("#/$defs/missing", "#anchor", "#"):
+            schema = {"$id": named, "properties": {"a": {"$ref": ref}}, "$defs": {}}
+            texts.extend(message for _, message in checker.problems(schema, {"a": 1}))
     assert_untouched(bait, texts)
 
 
