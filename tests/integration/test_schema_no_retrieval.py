@@ -6,12 +6,7 @@ are registered (through the registry and the checker alone): each is refused, th
 saw no request and neither secret appears in any message.
 """
 
-import json
-import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,53 +19,15 @@ from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.strategy_definitions import StrategyDefinition, parse_definition
 from quantdesk.services.plugins import PluginGate, PluginPolicy
 from quantdesk.services.registry import StrategyRegistry
+from support.loopback import Bait, listening_bait
 
 PLUGIN = "qd_test_plugins.buyer"  # allowed by the policy below; the schema is refused first
 
 
-@dataclass
-class Bait:
-    """Where a schema could send us: a listener (counting requests) and a sentinel file."""
-
-    url: str
-    file_url: str
-    secrets: tuple[str, str]
-    requests: list[str] = field(default_factory=list)
-
-
 @pytest.fixture
 def bait(tmp_path: Path) -> Iterator[Bait]:
-    http_secret, file_secret = f"http-{uuid.uuid4().hex}", f"file-{uuid.uuid4().hex}"
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            body = json.dumps({"const": http_secret}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/schema+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    sentinel = tmp_path / "sentinel.json"
-    sentinel.write_text(json.dumps({"const": file_secret}))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Bait(
-            url=f"http://127.0.0.1:{server.server_address[1]}/s.json",
-            file_url=sentinel.as_uri(),
-            secrets=(http_secret, file_secret),
-            requests=seen,
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
+    with listening_bait(tmp_path) as made:
+        yield made
 
 
 def schemas_naming(bait: Bait) -> list[dict[str, object]]:
