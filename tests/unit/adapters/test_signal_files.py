@@ -123,3 +123,12 @@ def test_random_bytes_give_records(tmp_path: Path, suffix: str, data: bytes) -> 
             code = record.error.split(":")[0]
             assert code in LIMIT_REASONS or record.error == "a signal line must be a JSON object"
         record.raw_text.encode("utf-8")  # storable as the reject's text
+
+
+def test_a_csv_row_the_splitter_refuses_is_rejected_alone(tmp_path: Path) -> None:
+    header = "signal_id,signal_type,value\n"
+    data = header + "a,SENTIMENT,1\n" + "b,SENTIMENT," + "x" * 200_000 + "\nc,SENTIMENT,3\n"
+    records = read(tmp_path, data.encode(), suffix=".csv")
+    assert [(r.row, r.raw is not None) for r in records] == [(2, True), (3, False), (4, True)]
+    assert records[1].error == "malformed CSV row: field larger than field limit (131072)"
+    assert records[2].raw is not None and records[2].raw["signal_id"] == "c"

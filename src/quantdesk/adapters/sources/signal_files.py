@@ -91,7 +91,11 @@ def _csv(path: Path, limits: DocumentLimits) -> list[SignalRecord]:
 
 
 def _csv_records(reader: "csv.DictReader[str]", limits: DocumentLimits) -> Iterator[SignalRecord]:
-    for number, row in enumerate(reader, start=2):  # line 1 is the header
+    for number, row in enumerate(_rows(reader), start=2):  # line 1 is the header
+        if isinstance(row, csv.Error):
+            text = f"malformed CSV row: {row}"
+            yield SignalRecord(number, f"(row {number} could not be split)", None, text)
+            continue
         cells = {k: v for k, v in row.items() if k is not None and v != ""}
         bad = next((k for k, v in cells.items() if isinstance(v, str) and _undecoded(v)), None)
         if bad is None:
@@ -111,6 +115,18 @@ def _csv_records(reader: "csv.DictReader[str]", limits: DocumentLimits) -> Itera
             f"not_utf8: row {number} is not UTF-8 text: bytes {wrong!r} in {bad}",
             bad,
         )
+
+
+def _rows(reader: "csv.DictReader[str]") -> Iterator[dict[str | Any, str | Any] | csv.Error]:
+    """Each row, or the ``csv.Error`` it raised (a field over the size limit): the reader
+    drops the rest of that line and goes on, so one bad row does not refuse the file."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield error
 
 
 def _undecoded(text: str) -> bool:
