@@ -62,3 +62,11 @@ def test_a_yaml_instrument_with_tick_1e30_is_refused(tmp_path: Path) -> None:
     assert code == EXIT_INVALID, output
     assert "above the maximum 9223372036" in " ".join(output.split())
     assert "EUR/USD.SIM" not in listed(tmp_path)
+
+
+def test_an_instrument_id_no_instrument_can_have_is_refused_before_lookup(tmp_path: Path) -> None:
+    # a 300-character id used to become a catalog path and fail as "name too long"
+    code, output = run(tmp_path, "instruments", "show", "A" * 296 + ".SIM")
+    assert code == EXIT_INVALID, output
+    assert "is not of the form SYMBOL.VENUE (at most 100 characters" in " ".join(output.split())
+    assert "home" not in output
