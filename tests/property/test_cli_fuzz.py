@@ -252,6 +252,25 @@ def lookups(draw: st.DrawFn, desk: Desk) -> list[str]:
                 ["signals", "list", "--limit", number],
                 ["data", "list", "--instrument", text],
                 ["data", "lineage", "--instrument", text],
+                ["risk", "kill", "--strategy", text, "--reason", word, "--actor", "fuzz"],
+                ["risk", "kill", "--instrument", text, "--reason", word, "--actor", "fuzz"],
+                ["risk", "release", "--strategy", text, "--actor", "fuzz"],
+                ["risk", "status"],
+                ["audit", "verify"],
+                ["audit", "list", "--after", number],
+                [
+                    "signals",
+                    "produce",
+                    draw(st.sampled_from(["regime", "volatility", word])),
+                    "--instrument",
+                    draw(st.sampled_from([SYN, text])),
+                    "--start",
+                    text,
+                    "--end",
+                    "2024-01-01T00:30Z",
+                    "--every",
+                    number,
+                ],
             ]
         )
     )
@@ -264,6 +283,29 @@ def test_lookups_never_crash(desk: Desk, data: st.DataObject) -> None:
     # (an unknown version to tag or deprecate) changes nothing in the registry.
     args = data.draw(lookups(desk), label="args")
     check(desk, args, label=" ".join(args[:2]))
+
+
+SETTINGS = (
+    "QUANTDESK_PLUGIN_CHECK_SECONDS",
+    "QUANTDESK_PLUGIN_PACKAGES",
+    "QUANTDESK_PLUGIN_PATHS",
+    "QUANTDESK_AUDIT_KEY",
+    "QUANTDESK_AUDIT_KEY_FILE",
+)
+"""The settings fuzzed (not the database or Redis URLs: a random one is a connection)."""
+
+
+@FUZZ
+@given(
+    env=st.dictionaries(st.sampled_from(SETTINGS), inputs.flag_values, min_size=1, max_size=3),
+    command=st.sampled_from(
+        [["strategy", "list"], ["instruments", "list"], ["data", "list"], ["signals", "stats"],
+         ["strategy", "show", "twap-eurusd"], ["runs", "list"]]
+    ),
+)  # fmt: skip
+def test_settings_never_crash(desk: Desk, env: dict[str, str], command: list[str]) -> None:
+    # Property: no QUANTDESK_ variable's value reaches a user as a traceback.
+    check(desk, command, label="settings", inputs=repr(env), env=env)
 
 
 def test_show_commands_find_what_the_desk_holds(desk: Desk) -> None:

@@ -79,11 +79,13 @@ def cli() -> typer.Typer:
     return create_cli(lambda home: bootstrap(home=home))
 
 
-def invoke(desk: Desk, args: Sequence[str], *, home: bool = True) -> Outcome:
+def invoke(
+    desk: Desk, args: Sequence[str], *, home: bool = True, env: dict[str, str] | None = None
+) -> Outcome:
     """Run one command line against the desk's home; an escaping exception is recorded."""
     argv = (["--home", str(desk.home)] if home else []) + list(args)
     try:
-        result = desk.runner.invoke(desk.app, argv, env={"COLUMNS": "200"})
+        result = desk.runner.invoke(desk.app, argv, env={"COLUMNS": "200", **(env or {})})
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # a Rust panic (PanicException) is not an Exception
@@ -232,11 +234,17 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 def check(
-    desk: Desk, args: Sequence[str], *, label: str, inputs: object = None, home: bool = True
+    desk: Desk,
+    args: Sequence[str],
+    *,
+    label: str,
+    inputs: object = None,
+    home: bool = True,
+    env: dict[str, str] | None = None,
 ) -> Outcome:
     """Invoke, then assert the fuzz properties (or, in survey mode, record a violation)."""
     before = snapshot(desk.home)
-    outcome = invoke(desk, args, home=home)
+    outcome = invoke(desk, args, home=home, env=env)
     if currently_in_test_context():  # pytest --hypothesis-show-statistics: how deep inputs got
         event(f"exit {outcome.exit_code}")
     problems = []

@@ -29,6 +29,8 @@ SAFE_IMPORT_PATHS = (
 )
 
 short_text = st.text(max_size=12)
+argv_text = st.text(st.characters(exclude_characters="\x00"), max_size=12)
+"""Text a command line or an environment can hold: no NUL (the OS cannot pass one)."""
 numbers_as_text = st.one_of(
     st.sampled_from(NUMBER_SHAPES),
     st.integers().map(str),
@@ -36,7 +38,7 @@ numbers_as_text = st.one_of(
     st.floats().map(repr),
     st.decimals(allow_nan=True, allow_infinity=True).map(str),
 )
-flag_values = st.one_of(numbers_as_text, short_text)
+flag_values = st.one_of(numbers_as_text, argv_text)
 
 
 class Raw(str):
@@ -190,7 +192,7 @@ def csv_text(
 
 
 refs = st.one_of(
-    short_text,
+    argv_text,
     st.sampled_from(
         [
             "id@99999999999999999999999", "trend-btc@99999999999999999999999", "trend-btc@0",
