@@ -1,0 +1,88 @@
+"""Every request field ``backtest run`` fills from a flag is named back by that flag, and a
+file's errors by line, field and value."""
+
+from typing import Any
+
+import pytest
+import typer.main
+
+from quantdesk.bootstrap import bootstrap
+from quantdesk.cli.app import create_cli
+from quantdesk.cli.request_errors import ERRORS_SHOWN, flag_of, request_from_data
+from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.risk import RiskLimits
+
+FILLED_FROM_FLAGS: list[tuple[Any, ...]] = [
+    ("instruments",),
+    ("bar_spec",),
+    ("start_ns",),
+    ("end_ns",),
+    ("seed",),
+    ("label",),
+    ("signals",),
+    ("engine", "log_level"),
+    ("risk", "on_breach"),
+    *[
+        ("venues", 0, field)
+        for field in (
+            "starting_balance",
+            "default_leverage",
+            "maker_fee",
+            "taker_fee",
+            "bar_spread",
+            "base_currency",
+            "oms_type",
+            "account_type",
+            "liquidity",
+        )
+    ],
+]
+RISK_FLAGS = [
+    "max_position",
+    "max_order_quantity",
+    "max_order_notional",
+    "max_gross_exposure",
+    "max_leverage",
+    "max_drawdown_pct",
+    "max_daily_loss",
+]
+
+
+def backtest_run_options() -> set[str]:
+    group = typer.main.get_command(create_cli(lambda home: bootstrap(home=home)))
+    run = group.commands["backtest"].commands["run"]  # type: ignore[attr-defined]
+    return {opt for param in run.params for opt in param.opts}
+
+
+@pytest.mark.parametrize(
+    "location", [*FILLED_FROM_FLAGS, *[("risk", "limits", name) for name in RISK_FLAGS]]
+)
+def test_each_field_a_flag_fills_is_named_by_an_existing_flag(location: tuple[Any, ...]) -> None:
+    flag = flag_of(location)
+    assert flag is not None and flag in backtest_run_options()
+
+
+def test_the_risk_flags_are_limits_of_the_model() -> None:
+    assert set(RISK_FLAGS) <= set(RiskLimits.model_fields)
+
+
+def test_a_strategy_parameter_is_named_as_a_param() -> None:
+    assert flag_of(("strategies", 2, "config", "trade_size")) == "--param trade_size"
+
+
+def test_a_file_names_line_field_and_value_of_every_problem() -> None:
+    data = {"strategies": [], "instruments": ["X.SIM"], "seed": -1, "label": 5, "x": 1, "y": 2}
+    with pytest.raises(InvalidInputError) as caught:
+        request_from_data(data, lambda loc: f"f.yaml line {len(loc)}")
+    message = caught.value.message
+    assert message.startswith("5 problems:")
+    assert "f.yaml line 1: seed -1: Input should be greater than or equal to 0" in message
+    assert "f.yaml line 1: label 5: Input should be a valid string" in message
+    assert "f.yaml line 1: strategies: List should have at least 1 item" in message
+
+
+def test_only_the_first_few_problems_are_listed() -> None:
+    data = {"strategies": [], "instruments": [], **{f"k{n}": n for n in range(10)}}
+    with pytest.raises(InvalidInputError) as caught:
+        request_from_data(data, lambda loc: "f")
+    assert f"... and {12 - ERRORS_SHOWN} more" in caught.value.message
