@@ -214,3 +214,15 @@ def test_several_bad_fields_of_a_file_are_shown_at_once(home: Path, tmp_path: Pa
     output = invoke(home, ["backtest", "run", "--request", str(path)])
     assert "3 problems" in output
     assert "seed -1" in output and "end_ns" in output and "label" in output
+
+
+def test_a_parameter_the_runner_refuses_names_its_line(home: Path, tmp_path: Path) -> None:
+    request = copy.deepcopy(REQUEST)
+    _config(trade_size=0.5)(request)
+    text = json.dumps(request, indent=2)
+    line = 1 + text.splitlines().index('        "trade_size": 0.5')
+    path = tmp_path / "request.json"
+    path.write_text(text)
+    output = invoke(home, ["backtest", "run", "--request", str(path)])
+    assert f"request.json line {line}: strategy 1" in output
+    assert "trade_size 0.5: is not a multiple of SYN01.SIM's size increment 1" in output

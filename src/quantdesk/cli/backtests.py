@@ -1,6 +1,7 @@
 """``quantdesk backtest`` and ``quantdesk runs``: run backtests, look at what they produced."""
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from quantdesk.cli.errors import reported_failures
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.request_errors import (
     listed_problems,
+    parameter_file_error,
     parameter_flag_error,
     request_from_data,
     request_from_flags,
@@ -116,8 +118,9 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
     ) -> None:
         """Run a backtest over the catalog and store it under QUANTDESK_HOME/runs."""
         with reported_failures(err):
+            where: Callable[[Sequence[str | int]], str] | None = None
             if request_file is not None:
-                request = _load_request(request_file, ctx.obj.platform.documents)
+                request, where = _load_request(request_file, ctx.obj.platform.documents)
             else:
                 if strategy is None or not instrument:
                     raise InvalidInputError(
@@ -172,8 +175,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 try:
                     result = ctx.obj.platform.backtests.run(request, progress)
                 except StrategyParameterError as error:
-                    if request_file is not None:
-                        raise
+                    if where is not None:
+                        raise parameter_file_error(error, where) from None
                     raise parameter_flag_error(error) from None
             if as_json:
                 out.print_json(result.model_dump_json())
@@ -293,11 +296,20 @@ def _params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def _load_request(path: Path, reader: DocumentReader) -> BacktestRequest:
-    """A request file, read within the document limits; a refused field names its line."""
+def _load_request(
+    path: Path, reader: DocumentReader
+) -> tuple[BacktestRequest, Callable[[Sequence[str | int]], str]]:
+    """A request file, read within the document limits; a refused field names its line.
+
+    Also returns where a field is (file and line), for what the runner refuses later.
+    """
     document = reader.read_file(path)
     if not isinstance(document.data, dict):
         raise InvalidInputError(
             f"{path} line {document.line_of(())}: expected a mapping of request fields"
         )
-    return request_from_data(document.data, lambda loc: f"{path} line {document.line_of(loc)}")
+
+    def where(location: Sequence[str | int]) -> str:
+        return f"{path} line {document.line_of(location)}"
+
+    return request_from_data(document.data, where), where

@@ -108,6 +108,17 @@ def parameter_flag_error(error: StrategyParameterError) -> InvalidInputError:
     )
 
 
+def parameter_file_error(
+    error: StrategyParameterError, where: Callable[[Sequence[str | int]], str]
+) -> InvalidInputError:
+    """A strategy parameter the runner refused, at its line of the request file."""
+    if error.parameter is None:
+        location: tuple[str | int, ...] = ("strategies", error.index)
+    else:
+        location = ("strategies", error.index, "config", error.parameter)
+    return InvalidInputError(f"{where(location)}: {error.message}", hint=error.hint)
+
+
 def _flag_problem(detail: ErrorDetails) -> str:
     location = error_location(detail)
     message = _message(detail)
