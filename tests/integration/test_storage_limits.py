@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from quantdesk.adapters.storage.audit_log import SqlAuditLog
-from quantdesk.adapters.storage.database import Database
+from quantdesk.adapters.storage.database import Database, DatabaseError
 from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
+from quantdesk.adapters.storage.tables import StrategyTagRow
 from quantdesk.domain.errors import InvalidInputError, NotFoundError, QuantdeskError
 from quantdesk.domain.strategy_definitions import (
     VERSION_MAX,
@@ -138,3 +140,27 @@ def test_reads_with_ids_no_row_can_have_find_nothing(desk: Setup) -> None:
         assert store.get(odd) is None
         assert store.versions(odd) == []
         assert store.tagged(odd, "live") is None
+
+
+def test_a_write_the_database_refuses_is_one_clear_line(desk: Setup) -> None:
+    registry, _, database = desk
+    orphan = StrategyTagRow(strategy_id="none", tag="live", version=1, actor="alice", at_ns=1)
+    with pytest.raises(DatabaseError) as caught:
+        database.write(lambda session: session.add(orphan) or session.flush())
+    message = str(caught.value)
+    assert message.startswith("the database refused the write: ")
+    assert "INSERT" not in message and "\n" not in message  # no SQL, no parameters
+    assert registry.audit_events() == []
+
+
+def test_a_value_only_postgresql_refuses_is_a_clear_error(desk: Setup) -> None:
+    _, _, database = desk
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite casts anything")
+    with pytest.raises(InvalidInputError, match=r"^the database refused a value: "):
+        database.write(lambda session: session.execute(text("SELECT CAST('x' AS INTEGER)")))
+    with (
+        pytest.raises(InvalidInputError, match=r"^the database refused a value: "),
+        database.reading() as session,
+    ):
+        session.execute(text("SELECT CAST('x' AS INTEGER)"))
