@@ -5,7 +5,6 @@ seed), so its fingerprint, together with the data's checksums and the versions, 
 the result: the same fingerprint gives the same fills and metrics, bit for bit.
 """
 
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -33,6 +32,10 @@ from quantdesk.domain.backtest_checks import (
     check_strategies,
     refusal,
 )
+from quantdesk.domain.backtest_records import FillRecord as FillRecord
+from quantdesk.domain.backtest_records import PositionRecord as PositionRecord
+from quantdesk.domain.backtest_records import SignalDecision as SignalDecision
+from quantdesk.domain.backtest_records import SignalUse as SignalUse
 from quantdesk.domain.execution import EngineRejection as EngineRejection
 from quantdesk.domain.execution import ExecutionSummary as ExecutionSummary
 from quantdesk.domain.instruments import Currency, validate_instrument_id
@@ -241,65 +244,6 @@ class BacktestRequest(BaseModel):
             if spec.name == name:
                 return spec
         return VenueSpec(name=name)
-
-
-@dataclass(frozen=True, slots=True)
-class FillRecord:
-    """One fill event, as recorded during the run (the engine's cache is purged)."""
-
-    ts_ns: int
-    strategy_id: str
-    instrument_id: str
-    order_id: str
-    trade_id: str
-    position_id: str
-    side: int  # +1 buy, -1 sell
-    quantity: float
-    price: float
-    commission: float
-    commission_currency: str
-    signal_id: str | None = None  # the AI signal the order was taken on, if any
-
-
-@dataclass(frozen=True, slots=True)
-class SignalUse:
-    """A strategy received a replayed signal (recorded during the run)."""
-
-    strategy_id: str
-    signal_id: str
-    signal_type: str
-    instrument_id: str
-    ts_init: int
-    source_model: str
-    trace_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class SignalDecision:
-    """The risk gate's answer to an order a strategy took on a signal."""
-
-    strategy_id: str
-    signal_id: str
-    order_id: str
-    ts_ns: int
-    approved: bool  # approved as sent or reduced; False: denied
-
-
-@dataclass(frozen=True, slots=True)
-class PositionRecord:
-    """One closed round trip."""
-
-    strategy_id: str
-    instrument_id: str
-    position_id: str
-    side: int  # +1 long, -1 short
-    peak_quantity: float
-    opened_ns: int
-    closed_ns: int
-    avg_px_open: float
-    avg_px_close: float
-    realized_pnl: float  # net of commissions, in the quote currency
-    commissions: float
 
 
 class Metrics(BaseModel):
