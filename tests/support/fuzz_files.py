@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from support.fuzz import DAY_START_NS, HOUR_NS, STRATEGY_EXAMPLES, SYN
 from support.fuzz_inputs import (
+    SAFE_IMPORT_PATHS,
     csv_text,
     document_text,
     flow,
@@ -277,12 +278,28 @@ def _load(path: Path) -> dict[str, Any]:
     return loaded
 
 
-STRATEGY_BASES = [_load(p) for p in STRATEGY_EXAMPLES]
+CUSTOM_DEFINITION: dict[str, Any] = {
+    "strategy_id": "custom-fuzz",
+    "family": "custom",
+    "name": "a built-in class as a custom definition",
+    "instruments": [SYN],
+    "parameters": {
+        "strategy_path": SAFE_IMPORT_PATHS[0],
+        "config_path": SAFE_IMPORT_PATHS[1],
+        "config": {"fast": 5, "slow": 20, "trade_size": 1},
+        "config_schema": {
+            "type": "object",
+            "properties": {"fast": {"type": "integer", "minimum": 1}, "name": {"pattern": "^a+$"}},
+        },
+    },
+}
+STRATEGY_BASES = [_load(p) for p in STRATEGY_EXAMPLES] + [CUSTOM_DEFINITION]
 STRATEGY_KEYS = sorted(
     {k for base in STRATEGY_BASES for k in base}
     | {k for base in STRATEGY_BASES for k in base.get("parameters", {})}
-    | {"version", "author", "created_at", "reason", "signal_subscriptions", "strategy_path",
-       "config_path", "config", "config_schema", "other"}
+    | {k for k in CUSTOM_DEFINITION["parameters"]}
+    | {"version", "author", "created_at", "reason", "signal_subscriptions", "type",
+       "properties", "pattern", "$ref", "$id", "minimum", "other"}
 )  # fmt: skip
 
 
