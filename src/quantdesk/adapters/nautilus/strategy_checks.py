@@ -64,7 +64,7 @@ def check_strategy(
             name,
             unknown[0],
             spec.config[unknown[0]],
-            f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
+            f"unknown parameter(s) {', '.join(unknown)}",
             hint=f"known: {', '.join(sorted(known - _ENGINE_FIELDS))}",
         )
     try:
