@@ -86,6 +86,9 @@ def invoke(home: Path, args: list[str]) -> str:
         (["--param", f"slow={10**23}"], [f"--param slow: {10**23} does not fit in 64 bits"]),
         (["--param", "signal_types=[1e999]"], ["--param signal_types: inf"]),
         (["--param", "x=" + "9" * 5000], ["--param x=", "(5000 characters)", "unknown parameter"]),
+        (["--param", "trade_until_ns=-5"], ["--param trade_until_ns=-5: not a time"]),
+        (["--param", "fast=30", "--param", "slow=20"], ["--param fast=30: must be shorter"]),
+        (["--param", 'signal_types=["X"]'], ["--param signal_types=['X']: unknown signal"]),
         (["--bar-spec", "bogus"], ["--bar-spec:", "'bogus'"]),
         (["--instrument", "-Infinity"], ["--instrument:", "'-Infinity'"]),
         (["--start", "2024-01-02", "--end", "2024-01-01"], ["--start:", "is after end"]),
@@ -226,3 +229,18 @@ def test_a_parameter_the_runner_refuses_names_its_line(home: Path, tmp_path: Pat
     output = invoke(home, ["backtest", "run", "--request", str(path)])
     assert f"request.json line {line}: strategy 1" in output
     assert "trade_size 0.5: is not a multiple of SYN01.SIM's size increment 1" in output
+
+
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        ("threshold=5", "--param threshold=5: must lie in (0, 1]"),
+        ("min_confidence=-1", "--param min_confidence=-1: must lie in [0, 1]"),
+        ("hold_bars=0", "--param hold_bars=0: invalid parameter: Expected `int` >= 1"),
+    ],
+)
+def test_a_built_in_strategys_own_checks_name_the_flag(
+    home: Path, param: str, expected: str
+) -> None:
+    args = ["backtest", "run", "--strategy", "sentiment_reaction", "--instrument", "SYN01.SIM"]
+    assert expected in invoke(home, [*args, "--signals", "SENTIMENT", "--param", param])

@@ -167,3 +167,12 @@ class StrategyParameterError(InvalidInputError):
         self.problem = problem
         what = "" if parameter is None else f"{parameter} {shown(value)}: "
         super().__init__(f"strategy {index + 1} ({strategy}): {what}{problem}", hint=hint)
+
+
+class ParameterValueError(ValueError):
+    """What a strategy raises when its config fails a check of its own (``fast >= slow``):
+    a ``ValueError`` that names the parameter, so the refusal can point at it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter

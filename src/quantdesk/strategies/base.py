@@ -35,8 +35,10 @@ from quantdesk.adapters.nautilus.signal_data import (
     signal_tag,
 )
 from quantdesk.domain.backtest import SignalDecision, SignalUse
+from quantdesk.domain.backtest_checks import ParameterValueError
 from quantdesk.domain.risk import FLATTEN_TOPIC, GATE_ENDPOINT, GateRequest, RiskAction
 from quantdesk.domain.signals import AISignal, SignalType
+from quantdesk.domain.time import in_ts_range, ts_range_text
 
 
 class QuantdeskStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
@@ -67,15 +69,21 @@ class QuantdeskStrategy(Strategy):
     fewer is refused before it starts (it could not trade)."""
 
     def __init__(self, config: QuantdeskStrategyConfig) -> None:
+        until = config.trade_until_ns
+        if until is not None and not in_ts_range(until):
+            raise ParameterValueError(
+                "trade_until_ns", f"not a time the engine can hold ({ts_range_text()})"
+            )
         super().__init__(config)
-        self._trade_until_ns = config.trade_until_ns
+        self._trade_until_ns = until
         self._flat_at_stop = config.flat_at_stop
         wanted = {t.upper() for t in config.signal_types} | self.required_signal_types
         unknown = sorted(wanted - {t.value for t in SignalType})
         if unknown:
-            raise ValueError(
-                f"unknown signal type(s) {', '.join(unknown)} in signal_types; "
-                f"known: {', '.join(t.value for t in SignalType)}"
+            raise ParameterValueError(
+                "signal_types",
+                f"unknown signal type(s) {', '.join(unknown)}; "
+                f"known: {', '.join(t.value for t in SignalType)}",
             )
         self._signal_types = frozenset(wanted)
         self.orders_denied = 0

@@ -15,6 +15,7 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 
+from quantdesk.domain.backtest_checks import ParameterValueError
 from quantdesk.strategies.base import QuantdeskStrategy, QuantdeskStrategyConfig
 
 
@@ -32,7 +33,7 @@ class EmaCross(QuantdeskStrategy):
 
     def __init__(self, config: EmaCrossConfig) -> None:
         if config.fast >= config.slow:
-            raise ValueError(f"fast ({config.fast}) must be shorter than slow ({config.slow})")
+            raise ParameterValueError("fast", f"must be shorter than slow ({config.slow})")
         super().__init__(config)
         self._instrument_id = config.instrument_id
         self._bar_type = config.bar_type

@@ -19,6 +19,7 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 
+from quantdesk.domain.backtest_checks import ParameterValueError
 from quantdesk.domain.signals import AISignal, SentimentValue
 from quantdesk.strategies.base import QuantdeskStrategy, QuantdeskStrategyConfig
 
@@ -39,9 +40,9 @@ class SentimentReaction(QuantdeskStrategy):
 
     def __init__(self, config: SentimentReactionConfig) -> None:
         if not 0.0 < config.threshold <= 1.0:
-            raise ValueError(f"threshold ({config.threshold}) must lie in (0, 1]")
+            raise ParameterValueError("threshold", "must lie in (0, 1]")
         if not 0.0 <= config.min_confidence <= 1.0:
-            raise ValueError(f"min_confidence ({config.min_confidence}) must lie in [0, 1]")
+            raise ParameterValueError("min_confidence", "must lie in [0, 1]")
         super().__init__(config)
         self._instrument_id = config.instrument_id
         self._bar_type = config.bar_type

@@ -22,7 +22,7 @@ from nautilus_trader.model.objects import PRICE_MAX as ENGINE_PRICE_MAX
 from nautilus_trader.model.objects import QUANTITY_MAX as ENGINE_QUANTITY_MAX
 
 from quantdesk.domain.backtest import StrategySpec
-from quantdesk.domain.backtest_checks import StrategyParameterError
+from quantdesk.domain.backtest_checks import ParameterValueError, StrategyParameterError
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.numbers import PRICE, QUANTITY, DecimalRange
@@ -146,6 +146,11 @@ def _parameter_error(
 ) -> StrategyParameterError:
     """The engine's or the config's refusal, naming the parameter when the message does."""
     text = str(error)
+    if isinstance(error, ParameterValueError):
+        if error.parameter in spec.config:
+            given = spec.config[error.parameter]
+            return StrategyParameterError(index, name, error.parameter, given, text)
+        return StrategyParameterError(index, name, None, None, f"{error.parameter} {text}")
     found = _MSGSPEC_FIELD.search(text)
     parameter = found[1] if found else None
     value = spec.config.get(parameter) if parameter else None
