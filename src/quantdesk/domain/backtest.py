@@ -22,6 +22,7 @@ from quantdesk.domain.audit import AuditAnchor
 from quantdesk.domain.backtest_checks import (
     CHUNK_SIZE_MAX,
     INSTRUMENTS_MAX,
+    PATH_MAX_LENGTH,
     PURGE_MINUTES_MAX,
     STRATEGIES_MAX,
     VENUES_MAX,
@@ -81,7 +82,7 @@ class Liquidity(StrEnum):
 class VenueSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(default="SIM", pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str = Field(default="SIM", pattern=r"^[A-Za-z0-9_\-]+$", max_length=100)
     oms_type: OmsType = OmsType.NETTING
     account_type: AccountType = AccountType.MARGIN
     base_currency: Currency = "USD"
@@ -112,8 +113,8 @@ class StrategySpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strategy_path: str = Field(pattern=r"^[\w.]+:\w+$")
-    config_path: str = Field(pattern=r"^[\w.]+:\w+$")
+    strategy_path: str = Field(pattern=r"^[\w.]+:\w+$", max_length=PATH_MAX_LENGTH)
+    config_path: str = Field(pattern=r"^[\w.]+:\w+$", max_length=PATH_MAX_LENGTH)
     config: dict[str, Any]
 
     @field_validator("config")

@@ -32,6 +32,8 @@ PURGE_MINUTES_MAX = 1_000_000
 STRATEGIES_MAX = 1_000
 INSTRUMENTS_MAX = 1_000
 VENUES_MAX = 100
+PATH_MAX_LENGTH = 300
+"""``package.module:Class`` of a strategy or its config."""
 _HUGE_BITS = 128
 _INT_BITS = 64
 

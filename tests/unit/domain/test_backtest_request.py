@@ -183,3 +183,9 @@ def test_a_strategy_config_holds_only_what_the_engine_decodes(value: Any, proble
 def test_a_config_of_ordinary_values_is_kept() -> None:
     config = {"trade_size": 2**63, "fast": 1.5, "tags": ["a"], "nested": {"x": None}}
     assert StrategySpec.model_validate({**strategy(), "config": config}).config == config
+
+
+def test_names_and_paths_are_bounded() -> None:
+    long_path = {**strategy(), "strategy_path": "a" * 400 + ":B"}
+    assert refusal(request(strategies=[long_path]))[0] == ("strategies", 0, "strategy_path")
+    assert refusal(request(venues=[{"name": "V" * 101}]))[0] == ("venues", 0, "name")
