@@ -51,8 +51,7 @@ from quantdesk.domain.text import (
     single_line,
 )
 
-STRATEGY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-"""For JSON schemas; in Python, ids are matched whole with ``_STRATEGY_ID.fullmatch``."""
+# Matched whole (``is_whole_match``): with ``re.match`` a ``$`` passes a trailing newline.
 _STRATEGY_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", re.ASCII)
 _TAG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
