@@ -14,8 +14,11 @@ import json
 import os
 import re
 import sqlite3
+import sys
+import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,7 @@ class Outcome:
     stdout: str
     stderr: str
     error: str | None  # the exception that escaped the command, formatted
+    native: str = ""  # what bypassed Python's streams (Rust, C) on file descriptors 1 and 2
 
     @property
     def last_line(self) -> str:
@@ -84,20 +88,47 @@ def invoke(
 ) -> Outcome:
     """Run one command line against the desk's home; an escaping exception is recorded."""
     argv = (["--home", str(desk.home)] if home else []) + list(args)
-    try:
-        result = desk.runner.invoke(desk.app, argv, env={"COLUMNS": "200", **(env or {})})
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as error:  # a Rust panic (PanicException) is not an Exception
-        return Outcome(
-            tuple(args), 1, "", "", "".join(traceback.format_exception(error)) or repr(error)
-        )
+    with native_output() as native:
+        try:
+            result = desk.runner.invoke(desk.app, argv, env={"COLUMNS": "200", **(env or {})})
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # a Rust panic (PanicException) is not an Exception
+            trace = "".join(traceback.format_exception(error)) or repr(error)
+            return Outcome(tuple(args), 1, "", "", trace, native())
     escaped = None
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         escaped = "".join(traceback.format_exception(*result.exc_info))  # type: ignore[misc]
     elif result.exit_code == 1:
         escaped = logged_traceback(result.stderr)
-    return Outcome(tuple(args), result.exit_code, result.stdout, result.stderr, escaped)
+    return Outcome(tuple(args), result.exit_code, result.stdout, result.stderr, escaped, native())
+
+
+@contextmanager
+def native_output() -> Iterator[Callable[[], str]]:
+    """File descriptors 1 and 2 into a file for the block: a Rust panic message is written
+    there, past the streams CliRunner replaces. The reader works inside and after the block."""
+    kept: list[str] = []
+    with tempfile.TemporaryFile() as sink:
+
+        def read() -> str:
+            if kept:
+                return kept[0]
+            sink.seek(0)
+            return sink.read().decode(errors="replace")
+
+        saved = [os.dup(1), os.dup(2)]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield read
+        finally:
+            for fd, copy in zip((1, 2), saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
+            kept.append(read())
 
 
 def logged_traceback(stderr: str) -> str | None:
@@ -252,7 +283,8 @@ def check(
         problems.append(f"unexpected failure: {outcome.last_line}")
     if outcome.exit_code not in EXIT_CODES:
         problems.append(f"exit code {outcome.exit_code} (documented: 0, 2, 3)")
-    for text, stream in ((outcome.stdout, "stdout"), (outcome.stderr, "stderr")):
+    streams = ((outcome.stdout, "stdout"), (outcome.stderr, "stderr"), (outcome.native, "fd 1/2"))
+    for text, stream in streams:
         for marker in FORBIDDEN:
             if marker in text:
                 problems.append(f"{marker!r} on {stream}")
