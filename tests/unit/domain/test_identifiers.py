@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from quantdesk.domain.backtest import VenueSpec
+from quantdesk.domain.backtest import StrategySpec, VenueSpec
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec, validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
@@ -102,6 +102,10 @@ VALIDATORS: dict[str, tuple[str, Callable[[str], object]]] = {
         lambda v: RiskConfig(max_order_submit_rate=v).max_order_submit_rate,
     ),
     "venue name": ("SIM", lambda v: VenueSpec(name=v).name),
+    "backtest strategy path": (
+        "pkg.module:Strategy",
+        lambda v: StrategySpec(strategy_path=v, config_path="a:B", config={}).strategy_path,
+    ),
     "actor": ("alice", validate_actor),
 }
 REFUSED = (ValueError, InvalidInputError, ValidationError)
