@@ -46,7 +46,7 @@ def test_strategy_add_never_fetches_what_a_schema_names(
             result = run(home, "strategy", "add", path)
             assert result.exit_code == 2, result.output
             said = " ".join(result.output.split())
-            assert f"remote $ref '{ref}' is not allowed" in said
+            assert f"parameters.config_schema: remote $ref '{ref}' is not allowed" in said
             assert "a config schema must be self-contained" in said
             outputs.append(result.output)
         listed = run(home, "strategy", "list")

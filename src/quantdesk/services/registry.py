@@ -252,6 +252,11 @@ class StrategyRegistry:
             return
         use = PluginUse("parameters.", PluginClass(params.strategy_path, params.config_path))
         self._plugins.check([use])
+        refusal = self._schemas.schema_problem(params.config_schema)
+        if refusal is not None:  # the schema's own fault: named as its field, not the config's
+            raise InvalidDefinitionError(
+                [DefinitionProblem(("parameters", "config_schema"), refusal)]
+            )
         problems = self._schemas.problems(params.config_schema, params.config)
         if problems:
             raise InvalidDefinitionError(

@@ -508,6 +508,11 @@ class AuditLog(Protocol):
 class ConfigSchemaChecker(Protocol):
     """Checks a custom strategy's free-form config against the JSON schema it carries."""
 
+    def schema_problem(self, schema: Mapping[str, object]) -> str | None:
+        """Why the schema itself may not be used (invalid, not self-contained, a pattern of
+        unbounded matching time, too large), or None; checked before any value meets it."""
+        ...
+
     def problems(self, schema: Mapping[str, object], value: object) -> list[tuple[str, str]]:
         """(JSON path, message) per violation, empty when valid; a bad schema is a violation."""
         ...
