@@ -5,7 +5,14 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.text import shown
@@ -20,6 +27,8 @@ _NANOS = {
 }
 _AGGREGATIONS = (*_NANOS, "TICK", "VOLUME", "VALUE")
 _PRICE_TYPES = ("LAST", "BID", "ASK", "MID")
+BAR_INTERVAL_MAX_NS = 3653 * _NANOS["DAY"]
+"""Ten years: the longest time bar (shifting a timestamp by it stays far inside int64)."""
 _BAR_SPEC = re.compile(r"([0-9]{1,9})-([A-Z]{1,20})-([A-Z]{1,10})")
 
 
@@ -39,7 +48,11 @@ class BarSpec(BaseModel):
             raise ValueError(
                 f"bar spec {shown(text)} is not STEP-AGGREGATION-PRICE_TYPE, e.g. 1-MINUTE-LAST"
             )
-        return cls(step=int(match[1]), aggregation=match[2], price_type=match[3])
+        try:
+            return cls(step=int(match[1]), aggregation=match[2], price_type=match[3])
+        except ValidationError as error:  # one line, as for a malformed spec
+            reason = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise ValueError(f"bar spec {shown(text)}: {reason}") from None
 
     @field_validator("aggregation")
     @classmethod
@@ -54,6 +67,16 @@ class BarSpec(BaseModel):
         if value not in _PRICE_TYPES:
             raise ValueError(f"price type {value!r} is not one of {', '.join(_PRICE_TYPES)}")
         return value
+
+    @model_validator(mode="after")
+    def _bounded_interval(self) -> Self:
+        """A time bar fits many times in the valid time range (int64 ns): ten years at most."""
+        interval = self.interval_ns
+        if interval is not None and interval > BAR_INTERVAL_MAX_NS:
+            raise ValueError(
+                f"a bar of {self.step} {self.aggregation.lower()}s is longer than ten years"
+            )
+        return self
 
     @property
     def interval_ns(self) -> int | None:

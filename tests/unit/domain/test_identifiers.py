@@ -266,3 +266,19 @@ def test_a_scheduled_kill_switch_is_bounded(changes: dict[str, object]) -> None:
     values = {"ts_ns": 0, "action": "kill", "scope": "strategy", "target": "s-1", **changes}
     with pytest.raises(ValidationError, match=next(iter(changes))):
         KillSwitchEvent.model_validate(values)
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("999999999-WEEK-LAST", "longer than ten years"),
+        ("99999999999999999999-MINUTE-LAST", "is not STEP-AGGREGATION-PRICE_TYPE"),
+        ("0-MINUTE-LAST", "greater than 0"),
+    ],
+)
+def test_a_bar_spec_is_bounded_and_refused_in_one_line(spec: str, says: str) -> None:
+    # a bar longer than the int64 ns range overflowed when timestamps were shifted by it
+    with pytest.raises(ValueError, match=says) as caught:
+        BarSpec.parse(spec)
+    assert "\n" not in str(caught.value)
+    assert str(BarSpec.parse("521-WEEK-LAST")) == "521-WEEK-LAST"
