@@ -378,6 +378,11 @@ REGRESSIONS = {
     "signals list a 300-character instrument": lambda tmp: [
         "signals", "list", "--instrument", "A" * 300 + ".SIM"
     ],
+    "signals list --limit 2**63": lambda tmp: ["signals", "list", "--limit", str(2**63)],
+    "bars with a price of 1e308": lambda tmp: _bars(
+        tmp, ".csv", b"timestamp,open,high,low,close,volume\n"
+        b"2024-01-03T00:01:00Z,1e308,1e308,1e308,1e308,1\n"
+    ),
     "instruments add --lot-size {}": lambda tmp: [
         "instruments", "add", "--id", "FZ2.SIM", "--asset-class", "equity", "--currency", "USD",
         "--tick-size", "0.01", "--lot-size", "{}",

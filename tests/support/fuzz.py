@@ -17,6 +17,7 @@ import sqlite3
 import sys
 import tempfile
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +72,7 @@ class Outcome:
     stderr: str
     error: str | None  # the exception that escaped the command, formatted
     native: str = ""  # what bypassed Python's streams (Rust, C) on file descriptors 1 and 2
+    warned: tuple[str, ...] = ()  # Python warnings a user would see (file:line: category)
 
     @property
     def last_line(self) -> str:
@@ -88,20 +90,41 @@ def invoke(
 ) -> Outcome:
     """Run one command line against the desk's home; an escaping exception is recorded."""
     argv = (["--home", str(desk.home)] if home else []) + list(args)
-    with native_output() as native:
+    with native_output() as native, warnings.catch_warnings(record=True) as caught:
         try:
             result = desk.runner.invoke(desk.app, argv, env={"COLUMNS": "200", **(env or {})})
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as error:  # a Rust panic (PanicException) is not an Exception
             trace = "".join(traceback.format_exception(error)) or repr(error)
-            return Outcome(tuple(args), 1, "", "", trace, native())
+            return Outcome(tuple(args), 1, "", "", trace, native(), _shown(caught))
     escaped = None
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         escaped = "".join(traceback.format_exception(*result.exc_info))  # type: ignore[misc]
     elif result.exit_code == 1:
         escaped = logged_traceback(result.stderr)
-    return Outcome(tuple(args), result.exit_code, result.stdout, result.stderr, escaped, native())
+    return Outcome(
+        tuple(args),
+        result.exit_code,
+        result.stdout,
+        result.stderr,
+        escaped,
+        native(),
+        _shown(caught),
+    )
+
+
+_HIDDEN = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+"""Categories Python's default filters hide from a user; every other warning is printed,
+with the file and line that raised it."""
+
+
+def _shown(caught: list[warnings.WarningMessage]) -> tuple[str, ...]:
+    return tuple(
+        f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}"
+        for w in caught
+        if not issubclass(w.category, _HIDDEN)
+    )
 
 
 @contextmanager
@@ -288,6 +311,7 @@ def check(
         for marker in FORBIDDEN:
             if marker in text:
                 problems.append(f"{marker!r} on {stream}")
+    problems += [f"a Python warning reaches the user: {w}" for w in outcome.warned]
     if home and "is unusable" in outcome.stderr:  # the desk's home is fine: a wrong reason
         problems.append("refusal blames the home, which is usable")
     if outcome.exit_code != 0:
