@@ -33,6 +33,7 @@ from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS
 
 InstrumentId = Annotated[str, AfterValidator(validate_instrument_id)]
 MAX_OPEN_ORDERS_LIMIT = 1_000_000
+ALLOWED_INSTRUMENTS_MAX = 10_000
 
 
 class TradingState(StrEnum):
@@ -87,7 +88,9 @@ class _Limits(BaseModel):
     max_drawdown_pct: Fraction | None = Field(
         default=None, description="fall from the high-water mark / high-water mark"
     )
-    allowed_instruments: frozenset[InstrumentId] | None = None
+    allowed_instruments: frozenset[InstrumentId] | None = Field(
+        default=None, max_length=ALLOWED_INSTRUMENTS_MAX
+    )
     long_only: bool = False
     allow_reduce: bool = Field(
         default=True, description="shrink an order to fit instead of denying it"

@@ -61,6 +61,8 @@ VERSION_MAX = 2**31 - 1
 _IMPORT_PATH_MAX_LENGTH = 300
 
 InstrumentId = Annotated[str, AfterValidator(validate_instrument_id)]
+INSTRUMENTS_MAX = 1000
+"""Instruments one definition trades (a rotation's universe included)."""
 
 # Bookkeeping: not part of what a definition *is*, so not part of its content hash.
 BOOKKEEPING_FIELDS = frozenset({"version", "author", "created_at", "reason"})
@@ -306,7 +308,9 @@ class StrategyDefinition(BaseModel):
     description: Annotated[str, AfterValidator(free_text)] = Field(
         default="", max_length=DESCRIPTION_MAX_LENGTH
     )
-    instruments: tuple[InstrumentId, ...] = Field(min_length=1, description="SYMBOL.VENUE ids")
+    instruments: tuple[InstrumentId, ...] = Field(
+        min_length=1, max_length=INSTRUMENTS_MAX, description="SYMBOL.VENUE ids"
+    )
     bar_spec: str = Field(default="1-MINUTE-LAST", description="STEP-AGGREGATION-PRICE_TYPE")
     parameters: SerializeAsAny[StrategyParameters]
     signal_subscriptions: tuple[SignalType, ...] = Field(

@@ -143,3 +143,15 @@ def test_an_accepted_decimal_is_always_short(digits: int, exponent: int, zeros: 
             continue
         assert 0 < value <= QUANTITY_MAX
         assert len(format(value, "f")) <= 21, text
+
+
+def test_instrument_lists_are_bounded() -> None:
+    many = [f"S{i}.SIM" for i in range(10_001)]
+    with pytest.raises(InvalidDefinitionError, match="instruments: Tuple should have at most 1000"):
+        parse_definition({**trend("1"), "instruments": many[:1001]})
+    with pytest.raises(ValidationError, match="allowed_instruments"):
+        RiskLimits(allowed_instruments=frozenset(many))
+    assert (
+        len(RiskLimits(allowed_instruments=frozenset(many[:10_000])).allowed_instruments or ())
+        == 10_000
+    )
