@@ -4,6 +4,7 @@ Import paths in generated documents come only from ``SAFE_IMPORT_PATHS``: a fuzz
 wrote ``os:system`` into a strategy path would be testing the plug-in guard by running it.
 """
 
+import copy
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -118,10 +119,13 @@ hostile_texts = st.sampled_from(
 random_bytes = st.binary(max_size=300)
 
 
-plausible = st.sampled_from(  # values that often pass: the input goes on, deeper
-    [1, 2, 10, 0.5, 100, "1", "0.01", True, False, "SIM", "USD", "HALTED", "NETTING", "CASH",
-     "unlimited", "all", "none", "OFF", [], {}, "trend", "ema"]
+PLAUSIBLE_VALUES: tuple[Any, ...] = (
+    1, 2, 10, 0.5, 100, "1", "0.01", True, False, "SIM", "USD", "HALTED", "NETTING", "CASH",
+    "unlimited", "all", "none", "OFF", [], {}, "trend", "ema",
 )  # fmt: skip
+plausible = st.sampled_from(PLAUSIBLE_VALUES).map(copy.deepcopy)
+"""Values that often pass, so the input goes on, deeper. Copied: a shared [] or {} that a
+later mutation writes into could come to hold itself."""
 
 
 def mutated(base: dict[str, Any], keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
