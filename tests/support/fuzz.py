@@ -6,7 +6,7 @@ builds its platform afresh from the home, exactly as the console script does.
 
 ``QUANTDESK_FUZZ_SURVEY=FILE`` turns a failing outcome into a JSON line appended to FILE
 instead of an assertion, so one run can list every distinct failure (triage only: the
-suite itself always asserts).
+suite itself always asserts); ``QUANTDESK_FUZZ_EXAMPLES=N`` runs more than 200 examples.
 """
 
 import hashlib
