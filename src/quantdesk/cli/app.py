@@ -3,7 +3,6 @@
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -297,13 +296,11 @@ def _spec_from_flags(**flags: object) -> InstrumentSpec:
             f"missing {', '.join(m if m != '--instrument-id' else '--id' for m in missing)}",
             hint="give a YAML file or --id, --asset-class, --currency and --tick-size",
         )
-    values = {k: v for k, v in flags.items() if v is not None}
-    for key in ("tick_size", "size_increment", "lot_size", "maker_fee", "taker_fee"):
-        if key in values:
-            values[key] = Decimal(str(values[key]))
+    values = {k: v for k, v in flags.items() if v is not None}  # the model parses the text
     try:
         return InstrumentSpec.model_validate(values)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInputError(f"{where}: {first['msg']}" if where else first["msg"]) from error
+        field = str(first["loc"][0]) if first["loc"] else ""
+        flag = "--id" if field == "instrument_id" else f"--{field.replace('_', '-')}"
+        raise InvalidInputError(f"{flag}: {first['msg']}" if field else first["msg"]) from error

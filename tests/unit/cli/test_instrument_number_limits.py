@@ -31,10 +31,12 @@ def listed(tmp_path: Path) -> str:
 @pytest.mark.parametrize(
     ("flag", "value", "says"),
     [
-        ("--tick-size", "1e30", "tick_size: 1E+30 is above the maximum 9223372036"),
-        ("--tick-size", "0.0000000001", "tick_size: 1E-10 has more than 9 decimal places"),
-        ("--size-increment", "1e999999", "size_increment: 1E+999999 is above the maximum"),
-        ("--maker-fee", "1e999999", "maker_fee: 1E+999999 is above the maximum 0.1"),
+        ("--tick-size", "1e30", "--tick-size: 1E+30 is above the maximum 9223372036"),
+        ("--tick-size", "0.0000000001", "--tick-size: 1E-10 has more than 9 decimal places"),
+        ("--size-increment", "1e999999", "--size-increment: 1E+999999 is above the maximum"),
+        ("--maker-fee", "1e999999", "--maker-fee: 1E+999999 is above the maximum 0.1"),
+        ("--lot-size", "\u00bd", "--lot-size: Input should be a valid decimal"),
+        ("--taker-fee", "{}", "--taker-fee: Input should be a valid decimal"),
     ],
 )
 def test_numbers_past_the_limits_are_refused(
