@@ -447,6 +447,40 @@ def test_home_pointing_at_a_file_is_refused_clearly(desk: Desk, tmp_path: Path) 
         assert str(home) in "".join(outcome.stderr.split()), outcome
 
 
+def _odd_home(tmp: Path, kind: str) -> Path:
+    if kind == "under a file":
+        (tmp / "file").write_text("x")
+        return tmp / "file" / "home"
+    if kind == "a symlink loop":
+        (tmp / "loop").symlink_to(tmp / "loop")
+        return tmp / "loop"
+    if kind == "a dangling symlink":
+        (tmp / "dangling").symlink_to(tmp / "nowhere" / "at-all")
+        return tmp / "dangling"
+    if kind == "a name too long":
+        return tmp / ("h" * 300)
+    if kind == "catalog is a file":
+        (tmp / "home" / "catalog").parent.mkdir()
+        (tmp / "home" / "catalog").write_text("x")
+        return tmp / "home"
+    return tmp / "a home\nwith é ✓ and spaces"  # odd but valid: the command works
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["under a file", "a symlink loop", "a dangling symlink", "a name too long",
+     "catalog is a file", "odd characters"],
+)  # fmt: skip
+def test_odd_homes_work_or_are_refused_clearly(desk: Desk, tmp_path: Path, kind: str) -> None:
+    # Property: whatever --home names, a command works or says what is wrong (exit 2), no crash.
+    home = _odd_home(tmp_path, kind)
+    for args in (["data", "list"], ["strategy", "list"], ["backtest", "run", *BASE_BACKTEST]):
+        outcome = check(desk, ["--home", str(home), *args], label=f"--home {kind}", home=False)
+        assert outcome.exit_code in (0, 2, 3), outcome
+        if kind == "odd characters" and args[0] != "backtest":
+            assert outcome.exit_code == 0, outcome
+
+
 def test_the_write_check_sees_writes(desk: Desk, tmp_path: Path) -> None:
     """'Nothing written' must be able to fail: an accepted instrument and strategy show up."""
     before = snapshot(desk.home)
