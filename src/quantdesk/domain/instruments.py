@@ -7,6 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.numbers import FeeRate, Price, Quantity, Rate
 from quantdesk.domain.text import is_whole_match, shown
 
@@ -32,6 +33,15 @@ def validate_instrument_id(value: str) -> str:
             f"(at most {INSTRUMENT_ID_MAX_LENGTH} characters, e.g. AAPL.XNAS, EUR/USD.SIM)"
         )
     return value
+
+
+def require_instrument_id(value: str) -> str:
+    """``validate_instrument_id`` as an input error: for an id a user names in a lookup, which
+    must be refused before it reaches a catalog path or a query."""
+    try:
+        return validate_instrument_id(value)
+    except ValueError as error:
+        raise InvalidInputError(str(error)) from None
 
 
 class AssetClass(StrEnum):

@@ -21,7 +21,7 @@ from quantdesk.domain.errors import (
     NothingValidError,
     SourceReadError,
 )
-from quantdesk.domain.instruments import InstrumentSpec
+from quantdesk.domain.instruments import InstrumentSpec, require_instrument_id
 from quantdesk.domain.market_data import (
     BarIngestOptions,
     BarSpec,
@@ -209,7 +209,7 @@ class BarIngestService:
         return summary
 
     def _instrument(self, instrument_id: str) -> InstrumentSpec:
-        instrument = self._catalog.instrument(instrument_id)
+        instrument = self._catalog.instrument(require_instrument_id(instrument_id))
         if instrument is None:
             known = ", ".join(i.instrument_id for i in self._catalog.instruments()) or "none"
             raise NotFoundError(

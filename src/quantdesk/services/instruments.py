@@ -1,7 +1,7 @@
 """Defining the instruments that market data and strategies refer to."""
 
-from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError
-from quantdesk.domain.instruments import InstrumentSpec, validate_instrument_id
+from quantdesk.domain.errors import ConflictError, NotFoundError
+from quantdesk.domain.instruments import InstrumentSpec, require_instrument_id
 from quantdesk.services.ports import MarketDataCatalog
 
 
@@ -34,10 +34,7 @@ class InstrumentService:
         return True
 
     def get(self, instrument_id: str) -> InstrumentSpec:
-        try:  # an id no instrument can have is not looked up (nor made a file name)
-            validate_instrument_id(instrument_id)
-        except ValueError as error:
-            raise InvalidInputError(str(error)) from None
+        require_instrument_id(instrument_id)  # an id no instrument can have is not looked up
         spec = self._catalog.instrument(instrument_id)
         if spec is None:
             raise NotFoundError(

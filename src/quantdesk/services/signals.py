@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from quantdesk.domain.errors import InvalidInputError, NotFoundError, NothingValidError
+from quantdesk.domain.instruments import require_instrument_id
 from quantdesk.domain.signal_routing import (
     DeadLetter,
     RejectedSignal,
@@ -321,7 +322,7 @@ class SignalService:
                 ) from error
         return self._store.query(
             signal_types=[signal_type] if signal_type else None,
-            instrument_ids=[instrument_id] if instrument_id else None,
+            instrument_ids=[require_instrument_id(instrument_id)] if instrument_id else None,
             start_ns=start_ns,
             end_ns=end_ns,
             limit=limit,
