@@ -48,6 +48,27 @@ def test_mistakes_are_named(desk: Platform) -> None:
         desk.risk.release(KillSwitchScope.STRATEGY, "X", "me")
 
 
+@pytest.mark.parametrize(
+    ("scope", "target", "reason", "actor", "says"),
+    [
+        (KillSwitchScope.INSTRUMENT, "SYN01.SIM\n", "bad prints", "bo", "SYMBOL.VENUE"),
+        (KillSwitchScope.STRATEGY, "EmaCross-A\x00", "runaway", "ana", "one line"),
+        (KillSwitchScope.STRATEGY, "E" * 201, "runaway", "ana", "too long"),
+        (KillSwitchScope.PORTFOLIO, "", "fire\x00drill", "ana", "reason"),
+        (KillSwitchScope.PORTFOLIO, "", "r" * 2001, "ana", "too long"),
+        (KillSwitchScope.PORTFOLIO, "", "fire drill", "a" * 300, "too long"),
+        (KillSwitchScope.PORTFOLIO, "", "fire drill", "ana\nbo", "author/actor"),
+    ],
+)
+def test_a_switch_is_kept_only_as_it_can_be_read_back(
+    desk: Platform, scope: KillSwitchScope, target: str, reason: str, actor: str, says: str
+) -> None:
+    """Issue 12: every field of a thrown switch is bounded and one line, before it is stored."""
+    with pytest.raises(InvalidInputError, match=says):
+        desk.risk.kill(scope, target, reason, actor)
+    assert desk.risk.status() == []
+
+
 def test_cli_kill_release_status(tmp_path: Path) -> None:
     app = create_cli(lambda home: bootstrap(home=home))
     runner = CliRunner()

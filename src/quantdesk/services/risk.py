@@ -8,7 +8,15 @@ do not read them: to study a halt in a backtest, schedule it in the request's ``
 import time
 
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
+from quantdesk.domain.instruments import require_instrument_id
 from quantdesk.domain.risk import KillSwitch, KillSwitchScope
+from quantdesk.domain.text import (
+    LABEL_MAX_LENGTH,
+    shown,
+    single_line,
+    validate_actor,
+    validate_reason,
+)
 from quantdesk.services.ports import KillSwitchStore
 
 
@@ -17,15 +25,25 @@ class RiskService:
         self._store = store
 
     def kill(self, scope: KillSwitchScope, target: str, reason: str, actor: str) -> KillSwitch:
+        """Throw a switch; every field is checked as the store will keep it (one line each,
+        bounded), so a switch that halts trading is never one that cannot be read back."""
         if (scope is KillSwitchScope.PORTFOLIO) != (target == ""):
             raise InvalidInputError(
                 "a portfolio kill switch takes no target; a strategy or instrument one needs one",
-                hint="quantdesk risk kill --all | --strategy ID | --instrument ID",
+                hint="name the strategy or instrument to halt, or halt the whole portfolio",
             )
+        if scope is KillSwitchScope.INSTRUMENT:
+            require_instrument_id(target)
+        elif scope is KillSwitchScope.STRATEGY:
+            _check_target(target)
         if not reason.strip():
-            raise InvalidInputError("say why the switch is thrown", hint="--reason TEXT")
+            raise InvalidInputError("say why the switch is thrown", hint="give a reason")
         switch = KillSwitch(
-            scope=scope, target=target, reason=reason, actor=actor, thrown_at_ns=time.time_ns()
+            scope=scope,
+            target=target,
+            reason=validate_reason(reason),
+            actor=validate_actor(actor),
+            thrown_at_ns=time.time_ns(),
         )
         self._store.throw(switch)
         return switch
@@ -50,3 +68,15 @@ class RiskService:
             ):
                 return switch
         return None
+
+
+def _check_target(target: str) -> None:
+    """A strategy id as sessions name it: one line of visible text, bounded."""
+    if len(target) > LABEL_MAX_LENGTH:
+        raise InvalidInputError(
+            f"strategy {shown(target)} is too long: at most {LABEL_MAX_LENGTH} characters"
+        )
+    try:
+        single_line(target)
+    except ValueError as error:
+        raise InvalidInputError(f"strategy {error}") from None
