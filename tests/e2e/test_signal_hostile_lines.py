@@ -43,10 +43,10 @@ def test_bad_lines_are_rejected_alone_and_good_ones_buffered(tmp_path: Path) -> 
     rejects = next((home / "signals" / "rejects").glob("*.jsonl"))
     kept = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(r["row"], r["reason"], r["detail"].split(":")[0]) for r in kept] == [
-        (2, "malformed", "not_utf8"),
-        (4, "malformed", "nesting_too_deep"),
-        (5, "malformed", "number_too_long"),
-        (6, "malformed", "line_too_long"),
+        (2, "not_utf8", "not_utf8"),
+        (4, "nesting_too_deep", "nesting_too_deep"),
+        (5, "number_too_long", "number_too_long"),
+        (6, "line_too_long", "line_too_long"),
     ]
     assert kept[0]["detail"].startswith("not_utf8: line 2 is not UTF-8 text: bytes b'\\xe8")
     assert "\\xe8" in kept[0]["raw"]  # the line as read, bad byte escaped

@@ -178,6 +178,15 @@ class SignalRejectReason(StrEnum):
     UNKNOWN_INSTRUMENT = "unknown_instrument"
     DUPLICATE_ID = "duplicate_id"
     STALE = "stale"
+    # a record that could not be read within the document limits (domain/documents.py)
+    NOT_UTF8 = "not_utf8"
+    LINE_TOO_LONG = "line_too_long"
+    NOT_JSON = "not_json"
+    NESTING_TOO_DEEP = "nesting_too_deep"
+    TOO_MANY_NODES = "too_many_nodes"
+    NUMBER_TOO_LONG = "number_too_long"
+    STRING_TOO_LONG = "string_too_long"
+    DUPLICATE_KEY = "duplicate_key"
 
 
 @dataclass(frozen=True, slots=True)

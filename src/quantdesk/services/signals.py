@@ -281,8 +281,9 @@ class SignalService:
 
     def _judge(self, record: SignalRecord, seen: Collection[str]) -> AISignal | SignalRejection:
         if record.raw is None:
+            known = record.error_reason in SignalRejectReason.__members__.values()
             return SignalRejection(
-                SignalRejectReason.MALFORMED,
+                SignalRejectReason(record.error_reason) if known else SignalRejectReason.MALFORMED,
                 record.error_field,
                 record.raw_text[:200],
                 record.error or "not a signal record",

@@ -68,7 +68,15 @@ def _json_lines(path: Path, limits: DocumentLimits) -> list[SignalRecord]:
     records = []
     for line in read_json_lines(path, limits):
         if line.error is not None:
-            records.append(SignalRecord(line.number, line.text, None, _problem(line.error)))
+            records.append(
+                SignalRecord(
+                    line.number,
+                    line.text,
+                    None,
+                    _problem(line.error),
+                    error_reason=line.error.reason,
+                )
+            )
         elif not isinstance(line.value, dict):
             records.append(
                 SignalRecord(line.number, line.text, None, "a signal line must be a JSON object")
@@ -114,6 +122,7 @@ def _csv_records(reader: "csv.DictReader[str]", limits: DocumentLimits) -> Itera
             None,
             f"not_utf8: row {number} is not UTF-8 text: bytes {wrong!r} in {bad}",
             bad,
+            error_reason="not_utf8",
         )
 
 
@@ -151,7 +160,14 @@ def _from_columns(row: int, cells: Mapping[str, Any], limits: DocumentLimits) ->
             try:
                 raw[name] = loads_json(cell, limits)
             except DocumentLimitError as error:
-                return SignalRecord(row, raw_text[: SHOWN_CHARS * 5], None, _problem(error), name)
+                return SignalRecord(
+                    row,
+                    raw_text[: SHOWN_CHARS * 5],
+                    None,
+                    _problem(error),
+                    name,
+                    error_reason=error.reason,
+                )
     for name in INT_COLUMNS:
         cell = raw.get(name)
         if not isinstance(cell, str):

@@ -242,6 +242,8 @@ class SignalRecord:
     raw: Mapping[str, object] | None
     error: str | None = None
     error_field: str = "record"
+    error_reason: str = "malformed"
+    """A ``SignalRejectReason`` value: which bound or rule the unreadable record broke."""
 
 
 class SignalRecordSource(Protocol):
