@@ -437,6 +437,26 @@ def test_regression_inputs_are_refused_clearly(desk: Desk, tmp_path: Path, name:
     assert outcome.stderr.startswith("error:"), outcome
 
 
+SETTING_REGRESSIONS = {  # found by this suite
+    "QUANTDESK_PLUGIN_PATHS too long": {"QUANTDESK_PLUGIN_PATHS": "1" * 5000},
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=XFAIL[n])) if n in XFAIL else n
+        for n in SETTING_REGRESSIONS
+    ],
+)
+def test_setting_regressions_are_refused_clearly(desk: Desk, name: str) -> None:
+    # Property: a bad QUANTDESK_ value is a named error (exit 2), never a crash.
+    env = SETTING_REGRESSIONS[name]
+    outcome = check(desk, ["strategy", "show", "twap-eurusd"], label=name, env=env)
+    assert outcome.exit_code == 2, outcome
+    assert next(iter(env)) in outcome.stderr, outcome
+
+
 def test_home_pointing_at_a_file_is_refused_clearly(desk: Desk, tmp_path: Path) -> None:
     # Property: a --home that is a file is a named error, not a traceback.
     home = tmp_path / "not-a-directory"
