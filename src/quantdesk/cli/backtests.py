@@ -1,6 +1,5 @@
 """``quantdesk backtest`` and ``quantdesk runs``: run backtests, look at what they produced."""
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +30,7 @@ from quantdesk.domain.backtest import (
     StrategySpec,
 )
 from quantdesk.domain.backtest_checks import StrategyParameterError
+from quantdesk.domain.documents import DocumentLimitError, loads_json
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
@@ -289,10 +289,12 @@ def _params(pairs: list[str]) -> dict[str, Any]:
         name, sep, text = pair.partition("=")
         if not sep or not name:
             raise InvalidInputError(f"--param {pair!r} is not NAME=VALUE", hint="e.g. fast=10")
-        try:
-            params[name.strip()] = json.loads(text)
-        except ValueError:  # not JSON, or an integer too long to read: the text it is
-            params[name.strip()] = text
+        try:  # within the document limits: a value nested 100,000 deep is refused, not a crash
+            params[name.strip()] = loads_json(text)
+        except DocumentLimitError as error:
+            if error.reason != "not_json":
+                raise InvalidInputError(f"--param {name.strip()}: {error.message}") from None
+            params[name.strip()] = text  # not JSON: the text it is
     return params
 
 
