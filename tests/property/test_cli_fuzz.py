@@ -300,12 +300,30 @@ SETTINGS = (
     "QUANTDESK_AUDIT_KEY",
     "QUANTDESK_AUDIT_KEY_FILE",
 )
-"""The settings fuzzed (not the database or Redis URLs: a random one is a connection)."""
+"""The settings fuzzed with random values."""
+URLS = {  # from these lists only: a random URL would be a connection to who knows where,
+    # and a SQLite path a directory created there (the database's parent is made if missing)
+    "QUANTDESK_DATABASE_URL": ["", "abc", "sqlite://", "sqlite:////dev/null/x.db",
+                               "sqlite:////proc/fuzz/x.db", "sqlite:////" + "x" * 5000,
+                               "postgresql+psycopg://fuzz@127.0.0.1:1/db", "postgresql://",
+                               "mysql://u@127.0.0.1:1/x", "://", "http://[::1"],
+    "QUANTDESK_REDIS_URL": ["", "abc", "redis://127.0.0.1:1/0", "redis://", "unix:///nonexistent",
+                            "redis://:" + "p" * 5000 + "@127.0.0.1:1"],
+}  # fmt: skip
+
+
+@st.composite
+def settings_env(draw: st.DrawFn) -> dict[str, str]:
+    env = draw(st.dictionaries(st.sampled_from(SETTINGS), inputs.flag_values, max_size=3))
+    for name, values in URLS.items():
+        if draw(st.integers(0, 3)) == 0:
+            env[name] = draw(st.sampled_from(values))
+    return env or {"QUANTDESK_PLUGIN_CHECK_SECONDS": draw(inputs.flag_values)}
 
 
 @FUZZ
 @given(
-    env=st.dictionaries(st.sampled_from(SETTINGS), inputs.flag_values, min_size=1, max_size=3),
+    env=settings_env(),
     command=st.sampled_from(
         [["strategy", "list"], ["instruments", "list"], ["data", "list"], ["signals", "stats"],
          ["strategy", "show", "twap-eurusd"], ["runs", "list"]]
@@ -439,6 +457,9 @@ def test_regression_inputs_are_refused_clearly(desk: Desk, tmp_path: Path, name:
 
 SETTING_REGRESSIONS = {  # found by this suite
     "QUANTDESK_PLUGIN_PATHS too long": {"QUANTDESK_PLUGIN_PATHS": "1" * 5000},
+    "QUANTDESK_REDIS_URL not a URL": {"QUANTDESK_REDIS_URL": "abc"},
+    "QUANTDESK_DATABASE_URL under a file": {"QUANTDESK_DATABASE_URL": "sqlite:////dev/null/x.db"},
+    "QUANTDESK_DATABASE_URL without its driver": {"QUANTDESK_DATABASE_URL": "postgresql://"},
 }
 
 
