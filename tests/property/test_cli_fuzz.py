@@ -261,6 +261,9 @@ def lookups(draw: st.DrawFn, desk: Desk) -> list[str]:
                 ["risk", "kill", "--instrument", text, "--reason", word, "--actor", "fuzz"],
                 ["risk", "release", "--strategy", text, "--actor", "fuzz"],
                 ["risk", "status"],
+                ["signals", "dlq", "list", "--all"],
+                ["signals", "dlq", "replay", "--", ref, text],
+                ["signals", "show", "--", str(draw(st.uuids()))],
                 ["audit", "verify"],
                 ["audit", "list", "--after", number],
                 [
