@@ -28,7 +28,9 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str, BaseException | None]:
         (["--bar-spread", "-0.01"], "--bar-spread: -0.01"),
     ],
 )
-def test_bad_venue_values_are_named_by_their_flag(tmp_path: Path, args: list[str], named: str) -> None:
+def test_bad_venue_values_are_named_by_their_flag(
+    tmp_path: Path, args: list[str], named: str
+) -> None:
     code, output, exception = run(tmp_path, *args)
     assert code == EXIT_INVALID
     assert named in output
