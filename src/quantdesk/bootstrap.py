@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from quantdesk.adapters.analytics.garch import ArchGarchFitter
 from quantdesk.adapters.analytics.vader import VaderSentimentScorer
 from quantdesk.adapters.messaging.in_process import InProcessSignalBus
@@ -61,7 +63,7 @@ def bootstrap(
 ) -> Platform:
     """The Python API's entry point: ``bootstrap(home="./desk").ingest.ingest_bars(...)``."""
     if settings is None:
-        settings = QuantdeskSettings() if home is None else QuantdeskSettings(home=Path(home))
+        settings = _settings(None if home is None else Path(home))
     elif home is not None:
         settings = settings.model_copy(update={"home": Path(home)})
     share_one_allocator()  # process-wide: the engine, Arrow and numpy reuse one heap
@@ -98,6 +100,17 @@ def bootstrap(
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)
     return platform
+
+
+def _settings(home: Path | None) -> QuantdeskSettings:
+    """The environment's settings; a value that breaks a rule is named by its variable (its
+    value is not echoed: it may be a secret)."""
+    try:
+        return QuantdeskSettings() if home is None else QuantdeskSettings(home=home)
+    except ValidationError as error:
+        first = error.errors()[0]
+        variable = f"QUANTDESK_{str(first['loc'][0]).upper()}" if first["loc"] else "a setting"
+        raise InvalidInputError(f"{variable}: {first['msg']}") from None
 
 
 def main() -> None:

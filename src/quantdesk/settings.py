@@ -7,13 +7,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.text import shown
 from quantdesk.services.plugins import ENTRY_POINT_GROUP, is_dotted_name, is_import_path
 
 log = logging.getLogger(__name__)
+
+_URL_SCHEMES = {
+    "redis_url": ("redis://", "rediss://", "unix://"),
+    "database_url": ("sqlite:", "postgresql:", "postgresql+"),
+}
 
 
 class QuantdeskSettings(BaseSettings):
@@ -59,6 +65,24 @@ class QuantdeskSettings(BaseSettings):
         description="QUANTDESK_PLUGIN_CHECK_SECONDS: how long the child process that imports "
         "a plug-in to check it may take",
     )
+
+    @field_validator("redis_url", "database_url", mode="before")
+    @classmethod
+    def _url(cls, value: object, info: ValidationInfo) -> object:
+        """An empty variable is unset; otherwise the scheme must be one we speak. The URL
+        itself is never echoed: it may hold a password."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        schemes = _URL_SCHEMES[info.field_name or ""]
+        if not value.startswith(schemes):
+            variable = f"QUANTDESK_{(info.field_name or '').upper()}"
+            raise InvalidInputError(
+                f"{variable} is not a URL of a supported scheme",
+                hint=f"it must start with one of {', '.join(schemes)}",
+            )
+        return value
 
     @field_validator("plugin_packages", mode="before")
     @classmethod
@@ -112,10 +136,18 @@ class QuantdeskSettings(BaseSettings):
         for raw in entries:
             if not str(raw).strip():
                 continue
-            path = Path(str(raw)).expanduser().resolve()
-            if not path.is_dir():
+            try:
+                path = Path(str(raw)).expanduser().resolve()
+                is_dir = path.is_dir()
+            except (OSError, RuntimeError, ValueError) as error:  # too long, a loop, a NUL
                 raise InvalidInputError(
-                    f"QUANTDESK_PLUGIN_PATHS: {raw} is not a directory",
+                    f"QUANTDESK_PLUGIN_PATHS: {shown(str(raw), 200)} cannot be used: "
+                    f"{getattr(error, 'strerror', None) or error}",
+                    hint="name existing directories that hold plug-in packages",
+                ) from None
+            if not is_dir:
+                raise InvalidInputError(
+                    f"QUANTDESK_PLUGIN_PATHS: {shown(str(raw), 200)} is not a directory",
                     hint="name existing directories that hold plug-in packages",
                 )
             paths.append(path)

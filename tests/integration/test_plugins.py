@@ -297,7 +297,7 @@ def test_plugin_packages_are_validated(monkeypatch: Any, value: str, message: st
 
 def test_plugin_paths_must_be_directories(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("QUANTDESK_PLUGIN_PATHS", str(tmp_path / "absent"))
-    with pytest.raises(InvalidInputError, match=r"QUANTDESK_PLUGIN_PATHS: .*absent is not a dir"):
+    with pytest.raises(InvalidInputError, match=r"QUANTDESK_PLUGIN_PATHS: .*absent' is not a dir"):
         QuantdeskSettings()
 
 

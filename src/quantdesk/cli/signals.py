@@ -17,6 +17,7 @@ from quantdesk.domain.signal_routing import DeadLetter, SignalIngestSummary, Sig
 from quantdesk.domain.signals import AISignal
 from quantdesk.domain.time import ns_to_text
 from quantdesk.services.signal_routing import SignalRouter
+from quantdesk.services.signals import LIST_LIMIT_MAX
 
 
 def add_signal_commands(app: typer.Typer, out: Console, err: Console) -> None:
@@ -71,7 +72,9 @@ def add_signal_commands(app: typer.Typer, out: Console, err: Console) -> None:
         instrument: Annotated[str | None, typer.Option(help="instrument id")] = None,
         start: Annotated[str | None, typer.Option(help="ISO-8601 UTC, on ts_init")] = None,
         end: Annotated[str | None, typer.Option(help="ISO-8601 UTC, on ts_init")] = None,
-        limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50,
+        limit: Annotated[
+            int, typer.Option(min=1, max=LIST_LIMIT_MAX, help="at most this many")
+        ] = 50,
     ) -> None:
         """Buffered signals in ts_init order."""
         with reported_failures(err):

@@ -45,6 +45,7 @@ from quantdesk.domain.signals import (
     check_signal,
     validate_signal,
 )
+from quantdesk.domain.text import shown
 from quantdesk.services.ports import (
     DeadLetterStore,
     MarketDataCatalog,
@@ -57,6 +58,10 @@ from quantdesk.services.ports import (
 
 Clock = Callable[[], int]
 UNKNOWN = "?"
+
+
+LIST_LIMIT_MAX = 1_000_000
+"""The most signals one listing returns (the engine reads them with a C long)."""
 
 
 class KnownInstruments(Collection[str]):
@@ -313,6 +318,11 @@ class SignalService:
         limit: int | None = 50,
     ) -> list[AISignal]:
         """Buffered signals in ``ts_init`` order."""
+        if limit is not None and not 1 <= limit <= LIST_LIMIT_MAX:
+            raise InvalidInputError(
+                f"limit {shown(str(limit))} is outside 1 .. {LIST_LIMIT_MAX:,}",
+                hint="ask for fewer signals, or page by time range",
+            )
         if signal_type is not None:
             try:
                 signal_type = SignalType(signal_type.upper()).value
