@@ -91,6 +91,7 @@ REGRESSIONS = {
         "signals", "list", "--instrument", "A" * 300 + ".SIM"
     ],
     "signals list --limit 2**63": lambda tmp: ["signals", "list", "--limit", str(2**63)],
+    "audit list --after 2**100": lambda tmp: ["audit", "list", "--after", str(2**100)],
     "bars with a price of 1e308": lambda tmp: _bars(
         tmp, ".csv", b"timestamp,open,high,low,close,volume\n"
         b"2024-01-03T00:01:00Z,1e308,1e308,1e308,1e308,1\n"
