@@ -61,7 +61,7 @@ def test_ingest_list_show_stats(cli: Cli, tmp_path: Path) -> None:
     result = cli("signals", "ingest", path)
     assert result.exit_code == 0, result.output
     assert "bad_confidence x1" in result.output and "duplicate_id x1" in result.output
-    assert "malformed x1" in result.output and "unknown_instrument x1" in result.output
+    assert "not_json x1" in result.output and "unknown_instrument x1" in result.output
     rejects = next((cli.home / "signals" / "rejects").glob("*.jsonl"))
     reasons = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(r["row"], r["reason"]) for r in reasons] == [

@@ -84,8 +84,8 @@ def unusable_home(home: Path, error: OSError) -> InvalidInputError | None:
     where = Path(os.fsdecode(error.filename))
     try:
         inside = where.resolve().is_relative_to(home.resolve())
-    except (OSError, RuntimeError):  # an unresolvable path (a symlink loop) is not ours
-        return None
+    except (OSError, RuntimeError):  # a symlink loop: judged by the names as given
+        inside = where.absolute().is_relative_to(home.absolute())
     if not inside:
         return None
     return InvalidInputError(f"QUANTDESK_HOME {home} is unusable: {where} {reason}", hint=_HINT)

@@ -44,9 +44,10 @@ def off_increment(values: Float64Array, increment: float) -> BoolArray:
     A non-zero value nearer to zero than to one increment counts as off too: it would be
     stored as zero, which is not what the file says.
     """
-    steps = values / increment
-    whole = np.round(steps)
-    error = np.abs(steps - whole)
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e308 / 0.01: too large, judged
+        steps = values / increment  # by the range check, not here (and no warning to print)
+        whole = np.round(steps)
+        error = np.abs(steps - whole)
     result: BoolArray = (error > np.maximum(1e-7, np.abs(steps) * 1e-13)) | (
         (whole == 0) & (values != 0)
     )

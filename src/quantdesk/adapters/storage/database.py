@@ -7,6 +7,7 @@ writers retry when they lose a race anyway. Migrations run under the same lock, 
 processes starting at once do not both create the tables.
 """
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,13 +70,31 @@ class Database:
         if self.dialect == "sqlite":
             database = self.url.removeprefix("sqlite:///")
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(database).parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as error:
+                    raise DatabaseError(
+                        f"the SQLite database's folder {folder} cannot be created: "
+                        f"{error.strerror or error}",
+                        hint="point QUANTDESK_DATABASE_URL at a file in a writable directory",
+                    ) from None
             engine = create_engine(self.url, connect_args={"timeout": self._busy_timeout_s})
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
             return engine
         if self.dialect == "postgresql":
-            return create_engine(self.url, pool_pre_ping=True)
+            # quantdesk ships psycopg 3; SQLAlchemy's default for a bare postgresql:// is
+            # psycopg2, which it does not: a bare URL means the driver that is installed.
+            url = re.sub(r"^postgresql(\+psycopg)?:", "postgresql+psycopg:", self.url)
+            try:
+                return create_engine(url, pool_pre_ping=True)
+            except ModuleNotFoundError as error:
+                raise DatabaseError(
+                    f"the database driver {error.name!r} of the database URL is not installed",
+                    hint="set QUANTDESK_DATABASE_URL to postgresql+psycopg://USER@HOST/DB "
+                    "(psycopg 3 is installed)",
+                ) from None
         raise DatabaseError(
             f"unsupported database URL {self.url.split(':', 1)[0]!r}",
             hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
