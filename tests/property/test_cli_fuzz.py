@@ -302,10 +302,11 @@ SETTINGS = (
 )
 """The settings fuzzed with random values."""
 URLS = {  # from these lists only: a random URL would be a connection to who knows where,
-    # and a SQLite path a directory created there (the database's parent is made if missing)
+    # a SQLite path a directory created there (the database's parent is made if missing), and
+    # a bare postgresql:// the local server's default database
     "QUANTDESK_DATABASE_URL": ["", "abc", "sqlite://", "sqlite:////dev/null/x.db",
                                "sqlite:////proc/fuzz/x.db", "sqlite:////" + "x" * 5000,
-                               "postgresql+psycopg://fuzz@127.0.0.1:1/db", "postgresql://",
+                               "postgresql+psycopg://fuzz@127.0.0.1:1/db",
                                "mysql://u@127.0.0.1:1/x", "://", "http://[::1"],
     "QUANTDESK_REDIS_URL": ["", "abc", "redis://127.0.0.1:1/0", "redis://", "unix:///nonexistent",
                             "redis://:" + "p" * 5000 + "@127.0.0.1:1"],

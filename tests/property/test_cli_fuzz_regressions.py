@@ -141,7 +141,9 @@ SETTING_REGRESSIONS = {  # found by this suite
     "QUANTDESK_PLUGIN_PATHS too long": {"QUANTDESK_PLUGIN_PATHS": "1" * 5000},
     "QUANTDESK_REDIS_URL not a URL": {"QUANTDESK_REDIS_URL": "abc"},
     "QUANTDESK_DATABASE_URL under a file": {"QUANTDESK_DATABASE_URL": "sqlite:////dev/null/x.db"},
-    "QUANTDESK_DATABASE_URL without its driver": {"QUANTDESK_DATABASE_URL": "postgresql://"},
+    "QUANTDESK_DATABASE_URL without its driver": {
+        "QUANTDESK_DATABASE_URL": "postgresql+psycopg2://fuzz@127.0.0.1:1/x"
+    },
 }
 
 
