@@ -101,10 +101,7 @@ REGRESSIONS = {
         "--tick-size", "0.01", "--lot-size", "{}",
     ],
 }  # fmt: skip
-XFAIL: dict[str, str] = {  # name -> the finding (fuzz_findings.md of issue 12), while unfixed
-    "audit list --after 2**100": "finding 'audit list --after 2**100' (H6): OverflowError: Python "
-    "int too large to convert to SQLite INTEGER in adapters/storage/audit_log.py events, exit 1",
-}
+XFAIL: dict[str, str] = {}  # name -> the finding (fuzz_findings.md of issue 12), while unfixed
 
 
 def _bars(tmp: Path, suffix: str, content: bytes) -> list[str]:

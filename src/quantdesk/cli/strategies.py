@@ -227,7 +227,9 @@ def add_strategy_commands(app: typer.Typer, out: Console, err: Console) -> None:
     @audit.command("list")
     def audit_list(
         ctx: typer.Context,
-        after: Annotated[int, typer.Option(help="only events after this sequence number")] = 0,
+        after: Annotated[
+            int, typer.Option(min=0, help="only events after this sequence number")
+        ] = 0,
     ) -> None:
         """The audit events, oldest first."""
         with reported_failures(err):

@@ -22,7 +22,7 @@ from quantdesk.domain.audit import (
     verify_chain,
 )
 from quantdesk.domain.audit_replay import replay_registry
-from quantdesk.domain.errors import NotFoundError
+from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.strategy_definitions import (
     CustomParameters,
     DefinitionProblem,
@@ -49,6 +49,8 @@ from quantdesk.services.ports import (
 from quantdesk.services.ports.plugins import PluginClass
 
 log = logging.getLogger(__name__)
+SEQUENCE_MAX = 2**63 - 1
+"""The largest audit sequence number either database can hold (a 64-bit integer)."""
 Clock = Callable[[], int]
 Versions = list[StrategyVersion]  # aliases: the method named ``list`` shadows the builtin
 Changes = list[FieldChange]
@@ -186,6 +188,11 @@ class StrategyRegistry:
         )
 
     def audit_events(self, after_seq: int = 0) -> Events:
+        if not 0 <= after_seq <= SEQUENCE_MAX:
+            raise InvalidInputError(
+                f"sequence number {after_seq} is outside 0 .. {SEQUENCE_MAX:,}",
+                hint="audit events are numbered from 1",
+            )
         return list(self._audit.events(after_seq))
 
     def audit_head(self) -> AuditAnchor:
