@@ -68,7 +68,7 @@ def test_ingest_list_show_stats(cli: Cli, tmp_path: Path) -> None:
         (4, "bad_confidence"),
         (5, "unknown_instrument"),
         (6, "duplicate_id"),
-        (7, "malformed"),
+        (7, "not_json"),
     ]
     assert reasons[0]["field"] == "confidence" and reasons[0]["value"] == "1.5"
 
