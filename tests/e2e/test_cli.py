@@ -7,10 +7,7 @@ that share one QUANTDESK_HOME.
 import csv
 import hashlib
 import json
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,27 +15,11 @@ import pytest
 
 import quantdesk
 from support.bars import rows
+from support.console import executable, script_env
 from support.environment import shared_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "instruments"
 WriteCsv = Callable[..., Path]
-
-
-def _executable() -> str:
-    beside = Path(sys.executable).parent / "quantdesk"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("quantdesk")
-    if found is None:
-        pytest.fail("the quantdesk console script is not installed (pip install -e .)")
-    return found
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    for name in ("FORCE_COLOR", "QUANTDESK_HOME"):
-        env.pop(name, None)
-    return env
 
 
 def flat(text: str) -> str:
@@ -72,7 +53,7 @@ class Desk:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.executable = _executable()
+        self.executable = executable()
 
     def __call__(self, *args: str | Path, home: bool = True) -> subprocess.CompletedProcess[str]:
         prefix = ["--home", str(self.home)] if home else []
@@ -80,7 +61,7 @@ class Desk:
             [self.executable, *prefix, *(str(a) for a in args)],
             capture_output=True,
             text=True,
-            env=_env(),
+            env=script_env(),
             timeout=300,
             check=False,
         )

@@ -7,38 +7,23 @@ test_unexpected_errors.py) with a factory that raises. Here: the home and the ba
 
 import hashlib
 import io
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
+
+from support.console import executable, script_env
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 
 
-def _executable() -> str:
-    beside = Path(sys.executable).parent / "quantdesk"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("quantdesk")
-    if found is None:
-        pytest.fail("the quantdesk console script is not installed (pip install -e .)")
-    return found
-
-
 def quantdesk(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    for name in ("FORCE_COLOR", "QUANTDESK_HOME"):
-        env.pop(name, None)
     return subprocess.run(
-        [_executable(), *map(str, args)],
+        [executable(), *map(str, args)],
         capture_output=True,
         text=True,
-        env=env,
+        env=script_env(),
         timeout=300,
         check=False,
     )

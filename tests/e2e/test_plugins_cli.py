@@ -1,29 +1,21 @@
 """The plug-in repros as a user types them: the console script in a real process."""
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from support.console import executable, script_env
 
 PLUGINS = Path(__file__).resolve().parents[1] / "support" / "plugins"
 ZEN = "Beautiful is better"
 
 
 def quantdesk(home: Path, *args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
-    beside = Path(sys.executable).parent / "quantdesk"
-    executable = str(beside) if beside.is_file() else shutil.which("quantdesk")
-    if executable is None:
-        pytest.fail("the quantdesk console script is not installed (pip install -e .)")
-    environment = {**os.environ, "COLUMNS": "300", **env}
-    for name in ("FORCE_COLOR", "QUANTDESK_HOME", "QUANTDESK_PLUGIN_PACKAGES"):
-        if name not in env:
-            environment.pop(name, None)
+    environment = {**script_env(), "COLUMNS": "300", **env}
+    if "QUANTDESK_PLUGIN_PACKAGES" not in env:
+        environment.pop("QUANTDESK_PLUGIN_PACKAGES", None)
     return subprocess.run(
-        [executable, "--home", str(home), *(str(a) for a in args)],
+        [executable(), "--home", str(home), *(str(a) for a in args)],
         capture_output=True,
         text=True,
         env=environment,
