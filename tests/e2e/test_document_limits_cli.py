@@ -5,37 +5,17 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from quantdesk.bootstrap import bootstrap
-from quantdesk.cli.app import EXIT_INVALID, create_cli
+from support.console import Cli
 from support.registry import EXAMPLES
 
 TREND = (EXAMPLES / "trend_following.yaml").read_text()
 
 
-class Cli:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.app = create_cli(lambda home: bootstrap(home=home))
-
-    def __call__(self, *args: str | Path) -> Result:
-        return CliRunner().invoke(
-            self.app, ["--home", str(self.home), *map(str, args)], env={"COLUMNS": "300"}
-        )
-
-    def refused(self, *args: str | Path) -> str:
-        """The one-line error of a refused command, whitespace folded."""
-        result = self(*args)
-        assert result.exit_code == EXIT_INVALID, result.output
-        assert "Traceback" not in result.output
-        return " ".join(result.output.split())
-
-
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     monkeypatch.delenv("QUANTDESK_DATABASE_URL", raising=False)
-    return Cli(tmp_path / "home")
+    return Cli(tmp_path / "home", columns=300)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

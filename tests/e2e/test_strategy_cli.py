@@ -6,29 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from quantdesk.bootstrap import bootstrap
-from quantdesk.cli.app import EXIT_INVALID, create_cli
+from quantdesk.cli.app import EXIT_INVALID
 from quantdesk.cli.strategies import EXIT_AUDIT_BROKEN
+from support.console import Cli
 from support.plugin_desk import allow_test_plugins
 from support.registry import EXAMPLES
-
-
-class Cli:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.app = create_cli(lambda home: bootstrap(home=home))
-
-    def __call__(self, *args: str | Path) -> Result:
-        return CliRunner().invoke(
-            self.app, ["--home", str(self.home), *map(str, args)], env={"COLUMNS": "200"}
-        )
-
-    def ok(self, *args: str | Path) -> str:
-        result = self(*args)
-        assert result.exit_code == 0, result.output
-        return result.output
 
 
 @pytest.fixture

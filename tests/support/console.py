@@ -1,4 +1,5 @@
-"""The installed ``quantdesk`` console script, as the e2e tests run it in a subprocess."""
+"""The ``quantdesk`` CLI as the e2e tests drive it: the installed script in a subprocess, or
+the app in process."""
 
 import os
 import shutil
@@ -6,6 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
+
+from quantdesk.bootstrap import bootstrap
+from quantdesk.cli.app import EXIT_INVALID, create_cli
 
 
 def executable() -> str:
@@ -25,3 +30,31 @@ def script_env() -> dict[str, str]:
     for name in ("FORCE_COLOR", "QUANTDESK_HOME"):
         env.pop(name, None)
     return env
+
+
+class Cli:
+    """The CLI in process (``CliRunner``) on one home, as a user types it."""
+
+    def __init__(self, home: Path, columns: int = 200) -> None:
+        self.home = home
+        self.columns = columns
+        self.app = create_cli(lambda home: bootstrap(home=home))
+
+    def __call__(self, *args: str | Path) -> Result:
+        return CliRunner().invoke(
+            self.app,
+            ["--home", str(self.home), *map(str, args)],
+            env={"COLUMNS": str(self.columns)},
+        )
+
+    def ok(self, *args: str | Path) -> str:
+        result = self(*args)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def refused(self, *args: str | Path) -> str:
+        """The one-line error of a refused command (exit 2), whitespace folded."""
+        result = self(*args)
+        assert result.exit_code == EXIT_INVALID, result.output
+        assert "Traceback" not in result.output
+        return " ".join(result.output.split())
