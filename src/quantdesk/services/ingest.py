@@ -85,9 +85,10 @@ class BarIngestService:
                 f"--timestamp-at open needs a time bar; {spec} has no fixed length",
                 hint="stamp tick/volume/value bars at their close",
             )
-        if not path.is_file():
+        if not path.is_file():  # a directory or a device (/dev/zero) is refused unread
+            what = "is not a regular file" if path.exists() else "no such file"
             raise SourceReadError(
-                f"{path}: no such file", hint="check the path; it is read relative to here"
+                f"{path}: {what}", hint="check the path; it is read relative to here"
             )
         with progress.task(f"checksum {path.name}"):
             sha = file_sha256(path)

@@ -43,3 +43,17 @@ def test_ingest_for_an_impossible_id_is_refused_by_name(tmp_path: Path) -> None:
     assert code == EXIT_INVALID, output
     assert "is not of the form SYMBOL.VENUE" in output
     assert not (tmp_path / "home" / "catalog" / "data").exists()
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "."])
+@pytest.mark.parametrize(
+    "command", [["signals", "ingest"], ["data", "ingest", "bars", "--instrument", "ACME.SIM"]]
+)
+def test_a_device_or_a_directory_is_named_as_not_a_file(
+    tmp_path: Path, command: list[str], source: str
+) -> None:
+    flags = ["--id", "ACME.SIM", "--asset-class", "equity", "--currency", "USD"]
+    assert run(tmp_path / "home", "instruments", "add", *flags, "--tick-size", "0.01")[0] == 0
+    code, output = run(tmp_path / "home", *command[:3], source, *command[3:])
+    assert code == EXIT_INVALID, output
+    assert "is not a regular file" in output

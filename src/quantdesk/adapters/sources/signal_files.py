@@ -46,8 +46,9 @@ class SignalFileSource:
         self._limits = limits
 
     def read_signals(self, path: Path) -> list[SignalRecord]:
-        if not path.is_file():
-            raise SourceReadError(f"{path}: no such file", hint="check the path")
+        if not path.is_file():  # a directory or a device (/dev/zero) is refused unread
+            what = "is not a regular file" if path.exists() else "no such file"
+            raise SourceReadError(f"{path}: {what}", hint="check the path")
         suffix = path.suffix.lower()
         try:
             if suffix in JSON_LINES:
