@@ -20,7 +20,8 @@ from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest import BacktestRequest, StrategySpec
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.strategy_definitions import StrategyDefinition, parse_definition
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.services.plugins import PluginGate, PluginPolicy, PluginRefusedError
 from quantdesk.services.ports.plugins import PluginClass
 from quantdesk.services.registry import StrategyRegistry

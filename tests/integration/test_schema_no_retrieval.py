@@ -16,7 +16,8 @@ from quantdesk.adapters.storage.audit_log import SqlAuditLog
 from quantdesk.adapters.storage.database import Database, sqlite_url
 from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.strategy_definitions import StrategyDefinition, parse_definition
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.services.plugins import PluginGate, PluginPolicy
 from quantdesk.services.registry import StrategyRegistry
 from support.loopback import Bait, listening_bait

@@ -18,11 +18,8 @@ from quantdesk.adapters.storage.database import Database, DatabaseError
 from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
 from quantdesk.adapters.storage.tables import StrategyTagRow
 from quantdesk.domain.errors import InvalidInputError, NotFoundError, QuantdeskError
-from quantdesk.domain.strategy_definitions import (
-    VERSION_MAX,
-    InvalidDefinitionError,
-    parse_definition,
-)
+from quantdesk.domain.strategies.problems import InvalidDefinitionError, parse_definition
+from quantdesk.domain.strategies.versions import VERSION_MAX
 from quantdesk.services.registry import StrategyRegistry
 from support.registry import postgres_database, registry_on, sqlite_database, trend
 

@@ -21,12 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from quantdesk.adapters.storage.database import Database
 from quantdesk.adapters.storage.tables import StrategyVersionRow
 from quantdesk.domain.errors import ConflictError, NotFoundError
-from quantdesk.domain.strategy_definitions import (
-    StrategyAction,
-    StrategyChange,
-    StrategyFamily,
-    parse_definition,
-)
+from quantdesk.domain.strategies.families import StrategyFamily
+from quantdesk.domain.strategies.problems import parse_definition
+from quantdesk.domain.strategies.versions import StrategyAction, StrategyChange
 from support.registry import (
     EXAMPLES,
     postgres_database,

@@ -10,7 +10,8 @@ from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
 from quantdesk.adapters.storage.audit_log import SqlAuditLog
 from quantdesk.adapters.storage.database import Database, sqlite_url
 from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
-from quantdesk.domain.strategy_definitions import StrategyDefinition, parse_definition
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.services.registry import StrategyRegistry
 from support.environment import require_service
 

@@ -14,12 +14,8 @@ from rich.table import Table
 from quantdesk.cli.errors import reported_failures
 from quantdesk.cli.strategy_files import load_definition
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.strategy_definitions import (
-    StrategyFamily,
-    StrategyVersion,
-    parameter_schema,
-    parse_ref,
-)
+from quantdesk.domain.strategies.families import StrategyFamily, parameter_schema
+from quantdesk.domain.strategies.versions import StrategyVersion, parse_ref
 from quantdesk.domain.time import ns_to_text
 
 EXIT_AUDIT_BROKEN = 4

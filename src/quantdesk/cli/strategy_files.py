@@ -4,11 +4,8 @@ from pathlib import Path
 
 from quantdesk.domain.documents import DocumentLimitError
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.strategy_definitions import (
-    InvalidDefinitionError,
-    StrategyDefinition,
-    parse_definition,
-)
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.strategies.problems import InvalidDefinitionError, parse_definition
 from quantdesk.services.ports.documents import DocumentReader
 
 _HINT = "see `quantdesk strategy schema FAMILY` and examples/strategies/"

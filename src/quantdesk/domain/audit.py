@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from quantdesk.domain.strategy_definitions import canonical_json
+from quantdesk.domain.strategies.canonical import canonical_json
 
 GENESIS_HASH = "0" * 64
 MIN_KEY_BYTES = 16

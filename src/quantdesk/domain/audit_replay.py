@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quantdesk.domain.audit import AuditBreak, AuditEvent
-from quantdesk.domain.strategy_definitions import StrategyAction
+from quantdesk.domain.strategies.versions import StrategyAction
 
 
 @dataclass(frozen=True)

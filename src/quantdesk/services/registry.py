@@ -23,17 +23,14 @@ from quantdesk.domain.audit import (
 )
 from quantdesk.domain.audit_replay import replay_registry
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
-from quantdesk.domain.strategy_definitions import (
-    CustomParameters,
-    DefinitionProblem,
-    FieldChange,
-    InvalidDefinitionError,
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.strategies.diff import FieldChange, diff_definitions
+from quantdesk.domain.strategies.families import CustomParameters, StrategyFamily
+from quantdesk.domain.strategies.problems import DefinitionProblem, InvalidDefinitionError
+from quantdesk.domain.strategies.versions import (
     StrategyAction,
     StrategyChange,
-    StrategyDefinition,
-    StrategyFamily,
     StrategyVersion,
-    diff_definitions,
     parse_ref,
     validate_tag,
 )

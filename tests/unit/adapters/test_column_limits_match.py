@@ -16,12 +16,9 @@ from quantdesk.adapters.storage.tables import (
     StrategyVersionRow,
 )
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.strategy_definitions import (
-    InvalidDefinitionError,
-    StrategyFamily,
-    parse_definition,
-    validate_tag,
-)
+from quantdesk.domain.strategies.families import StrategyFamily
+from quantdesk.domain.strategies.problems import InvalidDefinitionError, parse_definition
+from quantdesk.domain.strategies.versions import validate_tag
 from quantdesk.domain.text import ACTOR_MAX_LENGTH, NAME_MAX_LENGTH, validate_actor
 
 

@@ -20,7 +20,7 @@ from quantdesk.domain.audit import (
     seal,
     verify_chain,
 )
-from quantdesk.domain.strategy_definitions import canonical_json
+from quantdesk.domain.strategies.canonical import canonical_json
 
 KEY = AuditKey(b"s" * 32)
 

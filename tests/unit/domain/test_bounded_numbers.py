@@ -16,12 +16,8 @@ from pydantic import BaseModel, ValidationError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.numbers import PRECISION_MAX, PRICE_MAX, QUANTITY_MAX, plain
 from quantdesk.domain.risk import RiskLimits
-from quantdesk.domain.strategy_definitions import (
-    PARAMETER_MODELS,
-    InvalidDefinitionError,
-    StrategyFamily,
-    parse_definition,
-)
+from quantdesk.domain.strategies.families import PARAMETER_MODELS, StrategyFamily
+from quantdesk.domain.strategies.problems import InvalidDefinitionError, parse_definition
 
 HUGE = ["1e999999", "1" + "0" * 100_000, "-1e999999", "1e-999999", "0." + "0" * 100_000 + "1"]
 

@@ -20,11 +20,10 @@ from quantdesk.domain.instruments import AssetClass, InstrumentSpec, validate_in
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.risk import KillSwitchEvent, RiskConfig, RiskConstraints
 from quantdesk.domain.signals import Provenance, canonical_signal_id
-from quantdesk.domain.strategy_definitions import (
+from quantdesk.domain.strategies.families import CustomParameters
+from quantdesk.domain.strategies.problems import InvalidDefinitionError, parse_definition
+from quantdesk.domain.strategies.versions import (
     VERSION_MAX,
-    CustomParameters,
-    InvalidDefinitionError,
-    parse_definition,
     parse_ref,
     validate_tag,
     validate_version,

@@ -6,15 +6,10 @@ import pytest
 import yaml
 
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.strategy_definitions import (
-    PARAMETER_MODELS,
-    InvalidDefinitionError,
-    StrategyFamily,
-    diff_definitions,
-    parameter_schema,
-    parse_definition,
-    parse_ref,
-)
+from quantdesk.domain.strategies.diff import diff_definitions
+from quantdesk.domain.strategies.families import PARAMETER_MODELS, StrategyFamily, parameter_schema
+from quantdesk.domain.strategies.problems import InvalidDefinitionError, parse_definition
+from quantdesk.domain.strategies.versions import parse_ref
 from support.registry import EXAMPLES
 
 

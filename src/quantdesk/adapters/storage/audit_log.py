@@ -16,7 +16,7 @@ from quantdesk.domain.audit import (
     head_mac,
     seal,
 )
-from quantdesk.domain.strategy_definitions import canonical_json
+from quantdesk.domain.strategies.canonical import canonical_json
 
 _HEAD_ID = 1
 

@@ -27,11 +27,11 @@ from quantdesk.domain.audit_replay import (
     StoredVersion,
 )
 from quantdesk.domain.errors import ConflictError, NotFoundError
-from quantdesk.domain.strategy_definitions import (
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.strategies.families import StrategyFamily
+from quantdesk.domain.strategies.versions import (
     Deprecation,
     StrategyAction,
-    StrategyDefinition,
-    StrategyFamily,
     StrategyVersion,
     is_strategy_key,
     validate_tag,

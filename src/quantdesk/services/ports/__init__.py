@@ -35,12 +35,9 @@ from quantdesk.domain.signal_routing import (
     SignalEventKind,
 )
 from quantdesk.domain.signals import AISignal
-from quantdesk.domain.strategy_definitions import (
-    StrategyChange,
-    StrategyDefinition,
-    StrategyFamily,
-    StrategyVersion,
-)
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.strategies.families import StrategyFamily
+from quantdesk.domain.strategies.versions import StrategyChange, StrategyVersion
 from quantdesk.services.columns import BarColumns, Float64Array, Int64Array, RawBarColumns
 from quantdesk.services.performance import EquityCurve
 

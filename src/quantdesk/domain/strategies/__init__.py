@@ -1,0 +1,1 @@
+"""Strategy definitions, the registry's unit, one module per concern."""
