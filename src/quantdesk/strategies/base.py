@@ -18,7 +18,7 @@ from typing import ClassVar
 import msgspec
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.core.data import Data
-from nautilus_trader.model.data import CustomData
+from nautilus_trader.model.data import BarType, CustomData
 from nautilus_trader.model.enums import OrderSide, OrderType, TimeInForce
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
@@ -253,3 +253,78 @@ class QuantdeskStrategy(Strategy):
 def signal_tags(signal_id: str | None) -> list[str] | None:
     """Order tags recording the signal on the order itself (seen in the cache and reports)."""
     return None if signal_id is None else [signal_tag(signal_id)]
+
+
+class FamilyConfig(QuantdeskStrategyConfig, frozen=True, kw_only=True):
+    """What every registry family's config holds besides its parameters.
+
+    A family config is its parameter model (``domain/strategies/families.py``) spelled field
+    by field, with the same names and defaults, plus these: the definition's instruments in
+    its order, its bar spec (each instrument's bars are ``{instrument}-{bar_spec}-EXTERNAL``),
+    and ``registry``: the canonical JSON of the definition's fields that are not config fields
+    (id, version, name, description, risk, bookkeeping), which translation writes and reads
+    back so that definition -> config -> definition is exact. The strategy never reads it.
+    """
+
+    instrument_ids: list[str]
+    bar_spec: str = "1-MINUTE-LAST"
+    registry: str = ""
+
+
+class FamilyStrategy(QuantdeskStrategy):
+    """A registry family: trades the definition's instruments, each on its own bars.
+
+    ``self.instruments`` keeps the definition's order; ``self.bar_types`` maps each to its
+    bar type and ``self.instrument_of`` back. Signals of other instruments are ignored and
+    every instrument is flattened at stop (when asked) or on a breach.
+    """
+
+    def __init__(self, config: FamilyConfig) -> None:
+        if not config.instrument_ids:
+            raise ParameterValueError("instrument_ids", "must name at least one instrument")
+        if len(set(config.instrument_ids)) != len(config.instrument_ids):
+            raise ParameterValueError("instrument_ids", "an instrument is listed twice")
+        super().__init__(config)
+        self.instruments: list[InstrumentId] = [
+            InstrumentId.from_str(i) for i in config.instrument_ids
+        ]
+        self.bar_types: dict[InstrumentId, BarType] = {
+            iid: BarType.from_str(f"{iid}-{config.bar_spec}-EXTERNAL") for iid in self.instruments
+        }
+        self.instrument_of: dict[BarType, InstrumentId] = {
+            bar_type: iid for iid, bar_type in self.bar_types.items()
+        }
+        self._instrument_values = frozenset(i.value for i in self.instruments)
+        self._quantities: dict[InstrumentId, Quantity] = {}
+
+    def on_start(self) -> None:
+        super().on_start()
+        for iid in self.instruments:
+            self._quantities[iid] = self._trade_quantity(iid, self.trade_size_of(iid))
+
+    def trade_size_of(self, instrument_id: InstrumentId) -> Decimal:
+        """The quantity one entry trades in ``instrument_id``; families with a
+        ``trade_size`` parameter need not override."""
+        size: Decimal = self.config.trade_size
+        return size
+
+    def quantity(self, instrument_id: InstrumentId) -> Quantity:
+        """``trade_size_of`` in the instrument's precision (looked up at start)."""
+        return self._quantities[instrument_id]
+
+    def subscribe_all_bars(self) -> None:
+        for bar_type in self.bar_types.values():
+            self.subscribe_bars(bar_type)
+
+    def net_position(self, instrument_id: InstrumentId) -> Decimal:
+        """This strategy's signed open quantity in the instrument."""
+        net = Decimal(0)
+        for position in self.cache.positions_open(instrument_id=instrument_id, strategy_id=self.id):
+            net += position.signed_decimal_qty()
+        return net
+
+    def signal_instruments(self) -> frozenset[str]:
+        return self._instrument_values
+
+    def stop_trading_instruments(self) -> list[InstrumentId]:
+        return list(self.instruments)
