@@ -29,7 +29,12 @@ from quantdesk.cli.strategies import add_strategy_commands
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
-from quantdesk.domain.market_data import BarIngestOptions, TimestampAt, TimestampFormat
+from quantdesk.domain.market_data import (
+    BarIngestOptions,
+    BarSpec,
+    TimestampAt,
+    TimestampFormat,
+)
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 
@@ -258,14 +263,28 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
         start: Annotated[
             str | None, typer.Option(help="ISO-8601 UTC start, default 2024-01-01T00:00Z")
         ] = None,
+        bar_specs: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--bar-spec",
+                help="also write these bars, aggregated from the 1-minute ones "
+                "(repeatable), e.g. 5-MINUTE-LAST",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
-        """Write a deterministic regime-switching synthetic market into the catalog."""
+        """Write a deterministic regime-switching synthetic market into the catalog.
+
+        1-MINUTE-LAST bars always; each --bar-spec adds coarser bars made from them (ts = bar
+        close, only complete bars), so strategies of different speeds share one market.
+        """
         with failures():
             config = SyntheticMarketConfig(
                 instruments=instruments_count,
                 days=days,
                 seed=seed,
                 start_ns=DEFAULT_START_NS if start is None else parse_utc(start, "--start"),
+                bar_specs=tuple(_bar_spec(text) for text in bar_specs or ()),
             )
             with RichProgress(err) as progress:
                 summaries = ctx.obj.platform.synthetic.synthesize(config, progress)
@@ -276,6 +295,13 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
     add_strategy_commands(app, out, err)
     add_signal_commands(app, out, err)
     return app
+
+
+def _bar_spec(text: str) -> BarSpec:
+    try:
+        return BarSpec.parse(text)
+    except ValueError as error:
+        raise InvalidInputError(f"--bar-spec: {error}") from None
 
 
 def _options(**values: object) -> BarIngestOptions:

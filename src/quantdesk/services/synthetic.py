@@ -2,7 +2,9 @@
 
 Every instrument follows one shared market regime (trending, mean-reverting, high-volatility)
 that switches at random times, and their shocks share a common factor, so they are mildly
-correlated. Same configuration and seed, same bars, bit for bit.
+correlated. Same configuration and seed, same bars, bit for bit. Besides its 1-minute bars
+the market can be written at coarser time bars (``bar_specs``, e.g. 5-MINUTE-LAST), aggregated
+from those same 1-minute bars, so strategies of different speeds trade one consistent market.
 """
 
 import hashlib
@@ -18,6 +20,11 @@ from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarSpec, IngestSummary
 from quantdesk.domain.time import describe_ns, in_ts_range, ts_range_text
+from quantdesk.services.bar_aggregation import (
+    BASE_BAR_SPEC,
+    aggregate_minute_bars,
+    check_aggregatable,
+)
 from quantdesk.services.columns import BarColumns, RawBarColumns
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
@@ -42,6 +49,7 @@ class SyntheticMarketConfig:
     start_ns: int = DEFAULT_START_NS
     mean_regime_bars: int = 1_440
     correlation: float = 0.3
+    bar_specs: tuple[BarSpec, ...] = ()  # written besides 1-MINUTE-LAST, aggregated from it
 
     def __post_init__(self) -> None:
         if not 1 <= self.instruments <= 99:
@@ -57,6 +65,19 @@ class SyntheticMarketConfig:
                 f"does not fit the valid time range {ts_range_text()}",
                 hint="choose a start and a length inside that range",
             )
+        for spec in self.bar_specs:
+            minutes = check_aggregatable(spec)
+            if minutes > self.bars_per_instrument:
+                raise InvalidInputError(
+                    f"bar spec {spec}: a bar of {minutes} minutes is longer than the "
+                    f"{self.days} day(s) of the synthetic market",
+                    hint="ask for more days or a shorter bar",
+                )
+
+    @property
+    def extra_bar_specs(self) -> list[BarSpec]:
+        """The coarser bar specs to write, once each, in the order given (1-minute excluded)."""
+        return list(dict.fromkeys(s for s in self.bar_specs if s != BASE_BAR_SPEC))
 
     @property
     def bars_per_instrument(self) -> int:
@@ -80,7 +101,6 @@ class SyntheticSeries:
 _DRIFT = (3e-5, 0.0, 0.0)
 _SIGMA = (5e-4, 4e-4, 1.5e-3)
 _REVERSION = (0.0, 0.02, 0.0)
-_BAR_SPEC = BarSpec(step=1, aggregation="MINUTE", price_type="LAST")
 _FIELDS = ("open", "high", "low", "close", "volume")
 
 
@@ -167,8 +187,12 @@ def _bars_from_path(
 
 
 def fingerprint(series: SyntheticSeries) -> str:
+    return bars_fingerprint(series.bars)
+
+
+def bars_fingerprint(bars: BarColumns) -> str:
     digest = hashlib.sha256()
-    for column in (series.bars.ts_ns, *(series.bars.field(f) for f in _FIELDS)):
+    for column in (bars.ts_ns, *(bars.field(f) for f in _FIELDS)):
         digest.update(np.ascontiguousarray(column).tobytes())
     return digest.hexdigest()
 
@@ -190,14 +214,37 @@ class SyntheticMarketService:
         summaries = []
         for series in market:
             self._instruments.add(series.instrument)
+            source = f"{config.describe()};instrument={series.instrument.instrument_id}"
             summaries.append(
-                self._ingest.ingest_columns(
-                    RawBarColumns.from_bars(series.bars),
-                    instrument=series.instrument,
-                    bar_spec=_BAR_SPEC,
-                    source=f"{config.describe()};instrument={series.instrument.instrument_id}",
-                    source_sha256=fingerprint(series),
-                    progress=progress,
-                )
+                self._write(series.instrument, series.bars, BASE_BAR_SPEC, source, progress)
             )
+            for spec in config.extra_bar_specs:
+                bars = aggregate_minute_bars(series.bars, spec)
+                if len(bars) == 0:
+                    raise InvalidInputError(
+                        f"bar spec {spec}: the synthetic market holds no complete bar of it",
+                        hint="ask for more days or a shorter bar",
+                    )
+                summaries.append(
+                    self._write(
+                        series.instrument, bars, spec, f"{source};bar_spec={spec}", progress
+                    )
+                )
         return summaries
+
+    def _write(
+        self,
+        instrument: InstrumentSpec,
+        bars: BarColumns,
+        spec: BarSpec,
+        source: str,
+        progress: ProgressReporter,
+    ) -> IngestSummary:
+        return self._ingest.ingest_columns(
+            RawBarColumns.from_bars(bars),
+            instrument=instrument,
+            bar_spec=spec,
+            source=source,
+            source_sha256=bars_fingerprint(bars),
+            progress=progress,
+        )
