@@ -106,6 +106,16 @@ class VenueSpec(BaseModel):
         description="for BID or ASK bars: the other side of the market is the bars shifted "
         "by this spread (price units); without it single-sided bars make no market",
     )
+    fill_at: Literal["close", "next_open"] = Field(
+        default="close",
+        description="when a market order decided on a bar fills: close, at that bar's close; "
+        "next_open, at the next bar's open (as backtesting.py and zipline)",
+    )
+    commission_per_unit: Money | None = Field(
+        default=None,
+        description="commission per unit of quantity on each fill (venue currency), "
+        "added to the fee rates' share of notional",
+    )
 
 
 class StrategySpec(BaseModel):
