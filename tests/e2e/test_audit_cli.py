@@ -28,7 +28,7 @@ def run(home: Path, *args: str | Path) -> Result:
 def registered(home: Path) -> None:
     for args in (
         ("strategy", "add", EXAMPLES / "trend_following.yaml"),
-        ("strategy", "tag", "trend-btc@1", "live"),
+        ("strategy", "tag", "trend-syn01@1", "live"),
     ):
         assert run(home, *args).exit_code == 0
 
@@ -40,14 +40,14 @@ def test_verify_names_every_break_and_exits_4(tmp_path: Path) -> None:
     with sqlite3.connect(home / "quantdesk.db") as sql:
         sql.execute(
             "UPDATE strategy_versions SET content = "
-            'REPLACE(content, \'"trade_size":"0.01"\', \'"trade_size":"100"\')'
+            'REPLACE(content, \'"trade_size":"100"\', \'"trade_size":"200"\')'
         )
         sql.execute("UPDATE strategy_tags SET actor = 'mallory'")
     result = run(home, "audit", "verify")
     assert result.exit_code == EXIT_AUDIT_BROKEN
     assert "audit log broken: 2 break(s) (2 events, 0 run anchors, unkeyed" in result.output
-    assert "version trend-btc@1: content hashes to " in result.output
-    assert "tag trend-btc@live: actor stored 'mallory', logged " in result.output
+    assert "version trend-syn01@1: content hashes to " in result.output
+    assert "tag trend-syn01@live: actor stored 'mallory', logged " in result.output
 
 
 def test_a_keyed_log_rejects_a_reseal_and_never_prints_the_key(

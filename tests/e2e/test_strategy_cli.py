@@ -35,8 +35,8 @@ def test_add_all_examples_list_show_and_verify(cli: Cli) -> None:
     listed = json.loads(cli.ok("strategy", "list", "--json"))
     assert len(listed) == 8 and all(item["ref"].endswith("@1") for item in listed)
     only = cli.ok("strategy", "list", "--family", "execution")
-    assert "twap-eurusd" in only and "trend-btc" not in only
-    shown = cli.ok("strategy", "show", "trend-btc@1")
+    assert "twap-syn02" in only and "trend-syn01" not in only
+    shown = cli.ok("strategy", "show", "trend-syn01@1")
     assert "fast_period: 10" in shown and "by alice" in shown
     assert "8 events" in cli.ok("audit", "verify")
     assert (cli.home / "quantdesk.db").is_file()
@@ -45,16 +45,16 @@ def test_add_all_examples_list_show_and_verify(cli: Cli) -> None:
 def test_update_history_diff_tag_deprecate(cli: Cli, tmp_path: Path) -> None:
     cli.ok("strategy", "add", EXAMPLES / "trend_following.yaml")
     faster = changed(tmp_path, "trend_following.yaml", "fast_period: 10", "fast_period: 12")
-    assert "trend-btc@2: registered" in cli.ok("strategy", "update", faster, "--reason", "faster")
-    history = cli.ok("strategy", "history", "trend-btc")
+    assert "trend-syn01@2: registered" in cli.ok("strategy", "update", faster, "--reason", "faster")
+    history = cli.ok("strategy", "history", "trend-syn01")
     assert "faster" in history and "│ 2 " in history
-    diff = cli.ok("strategy", "diff", "trend-btc", "1", "2")
+    diff = cli.ok("strategy", "diff", "trend-syn01", "1", "2")
     assert "parameters.fast_period" in diff and "10" in diff and "12" in diff
-    cli.ok("strategy", "tag", "trend-btc@2", "live")
-    assert "fast_period: 12" in cli.ok("strategy", "show", "trend-btc@live")
-    assert "trend-btc" in cli.ok("strategy", "list", "--tag", "live")
-    cli.ok("strategy", "deprecate", "trend-btc@1", "--reason", "too slow")
-    assert "DEPRECATED: too slow" in cli.ok("strategy", "show", "trend-btc@1")
+    cli.ok("strategy", "tag", "trend-syn01@2", "live")
+    assert "fast_period: 12" in cli.ok("strategy", "show", "trend-syn01@live")
+    assert "trend-syn01" in cli.ok("strategy", "list", "--tag", "live")
+    cli.ok("strategy", "deprecate", "trend-syn01@1", "--reason", "too slow")
+    assert "DEPRECATED: too slow" in cli.ok("strategy", "show", "trend-syn01@1")
     assert "4 events" in cli.ok("audit", "verify")  # 2 versions, a tag, a deprecation
     assert "strategy_tagged" in cli.ok("audit", "list")
 
@@ -127,9 +127,9 @@ def test_unknown_strategy_and_missing_file(cli: Cli, tmp_path: Path) -> None:
 
 def test_audit_verify_reports_the_first_broken_link(cli: Cli) -> None:
     cli.ok("strategy", "add", EXAMPLES / "trend_following.yaml")
-    cli.ok("strategy", "tag", "trend-btc@1", "validated")
+    cli.ok("strategy", "tag", "trend-syn01@1", "validated")
     with sqlite3.connect(cli.home / "quantdesk.db") as connection:
-        connection.execute("UPDATE audit_events SET subject = 'trend-btc@9' WHERE seq = 1")
+        connection.execute("UPDATE audit_events SET subject = 'trend-syn01@9' WHERE seq = 1")
     result = cli("audit", "verify")
     assert result.exit_code == EXIT_AUDIT_BROKEN
     assert "audit event 1" in result.output

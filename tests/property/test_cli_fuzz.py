@@ -327,7 +327,7 @@ def settings_env(draw: st.DrawFn) -> dict[str, str]:
     env=settings_env(),
     command=st.sampled_from(
         [["strategy", "list"], ["instruments", "list"], ["data", "list"], ["signals", "stats"],
-         ["strategy", "show", "twap-eurusd"], ["runs", "list"]]
+         ["strategy", "show", "twap-syn02"], ["runs", "list"]]
     ),
 )  # fmt: skip
 def test_settings_never_crash(desk: Desk, env: dict[str, str], command: list[str]) -> None:

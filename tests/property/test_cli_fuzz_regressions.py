@@ -157,7 +157,7 @@ SETTING_REGRESSIONS = {  # found by this suite
 def test_setting_regressions_are_refused_clearly(desk: Desk, name: str) -> None:
     # Property: a bad QUANTDESK_ value is a named error (exit 2), never a crash.
     env = SETTING_REGRESSIONS[name]
-    outcome = check(desk, ["strategy", "show", "twap-eurusd"], label=name, env=env)
+    outcome = check(desk, ["strategy", "show", "twap-syn02"], label=name, env=env)
     assert outcome.exit_code == 2, outcome
     assert next(iter(env)) in outcome.stderr, outcome
 
