@@ -34,10 +34,11 @@ from nautilus_trader.model.enums import TradingState as NautilusTradingState
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.objects import MONEY_MAX
 
-from quantdesk.adapters.nautilus.bar_sides import QuoteSidesNode
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
+from quantdesk.adapters.nautilus.next_open import NextOpenHold, NextOpenHoldConfig, OpenTicksNode
+from quantdesk.adapters.nautilus.next_open import hold_instruments as next_open_instruments
 from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_CLIENT_ID, SIGNAL_DATA_PATH
@@ -110,7 +111,9 @@ class NautilusBacktestRunner:
             for i in request.instruments
             if (spread := request.venue(i.rsplit(".", 1)[1]).bar_spread) is not None
         }
-        node = QuoteSidesNode(configs=[config], spreads=spreads)
+        fill_at = {v: request.venue(v).fill_at for v in request.venue_names}
+        opens = next_open_instruments(fill_at, request.instruments)
+        node = OpenTicksNode([config], spreads, [bar_type_id(i, spec) for i in opens])
         try:
             with _engine_refusals("building"):
                 node.build()
@@ -129,10 +132,15 @@ class NautilusBacktestRunner:
             engine.add_actor(recorder)
             guard = self._risk_guard(request, engine)
             engine.add_actor(guard)
+            forward, hold = engine.kernel.risk_engine.execute, None
+            if opens:  # in front of the risk engine, the margin check in front of it
+                hold = NextOpenHold(NextOpenHoldConfig(), forward=forward, instruments=opens)
+                engine.add_actor(hold)
+                forward = hold.execute
             engine.add_actor(
-                MarginCheck(
+                margin := MarginCheck(
                     MarginCheckConfig(component_id="QuantdeskMarginCheck"),
-                    forward=engine.kernel.risk_engine.execute,
+                    forward=forward,
                     bar_types={i: bar_type_id(i, spec) for i in request.instruments},
                     oms_types={
                         v: getattr(NautilusOmsType, request.venue(v).oms_type.value)
@@ -141,6 +149,8 @@ class NautilusBacktestRunner:
                     taker_fees={v: request.venue(v).taker_fee for v in request.venue_names},
                 )
             )
+            if hold is not None:
+                hold.recheck = margin.refusal  # again at the open, with earlier orders pending
             started = time.perf_counter()
             with _engine_refusals("running"):
                 (result,) = node.run()
@@ -291,13 +301,16 @@ def _engine_risk(request: BacktestRequest) -> RiskEngineConfig:
 
 def _venue(spec: VenueSpec, seed: int) -> BacktestVenueConfig:
     fee_model = None
-    if spec.maker_fee is not None or spec.taker_fee is not None:
+    rates = spec.maker_fee is not None or spec.taker_fee is not None
+    if rates or spec.commission_per_unit is not None:
         fee_model = ImportableFeeModelConfig(
             fee_model_path="quantdesk.adapters.nautilus.fees:VenueRateFeeModel",
             config_path="quantdesk.adapters.nautilus.fees:VenueRateFeeModelConfig",
             config={
-                "maker_fee": float(spec.maker_fee or 0),
-                "taker_fee": float(spec.taker_fee or 0),
+                "maker_fee": float(spec.maker_fee or 0) if rates else None,
+                "taker_fee": float(spec.taker_fee or 0) if rates else None,
+                "commission_per_unit": float(spec.commission_per_unit or 0),
+                "currency": spec.base_currency,
             },
         )
     return BacktestVenueConfig(
