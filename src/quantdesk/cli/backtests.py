@@ -84,6 +84,17 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 help="BID/ASK bars only: the other side is the bars shifted by this spread"
             ),
         ] = None,
+        fill_at: Annotated[
+            str,
+            typer.Option(
+                help="when a market order decided on a bar fills: close (that bar's close) "
+                "or next_open (the next bar's open)"
+            ),
+        ] = "close",
+        commission_per_unit: Annotated[
+            str | None,
+            typer.Option(help="commission per unit of quantity on each fill, beside the rates"),
+        ] = None,
         seed: Annotated[int, typer.Option(help="seed of the fill model's draws")] = 0,
         label: Annotated[str, typer.Option(help="a name for the run")] = "",
         log_level: Annotated[str, typer.Option(help="engine log level (OFF silences)")] = "ERROR",
@@ -146,6 +157,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                                 "taker_fee": taker_fee,
                                 "liquidity": liquidity,
                                 "bar_spread": bar_spread,
+                                "fill_at": fill_at,
+                                "commission_per_unit": commission_per_unit,
                             }
                             for venue in sorted({i.rsplit(".", 1)[-1] for i in instrument})
                         ],
