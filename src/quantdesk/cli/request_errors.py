@@ -40,6 +40,8 @@ _VENUE_FLAGS = {
     "oms_type": "--oms",
     "account_type": "--account",
     "liquidity": "--liquidity",
+    "fill_at": "--fill-at",
+    "commission_per_unit": "--commission-per-unit",
 }
 _SCALARS = (str, int, float, Decimal, bool)
 
