@@ -147,3 +147,17 @@ def test_a_run_whose_only_order_has_no_next_bar_says_so(
     ingest(acme, write_csv, rows(5), "1-MINUTE-LAST")  # decided on the fifth, the last bar
     with pytest.raises(AllOrdersRefusedError, match="NO_NEXT_OPEN"):
         run(acme, liquidity="unlimited")
+
+
+def test_a_cash_buy_the_open_makes_too_dear_is_denied_not_a_crash(
+    acme: Platform, write_csv: Callable[..., Path]
+) -> None:
+    bars = rows(8)
+    gap = [*bars[5][:1], "110.00", "110.50", "109.50", "110.20", bars[5][5]]  # opens 10 % up
+    bars = [*bars[:5], gap, *bars[6:]]
+    ingest(acme, write_csv, bars, "1-MINUTE-LAST")
+    # 100 shares cost ~10,000 at the fifth close, 11,000 at the sixth open: the cash has 10,500
+    with pytest.raises(AllOrdersRefusedError, match="NOTIONAL_EXCEEDS_FREE_BALANCE"):
+        run(acme, liquidity="unlimited", account_type="CASH", starting_balance="10500")
+    enough = run(acme, liquidity="unlimited", account_type="CASH", starting_balance="12000")
+    assert fills(acme, enough) == [(T0 + 5 * MINUTE_NS, 1, 100.0, 110.0)]
