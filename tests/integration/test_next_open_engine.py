@@ -161,3 +161,23 @@ def test_a_cash_buy_the_open_makes_too_dear_is_denied_not_a_crash(
         run(acme, liquidity="unlimited", account_type="CASH", starting_balance="10500")
     enough = run(acme, liquidity="unlimited", account_type="CASH", starting_balance="12000")
     assert fills(acme, enough) == [(T0 + 5 * MINUTE_NS, 1, 100.0, 110.0)]
+
+
+def test_margin_is_checked_again_at_the_open_with_the_orders_before_pending(
+    acme: Platform, write_csv: Callable[..., Path]
+) -> None:
+    """Held orders are not yet at the venue when the next is decided; released, the second
+    of two buys the account cannot both carry is denied (as in close mode)."""
+    ingest(acme, write_csv, rows(8), "1-MINUTE-LAST")
+    specs = [buyer("1-MINUTE-LAST", order_id_tag=tag) for tag in ("001", "002")]
+    venue = {"name": "SIM", "liquidity": "unlimited", "starting_balance": "15000"}
+    for fill_at in ("close", "next_open"):
+        result = run_specs(
+            acme,
+            specs,
+            instruments=[IID],
+            venues=[{**venue, "fill_at": fill_at}],
+        )
+        assert len(fills(acme, result)) == 1, fill_at
+        (refusal,) = result.engine_rejections
+        assert refusal.reason == "INSUFFICIENT_MARGIN" and refusal.count == 1
