@@ -184,6 +184,7 @@ def test_close_trades_as_backtesting_py_on_close(goog_desk: Platform) -> None:
     assert result.metrics.end_equity == pytest.approx(stats["Equity Final [$]"], rel=1e-6)
     next_open = quantdesk_run(goog_desk, fill_at="next_open")
     assert trade_list(goog_desk, next_open) != trade_list(goog_desk, result)
+    assert next_open.fingerprint != result.fingerprint  # the convention decides the outcome
 
 
 @pytest.mark.parametrize("long_only", [False, True])
@@ -217,6 +218,22 @@ def test_commission_per_unit_adds_to_the_rate(goog_desk: Platform) -> None:
     stats = reference(GOOG, commission=lambda size, price: abs(size) * (price * RATE + per_unit))
     assert trade_list(goog_desk, result) == reference_trades(stats)
     assert result.metrics.end_equity == pytest.approx(stats["Equity Final [$]"], rel=1e-6)
+    assert result.fingerprint != quantdesk_run(goog_desk, fill_at="next_open").fingerprint
+
+
+@pytest.mark.parametrize("chunk_size", [7, None])
+def test_next_open_is_the_same_streamed_in_small_chunks_or_at_once(
+    goog_desk: Platform, chunk_size: int | None
+) -> None:
+    """The open tick travels with its bar, so a chunk boundary never parts them."""
+    default = quantdesk_run(goog_desk, fill_at="next_open")
+    request = default.request.model_copy(
+        update={"engine": default.request.engine.model_copy(update={"chunk_size": chunk_size})}
+    )
+    other = goog_desk.backtests.run(request)
+    ours = list(goog_desk.backtests.artifacts(other.run_id).fills)
+    assert ours == list(goog_desk.backtests.artifacts(default.run_id).fills)
+    assert other.fingerprint == default.fingerprint
 
 
 def test_commission_per_unit_alone_keeps_the_instruments_rates(goog_desk: Platform) -> None:
