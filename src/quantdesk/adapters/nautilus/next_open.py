@@ -82,7 +82,7 @@ class NextOpenHold(Actor):
         self._forward = forward
         self._instruments = sorted(InstrumentId.from_str(i) for i in set(instruments))
         self._held_ids = frozenset(self._instruments)
-        self._held: dict[InstrumentId, list[SubmitOrder]] = {}
+        self._held: dict[InstrumentId, list[tuple[int, SubmitOrder]]] = {}
         self.recheck = recheck
         self.orders_held = 0
         self.orders_never_filled = 0
@@ -98,7 +98,7 @@ class NextOpenHold(Actor):
         # The endpoint stays with :meth:`execute`: the margin check stops after this actor and
         # hands it back to its forward, which is this actor. Stopped, it forwards at once.
         for instrument_id in sorted(self._held):
-            for command in self._held[instrument_id]:
+            for _, command in self._held[instrument_id]:
                 self.orders_never_filled += 1
                 self._deny(command.order, no_next_open_reason(str(instrument_id)))
         self._held.clear()
@@ -116,22 +116,30 @@ class NextOpenHold(Actor):
             and command.order.order_type in _HELD_TYPES
             and command.instrument_id in self._held_ids
         ):
-            self._held.setdefault(command.instrument_id, []).append(command)
+            decided = self.clock.timestamp_ns()
+            self._held.setdefault(command.instrument_id, []).append((decided, command))
             self.orders_held += 1
             return
         self._forward(command)
 
     def on_trade_tick(self, tick: TradeTick) -> None:
-        self._release(tick.instrument_id)
+        self._release(tick.instrument_id, tick.ts_init)
 
     def on_quote_tick(self, tick: QuoteTick) -> None:
-        self._release(tick.instrument_id)
+        self._release(tick.instrument_id, tick.ts_init)
 
-    def _release(self, instrument_id: InstrumentId) -> None:
-        held = self._held.pop(instrument_id, None)
+    def _release(self, instrument_id: InstrumentId, ts_open: int) -> None:
+        """The orders decided before this open go, in the order decided; one decided at the
+        open's own time (on another bar of that time) waits for the next open."""
+        held = self._held.get(instrument_id)
         if not held:
             return
-        for command in held:
+        due = [command for decided, command in held if decided < ts_open]
+        if len(due) < len(held):
+            self._held[instrument_id] = [(d, c) for d, c in held if d >= ts_open]
+        else:
+            del self._held[instrument_id]
+        for command in due:
             reason = None if self.recheck is None else self.recheck(command.order)
             if reason is not None:
                 self._deny(command.order, reason)
@@ -158,7 +166,8 @@ class NextOpenHold(Actor):
 class OpenTicksNode(QuoteSidesNode):
     """``QuoteSidesNode`` whose engine receives, before each bar of ``opens``, its open tick.
 
-    ``opens``: the bar types (as streamed) of the instruments of next-open venues.
+    ``opens``: for each instrument of a next-open venue, its finest streamed bar type (the one
+    the engine executes on): a coarser bar's open, seen at its close, is a stale price.
     """
 
     def __init__(self, configs: list[Any], spreads: dict[str, Any], opens: Iterable[str]) -> None:
