@@ -13,7 +13,7 @@ request, and the decision is published so the run can trace signal -> decision -
 """
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import msgspec
 from nautilus_trader.config import StrategyConfig
@@ -24,6 +24,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
+from pydantic import BaseModel, ValidationError
 
 from quantdesk.adapters.nautilus.signal_data import (
     SIGNAL_DECISION_TOPIC,
@@ -328,3 +329,21 @@ class FamilyStrategy(QuantdeskStrategy):
 
     def stop_trading_instruments(self) -> list[InstrumentId]:
         return list(self.instruments)
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def family_parameters(model: type[P], config: object, cross_field: str) -> P:
+    """The family's parameter model built from the config's fields of the same names, so a
+    hand-written config meets the registry's bounds and cross-field rules too. The first
+    violation is raised as a ``ParameterValueError`` naming its field (``cross_field`` for a
+    rule between fields, which pydantic reports without one)."""
+    values = {name: getattr(config, name) for name in model.model_fields}
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else cross_field
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ParameterValueError(field, f"{field}: {message}") from None
