@@ -10,11 +10,15 @@ Per instrument of the definition, on its bars:
   ``reversion_lookback`` closes (NautilusTrader's ``BollingerBands`` fed the close, k = 1:
   simple mean, population deviation). Flat, it goes short at ``z >= reversion_entry_zscore``
   and long at ``z <= -reversion_entry_zscore``; a long exits when z is back to 0 or above, a
-  short when z is back to 0 or below (the model has no exit band: the mean is the target);
+  short when z is back to 0 or below (the model has no exit band: the mean is the target;
+  ``|z| < Z_AT_MEAN`` counts as 0);
 - **neither**: flat.
 
 Both sub-logics' indicators are fed every bar whatever the regime, so a switch finds them
-warm. On a regime change the open position (the old sub-logic's) is closed at once.
+warm. On a regime change the open position (the old sub-logic's) is closed at once, and the
+new sub-logic decides from the first bar after that exit: the next bar for a signal (known
+between bars), the bar after the change for the volatility rule (decided on a bar; deciding
+on the same bar would meet the risk gate before the exit has filled).
 
 Where the regime comes from (``regime_source``):
 
@@ -83,12 +87,17 @@ class RegimeSwitchingConfig(FamilyConfig, frozen=True, kw_only=True):
     trade_size: Decimal
 
 
+Z_AT_MEAN = 1e-9
+"""|z| below this is z = 0: the indicator's mean is a running sum, so a close equal to the
+mean (two-decimal prices meet it often) reads a few 1e-13 off."""
+
+
 def reversion_target(held: int, z: float, entry: float) -> int:
     """The side the reversion sub-logic wants (+1, -1, 0) holding ``held`` at z-score ``z``."""
     if held > 0:
-        return 0 if z >= 0 else 1
+        return 0 if z >= -Z_AT_MEAN else 1
     if held < 0:
-        return 0 if z <= 0 else -1
+        return 0 if z <= Z_AT_MEAN else -1
     if z >= entry:
         return -1
     if z <= -entry:
@@ -218,16 +227,18 @@ class RegimeSwitching(FamilyStrategy):
             return
         iid = InstrumentId.from_str(signal.instrument_id)
         book = self._books[iid]
+        book.regime_signal = signal.signal_id  # the exit on a change is taken on this signal
         self._set_regime(iid, book, regime_of_label(signal.value.label), signal.ts_init)
-        book.regime_signal = signal.signal_id
 
-    def _set_regime(self, iid: InstrumentId, book: _Book, regime: Regime, ts_ns: int) -> None:
+    def _set_regime(self, iid: InstrumentId, book: _Book, regime: Regime, ts_ns: int) -> bool:
+        """True if the regime changed (and the old sub-logic's position is being closed)."""
         if regime is book.regime:
-            return
+            return False
         self.regime_changes += 1
         book.regime = regime
         if self.net_position(iid) != 0 and self.may_trade(ts_ns):
             self.flatten(iid, book.regime_signal)
+        return True
 
     # bars -------------------------------------------------------------------------------------
 
@@ -241,8 +252,9 @@ class RegimeSwitching(FamilyStrategy):
         book.slow.update_raw(close)
         book.bands.update_raw(close, close, close)
         if not self._from_signals:
-            book.regime_signal = None
-            self._set_regime(iid, book, book.volatility.update(close), bar.ts_event)
+            regime = book.volatility.update(close)
+            if self._set_regime(iid, book, regime, bar.ts_event):
+                return  # the exit is out; the new sub-logic decides from the next bar on
         if not self.may_trade(bar.ts_event):
             return
         net = self.net_position(iid)
