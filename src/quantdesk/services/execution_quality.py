@@ -9,11 +9,12 @@ fill at their closes in these backtests, so the close is the price a slice could
 count: the opposite side is the strategy getting flat at the stop, not execution.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
 import numpy as np
 
+from quantdesk.domain.backtest import StrategySpec
 from quantdesk.domain.backtest_records import FillRecord
 from quantdesk.domain.errors import NotFoundError
 from quantdesk.domain.execution_quality import ExecutionQuality, cost_bps
@@ -78,3 +79,39 @@ def measure_execution(
         market_volume=volume,
         participation=filled / volume if volume > 0 else None,
     )
+
+
+EXECUTION_FAMILY_PATH = "quantdesk.strategies.execution:Execution"
+"""The execution family's strategy class: the strategies of a run whose quality is measured."""
+
+BarReader = Callable[[str, str], BarColumns]
+"""(instrument id, bar spec) -> that instrument's bars of the run, in time order."""
+
+
+def run_execution_quality(
+    strategies: Iterable[tuple[str, StrategySpec]],
+    fills: Sequence[FillRecord],
+    read_bars: BarReader,
+) -> list[ExecutionQuality]:
+    """The quality of every parent order of a run: one per execution-family strategy
+    (``(engine strategy id, spec)``) and instrument, in the order given. Other families are
+    skipped."""
+    out = []
+    for strategy_id, spec in strategies:
+        if spec.strategy_path != EXECUTION_FAMILY_PATH:
+            continue
+        config = spec.config
+        for instrument_id in config["instrument_ids"]:
+            out.append(
+                measure_execution(
+                    fills,
+                    read_bars(instrument_id, str(config.get("bar_spec", "1-MINUTE-LAST"))),
+                    strategy_id=strategy_id,
+                    instrument_id=instrument_id,
+                    algorithm=str(config["algorithm"]),
+                    side="buy" if config["side"] == "buy" else "sell",
+                    total_quantity=float(config["total_quantity"]),
+                    horizon_minutes=int(config.get("horizon_minutes", 60)),
+                )
+            )
+    return out

@@ -3,11 +3,16 @@
 import numpy as np
 import pytest
 
+from quantdesk.domain.backtest import StrategySpec
 from quantdesk.domain.backtest_records import FillRecord
 from quantdesk.domain.errors import NotFoundError
 from quantdesk.domain.execution_quality import cost_bps
 from quantdesk.services.columns import BarColumns
-from quantdesk.services.execution_quality import measure_execution
+from quantdesk.services.execution_quality import (
+    EXECUTION_FAMILY_PATH,
+    measure_execution,
+    run_execution_quality,
+)
 
 MINUTE = 60_000_000_000
 
@@ -94,3 +99,34 @@ def test_no_bars_is_named() -> None:
             total_quantity=1.0,
             horizon_minutes=1,
         )
+
+
+def test_a_run_measures_each_execution_parent_and_skips_other_families() -> None:
+    market = bars([100.0, 101.0], [10.0, 10.0])
+    execution = StrategySpec(
+        strategy_path=EXECUTION_FAMILY_PATH,
+        config_path="quantdesk.strategies.execution:ExecutionConfig",
+        config={
+            "instrument_ids": ["SYN01.SIM"],
+            "algorithm": "twap",
+            "side": "buy",
+            "total_quantity": "8",
+            "horizon_minutes": 5,
+        },
+    )
+    other = StrategySpec(
+        strategy_path="quantdesk.strategies.trend_following:TrendFollowing",
+        config_path="quantdesk.strategies.trend_following:TrendFollowingConfig",
+        config={"instrument_ids": ["SYN01.SIM"]},
+    )
+    asked: list[tuple[str, str]] = []
+
+    def read(instrument_id: str, bar_spec: str) -> BarColumns:
+        asked.append((instrument_id, bar_spec))
+        return market
+
+    qualities = run_execution_quality(
+        [("trend@1-a", other), ("exec@1-x", execution)], [fill(MINUTE, 1, 4.0, 100.0)], read
+    )
+    assert [(q.strategy_id, q.filled_share) for q in qualities] == [("exec@1-x", 0.5)]
+    assert asked == [("SYN01.SIM", "1-MINUTE-LAST")]
