@@ -43,7 +43,7 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 
 from quantdesk.domain.strategies.families import ExecutionParameters
-from quantdesk.strategies.base import FamilyConfig, FamilyStrategy, family_parameters, signal_tags
+from quantdesk.strategies.base import FamilyConfig, FamilyStrategy, family_parameters
 
 NS_PER_SECOND = 1_000_000_000
 BPS = Decimal(10_000)
@@ -202,7 +202,7 @@ class Execution(FamilyStrategy):
         qty = instrument.make_qty(quantity)
         if self._offset is None:
             order = self.order_factory.market(
-                instrument_id=iid, order_side=self._side, quantity=qty, tags=signal_tags(None)
+                instrument_id=iid, order_side=self._side, quantity=qty
             )
         else:
             tick = instrument.price_increment.as_decimal()
