@@ -14,10 +14,11 @@ an unfilled (or denied) remainder is carried into the next slice; the last slice
 
 - ``twap``: ``P_k = total * (k + 1) / N``;
 - ``vwap``: with ``u_k`` the market volume of the bars since the previous slice (the first
-  bar's for ``k = 0``) and ``m_k`` the mean of ``u_0 .. u_k``, ``P_k = P_{k-1} + (total -
-  P_{k-1}) * u_k / (u_k + (N - 1 - k) * m_k)``: the interval's share of the volume still
-  expected, the remaining slices forecast at the volume seen so far per slice. Only volume
-  already traded is used (no look-ahead); no volume yet gives TWAP's share;
+  bar's for ``k = 0``) and ``m_k`` the volume seen so far per slice time (its sum over
+  ``k + 1``), ``P_k = P_{k-1} + (total - P_{k-1}) * u_k / (u_k + (N - 1 - k) * m_k)``: the
+  interval's share of the volume still expected, the remaining slices forecast at the volume
+  seen so far per slice. Only volume already traded is used (no look-ahead); no volume yet
+  gives TWAP's share;
 - ``pov``: no schedule: each slice is ``min(total - filled, participation_rate * volume of
   the last bar)``, so the cap holds for every slice and a thin market leaves the parent
   short at the horizon (the filled share says so).
@@ -87,7 +88,6 @@ class SlicePlan:
         self.increment = increment
         self.planned = Decimal(0)
         self._volume_seen = Decimal(0)
-        self._intervals_seen = 0
 
     def advance(self, k: int, interval_volume: Decimal) -> Decimal:
         """``P_k`` after slice ``k`` (the latest due), given the market volume since the
@@ -99,8 +99,7 @@ class SlicePlan:
             self.planned = floor_to(self.total * (k + 1) / self.slices, self.increment)
             return self.planned
         self._volume_seen += interval_volume
-        self._intervals_seen += 1
-        mean = self._volume_seen / self._intervals_seen
+        mean = self._volume_seen / (k + 1)  # per slice time so far (some may have shared a bar)
         left = self.slices - 1 - k
         expected = interval_volume + left * mean
         share = interval_volume / expected if expected > 0 else Decimal(1) / (left + 1)

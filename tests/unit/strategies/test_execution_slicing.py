@@ -98,3 +98,10 @@ def test_bad_parameters_are_named(overrides: dict[str, object], field: str) -> N
             )
         )
     assert error.value.parameter == field
+
+
+def test_vwap_slices_sharing_a_bar_forecast_per_slice_time() -> None:
+    # 30-second slices on minute bars: slice times 0, 1 share the first bar, 2, 3 the next
+    plan = SlicePlan("vwap", Decimal(1000), 4, Decimal(1))
+    assert plan.advance(1, Decimal(100)) == Decimal(500)  # 100 / (100 + 2 * 50) of 1000
+    assert plan.advance(3, Decimal(100)) == Decimal(1000)
