@@ -75,6 +75,10 @@ class QuantdeskStrategy(Strategy):
             raise ParameterValueError(
                 "trade_until_ns", f"not a time the engine can hold ({ts_range_text()})"
             )
+        if config.strategy_id is not None and not isinstance(config.strategy_id, str):
+            # the engine (1.221.0) names the strategy's logger with config.strategy_id and
+            # refuses a StrategyId there (a TypeError): the decoded config holds one
+            config = msgspec.structs.replace(config, strategy_id=str(config.strategy_id))
         super().__init__(config)
         self._trade_until_ns = until
         self._flat_at_stop = config.flat_at_stop
