@@ -70,3 +70,21 @@ def test_the_example_trades_within_its_constraints(desk: Platform, name: str) ->
     if subscribed:
         assert result.provenance is not None
         assert result.provenance.signals_consumed > 0
+
+
+@pytest.mark.parametrize("name", ["momentum_rotation", "statistical_arbitrage"])
+def test_no_orders_from_trade_until_and_flat_at_stop(desk: Platform, name: str) -> None:
+    definition = example(name)
+    instruments = list(definition.instruments)
+    plain = run_specs(desk, [to_spec(definition)], instruments=instruments)
+    fills = desk.backtests.artifacts(plain.run_id).fills
+    until = fills[len(fills) // 2].ts_ns + 1
+    spec = to_spec(definition, flat_at_stop=True, trade_until_ns=until)
+    result = run_specs(desk, [spec], instruments=instruments)
+    artifacts = desk.backtests.artifacts(result.run_id)
+    last = int(joined_closes(artifacts, instruments).index[-1])
+    late = [f for f in artifacts.fills if f.ts_ns >= until]
+    assert all(f.ts_ns == last for f in late)  # only the flattening at stop
+    assert [f for f in artifacts.fills if f.ts_ns < until] == [f for f in fills if f.ts_ns < until]
+    end = positions(artifacts.fills, instruments, joined_closes(artifacts, instruments).index)
+    assert (end.iloc[-1] == 0).all()
