@@ -238,3 +238,14 @@ def test_golden_master(desk: Platform) -> None:
     assert orders_digest(fills) == (
         "ed56b5763a39b1283b6664f418a1f2b177c7bc256c5dea88be1f5905c0d89494"
     )
+
+
+def test_a_hedge_leg_that_rounds_to_zero_skips_the_entry(desk: Platform) -> None:
+    """100 x 0.004 = 0.4 units of x rounds to none: the pair is not entered with one leg."""
+    result = trade_pair(desk, PAIR, hedge_ratio="fixed", fixed_hedge_ratio=0.004)
+    assert list(desk.backtests.artifacts(result.run_id).fills) == []
+    wider = trade_pair(desk, PAIR, hedge_ratio="fixed", fixed_hedge_ratio=0.006)
+    orders: dict[str, float] = {}
+    for fill in desk.backtests.artifacts(wider.run_id).fills:
+        orders[fill.order_id] = orders.get(fill.order_id, 0.0) + fill.quantity
+    assert set(orders.values()) == {1.0, 100.0}  # 0.6 rounds to one unit
