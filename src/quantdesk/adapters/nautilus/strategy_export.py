@@ -196,13 +196,14 @@ class NautilusStrategyExporter:
 
     # imports ----------------------------------------------------------------------------------
 
-    def _base_names(self) -> set[str]:
+    def _base_names(self) -> dict[str, tuple[str, str]]:
+        """Names the base imports from quantdesk.domain: local name -> (module, name)."""
         base = _Source.load(BASE)
-        names: set[str] = set()
+        names: dict[str, tuple[str, str]] = {}
         for node in base.tree.body:
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                names.update((a.asname or a.name).split(".")[0] for a in node.names)
-            names |= _defined(node)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("quantdesk."):
+                for alias in node.names:
+                    names[alias.asname or alias.name] = (node.module or "", alias.name)
         return names
 
     def _route(
@@ -210,7 +211,7 @@ class NautilusStrategyExporter:
         node: ast.Import | ast.ImportFrom,
         source: _Source,
         imports: _Imports,
-        base_names: set[str],
+        base_names: Mapping[str, tuple[str, str]],
         dropped: set[str],
         value_types: set[str],
         inlined: list[_Source],
@@ -241,7 +242,7 @@ class NautilusStrategyExporter:
             local = alias.asname or alias.name
             if module == _PARAMETER_MODELS and alias.name.endswith("Parameters"):
                 dropped.add(local)
-            elif alias.name in base_names and alias.asname is None:
+            elif base_names.get(alias.name) == (module, alias.name) and alias.asname is None:
                 imports.names[local] = (BASE, alias.name)
             elif module == _SIGNAL_VALUES and alias.name.endswith("Value"):
                 value_types.add(local)
