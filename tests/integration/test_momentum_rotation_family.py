@@ -122,12 +122,6 @@ def test_an_instrument_outside_the_allowed_list_is_never_held(desk: Platform) ->
     assert result.risk_counts.get("instrument_not_allowed", 0) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the risk gate checks an order against the filled position only: at a flip the "
-    "entry (sell 100 while the exit's sell 100 is still unfilled) looks like a reduction "
-    "of the long and passes long_only",
-)
 def test_a_long_only_constraint_keeps_the_leaders_and_never_shorts(desk: Platform) -> None:
     risk = {"constraints": {"MomentumRotation-ROT": {"long_only": True}}}
     result = rotate(desk, THREE, risk=risk, long_only=False)

@@ -16,6 +16,8 @@ class RecklessConfig(QuantdeskStrategyConfig, frozen=True, kw_only=True):
     seed: int = 0
     max_size: int = 1_000
     every: int = 1
+    burst: int = 1
+    """Orders per decision, all of one side and size (as a flip or a rebalance sends them)."""
 
 
 class Reckless(QuantdeskStrategy):
@@ -36,13 +38,14 @@ class Reckless(QuantdeskStrategy):
         instrument = self.cache.instrument(self._config.instrument_id)
         side = OrderSide.BUY if self._random.random() < 0.5 else OrderSide.SELL
         size = Decimal(self._random.randint(1, self._config.max_size))
-        self.submit(
-            self.order_factory.market(
-                instrument_id=self._config.instrument_id,
-                order_side=side,
-                quantity=instrument.make_qty(size),
+        for _ in range(self._config.burst):
+            self.submit(
+                self.order_factory.market(
+                    instrument_id=self._config.instrument_id,
+                    order_side=side,
+                    quantity=instrument.make_qty(size),
+                )
             )
-        )
 
     def stop_trading_instruments(self) -> list[InstrumentId]:
         return [self._config.instrument_id]

@@ -12,7 +12,8 @@ is seen at the latest by the next order, which is what the gate guards; open ord
 cancelled and positions flattened within the interval.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -92,6 +93,7 @@ class PortfolioRiskGuard(Actor):
         self._instrument_states: dict[str, TradingState] = {}
         self.events: list[RiskEvent] = []
         self._ids: dict[tuple[str, str], tuple[InstrumentId, StrategyId]] = {}
+        self._strategy_keys: dict[str, StrategyId] = {}
         self._sampled_at = -1
         self._sampled_equity = starting_equity
         self._sampled_strategies: dict[str, float] = {}
@@ -151,7 +153,9 @@ class PortfolioRiskGuard(Actor):
             if decision.action is not RiskAction.APPROVE:
                 self._record_decision(now, request, decision)
             return
+        pending = self._pending(request.strategy_id)
         held = self.ledger.get(request.strategy_id, {}).get(request.instrument_id, Decimal(0))
+        held += pending.get(request.instrument_id, Decimal(0))
         reducing = reduces_risk(held, request.side, request.quantity)
         if not reducing:  # loss and drawdown rules only stop orders that add risk
             self._sample(now)
@@ -171,7 +175,7 @@ class PortfolioRiskGuard(Actor):
                 Decimal(0),
             )
             return
-        if self._screen(request, price, reducing, now):  # far inside every limit
+        if self._screen(request, price, reducing, now, pending):  # far inside every limit
             request.decision = RiskDecision(RiskAction.APPROVE, request.quantity, [])
             return
         intent = OrderIntent(
@@ -184,9 +188,14 @@ class PortfolioRiskGuard(Actor):
             ts_ns=now,
             signal_id=request.signal_id,
         )
+        state = self._book_only if reducing else self._state()
+        if pending:
+            state = replace(
+                state, positions=_with_pending(state.positions, request.strategy_id, pending)
+            )
         decision = check_order(
             intent,
-            self._book_only if reducing else self._state(),
+            state,
             self._risk.constraints.get(request.strategy_id),
             self._risk.limits,
         )
@@ -194,7 +203,39 @@ class PortfolioRiskGuard(Actor):
         if decision.action is not RiskAction.APPROVE:
             self._record_decision(now, request, decision)
 
-    def _screen(self, request: GateRequest, price: Decimal, reducing: bool, now: int) -> bool:
+    def _pending(self, strategy_id: str) -> dict[str, Decimal]:
+        """The strategy's orders sent and not yet done, signed, per instrument.
+
+        Orders fill after the strategy's handler returns (the venue processes them after the
+        event that made the strategy decide), so within one bar the ledger has not seen the
+        orders sent before: at a flip, the entry would look like a reduction of the position
+        the exit is closing, and two entries would each pass a position limit meant for one.
+        """
+        pending: dict[str, Decimal] = {}
+        for order in self.cache.orders(strategy_id=self._strategy_key(strategy_id)):
+            if order.is_closed:
+                continue
+            leaves = order.leaves_qty.as_decimal()
+            if leaves:
+                key = order.instrument_id.value
+                signed = leaves if order.side == OrderSide.BUY else -leaves
+                pending[key] = pending.get(key, Decimal(0)) + signed
+        return {i: q for i, q in pending.items() if q}
+
+    def _strategy_key(self, strategy_id: str) -> StrategyId:
+        key = self._strategy_keys.get(strategy_id)
+        if key is None:
+            key = self._strategy_keys[strategy_id] = StrategyId(strategy_id)
+        return key
+
+    def _screen(
+        self,
+        request: GateRequest,
+        price: Decimal,
+        reducing: bool,
+        now: int,
+        pending: dict[str, Decimal],
+    ) -> bool:
         """The float screen of ``domain/risk_screen.py``; False sends the order to the exact
         check, which also explains any breach."""
         active = TradingState.ACTIVE
@@ -212,7 +253,9 @@ class PortfolioRiskGuard(Actor):
             high_water_mark=self._equity_marks.high_water_mark,
             strategy_equity_change_today=change,
             strategy_drawdown_pct=drawdown,
-            positions=self._float_book,
+            positions=self._float_book
+            if not pending
+            else _with_pending_floats(self._float_book, request.strategy_id, pending),
             prices={i: m for i in self._bar_types if (m := self._mark(i)) is not None},
             open_orders=self._open_orders(),
         )
@@ -515,3 +558,25 @@ class PortfolioRiskGuard(Actor):
                 approved="" if approved is None else str(approved),
             )
         )
+
+
+def _with_pending(
+    positions: Mapping[str, Mapping[str, Decimal]], strategy_id: str, pending: dict[str, Decimal]
+) -> dict[str, dict[str, Decimal]]:
+    """The book as it will be once the strategy's pending orders fill (others untouched)."""
+    book = {s: dict(held) for s, held in positions.items()}
+    own = book.setdefault(strategy_id, {})
+    for instrument_id, quantity in pending.items():
+        own[instrument_id] = own.get(instrument_id, Decimal(0)) + quantity
+    return book
+
+
+def _with_pending_floats(
+    positions: dict[str, dict[str, float]], strategy_id: str, pending: dict[str, Decimal]
+) -> dict[str, dict[str, float]]:
+    book = dict(positions)
+    own = dict(book.get(strategy_id, {}))
+    for instrument_id, quantity in pending.items():
+        own[instrument_id] = own.get(instrument_id, 0.0) + float(quantity)
+    book[strategy_id] = own
+    return book
