@@ -155,8 +155,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 refs, options, shorthand = _strategy_refs(
                     platform, strategy, instrument or [], bar_spec, param or []
                 )
-                for ref in refs:
-                    if ref in shorthand:
+                for ref in refs:  # which registered version a shorthand ran as
+                    if ref in shorthand and not as_json:
                         err.print(f"{shorthand[ref]}: running {ref}", highlight=False)
                 instruments = [
                     i for ref in refs for i in platform.registry.resolve(ref).definition.instruments
