@@ -181,3 +181,48 @@ def test_margin_is_checked_again_at_the_open_with_the_orders_before_pending(
         assert len(fills(acme, result)) == 1, fill_at
         (refusal,) = result.engine_rejections
         assert refusal.reason == "INSUFFICIENT_MARGIN" and refusal.count == 1
+
+
+def test_each_instrument_fills_at_its_own_next_open(
+    acme: Platform, write_csv: Callable[..., Path]
+) -> None:
+    beta = "BETA.SIM"
+    acme.instruments.add(
+        InstrumentSpec(
+            instrument_id=beta,
+            asset_class=AssetClass.EQUITY,
+            currency="USD",
+            tick_size=Decimal("0.01"),
+        )
+    )
+    half = MINUTE_NS // 2  # BETA's bars close half a minute after ACME's
+    acme_bars, beta_bars = rows(8), rows(8, start_ns=T0 + half, price=50.0)
+    ingest(acme, write_csv, acme_bars, "1-MINUTE-LAST")
+    acme.ingest.ingest_bars(write_csv(beta_bars), beta, "1-MINUTE-LAST")
+    specs = [
+        buyer("1-MINUTE-LAST", order_id_tag="001"),
+        StrategySpec(
+            strategy_path="qd_test_plugins.buyer:Buyer",
+            config_path="qd_test_plugins.buyer:BuyerConfig",
+            config={
+                "instrument_id": beta,
+                "bar_type": f"{beta}-1-MINUTE-LAST-EXTERNAL",
+                "quantity": 100,
+                "order_id_tag": "002",
+            },
+        ),
+    ]
+    result = run_specs(
+        acme,
+        specs,
+        instruments=[IID, beta],
+        venues=[{"name": "SIM", "fill_at": "next_open", "liquidity": "unlimited"}],
+    )
+    got = {
+        f.instrument_id: (f.ts_ns, round(f.price, 2))
+        for f in acme.backtests.artifacts(result.run_id).fills
+    }
+    assert got == {
+        IID: (T0 + 5 * MINUTE_NS, opens_and_closes(acme_bars)[0][5]),
+        beta: (T0 + half + 5 * MINUTE_NS, opens_and_closes(beta_bars)[0][5]),
+    }

@@ -13,7 +13,7 @@ request, and the decision is published so the run can trace signal -> decision -
 """
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import msgspec
 from nautilus_trader.config import StrategyConfig
@@ -24,6 +24,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
+from pydantic import BaseModel, ValidationError
 
 from quantdesk.adapters.nautilus.signal_data import (
     SIGNAL_DECISION_TOPIC,
@@ -74,6 +75,10 @@ class QuantdeskStrategy(Strategy):
             raise ParameterValueError(
                 "trade_until_ns", f"not a time the engine can hold ({ts_range_text()})"
             )
+        if config.strategy_id is not None and not isinstance(config.strategy_id, str):
+            # the engine (1.221.0) names the strategy's logger with config.strategy_id and
+            # refuses a StrategyId there (a TypeError): the decoded config holds one
+            config = msgspec.structs.replace(config, strategy_id=str(config.strategy_id))
         super().__init__(config)
         self._trade_until_ns = until
         self._flat_at_stop = config.flat_at_stop
@@ -328,3 +333,21 @@ class FamilyStrategy(QuantdeskStrategy):
 
     def stop_trading_instruments(self) -> list[InstrumentId]:
         return list(self.instruments)
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def family_parameters(model: type[P], config: object, cross_field: str) -> P:
+    """The family's parameter model built from the config's fields of the same names, so a
+    hand-written config meets the registry's bounds and cross-field rules too. The first
+    violation is raised as a ``ParameterValueError`` naming its field (``cross_field`` for a
+    rule between fields, which pydantic reports without one)."""
+    values = {name: getattr(config, name) for name in model.model_fields}
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else cross_field
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ParameterValueError(field, f"{field}: {message}") from None
