@@ -41,10 +41,7 @@ def raw_plan(
     check_strategies([(s.strategy_path, s.config) for s in specs], list(instruments))
     spec = BarSpec.parse(bar_spec)
     bar_types = tuple(bar_type_id(i, spec) for i in instruments)
-    if isinstance(risk, RiskConfig):
-        full_risk = risk
-    else:
-        full_risk = RiskConfig.model_validate(risk or {})
+    full_risk = risk if isinstance(risk, RiskConfig) else RiskConfig.model_validate(risk or {})
     ids = [strategy_identity(s.strategy_path, s.config) for s in specs]
     refs = [_slug(i) for i in ids]
     request = BacktestRequest.model_validate(
