@@ -23,6 +23,8 @@ from quantdesk.services.registry import StrategyRegistry
 
 RUN_OPTIONS = {"flat_at_stop": "flat_at_end", "trade_until_ns": "trade_until_ns"}
 """Shorthand parameters that are options of the run (request field), not of the strategy."""
+SIGNAL_TYPES = "signal_types"
+"""A shorthand parameter that is the definition's signal subscriptions."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,14 @@ def shorthand_definitions(
             "reference ID[@VERSION|@TAG]",
         )
     options = {RUN_OPTIONS[k]: v for k, v in params.items() if k in RUN_OPTIONS}
+    subscriptions = list(shorthand.signal_subscriptions)
     parameters: dict[str, Any] = dict(shorthand.defaults)
     for key, value in params.items():
         if key in RUN_OPTIONS:
+            continue
+        if key == SIGNAL_TYPES:  # the definition's subscriptions, as the old configs took them
+            extra = value if isinstance(value, list) else [value]
+            subscriptions = list(dict.fromkeys([*subscriptions, *(str(t) for t in extra)]))
             continue
         if key in shorthand.fixed:
             raise InvalidInputError(
@@ -105,7 +112,7 @@ def shorthand_definitions(
             "instruments": [instrument_id],
             "bar_spec": bar_spec,
             "parameters": parameters,
-            "signal_subscriptions": list(shorthand.signal_subscriptions),
+            "signal_subscriptions": subscriptions,
         }
         try:
             definitions.append(parse_definition(data))
