@@ -155,9 +155,6 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 refs, options, shorthand = _strategy_refs(
                     platform, strategy, instrument or [], bar_spec, param or []
                 )
-                for ref in refs:  # which registered version a shorthand ran as
-                    if ref in shorthand and not as_json:
-                        err.print(f"{shorthand[ref]}: running {ref}", highlight=False)
                 instruments = [
                     i for ref in refs for i in platform.registry.resolve(ref).definition.instruments
                 ]
@@ -220,6 +217,9 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
             if as_json:
                 out.print_json(result.model_dump_json())
                 return
+            for ref in result.request.strategies:  # which registered version a shorthand ran
+                if ref in shorthand:
+                    err.print(f"{shorthand[ref]}: ran {ref}", highlight=False)
             out.print(backtest_render.result_table(result))
             out.print(backtest_render.facts_table(result))
             _print_refusals(out, err, result)
@@ -324,7 +324,13 @@ def _strategy_refs(
     reference registered from a shorthand that shorthand's name.
     """
     shorthands = [s for s in strategies if s in SHORTHANDS]
-    if not instruments or not shorthands:
+    if shorthands and not instruments:
+        raise InvalidInputError(
+            f"the {shorthands[0]} shorthand needs at least one --instrument",
+            hint=f"e.g. --strategy {shorthands[0]} --instrument SYN01.SIM; or run a registered "
+            "strategy by reference (`quantdesk strategy list`)",
+        )
+    if not shorthands:
         extra = [f for f, given in (("--instrument", instruments), ("--param", pairs)) if given]
         if bar_spec is not None:
             extra.append("--bar-spec")

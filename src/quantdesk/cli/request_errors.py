@@ -86,6 +86,8 @@ def shorthand_error(error: InvalidDefinitionError) -> InvalidInputError:
                 problems.append(f"--instrument: {problem.message}")
             case ("bar_spec", *_):
                 problems.append(f"--bar-spec: {problem.message}")
+            case ("signal_subscriptions", *_):
+                problems.append(f"--param signal_types: {problem.message}")
             case _:
                 problems.append(str(problem))
     return InvalidInputError(

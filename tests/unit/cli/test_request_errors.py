@@ -84,9 +84,11 @@ def test_a_shorthand_parameter_is_named_as_the_param_that_set_it() -> None:
 
 def test_a_shorthand_definition_refused_names_the_params() -> None:
     with pytest.raises(InvalidDefinitionError) as caught:
-        shorthand_definitions("ema_cross", ["SYN01.SIM"], "1-MINUTE-LAST", {"fast": 0})
+        shorthand_definitions(
+            "sentiment_reaction", ["SYN01.SIM"], "1-MINUTE-LAST", {"entry_threshold": 5}
+        )
     message = shorthand_error(caught.value).message
-    assert message.startswith("--param fast: ") and "greater than or equal to 2" in message
+    assert message.startswith("--param entry_threshold: ") and "less than or equal to 1" in message
 
 
 def test_a_file_names_line_field_and_value_of_every_problem() -> None:

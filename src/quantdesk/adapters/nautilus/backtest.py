@@ -70,7 +70,9 @@ class NautilusBacktestRunner:
         streamed = set(plan.bar_types)
         instruments = {i: found for i in plan.instruments if (found := self._catalog.instrument(i))}
         for index, strategy in enumerate(plan.strategies):
-            for bar_type, need in check_strategy(index, strategy.spec, streamed, instruments):
+            name = strategy.ref if strategy.content_hash else None  # registry: id@version
+            checked = check_strategy(index, strategy.spec, streamed, instruments, name)
+            for bar_type, need in checked:
                 self._check_warmup(index, strategy, plan, bar_type, need)
 
     def _check_warmup(

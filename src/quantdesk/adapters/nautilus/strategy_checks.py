@@ -46,15 +46,17 @@ def check_strategy(
     spec: StrategySpec,
     streamed: set[str],
     instruments: dict[str, InstrumentSpec],
+    name: str | None = None,
 ) -> list[tuple[str, int]]:
     """The strategy built as the engine will build it, its amounts fitting its instruments.
 
     A ``bar_type`` must be one the run streams, of the strategy's own instrument (otherwise
     it would trade one instrument on another's prices, or wait for bars that never come);
     a family's ``instrument_ids`` x ``bar_spec`` likewise. Returns each bar type with the
-    number of its bars the strategy needs to warm up, if it says.
+    number of its bars the strategy needs to warm up, if it says. ``name``: what errors
+    call the strategy (its registry version; its import path by default).
     """
-    name = spec.strategy_path
+    name = name or spec.strategy_path  # a registry version by its id@version
     where = f"strategy {index + 1} ({name})"
     try:
         strategy_cls = resolve_path(spec.strategy_path)
