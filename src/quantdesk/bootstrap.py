@@ -20,6 +20,7 @@ from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.memory import share_one_allocator
 from quantdesk.adapters.nautilus.plugin_inspector import SubprocessPluginInspector
 from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
+from quantdesk.adapters.nautilus.strategy_export import NautilusStrategyExporter
 from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
 from quantdesk.adapters.sources.bar_files import BarFileSource
 from quantdesk.adapters.sources.documents import BoundedDocumentReader
@@ -97,6 +98,7 @@ def bootstrap(
         signal_router=router,
         documents=BoundedDocumentReader(),
         build_registry=lambda: _registry(settings, lambda: _run_anchors(platform), plugins),
+        exporter=NautilusStrategyExporter(),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from quantdesk.cli.errors import reported_failures
+from quantdesk.cli.strategy_export import add_export_command
 from quantdesk.cli.strategy_files import load_definition
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.strategies.families import StrategyFamily, parameter_schema
@@ -36,6 +37,7 @@ def add_strategy_commands(app: typer.Typer, out: Console, err: Console) -> None:
     app.add_typer(strategy, name="strategy")
     app.add_typer(audit, name="audit")
     app.add_typer(db, name="db")
+    add_export_command(strategy, out, err)
 
     def register(ctx: typer.Context, file: Path, author: str | None, reason: str, how: str) -> None:
         with reported_failures(err):

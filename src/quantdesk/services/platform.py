@@ -11,6 +11,7 @@ from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.ports.documents import DocumentReader
+from quantdesk.services.ports.strategy_export import StrategyExporter
 from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.risk import RiskService
 from quantdesk.services.signal_producers import SignalProducerService
@@ -39,6 +40,7 @@ class Platform:
     signal_router: SignalRouter
     documents: DocumentReader  # every YAML/JSON document a user hands us, read within bounds
     build_registry: Callable[[], tuple[StrategyRegistry, DatabaseService]] = field(repr=False)
+    exporter: StrategyExporter = field(repr=False)  # code export of family versions
 
     @cached_property
     def _registry_and_database(self) -> tuple[StrategyRegistry, DatabaseService]:
