@@ -24,7 +24,7 @@ from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions, TimestampAt
 from quantdesk.services.platform import Platform
 from support.plugin_desk import plugin_settings
-from support.strategy_runs import raw_plan, run_specs
+from support.strategy_runs import run_specs
 
 IID = "GOOG.SIM"
 BAR_SPEC = "1-DAY-LAST"
@@ -227,14 +227,10 @@ def test_next_open_is_the_same_streamed_in_small_chunks_or_at_once(
 ) -> None:
     """The open tick travels with its bar, so a chunk boundary never parts them."""
     default = quantdesk_run(goog_desk, fill_at="next_open")
-    plan = raw_plan(
-        [sma_cross_spec()],
-        instruments=[IID],
-        bar_spec=BAR_SPEC,
-        venues=[v.model_dump() for v in default.request.venues],
-        engine={"log_level": "OFF", "chunk_size": chunk_size},
+    request = default.request.model_copy(
+        update={"engine": default.request.engine.model_copy(update={"chunk_size": chunk_size})}
     )
-    other = goog_desk.backtests.run_plan(plan)
+    other = goog_desk.backtests.run(request)
     ours = list(goog_desk.backtests.artifacts(other.run_id).fills)
     assert ours == list(goog_desk.backtests.artifacts(default.run_id).fills)
     assert other.fingerprint == default.fingerprint
