@@ -22,7 +22,6 @@ from quantdesk.domain.backtest import (
     FillRecord,
     RunStatus,
     StrategyAttribution,
-    StrategySpec,
 )
 from quantdesk.services.performance import EquityCurve, compute_metrics
 from quantdesk.services.ports import RunArtifacts
@@ -62,11 +61,9 @@ def synthetic_run(points: int, fills: int) -> tuple[BacktestResult, RunArtifacts
         status=RunStatus.COMPLETED,
         fingerprint="0" * 64,
         request=BacktestRequest(
-            strategies=[StrategySpec(strategy_path="a.b:C", config_path="a.b:D", config={})],
-            instruments=[INSTRUMENT],
-            start_ns=int(ts[0]),
-            end_ns=int(ts[-1]),
+            strategies=["bench-ema@1"], start_ns=int(ts[0]), end_ns=int(ts[-1])
         ),
+        instruments=[INSTRUMENT],
         started_at_ns=T0,
         finished_at_ns=T0,
         data=[

@@ -35,7 +35,7 @@ RUN = """
 import json, resource, sys, time
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest import BacktestRequest
-from quantdesk.services.backtests import builtin_strategy_specs
+from quantdesk.services.shorthand import register_shorthand
 from quantdesk.adapters.nautilus import risk_guard
 home, gate, limits = sys.argv[1], sys.argv[2] == "on", json.loads(sys.argv[3])
 spent = [0.0, 0]  # seconds inside the risk layer's handlers (gate, fills, checks), orders
@@ -52,9 +52,10 @@ timed("_on_fill", 0)
 timed("_on_check", 0)
 desk = bootstrap(home=home)
 (entry,) = [e for e in desk.catalog.entries("AAPL.XNAS")]
-specs = builtin_strategy_specs("ema_cross", ["AAPL.XNAS"], "1-MINUTE-LAST",
-    {"fast": 10, "slow": 50, "trade_size": 100, "long_only": True, "trade_until_ns": entry.last_ts})
-request = BacktestRequest(strategies=specs, instruments=["AAPL.XNAS"],
+refs, options = register_shorthand(desk.registry, "ema_cross", ["AAPL.XNAS"], "1-MINUTE-LAST",
+    {"fast": 10, "slow": 50, "trade_size": 100, "long_only": True, "trade_until_ns": entry.last_ts},
+    "bench")
+request = BacktestRequest(strategies=refs, **options,
     venues=[{"name": "XNAS", "account_type": "CASH", "starting_balance": "1000000"}],
     risk={"gate": gate, "limits": limits if gate else {}},
     engine={"log_level": "OFF", "purge_interval_minutes": 1000})

@@ -88,6 +88,7 @@ def bootstrap(
             signals=signal_store,
             audit_head=lambda: _audit_head(settings, platform),
             plugins=plugins,
+            resolve=lambda ref: platform.registry.resolve(ref),  # references pinned here
         ),
         risk=RiskService(FileKillSwitchStore(settings.home / "risk")),
         producers=SignalProducerService(

@@ -295,7 +295,7 @@ def test_backtest_run_list_show_compare_report(desk: Desk) -> None:
         "e2e",
     ]
     first = ok(desk(*args))
-    assert "EmaCross-SYN01" in first and "EmaCross-SYN02" in first
+    assert "ema_cross-syn01@1" in first and "ema_cross-syn02@1" in first  # registered versions
     assert "fingerprint" in first
     report = Path(flat(first).split("report:")[1].strip())
     assert report.is_file() and report.name == "report.html"
@@ -333,7 +333,8 @@ def test_backtest_on_sentiment_signals(desk: Desk) -> None:
     """--signals: a clear error while the buffer is empty, then a traced run, shown again."""
     ok(desk("data", "synth", "--instruments", "1", "--days", "1", "--seed", "4"))
     args = ["backtest", "run", "--strategy", "sentiment_reaction", "--instrument", "SYN01.SIM"]
-    args += ["--param", "threshold=0.2", "--signals", "SENTIMENT"]
+    args += ["--param", "entry_threshold=0.2", "--param", "min_confidence=0", "--signals"]
+    args += ["SENTIMENT"]
     empty = desk(*args)
     assert empty.returncode == 2
     assert "no SENTIMENT signals for SYN01.SIM" in " ".join(empty.stderr.split())

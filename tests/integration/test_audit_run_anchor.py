@@ -7,27 +7,26 @@ from sqlalchemy import text
 
 from quantdesk.adapters.storage.database import Database
 from quantdesk.bootstrap import bootstrap
-from quantdesk.domain.backtest import BacktestRequest
-from quantdesk.services.backtests import builtin_strategy_specs
 from quantdesk.services.synthetic import SyntheticMarketConfig
 from support.registry import trend
+from support.strategy_runs import ema_specs, raw_plan
 
 
 def test_a_run_records_the_head_and_truncation_below_it_is_found(tmp_path: Path) -> None:
     home = tmp_path / "home"
     desk = bootstrap(home=home)
     desk.synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=1, seed=3))
-    request = BacktestRequest(
-        strategies=builtin_strategy_specs("ema_cross", ["SYN01.SIM"], "1-MINUTE-LAST", {}),
+    request = raw_plan(
+        ema_specs(["SYN01.SIM"], "1-MINUTE-LAST", {}),
         instruments=["SYN01.SIM"],
         engine={"log_level": "OFF"},
     )
-    before = desk.backtests.run(request)
+    before = desk.backtests.run_plan(request)
     assert before.audit_head is None and not (home / "quantdesk.db").exists()
 
     desk.registry.register(trend(), "alice")
     desk.registry.register(trend(fast_period=3), "alice")
-    run = desk.backtests.run(request)
+    run = desk.backtests.run_plan(request)
     assert run.audit_head == desk.registry.audit_head()
     assert run.audit_head is not None and run.audit_head.seq == 2
     desk.registry.tag("trend-a", 2, "live", "bob")  # the log goes on past the anchor

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from quantdesk.bootstrap import bootstrap
-from quantdesk.domain.backtest import BacktestRequest
+from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.execution import AllOrdersRefusedError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions
-from quantdesk.services.backtests import builtin_strategy_specs
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import SyntheticMarketConfig
 from support.bars import rows
+from support.strategy_runs import ema_specs, raw_plan, updated
 
 ACME = "ACME.XNAS"
 TICK = 0.01
@@ -51,12 +51,10 @@ def desk(acme: Path) -> Platform:
     return bootstrap(home=acme)
 
 
-def ema(
-    spec: str = "1-MINUTE-LAST", venue: dict[str, Any] | None = None, **params: Any
-) -> BacktestRequest:
+def ema(spec: str = "1-MINUTE-LAST", venue: dict[str, Any] | None = None, **params: Any) -> RunPlan:
     params = {"fast": 3, "slow": 8, **params}
-    return BacktestRequest(
-        strategies=builtin_strategy_specs("ema_cross", [ACME], spec, params),
+    return raw_plan(
+        ema_specs([ACME], spec, params),
         instruments=[ACME],
         bar_spec=spec,
         venues=[{"name": "XNAS", **(venue or {})}],
@@ -75,7 +73,7 @@ def closes_at(desk: Platform, run_id: str) -> dict[int, float]:
 def test_bid_bars_without_a_spread_fail_before_running(desk: Platform) -> None:
     """Alone, BID bars make no market: every order would bounce with 'no market'."""
     with pytest.raises(InvalidInputError, match="one side of the market") as caught:
-        desk.backtests.run(ema("1-MINUTE-BID"))
+        desk.backtests.run_plan(ema("1-MINUTE-BID"))
     assert caught.value.hint is not None and "bar_spread" in caught.value.hint
 
 
@@ -84,9 +82,9 @@ def test_bid_bars_with_a_spread_buy_at_the_ask_and_sell_at_the_bid(
     desk: Platform, chunk_size: int | None
 ) -> None:
     request = ema("1-MINUTE-BID", {"bar_spread": "0.02", "liquidity": "unlimited"})
-    result = desk.backtests.run(
-        request.model_copy(
-            update={"engine": request.engine.model_copy(update={"chunk_size": chunk_size})}
+    result = desk.backtests.run_plan(
+        updated(
+            request, engine=request.request.engine.model_copy(update={"chunk_size": chunk_size})
         )
     )
     assert result.engine_rejections == [] and result.warnings == []
@@ -100,17 +98,17 @@ def test_bid_bars_with_a_spread_buy_at_the_ask_and_sell_at_the_bid(
 
 def test_a_spread_off_the_tick_grid_or_for_last_bars_is_refused(desk: Platform) -> None:
     with pytest.raises(InvalidInputError, match="not a multiple of"):
-        desk.backtests.run(ema("1-MINUTE-BID", {"bar_spread": "0.015"}))
+        desk.backtests.run_plan(ema("1-MINUTE-BID", {"bar_spread": "0.015"}))
     with pytest.raises(InvalidInputError, match="need none"):
-        desk.backtests.run(ema("1-MINUTE-LAST", {"bar_spread": "0.02"}))
+        desk.backtests.run_plan(ema("1-MINUTE-LAST", {"bar_spread": "0.02"}))
 
 
 def test_engine_denials_are_counted_and_warned_about(desk: Platform) -> None:
     """A submit rate of one order a second denies the second order of every flip."""
-    request = ema().model_copy(
-        update={"risk": ema().risk.model_copy(update={"max_order_submit_rate": "1/00:00:01"})}
+    request = updated(
+        ema(), risk=ema().risk.model_copy(update={"max_order_submit_rate": "1/00:00:01"})
     )
-    result = desk.backtests.run(request)
+    result = desk.backtests.run_plan(request)
     assert result.facts.fills > 0
     (refusal,) = result.engine_rejections
     assert refusal.kind == "denied"
@@ -128,7 +126,7 @@ def test_engine_denials_are_counted_and_warned_about(desk: Platform) -> None:
 def test_orders_beyond_buying_power_are_denied_and_fail_the_run(desk: Platform) -> None:
     """400 shares at ~100 need ~40,000 of margin at leverage 1; the account holds 10,000."""
     with pytest.raises(AllOrdersRefusedError) as caught:
-        desk.backtests.run(ema(venue={"starting_balance": "10000"}, trade_size=400))
+        desk.backtests.run_plan(ema(venue={"starting_balance": "10000"}, trade_size=400))
     error = caught.value
     assert error.code == "all_orders_refused"
     assert error.data["refusals"][0]["reason"] == "INSUFFICIENT_MARGIN"
@@ -139,7 +137,7 @@ def test_orders_beyond_buying_power_are_denied_and_fail_the_run(desk: Platform) 
 def test_leverage_gives_the_buying_power_it_says(desk: Platform) -> None:
     """At leverage 5 the same orders fill, none past 5 x equity; once losses shrink the
     equity below what a new position needs, that order is denied with the figures."""
-    result = desk.backtests.run(
+    result = desk.backtests.run_plan(
         ema(venue={"starting_balance": "10000", "default_leverage": "5"}, trade_size=400)
     )
     assert result.facts.fills > 0
@@ -156,12 +154,12 @@ def test_leverage_gives_the_buying_power_it_says(desk: Platform) -> None:
 
 def test_margin_caps_a_position_at_equity_times_leverage(desk: Platform) -> None:
     """At leverage 2 with 10,000: orders of 150 (~15,000) pass, orders of 250 (~25,000) not."""
-    ok = desk.backtests.run(
+    ok = desk.backtests.run_plan(
         ema(venue={"starting_balance": "10000", "default_leverage": "2"}, trade_size=150)
     )
     assert ok.facts.fills > 0
     with pytest.raises(AllOrdersRefusedError):
-        desk.backtests.run(
+        desk.backtests.run_plan(
             ema(venue={"starting_balance": "10000", "default_leverage": "2"}, trade_size=250)
         )
 
@@ -170,9 +168,9 @@ def test_cash_accounts_cannot_buy_beyond_their_cash(desk: Platform) -> None:
     """Before, the engine ended the run with AccountBalanceNegative (a traceback)."""
     cash = {"account_type": "CASH", "starting_balance": "10000"}
     with pytest.raises(AllOrdersRefusedError) as caught:
-        desk.backtests.run(ema(venue=cash, trade_size=400, long_only=True))
+        desk.backtests.run_plan(ema(venue=cash, trade_size=400, long_only=True))
     assert caught.value.data["refusals"][0]["reason"] == "INSUFFICIENT_CASH"
-    result = desk.backtests.run(ema(venue=cash, trade_size=90))  # the venue refuses shorts
+    result = desk.backtests.run_plan(ema(venue=cash, trade_size=90))  # the venue refuses shorts
     assert result.facts.fills > 0
     shorts = [r for r in result.engine_rejections if r.reason.startswith("SHORT SELLING")]
     assert all(r.kind == "rejected" for r in shorts)
@@ -187,7 +185,7 @@ def test_cash_accounts_cannot_buy_beyond_their_cash(desk: Platform) -> None:
 def test_volume_limited_fills_are_split_and_their_slippage_reported(desk: Platform) -> None:
     """1,000 shares on bars of 100..399: a quarter of the volume at the close, the rest a
     tick worse."""
-    result = desk.backtests.run(ema(trade_size=1000))
+    result = desk.backtests.run_plan(ema(trade_size=1000))
     execution = result.execution
     assert execution is not None
     fills = list(desk.backtests.artifacts(result.run_id).fills)
@@ -211,8 +209,8 @@ def test_volume_limited_fills_are_split_and_their_slippage_reported(desk: Platfo
 
 
 def test_unlimited_liquidity_fills_whole_orders_at_the_close(desk: Platform) -> None:
-    volume = desk.backtests.run(ema(trade_size=1000))
-    unlimited = desk.backtests.run(ema(venue={"liquidity": "unlimited"}, trade_size=1000))
+    volume = desk.backtests.run_plan(ema(trade_size=1000))
+    unlimited = desk.backtests.run_plan(ema(venue={"liquidity": "unlimited"}, trade_size=1000))
     assert unlimited.fingerprint != volume.fingerprint  # the option decides fills
     assert unlimited.execution is not None
     assert unlimited.execution.split_orders == 0 and unlimited.execution.slippage == 0
@@ -227,10 +225,10 @@ def test_unlimited_liquidity_fills_whole_orders_at_the_close(desk: Platform) -> 
 
 def test_a_warm_up_longer_than_the_data_is_an_error(desk: Platform) -> None:
     with pytest.raises(InvalidInputError, match=r"needs 1,000,000,000 bars .* the run has 300"):
-        desk.backtests.run(ema(slow=1_000_000_000))
+        desk.backtests.run_plan(ema(slow=1_000_000_000))
     with pytest.raises(InvalidInputError, match="warm up"):
-        desk.backtests.run(ema(slow=BARS + 1))
-    assert desk.backtests.run(ema(slow=BARS)).facts.bars == BARS  # exactly enough: it runs
+        desk.backtests.run_plan(ema(slow=BARS + 1))
+    assert desk.backtests.run_plan(ema(slow=BARS)).facts.bars == BARS  # exactly enough: it runs
 
 
 @pytest.mark.parametrize("fee", ["-0.5", "50", "0.11"])
@@ -242,24 +240,22 @@ def test_insane_fee_rates_are_refused(fee: str) -> None:
 
 
 def test_a_rebate_and_an_ordinary_fee_are_accepted() -> None:
-    venue = ema(venue={"maker_fee": "-0.0002", "taker_fee": "0.001"}).venues[0]
+    venue = ema(venue={"maker_fee": "-0.0002", "taker_fee": "0.001"}).request.venues[0]
     assert (venue.maker_fee, venue.taker_fee) == (Decimal("-0.0002"), Decimal("0.001"))
 
 
 def test_a_bar_type_of_another_instrument_is_an_error(tmp_path: Path) -> None:
     desk = bootstrap(home=tmp_path / "home")
     desk.synthetic.synthesize(SyntheticMarketConfig(instruments=2, days=1, seed=2))
-    (spec,) = builtin_strategy_specs("ema_cross", ["SYN01.SIM"], "1-MINUTE-LAST", {})
+    (spec,) = ema_specs(["SYN01.SIM"], "1-MINUTE-LAST", {})
     wrong = spec.model_copy(
         update={"config": {**spec.config, "bar_type": "SYN02.SIM-1-MINUTE-LAST-EXTERNAL"}}
     )
-    request = BacktestRequest(
-        strategies=[wrong], instruments=["SYN01.SIM", "SYN02.SIM"], engine={"log_level": "OFF"}
-    )
+    request = raw_plan([wrong], instruments=["SYN01.SIM", "SYN02.SIM"], engine={"log_level": "OFF"})
     with pytest.raises(InvalidInputError, match=r"not a bar series of its instrument SYN01"):
-        desk.backtests.run(request)
+        desk.backtests.run_plan(request)
     unstreamed = spec.model_copy(
         update={"config": {**spec.config, "bar_type": "SYN01.SIM-5-MINUTE-LAST-EXTERNAL"}}
     )
     with pytest.raises(InvalidInputError, match="not streamed by this run"):
-        desk.backtests.run(request.model_copy(update={"strategies": [unstreamed]}))
+        desk.backtests.run_plan(updated(request, strategies=[unstreamed]))

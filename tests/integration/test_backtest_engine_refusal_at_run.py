@@ -6,17 +6,18 @@ from pathlib import Path
 import pytest
 
 from quantdesk.bootstrap import bootstrap
-from quantdesk.domain.backtest import BacktestRequest, StrategySpec
+from quantdesk.domain.backtest import StrategySpec
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.services.synthetic import SyntheticMarketConfig
 from support.plugin_desk import plugin_settings
+from support.strategy_runs import raw_plan
 
 
 def test_a_value_the_engine_refuses_mid_run_is_a_clear_error(tmp_path: Path) -> None:
     desk = bootstrap(plugin_settings(tmp_path / "home"))
     desk.synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=1, seed=3))
-    request = BacktestRequest(
-        strategies=[
+    request = raw_plan(
+        [
             StrategySpec(
                 strategy_path="support.engine_refusal:RefusedAtRun",
                 config_path="support.engine_refusal:RefusedAtRunConfig",
@@ -29,5 +30,5 @@ def test_a_value_the_engine_refuses_mid_run_is_a_clear_error(tmp_path: Path) -> 
         instruments=["SYN01.SIM"],
     )
     with pytest.raises(InvalidInputError, match="the engine refused the run while running it"):
-        desk.backtests.run(request)
+        desk.backtests.run_plan(request)
     assert desk.backtests.results() == []

@@ -5,13 +5,13 @@ from decimal import Decimal
 
 import pytest
 
-from quantdesk.domain.backtest import BacktestRequest
+from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions, TimestampAt
-from quantdesk.services.backtests import builtin_strategy_specs
 from quantdesk.services.platform import Platform
 from support.environment import shared_file
+from support.strategy_runs import ema_specs, raw_plan
 
 GBPUSD = "GBP/USD.SIM"
 DAY_NS = 86_400_000_000_000
@@ -36,9 +36,9 @@ def test_gbpusd_bid_bars_trade_with_a_spread_and_are_refused_without(desk: Platf
     )
     (entry,) = desk.catalog.entries()
 
-    def request(**venue: str) -> BacktestRequest:
-        return BacktestRequest(
-            strategies=builtin_strategy_specs("ema_cross", [GBPUSD], "1-MINUTE-BID", {}),
+    def request(**venue: str) -> RunPlan:
+        return raw_plan(
+            ema_specs([GBPUSD], "1-MINUTE-BID", {}),
             instruments=[GBPUSD],
             bar_spec="1-MINUTE-BID",
             start_ns=entry.first_ts,
@@ -48,8 +48,8 @@ def test_gbpusd_bid_bars_trade_with_a_spread_and_are_refused_without(desk: Platf
         )
 
     with pytest.raises(InvalidInputError, match="one side of the market"):
-        desk.backtests.run(request())
-    result = desk.backtests.run(request(bar_spread="0.00002"))
+        desk.backtests.run_plan(request())
+    result = desk.backtests.run_plan(request(bar_spread="0.00002"))
     assert result.engine_rejections == [] and result.warnings == []
     assert result.facts.orders > 0 and result.facts.fills >= result.facts.orders
     fills = list(desk.backtests.artifacts(result.run_id).fills)

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from quantdesk.bootstrap import bootstrap
 from quantdesk.cli.app import EXIT_INVALID, create_cli
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.services.synthetic import SyntheticMarketConfig
 
 BASE = ["backtest", "run", "--strategy", "ema_cross", "--instrument", "SYN01.SIM"]
@@ -27,13 +29,62 @@ EMA = {
         "slow": 20,
     },
 }
-REQUEST: dict[str, Any] = {"strategies": [EMA], "instruments": ["SYN01.SIM"]}
+"""An old-style strategy entry: a request may no longer hold one."""
+REGISTERED = "ema-a"
+REQUEST: dict[str, Any] = {"strategies": [REGISTERED]}
+BAD_CONFIGS: list[dict[str, Any]] = [
+    {"trade_size": 0},
+    {"trade_size": "0.5"},
+    {"trade_size": 1e20},
+    {"trade_size": "1e50"},
+    {"fast": "x"},
+    {"long_only": 3},
+    {"bogus": 1},
+]
+"""Configs the registry stores for a custom definition and the runner refuses, by name."""
+BAD_EXPECTED: list[list[str]] = [
+    ["trade_size 0:", "not greater than 0"],
+    ["trade_size '0.5':", "SYN01.SIM's size increment 1"],
+    ["trade_size 1e+20:", "above the maximum"],
+    ["trade_size '1e50':", "above the maximum"],
+    ["fast 'x':", "Expected `int`"],
+    ["long_only 3:", "Expected `bool`"],
+    ["bogus 1:", "unknown parameter"],
+]
+
+
+def custom(strategy_id: str, **config: Any) -> StrategyDefinition:
+    """The EMA cross as a ``custom`` definition, its config as given (the registry stores a
+    custom config as its schema allows: the runner's checks are what refuse it)."""
+    return parse_definition(
+        {
+            "strategy_id": strategy_id,
+            "family": "custom",
+            "name": strategy_id,
+            "instruments": ["SYN01.SIM"],
+            "parameters": {
+                "strategy_path": EMA["strategy_path"],
+                "config_path": EMA["config_path"],
+                "config": {
+                    "instrument_id": "SYN01.SIM",
+                    "bar_type": "SYN01.SIM-1-MINUTE-LAST-EXTERNAL",
+                    "fast": 5,
+                    "slow": 20,
+                    **config,
+                },
+            },
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("hostile") / "home"
-    bootstrap(home=home).synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=1, seed=3))
+    desk = bootstrap(home=home)
+    desk.synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=1, seed=3))
+    desk.registry.register(custom(REGISTERED), "tester")
+    for index, config in enumerate(BAD_CONFIGS):
+        desk.registry.register(custom(f"bad-{index}", **config), "tester")
     return home
 
 
@@ -93,9 +144,9 @@ def invoke(home: Path, args: list[str]) -> str:
         ),
         (["--param", "x=" + "9" * 5000], ["--param x: a number of 5000 characters"]),
         (["--param", "x=" + "[" * 100_000], ["--param x: the document nests deeper than 32"]),
-        (["--param", "trade_until_ns=-5"], ["--param trade_until_ns=-5: not a time"]),
+        (["--param", "trade_until_ns=-5"], ["--param trade_until_ns: -5", "outside the range"]),
         (["--param", "fast=30", "--param", "slow=20"], ["--param fast=30: must be shorter"]),
-        (["--param", 'signal_types=["X"]'], ["--param signal_types=['X']: unknown signal"]),
+        (["--param", 'signal_types=["X"]'], ["--param signal_types: Input should be 'REGIME"]),
         (["--bar-spec", "bogus"], ["--bar-spec:", "'bogus'"]),
         (["--instrument", "-Infinity"], ["--instrument:", "'-Infinity'"]),
         (["--start", "2024-01-02", "--end", "2024-01-01"], ["--start:", "is after end"]),
@@ -115,25 +166,12 @@ def test_every_bad_flag_is_named_at_once(home: Path) -> None:
     assert "--balance: -5" in output and "--leverage: 0" in output and "--seed -1" in output
 
 
-def _config(**changes: Any) -> Callable[[dict[str, Any]], None]:
-    def change(request: dict[str, Any]) -> None:
-        request["strategies"][0]["config"].update(changes)
-
-    return change
-
-
 def _top(**changes: Any) -> Callable[[dict[str, Any]], None]:
     return lambda request: request.update(changes)
 
 
-def _second_strategy(request: dict[str, Any]) -> None:
-    request["strategies"].append(copy.deepcopy(EMA))
-
-
-def _other_instrument(request: dict[str, Any]) -> None:
-    request["strategies"][0]["config"].update(
-        instrument_id="SYN02.SIM", bar_type="SYN02.SIM-1-MINUTE-LAST-EXTERNAL"
-    )
+def _strategies(*refs: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda request: request.update(strategies=list(refs))
 
 
 def _unknown(*path: str | int) -> Callable[[dict[str, Any]], None]:
@@ -153,15 +191,22 @@ def _unknown(*path: str | int) -> Callable[[dict[str, Any]], None]:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (_config(trade_size=0), ["strategy 1", "trade_size 0:", "not greater than 0"]),
-        (_config(trade_size=0.5), ["trade_size 0.5:", "SYN01.SIM's size increment 1"]),
-        (_config(trade_size=1e20), ["trade_size 1e+20:", "above the maximum"]),
-        (_config(trade_size="1e50"), ["trade_size '1e50':", "above the maximum"]),
-        (_config(fast="x"), ["strategy 1", "fast 'x':", "Expected `int`"]),
-        (_config(long_only=3), ["long_only 3:", "Expected `bool`"]),
-        (_config(bogus=1), ["strategy 1", "bogus 1:", "unknown parameter"]),
-        (_second_strategy, ["strategies.1.config.order_id_tag", "'EmaCross-A'"]),
-        (_other_instrument, ["strategies.0.config.instrument_id", "'SYN02.SIM'", "not among"]),
+        *[
+            (_strategies(f"bad-{index}"), ["strategy 1 (bad-" + f"{index}@1)", *expected])
+            for index, expected in enumerate(BAD_EXPECTED)
+        ],
+        (_strategies(EMA), ["strategies.0: strategy 1 is not a registry reference"]),
+        (_strategies(REGISTERED, EMA), ["strategies.1:", "registry references now"]),
+        (_top(instruments=["SYN01.SIM"]), ["instruments:", "no longer names instruments"]),
+        (_top(bar_spec="1-MINUTE-LAST"), ["bar_spec:", "no longer names bar_spec"]),
+        (_strategies(REGISTERED, REGISTERED), ["strategies.1: strategy 'ema-a' is listed twice"]),
+        (_strategies(REGISTERED, "ema-a@1"), ["strategies 1 (ema-a) and 2 (ema-a@1)", "both"]),
+        (_strategies("nothing"), ["strategy nothing is not registered"]),
+        (_strategies("Bad Ref"), ["strategies.0: 'Bad Ref' is not a strategy reference", "ID@TAG"]),
+        (
+            _top(risk={"constraints": {"EmaCross-A": {}}}),
+            ["risk.constraints.EmaCross-A", "not a strategy of this run"],
+        ),
         (_top(end_ns=2**63), ["end_ns: 9223372036854775808", "outside the range"]),
         (_top(start_ns=-5), ["start_ns: -5", "outside the range"]),
         (_top(end_ns=-5), ["end_ns: -5", "outside the range"]),
@@ -178,7 +223,6 @@ def _unknown(*path: str | int) -> Callable[[dict[str, Any]], None]:
         ),
         (_top(venues=[{"name": "SIM"}, {"name": "SIM"}]), ["venues.1.name", "twice"]),
         (_unknown(), ["line", "bogus 1: Extra inputs are not permitted"]),
-        (_unknown("strategies", 0), ["strategies.0.bogus 1:"]),
         (_unknown("venues", 0), ["venues.0.bogus 1:"]),
         (_unknown("venues", 0, "fill_model"), ["venues.0.fill_model.bogus 1:"]),
         (_unknown("risk"), ["risk.bogus 1:"]),
@@ -203,17 +247,10 @@ def test_a_huge_balance_in_yaml_is_refused_naming_its_line(home: Path, tmp_path:
     refuses numbers of over 100 digits, ``1e999999`` among them, before the model sees them)."""
     path = tmp_path / "request.yaml"
     path.write_text(
-        "strategies:\n"
-        "  - strategy_path: quantdesk.strategies.ema_cross:EmaCross\n"
-        "    config_path: quantdesk.strategies.ema_cross:EmaCrossConfig\n"
-        "    config: {instrument_id: SYN01.SIM, bar_type: SYN01.SIM-1-MINUTE-LAST-EXTERNAL}\n"
-        "instruments: [SYN01.SIM]\n"
-        "venues:\n"
-        "  - name: SIM\n"
-        "    starting_balance: 1e50\n"
+        f"strategies: [{REGISTERED}]\nvenues:\n  - name: SIM\n    starting_balance: 1e50\n"
     )
     output = invoke(home, ["backtest", "run", "--request", str(path)])
-    assert "request.yaml line 8: venues.0.starting_balance" in output
+    assert "request.yaml line 4: venues.0.starting_balance" in output
     assert "1E+50 is above the maximum 9223372036" in output
 
 
@@ -227,26 +264,26 @@ def test_several_bad_fields_of_a_file_are_shown_at_once(home: Path, tmp_path: Pa
 
 
 def test_a_parameter_the_runner_refuses_names_its_line(home: Path, tmp_path: Path) -> None:
-    request = copy.deepcopy(REQUEST)
-    _config(trade_size=0.5)(request)
+    request = {"label": "x", "strategies": [REGISTERED, "bad-1"]}
     text = json.dumps(request, indent=2)
-    line = 1 + text.splitlines().index('        "trade_size": 0.5')
+    line = 1 + text.splitlines().index('    "bad-1"')
     path = tmp_path / "request.json"
     path.write_text(text)
     output = invoke(home, ["backtest", "run", "--request", str(path)])
-    assert f"request.json line {line}: strategy 1" in output
-    assert "trade_size 0.5: is not a multiple of SYN01.SIM's size increment 1" in output
+    assert f"request.json line {line}: strategy 2" in output
+    assert "trade_size '0.5': is not a multiple of SYN01.SIM's size increment 1" in output
 
 
 @pytest.mark.parametrize(
     ("param", "expected"),
     [
-        ("threshold=5", "--param threshold=5: must lie in (0, 1]"),
-        ("min_confidence=-1", "--param min_confidence=-1: must lie in [0, 1]"),
-        ("hold_bars=0", "--param hold_bars=0: invalid parameter: Expected `int` >= 1"),
+        ("entry_threshold=5", "--param entry_threshold: Input should be less than or equal to 1"),
+        ("min_confidence=-1", "--param min_confidence: Input should be greater than or equal"),
+        ("max_holding_bars=0", "--param max_holding_bars: Input should be greater than or equal"),
+        ("exit_threshold=0.9", "exit_threshold must be below entry_threshold"),
     ],
 )
-def test_a_built_in_strategys_own_checks_name_the_flag(
+def test_a_family_shorthands_own_checks_name_the_flag(
     home: Path, param: str, expected: str
 ) -> None:
     args = ["backtest", "run", "--strategy", "sentiment_reaction", "--instrument", "SYN01.SIM"]

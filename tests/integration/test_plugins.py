@@ -27,20 +27,30 @@ from quantdesk.services.ports.plugins import PluginClass
 from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 from quantdesk.settings import QuantdeskSettings
+from support.strategy_runs import raw_plan
 
 PLUGINS = Path(__file__).resolve().parents[1] / "support" / "plugins"
 PACKAGE = "qd_test_plugins"
 MINUTE = 60_000_000_000
 
 
-def custom(strategy_path: str, config_path: str, strategy_id: str = "mine") -> StrategyDefinition:
+def custom(
+    strategy_path: str,
+    config_path: str,
+    strategy_id: str = "mine",
+    config: dict[str, Any] | None = None,
+) -> StrategyDefinition:
     return parse_definition(
         {
             "strategy_id": strategy_id,
             "family": "custom",
             "name": "my own",
             "instruments": ["SYN01.SIM"],
-            "parameters": {"strategy_path": strategy_path, "config_path": config_path},
+            "parameters": {
+                "strategy_path": strategy_path,
+                "config_path": config_path,
+                "config": config or {},
+            },
         }
     )
 
@@ -81,13 +91,13 @@ def test_a_custom_definition_naming_os_system_is_refused(tmp_path: Path) -> None
 def test_a_backtest_naming_an_unallowed_module_imports_nothing(tmp_path: Path) -> None:
     desk = bootstrap(home=tmp_path / "home")
     desk.synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=1, seed=3))
-    request = BacktestRequest(
-        strategies=[StrategySpec(strategy_path="this:s", config_path="this:s", config={})],
+    request = raw_plan(
+        [StrategySpec(strategy_path="this:s", config_path="this:s", config={})],
         instruments=["SYN01.SIM"],
     )
     already = "this" in sys.modules
     with pytest.raises(PluginRefusedError, match=r"strategy 1: strategy_path 'this:s' is not"):
-        desk.backtests.run(request)
+        desk.backtests.run_plan(request)
     assert already or "this" not in sys.modules
 
 
@@ -189,34 +199,33 @@ def test_an_allowed_plugin_registers_and_runs_in_a_backtest(tmp_path: Path) -> N
     )
     assert stored.created and stored.stored.ref == "mine@1"
     desk.synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=1, seed=3))
-    request = BacktestRequest(
-        strategies=[
-            StrategySpec(
-                strategy_path=f"{PACKAGE}.buyer:Buyer",
-                config_path=f"{PACKAGE}.buyer:BuyerConfig",
-                config={
-                    "instrument_id": "SYN01.SIM",
-                    "bar_type": "SYN01.SIM-1-MINUTE-LAST-EXTERNAL",
-                    "order_id_tag": "B",
-                },
-            )
-        ],
-        instruments=["SYN01.SIM"],
-        end_ns=DEFAULT_START_NS + 60 * MINUTE,
-        engine={"log_level": "OFF"},
+    config = {"instrument_id": "SYN01.SIM", "bar_type": "SYN01.SIM-1-MINUTE-LAST-EXTERNAL"}
+    buyer = custom(f"{PACKAGE}.buyer:Buyer", f"{PACKAGE}.buyer:BuyerConfig", "my-buyer", config)
+    assert desk.registry.register(buyer, "ann").stored.ref == "my-buyer@1"
+    result = desk.backtests.run(  # by reference: the custom family runs like any other
+        BacktestRequest(
+            strategies=["my-buyer"],
+            end_ns=DEFAULT_START_NS + 60 * MINUTE,
+            engine={"log_level": "OFF"},
+        )
     )
-    result = desk.backtests.run(request)
     assert result.facts.fills >= 1
     assert {f.side for f in desk.backtests.artifacts(result.run_id).fills} == {1}
+    assert [s.ref for s in result.strategies] == ["my-buyer@1"]
 
+    spec = StrategySpec(
+        strategy_path=f"{PACKAGE}.buyer:Buyer",
+        config_path=f"{PACKAGE}.buyer:BuyerConfig",
+        config={**config, "order_id_tag": "B"},
+    )
     plain = StrategySpec(
         strategy_path=f"{PACKAGE}.not_a_strategy:Plain",
         config_path=f"{PACKAGE}.not_a_strategy:PlainConfig",
         config={},
     )
-    refused = request.model_copy(update={"strategies": [*request.strategies, plain]})
+    refused = raw_plan([spec, plain], instruments=["SYN01.SIM"])  # below the registry
     with pytest.raises(PluginRefusedError) as caught:
-        desk.backtests.run(refused)
+        desk.backtests.run_plan(refused)
     assert caught.value.message == (
         f"strategy 2: strategy_path '{PACKAGE}.not_a_strategy:Plain' cannot be used: "
         f"{PACKAGE}.not_a_strategy:Plain is not a subclass of "

@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard
 from quantdesk.bootstrap import bootstrap
-from quantdesk.domain.backtest import BacktestRequest, FillRecord, StrategySpec
+from quantdesk.domain.backtest import FillRecord, StrategySpec
 from quantdesk.domain.risk import RiskEventKind
-from quantdesk.services.backtests import builtin_strategy_specs
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 from support.plugin_desk import plugin_settings
+from support.strategy_runs import ema_specs, raw_plan, updated
 
 MINUTE = 60_000_000_000
 
@@ -61,13 +61,13 @@ def positions_after_each_fill(fills: list[FillRecord]) -> list[tuple[FillRecord,
 
 
 def test_position_limit_reduces_orders(desk: Platform) -> None:
-    request = BacktestRequest(
-        strategies=[reckless("SYN01.SIM", seed=1)],
+    request = raw_plan(
+        [reckless("SYN01.SIM", seed=1)],
         instruments=["SYN01.SIM"],
         end_ns=DEFAULT_START_NS + 300 * MINUTE,
         risk={"limits": {"max_position": "250", "max_order_quantity": "400"}},
     )
-    result = desk.backtests.run(request)
+    result = desk.backtests.run_plan(request)
     fills = desk.backtests.artifacts(result.run_id).fills
     assert fills, "the reckless strategy should trade"
     for _, book in positions_after_each_fill(fills):
@@ -84,8 +84,8 @@ def test_position_limit_reduces_orders(desk: Platform) -> None:
 
 def test_kill_switch_stops_orders_from_the_next_event_and_release_resumes(desk: Platform) -> None:
     kill, release = DEFAULT_START_NS + 100 * MINUTE, DEFAULT_START_NS + 200 * MINUTE
-    request = BacktestRequest(
-        strategies=[reckless("SYN01.SIM", seed=2, max_size=10)],
+    request = raw_plan(
+        [reckless("SYN01.SIM", seed=2, max_size=10)],
         instruments=["SYN01.SIM"],
         end_ns=DEFAULT_START_NS + 300 * MINUTE,
         risk={
@@ -95,7 +95,7 @@ def test_kill_switch_stops_orders_from_the_next_event_and_release_resumes(desk: 
             ]
         },
     )
-    result = desk.backtests.run(request)
+    result = desk.backtests.run_plan(request)
     stamps = np.array([f.ts_ns for f in desk.backtests.artifacts(result.run_id).fills])
     assert np.any(stamps < kill) and np.any(stamps >= release)
     assert not np.any((stamps > kill) & (stamps < release))
@@ -109,8 +109,8 @@ def test_kill_switch_stops_orders_from_the_next_event_and_release_resumes(desk: 
 
 def test_strategy_kill_switch_leaves_others_trading(desk: Platform) -> None:
     kill = DEFAULT_START_NS + 60 * MINUTE
-    request = BacktestRequest(
-        strategies=[reckless("SYN01.SIM", 3, 10, "A"), reckless("SYN02.SIM", 4, 10, "B")],
+    request = raw_plan(
+        [reckless("SYN01.SIM", 3, 10, "A"), reckless("SYN02.SIM", 4, 10, "B")],
         instruments=["SYN01.SIM", "SYN02.SIM"],
         end_ns=DEFAULT_START_NS + 180 * MINUTE,
         risk={
@@ -119,7 +119,7 @@ def test_strategy_kill_switch_leaves_others_trading(desk: Platform) -> None:
             ]
         },
     )
-    result = desk.backtests.run(request)
+    result = desk.backtests.run_plan(request)
     fills = desk.backtests.artifacts(result.run_id).fills
     assert not [f for f in fills if f.strategy_id == "Reckless-A" and f.ts_ns > kill]
     assert [f for f in fills if f.strategy_id == "Reckless-B" and f.ts_ns > kill]
@@ -137,12 +137,12 @@ def test_ledger_mismatch_halts_the_strategy(
             real(self, strategy_id, instrument_id, fill)
 
     monkeypatch.setattr(PortfolioRiskGuard, "apply_fill", lossy)
-    request = BacktestRequest(
-        strategies=[reckless("SYN01.SIM", seed=5, max_size=10)],
+    request = raw_plan(
+        [reckless("SYN01.SIM", seed=5, max_size=10)],
         instruments=["SYN01.SIM"],
         end_ns=DEFAULT_START_NS + 200 * MINUTE,
     )
-    result = desk.backtests.run(request)
+    result = desk.backtests.run_plan(request)
     mismatches = [e for e in result.risk_events if e.kind is RiskEventKind.MISMATCH]
     assert len(mismatches) == 1 and mismatches[0].strategy_id == "Reckless-R"
     fills = desk.backtests.artifacts(result.run_id).fills
@@ -150,14 +150,14 @@ def test_ledger_mismatch_halts_the_strategy(
 
 
 def test_drawdown_breach_allows_only_reducing_fills(desk: Platform) -> None:
-    request = BacktestRequest(
-        strategies=[reckless("SYN01.SIM", seed=6, max_size=500)],
+    request = raw_plan(
+        [reckless("SYN01.SIM", seed=6, max_size=500)],
         instruments=["SYN01.SIM"],
         end_ns=DEFAULT_START_NS + 600 * MINUTE,
         venues=[{"name": "SIM", "starting_balance": "100000", "taker_fee": "0.001"}],
         risk={"limits": {"max_drawdown_pct": "0.002"}, "on_breach": "REDUCING"},
     )
-    result = desk.backtests.run(request)
+    result = desk.backtests.run_plan(request)
     breach = [
         e
         for e in result.risk_events
@@ -189,8 +189,8 @@ def test_property_34_no_fill_leaves_a_limit_breached(
     desk: Platform, seed: int, max_position: int, max_gross: int, leverage: int
 ) -> None:
     # Property 34: no order bypasses the risk gate (checked on the fills it let through)
-    request = BacktestRequest(
-        strategies=[reckless("SYN01.SIM", seed), reckless("SYN02.SIM", seed + 1, tag="S")],
+    request = raw_plan(
+        [reckless("SYN01.SIM", seed), reckless("SYN02.SIM", seed + 1, tag="S")],
         instruments=["SYN01.SIM", "SYN02.SIM"],
         end_ns=DEFAULT_START_NS + 60 * MINUTE,
         venues=[{"name": "SIM", "starting_balance": "100000"}],
@@ -203,7 +203,7 @@ def test_property_34_no_fill_leaves_a_limit_breached(
         },
         engine={"log_level": "OFF"},
     )
-    result = desk.backtests.run(request)
+    result = desk.backtests.run_plan(request)
     artifacts = desk.backtests.artifacts(result.run_id)
     closes = dict(artifacts.prices)
 
@@ -244,13 +244,13 @@ def test_property_34_no_fill_leaves_a_limit_breached(
 
 
 def test_gate_is_fingerprinted_and_can_be_measured_off(desk: Platform) -> None:
-    on = BacktestRequest(
-        strategies=builtin_strategy_specs("ema_cross", ["SYN01.SIM"], "1-MINUTE-LAST", {}),
+    on = raw_plan(
+        ema_specs(["SYN01.SIM"], "1-MINUTE-LAST", {}),
         instruments=["SYN01.SIM"],
         risk={"limits": {"max_position": "1000000"}},
     )
-    off = on.model_copy(update={"risk": on.risk.model_copy(update={"gate": False})})
-    a, b = desk.backtests.run(on), desk.backtests.run(off)
+    off = updated(on, risk=on.risk.model_copy(update={"gate": False}))
+    a, b = desk.backtests.run_plan(on), desk.backtests.run_plan(off)
     assert a.fingerprint != b.fingerprint
     assert desk.backtests.artifacts(a.run_id).fills == desk.backtests.artifacts(b.run_id).fills
     assert Decimal(1) > 0

@@ -20,7 +20,6 @@ from quantdesk.domain.backtest import (
     Metrics,
     PositionRecord,
     RunStatus,
-    StrategySpec,
 )
 from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from quantdesk.services.performance import EquityCurve, drawdown
@@ -59,14 +58,9 @@ def make_result(run_id: str, started_at_ns: int = T0, label: str = "") -> Backte
         status=RunStatus.COMPLETED,
         fingerprint="ab" * 32,
         request=BacktestRequest(
-            strategies=[
-                StrategySpec(strategy_path="pkg.mod:Cls", config_path="pkg.mod:Cfg", config={})
-            ],
-            instruments=["ACME.XNAS", "BETA.XNAS"],
-            start_ns=T0,
-            end_ns=T0 + 9 * MINUTE,
-            label=label,
+            strategies=["acme-trend@1"], start_ns=T0, end_ns=T0 + 9 * MINUTE, label=label
         ),
+        instruments=["ACME.XNAS", "BETA.XNAS"],
         started_at_ns=started_at_ns,
         finished_at_ns=started_at_ns + 10**9,
         data=[

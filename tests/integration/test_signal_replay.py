@@ -15,15 +15,17 @@ import pytest
 
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest import BacktestRequest, StrategySpec
+from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.market_data import BarSpec, bar_type_id
-from quantdesk.services.backtests import builtin_strategy_specs
+from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.services.platform import Platform
 from quantdesk.services.signal_producers import ProduceRequest
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 from support import signal_probe
 from support.plugin_desk import plugin_settings
 from support.signals import raw_signal
+from support.strategy_runs import raw_plan
 
 MINUTE_NS = 60_000_000_000
 INSTRUMENTS = ["SYN01.SIM", "SYN02.SIM"]
@@ -80,21 +82,41 @@ def desk(market: Path) -> Platform:
     return bootstrap(plugin_settings(market))
 
 
-def sentiment_request(signals: object = ("SENTIMENT",), **engine: object) -> BacktestRequest:
+SENTIMENT_PARAMETERS = {
+    "entry_threshold": 0.3,
+    "exit_threshold": 0.1,
+    "min_confidence": 0.0,
+    "max_holding_bars": 25,
+    "trade_size": "100",
+}
+
+
+def sentiment_request(
+    desk: Platform, signals: object = ("SENTIMENT",), **engine: object
+) -> BacktestRequest:
+    """The sentiment_reaction family on both instruments, registered, run by reference."""
+    definition = parse_definition(
+        {
+            "strategy_id": "news-both",
+            "family": "sentiment_reaction",
+            "name": "news on both",
+            "instruments": INSTRUMENTS,
+            "parameters": SENTIMENT_PARAMETERS,
+            "signal_subscriptions": ["SENTIMENT"],
+        }
+    )
+    stored = desk.registry.register(definition, "tester").stored
     return BacktestRequest(
-        strategies=builtin_strategy_specs(
-            "sentiment_reaction", INSTRUMENTS, "1-MINUTE-LAST", {"threshold": 0.3, "hold_bars": 25}
-        ),
-        instruments=INSTRUMENTS,
+        strategies=[stored.ref],
         signals=list(signals) if isinstance(signals, tuple) else signals,
         engine={"log_level": "OFF", **engine},
     )
 
 
-def probe_request(signals: object, signal_types: list[str], **engine: object) -> BacktestRequest:
+def probe_request(signals: object, signal_types: list[str], **engine: object) -> RunPlan:
     spec = BarSpec.parse("1-MINUTE-LAST")
-    return BacktestRequest(
-        strategies=[
+    return raw_plan(
+        [
             StrategySpec(
                 strategy_path="support.signal_probe:SignalProbe",
                 config_path="support.signal_probe:SignalProbeConfig",
@@ -111,9 +133,9 @@ def probe_request(signals: object, signal_types: list[str], **engine: object) ->
     )
 
 
-def run_probe(desk: Platform, request: BacktestRequest) -> list[signal_probe.Event]:
+def run_probe(desk: Platform, request: RunPlan) -> list[signal_probe.Event]:
     signal_probe.SEEN.clear()
-    desk.backtests.run(request)
+    desk.backtests.run_plan(request)
     (events,) = signal_probe.SEEN.values()
     return events
 
@@ -127,7 +149,7 @@ def buffered(desk: Platform, signal_type: str) -> list[str]:
 
 
 def test_decisions_trace_back_to_signal_ids(desk: Platform) -> None:
-    result = desk.backtests.run(sentiment_request())
+    result = desk.backtests.run(sentiment_request(desk))
     fills = desk.backtests.artifacts(result.run_id).fills  # read back from the run store
     assert len(fills) >= 10, "the sentiment strategy should trade on the news"
     for fill in fills:
@@ -156,7 +178,7 @@ def test_decisions_trace_back_to_signal_ids(desk: Platform) -> None:
 
 
 def test_without_signals_the_sentiment_strategy_never_trades(desk: Platform) -> None:
-    result = desk.backtests.run(sentiment_request(signals="none"))
+    result = desk.backtests.run(sentiment_request(desk, signals="none"))
     assert desk.backtests.artifacts(result.run_id).fills == []
     assert result.provenance is None and result.signal_data == []
 
@@ -164,7 +186,8 @@ def test_without_signals_the_sentiment_strategy_never_trades(desk: Platform) -> 
 def test_same_run_twice_identical_decisions_and_fills(desk: Platform) -> None:
     """Property 23 on the engine: bit-for-bit, and independent of the streaming chunk size."""
     runs = [
-        desk.backtests.run(sentiment_request(chunk_size=c)) for c in (100_000, 100_000, 7, None)
+        desk.backtests.run(sentiment_request(desk, chunk_size=c))
+        for c in (100_000, 100_000, 7, None)
     ]
     fills = [desk.backtests.artifacts(r.run_id).fills for r in runs]
     assert fills[0] and all(f == fills[0] for f in fills)
@@ -210,16 +233,16 @@ def test_signal_types_select_what_is_replayed(desk: Platform) -> None:
 
 def test_signals_not_in_the_buffer_are_a_clear_error(desk: Platform) -> None:
     with pytest.raises(InvalidInputError) as error:
-        desk.backtests.run(sentiment_request(signals=("VOLATILITY_FORECAST",)))
+        desk.backtests.run(sentiment_request(desk, signals=("VOLATILITY_FORECAST",)))
     assert "no VOLATILITY_FORECAST signals for SYN01.SIM, SYN02.SIM" in str(error.value)
     assert error.value.hint is not None and "SENTIMENT" in error.value.hint
 
 
 def test_signals_enter_the_fingerprint(desk: Platform) -> None:
-    with_signals = desk.backtests.run(sentiment_request())
-    without = desk.backtests.run(sentiment_request(signals="none"))
+    with_signals = desk.backtests.run(sentiment_request(desk))
+    without = desk.backtests.run(sentiment_request(desk, signals="none"))
     assert with_signals.fingerprint != without.fingerprint
-    pinned, data = desk.backtests.prepare(sentiment_request())
+    pinned, data = desk.backtests.prepare(sentiment_request(desk))
     used = desk.backtests.signal_data(pinned)
     assert desk.backtests.fingerprint(pinned, data, used) == with_signals.fingerprint
     changed = [used[0].model_copy(update={"file_sha256": ["0" * 64]}), *used[1:]]

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from quantdesk.domain.backtest import BacktestRequest
-from quantdesk.domain.backtest_checks import SEED_MAX, strategy_identity
+from quantdesk.domain.backtest_checks import SEED_MAX
 from quantdesk.domain.numbers import FEE_RATE, LEVERAGE, MONEY, decimal_places
+from quantdesk.domain.strategies.versions import parse_ref
 from quantdesk.domain.time import in_ts_range
 
-INSTRUMENTS = ["A.SIM", "B.SIM", "C.SIM"]
 _EDGES = [-1, 0, 1, 2**63 - 1, 2**63, 9_223_200_000_000_000_000, 9_223_200_000_000_000_001]
 timestamps = st.one_of(
     st.none(), st.sampled_from(_EDGES), st.integers(min_value=-(2**70), max_value=2**70)
@@ -25,15 +25,16 @@ decimal_text = st.builds(
     st.integers(min_value=-20, max_value=400),
 )
 amounts = st.one_of(decimal_text, st.sampled_from(["NaN", "Infinity", "0", "1", "1e999999"]))
-strategy_specs = st.builds(
-    lambda cls, tag, instrument: {
-        "strategy_path": f"pkg.mod:{cls}",
-        "config_path": f"pkg.mod:{cls}Config",
-        "config": {"instrument_id": instrument, "order_id_tag": tag},
-    },
-    st.sampled_from(["EmaCross", "Other"]),
-    st.sampled_from(["A", "B", None]),
-    st.sampled_from([*INSTRUMENTS, "Z.SIM"]),
+strategy_refs = st.one_of(
+    st.builds(
+        lambda name, selector: name + selector,
+        st.sampled_from(["trend-a", "pairs", "Bad", ""]),
+        st.sampled_from(["", "@1", "@2", "@live", "@0", "@"]),
+    ),
+    st.builds(  # an old-style entry: never accepted any more
+        lambda cls: {"strategy_path": f"pkg.mod:{cls}", "config_path": "pkg.mod:C", "config": {}},
+        st.sampled_from(["EmaCross", "Other"]),
+    ),
 )
 venues = st.fixed_dictionaries(
     {"name": st.just("SIM")},
@@ -46,8 +47,7 @@ venues = st.fixed_dictionaries(
 )
 requests = st.fixed_dictionaries(
     {
-        "strategies": st.lists(strategy_specs, min_size=1, max_size=4),
-        "instruments": st.lists(st.sampled_from(INSTRUMENTS), min_size=1, max_size=3, unique=True),
+        "strategies": st.lists(strategy_refs, min_size=1, max_size=4),
     },
     optional={
         "start_ns": timestamps,
@@ -67,9 +67,8 @@ def _bounded(value: Decimal | None, allowed: Any) -> bool:
 
 
 # Property: an accepted request is runnable as stated: every timestamp in the engine's range
-# and start <= end, a seed in 0..2^63-1, every decimal bounded and short, no two strategies
-# with one engine id, each strategy's instrument among the run's. A refusal is a
-# ValidationError, never anything else.
+# and start <= end, a seed in 0..2^63-1, every decimal bounded and short, strategies registry
+# references, none named twice. A refusal is a ValidationError, never anything else.
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=requests)
 def test_an_accepted_request_is_runnable_as_stated(data: dict[str, Any]) -> None:
@@ -82,9 +81,9 @@ def test_an_accepted_request_is_runnable_as_stated(data: dict[str, Any]) -> None
     if request.start_ns is not None and request.end_ns is not None:
         assert request.start_ns <= request.end_ns
     assert 0 <= request.seed <= SEED_MAX
-    ids = [strategy_identity(s.strategy_path, s.config) for s in request.strategies]
-    assert len(ids) == len(set(ids))
-    assert all(s.config["instrument_id"] in request.instruments for s in request.strategies)
+    assert len(request.strategies) == len(set(request.strategies))  # no strategy twice
+    for ref in request.strategies:  # every one a registry reference
+        assert isinstance(ref, str) and parse_ref(ref)[0]
     for venue in request.venues:
         assert _bounded(venue.starting_balance, MONEY)
         assert _bounded(venue.default_leverage, LEVERAGE)

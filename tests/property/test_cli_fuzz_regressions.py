@@ -43,7 +43,8 @@ def _request(tmp: Path, **changes: object) -> list[str]:
 
 
 def _config(**changes: object) -> list[dict[str, object]]:
-    strategy = files.BASE_REQUEST["strategies"][0]
+    """An old-style strategy (import paths and config): refused as such, whatever it holds."""
+    strategy = files.OLD_STRATEGY
     return [{**strategy, "config": {**strategy["config"], **changes}}]
 
 
@@ -68,6 +69,11 @@ REGRESSIONS = {
     "request duplicate order_id_tag": lambda tmp: _request(tmp, strategies=_two_tags()),
     "request strategy outside the request": lambda tmp: _request(tmp, strategies=_outside()),
     "request end_ns 2**63": lambda tmp: _request(tmp, end_ns=2**63),
+    "request the same version twice": lambda tmp: _request(
+        tmp, strategies=[files.SHORTHAND_REF, f"{files.SHORTHAND_REF}@1"]
+    ),
+    "request an unknown reference": lambda tmp: _request(tmp, strategies=["nothing-here"]),
+    "request instruments": lambda tmp: _request(tmp, instruments=["SYN01.SIM"]),
     "request starting_balance 1e999999": lambda tmp: _request(
         tmp, venues=[{"name": "SIM", "starting_balance": inputs.Raw("1e999999")}]
     ),

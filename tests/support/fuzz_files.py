@@ -31,30 +31,32 @@ from support.signals import raw_signal
 
 # backtest requests -----------------------------------------------------------------------------
 
+SHORTHAND_REF = "ema_cross-syn01"
+"""What the desk's shorthand backtest (``BASE_BACKTEST``) registers, so requests can name it."""
 BASE_REQUEST: dict[str, Any] = {
-    "instruments": [SYN],
-    "bar_spec": "1-MINUTE-LAST",
     "start_ns": DAY_START_NS,
     "end_ns": DAY_START_NS + 3 * HOUR_NS,
     "seed": 1,
     "venues": [{"name": "SIM", "starting_balance": 1000000, "taker_fee": 0.0005}],
-    "strategies": [
-        {
-            "strategy_path": "quantdesk.strategies.ema_cross:EmaCross",
-            "config_path": "quantdesk.strategies.ema_cross:EmaCrossConfig",
-            "config": {
-                "instrument_id": SYN,
-                "bar_type": f"{SYN}-1-MINUTE-LAST-EXTERNAL",
-                "order_id_tag": "A",
-                "fast": 5,
-                "slow": 20,
-                "trade_size": 100,
-            },
-        }
-    ],
+    "strategies": [SHORTHAND_REF],
 }
+OLD_STRATEGY: dict[str, Any] = {
+    "strategy_path": "quantdesk.strategies.ema_cross:EmaCross",
+    "config_path": "quantdesk.strategies.ema_cross:EmaCrossConfig",
+    "config": {
+        "instrument_id": SYN,
+        "bar_type": f"{SYN}-1-MINUTE-LAST-EXTERNAL",
+        "order_id_tag": "A",
+        "fast": 5,
+        "slow": 20,
+        "trade_size": 100,
+    },
+}
+"""An old-style strategy entry (import paths): refused by every request now, clearly."""
 REQUEST_KEYS = (
     *BASE_REQUEST, "risk", "engine", "label", "signals", "limits", "constraints", "on_breach",
+    "instruments", "bar_spec", "flat_at_end", "trade_until_ns", "pinned", SHORTHAND_REF,
+    f"{SHORTHAND_REF}@1", f"{SHORTHAND_REF}@live",
     "flatten_on_breach", "max_order_submit_rate", "schedule", "gate", "chunk_size",
     "purge_interval_minutes", "log_level", "purge", "name", "oms_type", "account_type",
     "base_currency", "starting_balance", "default_leverage", "maker_fee", "taker_fee",

@@ -53,12 +53,13 @@ def result_table(result: BacktestResult) -> Table:
     table = Table(
         title=f"Backtest {result.run_id}",
         caption=f"{ns_to_text(request.start_ns)} .. {ns_to_text(request.end_ns)}, "
-        f"{len(request.instruments)} instrument(s), {len(request.strategies)} strategy(ies)",
+        f"{len(result.instruments)} instrument(s), {len(request.strategies)} strategy(ies): "
+        f"{', '.join(request.strategies)}",
     )
     table.add_column("metric")
     table.add_column("portfolio", justify="right")
     for attribution in result.attribution:
-        table.add_column(attribution.strategy_id, justify="right")
+        table.add_column(result.strategy_name(attribution.strategy_id), justify="right")
     for label, value in METRIC_ROWS:
         table.add_row(label, value(result.metrics), *(value(a.metrics) for a in result.attribution))
     return table
@@ -106,7 +107,7 @@ def runs_table(results: list[BacktestResult]) -> Table:
         table.add_row(
             r.run_id,
             r.request.label or "-",
-            ", ".join(r.request.instruments),
+            ", ".join(r.instruments),
             str(len(r.request.strategies)),
             _pct(r.metrics.total_return),
             _num(r.metrics.sharpe),

@@ -1,11 +1,11 @@
 """``quantdesk backtest`` and ``quantdesk runs``: run backtests, look at what they produced."""
 
+import getpass
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -18,7 +18,7 @@ from quantdesk.cli.request_errors import (
     parameter_flag_error,
     request_from_data,
     request_from_flags,
-    strategy_flag_error,
+    shorthand_error,
 )
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.backtest import (
@@ -27,7 +27,7 @@ from quantdesk.domain.backtest import (
     BacktestResult,
     Liquidity,
     OmsType,
-    StrategySpec,
+    venue_names_of,
 )
 from quantdesk.domain.backtest_checks import StrategyParameterError
 from quantdesk.domain.documents import DocumentLimitError, loads_json
@@ -35,8 +35,11 @@ from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.risk import BreachAction
-from quantdesk.services.backtests import BUILTIN_STRATEGIES, builtin_strategy_specs
+from quantdesk.domain.strategies.families import StrategyFamily
+from quantdesk.domain.strategies.problems import InvalidDefinitionError
+from quantdesk.services.platform import Platform
 from quantdesk.services.ports.documents import DocumentReader
+from quantdesk.services.shorthand import SHORTHANDS, register_shorthand
 
 
 def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
@@ -49,15 +52,23 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
     def backtest_run(
         ctx: typer.Context,
         strategy: Annotated[
-            str | None, typer.Option(help=f"built-in strategy: {', '.join(BUILTIN_STRATEGIES)}")
+            list[str] | None,
+            typer.Option(
+                help="registered strategy ID[@VERSION|@TAG] (repeatable: one portfolio); or a "
+                f"shorthand ({', '.join(SHORTHANDS)}) with --instrument and --param"
+            ),
         ] = None,
         param: Annotated[
-            list[str] | None, typer.Option(help="strategy parameter NAME=VALUE (repeatable)")
+            list[str] | None,
+            typer.Option(help="shorthand parameter NAME=VALUE (repeatable)"),
         ] = None,
         instrument: Annotated[
-            list[str] | None, typer.Option(help="instrument id (repeatable: one strategy each)")
+            list[str] | None,
+            typer.Option(help="shorthand: instrument id (repeatable: one strategy each)"),
         ] = None,
-        bar_spec: Annotated[str, typer.Option(help="bars to run on")] = "1-MINUTE-LAST",
+        bar_spec: Annotated[
+            str | None, typer.Option(help="shorthand: bars to run on (default 1-MINUTE-LAST)")
+        ] = None,
         start: Annotated[
             str | None, typer.Option(help="first bar close, ISO-8601 UTC (default: data start)")
         ] = None,
@@ -130,19 +141,27 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
         """Run a backtest over the catalog and store it under QUANTDESK_HOME/runs."""
         with reported_failures(err):
             where: Callable[[Sequence[str | int]], str] | None = None
+            shorthand: dict[str, str] = {}  # ref -> the shorthand it was registered from
             if request_file is not None:
                 request, where = _load_request(request_file, ctx.obj.platform.documents)
             else:
-                if strategy is None or not instrument:
+                if not strategy:
                     raise InvalidInputError(
-                        "give --strategy and at least one --instrument (or --request FILE)",
-                        hint="e.g. --strategy ema_cross --param fast=10 --instrument SYN01.SIM",
+                        "give at least one --strategy (or --request FILE)",
+                        hint="e.g. --strategy trend-syn01 (see `quantdesk strategy list`), or "
+                        "--strategy ema_cross --param fast=10 --instrument SYN01.SIM",
                     )
+                platform: Platform = ctx.obj.platform
+                refs, options, shorthand = _strategy_refs(
+                    platform, strategy, instrument or [], bar_spec, param or []
+                )
+                instruments = [
+                    i for ref in refs for i in platform.registry.resolve(ref).definition.instruments
+                ]
                 request = request_from_flags(
                     dict(
-                        strategies=_builtin_specs(strategy, instrument, bar_spec, param or []),
-                        instruments=instrument,
-                        bar_spec=bar_spec,
+                        strategies=refs,
+                        **options,
                         start_ns=None if start is None else parse_utc(start, "--start"),
                         end_ns=None if end is None else parse_utc(end, "--end"),
                         venues=[
@@ -160,7 +179,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                                 "fill_at": fill_at,
                                 "commission_per_unit": commission_per_unit,
                             }
-                            for venue in sorted({i.rsplit(".", 1)[-1] for i in instrument})
+                            for venue in venue_names_of(instruments)
                         ],
                         seed=seed,
                         label=label,
@@ -190,10 +209,17 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 except StrategyParameterError as error:
                     if where is not None:
                         raise parameter_file_error(error, where) from None
-                    raise parameter_flag_error(error) from None
+                    refs = request.strategies
+                    name = shorthand.get(refs[error.index]) if error.index < len(refs) else None
+                    if name is None:  # a registered definition's parameter: no flag set it
+                        raise
+                    raise parameter_flag_error(error, SHORTHANDS[name].parameter_name) from None
             if as_json:
                 out.print_json(result.model_dump_json())
                 return
+            for ref in result.request.strategies:  # which registered version a shorthand ran
+                if ref in shorthand:
+                    err.print(f"{shorthand[ref]}: ran {ref}", highlight=False)
             out.print(backtest_render.result_table(result))
             out.print(backtest_render.facts_table(result))
             _print_refusals(out, err, result)
@@ -209,9 +235,21 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
 
     @backtest.command("strategies")
     def backtest_strategies() -> None:
-        """The built-in strategies and their parameters."""
-        for name, builtin in BUILTIN_STRATEGIES.items():
-            out.print(f"[bold]{name}[/]: {builtin.description}")
+        """What --strategy takes: registered references, the families, the shorthands."""
+        out.print(
+            "--strategy ID[@VERSION|@TAG]: a registered strategy (`quantdesk strategy list`); "
+            "its definition says what it trades",
+            highlight=False,
+        )
+        out.print(
+            "families (`quantdesk strategy schema FAMILY`): "
+            + ", ".join(f.value for f in StrategyFamily),
+            highlight=False,
+        )
+        out.print("shorthands (with --instrument, --param NAME=VALUE):", highlight=False)
+        for name, entry in SHORTHANDS.items():
+            out.print(f"  [bold]{name}[/]: {entry.description}")
+        out.print("  --param flat_at_stop=true: every strategy flat at the end of the run")
 
     @runs.command("list")
     def runs_list(ctx: typer.Context) -> None:
@@ -273,26 +311,66 @@ def _print_refusals(out: Console, err: Console, result: BacktestResult) -> None:
         err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)
 
 
-def _builtin_specs(
-    name: str, instruments: list[str], bar_spec: str, pairs: list[str]
-) -> list[StrategySpec]:
-    """The built-in's specs, once the flags they are made of are known to be well formed."""
+def _strategy_refs(
+    platform: Platform,
+    strategies: list[str],
+    instruments: list[str],
+    bar_spec: str | None,
+    pairs: list[str],
+) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+    """The references to run: each --strategy as given, or a shorthand registered first.
+
+    Returns the references, the run options shorthand parameters named, and for each
+    reference registered from a shorthand that shorthand's name.
+    """
+    shorthands = [s for s in strategies if s in SHORTHANDS]
+    if shorthands and not instruments:
+        raise InvalidInputError(
+            f"the {shorthands[0]} shorthand needs at least one --instrument",
+            hint=f"e.g. --strategy {shorthands[0]} --instrument SYN01.SIM; or run a registered "
+            "strategy by reference (`quantdesk strategy list`)",
+        )
+    if not shorthands:
+        extra = [f for f, given in (("--instrument", instruments), ("--param", pairs)) if given]
+        if bar_spec is not None:
+            extra.append("--bar-spec")
+        if extra:
+            raise InvalidInputError(
+                f"{', '.join(extra)} only go(es) with a shorthand strategy "
+                f"({', '.join(SHORTHANDS)}) and --instrument",
+                hint="a registered strategy's definition says what it trades and how",
+            )
+        return list(strategies), {}, {}
     problems = []
     for instrument_id in dict.fromkeys(instruments):
         try:
             validate_instrument_id(instrument_id)
         except ValueError as error:
             problems.append(f"--instrument: {error}")
+    spec = bar_spec or "1-MINUTE-LAST"
     try:
-        BarSpec.parse(bar_spec)
+        BarSpec.parse(spec)
     except ValueError as error:
         problems.append(f"--bar-spec: {error}")
     if problems:
         raise InvalidInputError(listed_problems(problems))
-    try:
-        return builtin_strategy_specs(name, instruments, bar_spec, _params(pairs))
-    except ValidationError as error:
-        raise strategy_flag_error(error) from None
+    params = _params(pairs)
+    refs: list[str] = []
+    options: dict[str, Any] = {}
+    registered: dict[str, str] = {}
+    for name in strategies:
+        if name not in SHORTHANDS:
+            refs.append(name)
+            continue
+        try:
+            made, options = register_shorthand(
+                platform.registry, name, instruments, spec, params, getpass.getuser()
+            )
+        except InvalidDefinitionError as error:
+            raise shorthand_error(error) from None
+        refs.extend(made)
+        registered.update(dict.fromkeys(made, name))
+    return refs, options, registered
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:

@@ -16,18 +16,19 @@ from pydantic_core import ErrorDetails
 from quantdesk.domain.backtest import BacktestRequest
 from quantdesk.domain.backtest_checks import StrategyParameterError, error_location
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.strategies.problems import InvalidDefinitionError
 from quantdesk.domain.text import SHOWN_MAX_LENGTH, shown
 
 ERRORS_SHOWN = 5
 _TOP_FLAGS = {
     "strategies": "--strategy",
-    "instruments": "--instrument",
-    "bar_spec": "--bar-spec",
     "start_ns": "--start",
     "end_ns": "--end",
     "seed": "--seed",
     "label": "--label",
     "signals": "--signals",
+    "flat_at_end": "--param flat_at_stop",
+    "trade_until_ns": "--param trade_until_ns",
 }
 _VENUE_FLAGS = {
     "name": "--instrument",
@@ -51,8 +52,6 @@ def flag_of(location: Sequence[str | int]) -> str | None:
     path = tuple(location)
     match path:
         case (str(name), *_) if name in _TOP_FLAGS:
-            if name == "strategies" and len(path) >= 4 and path[2] == "config":
-                return f"--param {path[3]}"
             return _TOP_FLAGS[name]
         case ("venues", int(), str(name), *_) if name in _VENUE_FLAGS:
             return _VENUE_FLAGS[name]
@@ -75,13 +74,26 @@ def request_from_flags(fields: dict[str, Any]) -> BacktestRequest:
         ) from None
 
 
-def strategy_flag_error(error: ValidationError) -> InvalidInputError:
-    """A built-in's spec refused as it was made from the flags (a ``--param`` value)."""
+def shorthand_error(error: InvalidDefinitionError) -> InvalidInputError:
+    """A shorthand's definition refused as it was made from the flags (a ``--param`` value,
+    ``--instrument`` or ``--bar-spec``)."""
     problems = []
-    for detail in error.errors():
-        within: ErrorDetails = {**detail, "loc": ("strategies", 0, *detail["loc"])}
-        problems.append(_flag_problem(within))
-    return InvalidInputError(listed_problems(problems))
+    for problem in error.problems:
+        match problem.location:
+            case ("parameters", str(name), *_):
+                problems.append(f"--param {name}: {problem.message}")
+            case ("instruments", *_):
+                problems.append(f"--instrument: {problem.message}")
+            case ("bar_spec", *_):
+                problems.append(f"--bar-spec: {problem.message}")
+            case ("signal_subscriptions", *_):
+                problems.append(f"--param signal_types: {problem.message}")
+            case _:
+                problems.append(str(problem))
+    return InvalidInputError(
+        listed_problems(problems),
+        hint="--param NAME=VALUE; `quantdesk backtest strategies` lists the shorthands",
+    )
 
 
 def request_from_data(data: object, where: Callable[[Sequence[str | int]], str]) -> BacktestRequest:
@@ -100,12 +112,15 @@ def request_from_data(data: object, where: Callable[[Sequence[str | int]], str])
         raise InvalidInputError(listed_problems(problems)) from None
 
 
-def parameter_flag_error(error: StrategyParameterError) -> InvalidInputError:
-    """A strategy parameter the runner refused, addressed to the ``--param`` that set it."""
+def parameter_flag_error(
+    error: StrategyParameterError, flag_name: Callable[[str], str] = str
+) -> InvalidInputError:
+    """A strategy parameter the runner refused, addressed to the ``--param`` that set it
+    (``flag_name``: the shorthand's name of the parameter)."""
     if error.parameter is None:
         return InvalidInputError(error.message, hint=error.hint)
     return InvalidInputError(
-        f"--param {error.parameter}={_plain(error.value)}: {error.problem}",
+        f"--param {flag_name(error.parameter)}={_plain(error.value)}: {error.problem}",
         hint=error.hint or "--param NAME=VALUE; `quantdesk backtest strategies` lists them",
     )
 
@@ -114,10 +129,7 @@ def parameter_file_error(
     error: StrategyParameterError, where: Callable[[Sequence[str | int]], str]
 ) -> InvalidInputError:
     """A strategy parameter the runner refused, at its line of the request file."""
-    if error.parameter is None:
-        location: tuple[str | int, ...] = ("strategies", error.index)
-    else:
-        location = ("strategies", error.index, "config", error.parameter)
+    location: tuple[str | int, ...] = ("strategies", error.index)
     return InvalidInputError(f"{where(location)}: {error.message}", hint=error.hint)
 
 

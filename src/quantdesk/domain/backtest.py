@@ -1,8 +1,10 @@
 """Backtest requests and results: what a researcher asks for and what comes back.
 
-A request names everything that decides the outcome (strategy configs, data range, venue,
-seed), so its fingerprint, together with the data's checksums and the versions, identifies
-the result: the same fingerprint gives the same fills and metrics, bit for bit.
+A request names everything that decides the outcome (registry references to strategies, data
+range, venue, seed), so its fingerprint, together with the pinned definitions' content hashes,
+the data's checksums and the versions, identifies the result: the same fingerprint gives the
+same fills and metrics, bit for bit. What each strategy trades (instruments, bar spec, signal
+types) comes from its definition, never from the request (DESIGN.md §3, "Runs and results").
 """
 
 from decimal import Decimal
@@ -21,7 +23,6 @@ from pydantic import (
 from quantdesk.domain.audit import AuditAnchor
 from quantdesk.domain.backtest_checks import (
     CHUNK_SIZE_MAX,
-    INSTRUMENTS_MAX,
     PATH_MAX_LENGTH,
     PURGE_MINUTES_MAX,
     STRATEGIES_MAX,
@@ -30,7 +31,8 @@ from quantdesk.domain.backtest_checks import (
     Spread,
     Timestamp,
     check_config_values,
-    check_strategies,
+    check_request_shape,
+    check_strategy_refs,
     refusal,
 )
 from quantdesk.domain.backtest_records import FillRecord as FillRecord
@@ -39,11 +41,11 @@ from quantdesk.domain.backtest_records import SignalDecision as SignalDecision
 from quantdesk.domain.backtest_records import SignalUse as SignalUse
 from quantdesk.domain.execution import EngineRejection as EngineRejection
 from quantdesk.domain.execution import ExecutionSummary as ExecutionSummary
-from quantdesk.domain.instruments import Currency, validate_instrument_id
-from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.instruments import Currency
 from quantdesk.domain.numbers import FeeRate, Leverage, Money
 from quantdesk.domain.risk import RiskConfig, RiskEvent
 from quantdesk.domain.signals import SignalType
+from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.text import LABEL_MAX_LENGTH, single_line
 from quantdesk.domain.time import describe_ns
 
@@ -155,15 +157,33 @@ class EngineOptions(BaseModel):
 
 
 class BacktestRequest(BaseModel):
+    """A run of registered strategies: references in, exact pinned versions after ``prepare``.
+
+    ``strategies``: ``ID`` (newest), ``ID@VERSION`` or ``ID@TAG``; once prepared each is the
+    exact ``id@version`` it resolved to, with its definition in ``pinned`` (same order).
+    ``risk.constraints`` are keyed by these references (a definition's own ``risk`` applies
+    without being repeated here). ``flat_at_end`` and ``trade_until_ns`` are run options every
+    strategy receives.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strategies: list[StrategySpec] = Field(min_length=1, max_length=STRATEGIES_MAX)
-    instruments: list[str] = Field(min_length=1, max_length=INSTRUMENTS_MAX)
-    bar_spec: str = "1-MINUTE-LAST"
+    strategies: list[str] = Field(
+        min_length=1, max_length=STRATEGIES_MAX, description="registry references"
+    )
+    pinned: list[StrategyDefinition] = Field(
+        default_factory=list, description="set by prepare: the exact definitions, in order"
+    )
     start_ns: Timestamp | None = Field(
         default=None, description="first bar close included (ns UTC)"
     )
     end_ns: Timestamp | None = Field(default=None, description="last bar close included (ns UTC)")
+    flat_at_end: bool = Field(
+        default=False, description="every strategy closes its positions when the run ends"
+    )
+    trade_until_ns: Timestamp | None = Field(
+        default=None, description="no strategy places orders at or after this time (ns UTC)"
+    )
     venues: list[VenueSpec] = Field(default_factory=list, max_length=VENUES_MAX)
     seed: Seed = Field(default=0, description="seed of the fill model's draws, 0 .. 2^63-1")
     risk: RiskConfig = Field(default_factory=RiskConfig)
@@ -173,6 +193,12 @@ class BacktestRequest(BaseModel):
         default="none",
         description="AI signals replayed with the bars: none, all, or a list of signal types",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registry_references(cls, data: object) -> object:
+        """An old-style request (import paths, instruments, bar spec) is refused by name."""
+        return check_request_shape(data)
 
     @field_validator("signals", mode="before")
     @classmethod
@@ -196,24 +222,10 @@ class BacktestRequest(BaseModel):
             )
         return sorted(chosen)
 
-    @field_validator("instruments")
-    @classmethod
-    def _check_instruments(cls, value: list[str]) -> list[str]:
-        for instrument_id in value:
-            validate_instrument_id(instrument_id)
-        if len(set(value)) != len(value):
-            raise ValueError("instruments are listed twice")
-        return value
-
-    @field_validator("bar_spec")
-    @classmethod
-    def _check_bar_spec(cls, value: str) -> str:
-        return str(BarSpec.parse(value))
-
     @model_validator(mode="after")
     def _check_range(self) -> Self:
-        """Runnable as stated: a range that is one, one setting per venue, strategies that
-        do not collide and trade what the run streams (:mod:`backtest_checks`)."""
+        """Runnable as stated: a range that is one, one setting per venue, references that
+        parse, no strategy twice, constraints only for strategies of the run."""
         if self.start_ns is not None and self.end_ns is not None and self.start_ns > self.end_ns:
             raise refusal(
                 ("start_ns",),
@@ -226,18 +238,12 @@ class BacktestRequest(BaseModel):
                 raise refusal(
                     ("venues", index, "name"), "duplicate_venue", f"venue {name} is listed twice"
                 )
-        check_strategies([(s.strategy_path, s.config) for s in self.strategies], self.instruments)
+        check_strategy_refs(
+            self.strategies,
+            [(d.strategy_id, d.version) for d in self.pinned],
+            list(self.risk.constraints),
+        )
         return self
-
-    @property
-    def venue_names(self) -> list[str]:
-        """The venues the instruments trade on (the part after the last dot), sorted."""
-        return sorted({i.rsplit(".", 1)[1] for i in self.instruments})
-
-    @property
-    def starting_equity(self) -> float:
-        """Sum of the venues' starting balances (one account currency is assumed)."""
-        return float(sum(self.venue(v).starting_balance for v in self.venue_names))
 
     @property
     def replays_signals(self) -> bool:
@@ -255,6 +261,28 @@ class BacktestRequest(BaseModel):
             if spec.name == name:
                 return spec
         return VenueSpec(name=name)
+
+
+def venue_names_of(instruments: list[str] | tuple[str, ...]) -> list[str]:
+    """The venues instruments trade on (the part after the last dot), sorted."""
+    return sorted({i.rsplit(".", 1)[1] for i in instruments})
+
+
+class StrategyRun(BaseModel):
+    """One strategy of a run as the result records it: which registry version ran, as what.
+
+    ``ref`` is the exact ``id@version`` (a strategy run below the registry, by tests, has its
+    engine id there and no content hash); ``nautilus_id`` is the id its fills carry.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    content_hash: str = ""
+    nautilus_id: str
+    family: str
+    instruments: list[str]
+    bar_types: list[str]
 
 
 class Metrics(BaseModel):
@@ -388,6 +416,10 @@ class BacktestResult(BaseModel):
     status: RunStatus
     fingerprint: str
     request: BacktestRequest
+    strategies: list[StrategyRun] = Field(
+        default_factory=list, description="per strategy: ref, content hash, engine id, family"
+    )
+    instruments: list[str] = Field(default_factory=list, description="every instrument streamed")
     started_at_ns: int
     finished_at_ns: int
     data: list[DataUsed]
@@ -417,3 +449,14 @@ class BacktestResult(BaseModel):
     @property
     def orders_refused(self) -> int:
         return sum(r.count for r in self.engine_rejections)
+
+    @property
+    def venue_names(self) -> list[str]:
+        return venue_names_of(self.instruments)
+
+    def strategy_name(self, nautilus_id: str) -> str:
+        """``id@version`` of the strategy the engine knew as ``nautilus_id`` (else that id)."""
+        for strategy in self.strategies:
+            if strategy.nautilus_id == nautilus_id:
+                return strategy.ref
+        return nautilus_id

@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.numbers import PRICE_MAX, DecimalRange
+from quantdesk.domain.strategies.versions import parse_ref
 from quantdesk.domain.text import shown
 from quantdesk.domain.time import describe_ns, in_ts_range, ts_range_text
 
@@ -146,6 +147,77 @@ def check_strategies(
                 "(class name or strategy_id, then order_id_tag): give each its own order_id_tag",
             )
         seen[identity] = index
+
+
+_OLD_REQUEST_FIELDS = ("instruments", "bar_spec")
+_REFS_HINT = (
+    "strategies are registry references now (ID, ID@VERSION or ID@TAG): register the "
+    "strategy first (`quantdesk strategy add FILE`), then name it; import paths, instruments "
+    "and bar specs are no longer accepted from requests, they come from each definition"
+)
+
+
+def check_request_shape(data: object) -> object:
+    """Refuse an old-style request (``strategies`` as import paths and configs, request-level
+    ``instruments``/``bar_spec``) with what to do instead, not pydantic's "extra field"."""
+    if not isinstance(data, Mapping):
+        return data
+    for name in _OLD_REQUEST_FIELDS:
+        if name in data:
+            raise refusal(
+                (name,),
+                "request_field_removed",
+                f"a request no longer names {name}: {_REFS_HINT}",
+            )
+    strategies = data.get("strategies")
+    if isinstance(strategies, list | tuple):
+        for index, item in enumerate(strategies):
+            if not isinstance(item, str):
+                raise refusal(
+                    ("strategies", index),
+                    "strategy_not_a_reference",
+                    f"strategy {index + 1} is not a registry reference: {_REFS_HINT}",
+                )
+    return data
+
+
+def check_strategy_refs(
+    refs: Sequence[str],
+    pinned: Sequence[tuple[str, int | None]],
+    constraint_keys: Sequence[str],
+) -> None:
+    """References that parse, none twice, pinned definitions matching them one to one, and
+    risk constraints only for strategies of the run (keyed by reference or strategy id)."""
+    ids: list[str] = []
+    for index, ref in enumerate(refs):
+        try:
+            strategy_id, _ = parse_ref(ref)
+        except InvalidInputError as error:
+            raise refusal(("strategies", index), "strategy_reference", str(error)) from None
+        if ref in refs[:index]:
+            raise refusal(
+                ("strategies", index),
+                "duplicate_strategy",
+                f"strategy {shown(ref)} is listed twice: one run holds each version once",
+            )
+        ids.append(strategy_id)
+    if pinned:
+        exact = [f"{i}@{v}" for i, v in pinned]
+        if exact != list(refs):
+            raise refusal(
+                ("pinned",),
+                "pinned_mismatch",
+                f"the pinned definitions ({', '.join(exact)}) are not the request's "
+                f"strategies ({', '.join(refs)})",
+            )
+    for key in constraint_keys:
+        if key not in refs and key not in ids:
+            raise refusal(
+                ("risk", "constraints", key),
+                "constraints_for_unknown_strategy",
+                f"risk constraints for {shown(key)}, which is not a strategy of this run "
+                f"({', '.join(refs)})",
+            )
 
 
 class StrategyParameterError(InvalidInputError):

@@ -24,7 +24,7 @@ from quantdesk.domain.backtest import (
     Metrics,
     RunStatus,
     StrategyAttribution,
-    StrategySpec,
+    StrategyRun,
 )
 from quantdesk.services.performance import EquityCurve
 from quantdesk.services.ports import RunArtifacts
@@ -66,14 +66,19 @@ def make_result(label: str = "trend run", strategy_id: str = "EmaCross-ACME") ->
         status=RunStatus.COMPLETED,
         fingerprint=FINGERPRINT,
         request=BacktestRequest(
-            strategies=[
-                StrategySpec(strategy_path="pkg.mod:Cls", config_path="pkg.mod:Cfg", config={})
-            ],
-            instruments=["ACME.XNAS"],
-            start_ns=T0,
-            end_ns=T0 + 9 * MINUTE,
-            label=label,
+            strategies=["trend-acme@3"], start_ns=T0, end_ns=T0 + 9 * MINUTE, label=label
         ),
+        strategies=[
+            StrategyRun(
+                ref="trend-acme@3",
+                content_hash="c0ffee" * 10 + "abcd",
+                nautilus_id=strategy_id,
+                family="trend_following",
+                instruments=["ACME.XNAS"],
+                bar_types=["ACME.XNAS-1-MINUTE-LAST-EXTERNAL"],
+            )
+        ],
+        instruments=["ACME.XNAS"],
         started_at_ns=T0,
         finished_at_ns=T0 + 2 * 10**9,
         data=[
@@ -172,8 +177,8 @@ def test_the_page_names_the_run(page: str) -> None:
     assert "completed" in page
     assert "2024-01-01T00:01:00Z" in page and "2024-01-01T00:10:00Z" in page
     assert "ACME.XNAS" in page
-    assert "pkg.mod:Cls" in page
-    assert "EmaCross-ACME" in page
+    assert "trend-acme@3" in page and "trend_following" in page  # the version that ran
+    assert "EmaCross-ACME" not in page.split("<h2>Fills")[0]  # named by version, not engine id
     assert "fefefefefefe" in page  # a checksum, truncated in the table
 
 

@@ -8,13 +8,21 @@ import typer.main
 
 from quantdesk.bootstrap import bootstrap
 from quantdesk.cli.app import create_cli
-from quantdesk.cli.request_errors import ERRORS_SHOWN, flag_of, request_from_data
+from quantdesk.cli.request_errors import (
+    ERRORS_SHOWN,
+    flag_of,
+    parameter_flag_error,
+    request_from_data,
+    shorthand_error,
+)
+from quantdesk.domain.backtest_checks import StrategyParameterError
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.risk import RiskLimits
+from quantdesk.domain.strategies.problems import InvalidDefinitionError
+from quantdesk.services.shorthand import SHORTHANDS, shorthand_definitions
 
 FILLED_FROM_FLAGS: list[tuple[Any, ...]] = [
-    ("instruments",),
-    ("bar_spec",),
+    ("strategies", 0),
     ("start_ns",),
     ("end_ns",),
     ("seed",),
@@ -66,12 +74,25 @@ def test_the_risk_flags_are_limits_of_the_model() -> None:
     assert set(RISK_FLAGS) <= set(RiskLimits.model_fields)
 
 
-def test_a_strategy_parameter_is_named_as_a_param() -> None:
-    assert flag_of(("strategies", 2, "config", "trade_size")) == "--param trade_size"
+def test_a_shorthand_parameter_is_named_as_the_param_that_set_it() -> None:
+    """The runner names the family's parameter; the user typed the shorthand's name."""
+    refused = StrategyParameterError(0, "trend", "fast_period", 60, "must be below slow_period")
+    named = parameter_flag_error(refused, SHORTHANDS["ema_cross"].parameter_name)
+    assert named.message == "--param fast=60: must be below slow_period"
+    assert flag_of(("flat_at_end",)) == "--param flat_at_stop"
+
+
+def test_a_shorthand_definition_refused_names_the_params() -> None:
+    with pytest.raises(InvalidDefinitionError) as caught:
+        shorthand_definitions(
+            "sentiment_reaction", ["SYN01.SIM"], "1-MINUTE-LAST", {"entry_threshold": 5}
+        )
+    message = shorthand_error(caught.value).message
+    assert message.startswith("--param entry_threshold: ") and "less than or equal to 1" in message
 
 
 def test_a_file_names_line_field_and_value_of_every_problem() -> None:
-    data = {"strategies": [], "instruments": ["X.SIM"], "seed": -1, "label": 5, "x": 1, "y": 2}
+    data = {"strategies": [], "seed": -1, "label": 5, "x": 1, "y": 2}
     with pytest.raises(InvalidInputError) as caught:
         request_from_data(data, lambda loc: f"f.yaml line {len(loc)}")
     message = caught.value.message
@@ -82,7 +103,7 @@ def test_a_file_names_line_field_and_value_of_every_problem() -> None:
 
 
 def test_only_the_first_few_problems_are_listed() -> None:
-    data = {"strategies": [], "instruments": [], **{f"k{n}": n for n in range(10)}}
+    data = {"strategies": [], **{f"k{n}": n for n in range(10)}}
     with pytest.raises(InvalidInputError) as caught:
         request_from_data(data, lambda loc: "f")
-    assert f"... and {12 - ERRORS_SHOWN} more" in caught.value.message
+    assert f"... and {11 - ERRORS_SHOWN} more" in caught.value.message

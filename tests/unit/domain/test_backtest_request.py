@@ -13,9 +13,11 @@ from quantdesk.domain.backtest_checks import (
     strategy_identity,
 )
 from quantdesk.domain.time import TS_MAX_NS, TS_MIN_NS
+from support.registry import trend
 
 
 def strategy(tag: str | None = "A", instrument: str = "X.SIM", **config: Any) -> dict[str, Any]:
+    """An old-style strategy entry (import paths and a config): no longer a request's."""
     config = {"instrument_id": instrument, **config}
     if tag is not None:
         config["order_id_tag"] = tag
@@ -23,7 +25,7 @@ def strategy(tag: str | None = "A", instrument: str = "X.SIM", **config: Any) ->
 
 
 def request(**fields: Any) -> dict[str, Any]:
-    return {"strategies": [strategy()], "instruments": ["X.SIM"], **fields}
+    return {"strategies": ["trend-a"], **fields}
 
 
 def refusal(data: dict[str, Any]) -> tuple[tuple[str | int, ...], str, str]:
@@ -100,34 +102,82 @@ def test_engine_options_are_bounded(engine: dict[str, int]) -> None:
     assert location[0] == "engine"
 
 
-def test_a_duplicate_order_id_tag_names_the_second_strategy() -> None:
-    location, code, message = refusal(request(strategies=[strategy("A"), strategy("A")]))
-    assert location == ("strategies", 1, "config", "order_id_tag")
-    assert code == "duplicate_strategy_id" and "'Cls-A'" in message
+def test_a_strategy_listed_twice_names_the_second() -> None:
+    location, code, message = refusal(request(strategies=["trend-a@2", "trend-b", "trend-a@2"]))
+    assert location == ("strategies", 2)
+    assert code == "duplicate_strategy" and "'trend-a@2'" in message
 
 
-def test_two_strategies_without_tags_collide_as_the_engine_says() -> None:
-    _, code, message = refusal(request(strategies=[strategy(None), strategy(None)]))
-    assert code == "duplicate_strategy_id" and "'Cls-None'" in message
+@pytest.mark.parametrize(
+    ("ref", "says"),
+    [
+        ("Trend", "ID, ID@VERSION or ID@TAG"),
+        ("trend@", "ID, ID@VERSION or ID@TAG"),
+        ("a b", "ID, ID@VERSION or ID@TAG"),
+        ("", "ID, ID@VERSION or ID@TAG"),
+        ("trend@0", "not a version number"),
+    ],
+)
+def test_a_malformed_reference_is_refused_by_position(ref: str, says: str) -> None:
+    location, code, message = refusal(request(strategies=["ok", ref]))
+    assert location == ("strategies", 1) and code == "strategy_reference"
+    assert says in message
 
 
-def test_the_same_tag_on_two_classes_is_two_strategies() -> None:
-    other = {**strategy("A"), "strategy_path": "pkg.mod:Other"}
-    assert (
-        len(BacktestRequest.model_validate(request(strategies=[strategy("A"), other])).strategies)
-        == 2
+def test_references_by_id_version_and_tag_are_accepted() -> None:
+    refs = ["trend-a", "trend-b@3", "pairs@live"]
+    assert BacktestRequest.model_validate(request(strategies=refs)).strategies == refs
+
+
+@pytest.mark.parametrize(
+    ("fields", "location"),
+    [
+        ({"strategies": [strategy()]}, ("strategies", 0)),
+        ({"strategies": ["trend-a", strategy()]}, ("strategies", 1)),
+        ({"instruments": ["X.SIM"]}, ("instruments",)),
+        ({"bar_spec": "1-MINUTE-LAST"}, ("bar_spec",)),
+    ],
+)
+def test_an_old_style_request_is_refused_saying_what_to_do(
+    fields: dict[str, Any], location: tuple[str | int, ...]
+) -> None:
+    """Import paths, instruments and bar specs no longer come from requests."""
+    found, _, message = refusal(request(**fields))
+    assert found == location
+    assert "registry references now" in message and "strategy add" in message
+
+
+def test_constraints_must_name_a_strategy_of_the_run() -> None:
+    ok = request(strategies=["trend-a@2", "pairs"], risk={"constraints": {"trend-a@2": {}}})
+    assert BacktestRequest.model_validate(ok).risk.constraints
+    by_id = request(strategies=["trend-a@2"], risk={"constraints": {"trend-a": {}}})
+    assert BacktestRequest.model_validate(by_id).risk.constraints
+    location, code, message = refusal(
+        request(strategies=["trend-a"], risk={"constraints": {"EmaCross-A": {}}})
     )
+    assert location == ("risk", "constraints", "EmaCross-A")
+    assert code == "constraints_for_unknown_strategy" and "trend-a" in message
+
+
+def test_pinned_definitions_must_match_the_references() -> None:
+    definition = trend().model_copy(update={"version": 2})
+    pinned = BacktestRequest.model_validate(
+        request(strategies=["trend-a@2"], pinned=[definition.model_dump()])
+    )
+    assert pinned.pinned == [definition]
+    location, code, _ = refusal(request(strategies=["trend-a@1"], pinned=[definition.model_dump()]))
+    assert location == ("pinned",) and code == "pinned_mismatch"
+
+
+@pytest.mark.parametrize("value", [-1, TS_MAX_NS + 1])
+def test_trade_until_is_a_time_the_engine_can_hold(value: int) -> None:
+    location, code, _ = refusal(request(trade_until_ns=value))
+    assert location == ("trade_until_ns",) and code == "timestamp_out_of_range"
 
 
 def test_strategy_identity_follows_the_engine() -> None:
     assert strategy_identity("a.b:EmaCross", {"order_id_tag": "X"}) == "EmaCross-X"
     assert strategy_identity("a.b:EmaCross", {"strategy_id": "S", "order_id_tag": "X"}) == "S-X"
-
-
-def test_a_strategy_on_an_instrument_outside_the_run_is_refused() -> None:
-    location, code, message = refusal(request(strategies=[strategy(instrument="Y.SIM")]))
-    assert location == ("strategies", 0, "config", "instrument_id")
-    assert code == "strategy_instrument_not_in_run" and "'Y.SIM'" in message
 
 
 def test_a_venue_listed_twice_names_the_second() -> None:
@@ -144,7 +194,6 @@ def test_labels_are_one_bounded_line(label: str) -> None:
 def test_unknown_keys_are_refused_at_every_level() -> None:
     nested: list[dict[str, Any]] = [
         request(bogus=1),
-        request(strategies=[{**strategy(), "bogus": 1}]),
         request(venues=[{"name": "SIM", "bogus": 1}]),
         request(venues=[{"name": "SIM", "fill_model": {"bogus": 1}}]),
         request(risk={"bogus": 1}),
@@ -187,5 +236,7 @@ def test_a_config_of_ordinary_values_is_kept() -> None:
 
 def test_names_and_paths_are_bounded() -> None:
     long_path = {**strategy(), "strategy_path": "a" * 400 + ":B"}
-    assert refusal(request(strategies=[long_path]))[0] == ("strategies", 0, "strategy_path")
+    with pytest.raises(ValidationError) as caught:
+        StrategySpec.model_validate(long_path)
+    assert error_location(caught.value.errors()[0]) == ("strategy_path",)
     assert refusal(request(venues=[{"name": "V" * 101}]))[0] == ("venues", 0, "name")

@@ -21,8 +21,12 @@ from quantdesk.domain.backtest import (
     StrategySpec,
     VenueSpec,
 )
+from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.risk import RiskConfig, RiskLimits
+from quantdesk.services.backtest_plans import plan_of
 from quantdesk.services.backtests import BacktestService
+from support.registry import trend
+from support.strategy_runs import raw_plan
 
 BAR_TYPE = "A.SIM-1-MINUTE-LAST-EXTERNAL"
 
@@ -39,21 +43,30 @@ def service(version: str = "1.221.0") -> BacktestService:
     return BacktestService(unused, cast(Any, Runner(version)), unused, unused)
 
 
-def request(**changes: Any) -> BacktestRequest:
-    fields: dict[str, Any] = {
-        "strategies": [
-            StrategySpec(
-                strategy_path="quantdesk.strategies.ema_cross:EmaCross",
-                config_path="quantdesk.strategies.ema_cross:EmaCrossConfig",
-                config={"instrument_id": "A.SIM", "bar_type": BAR_TYPE, "fast": 10, "slow": 50},
-            )
-        ],
-        "instruments": ["A.SIM"],
-        "start_ns": 1_000,
-        "end_ns": 2_000,
-        **changes,
-    }
-    return BacktestRequest(**fields)
+SPEC = StrategySpec(
+    strategy_path="quantdesk.strategies.ema_cross:EmaCross",
+    config_path="quantdesk.strategies.ema_cross:EmaCrossConfig",
+    config={"instrument_id": "A.SIM", "bar_type": BAR_TYPE, "fast": 10, "slow": 50},
+)
+
+
+def request(spec: StrategySpec = SPEC, **changes: Any) -> RunPlan:
+    risk = changes.pop("risk", None)
+    fields: dict[str, Any] = {"start_ns": 1_000, "end_ns": 2_000, **changes}
+    return raw_plan([spec], instruments=["A.SIM"], risk=risk, **fields)
+
+
+def pinned(*definitions: Any) -> RunPlan:
+    """The plan of a request pinned to these definitions (versions set as the registry would)."""
+    versions = [d.model_copy(update={"version": 1}) for d in definitions]
+    return plan_of(
+        BacktestRequest(
+            strategies=[f"{d.strategy_id}@1" for d in versions],
+            pinned=versions,
+            start_ns=1_000,
+            end_ns=2_000,
+        )
+    )
 
 
 DATA = [
@@ -78,7 +91,7 @@ SIGNALS = [
 ]
 
 
-def fingerprint(req: BacktestRequest, data: list[DataUsed] | None = None, **kw: Any) -> str:
+def fingerprint(req: RunPlan, data: list[DataUsed] | None = None, **kw: Any) -> str:
     return service(**kw).fingerprint(req, DATA if data is None else data)
 
 
@@ -108,6 +121,9 @@ def test_what_decides_the_outcome_changes_the_fingerprint() -> None:
         "data": fingerprint(request(), [DATA[0].model_copy(update={"file_sha256": ["ff"]})]),
         "no data": fingerprint(request(), []),
         "engine version": fingerprint(request(), version="1.222.0"),
+        "parameter": fingerprint(
+            request(SPEC.model_copy(update={"config": {**SPEC.config, "fast": 11}}))
+        ),
     }
 
     assert base not in others.values()
@@ -120,6 +136,16 @@ def test_engine_options_and_label_do_not_change_it() -> None:
     assert fingerprint(request(label="try 2")) == base
     assert fingerprint(request(engine=EngineOptions(chunk_size=10, log_level="OFF"))) == base
     assert fingerprint(request(engine=EngineOptions(purge=False))) == base
+
+
+def test_pinned_definitions_enter_by_content_not_bookkeeping() -> None:
+    """The definitions' content hashes decide; who registered them, when and why do not."""
+    base = fingerprint(pinned(trend()))
+    later = trend().model_copy(update={"author": "bob", "reason": "again"})
+
+    assert fingerprint(pinned(later)) == base
+    assert fingerprint(pinned(trend(fast_period=11))) != base
+    assert fingerprint(pinned(trend(), trend("trend-b"))) != base
 
 
 def test_quantdesk_version_enters_the_fingerprint(monkeypatch: Any) -> None:
@@ -137,7 +163,7 @@ def test_signals_enter_it_only_when_replayed() -> None:
     # Without replay, signal data is no input: it is ignored, and the request's own
     # "signals" field is left out, so runs hash as they did before signals existed.
     assert backtests.fingerprint(quiet, DATA, SIGNALS) == backtests.fingerprint(quiet, DATA)
-    assert "signals" in quiet.model_dump() and quiet.signals == "none"
+    assert "signals" in quiet.request.model_dump() and quiet.request.signals == "none"
     with_signals = backtests.fingerprint(replaying, DATA, SIGNALS)
     assert with_signals != backtests.fingerprint(quiet, DATA, SIGNALS)
     assert with_signals != backtests.fingerprint(replaying, DATA, [])
@@ -169,9 +195,15 @@ def test_it_is_the_documented_hash_so_stored_runs_stay_comparable() -> None:
         "data": [d.model_dump(mode="json") for d in DATA],
         "quantdesk": quantdesk.__version__,
         "nautilus_trader": "1.221.0",
+        "strategies": [
+            {"ref": s.ref, "content_hash": s.content_hash, "spec": s.spec.model_dump(mode="json")}
+            for s in quiet.strategies
+        ],
+        "risk": quiet.risk.model_dump(mode="json"),
     }
-    without = quiet.model_dump(mode="json", exclude={"engine", "label", "signals"})
-    with_signals = replaying.model_dump(mode="json", exclude={"engine", "label"})
+    excluded = {"engine", "label", "pinned"}
+    without = quiet.request.model_dump(mode="json", exclude=excluded | {"signals"})
+    with_signals = replaying.request.model_dump(mode="json", exclude=excluded)
 
     assert fingerprint(quiet) == documented({"request": without, **common})
     assert service().fingerprint(replaying, DATA, SIGNALS) == documented(

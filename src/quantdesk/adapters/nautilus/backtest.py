@@ -1,6 +1,7 @@
 """Backtests on NautilusTrader's ``BacktestNode``, streaming bars from the catalog.
 
-The request is translated into the engine's own configs (venues, data, importable
+A prepared :class:`RunPlan` is translated into the engine's own configs (venues, one data
+config per streamed bar type, so strategies on different bar specs share one run, importable
 strategies); a :class:`RunRecorder` joins the engine before it runs to purge closed orders,
 record fills and positions, count the orders the engine refused, and report simulated time;
 a :class:`MarginCheck` holds buying power on margin accounts. Venue options map onto the
@@ -43,9 +44,9 @@ from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_CLIENT_ID, SIGNAL_DATA_PATH
 from quantdesk.adapters.nautilus.strategy_checks import check_strategy
-from quantdesk.domain.backtest import BacktestRequest, Liquidity, StrategySpec, VenueSpec
+from quantdesk.domain.backtest import Liquidity, VenueSpec
+from quantdesk.domain.backtest_plan import PlannedStrategy, RunPlan, instrument_of
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.market_data import BarSpec, bar_type_id
 from quantdesk.domain.risk import TradingState
 from quantdesk.domain.text import shown
 from quantdesk.services.ports import EngineRun
@@ -65,55 +66,49 @@ class NautilusBacktestRunner:
     def engine_version(self) -> str:
         return str(nautilus_version)
 
-    def check(self, request: BacktestRequest) -> None:
-        spec = BarSpec.parse(request.bar_spec)
-        streamed = {bar_type_id(i, spec) for i in request.instruments}
-        instruments = {
-            i: found for i in request.instruments if (found := self._catalog.instrument(i))
-        }
-        for index, strategy in enumerate(request.strategies):
-            warmup = check_strategy(index, strategy, streamed, instruments)
-            if warmup is not None:
-                self._check_warmup(index, strategy, request, *warmup)
+    def check(self, plan: RunPlan) -> None:
+        streamed = set(plan.bar_types)
+        instruments = {i: found for i in plan.instruments if (found := self._catalog.instrument(i))}
+        for index, strategy in enumerate(plan.strategies):
+            name = strategy.ref if strategy.content_hash else None  # registry: id@version
+            checked = check_strategy(index, strategy.spec, streamed, instruments, name)
+            for bar_type, need in checked:
+                self._check_warmup(index, strategy, plan, bar_type, need)
 
     def _check_warmup(
-        self, index: int, strategy: StrategySpec, request: BacktestRequest, bar_type: str, need: int
+        self, index: int, strategy: PlannedStrategy, plan: RunPlan, bar_type: str, need: int
     ) -> None:
         """A strategy that cannot finish warming up in the run's bars would trade nothing."""
-        if request.start_ns is None or request.end_ns is None:
+        if plan.start_ns is None or plan.end_ns is None:
             return  # checked again once the range is pinned
-        have, _, _ = self._catalog.bar_span(bar_type, request.start_ns, request.end_ns)
+        have, _, _ = self._catalog.bar_span(bar_type, plan.start_ns, plan.end_ns)
         if need > have:
             raise InvalidInputError(
-                f"strategy {index + 1} ({strategy.strategy_path}) needs {need:,} bars of "
-                f"{bar_type} to warm up, the run has {have:,}: it could not trade",
+                f"strategy {index + 1} ({strategy.ref or strategy.spec.strategy_path}) needs "
+                f"{need:,} bars of {bar_type} to warm up, the run has {have:,}: it could not trade",
                 hint="shorten the strategy's look-back or widen the run's range",
             )
 
-    def run(
-        self, request: BacktestRequest, on_progress: Callable[[int], None] | None = None
-    ) -> EngineRun:
-        self.check(request)
+    def run(self, plan: RunPlan, on_progress: Callable[[int], None] | None = None) -> EngineRun:
+        self.check(plan)
         try:
-            return self._run(request, on_progress)
+            return self._run(plan, on_progress)
         finally:
             # Here, not inside ``_run``: only once its frame is gone are the node, the engine
             # and the actors unreachable, so the memory they held can go back to the system.
             release_freed_memory()
 
-    def _run(
-        self, request: BacktestRequest, on_progress: Callable[[int], None] | None
-    ) -> EngineRun:
-        config = self._run_config(request)
-        spec = BarSpec.parse(request.bar_spec)
+    def _run(self, plan: RunPlan, on_progress: Callable[[int], None] | None) -> EngineRun:
+        request = plan.request
+        config = self._run_config(plan)
         spreads = {
-            bar_type_id(i, spec): spread
-            for i in request.instruments
-            if (spread := request.venue(i.rsplit(".", 1)[1]).bar_spread) is not None
+            bar_type: spread
+            for bar_type in plan.bar_types
+            if (spread := plan.venue_of(instrument_of(bar_type)).bar_spread) is not None
         }
-        fill_at = {v: request.venue(v).fill_at for v in request.venue_names}
-        opens = next_open_instruments(fill_at, request.instruments)
-        node = OpenTicksNode([config], spreads, [bar_type_id(i, spec) for i in opens])
+        fill_at = {v: request.venue(v).fill_at for v in plan.venue_names}
+        opens = next_open_instruments(fill_at, plan.instruments)
+        node = OpenTicksNode([config], spreads, [plan.marks[i] for i in opens])
         try:
             with _engine_refusals("building"):
                 node.build()
@@ -130,7 +125,7 @@ class NautilusBacktestRunner:
                 on_progress=on_progress,
             )
             engine.add_actor(recorder)
-            guard = self._risk_guard(request, engine)
+            guard = self._risk_guard(plan, engine)
             engine.add_actor(guard)
             forward, hold = engine.kernel.risk_engine.execute, None
             if opens:  # in front of the risk engine, the margin check in front of it
@@ -141,12 +136,12 @@ class NautilusBacktestRunner:
                 margin := MarginCheck(
                     MarginCheckConfig(component_id="QuantdeskMarginCheck"),
                     forward=forward,
-                    bar_types={i: bar_type_id(i, spec) for i in request.instruments},
+                    bar_types=dict(plan.marks),
                     oms_types={
                         v: getattr(NautilusOmsType, request.venue(v).oms_type.value)
-                        for v in request.venue_names
+                        for v in plan.venue_names
                     },
-                    taker_fees={v: request.venue(v).taker_fee for v in request.venue_names},
+                    taker_fees={v: request.venue(v).taker_fee for v in plan.venue_names},
                 )
             )
             if hold is not None:
@@ -156,7 +151,7 @@ class NautilusBacktestRunner:
                 (result,) = node.run()
             wall = time.perf_counter() - started
             balances: dict[str, float] = {}
-            for venue in request.venue_names:
+            for venue in plan.venue_names:
                 account = engine.portfolio.account(Venue(venue))
                 if account is None:
                     continue
@@ -181,10 +176,9 @@ class NautilusBacktestRunner:
                 engine.cache.reset()
             node.dispose()
 
-    def _risk_guard(self, request: BacktestRequest, engine: Any) -> PortfolioRiskGuard:
-        spec = BarSpec.parse(request.bar_spec)
+    def _risk_guard(self, plan: RunPlan, engine: Any) -> PortfolioRiskGuard:
         increments = {}
-        for instrument_id in request.instruments:
+        for instrument_id in plan.instruments:
             instrument = engine.cache.instrument(InstrumentId.from_str(instrument_id))
             if instrument is not None:
                 increments[instrument_id] = instrument.size_increment.as_decimal()
@@ -195,18 +189,19 @@ class NautilusBacktestRunner:
 
         return PortfolioRiskGuard(
             RiskGuardConfig(component_id="QuantdeskRiskGuard"),
-            risk=request.risk,
-            bar_types={i: bar_type_id(i, spec) for i in request.instruments},
-            starting_equity=request.starting_equity,
+            risk=plan.risk,
+            bar_types=dict(plan.marks),
+            starting_equity=plan.starting_equity,
             size_increments=increments,
             set_engine_state=set_engine_state,
         )
 
-    def _bar_data(self, request: BacktestRequest, instrument_id: str) -> BacktestDataConfig:
+    def _bar_data(self, plan: RunPlan, bar_type: str) -> BacktestDataConfig:
         """Bounded only where the catalog holds bars outside the run's range (the node reads
         unbounded configs without a filter, which holds less memory; see ``SignalReplayNode``)."""
-        start, end = request.start_ns, request.end_ns
-        bar_type = bar_type_id(instrument_id, BarSpec.parse(request.bar_spec))
+        start, end = plan.start_ns, plan.end_ns
+        instrument_id = instrument_of(bar_type)
+        bar_spec = bar_type.removeprefix(f"{instrument_id}-").removesuffix("-EXTERNAL")
         whole = (
             start is not None
             and end is not None
@@ -216,12 +211,13 @@ class NautilusBacktestRunner:
             catalog_path=str(self._root),
             data_cls="nautilus_trader.model.data:Bar",
             instrument_id=instrument_id,
-            bar_spec=request.bar_spec,
+            bar_spec=bar_spec,
             start_time=None if whole else start,
             end_time=None if whole else end,
         )
 
-    def _run_config(self, request: BacktestRequest) -> BacktestRunConfig:
+    def _run_config(self, plan: RunPlan) -> BacktestRunConfig:
+        request = plan.request
         level = request.engine.log_level
         engine = BacktestEngineConfig(
             trader_id="QUANTDESK-001",
@@ -229,20 +225,20 @@ class NautilusBacktestRunner:
                 ImportableStrategyConfig(
                     strategy_path=s.strategy_path, config_path=s.config_path, config=s.config
                 )
-                for s in request.strategies
+                for s in plan.specs
             ],
             logging=LoggingConfig(
                 log_level="ERROR" if level == "OFF" else level, bypass_logging=level == "OFF"
             ),
-            risk_engine=_engine_risk(request),
+            risk_engine=_engine_risk(plan),
             run_analysis=False,
         )
-        data = [self._bar_data(request, instrument_id) for instrument_id in request.instruments]
+        data = [self._bar_data(plan, bar_type) for bar_type in plan.bar_types]
         if request.replays_signals:  # after the bars: at equal ts_init, bars come first
-            data.append(_signal_data_config(self._root, request))
+            data.append(_signal_data_config(self._root, plan))
         return BacktestRunConfig(
             engine=engine,
-            venues=[_venue(request.venue(name), request.seed) for name in request.venue_names],
+            venues=[_venue(request.venue(name), request.seed) for name in plan.venue_names],
             data=data,
             chunk_size=request.engine.chunk_size,
             dispose_on_completion=False,
@@ -269,29 +265,30 @@ def _engine_refusals(stage: str) -> Iterator[None]:
         ) from error
 
 
-def _signal_data_config(root: Path, request: BacktestRequest) -> BacktestDataConfig:
+def _signal_data_config(root: Path, plan: RunPlan) -> BacktestDataConfig:
     """The request's signals: its instruments, its range, its types (``filter_expr``)."""
+    request = plan.request
     types = request.signal_types
     filter_expr = " | ".join(f'(field("signal_type") == "{t}")' for t in types) if types else None
     return BacktestDataConfig(
         catalog_path=str(root),
         data_cls=SIGNAL_DATA_PATH,
         client_id=SIGNAL_CLIENT_ID,
-        instrument_ids=list(request.instruments),
+        instrument_ids=list(plan.instruments),
         start_time=request.start_ns,
         end_time=request.end_ns,
         filter_expr=filter_expr,
     )
 
 
-def _engine_risk(request: BacktestRequest) -> RiskEngineConfig:
+def _engine_risk(plan: RunPlan) -> RiskEngineConfig:
     """The engine's own risk engine as a second line (it skips notional checks for margin
     accounts and unquoted market orders, so the quantdesk gate alone must hold every limit)."""
-    notional = request.risk.limits.max_order_notional
-    rate = request.risk.max_order_submit_rate
+    notional = plan.risk.limits.max_order_notional
+    rate = plan.risk.max_order_submit_rate
     if notional is not None and notional > Decimal(str(MONEY_MAX)):
         notional = None  # beyond any amount the engine holds: no order reaches it anyway
-    per_order = {i: int(notional) for i in request.instruments} if notional else {}
+    per_order = {i: int(notional) for i in plan.instruments} if notional else {}
     if rate is None:
         return RiskEngineConfig(bypass=False, max_notional_per_order=per_order)
     return RiskEngineConfig(

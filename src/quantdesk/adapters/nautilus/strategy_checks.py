@@ -8,6 +8,9 @@ error naming the strategy, the parameter and the value, before anything runs.
 
 Quantities are a strategy's declared ``quantity_parameters`` (see ``QuantdeskStrategy``) and,
 for any strategy, decimal parameters whose name says size or quantity; prices likewise.
+A family config (``instrument_ids`` and ``bar_spec``) is checked for each of its instruments;
+``registry`` is a reserved key every translated config may carry (the definition's remaining
+fields, for the way back), whatever its class declares.
 """
 
 import json
@@ -35,6 +38,7 @@ _QUANTITY_NAME = re.compile(r"(.*_)?(size|qty|quantity)")
 _PRICE_NAME = re.compile(r"(.*_)?(price|px)")
 _MSGSPEC_FIELD = re.compile(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)`")
 _ENGINE_FIELDS = frozenset(field.name for field in msgspec.structs.fields(StrategyConfig))
+RESERVED_KEYS = frozenset({"registry"})
 
 
 def check_strategy(
@@ -42,14 +46,17 @@ def check_strategy(
     spec: StrategySpec,
     streamed: set[str],
     instruments: dict[str, InstrumentSpec],
-) -> tuple[str, int] | None:
-    """The strategy built as the engine will build it, its amounts fitting its instrument.
+    name: str | None = None,
+) -> list[tuple[str, int]]:
+    """The strategy built as the engine will build it, its amounts fitting its instruments.
 
     A ``bar_type`` must be one the run streams, of the strategy's own instrument (otherwise
-    it would trade one instrument on another's prices, or wait for bars that never come).
-    Returns the bar type and the number of bars the strategy needs to warm up, if it says.
+    it would trade one instrument on another's prices, or wait for bars that never come);
+    a family's ``instrument_ids`` x ``bar_spec`` likewise. Returns each bar type with the
+    number of its bars the strategy needs to warm up, if it says. ``name``: what errors
+    call the strategy (its registry version; its import path by default).
     """
-    name = spec.strategy_path
+    name = name or spec.strategy_path  # a registry version by its id@version
     where = f"strategy {index + 1} ({name})"
     try:
         strategy_cls = resolve_path(spec.strategy_path)
@@ -57,7 +64,7 @@ def check_strategy(
     except (ImportError, AttributeError, ValueError) as error:
         raise InvalidInputError(f"{where}: cannot import: {error}") from error
     known = {field.name for field in msgspec.structs.fields(config_cls)}
-    unknown = sorted(set(spec.config) - known)
+    unknown = sorted(set(spec.config) - known - RESERVED_KEYS)
     if unknown:
         raise StrategyParameterError(
             index,
@@ -71,28 +78,46 @@ def check_strategy(
         config = config_cls.parse(json.dumps(spec.config))
     except Exception as error:  # msgspec's, or whatever a plug-in's config raises
         raise _parameter_error(index, name, spec, error) from error
-    instrument = _instrument_of(config, instruments)
-    check_amounts(index, name, spec, strategy_cls, config, instrument)
+    for instrument in _instruments_of(config, instruments):
+        check_amounts(index, name, spec, strategy_cls, config, instrument)
     try:  # a strategy may reject combinations its fields allow (fast >= slow, say)
         strategy = strategy_cls(config)
     except Exception as error:  # the engine's own checks raise ValueError, TypeError, ...
         raise _parameter_error(index, name, spec, error) from error
+    warmup = getattr(strategy, "warmup_bars", None)
+    family = _family_bar_types(config)
+    if family is not None:
+        for bar_type_text in family:
+            _check_streamed(where, bar_type_text, streamed)
+        return [(b, int(warmup)) for b in family] if isinstance(warmup, int) else []
     bar_type = getattr(config, "bar_type", None)
     if bar_type is None:
-        return None
+        return []
     instrument_id = getattr(config, "instrument_id", None)
     if instrument_id is not None and bar_type.instrument_id != instrument_id:
         raise InvalidInputError(
             f"{where}: bar_type {bar_type} is not a bar series of its instrument {instrument_id}",
             hint=f"use {instrument_id}-<bar spec>-EXTERNAL",
         )
-    if str(bar_type) not in streamed:
+    _check_streamed(where, str(bar_type), streamed)
+    return [(str(bar_type), int(warmup))] if isinstance(warmup, int) else []
+
+
+def _check_streamed(where: str, bar_type: str, streamed: set[str]) -> None:
+    if bar_type not in streamed:
         raise InvalidInputError(
             f"{where}: bar_type {bar_type} is not streamed by this run",
             hint=f"the run streams {', '.join(sorted(streamed))}",
         )
-    warmup = getattr(strategy, "warmup_bars", None)
-    return (str(bar_type), int(warmup)) if isinstance(warmup, int) else None
+
+
+def _family_bar_types(config: Any) -> list[str] | None:
+    """A family config's bar types (``instrument_ids`` x ``bar_spec``); None for others."""
+    ids = getattr(config, "instrument_ids", None)
+    bar_spec = getattr(config, "bar_spec", None)
+    if not isinstance(ids, list | tuple) or not isinstance(bar_spec, str):
+        return None
+    return [f"{i}-{bar_spec}-EXTERNAL" for i in ids]
 
 
 def check_amounts(
@@ -136,9 +161,15 @@ def check_amounts(
             raise StrategyParameterError(index, name, field.name, given, problem)
 
 
-def _instrument_of(config: Any, instruments: dict[str, InstrumentSpec]) -> InstrumentSpec | None:
+def _instruments_of(
+    config: Any, instruments: dict[str, InstrumentSpec]
+) -> list[InstrumentSpec | None]:
+    """The instruments whose size increments the config's quantities must fit (None: unknown)."""
+    ids = getattr(config, "instrument_ids", None)
+    if isinstance(ids, list | tuple) and ids:
+        return [instruments.get(str(i)) for i in ids]
     instrument_id = getattr(config, "instrument_id", None)
-    return None if instrument_id is None else instruments.get(str(instrument_id))
+    return [None if instrument_id is None else instruments.get(str(instrument_id))]
 
 
 def _parameter_error(

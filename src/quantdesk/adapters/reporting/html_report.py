@@ -24,7 +24,6 @@ from quantdesk.domain.backtest import (
     EngineFacts,
     FillRecord,
     Metrics,
-    StrategyAttribution,
 )
 from quantdesk.domain.record_log import as_log
 from quantdesk.domain.time import ns_to_iso
@@ -156,9 +155,9 @@ class HtmlReportRenderer:
             '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>",
             _header(result, artifacts),
-            *_chart(artifacts),
+            *_chart(result, artifacts),
             _metrics(result.metrics, _currency(result)),
-            _attribution(result.attribution),
+            _attribution(result),
             _engine_refusals(result),
             _execution(result),
             _risk(result),
@@ -199,15 +198,18 @@ def _header(result: BacktestResult, artifacts: RunArtifacts) -> str:
         start = int(artifacts.curve.ts_ns[0]) if start is None else start
         end = int(artifacts.curve.ts_ns[-1]) if end is None else end
     period = f"{_iso(start)} → {_iso(end)}" if start is not None and end is not None else "n/a"
-    strategy_ids = [a.strategy_id for a in result.attribution]
     strategies = "<br>".join(
-        f"<code>{escape(s.strategy_path)}</code>" for s in request.strategies
-    ) + (f"<br>ids: {escape(', '.join(strategy_ids))}" if strategy_ids else "")
+        f"<code>{escape(s.ref)}</code> ({escape(s.family)}, "
+        f"{escape(', '.join(s.bar_types))}"
+        + (f", content {escape(s.content_hash[:12])}" if s.content_hash else "")
+        + ")"
+        for s in result.strategies
+    ) or escape(", ".join(request.strategies))
     rows = [
         ("Run", f"<code>{escape(result.run_id)}</code>"),
         ("Period (UTC)", escape(period)),
-        ("Instruments", escape(", ".join(request.instruments))),
-        ("Bars", escape(request.bar_spec)),
+        ("Instruments", escape(", ".join(result.instruments))),
+        ("Bars", escape(", ".join(d.bar_type for d in result.data))),
         ("Strategies", strategies),
         ("Seed", escape(str(request.seed))),
         (
@@ -235,7 +237,7 @@ def _header(result: BacktestResult, artifacts: RunArtifacts) -> str:
 Figure = dict[str, Any]
 
 
-def _chart(artifacts: RunArtifacts) -> list[Part]:
+def _chart(result: BacktestResult, artifacts: RunArtifacts) -> list[Part]:
     """Equity, drawdown and up to four price panels on one shared time axis.
 
     The figure is plotly's JSON as plain dicts, rendered without validation: building it
@@ -302,7 +304,7 @@ def _chart(artifacts: RunArtifacts) -> list[Part]:
             f"Prices of the first {len(shown)} of {len(instruments)} instruments are drawn; "
             f"not drawn: {escape(', '.join(instruments[len(shown) :]))}."
         )
-    notes.extend(_add_markers(fig, artifacts.fills, shown))
+    notes.extend(_add_markers(fig, artifacts.fills, shown, result.strategy_name))
 
     import plotly.io
 
@@ -408,8 +410,11 @@ def _line(
     fig["data"].append(trace)
 
 
-def _add_markers(fig: Figure, fills: Sequence[FillRecord], shown: list[str]) -> list[str]:
-    """Buy and sell markers on each drawn instrument's panel; returns notes on what is left out.
+def _add_markers(
+    fig: Figure, fills: Sequence[FillRecord], shown: list[str], name_of: Callable[[str], str]
+) -> list[str]:
+    """Buy and sell markers on each drawn instrument's panel, named by the strategy version
+    (``name_of``: engine id -> ``id@version``); returns notes on what is left out.
 
     Only the drawn fills become records: a long run's fills stay columns.
     """
@@ -441,7 +446,7 @@ def _add_markers(fig: Figure, fills: Sequence[FillRecord], shown: list[str]) -> 
                     "x": _dates(np.fromiter((f.ts_ns for f in group), np.int64, len(group))),
                     "y": np.fromiter((f.price for f in group), np.float64, len(group)),
                     "customdata": np.fromiter((f.quantity for f in group), np.float64, len(group)),
-                    "text": [escape(f.strategy_id) for f in group],
+                    "text": [escape(name_of(f.strategy_id)) for f in group],
                     "mode": "markers",
                     "name": name,
                     "legendgroup": name,
@@ -466,14 +471,16 @@ def _metrics(metrics: Metrics, currency: str | None) -> str:
     return f'<h2>Metrics</h2>\n<div class="metrics">{_table(None, rows)}</div>\n{note}'
 
 
-def _attribution(attribution: list[StrategyAttribution]) -> str:
+def _attribution(result: BacktestResult) -> str:
+    """Per strategy, named as the registry version that ran (``id@version``)."""
+    attribution = result.attribution
     if not attribution:
         return ""
     head = ["Strategy", "Instruments", "PnL", "Total return", "Sharpe", "Max drawdown"]
     head += ["Trades", "Win rate"]
     rows = [
         [
-            f"<code>{escape(a.strategy_id)}</code>",
+            f"<code>{escape(result.strategy_name(a.strategy_id))}</code>",
             escape(", ".join(a.instruments)),
             _num(_money(a.metrics.pnl)),
             _num(_pct(a.metrics.total_return)),
@@ -540,7 +547,7 @@ def _execution(result: BacktestResult) -> str:
     if e is None:
         return ""
     liquidity = ", ".join(
-        f"{v}: {result.request.venue(v).liquidity.value}" for v in result.request.venue_names
+        f"{v}: {result.request.venue(v).liquidity.value}" for v in result.venue_names
     )
     rows = [
         [_th("Liquidity"), escape(liquidity)],
@@ -686,7 +693,7 @@ def _iso(ns: int) -> str:
 
 
 def _currency(result: BacktestResult) -> str | None:
-    currencies = {result.request.venue(v).base_currency for v in result.request.venue_names}
+    currencies = {result.request.venue(v).base_currency for v in result.venue_names}
     return currencies.pop() if len(currencies) == 1 else None
 
 

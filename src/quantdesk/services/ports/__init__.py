@@ -9,7 +9,6 @@ from typing import Literal, Protocol, TextIO
 from quantdesk.domain.audit import AuditAnchor, AuditEvent
 from quantdesk.domain.audit_replay import RegistryRecords
 from quantdesk.domain.backtest import (
-    BacktestRequest,
     BacktestResult,
     EngineRejection,
     FillRecord,
@@ -18,6 +17,7 @@ from quantdesk.domain.backtest import (
     SignalDecision,
     SignalUse,
 )
+from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import (
     BarIngestOptions,
@@ -160,18 +160,16 @@ class EngineRun:
 
 
 class BacktestRunner(Protocol):
-    """Runs a backtest request on an engine over the catalog."""
+    """Runs a prepared backtest (a :class:`RunPlan`) on an engine over the catalog."""
 
     @property
     def engine_version(self) -> str: ...
 
-    def check(self, request: BacktestRequest) -> None:
+    def check(self, plan: RunPlan) -> None:
         """Raise ``InvalidInputError`` naming the strategy and field of any bad config."""
         ...
 
-    def run(
-        self, request: BacktestRequest, on_progress: Callable[[int], None] | None = None
-    ) -> EngineRun:
+    def run(self, plan: RunPlan, on_progress: Callable[[int], None] | None = None) -> EngineRun:
         """``on_progress`` receives the simulated time (ns) as the run advances."""
         ...
 
