@@ -24,13 +24,14 @@ from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions, TimestampAt
 from quantdesk.services.platform import Platform
 from support.plugin_desk import plugin_settings
-from support.strategy_runs import run_specs
+from support.strategy_runs import raw_plan, run_specs
 
 IID = "GOOG.SIM"
 BAR_SPEC = "1-DAY-LAST"
 DAY_NS = 86_400_000_000_000
 CASH = 1_000_000
 RATE = 0.002
+STRATEGY = "probe"  # the family once strategies/trend_following.py lands (helper F1)
 
 
 def _closes_ns(index: pd.DatetimeIndex) -> list[int]:
@@ -65,7 +66,23 @@ def goog_desk(tmp_path_factory: pytest.TempPathFactory) -> Platform:
     return desk
 
 
-def sma_cross_spec(long_only: bool = False) -> StrategySpec:
+def sma_cross_spec(long_only: bool = False, kind: str = STRATEGY) -> StrategySpec:
+    """The trend_following family with SMAs (``kind="family"``), or the tests' own probe."""
+    if kind == "family":
+        path = "quantdesk.strategies.trend_following"
+        return StrategySpec(
+            strategy_path=f"{path}:TrendFollowing",
+            config_path=f"{path}:TrendFollowingConfig",
+            config={
+                "instrument_ids": [IID],
+                "bar_spec": BAR_SPEC,
+                "fast_period": 10,
+                "slow_period": 20,
+                "ma_type": "sma",
+                "trade_size": "100",
+                "long_only": long_only,
+            },
+        )
     path = "support.sma_cross_probe"
     return StrategySpec(
         strategy_path=f"{path}:SmaCrossProbe",
@@ -114,11 +131,16 @@ def reference(
 
 
 def quantdesk_run(
-    desk: Platform, *, end_ns: int | None = None, long_only: bool = False, **venue: Any
+    desk: Platform,
+    *,
+    end_ns: int | None = None,
+    long_only: bool = False,
+    kind: str = STRATEGY,
+    **venue: Any,
 ) -> BacktestResult:
     return run_specs(
         desk,
-        [sma_cross_spec(long_only)],
+        [sma_cross_spec(long_only, kind)],
         instruments=[IID],
         bar_spec=BAR_SPEC,
         end_ns=end_ns,
@@ -164,10 +186,15 @@ def reference_trades(stats: pd.Series) -> list[tuple[int, int, int, float, float
     ]
 
 
+@pytest.mark.parametrize("kind", ["family", "probe"])
 @pytest.mark.parametrize("long_only", [False, True])
-def test_next_open_trades_as_backtesting_py(goog_desk: Platform, long_only: bool) -> None:
+def test_next_open_trades_as_backtesting_py(
+    goog_desk: Platform, long_only: bool, kind: str
+) -> None:
+    if kind == "family":
+        pytest.importorskip("quantdesk.strategies.trend_following", reason="family not landed")
     stats = reference(GOOG, long_only=long_only)
-    result = quantdesk_run(goog_desk, long_only=long_only, fill_at="next_open")
+    result = quantdesk_run(goog_desk, long_only=long_only, kind=kind, fill_at="next_open")
     expected = reference_trades(stats)
     assert len(expected) > 40
     assert trade_list(goog_desk, result) == expected
@@ -227,10 +254,14 @@ def test_next_open_is_the_same_streamed_in_small_chunks_or_at_once(
 ) -> None:
     """The open tick travels with its bar, so a chunk boundary never parts them."""
     default = quantdesk_run(goog_desk, fill_at="next_open")
-    request = default.request.model_copy(
-        update={"engine": default.request.engine.model_copy(update={"chunk_size": chunk_size})}
+    plan = raw_plan(
+        [sma_cross_spec(kind=STRATEGY)],
+        instruments=[IID],
+        bar_spec=BAR_SPEC,
+        venues=[v.model_dump() for v in default.request.venues],
+        engine={"log_level": "OFF", "chunk_size": chunk_size},
     )
-    other = goog_desk.backtests.run(request)
+    other = goog_desk.backtests.run_plan(plan)
     ours = list(goog_desk.backtests.artifacts(other.run_id).fills)
     assert ours == list(goog_desk.backtests.artifacts(default.run_id).fills)
     assert other.fingerprint == default.fingerprint
