@@ -154,8 +154,11 @@ def _instrument_count(family: StrategyFamily, params: dict[str, Any]) -> st.Sear
     if family is StrategyFamily.STATISTICAL_ARBITRAGE:
         return st.just(2)
     if family is StrategyFamily.MOMENTUM_ROTATION:
+        # the model needs more instruments than top_n; the strategy, long/short, holds top_n
+        # leaders and top_n laggards, so it refuses fewer than 2 * top_n (stricter: kept)
         top_n = params.get("top_n", 1)
-        return st.integers(top_n + 1, top_n + 3)
+        low = top_n + 1 if params.get("long_only", True) else max(top_n + 1, 2 * top_n)
+        return st.integers(low, low + 2)
     return st.integers(1, 3)
 
 

@@ -5,6 +5,7 @@ definition -> spec -> ImportableStrategyConfig -> decoded config (as ``StrategyF
 """
 
 import importlib.util
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -65,7 +66,7 @@ def test_definition_round_trips_through_the_decoded_config(
 
 
 @pytest.mark.parametrize("family", [_family(f) for f in FAMILIES])
-@settings(max_examples=5, suppress_health_check=list(HealthCheck), deadline=None)
+@settings(max_examples=25, suppress_health_check=list(HealthCheck), deadline=None)
 @given(data=st.data())
 def test_the_engine_builds_the_strategy_named_by_version(
     family: StrategyFamily, data: st.DataObject
@@ -180,3 +181,25 @@ def test_a_config_of_the_wrong_type_is_named() -> None:
     )
     with pytest.raises(InvalidInputError, match="instrument_ids"):
         decode(spec)
+
+
+# Property 12: versions and audit data survive translation (read off the decoded config)
+@pytest.mark.parametrize("family", [_family(f) for f in FAMILIES])
+@settings(max_examples=100, suppress_health_check=list(HealthCheck), deadline=None)
+@given(data=st.data())
+def test_bookkeeping_and_hash_survive_in_the_decoded_config(
+    family: StrategyFamily, data: st.DataObject
+) -> None:
+    definition = hyphenated(data.draw(definitions(family)))
+    config = decode(to_spec(definition))
+    record = json.loads(config.registry)  # type: ignore[attr-defined]
+    created = definition.created_at
+    assert (record["version"], record["author"], record["reason"]) == (
+        definition.version,
+        definition.author,
+        definition.reason,
+    )
+    assert record["created_at"] == (None if created is None else created.isoformat())
+    assert record["content_hash"] == definition.content_hash
+    assert str(config.strategy_id) == f"{definition.strategy_id}@{definition.version}"
+    assert definition.content_hash.startswith(str(config.order_id_tag))
