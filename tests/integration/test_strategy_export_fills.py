@@ -1,9 +1,10 @@
 """Code export: every family's exported module, registered back as ``custom``, trades exactly
 as the family version it came from (same fills: side, quantity, price, time).
 
-Both run on the same small synthetic market (two instruments, a day of minute bars, a few
-SENTIMENT signals); the exported module lives in a plug-in package on the desk's plug-in
-path, so it also passes the plug-in policy and the child-process inspection.
+Both are registered and run by registry reference on the same small synthetic market (two
+instruments, a day of minute bars, a few SENTIMENT signals); the exported module lives in a
+plug-in package on the desk's plug-in path, so registering it passes the plug-in policy and
+the child-process inspection.
 """
 
 import ast
@@ -15,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from quantdesk.adapters.nautilus.strategy_export import NautilusStrategyExporter
 from quantdesk.adapters.nautilus.translate import decode, spec_of
 from quantdesk.bootstrap import bootstrap
+from quantdesk.domain.backtest import BacktestRequest
 from quantdesk.domain.backtest_records import FillRecord
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
@@ -27,7 +28,6 @@ from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 from quantdesk.services.translation import FAMILY_CLASSES, from_spec, to_spec
 from quantdesk.settings import QuantdeskSettings
 from support.signals import raw_signal
-from support.strategy_runs import run_specs
 
 PACKAGE = "qd_exports"
 A, B = "SYN01.SIM", "SYN02.SIM"
@@ -95,13 +95,11 @@ def definition_of(family: StrategyFamily) -> StrategyDefinition:
     return StrategyDefinition.model_validate(
         {
             "strategy_id": f"{family.value.replace('_', '-')}-src",
-            "version": 2,
             "family": family.value,
             "name": f"{family.value} source",
             "instruments": instruments,
             "parameters": parameters,
             "signal_subscriptions": signals,
-            "author": "tests",
         }
     )
 
@@ -155,15 +153,25 @@ def desk(tmp_path_factory: pytest.TempPathFactory, plugins: Path) -> Platform:
         del sys.modules[name]
 
 
-def fills(desk: Platform, definition: StrategyDefinition) -> list[tuple[str, str, str, int]]:
-    result = run_specs(
-        desk,
-        [to_spec(definition)],
-        instruments=[A, B],
-        signals=[t.value for t in definition.signal_subscriptions] or "none",
+def fills(desk: Platform, ref: str) -> list[tuple[str, str, str, int]]:
+    """The run of one registered version, by reference: (side, quantity, price, ts)."""
+    definition = desk.registry.resolve(ref).definition
+    result = desk.backtests.run(
+        BacktestRequest.model_validate(
+            {
+                "strategies": [ref],
+                "signals": [t.value for t in definition.signal_subscriptions] or "none",
+                "engine": {"log_level": "OFF"},
+            }
+        )
     )
     records: list[FillRecord] = list(desk.backtests.artifacts(result.run_id).fills)
     return [(str(f.side), str(f.quantity), str(f.price), f.ts_ns) for f in records]
+
+
+def register(desk: Platform, data: dict[str, Any]) -> str:
+    definition = StrategyDefinition.model_validate(data)
+    return desk.registry.add(definition, "tests", "export round trip").stored.ref
 
 
 def imported_modules(source: str) -> set[str]:
@@ -180,9 +188,9 @@ def imported_modules(source: str) -> set[str]:
 def test_exported_module_registered_as_custom_fills_exactly_as_its_source(
     family: StrategyFamily, desk: Platform, plugins: Path
 ) -> None:
-    source = definition_of(family)
-    module = f"{PACKAGE}.{family.value}_v2"
-    exported = export_definition(source, NautilusStrategyExporter(), module)
+    source = desk.registry.resolve(register(desk, definition_of(family).model_dump())).definition
+    module = f"{PACKAGE}.{family.value}_v{source.version}"
+    exported = export_definition(source, desk.exporter, module)
     text = exported.source
     assert source.ref in text and source.content_hash in text  # the header names its source
     outside = {
@@ -192,22 +200,27 @@ def test_exported_module_registered_as_custom_fills_exactly_as_its_source(
         and m.split(".")[0] not in {"nautilus_trader", "msgspec", "numpy"}
     }
     assert outside <= {"quantdesk.strategies.base"}
-    (plugins / PACKAGE / f"{family.value}_v2.py").write_text(text)
+    (plugins / PACKAGE / f"{module.rsplit('.', 1)[1]}.py").write_text(text)
 
     header = [line[2:] for line in text.splitlines() if line.startswith("# ")]
     start = next(i for i, line in enumerate(header) if line == "{")
     counterpart, _ = json.JSONDecoder().raw_decode("\n".join(header[start:]))
-    custom = StrategyDefinition.model_validate({**counterpart, "version": 1})
-    assert custom.family is StrategyFamily.CUSTOM
-    assert custom.parameters.model_dump()["strategy_path"] == exported.strategy_path
+    assert counterpart["parameters"]["strategy_path"] == exported.strategy_path
+    copy = register(desk, counterpart)  # the plug-in gate inspects the module here
+    assert desk.registry.resolve(copy).definition.family is StrategyFamily.CUSTOM
 
-    original, copied = fills(desk, source), fills(desk, custom)
+    original = fills(desk, source.ref)
     assert original, f"{family.value} made no fill on the test market: the test proves nothing"
-    assert copied == original
+    assert fills(desk, copy) == original
     # the module's defaults alone carry the version: an empty custom config trades the same
-    bare = {**counterpart, "parameters": {**counterpart["parameters"], "config": {}}}
-    assert fills(desk, StrategyDefinition.model_validate({**bare, "version": 2})) == original
+    bare = {
+        **counterpart,
+        "strategy_id": f"{counterpart['strategy_id']}-bare",
+        "parameters": {**counterpart["parameters"], "config": {}},
+    }
+    assert fills(desk, register(desk, bare)) == original
 
     # the custom version round trips through its own decoded config (it keeps `registry`)
+    custom = desk.registry.resolve(copy).definition
     spec = to_spec(custom)
     assert from_spec(spec_of(spec.strategy_path, spec.config_path, decode(spec))) == custom
