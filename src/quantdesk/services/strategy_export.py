@@ -22,12 +22,6 @@ MODULE_PLACEHOLDER = "your_package.your_module"
 _MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
 
 
-def module_name_for(definition: StrategyDefinition) -> str:
-    """A default file/module name: ``{id}_v{version}`` as an identifier."""
-    stem = re.sub(r"\W", "_", definition.strategy_id, flags=re.ASCII)
-    return f"{stem if stem[0].isalpha() else 's_' + stem}_v{definition.version}"
-
-
 def counterpart(
     definition: StrategyDefinition, module: str, names: tuple[str, str]
 ) -> dict[str, Any]:
