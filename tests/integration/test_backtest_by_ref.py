@@ -103,6 +103,8 @@ def test_fills_are_attributed_to_versions_and_sum_to_the_portfolio(desk: Platfor
     for ref, attribution in by_version.items():
         own = [f for f in fills if names[f.strategy_id] == ref]
         assert attribution.metrics.trade_count >= 1 and own
+    with pytest.raises(InvalidInputError, match="runs in several versions"):
+        run(desk, "cross-a@1", "cross-a@2", risk={"constraints": {"cross-a": {"max_position": 5}}})
     total = sum(a.metrics.pnl for a in result.attribution)
     assert total == pytest.approx(result.metrics.pnl, rel=1e-9, abs=1e-6)
     assert sum(a.metrics.fees for a in result.attribution) == pytest.approx(result.metrics.fees)

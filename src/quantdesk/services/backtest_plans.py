@@ -62,9 +62,15 @@ def pin(request: BacktestRequest, resolve: Resolver) -> BacktestRequest:
 def _owner(key: str, refs: Sequence[str]) -> int:
     if key in refs:
         return list(refs).index(key)
-    for index, ref in enumerate(refs):
-        if parse_ref(ref)[0] == key:
-            return index
+    owners = [index for index, ref in enumerate(refs) if parse_ref(ref)[0] == key]
+    if len(owners) > 1:
+        raise InvalidInputError(
+            f"risk constraints for {key}, which runs in several versions here "
+            f"({', '.join(refs[i] for i in owners)})",
+            hint="key the constraints by the reference as the request names it",
+        )
+    if owners:
+        return owners[0]
     raise refusal(  # the request's own check refuses this first; kept for a copied request
         ("risk", "constraints", key),
         "constraints_for_unknown_strategy",
