@@ -117,7 +117,7 @@ def test_defaults_are_fixed_and_the_model_check_is_dropped(
     assert '    size: Decimal = Decimal("1.25")\n' in source
     assert "    window: int = 7\n" in source and "    limit: float | None = None\n" in source
     assert 'msgspec.field(default_factory=lambda: ["AAA.SIM", "BBB.SIM"])' in source
-    assert "    bar_spec: str = '5-MINUTE-LAST'\n" in source
+    assert '    bar_spec: str = "5-MINUTE-LAST"\n' in source
     assert "    signal_types: list[str] = []\n" in source
     assert '"""A fake family: its docstring stays."""' in source
     assert "# the check below goes; this comment stays" in source

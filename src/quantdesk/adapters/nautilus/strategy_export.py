@@ -153,6 +153,8 @@ def _literal(value: Any, annotation: str) -> str:
     """A config value as Python source (decimals travel as canonical strings)."""
     if isinstance(value, str) and "Decimal" in annotation:
         return f'Decimal("{value}")'
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # double quotes, as the family code
     return repr(value)
 
 
@@ -379,7 +381,7 @@ class NautilusStrategyExporter:
             if isinstance(value, list) and value:
                 default = f"msgspec.field(default_factory=lambda: {json.dumps(value)})"
             else:
-                default = repr(value)
+                default = _literal(value, annotation)
             extra.append(f"{indent}{name}: {annotation} = {default}")
         after[(config.end_lineno or config.lineno) - 1] = extra
 
