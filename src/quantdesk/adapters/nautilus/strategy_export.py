@@ -17,18 +17,24 @@ Anything else the family imports is refused by name (the module could not stand 
 """
 
 import ast
-import importlib.util
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from quantdesk.adapters.nautilus.export_source import (
+    BASE,
+    Imports,
+    Source,
+    defined,
+    literal,
+    root,
+    span,
+    used_names,
+)
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.services.ports.strategy_export import ExportedModule, ExportRequest
 
-BASE = "quantdesk.strategies.base"
 _INLINED_PACKAGE = "quantdesk.strategies."
 _THIRD_PARTY = frozenset({"nautilus_trader", "msgspec", "numpy"})
 _FAMILY_DATA = {"instrument_ids": "list[str]", "bar_spec": "str", "signal_types": "list[str]"}
@@ -37,139 +43,18 @@ _SIGNAL_VALUES = "quantdesk.domain.signals"
 _DROPPED_CHECK = "# (parameter check against the registry's model dropped: see the header)"
 
 
-@dataclass
-class _Imports:
-    """Imported names of the module being written, by local name -> (module, original)."""
-
-    names: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-    refused: dict[str, InvalidInputError] = field(default_factory=dict)
-    """Names the module could not carry: an error only if the written code uses them."""
-
-    def add(self, node: ast.Import | ast.ImportFrom) -> None:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                self.names[alias.asname or alias.name] = (alias.name, None)
-        else:
-            for alias in node.names:
-                self.names[alias.asname or alias.name] = (node.module or "", alias.name)
-
-    def lines(self, used: set[str]) -> list[str]:
-        for name in sorted(used & set(self.refused)):
-            raise self.refused[name]
-        plain: set[str] = set()
-        grouped: dict[str, set[str]] = {}
-        for local, (module, original) in self.names.items():
-            if local not in used:
-                continue
-            if original is None:
-                plain.add(module if local == module else f"{module} as {local}")
-            else:
-                grouped.setdefault(module, set()).add(
-                    original if original == local else f"{original} as {local}"
-                )
-        stdlib = sorted(m for m in grouped if _root(m) in sys.stdlib_module_names)
-        third = sorted(m for m in grouped if m not in stdlib and m != BASE)
-        out = [f"import {name}" for name in sorted(p for p in plain if _is_stdlib(p))]
-        out += [f"from {m} import {', '.join(sorted(grouped[m]))}" for m in stdlib]
-        out.append("")
-        out += [f"import {name}" for name in sorted(p for p in plain if not _is_stdlib(p))]
-        out += [f"from {m} import {', '.join(sorted(grouped[m]))}" for m in third]
-        if BASE in grouped:
-            out += ["", f"from {BASE} import {', '.join(sorted(grouped[BASE]))}"]
-        return [_wrapped(line) for line in out]
-
-
-def _wrapped(line: str, width: int = 99) -> str:
-    """``from m import a, b, c`` over several lines when it is too long for one."""
-    if len(line) <= width or " import " not in line:
-        return line
-    head, names = line.split(" import ", 1)
-    inner = "".join(f"    {name},\n" for name in names.split(", "))
-    return f"{head} import (\n{inner})"
-
-
-def _root(module: str) -> str:
-    return module.split(".", 1)[0]
-
-
-def _is_stdlib(name: str) -> bool:
-    return _root(name.split(" ", 1)[0]) in sys.stdlib_module_names
-
-
-@dataclass(frozen=True)
-class _Source:
-    module: str
-    text: str
-    tree: ast.Module
-
-    @classmethod
-    def load(cls, module: str) -> "_Source":
-        spec = importlib.util.find_spec(module)
-        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-            raise InvalidInputError(f"the source of module {module} cannot be found")
-        text = Path(spec.origin).read_text(encoding="utf-8")
-        return cls(module, text, ast.parse(text))
-
-    @property
-    def lines(self) -> list[str]:
-        return self.text.splitlines()
-
-
-def _span(node: ast.stmt) -> tuple[int, int]:
-    """0-based first line (decorators included) and end line (exclusive)."""
-    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-    return first - 1, node.end_lineno or node.lineno
-
-
-def _used_names(text: str) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(text)):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            names.update(_string_annotation_names(node.value))
-    return names
-
-
-def _string_annotation_names(text: str) -> set[str]:
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-
-
-def _defined(node: ast.stmt) -> set[str]:
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return {node.name}
-    if isinstance(node, ast.Assign):
-        return {t.id for t in node.targets if isinstance(t, ast.Name)}
-    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-        return {node.target.id}
-    return set()
-
-
-def _literal(value: Any, annotation: str) -> str:
-    """A config value as Python source (decimals travel as canonical strings)."""
-    if isinstance(value, str) and "Decimal" in annotation:
-        return f'Decimal("{value}")'
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # double quotes, as the family code
-    return repr(value)
-
-
 class NautilusStrategyExporter:
     """The ``StrategyExporter`` for the family modules in ``quantdesk.strategies``."""
 
     def export(self, request: ExportRequest) -> ExportedModule:
         module, strategy_class = request.spec.strategy_path.split(":")
         config_class = request.spec.config_path.split(":")[1]
-        main = _Source.load(module)
+        main = Source.load(module)
         base_names = self._base_names()
-        imports = _Imports()
+        imports = Imports()
         dropped: set[str] = set()
         value_types: set[str] = set()
-        inlined: list[_Source] = []
+        inlined: list[Source] = []
         for node in main.tree.body:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 self._route(node, main, imports, base_names, dropped, value_types, inlined)
@@ -177,7 +62,7 @@ class NautilusStrategyExporter:
         prelude = self._value_prelude(value_types, imports)
         helpers = self._helpers(inlined, body + "\n".join(prelude), imports)
         code = "\n".join([*prelude, *helpers, body])
-        used = _used_names(code)
+        used = used_names(code)
         for name, origin in (("msgspec", ("msgspec", None)), ("Decimal", ("decimal", "Decimal"))):
             if name in used and name not in imports.names:
                 imports.names[name] = origin
@@ -200,7 +85,7 @@ class NautilusStrategyExporter:
 
     def _base_names(self) -> dict[str, tuple[str, str]]:
         """Names the base imports from quantdesk.domain: local name -> (module, name)."""
-        base = _Source.load(BASE)
+        base = Source.load(BASE)
         names: dict[str, tuple[str, str]] = {}
         for node in base.tree.body:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("quantdesk."):
@@ -211,12 +96,12 @@ class NautilusStrategyExporter:
     def _route(
         self,
         node: ast.Import | ast.ImportFrom,
-        source: _Source,
-        imports: _Imports,
+        source: Source,
+        imports: Imports,
         base_names: Mapping[str, tuple[str, str]],
         dropped: set[str],
         value_types: set[str],
-        inlined: list[_Source],
+        inlined: list[Source],
     ) -> None:
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -232,7 +117,7 @@ class NautilusStrategyExporter:
             return
         if module.startswith(_INLINED_PACKAGE):
             if all(s.module != module for s in inlined):
-                helper = _Source.load(module)
+                helper = Source.load(module)
                 for inner in helper.tree.body:
                     if isinstance(inner, ast.Import | ast.ImportFrom):
                         self._route(
@@ -252,7 +137,7 @@ class NautilusStrategyExporter:
                 imports.refused[local] = self._refusal(source.module, alias.name, module)
 
     def _standalone(self, module: str) -> bool:
-        return _root(module) in sys.stdlib_module_names or _root(module) in _THIRD_PARTY
+        return root(module) in sys.stdlib_module_names or root(module) in _THIRD_PARTY
 
     def _refusal(self, module: str, name: str, origin: str) -> InvalidInputError:
         return InvalidInputError(
@@ -262,7 +147,7 @@ class NautilusStrategyExporter:
             hint="the family module's owner can take the name from the strategy base",
         )
 
-    def _value_prelude(self, value_types: set[str], imports: _Imports) -> list[str]:
+    def _value_prelude(self, value_types: set[str], imports: Imports) -> list[str]:
         if not value_types:
             return []
         imports.names["get_args"] = ("typing", "get_args")
@@ -278,15 +163,15 @@ class NautilusStrategyExporter:
 
     # the family's code --------------------------------------------------------------------
 
-    def _docstring(self, source: _Source) -> str:
+    def _docstring(self, source: Source) -> str:
         first = source.tree.body[0] if source.tree.body else None
         if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-            start, end = _span(first)
+            start, end = span(first)
             return "\n".join(source.lines[start:end])
         return ""
 
     def _body(
-        self, source: _Source, dropped: set[str], config_class: str, values: Mapping[str, Any]
+        self, source: Source, dropped: set[str], config_class: str, values: Mapping[str, Any]
     ) -> str:
         """The module's statements after its imports, with the splices of the docstring."""
         lines = list(source.lines)
@@ -302,12 +187,12 @@ class NautilusStrategyExporter:
         skip_first = bool(body) and isinstance(body[0], ast.Expr)
         for node in body[1:] if skip_first else body:
             if isinstance(node, ast.Import | ast.ImportFrom):
-                splice(*_span(node), [])
+                splice(*span(node), [])
         if skip_first:
-            splice(*_span(body[0]), [])
+            splice(*span(body[0]), [])
         for item in ast.walk(source.tree):
             if isinstance(item, ast.Expr) and self._mentions(item, dropped):
-                start, end = _span(item)
+                start, end = span(item)
                 indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
                 splice(start, end, [indent + _DROPPED_CHECK])
             elif (
@@ -341,7 +226,7 @@ class NautilusStrategyExporter:
         ]
         return any(self._mentions(c, names) for c in children)
 
-    def _config_node(self, source: _Source, name: str) -> ast.ClassDef:
+    def _config_node(self, source: Source, name: str) -> ast.ClassDef:
         for node in source.tree.body:
             if isinstance(node, ast.ClassDef) and node.name == name:
                 return node
@@ -366,11 +251,11 @@ class NautilusStrategyExporter:
             if name not in values:
                 continue
             declared.add(name)
-            start, end = _span(node)
+            start, end = span(node)
             indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
             annotation = ast.get_source_segment(text, node.annotation) or "Any"
-            literal = _literal(values[name], annotation)
-            splice(start, end, [f"{indent}{name}: {annotation} = {literal}"])
+            written = literal(values[name], annotation)
+            splice(start, end, [f"{indent}{name}: {annotation} = {written}"])
         extra = [
             f"{indent}# the version's instruments, bar spec and signal types (FamilyConfig fields)"
         ]
@@ -381,28 +266,28 @@ class NautilusStrategyExporter:
             if isinstance(value, list) and value:
                 default = f"msgspec.field(default_factory=lambda: {json.dumps(value)})"
             else:
-                default = _literal(value, annotation)
+                default = literal(value, annotation)
             extra.append(f"{indent}{name}: {annotation} = {default}")
         after[(config.end_lineno or config.lineno) - 1] = extra
 
-    def _helpers(self, inlined: list[_Source], code: str, imports: _Imports) -> list[str]:
+    def _helpers(self, inlined: list[Source], code: str, imports: Imports) -> list[str]:
         """The statements of the inlined modules that the code uses (transitively)."""
-        needed = _used_names(code)
-        chosen: list[tuple[_Source, ast.stmt]] = []
+        needed = used_names(code)
+        chosen: list[tuple[Source, ast.stmt]] = []
         candidates = [
             (s, n)
             for s in inlined
             for n in s.tree.body
-            if not isinstance(n, ast.Import | ast.ImportFrom) and _defined(n)
+            if not isinstance(n, ast.Import | ast.ImportFrom) and defined(n)
         ]
         changed = True
         while changed:
             changed = False
             for item in candidates:
-                if item not in chosen and _defined(item[1]) & needed:
+                if item not in chosen and defined(item[1]) & needed:
                     chosen.append(item)
-                    start, end = _span(item[1])
-                    needed |= _used_names("\n".join(item[0].lines[start:end]))
+                    start, end = span(item[1])
+                    needed |= used_names("\n".join(item[0].lines[start:end]))
                     changed = True
         out: list[str] = []
         for source in inlined:
@@ -411,14 +296,14 @@ class NautilusStrategyExporter:
                 continue
             out.append(f"# --- copied from {source.module} (what this module uses) ---")
             for node in sorted(kept, key=lambda n: n.lineno):
-                start, end = _span(node)
+                start, end = span(node)
                 end = self._with_doc(source, node, end)
                 out.extend([*source.lines[start:end], "", ""])
         if "np" in needed and "np" not in imports.names:
             imports.names["np"] = ("numpy", None)
         return out
 
-    def _with_doc(self, source: _Source, node: ast.stmt, end: int) -> int:
+    def _with_doc(self, source: Source, node: ast.stmt, end: int) -> int:
         """An assignment's docstring (the string statement right after it) comes along."""
         body = source.tree.body
         index = body.index(node)
