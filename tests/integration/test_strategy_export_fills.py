@@ -10,6 +10,7 @@ the child-process inspection.
 import ast
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from quantdesk.settings import QuantdeskSettings
 from support.signals import raw_signal
 
 PACKAGE = "qd_exports"
+RUFF = str(Path(sys.executable).with_name("ruff"))
+LINT = ("check", "--no-cache", "--isolated", "--line-length", "100", "--select", "E,F,W,I")
 A, B = "SYN01.SIM", "SYN02.SIM"
 MINUTE = 60_000_000_000
 SENTIMENT = [(60, 0.8, A), (200, 0.05, A), (300, -0.9, A), (500, 0.7, B), (700, -0.6, B)]
@@ -200,7 +203,15 @@ def test_exported_module_registered_as_custom_fills_exactly_as_its_source(
         and m.split(".")[0] not in {"nautilus_trader", "msgspec", "numpy"}
     }
     assert outside <= {"quantdesk.strategies.base"}
-    (plugins / PACKAGE / f"{module.rsplit('.', 1)[1]}.py").write_text(text)
+    written = plugins / PACKAGE / f"{module.rsplit('.', 1)[1]}.py"
+    written.write_text(text)
+    lint = subprocess.run(  # readable: no undefined or unused name, sorted imports, short lines
+        [RUFF, *LINT, str(written)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout
 
     header = [line[2:] for line in text.splitlines() if line.startswith("# ")]
     start = next(i for i, line in enumerate(header) if line == "{")

@@ -35,9 +35,7 @@ def counterpart(
         "strategy_id": f"{definition.strategy_id}-export"[:63],
         "family": StrategyFamily.CUSTOM.value,
         "name": f"{definition.name} (exported)"[:200],
-        "description": (
-            f"Exported from {definition.ref} (content sha256 {definition.content_hash})."
-        ),
+        "description": f"Exported from {definition.ref} ({definition.content_hash[:12]}).",
         "instruments": list(definition.instruments),
         "bar_spec": definition.bar_spec,
         "signal_subscriptions": [t.value for t in definition.signal_subscriptions],

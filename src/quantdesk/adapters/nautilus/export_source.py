@@ -50,13 +50,18 @@ class Imports:
         stdlib = sorted(m for m in grouped if root(m) in sys.stdlib_module_names)
         third = sorted(m for m in grouped if m not in stdlib and m != BASE)
         out = [f"import {name}" for name in sorted(p for p in plain if is_stdlib(p))]
-        out += [f"from {m} import {', '.join(sorted(grouped[m]))}" for m in stdlib]
+        out += [f"from {m} import {', '.join(sorted(grouped[m], key=_by_type))}" for m in stdlib]
         out.append("")
         out += [f"import {name}" for name in sorted(p for p in plain if not is_stdlib(p))]
-        out += [f"from {m} import {', '.join(sorted(grouped[m]))}" for m in third]
+        out += [f"from {m} import {', '.join(sorted(grouped[m], key=_by_type))}" for m in third]
         if BASE in grouped:
-            out += ["", f"from {BASE} import {', '.join(sorted(grouped[BASE]))}"]
+            out += ["", f"from {BASE} import {', '.join(sorted(grouped[BASE], key=_by_type))}"]
         return [wrapped(line) for line in out]
+
+
+def _by_type(name: str) -> tuple[int, str]:
+    """Constants, then classes, then functions (isort's order by type, as ruff sorts)."""
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
 
 
 def wrapped(line: str, width: int = 99) -> str:

@@ -36,6 +36,7 @@ from quantdesk.domain.errors import InvalidInputError
 from quantdesk.services.ports.strategy_export import ExportedModule, ExportRequest
 
 _INLINED_PACKAGE = "quantdesk.strategies."
+_WIDTH = 99
 _THIRD_PARTY = frozenset({"nautilus_trader", "msgspec", "numpy"})
 _FAMILY_DATA = {"instrument_ids": "list[str]", "bar_spec": "str", "signal_types": "list[str]"}
 _PARAMETER_MODELS = "quantdesk.domain.strategies.families"
@@ -263,11 +264,18 @@ class NautilusStrategyExporter:
             if name in declared or name not in values:
                 continue
             value = values[name]
-            if isinstance(value, list) and value:
-                default = f"msgspec.field(default_factory=lambda: {json.dumps(value)})"
-            else:
-                default = literal(value, annotation)
-            extra.append(f"{indent}{name}: {annotation} = {default}")
+            if not (isinstance(value, list) and value):
+                extra.append(f"{indent}{name}: {annotation} = {literal(value, annotation)}")
+                continue
+            line = f"{indent}{name}: {annotation} = msgspec.field(default_factory=lambda: "
+            line += f"{json.dumps(value, ensure_ascii=False)})"
+            if len(line) <= _WIDTH:
+                extra.append(line)
+                continue
+            extra.append(f"{indent}{name}: {annotation} = msgspec.field(")
+            extra.append(f"{indent}    default_factory=lambda: [")
+            extra += [f"{indent}        {json.dumps(v, ensure_ascii=False)}," for v in value]
+            extra += [f"{indent}    ]", f"{indent})"]
         after[(config.end_lineno or config.lineno) - 1] = extra
 
     def _helpers(self, inlined: list[Source], code: str, imports: Imports) -> list[str]:
@@ -294,7 +302,7 @@ class NautilusStrategyExporter:
             kept = [n for s, n in chosen if s is source]
             if not kept:
                 continue
-            out.append(f"# --- copied from {source.module} (what this module uses) ---")
+            out += ["", f"# --- copied from {source.module} (what this module uses) ---", ""]
             for node in sorted(kept, key=lambda n: n.lineno):
                 start, end = span(node)
                 end = self._with_doc(source, node, end)
@@ -319,7 +327,8 @@ class NautilusStrategyExporter:
         definition = request.definition
         counterpart = json.dumps(request.counterpart, indent=2, ensure_ascii=False)
         lines = [
-            f"Exported by `quantdesk strategy export {definition.ref}` from {module}.",
+            f"Exported by `quantdesk strategy export {definition.ref}`",
+            f"from the family module {module}.",
             "",
             f"Source definition: {definition.ref} (family {definition.family.value}),",
             f"content sha256 {definition.content_hash}.",
