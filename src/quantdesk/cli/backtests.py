@@ -35,11 +35,17 @@ from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.risk import BreachAction
+from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
 from quantdesk.domain.strategies.problems import InvalidDefinitionError
 from quantdesk.services.platform import Platform
 from quantdesk.services.ports.documents import DocumentReader
-from quantdesk.services.shorthand import SHORTHANDS, register_shorthand
+from quantdesk.services.shorthand import (
+    SHORTHANDS,
+    pending_versions,
+    register_definitions,
+    shorthand_definitions,
+)
 
 
 def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
@@ -141,7 +147,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
         """Run a backtest over the catalog and store it under QUANTDESK_HOME/runs."""
         with reported_failures(err):
             where: Callable[[Sequence[str | int]], str] | None = None
-            shorthand: dict[str, str] = {}  # ref -> the shorthand it was registered from
+            shorthand: dict[str, str] = {}  # ref -> the shorthand it is registered from
+            pending: list[StrategyDefinition] = []  # registered once the run has succeeded
             if request_file is not None:
                 request, where = _load_request(request_file, ctx.obj.platform.documents)
             else:
@@ -152,11 +159,22 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                         "--strategy ema_cross --param fast=10 --instrument SYN01.SIM",
                     )
                 platform: Platform = ctx.obj.platform
-                refs, options, shorthand = _strategy_refs(
+                refs, options, pending = _strategy_refs(
                     platform, strategy, instrument or [], bar_spec, param or []
                 )
+                shorthand = {  # ref -> its shorthand's name (ids are NAME-SYMBOL)
+                    f"{d.strategy_id}@{d.version}": next(
+                        n for n in SHORTHANDS if d.strategy_id.startswith(f"{n}-")
+                    )
+                    for d in pending
+                }
+                by_ref = {f"{d.strategy_id}@{d.version}": d for d in pending}
                 instruments = [
-                    i for ref in refs for i in platform.registry.resolve(ref).definition.instruments
+                    i
+                    for ref in refs
+                    for i in (
+                        by_ref[ref] if ref in by_ref else platform.registry.resolve(ref).definition
+                    ).instruments
                 ]
                 request = request_from_flags(
                     dict(
@@ -205,7 +223,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 )
             with RichProgress(err) as progress:
                 try:
-                    result = ctx.obj.platform.backtests.run(request, progress)
+                    result = ctx.obj.platform.backtests.run(request, progress, pending)
                 except StrategyParameterError as error:
                     if where is not None:
                         raise parameter_file_error(error, where) from None
@@ -214,12 +232,18 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                     if name is None:  # a registered definition's parameter: no flag set it
                         raise
                     raise parameter_flag_error(error, SHORTHANDS[name].parameter_name) from None
+            for definition in pending:  # the run succeeded: its shorthand versions are kept
+                (stored,) = register_definitions(
+                    ctx.obj.platform.registry, [definition], "shorthand", getpass.getuser()
+                )
+                if stored != f"{definition.strategy_id}@{definition.version}":
+                    err.print(f"[bold yellow]warning:[/] registered as {stored}", highlight=False)
             if as_json:
                 out.print_json(result.model_dump_json())
                 return
             for ref in result.request.strategies:  # which registered version a shorthand ran
                 if ref in shorthand:
-                    err.print(f"{shorthand[ref]}: ran {ref}", highlight=False)
+                    err.print(f"shorthand: ran {ref} (registered)", highlight=False)
             out.print(backtest_render.result_table(result))
             out.print(backtest_render.facts_table(result))
             _print_refusals(out, err, result)
@@ -317,11 +341,11 @@ def _strategy_refs(
     instruments: list[str],
     bar_spec: str | None,
     pairs: list[str],
-) -> tuple[list[str], dict[str, Any], dict[str, str]]:
-    """The references to run: each --strategy as given, or a shorthand registered first.
+) -> tuple[list[str], dict[str, Any], list[StrategyDefinition]]:
+    """The references to run: each --strategy as given, or a shorthand's definitions.
 
-    Returns the references, the run options shorthand parameters named, and for each
-    reference registered from a shorthand that shorthand's name.
+    Returns the references, the run options shorthand parameters named, and the shorthands'
+    definitions with the versions registering them will give (registered after the run).
     """
     shorthands = [s for s in strategies if s in SHORTHANDS]
     if shorthands and not instruments:
@@ -340,7 +364,7 @@ def _strategy_refs(
                 f"({', '.join(SHORTHANDS)}) and --instrument",
                 hint="a registered strategy's definition says what it trades and how",
             )
-        return list(strategies), {}, {}
+        return list(strategies), {}, []
     problems = []
     for instrument_id in dict.fromkeys(instruments):
         try:
@@ -357,20 +381,20 @@ def _strategy_refs(
     params = _params(pairs)
     refs: list[str] = []
     options: dict[str, Any] = {}
-    registered: dict[str, str] = {}
+    pending: list[StrategyDefinition] = []
     for name in strategies:
         if name not in SHORTHANDS:
             refs.append(name)
             continue
         try:
-            made, options = register_shorthand(
-                platform.registry, name, instruments, spec, params, getpass.getuser()
-            )
+            made = shorthand_definitions(name, instruments, spec, params)
         except InvalidDefinitionError as error:
             raise shorthand_error(error) from None
-        refs.extend(made)
-        registered.update(dict.fromkeys(made, name))
-    return refs, options, registered
+        options = made.run_options
+        versions = pending_versions(platform.registry, made.definitions)
+        refs.extend(f"{d.strategy_id}@{d.version}" for d in versions)
+        pending.extend(versions)
+    return refs, options, pending
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,8 @@ from quantdesk.domain.backtest import (
 )
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.strategies.versions import StrategyVersion
 from quantdesk.services.backtest_data import data_used, pin_range, signal_data
 from quantdesk.services.backtest_plans import Resolver, pin, plan_of
 from quantdesk.services.columns import Float64Array, Int64Array
@@ -81,14 +83,27 @@ class BacktestService:
         self._renderer = renderer
         self._signals = signals
 
-    def plan(self, request: BacktestRequest) -> RunPlan:
-        """Resolve and pin the request's references; the plan of what it runs (no catalog)."""
-        if self._resolve is None:
+    def plan(self, request: BacktestRequest, pending: Sequence[StrategyDefinition] = ()) -> RunPlan:
+        """Resolve and pin the request's references; the plan of what it runs (no catalog).
+
+        ``pending``: versions about to be registered (with their version set), which their
+        exact references resolve to: a caller that registers only after a successful run
+        (the shorthands) leaves the registry untouched by a refused one."""
+        resolve = self._resolve
+        if resolve is None:
             raise InvalidInputError(
                 "this desk has no strategy registry to resolve references from",
                 hint="open the desk with its database",
             )
-        return plan_of(pin(request, self._resolve))
+        known = {f"{d.strategy_id}@{d.version}": d for d in pending}
+
+        def resolved(ref: str) -> StrategyVersion:
+            definition = known.get(ref)
+            if definition is None:
+                return resolve(ref)
+            return StrategyVersion(definition=definition, content_hash=definition.content_hash)
+
+        return plan_of(pin(request, resolved))
 
     def prepare(self, request: BacktestRequest) -> tuple[RunPlan, list[DataUsed]]:
         """Pin the request and check its plan against the catalog (see ``prepare_plan``)."""
@@ -147,10 +162,13 @@ class BacktestService:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def run(
-        self, request: BacktestRequest, progress: ProgressReporter | None = None
+        self,
+        request: BacktestRequest,
+        progress: ProgressReporter | None = None,
+        pending: Sequence[StrategyDefinition] = (),
     ) -> BacktestResult:
-        """Pin the request's references, then run it (``run_plan``)."""
-        return self.run_plan(self.plan(request), progress)
+        """Pin the request's references (``pending``: see ``plan``), then run it."""
+        return self.run_plan(self.plan(request, pending), progress)
 
     def run_plan(self, plan: RunPlan, progress: ProgressReporter | None = None) -> BacktestResult:
         """Run a plan (checked against the catalog first): for internal callers (validation's

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from quantdesk.domain.backtest_checks import check_config_values
-from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
 from quantdesk.domain.strategies.problems import (
@@ -171,6 +171,27 @@ def _strategy_id(name: str, instrument_id: str) -> str:
     return f"{name}-{symbol or 'x'}"[:63]
 
 
+def pending_versions(
+    registry: StrategyRegistry, definitions: Sequence[StrategyDefinition]
+) -> list[StrategyDefinition]:
+    """Each definition with the version registering it will give: the newest stored one when
+    its content is unchanged, the next one otherwise (read only: nothing is registered).
+
+    A shorthand run is checked and run on these, and registered once it has succeeded, so a
+    refused run leaves the registry as it was."""
+    pending = []
+    for definition in definitions:
+        try:
+            newest = registry.get(definition.strategy_id)
+        except NotFoundError:
+            version = 1
+        else:
+            same = newest.content_hash == definition.content_hash
+            version = newest.version if same else newest.version + 1
+        pending.append(definition.model_copy(update={"version": version}))
+    return pending
+
+
 def register_shorthand(
     registry: StrategyRegistry,
     name: str,
@@ -182,8 +203,16 @@ def register_shorthand(
     """Register (or find, unchanged) the shorthand's definitions: their exact references
     and the run options the parameters named."""
     run = shorthand_definitions(name, instruments, bar_spec, params)
-    refs = []
-    for definition in run.definitions:
-        stored = registry.register(definition, author, f"{name} shorthand").stored
-        refs.append(stored.ref)
-    return refs, run.run_options
+    return register_definitions(registry, run.definitions, name, author), run.run_options
+
+
+def register_definitions(
+    registry: StrategyRegistry, definitions: Sequence[StrategyDefinition], name: str, author: str
+) -> list[str]:
+    """Register a shorthand's definitions; their exact references."""
+    return [
+        registry.register(
+            d.model_copy(update={"version": None}), author, f"{name} shorthand"
+        ).stored.ref
+        for d in definitions
+    ]
