@@ -15,15 +15,33 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The demo: a synthetic market (1- and 5-minute bars), the signals the examples subscribe to
+# (built-in producers), every example registered, then the registered strategies of several
+# families backtested in ONE portfolio by reference. Run again on the same home: nothing repeats.
+DEMO      = $(BIN)/quantdesk --home $(HOME_DIR)
+DEMO_OUT  = $(HOME_DIR)/signals/produced
+DEMO_REFS = rotation-syn pair-syn01-syn02 regime-syn01 twap-syn02
+
 demo: $(STAMP)
-	$(BIN)/quantdesk --home $(HOME_DIR) data synth --instruments 3 --days 10 --seed 7
-	$(BIN)/quantdesk --home $(HOME_DIR) data list
+	$(DEMO) data synth --instruments 3 --days 10 --seed 7 --bar-spec 5-MINUTE-LAST
+	$(DEMO) data list
+	$(DEMO) signals produce regime --instrument SYN01.SIM --out $(DEMO_OUT)/regime-SYN01.jsonl
+	$(DEMO) signals produce sentiment --instrument SYN01.SIM \
+		--headlines examples/signals/headlines.csv --out $(DEMO_OUT)/sentiment-SYN01.jsonl
+	$(DEMO) signals produce correlation --instrument SYN01.SIM --other SYN02.SIM \
+		--out $(DEMO_OUT)/correlation-SYN01-SYN02.jsonl
+	cat $(DEMO_OUT)/regime-SYN01.jsonl $(DEMO_OUT)/sentiment-SYN01.jsonl \
+		$(DEMO_OUT)/correlation-SYN01-SYN02.jsonl > $(DEMO_OUT)/demo.jsonl
+	$(DEMO) signals ingest $(DEMO_OUT)/demo.jsonl
 	for f in examples/strategies/*.yaml; do \
-		$(BIN)/quantdesk --home $(HOME_DIR) strategy add $$f --reason demo || exit 1; done
-	$(BIN)/quantdesk --home $(HOME_DIR) strategy list
-	$(BIN)/quantdesk --home $(HOME_DIR) backtest run --strategy ema_cross \
-		--param fast=10 --param slow=50 --param trade_size=100 --param flat_at_stop=true \
-		--instrument SYN01.SIM --instrument SYN02.SIM --instrument SYN03.SIM --label demo
+		$(DEMO) strategy add $$f --reason demo || exit 1; done
+	$(DEMO) strategy list
+	$(DEMO) backtest run $(addprefix --strategy ,$(DEMO_REFS)) --signals all --label demo \
+		--json > $(HOME_DIR)/demo-run.json
+	$(DEMO) runs show $$($(BIN)/python -c \
+		'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' $(HOME_DIR)/demo-run.json)
+	$(DEMO) runs report $$($(BIN)/python -c \
+		'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' $(HOME_DIR)/demo-run.json)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
