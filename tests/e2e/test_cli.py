@@ -296,6 +296,7 @@ def test_backtest_run_list_show_compare_report(desk: Desk) -> None:
     ]
     first = ok(desk(*args))
     assert "ema_cross-syn01@1" in first and "ema_cross-syn02@1" in first  # registered versions
+    assert "Strategies" in first and "ema_cross-syn01@1-" in first  # and their engine ids
     assert "fingerprint" in first
     report = Path(flat(first).split("report:")[1].strip())
     assert report.is_file() and report.name == "report.html"

@@ -65,6 +65,18 @@ def result_table(result: BacktestResult) -> Table:
     return table
 
 
+def strategies_table(result: BacktestResult) -> Table:
+    """Which registry version each strategy was, what it read, and the id its fills carry."""
+    table = Table(title="Strategies")
+    for column in ("strategy", "family", "bars", "content", "engine id"):
+        table.add_column(column)
+    for s in result.strategies:
+        table.add_row(
+            s.ref, s.family, ", ".join(s.bar_types), s.content_hash[:12] or "-", s.nautilus_id
+        )
+    return table
+
+
 def facts_table(result: BacktestResult) -> Table:
     facts = result.facts
     table = Table(title="Engine", show_header=False)

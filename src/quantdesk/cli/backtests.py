@@ -245,6 +245,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 if ref in shorthand:
                     err.print(f"shorthand: ran {ref} (registered)", highlight=False)
             out.print(backtest_render.result_table(result))
+            if result.strategies:
+                out.print(backtest_render.strategies_table(result))
             out.print(backtest_render.facts_table(result))
             _print_refusals(out, err, result)
             if result.risk_counts:
@@ -298,6 +300,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 out.print_json(result.model_dump_json())
                 return
             out.print(backtest_render.result_table(result))
+            if result.strategies:
+                out.print(backtest_render.strategies_table(result))
             out.print(backtest_render.facts_table(result))
             _print_refusals(out, err, result)
             if result.provenance is not None:
