@@ -82,6 +82,8 @@ def shorthand_error(error: InvalidDefinitionError) -> InvalidInputError:
         match problem.location:
             case ("parameters", str(name), *_):
                 problems.append(f"--param {name}: {problem.message}")
+            case ("parameters",):  # a rule between parameters (fast below slow)
+                problems.append(f"--param: {problem.message}")
             case ("instruments", *_):
                 problems.append(f"--instrument: {problem.message}")
             case ("bar_spec", *_):

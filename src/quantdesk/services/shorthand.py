@@ -7,6 +7,7 @@ runs is always a registered version: a shorthand with new values is a new versio
 strategy (``ema_cross-syn01``: one per name and instrument, as before, one strategy each).
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,10 +61,6 @@ SHORTHANDS: Mapping[str, Shorthand] = {
         renames={"fast": "fast_period", "slow": "slow_period"},
         fixed={"ma_type": "ema"},
         defaults={"trade_size": "100"},
-        bridge=(
-            "quantdesk.strategies.ema_cross:EmaCross",
-            "quantdesk.strategies.ema_cross:EmaCrossConfig",
-        ),
     ),
     "sentiment_reaction": Shorthand(
         family=StrategyFamily.SENTIMENT_REACTION,
@@ -163,7 +160,10 @@ def _renamed(shorthand: Shorthand, problem: DefinitionProblem) -> DefinitionProb
     location = problem.location
     if len(location) >= 2 and location[0] == "parameters":
         location = ("parameters", shorthand.parameter_name(str(location[1])), *location[2:])
-    return DefinitionProblem(location, problem.message)
+    message = problem.message
+    for short, long in shorthand.renames.items():  # the names the user typed
+        message = re.sub(rf"\b{long}\b", short, message)
+    return DefinitionProblem(location, message)
 
 
 def _strategy_id(name: str, instrument_id: str) -> str:
