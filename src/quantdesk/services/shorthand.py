@@ -12,9 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic_core import PydanticCustomError
-
-from quantdesk.domain.backtest_checks import check_config_values
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
@@ -41,9 +38,6 @@ class Shorthand:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     signal_subscriptions: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    bridge: tuple[str, str] | None = None
-    """BRIDGE until the family's module is on main: run the old class as a ``custom``
-    definition (strategy path, config path), its config the shorthand's own names."""
 
     def parameter_name(self, family_name: str) -> str:
         """The shorthand's name of a family parameter (for messages about it)."""
@@ -111,23 +105,9 @@ def shorthand_definitions(
     parameters.update(shorthand.fixed)
     definitions = []
     for instrument_id in dict.fromkeys(instruments):
-        if shorthand.bridge is not None:
-            config = {
-                "instrument_id": instrument_id,
-                "bar_type": f"{instrument_id}-{bar_spec}-EXTERNAL",
-                **{k: v for k, v in params.items() if k not in RUN_OPTIONS and k != SIGNAL_TYPES},
-            }
-            if subscriptions:
-                config[SIGNAL_TYPES] = subscriptions
-            _check_config(name, config)
-            parameters = {
-                "strategy_path": shorthand.bridge[0],
-                "config_path": shorthand.bridge[1],
-                "config": config,
-            }
         data = {
             "strategy_id": _strategy_id(name, instrument_id),
-            "family": "custom" if shorthand.bridge else shorthand.family.value,
+            "family": shorthand.family.value,
             "name": f"{name} on {instrument_id}",
             "description": f"registered by the {name} shorthand",
             "instruments": [instrument_id],
@@ -142,17 +122,6 @@ def shorthand_definitions(
                 [_renamed(shorthand, p) for p in error.problems], source=name
             ) from None
     return ShorthandRun(definitions=definitions, run_options=options)
-
-
-def _check_config(name: str, config: dict[str, Any]) -> None:
-    """Values the engine can decode (finite, 64-bit), named by parameter before registering."""
-    try:
-        check_config_values(config)
-    except PydanticCustomError as error:
-        within = (error.context or {}).get("within", ())
-        raise InvalidDefinitionError(
-            [DefinitionProblem(("parameters", *within), error.message())], source=name
-        ) from None
 
 
 def _renamed(shorthand: Shorthand, problem: DefinitionProblem) -> DefinitionProblem:
