@@ -35,7 +35,7 @@ import quantdesk
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest import BacktestRequest
 from quantdesk.domain.instruments import InstrumentSpec
-from quantdesk.services.backtests import builtin_strategy_specs
+from quantdesk.services.shorthand import register_shorthand
 
 INSTRUMENT_ID = "AAPL.XNAS"
 BAR_SPEC = "1-MINUTE-LAST"
@@ -117,7 +117,8 @@ def run(home: Path, purge_minutes: int, chunk_size: int) -> dict[str, Any]:
     if not entries:
         raise SystemExit(f"no {BAR_TYPE} in the catalog at {home}: run the ingest step first")
     last_ts = entries[0].last_ts
-    specs = builtin_strategy_specs(
+    refs, options = register_shorthand(  # the registered trend_following version (EMA)
+        desk.registry,
         "ema_cross",
         [INSTRUMENT_ID],
         BAR_SPEC,
@@ -128,10 +129,11 @@ def run(home: Path, purge_minutes: int, chunk_size: int) -> dict[str, Any]:
             "long_only": True,
             "trade_until_ns": last_ts,
         },
+        "bench",
     )
     request = BacktestRequest(
-        strategies=specs,
-        instruments=[INSTRUMENT_ID],
+        strategies=refs,
+        **options,
         venues=[
             {
                 "name": INSTRUMENT_ID.rsplit(".", 1)[1],
