@@ -3,22 +3,21 @@
 import getpass
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from quantdesk.cli import backtest_render
+from quantdesk.cli.backtest_refs import strategy_refs
 from quantdesk.cli.errors import reported_failures
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.request_errors import (
-    listed_problems,
     parameter_file_error,
     parameter_flag_error,
     request_from_data,
     request_from_flags,
-    shorthand_error,
 )
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.backtest import (
@@ -30,21 +29,15 @@ from quantdesk.domain.backtest import (
     venue_names_of,
 )
 from quantdesk.domain.backtest_checks import StrategyParameterError
-from quantdesk.domain.documents import DocumentLimitError, loads_json
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.instruments import validate_instrument_id
-from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.risk import BreachAction
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
-from quantdesk.domain.strategies.problems import InvalidDefinitionError
 from quantdesk.services.platform import Platform
 from quantdesk.services.ports.documents import DocumentReader
 from quantdesk.services.shorthand import (
     SHORTHANDS,
-    pending_versions,
     register_definitions,
-    shorthand_definitions,
 )
 
 
@@ -159,7 +152,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                         "--strategy ema_cross --param fast=10 --instrument SYN01.SIM",
                     )
                 platform: Platform = ctx.obj.platform
-                refs, options, pending = _strategy_refs(
+                refs, options, pending = strategy_refs(
                     platform, strategy, instrument or [], bar_spec, param or []
                 )
                 shorthand = {  # ref -> its shorthand's name (ids are NAME-SYMBOL)
@@ -337,84 +330,6 @@ def _print_refusals(out: Console, err: Console, result: BacktestResult) -> None:
     out.print(backtest_render.refusals_table(result))
     for line in result.warnings[:1]:
         err.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False)
-
-
-def _strategy_refs(
-    platform: Platform,
-    strategies: list[str],
-    instruments: list[str],
-    bar_spec: str | None,
-    pairs: list[str],
-) -> tuple[list[str], dict[str, Any], list[StrategyDefinition]]:
-    """The references to run: each --strategy as given, or a shorthand's definitions.
-
-    Returns the references, the run options shorthand parameters named, and the shorthands'
-    definitions with the versions registering them will give (registered after the run).
-    """
-    shorthands = [s for s in strategies if s in SHORTHANDS]
-    if shorthands and not instruments:
-        raise InvalidInputError(
-            f"the {shorthands[0]} shorthand needs at least one --instrument",
-            hint=f"e.g. --strategy {shorthands[0]} --instrument SYN01.SIM; or run a registered "
-            "strategy by reference (`quantdesk strategy list`)",
-        )
-    if not shorthands:
-        extra = [f for f, given in (("--instrument", instruments), ("--param", pairs)) if given]
-        if bar_spec is not None:
-            extra.append("--bar-spec")
-        if extra:
-            raise InvalidInputError(
-                f"{', '.join(extra)} only go(es) with a shorthand strategy "
-                f"({', '.join(SHORTHANDS)}) and --instrument",
-                hint="a registered strategy's definition says what it trades and how",
-            )
-        return list(strategies), {}, []
-    problems = []
-    for instrument_id in dict.fromkeys(instruments):
-        try:
-            validate_instrument_id(instrument_id)
-        except ValueError as error:
-            problems.append(f"--instrument: {error}")
-    spec = bar_spec or "1-MINUTE-LAST"
-    try:
-        BarSpec.parse(spec)
-    except ValueError as error:
-        problems.append(f"--bar-spec: {error}")
-    if problems:
-        raise InvalidInputError(listed_problems(problems))
-    params = _params(pairs)
-    refs: list[str] = []
-    options: dict[str, Any] = {}
-    pending: list[StrategyDefinition] = []
-    for name in strategies:
-        if name not in SHORTHANDS:
-            refs.append(name)
-            continue
-        try:
-            made = shorthand_definitions(name, instruments, spec, params)
-        except InvalidDefinitionError as error:
-            raise shorthand_error(error) from None
-        options = made.run_options
-        versions = pending_versions(platform.registry, made.definitions)
-        refs.extend(f"{d.strategy_id}@{d.version}" for d in versions)
-        pending.extend(versions)
-    return refs, options, pending
-
-
-def _params(pairs: list[str]) -> dict[str, Any]:
-    """``NAME=VALUE``; values read as JSON (10, 0.5, true) and otherwise kept as text."""
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise InvalidInputError(f"--param {pair!r} is not NAME=VALUE", hint="e.g. fast=10")
-        try:  # within the document limits: a value nested 100,000 deep is refused, not a crash
-            params[name.strip()] = loads_json(text)
-        except DocumentLimitError as error:
-            if error.reason != "not_json":
-                raise InvalidInputError(f"--param {name.strip()}: {error.message}") from None
-            params[name.strip()] = text  # not JSON: the text it is
-    return params
 
 
 def _load_request(

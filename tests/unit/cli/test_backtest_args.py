@@ -2,7 +2,7 @@
 
 import pytest
 
-from quantdesk.cli.backtests import _params
+from quantdesk.cli.backtest_refs import params_of as _params
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.errors import InvalidInputError
 
