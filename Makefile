@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml constraints.txt
 # families backtested in ONE portfolio by reference. Run again on the same home: nothing repeats.
 DEMO      = $(BIN)/quantdesk --home $(HOME_DIR)
 DEMO_OUT  = $(HOME_DIR)/signals/produced
-DEMO_REFS = rotation-syn pair-syn01-syn02 regime-syn01 twap-syn02
+DEMO_REFS = trend-syn01 reversion-syn02 breakout-syn03 rotation-syn pair-syn01-syn02 \
+            regime-syn01 sentiment-syn01 twap-syn02
 
 demo: $(STAMP)
 	$(DEMO) data synth --instruments 3 --days 10 --seed 7 --bar-spec 5-MINUTE-LAST
