@@ -2,9 +2,12 @@
 
 ``fill_at="next_open"``: a market order decided on bar t fills at bar t+1's open, as
 backtesting.py does by default; ``"close"`` (quantdesk's default) fills at bar t's close, as
-backtesting.py with ``trade_on_close=True``. The same SMA 10/20 cross (close, then reverse,
-100 shares, 0.2 % of notional per fill) must give the same trades, bar for bar and price for
-price, and the same final equity (within 1e-6: the engine holds each commission in cents).
+backtesting.py with ``trade_on_close=True``. The trend_following family with SMA 10/20 (long
+while fast > slow, else short or flat; a flip closes, then opens; 100 shares; 0.2 % of
+notional per fill) and the same rule written for backtesting.py must give the same trades,
+bar for bar and price for price, and the same final equity (within 1e-6: the engine holds
+each commission in cents). backtesting.py's own SmaCross example (on crosses) is checked too,
+against a probe strategy written like it.
 """
 
 import warnings
