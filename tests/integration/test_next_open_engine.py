@@ -145,8 +145,9 @@ def test_a_run_whose_only_order_has_no_next_bar_says_so(
     acme: Platform, write_csv: Callable[..., Path]
 ) -> None:
     ingest(acme, write_csv, rows(5), "1-MINUTE-LAST")  # decided on the fifth, the last bar
-    with pytest.raises(AllOrdersRefusedError, match="NO_NEXT_OPEN"):
+    with pytest.raises(AllOrdersRefusedError, match="NO_NEXT_OPEN") as refused:
         run(acme, liquidity="unlimited")
+    assert "extend the run's end" in (refused.value.hint or "")
 
 
 def test_a_cash_buy_the_open_makes_too_dear_is_denied_not_a_crash(

@@ -73,6 +73,8 @@ _FIXES = {
     "starting balance or the venue's leverage, or trade smaller",
     "INSUFFICIENT_CASH": "the buys cost more than the cash account holds: raise the "
     "starting balance, trade smaller, or use a margin account",
+    "NO_NEXT_OPEN": "with the venue's fill_at next_open an order fills at the next bar's open, "
+    "and these orders came on the run's last bar: extend the run's end, or fill at the close",
 }
 
 
