@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -37,6 +38,7 @@ from quantdesk.domain.audit import MIN_KEY_BYTES, AuditAnchor, AuditKey
 from quantdesk.domain.errors import InvalidInputError, QuantdeskError
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
+from quantdesk.services.compatibility import CompatibilityChecker
 from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
@@ -74,6 +76,7 @@ def bootstrap(
     signal_store = ParquetSignalStore(settings.catalog_dir)  # one buffer: replay sees it all
     signals, router = _signals(settings, catalog, signal_store)
     plugins = _plugins(settings)
+    checkers: list[CompatibilityChecker] = []  # built with the registry, which it listens to
     platform = Platform(
         home=settings.home,
         instruments=instruments,
@@ -97,8 +100,19 @@ def bootstrap(
         signals=signals,
         signal_router=router,
         documents=BoundedDocumentReader(),
-        build_registry=lambda: _registry(settings, lambda: _run_anchors(platform), plugins),
+        build_registry=lambda: _registry(
+            settings,
+            lambda: _run_anchors(platform),
+            plugins,
+            lambda registry, database: _validated(
+                registry,
+                _compatibility(settings, catalog, signal_store, plugins, database),
+                checkers,
+                settings.validation_smoke,
+            ),
+        ),
         exporter=NautilusStrategyExporter(),
+        build_compatibility=lambda: (platform.registry, checkers[0])[1],
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)
@@ -197,8 +211,10 @@ def _registry(
     settings: QuantdeskSettings,
     anchors: Callable[[], list[tuple[str, AuditAnchor]]],
     plugins: PluginGate,
+    attach: Callable[[StrategyRegistry, Any], None] = lambda registry, database: None,
 ) -> tuple[StrategyRegistry, DatabaseService]:
-    """The registry on its database (SQLite in the home, or PostgreSQL by URL)."""
+    """The registry on its database (SQLite in the home, or PostgreSQL by URL); ``attach``
+    builds what lives on the same database and listens to the registry (validation)."""
     from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
     from quantdesk.adapters.storage.audit_log import SqlAuditLog
     from quantdesk.adapters.storage.database import Database
@@ -214,4 +230,50 @@ def _registry(
         anchors=anchors,
         plugins=plugins,
     )
+    attach(registry, database)
     return registry, DatabaseService(database)
+
+
+def _validated(
+    registry: StrategyRegistry,
+    checker: CompatibilityChecker,
+    checkers: list[CompatibilityChecker],
+    smoke: bool,
+) -> None:
+    """Every registration re-translated and re-validated (issue 13, Property 13)."""
+    checkers.append(checker)
+    registry.subscribe(checker.listener(registry.get, smoke=smoke))
+
+
+def _compatibility(
+    settings: QuantdeskSettings,
+    catalog: ParquetCatalog,
+    signals: ParquetSignalStore,
+    plugins: PluginGate,
+    database: Any,
+) -> CompatibilityChecker:
+    from quantdesk.adapters.nautilus.smoke_check import SubprocessSmokeRunner
+    from quantdesk.adapters.nautilus.translate import decode
+    from quantdesk.adapters.schemas.json_schema import JsonSchemaChecker
+    from quantdesk.adapters.storage.validation_store import SqlValidationStore
+
+    return CompatibilityChecker(
+        catalog,
+        SqlValidationStore(database),
+        decode=decode,
+        engine_version=catalog.engine_version,
+        plugins=plugins,
+        auditor=SubprocessPluginInspector(
+            settings.plugin_paths, timeout_seconds=settings.plugin_check_seconds
+        ),
+        schemas=JsonSchemaChecker(),
+        signals=signals,
+        smoke=SubprocessSmokeRunner(
+            settings.catalog_dir,
+            search_paths=settings.plugin_paths,
+            packages=settings.plugin_packages,
+            entry_points=settings.strategy_entry_points,
+        ),
+        smoke_bars=settings.validation_smoke_bars,
+        smoke_seconds=settings.validation_smoke_seconds,
+    )

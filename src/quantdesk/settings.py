@@ -65,6 +65,23 @@ class QuantdeskSettings(BaseSettings):
         description="QUANTDESK_PLUGIN_CHECK_SECONDS: how long the child process that imports "
         "a plug-in to check it may take",
     )
+    validation_smoke: bool = Field(
+        default=True,
+        description="QUANTDESK_VALIDATION_SMOKE: each registration's validation runs a short "
+        "smoke backtest (off: the other checks only; `strategy validate` always runs it)",
+    )
+    validation_smoke_bars: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="QUANTDESK_VALIDATION_SMOKE_BARS: bars of a smoke backtest after warm-up",
+    )
+    validation_smoke_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="QUANTDESK_VALIDATION_SMOKE_SECONDS: the smoke backtest's time limit "
+        "(its process is killed then)",
+    )
 
     @field_validator("redis_url", "database_url", mode="before")
     @classmethod

@@ -136,8 +136,8 @@ def test_audit_verify_reports_the_first_broken_link(cli: Cli) -> None:
 
 
 def test_db_upgrade(cli: Cli) -> None:
-    assert "applied 0001, 0002" in cli.ok("db", "upgrade")
-    assert "already up to date (revision 0002)" in cli.ok("db", "upgrade")
+    assert "applied 0001, 0002, 0003" in cli.ok("db", "upgrade")
+    assert "already up to date (revision 0003)" in cli.ok("db", "upgrade")
 
 
 def test_database_url_switches_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

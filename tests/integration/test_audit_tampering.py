@@ -360,7 +360,7 @@ def test_a_registry_from_revision_0001_is_anchored_by_the_upgrade(url: str) -> N
             {"p": json.dumps(payload), "prev": GENESIS_HASH, "h": event.hash},
         )
     desk = Desk(url)
-    assert desk.database.upgrade() == ["0002"]
+    assert desk.database.upgrade() == ["0002", "0003"]
     assert desk.rows("SELECT audit_seq, audit_hash FROM strategy_versions") == [(1, event.hash)]
     assert desk.breaks() == []
     desk.registry.register(trend(fast_period=3), "bob")

@@ -169,9 +169,9 @@ def test_the_database_refuses_a_second_row_for_one_version(database: Database) -
 
 
 def test_migrations_are_idempotent(database: Database) -> None:
-    assert database.upgrade() == ["0001", "0002"]
+    assert database.upgrade() == ["0001", "0002", "0003"]
     assert database.upgrade() == []
-    assert database.current_revision() == "0002"
+    assert database.current_revision() == "0003"
 
 
 Interval = tuple[int, int]  # (monotonic ns at the call, at its return): order only, no timing

@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
+from quantdesk.services.compatibility import CompatibilityChecker
 from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
@@ -41,6 +43,9 @@ class Platform:
     documents: DocumentReader  # every YAML/JSON document a user hands us, read within bounds
     build_registry: Callable[[], tuple[StrategyRegistry, DatabaseService]] = field(repr=False)
     exporter: StrategyExporter = field(repr=False)  # code export of family versions
+    build_compatibility: Callable[[], CompatibilityChecker] | None = field(
+        default=None, repr=False
+    )  # validation of versions; built with the registry (it listens to it)
 
     @cached_property
     def _registry_and_database(self) -> tuple[StrategyRegistry, DatabaseService]:
@@ -53,3 +58,9 @@ class Platform:
     @property
     def database(self) -> DatabaseService:
         return self._registry_and_database[1]
+
+    @property
+    def compatibility(self) -> CompatibilityChecker:
+        if self.build_compatibility is None:
+            raise InvalidInputError("this desk validates no strategies")
+        return self.build_compatibility()

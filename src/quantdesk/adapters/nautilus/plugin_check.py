@@ -3,7 +3,9 @@
 Its one argument is JSON: ``{"paths": [dir, ...], "plugins": [[strategy_path, config_path],
 ...]}``. The directories go after the installed packages on ``sys.path`` (they add plug-in
 packages, they cannot shadow installed ones). What the plug-ins print goes to /dev/null; the
-one line on stdout is ``{"findings": [problem or null, ...]}``. The process ends with
+one line on stdout is ``{"findings": [problem or null, ...]}``. With ``"audit": true`` a
+strategy must also be a ``QuantdeskStrategy`` whose code places no order past the risk gate
+(:mod:`gate_bypass`, every offending call named by file and line). The process ends with
 ``os._exit`` so a plug-in's threads or exit handlers cannot hold it.
 """
 
@@ -45,6 +47,31 @@ def _findings(plugins: list[list[str]], strategy: type, config: type) -> list[st
     return findings
 
 
+def _audit(plugins: list[list[str]], findings: list[str | None]) -> list[str | None]:
+    """The desk's own requirements, for the plug-ins that import as Strategy classes."""
+    from quantdesk.adapters.nautilus.gate_bypass import bypasses
+    from quantdesk.strategies.base import QuantdeskStrategy
+
+    audited: list[str | None] = []
+    for (strategy_path, _), finding in zip(plugins, findings, strict=True):
+        if finding is None:
+            module_name, _, attribute = strategy_path.partition(":")
+            found = getattr(importlib.import_module(module_name), attribute)
+            if not issubclass(found, QuantdeskStrategy):
+                finding = (
+                    f"{strategy_path} is not a subclass of quantdesk.strategies.base."
+                    "QuantdeskStrategy (its orders would not pass the risk gate)"
+                )
+            else:
+                calls = bypasses(found, QuantdeskStrategy)
+                if calls:
+                    finding = "orders must go through self.submit (the risk gate); " + "; ".join(
+                        calls
+                    )
+        audited.append(None if finding is None else finding[:_MAX_PROBLEM_CHARS])
+    return audited
+
+
 def main(argv: list[str]) -> None:
     """Bases first (their failure still reaches stderr), then silence, then the plug-ins."""
     from nautilus_trader.config import StrategyConfig
@@ -57,6 +84,11 @@ def main(argv: list[str]) -> None:
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
     findings = _findings(request["plugins"], Strategy, StrategyConfig)
+    if request.get("audit"):
+        try:
+            findings = _audit(request["plugins"], findings)
+        except BaseException as error:  # a plug-in's metaclass or source may raise anything
+            findings = [f or f"the audit failed: {type(error).__name__}: {error}" for f in findings]
     answer.write(json.dumps({"findings": findings}) + "\n")
     answer.flush()
     os._exit(0)

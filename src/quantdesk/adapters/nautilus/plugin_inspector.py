@@ -33,12 +33,21 @@ class SubprocessPluginInspector:
         self._timeout = timeout_seconds
 
     def inspect(self, plugins: Sequence[PluginClass]) -> list[PluginFinding]:
+        return self._check(plugins, audit=False)
+
+    def audit(self, plugins: Sequence[PluginClass]) -> list[PluginFinding]:
+        """``inspect``, and the strategy must be a QuantdeskStrategy that never bypasses the
+        risk gate (a static check of its code in the child: see ``gate_bypass``)."""
+        return self._check(plugins, audit=True)
+
+    def _check(self, plugins: Sequence[PluginClass], *, audit: bool) -> list[PluginFinding]:
         if not plugins:
             return []
         argument = json.dumps(
             {
                 "paths": self._paths,
                 "plugins": [[p.strategy_path, p.config_path] for p in plugins],
+                "audit": audit,
             }
         )
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

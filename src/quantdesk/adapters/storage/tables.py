@@ -95,3 +95,22 @@ class AuditHeadRow(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     mac: Mapped[str | None] = mapped_column(String(64))
+
+
+class StrategyValidationRow(Base):
+    """Validation outcomes of a version, appended per check (the newest row is its outcome).
+
+    Not a foreign key to the version: a report is about content, and a desk may validate a
+    version again whenever its catalog changes; history of outcomes stays.
+    """
+
+    __tablename__ = "strategy_validations"
+    __table_args__ = (Index("ix_strategy_validations_version", "strategy_id", "version"),)
+
+    row_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    strategy_id: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool]
+    report: Mapped[str] = mapped_column(Text, doc="JSON: problems, skipped checks, engine")
+    checked_at_ns: Mapped[int] = mapped_column(BigInteger)
