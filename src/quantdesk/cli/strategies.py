@@ -14,6 +14,8 @@ from rich.table import Table
 from quantdesk.cli.errors import reported_failures
 from quantdesk.cli.strategy_export import add_export_command
 from quantdesk.cli.strategy_files import load_definition
+from quantdesk.cli.strategy_validation import add_validate_command, outcome_json, outcome_text
+from quantdesk.domain.compatibility import CompatibilityReport
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.strategies.families import StrategyFamily, parameter_schema
 from quantdesk.domain.strategies.versions import StrategyVersion, parse_ref
@@ -38,6 +40,7 @@ def add_strategy_commands(app: typer.Typer, out: Console, err: Console) -> None:
     app.add_typer(audit, name="audit")
     app.add_typer(db, name="db")
     add_export_command(strategy, out, err)
+    add_validate_command(strategy, out, err)
 
     def register(ctx: typer.Context, file: Path, author: str | None, reason: str, how: str) -> None:
         with reported_failures(err):
@@ -100,10 +103,13 @@ def add_strategy_commands(app: typer.Typer, out: Console, err: Console) -> None:
         """One version in full: its definition as a file would hold it, and its metadata."""
         with reported_failures(err):
             stored = ctx.obj.platform.registry.resolve(ref)
+            outcome = ctx.obj.platform.compatibility.latest(stored)
             if as_json:
-                out.print_json(json.dumps({**_summary(stored), **stored.definition.document()}))
+                document = {**_summary(stored), **stored.definition.document()}
+                out.print_json(json.dumps({**document, "validation": outcome_json(outcome)}))
                 return
             out.print(f"# {stored.ref}  content sha256 {stored.content_hash}", highlight=False)
+            out.print(f"# validation: {escape(outcome_text(outcome))}", highlight=False)
             definition = stored.definition
             created = "-" if definition.created_at is None else definition.created_at.isoformat()
             out.print(f"# by {definition.author} at {created}", highlight=False)
@@ -121,7 +127,8 @@ def add_strategy_commands(app: typer.Typer, out: Console, err: Console) -> None:
         """Every version of a strategy, oldest first, with author, reason, tags, deprecation."""
         with reported_failures(err):
             versions = ctx.obj.platform.registry.history(strategy_id)
-            out.print(_versions_table(strategy_id, versions, with_id=False))
+            outcomes = ctx.obj.platform.compatibility.outcomes(strategy_id)
+            out.print(_versions_table(strategy_id, versions, with_id=False, outcomes=outcomes))
 
     @strategy.command("diff")
     def diff(
@@ -271,11 +278,17 @@ def _summary(stored: StrategyVersion) -> dict[str, Any]:
     }
 
 
-def _versions_table(title: str, versions: list[StrategyVersion], *, with_id: bool) -> Table:
+def _versions_table(
+    title: str,
+    versions: list[StrategyVersion],
+    *,
+    with_id: bool,
+    outcomes: dict[int, CompatibilityReport] | None = None,
+) -> Table:
     table = Table(title=title)
     columns = ["strategy"] if with_id else []
     columns += ["version", "family", "name", "created (UTC)", "author", "content", "tags"]
-    columns += ["deprecated", "reason"]
+    columns += ["deprecated", "reason"] + ([] if outcomes is None else ["validation"])
     for column in columns:
         table.add_column(column)
     for stored in versions:
@@ -293,6 +306,8 @@ def _versions_table(title: str, versions: list[StrategyVersion], *, with_id: boo
             "yes" if stored.deprecation else "-",
             definition.reason or "-",
         ]
+        if outcomes is not None:
+            row.append(outcome_text(outcomes.get(stored.version), short=True))
         table.add_row(*(escape(cell) for cell in row))
     return table
 
