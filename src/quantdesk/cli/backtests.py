@@ -12,6 +12,7 @@ from rich.markup import escape
 from quantdesk.cli import backtest_render
 from quantdesk.cli.backtest_refs import strategy_refs
 from quantdesk.cli.errors import reported_failures
+from quantdesk.cli.execution_quality_render import execution_quality_table
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.request_errors import (
     parameter_file_error,
@@ -246,6 +247,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 out.print(backtest_render.risk_table(result))
             if result.provenance is not None:
                 out.print(backtest_render.signals_table(result))
+            if result.execution_quality:
+                out.print(execution_quality_table(result.execution_quality))
             out.print(
                 f"report: {ctx.obj.platform.backtests.report_path(result.run_id)}",
                 soft_wrap=True,
@@ -299,6 +302,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
             _print_refusals(out, err, result)
             if result.provenance is not None:
                 out.print(backtest_render.signals_table(result))
+            if result.execution_quality:
+                out.print(execution_quality_table(result.execution_quality))
 
     @runs.command("report")
     def runs_report(

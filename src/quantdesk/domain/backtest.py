@@ -42,6 +42,7 @@ from quantdesk.domain.backtest_settings import StrategySpec as StrategySpec
 from quantdesk.domain.backtest_settings import VenueSpec as VenueSpec
 from quantdesk.domain.execution import EngineRejection as EngineRejection
 from quantdesk.domain.execution import ExecutionSummary as ExecutionSummary
+from quantdesk.domain.execution_quality import ExecutionQuality
 from quantdesk.domain.risk import RiskConfig, RiskEvent
 from quantdesk.domain.signals import SignalType
 from quantdesk.domain.strategies.definition import StrategyDefinition
@@ -331,6 +332,9 @@ class BacktestResult(BaseModel):
         default_factory=list, description="orders the engine rejected or denied, by reason"
     )
     execution: ExecutionSummary | None = None
+    execution_quality: list[ExecutionQuality] = Field(
+        default_factory=list, description="one per parent order of an execution-family strategy"
+    )
     audit_head: AuditAnchor | None = Field(
         default=None,
         description="the registry's audit chain head when the run started: an anchor "

@@ -28,6 +28,7 @@ from quantdesk.domain.backtest import (
 )
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.market_data import BarSpec, bar_type_id
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.versions import StrategyVersion
 from quantdesk.services.backtest_data import data_used, pin_range, signal_data
@@ -38,6 +39,7 @@ from quantdesk.services.execution import (
     execution_summary,
     refusal_warnings,
 )
+from quantdesk.services.execution_quality import run_execution_quality
 from quantdesk.services.performance import attribute, build_equity_curve, compute_metrics
 from quantdesk.services.plugins import PluginGate, PluginUse
 from quantdesk.services.ports import (
@@ -220,6 +222,13 @@ class BacktestService:
                 starting_equity,
                 run=(curve, metrics),
             )
+            execution_quality = run_execution_quality(
+                ((s.nautilus_id, s.spec) for s in plan.strategies),
+                engine_run.fills,
+                lambda instrument_id, bar_spec: self._catalog.read_bars(
+                    bar_type_id(instrument_id, BarSpec.parse(bar_spec)), start_ns, end_ns
+                ),
+            )
             facts = EngineFacts(
                 nautilus_trader_version=self._runner.engine_version,
                 quantdesk_version=quantdesk.__version__,
@@ -259,6 +268,7 @@ class BacktestService:
                 else None,
                 engine_rejections=engine_run.engine_rejections,
                 execution=execution,
+                execution_quality=execution_quality,
                 audit_head=audit_head,
                 warnings=refusal_warnings(engine_run.engine_rejections, execution.orders_filled),
             )

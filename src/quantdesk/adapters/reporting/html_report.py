@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
+from quantdesk.adapters.reporting.execution_quality_html import execution_quality_section
 from quantdesk.domain.backtest import (
     BacktestResult,
     DataUsed,
@@ -160,6 +161,7 @@ class HtmlReportRenderer:
             _attribution(result),
             _engine_refusals(result),
             _execution(result),
+            execution_quality_section(result.execution_quality),
             _risk(result),
             _signals(result),
             _facts(result.facts),
