@@ -5,7 +5,6 @@ TWAP even, VWAP by the volume seen, POV capped by the last bar's volume; limit s
 fill worse than their limit; the quality numbers are recomputed from the fills and bars.
 """
 
-import hashlib
 from collections.abc import Iterable
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -20,6 +19,7 @@ from quantdesk.services.columns import BarColumns
 from quantdesk.services.execution_quality import measure_execution
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import SyntheticMarketConfig, generate_market
+from support.golden import orders_hash
 from support.strategy_runs import family_spec, run_specs
 
 MARKET = SyntheticMarketConfig(instruments=1, days=1, seed=4)
@@ -65,12 +65,6 @@ def per_order(fills: Iterable[FillRecord]) -> pd.DataFrame:
     return frame.groupby("order", sort=False).agg(
         first_ts=("ts", "min"), qty=("qty", "sum"), worst=("price", "max"), side=("side", "first")
     )
-
-
-def digest(fills: Iterable[FillRecord]) -> str:
-    """sha256 of the ordered fills (side, quantity, price, ts): the family's golden master."""
-    text = "\n".join(f"{f.side},{f.quantity!r},{f.price!r},{f.ts_ns}" for f in fills)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_twap_market_slices_are_even_and_sum_to_the_total(
@@ -146,7 +140,7 @@ def test_limit_slices_never_fill_through_their_limit_and_carry_what_is_left(
         assert order.worst <= float(limit) / 100 + 1e-9
     assert orders.qty.sum() <= 1000
     assert orders.qty.max() > 167  # a slice that did not fill was carried into the next
-    assert digest(fills) == GOLDEN_TWAP_LIMIT
+    assert orders_hash(fills) == GOLDEN_TWAP_LIMIT
 
 
 def test_quality_matches_an_independent_computation(desk: Platform, bars: pd.DataFrame) -> None:

@@ -2,7 +2,6 @@
 sub-logic, positions are what an independent pandas replay of the rules says after every bar,
 and every order carries the regime signal it was taken under."""
 
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest_records import FillRecord
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig, generate_market
+from support.golden import orders_hash
 from support.signals import raw_signal
 from support.strategy_runs import family_spec, run_specs
 
@@ -127,12 +127,6 @@ def held_after_each_bar(fills: Iterable[FillRecord], ts: pd.Index) -> np.ndarray
     return cumulative.reindex(cumulative.index.union(ts)).ffill().fillna(0.0).reindex(ts).to_numpy()
 
 
-def digest(fills: Iterable[FillRecord]) -> str:
-    """sha256 of the ordered fills (side, quantity, price, ts): the family's golden master."""
-    text = "\n".join(f"{f.side},{f.quantity!r},{f.price!r},{f.ts_ns}" for f in fills)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def signal_regimes(ts: pd.Index) -> list[int]:
     """Per bar: the regime of the last confident signal known before it."""
     regimes = []
@@ -171,7 +165,7 @@ def test_every_order_carries_the_regime_signal_it_was_taken_under(
         assert fill.signal_id == by_minute[before[-1]]
     # all six reached the strategy; the weak one was not acted on
     assert (result.provenance.signals_consumed, result.provenance.signals_acted_on) == (6, 5)
-    assert digest(fills) == GOLDEN_SIGNAL
+    assert orders_hash(fills) == GOLDEN_SIGNAL
 
 
 def test_volatility_regimes_follow_rv_against_its_median(

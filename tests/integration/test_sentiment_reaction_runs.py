@@ -2,7 +2,6 @@
 independent replay of the registry's rule (entry/exit thresholds, min confidence, max holding
 bars); every order carries the id of the signal it was taken on."""
 
-import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -14,6 +13,7 @@ from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest_records import FillRecord
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
+from support.golden import orders_hash
 from support.signals import raw_signal
 from support.strategy_runs import family_spec, run_specs
 
@@ -132,12 +132,6 @@ def by_order(fills: Iterable[FillRecord]) -> list[tuple[int, int, str | None]]:
     return list(zip(grouped.ts, grouped.side, grouped.signal, strict=True))
 
 
-def digest(fills: Iterable[FillRecord]) -> str:
-    """sha256 of the ordered fills (side, quantity, price, ts): the family's golden master."""
-    text = "\n".join(f"{f.side},{f.quantity!r},{f.price!r},{f.ts_ns}" for f in fills)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def test_orders_follow_the_rule_and_carry_their_signal(
     market: tuple[Platform, list[str]],
 ) -> None:
@@ -149,7 +143,7 @@ def test_orders_follow_the_rule_and_carry_their_signal(
     assert {f.instrument_id for f in fills} == {IID}
     assert all(f.signal_id is not None for f in fills)
     assert result.provenance is not None and result.provenance.fills_without_signal == 0
-    assert digest(fills) == GOLDEN
+    assert orders_hash(fills) == GOLDEN
 
 
 GOLDEN = "00a51370389b686505c11a5ef51e9d5ad3e3ba8a39fb83a78ce58d3c98096049"
