@@ -41,15 +41,15 @@ from quantdesk.domain.backtest_checks import ParameterValueError
 from quantdesk.domain.strategies.families import TrendFollowingParameters
 from quantdesk.strategies.base import FamilyConfig, FamilyStrategy, family_parameters
 
-ATR_PERIOD = 14
-"""Bars of the average true range behind the trailing stop (the model fixes none)."""
-
 
 def linear_wma(period: int) -> WeightedMovingAverage:
     """A WMA weighting the newest bar ``period``, the oldest 1 (NautilusTrader's default
     weights are equal, i.e. an SMA)."""
     return WeightedMovingAverage(period, weights=[float(w) for w in range(1, period + 1)])
 
+
+ATR_PERIOD = 14
+"""Bars of the average true range behind the trailing stop (the model fixes none)."""
 
 MA_TYPES: dict[str, Callable[[int], MovingAverage]] = {
     "ema": ExponentialMovingAverage,

@@ -37,8 +37,6 @@ from quantdesk.domain.signals import AISignal, SignalType, VolatilityForecastVal
 from quantdesk.domain.strategies.families import VolatilityBreakoutParameters
 from quantdesk.strategies.base import FamilyConfig, FamilyStrategy, family_parameters
 
-YEAR_NS = 365 * 24 * 3600 * 1_000_000_000
-
 
 class VolatilityBreakoutConfig(FamilyConfig, frozen=True, kw_only=True):
     channel_period: int = 20
@@ -46,6 +44,9 @@ class VolatilityBreakoutConfig(FamilyConfig, frozen=True, kw_only=True):
     breakout_atr_multiple: float = 0.5
     stop_atr_multiple: float = 2.0
     trade_size: Decimal
+
+
+YEAR_NS = 365 * 24 * 3600 * 1_000_000_000
 
 
 def scaled_size(
