@@ -5,8 +5,9 @@ Two steps, each meant to run in its own fresh process (``backtest.py`` does that
 * ``ingest --data FILE --home DIR`` -- untimed setup: ``bootstrap(home=DIR)``, define
   ``AAPL.XNAS`` (equity, USD, tick 0.01, no fees), ingest gen_data.py's Parquet file (column
   ``timestamp``: tz-aware UTC bar *close* times, as the catalog expects) as ``1-MINUTE-LAST``.
-* ``run --home DIR`` -- the timed backtest: ``desk.backtests.run(request)`` for the built-in
-  ``ema_cross`` strategy, long only, EMA(10)/EMA(50), 100 shares, no orders on the last bar
+* ``run --home DIR`` -- the timed backtest: ``desk.backtests.run(request)`` by registry
+  reference for the trend_following family version the ``ema_cross`` shorthand registers
+  (untimed; ma_type ema), long only, EMA(10)/EMA(50), 100 shares, no orders on the last bar
   (``trade_until_ns`` = the last bar's close time), CASH account, NETTING, 1,000,000 USD,
   logging off, closed orders purged every 1,000 simulated minutes (= 1,000 bars) and bars
   streamed in chunks of 100,000, the same work as the raw runner's tuned / node variants.
