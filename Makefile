@@ -31,8 +31,10 @@ demo: $(STAMP)
 		--headlines examples/signals/headlines.csv --out $(DEMO_OUT)/sentiment-SYN01.jsonl
 	$(DEMO) signals produce correlation --instrument SYN01.SIM --other SYN02.SIM \
 		--out $(DEMO_OUT)/correlation-SYN01-SYN02.jsonl
+	$(DEMO) signals produce volatility --instrument SYN03.SIM --out $(DEMO_OUT)/volatility-SYN03.jsonl
 	cat $(DEMO_OUT)/regime-SYN01.jsonl $(DEMO_OUT)/sentiment-SYN01.jsonl \
-		$(DEMO_OUT)/correlation-SYN01-SYN02.jsonl > $(DEMO_OUT)/demo.jsonl
+		$(DEMO_OUT)/correlation-SYN01-SYN02.jsonl $(DEMO_OUT)/volatility-SYN03.jsonl \
+		> $(DEMO_OUT)/demo.jsonl
 	$(DEMO) signals ingest $(DEMO_OUT)/demo.jsonl
 	for f in examples/strategies/*.yaml; do \
 		$(DEMO) strategy add $$f --reason demo || exit 1; done
