@@ -22,6 +22,7 @@ ONE = ["SYN01.SIM"]
 TWO = ["SYN01.SIM", "SYN02.SIM"]
 MARKET = SyntheticMarketConfig(instruments=2, days=3, seed=11)
 CLASSES = {"mean_reversion": "MeanReversion", "volatility_breakout": "VolatilityBreakout"}
+NAMES = {**CLASSES, "trend_following": "TrendFollowing"}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def run(
         "order_id_tag": "F",
     }
     result: BacktestResult = run_specs(
-        desk, [family_spec(family, CLASSES[family], config)], instruments=instruments, risk=risk
+        desk, [family_spec(family, NAMES[family], config)], instruments=instruments, risk=risk
     )
     return list(desk.backtests.artifacts(result.run_id).fills)
 
@@ -211,3 +212,16 @@ GOLDEN = {
     "mean_reversion": "03464bc9a4962965c13f7dfdd87fed87441b2d2ddc34cb41d8d3a1d9b8f0f39e",
     "volatility_breakout": "9170b940a5e1875f65f1880e9451d7d6c2373b4ee4c2b638758b4f8958e47bec",
 }
+
+
+@pytest.mark.parametrize("family", ["mean_reversion", "trend_following", "volatility_breakout"])
+def test_no_orders_from_trade_until_and_flat_at_stop(desk: Platform, family: str) -> None:
+    """The run options every family honours: nothing new at/after ``trade_until_ns``; with
+    ``flat_at_stop`` the only later fills close what is open, at the end, to flat."""
+    until = int(bars_of(ONE[0]).index[2000])
+    fills = run(desk, family, ONE, trade_until_ns=until, flat_at_stop=True)
+    before = [f for f in fills if f.ts_ns < until]
+    after = [f for f in fills if f.ts_ns >= until]
+    assert len(before) > 10
+    assert len({f.ts_ns for f in after}) <= 1
+    assert sum(f.side * f.quantity for f in fills) == 0
