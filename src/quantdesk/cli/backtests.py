@@ -2,6 +2,7 @@
 
 import getpass
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +36,7 @@ from quantdesk.domain.risk import BreachAction
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
 from quantdesk.services.platform import Platform
+from quantdesk.services.ports import SilentProgress
 from quantdesk.services.ports.documents import DocumentReader
 from quantdesk.services.shorthand import (
     SHORTHANDS,
@@ -215,7 +217,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                         engine={"log_level": log_level},
                     )
                 )
-            with RichProgress(err) as progress:
+            # --json is for machines: no progress display, even on stderr
+            with nullcontext(SilentProgress()) if as_json else RichProgress(err) as progress:
                 try:
                     result = ctx.obj.platform.backtests.run(request, progress, pending)
                 except StrategyParameterError as error:
