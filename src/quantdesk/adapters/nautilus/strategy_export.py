@@ -44,6 +44,18 @@ _SIGNAL_VALUES = "quantdesk.domain.signals"
 _DROPPED_CHECK = "# (parameter check against the registry's model dropped: see the header)"
 
 
+def _lines_after_imports(code: str) -> int:
+    """Newlines after the imports: two blank lines before a class or function (comments
+    attached to it included), one before anything else (isort's and ruff's default)."""
+    lines = code.splitlines()
+    index = 0
+    while index < len(lines) and lines[index].startswith("#"):
+        index += 1
+    first = lines[index] if index < len(lines) else ""
+    starts_definition = first.startswith(("class ", "def ", "async def ", "@"))
+    return 3 if starts_definition else 2
+
+
 class NautilusStrategyExporter:
     """The ``StrategyExporter`` for the family modules in ``quantdesk.strategies``."""
 
@@ -68,13 +80,10 @@ class NautilusStrategyExporter:
             if name in used and name not in imports.names:
                 imports.names[name] = origin
         docstring = self._docstring(main)
-        parts = [
-            self._header(request, module),
-            docstring,
-            "\n".join(imports.lines(used)).strip("\n"),
-            code.strip("\n"),
-        ]
-        source = "\n\n".join(p for p in parts if p) + "\n"
+        head = [self._header(request, module), docstring, "\n".join(imports.lines(used))]
+        # one blank line between header, docstring and imports, then as isort spaces them
+        source = "\n\n".join(p.strip("\n") for p in head if p)
+        source += "\n" * _lines_after_imports(code.strip("\n")) + code.strip("\n") + "\n"
         self._check(source)
         return ExportedModule(
             source=source,
@@ -302,7 +311,7 @@ class NautilusStrategyExporter:
             kept = [n for s, n in chosen if s is source]
             if not kept:
                 continue
-            out += ["", f"# --- copied from {source.module} (what this module uses) ---", ""]
+            out += ["", f"# --- copied from {source.module} (what this module uses) ---"]
             for node in sorted(kept, key=lambda n: n.lineno):
                 start, end = span(node)
                 end = self._with_doc(source, node, end)
