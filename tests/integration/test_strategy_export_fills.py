@@ -8,7 +8,6 @@ the child-process inspection.
 """
 
 import ast
-import importlib.util
 import json
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from quantdesk.domain.strategies.families import StrategyFamily
 from quantdesk.services.platform import Platform
 from quantdesk.services.strategy_export import export_definition
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
-from quantdesk.services.translation import FAMILY_CLASSES, from_spec, to_spec
+from quantdesk.services.translation import from_spec, to_spec
 from quantdesk.settings import QuantdeskSettings
 from support.signals import raw_signal
 
@@ -107,22 +106,6 @@ def definition_of(family: StrategyFamily) -> StrategyDefinition:
     )
 
 
-def _module_exists(family: StrategyFamily) -> bool:
-    return importlib.util.find_spec(FAMILY_CLASSES[family].strategy_path.split(":")[0]) is not None
-
-
-FAMILIES = [
-    pytest.param(
-        family,
-        marks=pytest.mark.skipif(
-            not _module_exists(family),
-            reason=f"family module of {family.value} is not on main yet (helpers F1-F3)",
-        ),
-    )
-    for family in PARAMETERS
-]
-
-
 @pytest.fixture(scope="module")
 def plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("plugins")
@@ -187,7 +170,7 @@ def imported_modules(source: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", list(PARAMETERS))
 def test_exported_module_registered_as_custom_fills_exactly_as_its_source(
     family: StrategyFamily, desk: Platform, plugins: Path
 ) -> None:

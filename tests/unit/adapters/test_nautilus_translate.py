@@ -4,10 +4,8 @@ definition -> spec -> ImportableStrategyConfig -> decoded config (as ``StrategyF
 -> spec -> definition, for every family (Property 10) and for a custom plug-in.
 """
 
-import importlib.util
 import json
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,19 +18,9 @@ from quantdesk.domain.backtest import StrategySpec
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
-from quantdesk.services.translation import FAMILY_CLASSES, from_spec, to_spec
+from quantdesk.services.translation import from_spec, to_spec
 from support.definition_strategies import FAMILIES, definitions
 from support.plugin_desk import TEST_PLUGINS
-
-
-def _module_exists(family: StrategyFamily) -> bool:
-    module = FAMILY_CLASSES[family].strategy_path.split(":")[0]
-    return importlib.util.find_spec(module) is not None
-
-
-def _family(family: StrategyFamily) -> Any:
-    reason = f"family module of {family.value} is not on main yet (helpers F1-F3 write it)"
-    return pytest.param(family, marks=pytest.mark.skipif(not _module_exists(family), reason=reason))
 
 
 def hyphenated(definition: StrategyDefinition) -> StrategyDefinition:
@@ -47,7 +35,7 @@ def round_trip(spec: StrategySpec) -> StrategySpec:
 
 
 # Property 10: definition -> Nautilus config object -> definition is equal, every family
-@pytest.mark.parametrize("family", [_family(f) for f in FAMILIES])
+@pytest.mark.parametrize("family", FAMILIES)
 @settings(max_examples=100, suppress_health_check=list(HealthCheck), deadline=None)
 @given(data=st.data())
 def test_definition_round_trips_through_the_decoded_config(
@@ -65,7 +53,7 @@ def test_definition_round_trips_through_the_decoded_config(
     assert from_spec(back).content_hash == definition.content_hash
 
 
-@pytest.mark.parametrize("family", [_family(f) for f in FAMILIES])
+@pytest.mark.parametrize("family", FAMILIES)
 @settings(max_examples=25, suppress_health_check=list(HealthCheck), deadline=None)
 @given(data=st.data())
 def test_the_engine_builds_the_strategy_named_by_version(
@@ -85,8 +73,6 @@ def test_the_engine_builds_the_strategy_named_by_version(
 
 
 def test_decimal_fields_decode_from_canonical_strings() -> None:
-    if not _module_exists(StrategyFamily.MOMENTUM_ROTATION):
-        pytest.skip("momentum_rotation module missing")
     definition = StrategyDefinition.model_validate(
         {
             "strategy_id": "rot-a",
@@ -184,7 +170,7 @@ def test_a_config_of_the_wrong_type_is_named() -> None:
 
 
 # Property 12: versions and audit data survive translation (read off the decoded config)
-@pytest.mark.parametrize("family", [_family(f) for f in FAMILIES])
+@pytest.mark.parametrize("family", FAMILIES)
 @settings(max_examples=100, suppress_health_check=list(HealthCheck), deadline=None)
 @given(data=st.data())
 def test_bookkeeping_and_hash_survive_in_the_decoded_config(
