@@ -41,10 +41,9 @@ demo: $(STAMP)
 	$(DEMO) strategy list
 	$(DEMO) backtest run $(addprefix --strategy ,$(DEMO_REFS)) --signals all --label demo \
 		--json > $(HOME_DIR)/demo-run.json
-	$(DEMO) runs show $$($(BIN)/python -c \
-		'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' $(HOME_DIR)/demo-run.json)
-	$(DEMO) runs report $$($(BIN)/python -c \
-		'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' $(HOME_DIR)/demo-run.json)
+	run=$$($(BIN)/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' \
+		$(HOME_DIR)/demo-run.json) && $(DEMO) runs show $$run && \
+		echo "report: $(HOME_DIR)/runs/$$run/report.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
