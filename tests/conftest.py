@@ -11,6 +11,13 @@ from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.services.platform import Platform
 
 
+@pytest.fixture(autouse=True)
+def _no_smoke_run_on_registration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registrations are validated without the smoke backtest (a child process, ~4 s each):
+    the tests of that run ask for it themselves (``validation_smoke=True``)."""
+    monkeypatch.setenv("QUANTDESK_VALIDATION_SMOKE", "false")
+
+
 @pytest.fixture
 def desk(tmp_path: Path) -> Platform:
     return bootstrap(home=tmp_path / "home")

@@ -78,7 +78,7 @@ def reasons(report: CompatibilityReport, check: Check) -> list[str]:
 def test_updates_yield_new_validated_translations(tmp_path: Path) -> None:
     """Property 13: each registration (add, then update) is translated and validated on its
     own, with the smoke backtest; the report and the translated config carry its hash."""
-    desk = make_desk(tmp_path / "home")
+    desk = make_desk(tmp_path / "home", validation_smoke=True)
     first = desk.registry.register(trend(), "tester").stored
     second = desk.registry.register(
         trend(parameters={"fast_period": 12, "slow_period": 50, "trade_size": "1"}), "tester"
@@ -188,7 +188,7 @@ def test_a_config_against_its_schema_is_refused_with_the_field(desk: Platform) -
 
 
 def test_a_runaway_plugin_is_killed_at_the_smoke_limit(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path / "home", validation_smoke_seconds=20.0)
+    desk = make_desk(tmp_path / "home", validation_smoke=True, validation_smoke_seconds=20.0)
     bar_type = "SYN01.SIM-1-MINUTE-LAST-EXTERNAL"
     definition = custom("runaway", "Runaway", {"bar_type": bar_type}, config_name="RunawayConfig")
     report = desk.compatibility.latest(desk.registry.register(definition, "tester").stored)
@@ -199,7 +199,7 @@ def test_a_runaway_plugin_is_killed_at_the_smoke_limit(tmp_path: Path) -> None:
 
 
 def test_a_good_plugin_passes_with_its_smoke_run(tmp_path: Path) -> None:
-    desk = make_desk(tmp_path / "home")
+    desk = make_desk(tmp_path / "home", validation_smoke=True)
     bar_type = "SYN01.SIM-1-MINUTE-LAST-EXTERNAL"
     config = {"instrument_id": "SYN01.SIM", "bar_type": bar_type, "quantity": 10}
     stored = desk.registry.register(
