@@ -174,11 +174,6 @@ def test_same_references_same_fingerprint_and_fills(desk: Platform) -> None:
     assert desk.backtests.same_fills(a.run_id, b.run_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="translation (helper T) names the engine strategy id@version, which the engine's "
-    "StrategyId refuses without a hyphen: a strategy id like 'solo' cannot run yet",
-)
 def test_a_strategy_id_without_a_hyphen_runs(desk: Platform) -> None:
     register(desk, ema("solo", "SYN01.SIM"))
     assert run(desk, "solo").strategies[0].ref == "solo@1"

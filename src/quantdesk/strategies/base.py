@@ -47,12 +47,18 @@ class QuantdeskStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
 
     ``trade_until_ns``: no new orders from this time on (lets a run end flat on its own
     terms); ``flat_at_stop``: close open positions when the strategy stops;
-    ``signal_types``: AI signal types to receive in ``on_signal`` (e.g. ``["SENTIMENT"]``).
+    ``signal_types``: AI signal types to receive in ``on_signal`` (e.g. ``["SENTIMENT"]``);
+    ``strategy_id``: a plain string (the engine's ``StrategyId`` type demands a hyphen, which
+    only the final ``{strategy_id}-{order_id_tag}`` needs, so ``solo@1`` could not decode);
+    ``registry``: the registry's record of the version (see :class:`FamilyConfig`), declared
+    here so that a custom config keeps it when decoded.
     """
 
+    strategy_id: str | None = None
     trade_until_ns: int | None = None
     flat_at_stop: bool = False
     signal_types: list[str] = msgspec.field(default_factory=list)
+    registry: str = ""
 
 
 class QuantdeskStrategy(Strategy):
@@ -273,7 +279,6 @@ class FamilyConfig(QuantdeskStrategyConfig, frozen=True, kw_only=True):
 
     instrument_ids: list[str]
     bar_spec: str = "1-MINUTE-LAST"
-    registry: str = ""
 
 
 class FamilyStrategy(QuantdeskStrategy):
