@@ -11,6 +11,7 @@ import pytest
 
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest import StrategySpec
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.services.synthetic import SyntheticMarketConfig
 from support.plugin_desk import allow_test_plugins
 from support.strategy_runs import run_specs
@@ -53,3 +54,22 @@ def test_two_orders_on_one_bar_never_exceed_the_position_limit(
         peak = max(peak, abs(position))
     assert peak <= limit
     assert result.risk_counts.get("max_position", 0) > 0  # the second of a burst was cut
+
+
+def test_an_order_past_the_gate_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Property 34 at run time: a class that slipped past validation still cannot trade."""
+    allow_test_plugins(monkeypatch)
+    desk = bootstrap(home=tmp_path / "home")
+    desk.synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=1, seed=5))
+    spec = StrategySpec(
+        strategy_path="qd_test_plugins.bypass:Direct",
+        config_path="qd_test_plugins.bypass:BypassConfig",
+        config={
+            "instrument_id": INSTRUMENT,
+            "bar_type": f"{INSTRUMENT}-1-MINUTE-LAST-EXTERNAL",
+        },
+    )
+    with pytest.raises(InvalidInputError, match="without the risk gate"):
+        run_specs(desk, [spec], instruments=[INSTRUMENT])

@@ -20,7 +20,7 @@ from nautilus_trader.config import StrategyConfig
 from nautilus_trader.core.data import Data
 from nautilus_trader.model.data import BarType, CustomData
 from nautilus_trader.model.enums import OrderSide, OrderType, TimeInForce
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.identifiers import ClientId, InstrumentId, PositionId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.model.orders import Order
 from nautilus_trader.trading.strategy import Strategy
@@ -98,6 +98,7 @@ class QuantdeskStrategy(Strategy):
             )
         self._signal_types = frozenset(wanted)
         self.orders_denied = 0
+        self._gate_approved: Order | None = None
 
     def on_start(self) -> None:
         self.msgbus.subscribe(topic=FLATTEN_TOPIC, handler=self._on_flatten_request)
@@ -207,8 +208,33 @@ class QuantdeskStrategy(Strategy):
                 tags=order.tags,
             )
         self._publish_decision(signal_id, order, approved=True)
-        self.submit_order(order)
+        self._gate_approved = order
+        try:
+            self.submit_order(order)
+        finally:
+            self._gate_approved = None
         return True
+
+    def submit_order(
+        self,
+        order: Order,
+        position_id: PositionId | None = None,
+        client_id: ClientId | None = None,
+        params: dict[str, object] | None = None,
+    ) -> None:
+        """The engine's own door, open only to the order the gate just approved.
+
+        A subclass calling it (or ``close_position``/``close_all_positions``, which call it)
+        stops the run: an order past the risk layer is never sent. Validation refuses such
+        classes before they run; this holds for any that slip through.
+        """
+        if order is not self._gate_approved:
+            raise RuntimeError(
+                f"{self.id} sent order {order.client_order_id} without the risk gate "
+                "(submit_order, close_position or close_all_positions called directly); "
+                "orders must go through QuantdeskStrategy.submit"
+            )
+        super().submit_order(order, position_id, client_id, params)
 
     def _publish_decision(self, signal_id: str | None, order: Order, *, approved: bool) -> None:
         if signal_id is None:
