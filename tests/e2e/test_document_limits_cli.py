@@ -2,6 +2,7 @@
 line-precise error and exit 2, and nothing is stored (in process, CliRunner)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,9 @@ def test_a_5000_digit_integer_is_refused_with_its_line(cli: Cli, tmp_path: Path)
 
 def test_trade_size_1e999999_is_not_stored(cli: Cli, tmp_path: Path) -> None:
     """PyYAML reads it as a string; it used to be stored as a million digits."""
-    path = write(tmp_path, "huge.yaml", TREND.replace('trade_size: "0.01"', "trade_size: 1e999999"))
+    huge = re.sub(r"trade_size: .*", "trade_size: 1e999999", TREND, count=1)
+    assert huge != TREND  # the example names a trade size to replace
+    path = write(tmp_path, "huge.yaml", huge)
     output = cli.refused("strategy", "add", path)
     assert f"line {line_of(path, 'trade_size')}: the number 1e999999 has more than 100 digits" in (
         output
