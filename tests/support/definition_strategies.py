@@ -154,8 +154,8 @@ def _instrument_count(family: StrategyFamily, params: dict[str, Any]) -> st.Sear
     if family is StrategyFamily.STATISTICAL_ARBITRAGE:
         return st.just(2)
     if family is StrategyFamily.MOMENTUM_ROTATION:
-        # the model needs more instruments than top_n; the strategy, long/short, holds top_n
-        # leaders and top_n laggards, so it refuses fewer than 2 * top_n (stricter: kept)
+        # the model needs more instruments than top_n, and long/short 2 * top_n (top_n
+        # leaders and top_n laggards)
         top_n = params.get("top_n", 1)
         low = top_n + 1 if params.get("long_only", True) else max(top_n + 1, 2 * top_n)
         return st.integers(low, low + 2)

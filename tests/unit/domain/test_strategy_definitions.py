@@ -157,3 +157,18 @@ def test_refs() -> None:
     assert parse_ref("ema@3") == ("ema", "3")
     with pytest.raises(InvalidInputError):
         parse_ref("ema@")
+
+
+def test_a_long_short_rotation_needs_twice_top_n_instruments() -> None:
+    three = ["A.SIM", "B.SIM", "C.SIM"]
+    rotation = {"lookback": 60, "top_n": 2, "trade_size": 1, "long_only": False}
+    assert "at most half the instruments (3)" in refusal(
+        base(family="momentum_rotation", parameters=rotation, instruments=three)
+    )
+    for parameters, instruments in (
+        ({**rotation, "long_only": True}, three),  # long only: top_n below the count
+        (rotation, [*three, "D.SIM"]),  # two leaders and two laggards of four
+    ):
+        parse_definition(
+            base(family="momentum_rotation", parameters=parameters, instruments=instruments)
+        )

@@ -168,6 +168,11 @@ class StrategyDefinition(BaseModel):
                     f"momentum_rotation ranks a universe: needs more instruments ({count}) "
                     f"than top_n ({params.top_n})"
                 )
+            if not params.long_only and 2 * params.top_n > count:
+                raise ValueError(
+                    f"a long/short momentum_rotation holds top_n leaders and top_n laggards: "
+                    f"top_n ({params.top_n}) must be at most half the instruments ({count})"
+                )
         needs = {
             StrategyFamily.SENTIMENT_REACTION: SignalType.SENTIMENT,
             StrategyFamily.REGIME_SWITCHING: SignalType.REGIME_PREDICTION,
