@@ -85,8 +85,10 @@ def prepare(home: Path, bars: int, names: list[str]) -> dict[str, Any]:
     from quantdesk.bootstrap import bootstrap
     from quantdesk.domain.strategies.problems import parse_definition
     from quantdesk.services.synthetic import SyntheticMarketConfig
+    from quantdesk.settings import QuantdeskSettings
 
-    desk = bootstrap(home=home)
+    # no smoke backtest per registration (a child process each): the bench times the runs
+    desk = bootstrap(QuantdeskSettings(home=home, validation_smoke=False))
     days = max(1, math.ceil(bars / len(INSTRUMENTS) / 1440))
     desk.synthetic.synthesize(
         SyntheticMarketConfig(instruments=len(INSTRUMENTS), days=days, seed=SEED)
