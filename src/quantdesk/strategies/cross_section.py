@@ -16,9 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ValidationError
-
-from quantdesk.domain.backtest_checks import ParameterValueError
+from pydantic import BaseModel
 
 
 class CrossSections:
@@ -87,16 +85,3 @@ class Window:
 
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def checked_parameters(model: type[M], config: object) -> M:
-    """The family's parameter model built from the config's fields of the same names, so a
-    hand-written config meets the registry's bounds too; the first violation is raised as a
-    ``ParameterValueError`` naming its field."""
-    values = {name: getattr(config, name) for name in model.model_fields}
-    try:
-        return model.model_validate(values)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "parameters"
-        raise ParameterValueError(field, f"{field}: {first['msg']}") from None

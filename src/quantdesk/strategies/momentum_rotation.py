@@ -29,8 +29,8 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from quantdesk.domain.backtest_checks import ParameterValueError
 from quantdesk.domain.strategies.families import MomentumRotationParameters
-from quantdesk.strategies.base import FamilyConfig, FamilyStrategy
-from quantdesk.strategies.cross_section import CrossSections, checked_parameters
+from quantdesk.strategies.base import FamilyConfig, FamilyStrategy, family_parameters
+from quantdesk.strategies.cross_section import CrossSections
 
 
 class MomentumRotationConfig(FamilyConfig, frozen=True, kw_only=True):
@@ -57,7 +57,7 @@ class MomentumRotation(FamilyStrategy):
     quantity_parameters: ClassVar[frozenset[str]] = frozenset({"trade_size"})
 
     def __init__(self, config: MomentumRotationConfig) -> None:
-        checked_parameters(MomentumRotationParameters, config)
+        family_parameters(MomentumRotationParameters, config, "parameters")
         super().__init__(config)
         count = len(config.instrument_ids)
         if config.long_only and config.top_n >= count:

@@ -38,8 +38,8 @@ from nautilus_trader.model.identifiers import InstrumentId
 from quantdesk.domain.backtest_checks import ParameterValueError
 from quantdesk.domain.signals import AISignal, CorrelationShiftValue, SignalType
 from quantdesk.domain.strategies.families import StatisticalArbitrageParameters
-from quantdesk.strategies.base import FamilyConfig, FamilyStrategy
-from quantdesk.strategies.cross_section import CrossSections, Window, checked_parameters
+from quantdesk.strategies.base import FamilyConfig, FamilyStrategy, family_parameters
+from quantdesk.strategies.cross_section import CrossSections, Window
 
 CORRELATION_BREAK = 0.5
 """|change of correlation| (on -2..2) from which a shift about the pair closes the spread."""
@@ -116,7 +116,7 @@ class StatisticalArbitrage(FamilyStrategy):
             raise ParameterValueError(
                 "fixed_hedge_ratio", "is required with hedge_ratio 'fixed' and only then"
             )
-        checked_parameters(StatisticalArbitrageParameters, config)
+        family_parameters(StatisticalArbitrageParameters, config, "parameters")
         super().__init__(config)
         self._lookback = config.lookback
         self._entry = config.entry_zscore
