@@ -5,7 +5,7 @@ import os
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -82,6 +82,82 @@ class QuantdeskSettings(BaseSettings):
         description="QUANTDESK_VALIDATION_SMOKE_SECONDS: the smoke backtest's time limit "
         "(its process is killed then)",
     )
+
+    # --- the network service (issue 14) -------------------------------------------------------
+    job_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="QUANTDESK_JOB_WORKERS: worker processes that run jobs (backtests, "
+        "ingests, validations) beside the service",
+    )
+    job_time_limit_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="QUANTDESK_JOB_TIME_LIMIT_SECONDS: a job running longer is stopped and failed",
+    )
+    jobs_on_restart: Literal["fail", "requeue"] = Field(
+        default="fail",
+        description="QUANTDESK_JOBS_ON_RESTART: what a start does with jobs a stopped service "
+        "left pending or running: mark them failed (default) or queue them again",
+    )
+    token_secret_file: Path | None = Field(
+        default=None,
+        description="QUANTDESK_TOKEN_SECRET_FILE: the secret that signs access tokens; default "
+        "HOME/secrets/token-secret, generated (mode 0600) when absent",
+    )
+    access_token_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="QUANTDESK_ACCESS_TOKEN_MINUTES"
+    )
+    refresh_token_days: int = Field(
+        default=14, ge=1, le=365, description="QUANTDESK_REFRESH_TOKEN_DAYS"
+    )
+    login_attempts_per_minute: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="QUANTDESK_LOGIN_ATTEMPTS_PER_MINUTE: failed logins allowed per user and "
+        "per address before further attempts are refused for a minute",
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="QUANTDESK_CORS_ORIGINS: comma-separated origins allowed to call the API "
+        "from a browser (default none)",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="QUANTDESK_METRICS_PUBLIC: serve /metrics without credentials (for a "
+        "scraper on a trusted network); default: it needs a token like every route",
+    )
+    environment: str = Field(
+        default="development",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="QUANTDESK_ENVIRONMENT: the deployment's name (development, staging, "
+        "production...): feature flags may be restricted to some",
+    )
+    ws_queue_size: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="QUANTDESK_WS_QUEUE_SIZE: events held per WebSocket client; a slow client "
+        "loses the oldest (and is told how many)",
+    )
+    ws_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, le=3600, description="QUANTDESK_WS_HEARTBEAT_SECONDS"
+    )
+    upload_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1,
+        description="QUANTDESK_UPLOAD_MAX_BYTES: the largest file an ingest upload may send",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("redis_url", "database_url", mode="before")
     @classmethod
@@ -227,6 +303,15 @@ class QuantdeskSettings(BaseSettings):
     def ingest_dir(self) -> Path:
         """One folder per ingest run: its summary and its rejected rows."""
         return self.home / "ingest"
+
+    @property
+    def token_secret_path(self) -> Path:
+        return self.token_secret_file or self.home / "secrets" / "token-secret"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Files sent to the service for an ingest job, kept until the job is done."""
+        return self.home / "uploads"
 
     @property
     def signals_dir(self) -> Path:

@@ -10,6 +10,7 @@ import pytest
 from quantdesk.cli.app import EXIT_INVALID
 from quantdesk.cli.strategies import EXIT_AUDIT_BROKEN
 from support.console import Cli
+from support.migrations import HEAD, REVISIONS
 from support.plugin_desk import allow_test_plugins
 from support.registry import EXAMPLES
 
@@ -136,8 +137,8 @@ def test_audit_verify_reports_the_first_broken_link(cli: Cli) -> None:
 
 
 def test_db_upgrade(cli: Cli) -> None:
-    assert "applied 0001, 0002, 0003" in cli.ok("db", "upgrade")
-    assert "already up to date (revision 0003)" in cli.ok("db", "upgrade")
+    assert f"applied {', '.join(REVISIONS)}" in cli.ok("db", "upgrade")
+    assert f"already up to date (revision {HEAD})" in cli.ok("db", "upgrade")
 
 
 def test_database_url_switches_the_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

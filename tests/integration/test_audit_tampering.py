@@ -18,6 +18,7 @@ from quantdesk.adapters.storage.database import Database
 from quantdesk.adapters.storage.strategy_store import SqlStrategyStore
 from quantdesk.domain.audit import AuditAnchor, AuditKey, event_hash
 from quantdesk.services.registry import StrategyRegistry
+from support.migrations import REVISIONS
 from support.registry import postgres_database, sqlite_database, trend
 
 KEY = AuditKey(b"k" * 32)
@@ -360,7 +361,7 @@ def test_a_registry_from_revision_0001_is_anchored_by_the_upgrade(url: str) -> N
             {"p": json.dumps(payload), "prev": GENESIS_HASH, "h": event.hash},
         )
     desk = Desk(url)
-    assert desk.database.upgrade() == ["0002", "0003"]
+    assert desk.database.upgrade() == REVISIONS[1:]
     assert desk.rows("SELECT audit_seq, audit_hash FROM strategy_versions") == [(1, event.hash)]
     assert desk.breaks() == []
     desk.registry.register(trend(fast_period=3), "bob")

@@ -24,6 +24,7 @@ from quantdesk.domain.errors import ConflictError, NotFoundError
 from quantdesk.domain.strategies.families import StrategyFamily
 from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.domain.strategies.versions import StrategyAction, StrategyChange
+from support.migrations import HEAD, REVISIONS
 from support.registry import (
     EXAMPLES,
     postgres_database,
@@ -169,9 +170,9 @@ def test_the_database_refuses_a_second_row_for_one_version(database: Database) -
 
 
 def test_migrations_are_idempotent(database: Database) -> None:
-    assert database.upgrade() == ["0001", "0002", "0003"]
+    assert database.upgrade() == REVISIONS
     assert database.upgrade() == []
-    assert database.current_revision() == "0003"
+    assert database.current_revision() == HEAD
 
 
 Interval = tuple[int, int]  # (monotonic ns at the call, at its return): order only, no timing

@@ -16,6 +16,7 @@ from quantdesk.services.ports.documents import DocumentReader
 from quantdesk.services.ports.strategy_export import StrategyExporter
 from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.risk import RiskService
+from quantdesk.services.service_parts import ServiceParts
 from quantdesk.services.signal_producers import SignalProducerService
 from quantdesk.services.signal_routing import SignalRouter
 from quantdesk.services.signals import SignalService
@@ -46,6 +47,9 @@ class Platform:
     build_compatibility: Callable[[], CompatibilityChecker] | None = field(
         default=None, repr=False
     )  # validation of versions; built with the registry (it listens to it)
+    build_service: Callable[[], ServiceParts] | None = field(
+        default=None, repr=False
+    )  # the network service's parts: auth, jobs, events, flags (issue 14)
 
     @cached_property
     def _registry_and_database(self) -> tuple[StrategyRegistry, DatabaseService]:
@@ -58,6 +62,13 @@ class Platform:
     @property
     def database(self) -> DatabaseService:
         return self._registry_and_database[1]
+
+    @cached_property
+    def service(self) -> ServiceParts:
+        """Auth, jobs, events, flags...: what ``quantdesk serve`` and its CLI commands use."""
+        if self.build_service is None:
+            raise InvalidInputError("this desk was built without its network service")
+        return self.build_service()
 
     @property
     def compatibility(self) -> CompatibilityChecker:

@@ -1,0 +1,1 @@
+"""Job runners behind the JobRunner port: local worker processes (the embedded default)."""

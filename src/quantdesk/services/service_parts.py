@@ -1,0 +1,14 @@
+"""What the network service needs beyond the platform's use cases: who may do what (auth),
+long work off the request path (jobs), events to clients, feature flags, the request audit
+trail, the portfolio's risk limits and the readiness checks.
+
+Built on first use by ``bootstrap`` (``Platform.service``): a CLI command or a backtest that
+never serves pays nothing for it.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    """The service's own use cases, each added here by the feature that builds it."""
