@@ -1,0 +1,55 @@
+"""Where runs live: artifacts and reports (files), the queryable index of run records."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from quantdesk.domain.backtest import (
+    BacktestResult,
+    FillRecord,
+    PositionRecord,
+)
+from quantdesk.services.columns import Float64Array, Int64Array
+from quantdesk.services.performance import EquityCurve
+
+
+@dataclass(frozen=True, eq=False)
+class RunArtifacts:
+    """The bulky part of a result, stored beside ``result.json`` as Parquet."""
+
+    fills: Sequence[FillRecord]
+    positions: Sequence[PositionRecord]
+    curve: EquityCurve
+    prices: dict[str, tuple[Int64Array, Float64Array]]  # instrument -> bar closes
+
+
+ReportWriter = Callable[[TextIO], None]
+"""Writes a run's report into an open text file."""
+
+
+class RunStore(Protocol):
+    """Where backtest runs live: one folder per run under ``QUANTDESK_HOME/runs``."""
+
+    def save(
+        self, result: BacktestResult, artifacts: RunArtifacts, write_report: ReportWriter
+    ) -> Path:
+        """Store the run whole or not at all; ``write_report`` writes ``report.html``."""
+        ...
+
+    def results(self) -> list[BacktestResult]:
+        """Every stored run, newest first."""
+        ...
+
+    def result(self, run_id: str) -> BacktestResult: ...
+
+    def artifacts(self, run_id: str) -> RunArtifacts: ...
+
+    def directory(self, run_id: str) -> Path: ...
+
+
+class ReportRenderer(Protocol):
+    def write(self, result: BacktestResult, artifacts: RunArtifacts, out: TextIO) -> None:
+        """A self-contained HTML page, written part by part (it embeds ~5 MB of plotly.js:
+        held as one string, it would add to the run's peak memory)."""
+        ...
