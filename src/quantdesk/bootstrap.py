@@ -36,6 +36,7 @@ from quantdesk.adapters.storage.signal_files import (
 )
 from quantdesk.domain.audit import MIN_KEY_BYTES, AuditAnchor, AuditKey
 from quantdesk.domain.errors import InvalidInputError, QuantdeskError
+from quantdesk.services.audit_trail import AuditTrail
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
 from quantdesk.services.compatibility import CompatibilityChecker
@@ -232,6 +233,21 @@ def _registry(
     )
     attach(registry, database)
     return registry, DatabaseService(database)
+
+
+def _audit(settings: QuantdeskSettings, platform: Platform, database: Any = None) -> AuditTrail:
+    """The service's audit trail on the registry's chain (``database``: the service's shared
+    ``Database``; its own when None), verified the way ``quantdesk audit verify`` does."""
+    from quantdesk.adapters.storage.audit_log import SqlAuditLog
+    from quantdesk.adapters.storage.audit_search import SqlAuditSearch
+    from quantdesk.adapters.storage.database import Database
+
+    database = Database(settings.database) if database is None else database
+    return AuditTrail(
+        SqlAuditLog(database, _audit_key(settings)),
+        SqlAuditSearch(database),
+        lambda: platform.registry.verify_audit(),
+    )
 
 
 def _validated(

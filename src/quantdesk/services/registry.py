@@ -216,7 +216,9 @@ class StrategyRegistry:
         stored_head = self._audit.head()
         head, head_seal = (None, None) if stored_head is None else stored_head
         breaks += check_head(events[-1] if events else None, head, head_seal, self._key)
-        breaks += replay_registry(events, self._store.records())
+        # the registry replays its own events; the service's (requests, limits) are only chained
+        mine = [event for event in events if event.action.startswith("strategy_")]
+        breaks += replay_registry(mine, self._store.records())
         hashes = {event.seq: event.hash for event in events}
         last_seq = events[-1].seq if events else 0
         anchors = list(self._anchors())

@@ -8,7 +8,11 @@ never serves pays nothing for it.
 
 from dataclasses import dataclass
 
+from quantdesk.services.audit_trail import AuditTrail
+
 
 @dataclass(frozen=True)
 class ServiceParts:
     """The service's own use cases, each added here by the feature that builds it."""
+
+    audit: AuditTrail  # every state-changing request and service change, on the chain

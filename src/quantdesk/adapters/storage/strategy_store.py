@@ -26,6 +26,7 @@ from quantdesk.domain.audit_replay import (
     StoredTag,
     StoredVersion,
 )
+from quantdesk.domain.correlation import current_correlation_id
 from quantdesk.domain.errors import ConflictError, NotFoundError
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
@@ -103,6 +104,7 @@ class SqlStrategyStore:
                     "family": definition.family.value,
                     "content_hash": digest,
                     "reason": definition.reason,
+                    "correlation_id": current_correlation_id(),
                 },
                 at_ns,
                 self._key,
@@ -136,7 +138,12 @@ class SqlStrategyStore:
                 actor,
                 StrategyAction.DEPRECATED,
                 f"{strategy_id}@{version}",
-                {"strategy_id": strategy_id, "version": version, "reason": reason},
+                {
+                    "strategy_id": strategy_id,
+                    "version": version,
+                    "reason": reason,
+                    "correlation_id": current_correlation_id(),
+                },
                 at_ns,
                 self._key,
             )
@@ -173,6 +180,7 @@ class SqlStrategyStore:
                     "version": version,
                     "tag": tag,
                     "moved_from": moved_from,
+                    "correlation_id": current_correlation_id(),
                 },
                 at_ns,
                 self._key,
