@@ -1,0 +1,135 @@
+"""The asyncio client: the same methods as ``QuantdeskClient``, awaited; one instance may
+serve many concurrent tasks (one connection pool, one token renewal at a time)."""
+
+import asyncio
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from quantdesk.client import _api
+from quantdesk.client._resources import AsyncResources
+from quantdesk.client._transport import (
+    DEFAULT_TIMEOUT,
+    Call,
+    Credentials,
+    RetryPolicy,
+    api_url,
+    problem_error,
+    retryable_status,
+)
+from quantdesk.client.errors import QuantdeskConnectionError
+from quantdesk.domain.auth import TokenPair
+
+T = TypeVar("T")
+
+
+class AsyncQuantdeskClient(AsyncResources):
+    """A session with one quantdesk service, for asyncio code (see ``QuantdeskClient``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        api_key: str | None = None,
+        refresh_token: str | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self.base_url = base_url
+        self.credentials = Credentials(
+            access_token=token, refresh_token=refresh_token, api_key=api_key
+        )
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._renewal = asyncio.Lock()
+        self._http = httpx.AsyncClient(
+            base_url=api_url(base_url),
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_connections),
+        )
+
+    async def __aenter__(self) -> "AsyncQuantdeskClient":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # auth --------------------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> TokenPair:
+        """Log in; the client keeps the tokens (and renews the access token by itself)."""
+        tokens = await self.call(_api.login(username, password))
+        self.credentials.store(tokens)
+        return tokens
+
+    async def refresh(self) -> TokenPair:
+        """Exchange the refresh token for a new pair (the old refresh token is spent)."""
+        async with self._renewal:
+            return await self._refresh_locked()
+
+    async def logout(self) -> None:
+        """Revoke this login's refresh token on the server and forget both tokens."""
+        refresh_token = self.credentials.refresh_token
+        if refresh_token is not None:
+            await self.call(_api.logout(refresh_token))
+        self.credentials.forget()
+
+    async def _refresh_locked(self) -> TokenPair:
+        refresh_token = self.credentials.refresh_token
+        if refresh_token is None:
+            raise ValueError("nothing to refresh: log in first (an API key needs no refresh)")
+        tokens = await self.call(_api.refresh(refresh_token))
+        self.credentials.store(tokens)
+        return tokens
+
+    # the one door every route goes through ------------------------------------------------
+
+    async def call(self, call: Call[T]) -> T:
+        generation = self.credentials.generation
+        response = await self._exchange(call)
+        if response.status_code == 401 and call.refresh_on_401 and self.credentials.can_refresh():
+            async with self._renewal:
+                if self.credentials.generation == generation:  # nobody renewed it meanwhile
+                    await self._refresh_locked()
+            response = await self._exchange(call)
+        if response.is_error:
+            raise problem_error(response)
+        return call.decode(response)
+
+    async def _exchange(self, call: Call[Any]) -> httpx.Response:
+        request = self._http.build_request(
+            call.method,
+            call.path.lstrip("/"),
+            params=call.params,
+            json=call.json,
+            files=call.files,
+            data=call.data,
+            headers=self.credentials.headers() if call.authenticated else None,
+        )
+        retries = self.retry.retries(call.method)
+        for attempt in range(retries + 1):
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError as exc:
+                if attempt == retries:
+                    raise QuantdeskConnectionError(
+                        call.method, str(request.url), type(exc).__name__
+                    ) from None
+            else:
+                if attempt == retries or not retryable_status(call.method, response.status_code):
+                    return response
+                await response.aclose()
+            await asyncio.sleep(self.retry.delay(attempt + 1))
+        raise AssertionError("unreachable: the last attempt returns or raises")
