@@ -6,11 +6,15 @@ contain the ones below it, so "at least a trader" and "allowed to throw the kill
 never disagree. Nothing here holds a secret: records carry no password, hash or token.
 """
 
+import hashlib
 import re
+import secrets
 from enum import StrEnum
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from quantdesk.domain.errors import InvalidInputError
 
 USERNAME_PATTERN: Final = r"^[a-z][a-z0-9_.-]{0,63}$"
 KEY_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,63}$"
@@ -156,3 +160,51 @@ class RefreshTokenRecord(BaseModel):
     expires_ns: int = Field(ge=0)
     spent_ns: int | None = None
     revoked_ns: int | None = None
+
+
+ADMIN_USERNAME: Final = "admin"
+
+
+def checked_username(username: str) -> str:
+    if not is_username(username):
+        raise InvalidInputError(
+            "a username is 1-64 characters: a lowercase letter, then lowercase letters, "
+            "digits, '_', '.' or '-'",
+            code="invalid_username",
+        )
+    return username
+
+
+def checked_password(password: str, username: str) -> str:
+    """A chosen password: long enough to resist guessing, short enough to hash cheaply."""
+    if not PASSWORD_MIN_CHARS <= len(password) <= PASSWORD_MAX_CHARS:
+        raise InvalidInputError(
+            f"a password has {PASSWORD_MIN_CHARS}-{PASSWORD_MAX_CHARS} characters",
+            code="invalid_password",
+            data={"min_chars": PASSWORD_MIN_CHARS, "max_chars": PASSWORD_MAX_CHARS},
+        )
+    if password.lower() == username.lower():
+        raise InvalidInputError("a password may not be the username", code="invalid_password")
+    return password
+
+
+def checked_key_name(name: str) -> str:
+    if re.fullmatch(KEY_NAME_PATTERN, name) is None:
+        raise InvalidInputError(
+            "an API key name is 1-64 letters, digits, spaces or '_.:-', starting with a letter "
+            "or digit",
+            code="invalid_key_name",
+        )
+    return name
+
+
+def generated_password() -> str:
+    """24 URL-safe characters (144 random bits): shown once, never stored in clear."""
+    return secrets.token_urlsafe(18)
+
+
+def limit_key(kind: str, value: str) -> str:
+    """The failed-login counter's key for a username or an address: a digest, so a password
+    typed into the username field is never stored."""
+    digest = hashlib.sha256(value[:256].lower().encode()).hexdigest()
+    return f"{kind}:{digest}"
