@@ -48,6 +48,7 @@ from quantdesk.services.plugins import PluginGate, PluginPolicy
 from quantdesk.services.ports import SignalBus
 from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.risk import RiskService
+from quantdesk.services.risk_limits import RiskLimitService
 from quantdesk.services.signal_producers import SignalProducerService
 from quantdesk.services.signal_routing import SignalRouter
 from quantdesk.services.signals import (
@@ -248,6 +249,15 @@ def _audit(settings: QuantdeskSettings, platform: Platform, database: Any = None
         SqlAuditSearch(database),
         lambda: platform.registry.verify_audit(),
     )
+
+
+def _risk_limits(settings: QuantdeskSettings, database: Any = None) -> RiskLimitService:
+    """The portfolio's risk limits, versioned on the registry's database (each set audited)."""
+    from quantdesk.adapters.storage.database import Database
+    from quantdesk.adapters.storage.risk_limit_store import SqlRiskLimitStore
+
+    database = Database(settings.database) if database is None else database
+    return RiskLimitService(SqlRiskLimitStore(database, _audit_key(settings)))
 
 
 def _validated(

@@ -9,6 +9,7 @@ never serves pays nothing for it.
 from dataclasses import dataclass
 
 from quantdesk.services.audit_trail import AuditTrail
+from quantdesk.services.risk_limits import RiskLimitService
 
 
 @dataclass(frozen=True)
@@ -16,3 +17,4 @@ class ServiceParts:
     """The service's own use cases, each added here by the feature that builds it."""
 
     audit: AuditTrail  # every state-changing request and service change, on the chain
+    risk_limits: RiskLimitService  # the portfolio limits live sessions trade under
