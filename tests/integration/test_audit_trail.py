@@ -112,7 +112,6 @@ def test_hostile_fields_are_refused_before_anything_is_written(
         {"action": "strategy_registered"},  # the registry's own
         {"action": "a" * 61},
         {"action": ""},
-        {"subject": "two\nlines"},
         {"outcome": "OK; drop"},
         {"correlation_id": "not an id!"},
         {"actor": " "},
@@ -156,3 +155,24 @@ def test_a_changed_request_event_breaks_verify(
     assert not holds
     assert [b.seq for b in breaks] == [1]
     assert trail.report().events == 2
+
+
+def test_a_hostile_request_path_is_audited_escaped_and_cut(
+    desk: tuple[AuditTrail, StrategyRegistry, Database],
+) -> None:
+    trail, _, _ = desk
+    for path in ("/api/v1/x\n/forged 200 ok", "/" + "y" * 5000, "/z\u202e "):
+        trail.record(
+            actor="eve",
+            action="http-unmatched",
+            subject=path,
+            outcome="404",
+            payload_digest=None,
+            correlation_id=None,
+        )
+    subjects = [event.subject for event in trail.query()[0]]
+    assert subjects[0] == "/api/v1/x\\n/forged 200 ok"
+    assert len(subjects[1]) == 200 and subjects[1].endswith("...")
+    assert subjects[2] == "/z\\u202e"
+    with pytest.raises(InvalidInputError):  # a service's own change names a clean subject
+        trail.record_change(actor="eve", action="x", subject="a\nb", details={})

@@ -57,11 +57,13 @@ class AuditTrail:
         payload_digest: str | None,
         correlation_id: str | None,
     ) -> None:
-        """Append one event; ``correlation_id`` None takes the current one (if any)."""
+        """Append one request's event; ``correlation_id`` None takes the current one (if any).
+
+        ``subject`` (the request's path) is escaped and cut to fit rather than refused."""
         self._append(
             actor,
             action,
-            subject,
+            _request_subject(subject),
             {
                 "outcome": _outcome(outcome),
                 "payload_digest": _digest(payload_digest),
@@ -144,6 +146,18 @@ def _action(action: str) -> str:
 
 def _subject(subject: str) -> str:
     return _line(subject, "subject", SUBJECT_MAX_LENGTH)
+
+
+def _request_subject(subject: str) -> str:
+    """A request's path as one storable line: a hostile path (``%0A``, a megabyte) is still
+    audited, escaped and cut short, never refused (that would hide the request)."""
+    try:
+        return _subject(subject)
+    except InvalidInputError:
+        escaped = subject.encode("unicode_escape").decode("ascii").strip()
+        if len(escaped) > SUBJECT_MAX_LENGTH:
+            escaped = escaped[: SUBJECT_MAX_LENGTH - 3] + "..."
+        return escaped
 
 
 def _outcome(outcome: str) -> str:
