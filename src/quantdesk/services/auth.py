@@ -240,7 +240,7 @@ class AuthService(UserAdministration):
         )
 
     def _check_rate(self, key: str, now: int) -> None:
-        failures = self._store.login_failures(key, since_ns=now - LOGIN_WINDOW_NS)
+        failures = self._store.login_failures(key, since_ns=now - LOGIN_WINDOW_NS + 1)
         if len(failures) < self._attempts:
             return
         # Free again when enough of the window's failures have aged out of it.
