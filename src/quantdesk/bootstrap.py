@@ -5,13 +5,14 @@ imported where they are built, when they are built: a backtest keeps its memory 
 engine.
 """
 
+import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import JsonValue, ValidationError
 
 from quantdesk.adapters.analytics.garch import ArchGarchFitter
 from quantdesk.adapters.analytics.vader import VaderSentimentScorer
@@ -35,6 +36,7 @@ from quantdesk.adapters.storage.signal_files import (
     JsonLinesSignalEventLog,
 )
 from quantdesk.domain.audit import MIN_KEY_BYTES, AuditAnchor, AuditKey
+from quantdesk.domain.correlation import correlated
 from quantdesk.domain.errors import InvalidInputError, QuantdeskError
 from quantdesk.services.audit_trail import AuditTrail
 from quantdesk.services.backtests import BacktestService
@@ -43,9 +45,12 @@ from quantdesk.services.compatibility import CompatibilityChecker
 from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
+from quantdesk.services.jobs import JobService
 from quantdesk.services.platform import Platform
 from quantdesk.services.plugins import PluginGate, PluginPolicy
 from quantdesk.services.ports import SignalBus
+from quantdesk.services.ports.events import EventPublisher
+from quantdesk.services.ports.jobs import JobChannel, JobRunner, JobWork
 from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.risk import RiskService
 from quantdesk.services.risk_limits import RiskLimitService
@@ -258,6 +263,43 @@ def _risk_limits(settings: QuantdeskSettings, database: Any = None) -> RiskLimit
 
     database = Database(settings.database) if database is None else database
     return RiskLimitService(SqlRiskLimitStore(database, _audit_key(settings)))
+
+
+def _jobs(
+    settings: QuantdeskSettings,
+    platform: Platform,
+    database: Any = None,
+    events: EventPublisher | None = None,
+    runner: JobRunner | None = None,
+) -> JobService:
+    """Jobs on the registry's database, run by worker processes (``runner``: an override)."""
+    from quantdesk.adapters.jobs.local_pool import LocalProcessJobRunner
+    from quantdesk.adapters.storage.database import Database
+    from quantdesk.adapters.storage.job_store import SqlJobStore
+
+    database = Database(settings.database) if database is None else database
+    if runner is None:
+        runner = LocalProcessJobRunner(
+            functools.partial(run_job, settings),
+            workers=settings.job_workers,
+            time_limit_seconds=settings.job_time_limit_seconds,
+        )
+    return JobService(
+        SqlJobStore(database),
+        runner,
+        events,
+        backtests=platform.backtests,
+        on_restart=settings.jobs_on_restart,
+    )
+
+
+def run_job(
+    settings: QuantdeskSettings, work: JobWork, channel: JobChannel
+) -> Mapping[str, JsonValue]:
+    """A job worker's entry (module-level: pickled by name into the child process): a
+    platform of the worker's own from the service's settings, the job's correlation id bound."""
+    with correlated(work.correlation_id):
+        return work.handler(bootstrap(settings), work.payload, channel)
 
 
 def _validated(

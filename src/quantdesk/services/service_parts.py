@@ -9,6 +9,7 @@ never serves pays nothing for it.
 from dataclasses import dataclass
 
 from quantdesk.services.audit_trail import AuditTrail
+from quantdesk.services.jobs import JobService
 from quantdesk.services.risk_limits import RiskLimitService
 
 
@@ -18,3 +19,4 @@ class ServiceParts:
 
     audit: AuditTrail  # every state-changing request and service change, on the chain
     risk_limits: RiskLimitService  # the portfolio limits live sessions trade under
+    jobs: JobService  # backtests, ingests and validations in worker processes

@@ -1,0 +1,148 @@
+"""What each kind of job does, in its worker: one of the platform's use cases, with the
+job's payload and a progress reporter that reaches the service.
+
+Handlers are module-level functions (the runner pickles them by name into a worker) that take
+the worker's own ``Platform``. Payloads come from the service's routes, but are checked here
+all the same: an ingest reads only files under the desk's uploads folder, and removes the
+upload when it is done with it.
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import JsonValue, ValidationError
+
+from quantdesk.domain.compatibility import CompatibilityReport
+from quantdesk.domain.errors import InvalidInputError, NotFoundError
+from quantdesk.domain.jobs import JobKind
+from quantdesk.domain.market_data import BarIngestOptions
+from quantdesk.services.job_progress import BACKTEST_TASKS, PercentProgress
+from quantdesk.services.ports.jobs import JobChannel, JobHandler
+
+if TYPE_CHECKING:
+    from quantdesk.services.platform import Platform
+
+UPLOADS = "uploads"
+
+
+def _text(payload: Mapping[str, JsonValue], key: str, limit: int = 1000) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise InvalidInputError(
+            f"the job's payload needs {key!r}: a text of 1 to {limit} characters",
+            code="job_payload",
+            data={"field": key},
+        )
+    return value
+
+
+def upload_path(platform: "Platform", payload: Mapping[str, JsonValue]) -> Path:
+    """The payload's file, which must be inside the desk's uploads folder."""
+    uploads = (platform.home / UPLOADS).resolve()
+    path = Path(_text(payload, "path", 4096)).resolve()
+    if not path.is_relative_to(uploads):
+        raise InvalidInputError(
+            "an ingest job reads only files uploaded to the service",
+            code="job_payload",
+            data={"field": "path"},
+        )
+    if not path.is_file():
+        raise NotFoundError(
+            "the uploaded file of this job is gone", code="upload_not_found", data={}
+        )
+    return path
+
+
+def run_backtest(
+    platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
+) -> dict[str, JsonValue]:
+    """Execute a submitted run (its request is stored with it); percent from simulated time."""
+    run_id = _text(payload, "run_id", 200)
+    execute: Any = getattr(platform.backtests, "execute", None)
+    if execute is None:  # the run lifecycle of issue 14 (submit, execute) is not on this desk
+        raise InvalidInputError(
+            "this desk cannot execute a submitted run", code="run_lifecycle_missing"
+        )
+    result = execute(run_id, PercentProgress(channel, BACKTEST_TASKS))
+    return {
+        "run_id": result.run_id,
+        "fingerprint": result.fingerprint,
+        "status": str(result.status),
+    }
+
+
+def ingest_bars(
+    platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
+) -> dict[str, JsonValue]:
+    """An uploaded bar file into the catalog; the result is the ingest's summary."""
+    path = upload_path(platform, payload)
+    try:
+        raw_options = payload.get("options") or {}
+        try:
+            options = BarIngestOptions.model_validate(raw_options)
+        except ValidationError as error:
+            first = error.errors()[0]
+            raise InvalidInputError(
+                f"the ingest options are not valid: {'.'.join(map(str, first['loc']))}: "
+                f"{first['msg']}",
+                code="job_payload",
+                data={"field": "options"},
+            ) from None
+        summary = platform.ingest.ingest_bars(
+            path,
+            _text(payload, "instrument_id", 200),
+            _text(payload, "bar_spec", 200),
+            options,
+            PercentProgress(channel),
+        )
+        result: dict[str, JsonValue] = summary.model_dump(mode="json")
+        return result
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def ingest_signals(
+    platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
+) -> dict[str, JsonValue]:
+    """An uploaded signal file through the same gate as the CLI's; the summary back."""
+    path = upload_path(platform, payload)
+    try:
+        summary = platform.signals.ingest_file(path)
+        return dict(dataclasses.asdict(summary))
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def validate_strategy(
+    platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
+) -> dict[str, JsonValue]:
+    """Every compatibility check of one version (the smoke backtest unless turned off)."""
+    smoke = payload.get("smoke", True)
+    signals = payload.get("signals", False)
+    if not isinstance(smoke, bool) or not isinstance(signals, bool):
+        raise InvalidInputError(
+            "the job's 'smoke' and 'signals' are true or false", code="job_payload"
+        )
+    stored = platform.registry.resolve(_text(payload, "ref", 200))
+    report = platform.compatibility.check(stored, replay_signals=signals, smoke=smoke)
+    return {"ref": stored.ref, **report_json(report)}
+
+
+def report_json(report: CompatibilityReport) -> dict[str, JsonValue]:
+    return {
+        "ok": report.ok,
+        "problems": [{"check": p.check.value, "reason": p.reason} for p in report.problems],
+        "skipped": [{"check": p.check.value, "reason": p.reason} for p in report.skipped],
+        "smoke_seconds": report.smoke_seconds,
+        "checked_at_ns": report.checked_at_ns,
+    }
+
+
+HANDLERS: Mapping[JobKind, JobHandler] = {
+    JobKind.BACKTEST: run_backtest,
+    JobKind.INGEST_BARS: ingest_bars,
+    JobKind.INGEST_SIGNALS: ingest_signals,
+    JobKind.VALIDATION: validate_strategy,
+}
