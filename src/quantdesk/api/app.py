@@ -47,6 +47,7 @@ def create_app(platform: Platform, settings: ApiSettings) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=f"{API_PREFIX}/redoc",
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
         generate_unique_id_function=operation_id,
         lifespan=_lifespan,
     )

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -24,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quantdesk.api.config import ApiSettings
 from quantdesk.api.deps import PRINCIPAL_STATE
-from quantdesk.api.problems import internal_error_response
+from quantdesk.api.problems import internal_error_response, problem_response
 from quantdesk.domain.auth import Principal
 from quantdesk.domain.correlation import correlated, is_correlation_id
 from quantdesk.services.platform import Platform
@@ -184,7 +185,12 @@ class ObserveRequests:
         try:
             await self.app(scope, receive, observed)
         except Exception:
-            log.exception("unexpected error in %s %s", scope["method"], scope["path"])
+            log.exception(
+                "unexpected error in %s %s",
+                scope["method"],
+                scope["path"],
+                extra={"correlation_id": cid},
+            )
             if not response_started:
                 response = internal_error_response(cid)
                 response.headers[REQUEST_ID_HEADER] = cid
@@ -204,16 +210,40 @@ class ObserveRequests:
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 3),
+                    "correlation_id": cid,
                 },
             )
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's path template (``/api/v1/backtest/{run_id}``), never the raw path:
-    metric labels stay bounded whatever clients send."""
+    """The matched route's full path template (``/api/v1/backtest/{run_id}``), never the raw
+    path: metric labels stay bounded whatever clients send."""
+    return _route_facts(scope)[0]
+
+
+def operation_of(scope: Scope) -> str:
+    """The matched route's operation id (``strategies-register``), the audit's action."""
+    return _route_facts(scope)[1]
+
+
+def _route_facts(scope: Scope) -> tuple[str, str]:
+    """(template, operation id) of ``scope["route"]``: FastAPI hands the route as its router
+    declared it (no prefix), so its mounted form is looked up in the app's route table."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
+    app = scope.get("app")
+    if route is None or app is None:
+        return UNMATCHED, f"http-{UNMATCHED}"
+    index: dict[int, tuple[str, str]] | None = getattr(app.state, "route_index", None)
+    if index is None or id(route) not in index:
+        index = {
+            id(context.original_route): (
+                str(context.path_format),
+                str(getattr(context, "unique_id", None) or f"http-{context.name}"),
+            )
+            for context in iter_route_contexts(app.routes)
+        }
+        app.state.route_index = index
+    return index.get(id(route), (UNMATCHED, f"http-{UNMATCHED}"))
 
 
 class AuditRequests:
@@ -257,8 +287,7 @@ class AuditRequests:
         if trail is None:
             return
         caller = scope.get("state", {}).get(PRINCIPAL_STATE)
-        route = scope.get("route")
-        action = getattr(route, "unique_id", None) or f"http-{UNMATCHED}"
+        action = operation_of(scope)
         event = {
             "actor": actor_of(caller),
             "action": action,
@@ -295,6 +324,18 @@ class BodyLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        kind = Headers(scope=scope).get("content-type", "")
-        limited = self._upload if kind.startswith("multipart/form-data") else self._json
+        headers = Headers(scope=scope)
+        upload = headers.get("content-type", "").startswith("multipart/form-data")
+        limited = self._upload if upload else self._json
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limited.max_body_size:
+            # refused before reading (starlette would answer this case in plain text)
+            response = problem_response(
+                413,
+                "payload_too_large",
+                f"the request body is larger than {limited.max_body_size} bytes",
+                data={"max_bytes": limited.max_body_size},
+            )
+            await response(scope, receive, send)
+            return
         await limited(scope, receive, send)
