@@ -187,6 +187,7 @@ def _check_filter(where: AuditFilter) -> None:
     for what, value, limit in (
         ("actor", where.actor, 200),
         ("action", where.action, ACTION_MAX_LENGTH),
+        ("action prefix", where.action_prefix, ACTION_MAX_LENGTH),
         ("subject", where.subject, SUBJECT_MAX_LENGTH),
     ):
         if value is not None and len(value) > limit:

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,16 @@ def new_batch_id(prefix: str) -> str:
     return f"{prefix}-{datetime.now(tz=UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
+@dataclass(frozen=True)
+class SignalBatch:
+    """An ingest's summary and every record it turned away, in order (the service answers
+    each record of a batch with its reason)."""
+
+    summary: SignalIngestSummary
+    rejected: list[RejectedSignal]
+    refusal: NothingValidError | None = None  # nothing accepted, something newly refused
+
+
 class SignalService:
     """Signal files in, the buffer's contents and counts out."""
 
@@ -224,6 +235,14 @@ class SignalService:
         """Exit states: something new accepted, or nothing new (every record buffered or
         rejected before) are successes; ``NothingValidError`` when nothing was accepted and
         some record is newly rejected for a reason other than being buffered already."""
+        batch = self.ingest_batch(records, source=source)
+        if batch.refusal is not None:
+            raise batch.refusal
+        return batch.summary
+
+    def ingest_batch(self, records: list[SignalRecord], *, source: str) -> SignalBatch:
+        """``ingest_records`` answering with each rejected record, and the refusal it would
+        raise (``refusal``) instead of raising it."""
         batch_id = new_batch_id("ingest")
         accepted: list[AISignal] = []
         seen: set[str] = set()
@@ -261,15 +280,16 @@ class SignalService:
             for r in rejected
         ]  # the id was in the buffer before this ingest
         refused = [r for r in fresh if r.reason != SignalRejectReason.DUPLICATE_ID.value]
+        refusal = None
         if not records or (not accepted and refused):
-            raise NothingValidError(
+            refusal = NothingValidError(
                 _nothing_valid(source, len(records), rejected),
                 hint=f"see the rejected records in {rejects_path}"
                 if rejects_path
                 else "the file holds no signal records",
             )
         stamps = [s.ts_init for s in accepted]
-        return SignalIngestSummary(
+        summary = SignalIngestSummary(
             source=source,
             records_read=len(records),
             accepted=len(accepted),
@@ -283,6 +303,7 @@ class SignalService:
             ),
             already_buffered=sum(buffered),
         )
+        return SignalBatch(summary, rejected, refusal)
 
     def _judge(self, record: SignalRecord, seen: Collection[str]) -> AISignal | SignalRejection:
         if record.raw is None:

@@ -37,6 +37,8 @@ def _where(query: Select[Any], where: AuditFilter) -> Select[Any]:
         query = query.where(AuditEventRow.actor == where.actor)
     if where.action is not None:
         query = query.where(AuditEventRow.action == where.action)
+    if where.action_prefix is not None:
+        query = query.where(AuditEventRow.action.startswith(where.action_prefix, autoescape=True))
     if where.subject is not None:
         query = query.where(AuditEventRow.subject.startswith(where.subject, autoescape=True))
     if where.since_ns is not None:

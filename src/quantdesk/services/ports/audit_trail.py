@@ -17,6 +17,7 @@ class AuditFilter:
 
     actor: str | None = None
     action: str | None = None
+    action_prefix: str | None = None  # e.g. ``risk_``: a feature's events
     subject: str | None = None
     after_seq: int = 0
     since_ns: int | None = None
