@@ -39,6 +39,7 @@ from quantdesk.domain.audit import MIN_KEY_BYTES, AuditAnchor, AuditKey
 from quantdesk.domain.correlation import correlated
 from quantdesk.domain.errors import InvalidInputError, QuantdeskError
 from quantdesk.services.audit_trail import AuditTrail
+from quantdesk.services.auth import AuthService
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
 from quantdesk.services.compatibility import CompatibilityChecker
@@ -253,6 +254,27 @@ def _audit(settings: QuantdeskSettings, platform: Platform, database: Any = None
         SqlAuditLog(database, _audit_key(settings)),
         SqlAuditSearch(database),
         lambda: platform.registry.verify_audit(),
+    )
+
+
+def _auth(settings: QuantdeskSettings, database: Any = None, audit_log: Any = None) -> AuthService:
+    """Users, tokens and API keys on the registry's database, changes on its audit chain;
+    access tokens signed with the secret in settings.token_secret_path (generated, 0600)."""
+    from quantdesk.adapters.security.passwords import Argon2PasswordHasher
+    from quantdesk.adapters.security.tokens import JwtTokenCodec, token_secret
+    from quantdesk.adapters.storage.audit_log import SqlAuditLog
+    from quantdesk.adapters.storage.database import Database
+    from quantdesk.adapters.storage.user_store import SqlUserStore
+
+    database = Database(settings.database) if database is None else database
+    return AuthService(
+        SqlUserStore(database),
+        Argon2PasswordHasher(),
+        JwtTokenCodec(token_secret(settings.token_secret_path)),
+        SqlAuditLog(database, _audit_key(settings)) if audit_log is None else audit_log,
+        access_token_minutes=settings.access_token_minutes,
+        refresh_token_days=settings.refresh_token_days,
+        login_attempts_per_minute=settings.login_attempts_per_minute,
     )
 
 

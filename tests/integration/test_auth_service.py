@@ -19,6 +19,7 @@ from quantdesk.domain.errors import (
     RateLimitedError,
 )
 from quantdesk.services.auth import AuthService
+from quantdesk.services.auth_users import secret_digest
 from quantdesk.services.ports.auth import UserStore
 from support.auth import InMemoryUserStore, ManualClock, RecordingAuditLog, auth_service
 from support.registry import postgres_database, sqlite_database
@@ -204,7 +205,7 @@ def test_api_key_scope_expiry_revocation_and_last_use(
     clock.advance(86_400)
     with pytest.raises(AuthenticationError):
         auth.authenticate(key)  # expired
-    _, other = auth.create_api_key(
+    second, other = auth.create_api_key(
         "bot2", Role.researcher, actor="root", expires_days=None, owner="alice"
     )
     assert auth.authenticate(other).role is Role.researcher
@@ -212,8 +213,10 @@ def test_api_key_scope_expiry_revocation_and_last_use(
     assert revoked.revoked_ns == clock.now_ns
     with pytest.raises(AuthenticationError):
         auth.authenticate(other)
-    for entry in audit.appended:  # no secret, no hash in any payload
-        assert key.split("_")[-1] not in repr(entry) and other.split("_")[-1] not in repr(entry)
+    secrets = [k.removeprefix(f"qdk_{r.key_id}_") for k, r in ((key, record), (other, second))]
+    for secret in secrets:  # no secret, no hash of one in any payload
+        assert secret not in repr(audit.appended)
+        assert secret_digest(secret) not in repr(audit.appended)
 
 
 def test_a_key_never_outranks_its_owner(auth: AuthService) -> None:

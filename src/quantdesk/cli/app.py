@@ -27,6 +27,7 @@ from quantdesk.cli.risk import add_risk_commands
 from quantdesk.cli.signals import add_signal_commands
 from quantdesk.cli.strategies import add_strategy_commands
 from quantdesk.cli.timestamps import parse_utc
+from quantdesk.cli.users import add_user_commands
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import (
@@ -294,6 +295,7 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
     add_risk_commands(app, out, err)
     add_strategy_commands(app, out, err)
     add_signal_commands(app, out, err)
+    add_user_commands(app, out, err)
     return app
 
 

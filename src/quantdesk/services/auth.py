@@ -152,11 +152,11 @@ class AuthService(UserAdministration):
             raise _denied()
         return pair
 
-    def logout(self, refresh_token: str) -> None:
-        """Revoke the token's family (this login on every device it was refreshed to); an
-        unknown token is a no-op, so logout says nothing about tokens."""
+    def logout(self, refresh_token: str, *, user_id: str | None = None) -> None:
+        """Revoke the token's family (this login, however often refreshed); an unknown token,
+        or one of another user than ``user_id`` when given, is a no-op that says nothing."""
         token = self._refresh_record(refresh_token)
-        if token is None:
+        if token is None or (user_id is not None and token.user_id != user_id):
             return
         now = self._clock()
         revoked = self._store.revoke_refresh_family(token.family_id, at_ns=now)

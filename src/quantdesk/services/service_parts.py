@@ -9,6 +9,7 @@ never serves pays nothing for it.
 from dataclasses import dataclass
 
 from quantdesk.services.audit_trail import AuditTrail
+from quantdesk.services.auth import AuthService
 from quantdesk.services.jobs import JobService
 from quantdesk.services.risk_limits import RiskLimitService
 
@@ -17,6 +18,7 @@ from quantdesk.services.risk_limits import RiskLimitService
 class ServiceParts:
     """The service's own use cases, each added here by the feature that builds it."""
 
+    auth: AuthService  # users, tokens and API keys: who is calling, with which role
     audit: AuditTrail  # every state-changing request and service change, on the chain
     risk_limits: RiskLimitService  # the portfolio limits live sessions trade under
     jobs: JobService  # backtests, ingests and validations in worker processes

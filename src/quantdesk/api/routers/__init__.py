@@ -3,4 +3,4 @@ and one tag), mounted by ``create_app`` under ``/api/v1`` in this order.
 
 A new resource adds its module's name here (one line)."""
 
-ROUTER_MODULES: tuple[str, ...] = ("health",)
+ROUTER_MODULES: tuple[str, ...] = ("health", "auth", "users")
