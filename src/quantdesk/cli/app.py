@@ -24,6 +24,7 @@ from quantdesk.cli.errors import (
 from quantdesk.cli.instrument_files import load_instrument_specs
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.risk import add_risk_commands
+from quantdesk.cli.serve import Serve, add_serve_command
 from quantdesk.cli.signals import add_signal_commands
 from quantdesk.cli.strategies import add_strategy_commands
 from quantdesk.cli.timestamps import parse_utc
@@ -43,7 +44,7 @@ PlatformFactory = Callable[[Path | None], Platform]
 __all__ = ["EXIT_INVALID", "EXIT_NOTHING_VALID", "EXIT_UNEXPECTED", "create_cli"]
 
 
-def create_cli(factory: PlatformFactory) -> typer.Typer:
+def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Typer:
     """The CLI over a platform built lazily by ``factory`` (so ``--help`` touches nothing)."""
     out = Console(width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, soft_wrap=True)
@@ -295,6 +296,8 @@ def create_cli(factory: PlatformFactory) -> typer.Typer:
     add_risk_commands(app, out, err)
     add_strategy_commands(app, out, err)
     add_signal_commands(app, out, err)
+    if serve is not None:  # the composition root runs the server
+        add_serve_command(app, out, err, serve)
     add_user_commands(app, out, err)
     return app
 
