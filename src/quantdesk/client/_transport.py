@@ -6,17 +6,19 @@ could submit a second backtest), a bounded number of times with capped exponenti
 and only on failures that say "try again" (no connection, timeout, 502/503/504).
 """
 
+import json as _json
 import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from quantdesk.api.schemas.auth import TokenPairOut
 from quantdesk.client.errors import QuantdeskApiError, QuantdeskProtocolError
-from quantdesk.domain.auth import TokenPair
 
 T = TypeVar("T")
 
@@ -67,6 +69,11 @@ class Call(Generic[T]):
     data: Mapping[str, str] | None = None
     authenticated: bool = True
     refresh_on_401: bool = True
+    answers: frozenset[int] = frozenset()
+    """Error statuses whose body is an answer, decoded like a 2xx (``/ready``'s 503)."""
+
+    def failed(self, response: httpx.Response) -> bool:
+        return response.is_error and response.status_code not in self.answers
 
 
 def path(*segments: str) -> str:
@@ -163,7 +170,24 @@ def problem_error(response: httpx.Response) -> QuantdeskApiError:
         data=data if isinstance(data, dict) else None,
         hint=_text(body.get("hint")),
         retry_after_s=_retry_after(response),
+        errors=_field_errors(body.get("errors")),
     )
+
+
+def _field_errors(value: object) -> list[dict[str, str]] | None:
+    """A validation problem's ``errors`` (field + message each), bounded."""
+    if not isinstance(value, list):
+        return None
+    found = []
+    for item in value[:50]:
+        if isinstance(item, dict):
+            found.append(
+                {
+                    "field": str(item.get("field", ""))[:200],
+                    "message": str(item.get("message", ""))[:500],
+                }
+            )
+    return found
 
 
 def _text(value: object) -> str | None:
@@ -196,6 +220,25 @@ def retryable_status(method: str, status: int) -> bool:
 
 
 @dataclass
+class Waiting:
+    """A bounded wait for something to finish: polled every ``poll_s`` until ``timeout_s``."""
+
+    what: str
+    timeout_s: float
+    poll_s: float
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if not (self.timeout_s > 0 and 0 < self.poll_s <= self.timeout_s):
+            raise ValueError("timeout_s must be > 0 and poll_s in (0, timeout_s]")
+
+    def check(self, state: str) -> None:
+        """TimeoutError once the time is up (the job itself goes on: cancel it if need be)."""
+        if time.monotonic() - self.started >= self.timeout_s:
+            raise TimeoutError(f"{self.what} is still {state} after {self.timeout_s:g} s")
+
+
+@dataclass
 class Credentials:
     """What the client authenticates with: an API key, or an access token (with the refresh
     token that renews it). ``generation`` counts token changes, so that of several requests
@@ -222,7 +265,7 @@ class Credentials:
     def can_refresh(self) -> bool:
         return self.api_key is None and self.refresh_token is not None
 
-    def store(self, tokens: TokenPair) -> None:
+    def store(self, tokens: TokenPairOut) -> None:
         self.access_token = tokens.access_token
         self.refresh_token = tokens.refresh_token
         self.generation += 1
@@ -231,3 +274,35 @@ class Credentials:
         self.access_token = None
         self.refresh_token = None
         self.generation += 1
+
+
+# building calls -----------------------------------------------------------------------
+
+Json = dict[str, Any]
+
+
+def public(call: Call[T]) -> Call[T]:
+    """A call that sends no credentials (login, health): a 401 there is the answer itself."""
+    return replace(call, authenticated=False, refresh_on_401=False)
+
+
+def get(route: str, answer: Any, **params: Any) -> Call[Any]:
+    return Call("GET", route, model(answer), params=clean_params(params) or None)
+
+
+def post(route: str, answer: Any, body: Any = None) -> Call[Any]:
+    return Call("POST", route, model(answer), json=as_json(body))
+
+
+def as_json(body: Any) -> Any:
+    if isinstance(body, BaseModel):
+        return body.model_dump(mode="json")
+    if isinstance(body, Mapping):
+        return {k: as_json(v) for k, v in body.items()}
+    if isinstance(body, list | tuple):
+        return [as_json(v) for v in body]
+    return body
+
+
+def dumps(value: Mapping[str, Any]) -> str:
+    return _json.dumps(as_json(value))

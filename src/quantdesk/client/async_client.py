@@ -2,24 +2,31 @@
 serve many concurrent tasks (one connection pool, one token renewal at a time)."""
 
 import asyncio
+from collections.abc import Collection
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
-from quantdesk.client import _api
+from quantdesk.api.schemas.auth import TokenPairOut
+from quantdesk.api.schemas.backtest import RunOut
+from quantdesk.api.schemas.jobs import JobOut
+from quantdesk.client import _api_access
 from quantdesk.client._resources import AsyncResources
 from quantdesk.client._transport import (
     DEFAULT_TIMEOUT,
     Call,
     Credentials,
     RetryPolicy,
+    Waiting,
     api_url,
     problem_error,
     retryable_status,
+    ws_url,
 )
 from quantdesk.client.errors import QuantdeskConnectionError
-from quantdesk.domain.auth import TokenPair
+from quantdesk.client.events import AsyncEventStream
+from quantdesk.domain.events import EventType
 
 T = TypeVar("T")
 
@@ -68,13 +75,13 @@ class AsyncQuantdeskClient(AsyncResources):
 
     # auth --------------------------------------------------------------------------------
 
-    async def login(self, username: str, password: str) -> TokenPair:
+    async def login(self, username: str, password: str) -> TokenPairOut:
         """Log in; the client keeps the tokens (and renews the access token by itself)."""
-        tokens = await self.call(_api.login(username, password))
+        tokens = await self.call(_api_access.login(username, password))
         self.credentials.store(tokens)
         return tokens
 
-    async def refresh(self) -> TokenPair:
+    async def refresh(self) -> TokenPairOut:
         """Exchange the refresh token for a new pair (the old refresh token is spent)."""
         async with self._renewal:
             return await self._refresh_locked()
@@ -83,16 +90,54 @@ class AsyncQuantdeskClient(AsyncResources):
         """Revoke this login's refresh token on the server and forget both tokens."""
         refresh_token = self.credentials.refresh_token
         if refresh_token is not None:
-            await self.call(_api.logout(refresh_token))
+            await self.call(_api_access.logout(refresh_token))
         self.credentials.forget()
 
-    async def _refresh_locked(self) -> TokenPair:
+    async def _refresh_locked(self) -> TokenPairOut:
         refresh_token = self.credentials.refresh_token
         if refresh_token is None:
             raise ValueError("nothing to refresh: log in first (an API key needs no refresh)")
-        tokens = await self.call(_api.refresh(refresh_token))
+        tokens = await self.call(_api_access.refresh(refresh_token))
         self.credentials.store(tokens)
         return tokens
+
+    # events ------------------------------------------------------------------------------
+
+    def events(
+        self, types: Collection[EventType] = tuple(EventType), *, after_seq: int | None = None
+    ) -> AsyncEventStream:
+        """A stream of service events of ``types`` (all by default), after ``after_seq``:
+        ``async with qd.events([EventType.job_update]) as stream: async for e in stream``."""
+        return AsyncEventStream(
+            ws_url(self.base_url),
+            self.credentials.credential,
+            types,
+            after_seq=after_seq,
+            renew=self.refresh if self.credentials.can_refresh() else None,
+        )
+
+    # waiting for work to finish ------------------------------------------------------------
+
+    async def wait_for_job(
+        self, job_id: str, *, timeout_s: float = 600.0, poll_s: float = 0.5
+    ) -> JobOut:
+        """The job once finished (completed, failed or cancelled); TimeoutError after
+        ``timeout_s`` (the job goes on)."""
+        waiting = Waiting(f"job {job_id}", timeout_s, poll_s)
+        while not (found := await self.job(job_id)).state.finished:
+            waiting.check(found.state.value)
+            await asyncio.sleep(poll_s)
+        return found
+
+    async def wait_for_run(
+        self, run_id: str, *, timeout_s: float = 600.0, poll_s: float = 0.5
+    ) -> RunOut:
+        """The run once finished; its result and downloads are there when ``completed``."""
+        waiting = Waiting(f"run {run_id}", timeout_s, poll_s)
+        while not (found := await self.run(run_id)).state.finished:
+            waiting.check(found.state.value)
+            await asyncio.sleep(poll_s)
+        return found
 
     # the one door every route goes through ------------------------------------------------
 
@@ -104,7 +149,7 @@ class AsyncQuantdeskClient(AsyncResources):
                 if self.credentials.generation == generation:  # nobody renewed it meanwhile
                     await self._refresh_locked()
             response = await self._exchange(call)
-        if response.is_error:
+        if call.failed(response):
             raise problem_error(response)
         return call.decode(response)
 
@@ -128,7 +173,11 @@ class AsyncQuantdeskClient(AsyncResources):
                         call.method, str(request.url), type(exc).__name__
                     ) from None
             else:
-                if attempt == retries or not retryable_status(call.method, response.status_code):
+                if (
+                    attempt == retries
+                    or not call.failed(response)
+                    or not retryable_status(call.method, response.status_code)
+                ):
                     return response
                 await response.aclose()
             await asyncio.sleep(self.retry.delay(attempt + 1))

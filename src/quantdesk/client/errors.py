@@ -25,6 +25,7 @@ class QuantdeskApiError(Exception):
         *,
         hint: str | None = None,
         retry_after_s: float | None = None,
+        errors: list[dict[str, str]] | None = None,
     ) -> None:
         self.status = status
         self.code = code
@@ -34,10 +35,15 @@ class QuantdeskApiError(Exception):
         self.data: dict[str, Any] = {} if data is None else dict(data)
         self.hint = hint
         self.retry_after_s = retry_after_s
+        self.errors: list[dict[str, str]] = [] if errors is None else errors
         super().__init__(self._message())
 
     def _message(self) -> str:
         text = f"{self.status} {self.code}: {self.detail or self.title}"
+        if self.errors:
+            text += ": " + "; ".join(
+                f"{e.get('field')}: {e.get('message')}" for e in self.errors[:5]
+            )
         if self.hint:
             text += f" ({self.hint})"
         if self.correlation_id:

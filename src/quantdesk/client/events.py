@@ -137,6 +137,7 @@ class EventStream:
         self._reconnects = reconnects
         self._open_timeout = open_timeout
         self._connection: ClientConnection | None = None
+        self._renewals = 0
 
     @property
     def last_seq(self) -> int | None:
@@ -176,8 +177,17 @@ class EventStream:
             except ConnectionClosed as error:
                 self._lost(error)
                 continue
-            event = self.cursor.take(raw)
+            try:
+                event = self.cursor.take(raw)
+            except QuantdeskApiError as error:  # a refused credential: renewed once, no loop
+                if error.status != 401 or self._renew is None or self._renewals > 0:
+                    raise
+                self._renewals += 1
+                self.close()
+                self._renew()
+                continue
             if event is not None:
+                self._renewals = 0
                 return event
 
     def _open(self, renewed: bool = False) -> ClientConnection:
@@ -242,6 +252,7 @@ class AsyncEventStream:
         self._reconnects = reconnects
         self._open_timeout = open_timeout
         self._connection: AsyncConnection | None = None
+        self._renewals = 0
 
     @property
     def last_seq(self) -> int | None:
@@ -281,8 +292,17 @@ class AsyncEventStream:
             except ConnectionClosed as error:
                 await self._lost(error)
                 continue
-            event = self.cursor.take(raw)
+            try:
+                event = self.cursor.take(raw)
+            except QuantdeskApiError as error:
+                if error.status != 401 or self._renew is None or self._renewals > 0:
+                    raise
+                self._renewals += 1
+                await self.close()
+                await self._renew()
+                continue
             if event is not None:
+                self._renewals = 0
                 return event
 
     async def _open(self, renewed: bool = False) -> AsyncConnection:

@@ -2,9 +2,11 @@
 routes, out of the client's reach) and the shapes whose transport schema has not landed in
 ``quantdesk.api.schemas`` yet. Unknown fields are kept (``extra="allow"``), never dropped."""
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from quantdesk.api.schemas.auth import ApiKeyOut
 
 T = TypeVar("T")
 
@@ -24,13 +26,28 @@ class Page(_Open, Generic[T]):
 
 
 class Component(_Open):
-    status: str
-    latency_ms: float | None = None
+    """One thing ``/ready`` checks (database, job workers, catalog, engine)."""
+
+    name: str
+    ok: bool
+    latency_ms: float
     detail: str | None = None
 
 
 class Readiness(_Open):
-    """``/ready``: each component's status and latency."""
+    """``/ready``: ``ready`` when every component is ok."""
 
     status: str
-    components: dict[str, Any] = Field(default_factory=dict)
+    components: list[Component]
+
+
+class ApiKeyCreated(_Open):
+    """A new API key: its record and its secret, which the service shows this once."""
+
+    key: ApiKeyOut
+    secret: str
+
+    def __repr__(self) -> str:
+        return f"ApiKeyCreated(key={self.key!r}, secret=<hidden>)"
+
+    __str__ = __repr__
