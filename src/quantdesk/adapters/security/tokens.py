@@ -107,6 +107,8 @@ def token_secret(path: Path) -> bytes:
         return _read_secret(path)
     except FileNotFoundError:
         pass
+    except OSError as error:
+        raise _unusable(path, error) from None
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
@@ -123,11 +125,15 @@ def token_secret(path: Path) -> bytes:
             temporary.unlink(missing_ok=True)
         return _read_secret(path)
     except OSError as error:
-        raise InvalidInputError(
-            f"the token secret file {path} cannot be created or read: {error.strerror or error}",
-            code="token_secret_unreadable",
-            hint="point QUANTDESK_TOKEN_SECRET_FILE at a writable location",
-        ) from None
+        raise _unusable(path, error) from None
+
+
+def _unusable(path: Path, error: OSError) -> InvalidInputError:
+    return InvalidInputError(
+        f"the token secret file {path} cannot be created or read: {error.strerror or error}",
+        code="token_secret_unreadable",
+        hint="point QUANTDESK_TOKEN_SECRET_FILE at a writable location",
+    )
 
 
 def _read_secret(path: Path) -> bytes:
