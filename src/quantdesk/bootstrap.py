@@ -9,8 +9,9 @@ import functools
 import logging
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue, ValidationError
 
@@ -28,7 +29,6 @@ from quantdesk.adapters.sources.bar_files import BarFileSource
 from quantdesk.adapters.sources.documents import BoundedDocumentReader
 from quantdesk.adapters.sources.headline_files import HeadlineFileSource
 from quantdesk.adapters.sources.signal_files import SignalFileSource
-from quantdesk.adapters.storage.kill_switches import FileKillSwitchStore
 from quantdesk.adapters.storage.run_store import FileRunStore
 from quantdesk.adapters.storage.signal_files import (
     JsonLinesDeadLetterStore,
@@ -45,11 +45,18 @@ from quantdesk.services.catalog import CatalogService
 from quantdesk.services.compatibility import CompatibilityChecker
 from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
+from quantdesk.services.ingest_records import IngestRecords
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.jobs import JobService
 from quantdesk.services.platform import Platform
 from quantdesk.services.plugins import PluginGate, PluginPolicy
-from quantdesk.services.ports import SignalBus
+from quantdesk.services.ports import (
+    BacktestRunner,
+    KillSwitchStore,
+    RunIndex,
+    RunStore,
+    SignalBus,
+)
 from quantdesk.services.ports.events import EventPublisher
 from quantdesk.services.ports.jobs import JobChannel, JobRunner, JobWork
 from quantdesk.services.registry import StrategyRegistry
@@ -66,13 +73,32 @@ from quantdesk.services.signals import (
 from quantdesk.services.synthetic import SyntheticMarketService
 from quantdesk.settings import QuantdeskSettings
 
+if TYPE_CHECKING:  # the service's types, imported only by what serves
+    from fastapi import FastAPI
+
+    from quantdesk.cli.serve import ServeOptions
+
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Overrides:
+    """Adapters a caller (a test, an embedding program) puts in place of the desk's own."""
+
+    runner: BacktestRunner | None = None
+    run_store: RunStore | None = None
+    run_index: RunIndex | None = None
+    kill_switches: KillSwitchStore | None = None
+
+
 def bootstrap(
-    settings: QuantdeskSettings | None = None, *, home: Path | str | None = None
+    settings: QuantdeskSettings | None = None,
+    *,
+    home: Path | str | None = None,
+    overrides: Overrides | None = None,
 ) -> Platform:
     """The Python API's entry point: ``bootstrap(home="./desk").ingest.ingest_bars(...)``."""
+    overrides = Overrides() if overrides is None else overrides
     if settings is None:
         settings = _settings(None if home is None else Path(home))
     elif home is not None:
@@ -93,15 +119,16 @@ def bootstrap(
         synthetic=SyntheticMarketService(instruments, ingest),
         backtests=BacktestService(
             catalog,
-            NautilusBacktestRunner(catalog),
-            FileRunStore(settings.runs_dir),
+            NautilusBacktestRunner(catalog) if overrides.runner is None else overrides.runner,
+            FileRunStore(settings.runs_dir) if overrides.run_store is None else overrides.run_store,
             HtmlReportRenderer(),
             signals=signal_store,
             audit_head=lambda: _audit_head(settings, platform),
             plugins=plugins,
             resolve=lambda ref: platform.registry.resolve(ref),  # references pinned here
+            index=_run_index(settings, overrides.run_index),
         ),
-        risk=RiskService(FileKillSwitchStore(settings.home / "risk")),
+        risk=RiskService(_kill_switches(settings, overrides.kill_switches)),
         producers=SignalProducerService(
             catalog, ArchGarchFitter(), VaderSentimentScorer(), HeadlineFileSource()
         ),
@@ -127,6 +154,43 @@ def bootstrap(
     return platform
 
 
+def _run_index(settings: QuantdeskSettings, given: RunIndex | None) -> Callable[[], RunIndex]:
+    """The runs' index in the desk's database, opened when a run first needs it."""
+    if given is not None:
+        return lambda: given
+
+    @functools.cache
+    def build() -> RunIndex:
+        from quantdesk.adapters.storage.database import Database
+        from quantdesk.adapters.storage.run_index import SqlRunIndex
+
+        return SqlRunIndex(Database(settings.database))
+
+    return build
+
+
+def _kill_switches(
+    settings: QuantdeskSettings, given: KillSwitchStore | None
+) -> Callable[[], KillSwitchStore]:
+    """Kill switches in the desk's database (a desk's older file of them moves in on first
+    use), opened when first read or thrown."""
+    if given is not None:
+        return lambda: given
+
+    @functools.cache
+    def build() -> KillSwitchStore:
+        from quantdesk.adapters.storage.database import Database
+        from quantdesk.adapters.storage.kill_switches import (
+            FileKillSwitchStore,
+            SqlKillSwitchStore,
+        )
+
+        legacy = FileKillSwitchStore(settings.home / "risk")
+        return SqlKillSwitchStore(Database(settings.database), legacy)
+
+    return build
+
+
 def _settings(home: Path | None) -> QuantdeskSettings:
     """The environment's settings; a value that breaks a rule is named by its variable (its
     value is not echoed: it may be a secret)."""
@@ -142,7 +206,55 @@ def main() -> None:
     """Console script ``quantdesk``."""
     from quantdesk.cli.app import create_cli
 
-    create_cli(lambda home: bootstrap(home=home))()
+    create_cli(lambda home: bootstrap(home=home), serve=_serve)()
+
+
+def service_app() -> "FastAPI":
+    """The service's app factory (uvicorn ``factory=True``; once per worker process):
+    settings from the environment, the platform and its service, then ``create_app``."""
+    from quantdesk.api.app import create_app
+    from quantdesk.api.config import ApiSettings
+
+    settings = _settings(None)
+    platform = bootstrap(settings)
+    api = ApiSettings(
+        cors_origins=settings.cors_origins,
+        metrics_public=settings.metrics_public,
+        environment=settings.environment,
+        ws_queue_size=settings.ws_queue_size,
+        ws_heartbeat_seconds=settings.ws_heartbeat_seconds,
+        upload_max_bytes=settings.upload_max_bytes,
+        uploads_dir=settings.uploads_dir,
+        readiness=(  # beside the database and the job workers, which the API checks itself
+            ("catalog", platform.instruments.list),
+            ("engine", _engine_importable),
+        ),
+    )
+    return create_app(platform, api)
+
+
+def _engine_importable() -> None:
+    """The engine a job's worker will load imports here too (cached after the first time)."""
+    import importlib
+
+    importlib.import_module("nautilus_trader.backtest.engine")
+
+
+def _serve(options: "ServeOptions") -> None:
+    """``quantdesk serve``: uvicorn on the factory above, JSON logs in every worker."""
+    import uvicorn
+
+    from quantdesk.api.observability import log_config
+
+    uvicorn.run(
+        "quantdesk.bootstrap:service_app",
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        log_config=log_config(),
+        server_header=False,
+    )
 
 
 def _signals(
@@ -322,6 +434,11 @@ def run_job(
     platform of the worker's own from the service's settings, the job's correlation id bound."""
     with correlated(work.correlation_id):
         return work.handler(bootstrap(settings), work.payload, channel)
+
+
+def _ingests(settings: QuantdeskSettings) -> IngestRecords:
+    """Ingest summaries and rejects by id, where the ingests write them."""
+    return IngestRecords(settings.ingest_dir, settings.signals_dir / "rejects")
 
 
 def _validated(

@@ -77,8 +77,12 @@ def test_adding_the_same_definition_twice_is_a_no_op(desk: Platform) -> None:
 def test_redefinition_needs_replace_and_no_data(desk: Platform, tmp_path: Path) -> None:
     desk.instruments.add(SPECS[0])
     wider = SPECS[0].model_copy(update={"tick_size": Decimal("0.05")})
-    with pytest.raises(ConflictError, match="--replace"):
+    with pytest.raises(ConflictError, match="already defined differently") as refused:
         desk.instruments.add(wider)
+    assert (refused.value.code, refused.value.data) == (
+        "instrument_exists",
+        {"instrument_id": "AAPL.XNAS"},
+    )
     assert desk.instruments.add(wider, replace=True) is True
     assert desk.instruments.get("AAPL.XNAS").tick_size == Decimal("0.05")
     csv = tmp_path / "bars.csv"

@@ -1,6 +1,7 @@
 """The desk's kill switches: thrown and released through the API and the CLI, logged."""
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,9 @@ def test_throw_status_release_and_log(desk: Platform) -> None:
     risk.release(KillSwitchScope.PORTFOLIO, "", "ana")
     risk.release(KillSwitchScope.STRATEGY, "EmaCross-A", "ana")
     assert [s.target for s in bootstrap(home=desk.home).risk.status()] == ["SYN02.SIM"]
-    log = (desk.home / "risk" / "kill_switches.log.jsonl").read_text().splitlines()
-    assert [json.loads(line)["action"] for line in log] == [
+    with sqlite3.connect(desk.home / "quantdesk.db") as sql:  # the log beside the state
+        log = [action for (action,) in sql.execute("SELECT action FROM kill_switch_events")]
+    assert log == [
         "kill",
         "kill",
         "kill",
@@ -44,8 +46,10 @@ def test_mistakes_are_named(desk: Platform) -> None:
         desk.risk.kill(KillSwitchScope.PORTFOLIO, "X", "why", "me")
     with pytest.raises(InvalidInputError, match="why"):
         desk.risk.kill(KillSwitchScope.STRATEGY, "X", " ", "me")
-    with pytest.raises(NotFoundError, match="risk status"):
+    with pytest.raises(NotFoundError, match="no strategy kill switch 'X'") as released:
         desk.risk.release(KillSwitchScope.STRATEGY, "X", "me")
+    assert released.value.code == "kill_switch_not_thrown"
+    assert released.value.data == {"scope": "strategy", "target": "X"}
 
 
 @pytest.mark.parametrize(
@@ -95,3 +99,34 @@ def test_cli_kill_release_status(tmp_path: Path) -> None:
     released = runner.invoke(app, [*home, "risk", "release", "--instrument", "SYN01.SIM"])
     assert released.exit_code == 0
     assert "No kill switch" in runner.invoke(app, [*home, "risk", "status"]).output
+
+
+def test_a_desk_keeps_the_switches_of_its_older_file(tmp_path: Path) -> None:
+    """Issue 14: kill switches moved into the database; a switch thrown in the file a desk
+    kept before is still thrown (and released once, for good) after the move."""
+    risk = tmp_path / "home" / "risk"
+    risk.mkdir(parents=True)
+    switch = {
+        "scope": "instrument",
+        "target": "SYN01.SIM",
+        "reason": "bad prints",
+        "actor": "bo",
+        "thrown_at_ns": 5,
+    }
+    (risk / "kill_switches.json").write_text(json.dumps([switch]))
+    desk = bootstrap(home=tmp_path / "home")
+    assert [s.model_dump(mode="json") for s in desk.risk.status()] == [switch]
+    assert desk.risk.halted("any", "SYN01.SIM") is not None
+    assert not (risk / "kill_switches.json").exists()
+    assert (risk / "kill_switches.json.imported").is_file()
+    desk.risk.release(KillSwitchScope.INSTRUMENT, "SYN01.SIM", "bo")
+    assert bootstrap(home=tmp_path / "home").risk.status() == []
+
+
+def test_cli_names_the_status_command_for_a_switch_not_thrown(tmp_path: Path) -> None:
+    app = create_cli(lambda home: bootstrap(home=home))
+    home = ["--home", str(tmp_path / "home")]
+    released = CliRunner().invoke(app, [*home, "risk", "release", "--instrument", "SYN01.SIM"])
+    assert released.exit_code == EXIT_INVALID
+    assert "no instrument kill switch 'SYN01.SIM'" in released.output
+    assert "quantdesk risk status" in released.output

@@ -41,10 +41,25 @@ def reported_failures(console: Console) -> Iterator[None]:
         _fail(console, error, EXIT_INVALID)
 
 
+CLI_HINTS: dict[str, str] = {
+    "instrument_exists": "pass --replace to redefine it (only allowed while it has no data)",
+    "invalid_bar_spec": "e.g. --bar-spec 1-MINUTE-LAST",
+    "volume_column_missing": "map it with --volume-col NAME or pass --default-volume V",
+    "range_too_short": "widen --start/--end, or produce over more data",
+    "kill_switch_not_thrown": "see quantdesk risk status",
+}
+"""The CLI's own hint per error code: the service's hint names no flag or command."""
+
+
+def hint_of(error: QuantdeskError) -> str | None:
+    return CLI_HINTS.get(error.code, error.hint)
+
+
 def _fail(console: Console, error: QuantdeskError, code: int) -> NoReturn:
     console.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False)
-    if error.hint:
-        console.print(f"[yellow]hint:[/] {escape(error.hint)}", highlight=False)
+    hint = hint_of(error)
+    if hint:
+        console.print(f"[yellow]hint:[/] {escape(hint)}", highlight=False)
     raise typer.Exit(code)
 
 

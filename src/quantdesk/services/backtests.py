@@ -1,46 +1,45 @@
 """Running backtests: pin the request's strategies, check the plan against the catalog, run
 it, analyse it, store it.
 
+A run has an id and a record from submission on (``submit``): pending, running, then
+completed, failed (with its error and code) or cancelled. ``execute`` does the work, in this
+process or a worker's; ``run`` is both, for the CLI and the Python API.
+
 Nothing about a run is left to chance: references are pinned to exact registry versions
 (:mod:`backtest_plans`), the range to explicit data bounds (:mod:`backtest_data`), the data it
 reads is fingerprinted by file checksum, and every figure in the result is computed by
-quantdesk from the fills it recorded.
+quantdesk from the fills it recorded (:mod:`backtest_results`).
 """
 
 import hashlib
 import json
+import logging
+import re
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import quantdesk
 from quantdesk.domain.audit import AuditAnchor
-from quantdesk.domain.backtest import (
-    BacktestRequest,
-    BacktestResult,
-    DataUsed,
-    EngineFacts,
-    RunStatus,
-    SignalDataUsed,
-)
+from quantdesk.domain.backtest import BacktestRequest, BacktestResult, DataUsed, SignalDataUsed
 from quantdesk.domain.backtest_plan import RunPlan
-from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.market_data import BarSpec, bar_type_id
+from quantdesk.domain.correlation import current_correlation_id
+from quantdesk.domain.errors import (
+    InvalidInputError,
+)
+from quantdesk.domain.runs import (
+    RunFilter,
+    RunRecord,
+    RunState,
+)
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.versions import StrategyVersion
+from quantdesk.domain.text import shown, validate_actor
 from quantdesk.services.backtest_data import data_used, pin_range, signal_data
 from quantdesk.services.backtest_plans import Resolver, pin, plan_of
-from quantdesk.services.columns import Float64Array, Int64Array
-from quantdesk.services.execution import (
-    check_not_all_refused,
-    execution_summary,
-    refusal_warnings,
-)
-from quantdesk.services.execution_quality import run_execution_quality
-from quantdesk.services.performance import attribute, build_equity_curve, compute_metrics
+from quantdesk.services.backtest_results import RunInputs, analyse
 from quantdesk.services.plugins import PluginGate, PluginUse
 from quantdesk.services.ports import (
     BacktestRunner,
@@ -48,12 +47,24 @@ from quantdesk.services.ports import (
     ProgressReporter,
     ReportRenderer,
     RunArtifacts,
+    RunIndex,
     RunStore,
     SignalStore,
     SilentProgress,
 )
 from quantdesk.services.ports.plugins import PluginClass
-from quantdesk.services.signal_provenance import build_provenance
+from quantdesk.services.run_ledger import RunLedger
+
+log = logging.getLogger(__name__)
+
+CHECK_TASK = "check request and data"
+SIMULATE_TASK = "backtest (simulated time)"
+ANALYSE_TASK = "analyse"
+REPORT_TASK = "store result and report"
+PROGRESS_TASKS = (CHECK_TASK, SIMULATE_TASK, ANALYSE_TASK, REPORT_TASK)
+"""The ``ProgressReporter`` tasks of a run, in order (a job weighs them into percent)."""
+
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _plugin_uses(plan: RunPlan) -> list[PluginUse]:
@@ -75,7 +86,9 @@ class BacktestService:
         audit_head: Callable[[], AuditAnchor | None] | None = None,
         plugins: PluginGate | None = None,
         resolve: Resolver | None = None,
+        index: Callable[[], RunIndex] | None = None,
     ) -> None:
+        self._ledger = RunLedger(index)  # index built on first use; None: runs are not indexed
         self._resolve = resolve  # the registry's reference resolution
         self._plugins = PluginGate() if plugins is None else plugins  # default: built-ins only
         self._audit_head = audit_head  # the registry's chain head, recorded in each result
@@ -92,16 +105,16 @@ class BacktestService:
         exact references resolve to: a caller that registers only after a successful run
         (the shorthands) leaves the registry untouched by a refused one."""
         resolve = self._resolve
-        if resolve is None:
-            raise InvalidInputError(
-                "this desk has no strategy registry to resolve references from",
-                hint="open the desk with its database",
-            )
         known = {f"{d.strategy_id}@{d.version}": d for d in pending}
 
         def resolved(ref: str) -> StrategyVersion:
             definition = known.get(ref)
             if definition is None:
+                if resolve is None:
+                    raise InvalidInputError(
+                        "this desk has no strategy registry to resolve references from",
+                        hint="open the desk with its database",
+                    )
                 return resolve(ref)
             return StrategyVersion(definition=definition, content_hash=definition.content_hash)
 
@@ -163,31 +176,142 @@ class BacktestService:
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    # submitted runs: id and record first, then the work ---------------------------------------
+
+    def submit(
+        self,
+        request: BacktestRequest,
+        *,
+        submitted_by: str,
+        job_id: str | None = None,
+        pending: Sequence[StrategyDefinition] = (),
+    ) -> RunRecord:
+        """Pin the request and check it against the catalog, then store it as a pending run.
+
+        A refused request raises and stores nothing; from here on the run has an id and a
+        state that every interface can follow (``execute`` does the work)."""
+        return self._submit(request, submitted_by, job_id, pending)[0]
+
+    def execute(self, run_id: str, progress: ProgressReporter | None = None) -> BacktestResult:
+        """Run a submitted run: running, then completed, or failed with its error and code
+        stored (the error is raised again). It runs the definitions pinned at submission (no
+        registry lookup: a worker process needs none) on the catalog as it is now."""
+        record, request = self._ledger.runnable(run_id)
+        progress = progress or SilentProgress()
+        try:
+            with progress.task(CHECK_TASK):
+                plan, data = self.prepare_plan(self.plan(request, request.pinned))
+                inputs = self._inputs(run_id, plan, data, time.time_ns())
+        except BaseException as error:
+            self._ledger.fail(record, error)
+            raise
+        return self._execute(record, inputs, progress)
+
     def run(
         self,
         request: BacktestRequest,
         progress: ProgressReporter | None = None,
         pending: Sequence[StrategyDefinition] = (),
+        *,
+        submitted_by: str = "local",
     ) -> BacktestResult:
-        """Pin the request's references (``pending``: see ``plan``), then run it."""
-        return self.run_plan(self.plan(request, pending), progress)
+        """``submit`` then ``execute`` in this process (``pending``: see ``plan``)."""
+        progress = progress or SilentProgress()
+        with progress.task(CHECK_TASK):
+            record, inputs = self._submit(request, submitted_by, None, pending)
+        return self._execute(record, inputs, progress)
 
     def run_plan(self, plan: RunPlan, progress: ProgressReporter | None = None) -> BacktestResult:
-        """Run a plan (checked against the catalog first): for internal callers (validation's
-        smoke runs, tests) that hold a plan rather than a request of references."""
+        """Run a plan (checked against the catalog first) without indexing it: for internal
+        callers (validation's smoke runs, tests) that hold a plan rather than a request."""
         progress = progress or SilentProgress()
         started = time.time_ns()
-        with progress.task("check request and data"):
+        with progress.task(CHECK_TASK):
             plan, data = self.prepare_plan(plan)
-            audit_head = None if self._audit_head is None else self._audit_head()
-        pinned = plan.request
-        assert pinned.start_ns is not None and pinned.end_ns is not None
-        start_ns, end_ns = pinned.start_ns, pinned.end_ns
-        signal_data = self.signal_data(plan)
-        fingerprint = self.fingerprint(plan, data, signal_data)
-        total_bars = sum(d.bars for d in data)
+            inputs = self._inputs(None, plan, data, started)
+        return self._work(inputs, progress)
+
+    def mark_stopped(
+        self, run_id: str, state: RunState, reason: str, *, code: str | None = None
+    ) -> RunRecord:
+        """A run stopped from outside (worker killed, cancelled, past its time limit): failed
+        or cancelled with ``reason`` (``code``: default ``run_failed``/``run_cancelled``). A
+        run that already finished keeps how it finished."""
+        return self._ledger.stop(run_id, state, reason, code)
+
+    def records(
+        self, filter: RunFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[RunRecord], int]:
+        """A page of run records, newest first, and how many match in all."""
+        return self._ledger.page(filter, limit=limit, offset=offset)
+
+    def record(self, run_id: str) -> RunRecord:
+        """``NotFoundError`` (code ``run_not_found``) for an unknown id."""
+        return self._ledger.get(run_id)
+
+    # the work ------------------------------------------------------------------------------
+
+    def _submit(
+        self,
+        request: BacktestRequest,
+        submitted_by: str,
+        job_id: str | None,
+        pending: Sequence[StrategyDefinition],
+    ) -> tuple[RunRecord, RunInputs]:
+        index = self._ledger.index
+        submitted_by = validate_actor(submitted_by)
+        if job_id is not None and not _JOB_ID.fullmatch(job_id):
+            raise InvalidInputError(
+                f"job id {shown(job_id)} is not 1-64 letters, digits, '-' or '_'",
+                code="invalid_job_id",
+            )
+        plan, data = self.prepare_plan(self.plan(request, pending))
+        inputs = self._inputs(None, plan, data, time.time_ns())
+        record = RunRecord(
+            run_id=inputs.run_id,
+            state=RunState.PENDING,
+            label=plan.request.label,
+            strategies=tuple(s.ref for s in plan.strategies),
+            submitted_by=submitted_by,
+            correlation_id=current_correlation_id(),
+            job_id=job_id,
+            created_ns=inputs.started_ns,
+            fingerprint=inputs.fingerprint,
+        )
+        index.add(record, plan.request)
+        return record, inputs
+
+    def _execute(
+        self, record: RunRecord, inputs: RunInputs, progress: ProgressReporter
+    ) -> BacktestResult:
+        running = self._ledger.start(record)
+        try:
+            result = self._work(inputs, progress)
+        except BaseException as error:
+            self._ledger.fail(running, error)
+            raise
+        self._ledger.complete(running, result)
+        return result
+
+    def _inputs(
+        self, run_id: str | None, plan: RunPlan, data: list[DataUsed], started_ns: int
+    ) -> RunInputs:
+        signals = self.signal_data(plan)
+        fingerprint = self.fingerprint(plan, data, signals)
+        if run_id is None:
+            at = datetime.fromtimestamp(started_ns / 1e9, tz=UTC)
+            run_id = f"{at:%Y%m%dT%H%M%SZ}-{fingerprint[:8]}-{uuid.uuid4().hex[:4]}"
+        audit_head = None if self._audit_head is None else self._audit_head()
+        return RunInputs(run_id, plan, data, signals, fingerprint, audit_head, started_ns)
+
+    def _work(self, inputs: RunInputs, progress: ProgressReporter) -> BacktestResult:
+        """The engine run, its analysis, then the stored result and report (one task each)."""
+        plan = inputs.plan
+        assert plan.request.start_ns is not None and plan.request.end_ns is not None
+        start_ns, end_ns = plan.request.start_ns, plan.request.end_ns
+        total_bars = sum(d.bars for d in inputs.data)
         span = max(end_ns - start_ns, 1)
-        with progress.task("backtest (simulated time)", total=total_bars) as advance:
+        with progress.task(SIMULATE_TASK, total=total_bars) as advance:
             done = [0]
 
             def on_progress(ts_ns: int) -> None:
@@ -197,97 +321,15 @@ class BacktestService:
                     done[0] = reached
 
             engine_run = self._runner.run(plan, on_progress)
-        execution = execution_summary(engine_run.fills)
-        accepted = engine_run.orders_accepted
-        check_not_all_refused(
-            engine_run.engine_rejections,
-            execution.orders_filled if accepted is None else max(accepted, execution.orders_filled),
-        )
-        with progress.task("analyse and store"):
-            # Read only now, into the memory the engine has just handed back: read before the
-            # run, they would sit on top of the engine's own peak.
-            prices: dict[str, tuple[Int64Array, Float64Array]] = {
-                instrument_id: self._catalog.read_closes(bar_type, start_ns, end_ns)
-                for instrument_id, bar_type in plan.marks.items()
-            }
-            starting_equity = self._starting_equity(plan)
-            curve = build_equity_curve(engine_run.fills, prices, starting_equity)
-            metrics = compute_metrics(
-                curve, engine_run.positions, engine_run.fills, starting_equity
+        with progress.task(ANALYSE_TASK):
+            result, artifacts = analyse(
+                inputs, engine_run, self._catalog, self._runner.engine_version
             )
-            attribution = attribute(
-                engine_run.fills,
-                engine_run.positions,
-                prices,
-                starting_equity,
-                run=(curve, metrics),
-            )
-            execution_quality = run_execution_quality(
-                ((s.nautilus_id, s.spec) for s in plan.strategies),
-                engine_run.fills,
-                lambda instrument_id, bar_spec: self._catalog.read_bars(
-                    bar_type_id(instrument_id, BarSpec.parse(bar_spec)), start_ns, end_ns
-                ),
-            )
-            facts = EngineFacts(
-                nautilus_trader_version=self._runner.engine_version,
-                quantdesk_version=quantdesk.__version__,
-                bars=total_bars,
-                events_processed=engine_run.events_processed,
-                orders=engine_run.orders,
-                fills=len(engine_run.fills),
-                positions_closed=len(engine_run.positions),
-                wall_seconds=engine_run.wall_seconds,
-                bars_per_second=total_bars / engine_run.wall_seconds
-                if engine_run.wall_seconds > 0
-                else 0.0,
-            )
-            result = BacktestResult(
-                run_id=f"{datetime.now(tz=UTC):%Y%m%dT%H%M%SZ}-{fingerprint[:8]}-{uuid.uuid4().hex[:4]}",
-                status=RunStatus.COMPLETED,
-                fingerprint=fingerprint,
-                request=pinned,
-                strategies=plan.records,
-                instruments=list(plan.instruments),
-                started_at_ns=started,
-                finished_at_ns=time.time_ns(),
-                data=data,
-                metrics=metrics,
-                attribution=attribution,
-                facts=facts,
-                risk_events=engine_run.risk_events,
-                risk_counts=dict(sorted(Counter(e.rule for e in engine_run.risk_events).items())),
-                signal_data=signal_data,
-                provenance=build_provenance(
-                    engine_run.signal_uses,
-                    engine_run.signal_decisions,
-                    engine_run.fills,
-                    signal_data,
-                )
-                if pinned.replays_signals
-                else None,
-                engine_rejections=engine_run.engine_rejections,
-                execution=execution,
-                execution_quality=execution_quality,
-                audit_head=audit_head,
-                warnings=refusal_warnings(engine_run.engine_rejections, execution.orders_filled),
-            )
-            artifacts = RunArtifacts(
-                fills=engine_run.fills, positions=engine_run.positions, curve=curve, prices=prices
-            )
+        with progress.task(REPORT_TASK):
             self._store.save(
                 result, artifacts, lambda out: self._renderer.write(result, artifacts, out)
             )
         return result
-
-    def _starting_equity(self, plan: RunPlan) -> float:
-        currencies = {plan.venue(v).base_currency for v in plan.venue_names}
-        if len(currencies) > 1:
-            raise InvalidInputError(
-                f"venues account in several currencies ({', '.join(sorted(currencies))})",
-                hint="multi-currency portfolios are not supported yet",
-            )
-        return plan.starting_equity
 
     # the run store, for the interfaces ----------------------------------------------------------
 

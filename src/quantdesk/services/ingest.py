@@ -269,7 +269,9 @@ def _parse_spec(bar_spec: BarSpec | str) -> BarSpec:
     try:
         return BarSpec.parse(bar_spec)
     except ValueError as error:
-        raise InvalidInputError(str(error), hint="e.g. --bar-spec 1-MINUTE-LAST") from error
+        raise InvalidInputError(
+            str(error), hint="a bar spec looks like 1-MINUTE-LAST", code="invalid_bar_spec"
+        ) from error
 
 
 def _write_rejects(run_dir: Path, rejections: list[Rejection]) -> Path:

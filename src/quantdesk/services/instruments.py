@@ -22,7 +22,9 @@ class InstrumentService:
             if not replace:
                 raise ConflictError(
                     f"{spec.instrument_id} is already defined differently",
-                    hint="pass --replace to redefine it (only allowed while it has no data)",
+                    hint="redefine it with replace (only allowed while it has no data)",
+                    code="instrument_exists",
+                    data={"instrument_id": spec.instrument_id},
                 )
             if self._catalog.has_data_for(spec.instrument_id):
                 raise ConflictError(

@@ -6,6 +6,7 @@ do not read them: to study a halt in a backtest, schedule it in the request's ``
 """
 
 import time
+from collections.abc import Callable
 
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.instruments import require_instrument_id
@@ -21,8 +22,12 @@ from quantdesk.services.ports import KillSwitchStore
 
 
 class RiskService:
-    def __init__(self, store: KillSwitchStore) -> None:
-        self._store = store
+    def __init__(self, store: Callable[[], KillSwitchStore]) -> None:
+        self._build_store = store  # built on first use: the desk's database
+
+    @property
+    def _store(self) -> KillSwitchStore:
+        return self._build_store()
 
     def kill(self, scope: KillSwitchScope, target: str, reason: str, actor: str) -> KillSwitch:
         """Throw a switch; every field is checked as the store will keep it (one line each,
@@ -52,7 +57,8 @@ class RiskService:
         if not self._store.release(scope, target, actor, time.time_ns()):
             raise NotFoundError(
                 f"no {scope.value} kill switch {target!r} is thrown".replace(" ''", ""),
-                hint="see quantdesk risk status",
+                code="kill_switch_not_thrown",
+                data={"scope": scope.value, "target": target},
             )
 
     def status(self) -> list[KillSwitch]:

@@ -90,7 +90,9 @@ def _read_bars(path: Path, options: BarIngestOptions) -> RawBarColumns:
             if options.default_volume is None:
                 raise SourceReadError(
                     f"{path}: no volume column {name!r} (columns: {table.column_names})",
-                    hint="map it with --volume-col NAME or pass --default-volume V",
+                    hint="map the volume column by name, or give a default volume",
+                    code="volume_column_missing",
+                    data={"column": name},
                 )
             numbers[field] = np.full(table.num_rows, options.default_volume, dtype=np.float64)
             continue

@@ -35,6 +35,8 @@ T = TypeVar("T")
 class DatabaseError(QuantdeskError):
     """The database cannot be reached or used."""
 
+    code = "database_error"
+
 
 class _CheckedSession(Session):
     """A session whose rows are checked against their columns before every flush."""

@@ -24,7 +24,13 @@ from quantdesk.services.ports.registry import (
     StrategyStore,
 )
 from quantdesk.services.ports.risk import KillSwitchStore
-from quantdesk.services.ports.runs import ReportRenderer, ReportWriter, RunArtifacts, RunStore
+from quantdesk.services.ports.runs import (
+    ReportRenderer,
+    ReportWriter,
+    RunArtifacts,
+    RunIndex,
+    RunStore,
+)
 from quantdesk.services.ports.signals import (
     DeadLetterStore,
     ReceivedSignal,
@@ -57,6 +63,7 @@ __all__ = [
     "ReportRenderer",
     "ReportWriter",
     "RunArtifacts",
+    "RunIndex",
     "RunStore",
     "SchemaMigrator",
     "SentimentScorer",

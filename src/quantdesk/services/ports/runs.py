@@ -1,15 +1,17 @@
 """Where runs live: artifacts and reports (files), the queryable index of run records."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO
 
 from quantdesk.domain.backtest import (
+    BacktestRequest,
     BacktestResult,
     FillRecord,
     PositionRecord,
 )
+from quantdesk.domain.runs import RunFilter, RunRecord, RunState
 from quantdesk.services.columns import Float64Array, Int64Array
 from quantdesk.services.performance import EquityCurve
 
@@ -52,4 +54,33 @@ class ReportRenderer(Protocol):
     def write(self, result: BacktestResult, artifacts: RunArtifacts, out: TextIO) -> None:
         """A self-contained HTML page, written part by part (it embeds ~5 MB of plotly.js:
         held as one string, it would add to the run's peak memory)."""
+        ...
+
+
+class RunIndex(Protocol):
+    """Every run's record and request from submission on, queryable (the database).
+
+    State changes are compare-and-set: a worker finishing a run and the job service stopping
+    it may race, and the first to write wins.
+    """
+
+    def add(self, record: RunRecord, request: BacktestRequest) -> None:
+        """Store a new run; ``ConflictError`` (code ``run_exists``) when its id is taken."""
+        ...
+
+    def update(self, record: RunRecord, *, expect: Collection[RunState]) -> bool:
+        """Replace the stored record if its state is one of ``expect``; False otherwise.
+
+        ``NotFoundError`` (code ``run_not_found``) when there is no such run."""
+        ...
+
+    def get(self, run_id: str) -> RunRecord | None: ...
+
+    def request(self, run_id: str) -> BacktestRequest | None:
+        """The request as submitted (references pinned)."""
+        ...
+
+    def query(self, filter: RunFilter, *, limit: int, offset: int) -> tuple[list[RunRecord], int]:
+        """A page of the matching records, newest first (``created_ns``, then run id), and
+        how many match in all."""
         ...

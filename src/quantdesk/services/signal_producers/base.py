@@ -131,7 +131,14 @@ def require_bars(producer: str, bar_type: str, available: int, needed: int, why:
         raise InvalidInputError(
             f"{producer} needs at least {needed} bars of {bar_type} in the range ({why}); "
             f"the catalog holds {available}",
-            hint="widen --start/--end, or produce over more data",
+            hint="widen the time range, or produce over more data",
+            code="range_too_short",
+            data={
+                "producer": producer,
+                "bar_type": bar_type,
+                "available": available,
+                "needed": needed,
+            },
         )
 
 

@@ -1,0 +1,247 @@
+"""In-memory fakes of quantdesk's own ports, for tests where the adapter is not the point.
+
+Each fake keeps its port's contract (tests/contract/ runs the same suite over the fake and the
+real adapters), so a test on fakes proves the service, not the fake. Wire them with
+``bootstrap(home=..., overrides=Overrides(runner=FakeBacktestRunner(), ...))``.
+"""
+
+import io
+import threading
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from quantdesk.domain.backtest import BacktestRequest, BacktestResult, FillRecord, PositionRecord
+from quantdesk.domain.backtest_plan import RunPlan
+from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from quantdesk.domain.risk import KillSwitch, KillSwitchScope
+from quantdesk.domain.runs import RunFilter, RunRecord, RunState
+from quantdesk.services.ports import EngineRun, ReportWriter, RunArtifacts
+
+# the runner ----------------------------------------------------------------------------------
+
+
+class FakeBacktestRunner:
+    """A deterministic ``EngineRun`` without an engine: per strategy, one long round trip on
+    its first instrument, bought at ``entry`` at the range's start and sold at ``exit`` at
+    its end (``quantity`` each way, ``commission`` per fill).
+
+    ``fail``: raised by ``run`` after the first progress report (a run that fails in the
+    engine); ``hold``: an event ``run`` waits for before it finishes (a run to cancel).
+    """
+
+    engine_version = "fake-engine 0"
+
+    def __init__(
+        self,
+        *,
+        entry: float = 100.0,
+        exit: float = 101.0,
+        quantity: float = 1.0,
+        commission: float = 0.0,
+        fail: Exception | None = None,
+        hold: threading.Event | None = None,
+    ) -> None:
+        self.entry, self.exit, self.quantity, self.commission = entry, exit, quantity, commission
+        self.fail = fail
+        self.hold = hold
+        self.runs: list[RunPlan] = []
+
+    def check(self, plan: RunPlan) -> None:
+        return None
+
+    def run(self, plan: RunPlan, on_progress: Callable[[int], None] | None = None) -> EngineRun:
+        start, end = plan.request.start_ns, plan.request.end_ns
+        assert start is not None and end is not None, "the service pins the range first"
+        self.runs.append(plan)
+        report = on_progress or (lambda ts_ns: None)
+        report(start)
+        if self.fail is not None:
+            raise self.fail
+        if self.hold is not None:
+            self.hold.wait()
+        report((start + end) // 2)
+        fills: list[FillRecord] = []
+        positions: list[PositionRecord] = []
+        for index, strategy in enumerate(plan.strategies):
+            instrument = strategy.instruments[0]
+            position = f"P-{index}"
+            for side, ts, price in ((1, start, self.entry), (-1, end, self.exit)):
+                fills.append(
+                    FillRecord(
+                        ts_ns=ts,
+                        strategy_id=strategy.nautilus_id,
+                        instrument_id=instrument,
+                        order_id=f"O-{index}-{len(fills)}",
+                        trade_id=f"T-{index}-{len(fills)}",
+                        position_id=position,
+                        side=side,
+                        quantity=self.quantity,
+                        price=price,
+                        commission=self.commission,
+                        commission_currency=plan.venue_of(instrument).base_currency,
+                    )
+                )
+            positions.append(
+                PositionRecord(
+                    strategy_id=strategy.nautilus_id,
+                    instrument_id=instrument,
+                    position_id=position,
+                    side=1,
+                    peak_quantity=self.quantity,
+                    opened_ns=start,
+                    closed_ns=end,
+                    avg_px_open=self.entry,
+                    avg_px_close=self.exit,
+                    realized_pnl=(self.exit - self.entry) * self.quantity - 2 * self.commission,
+                    commissions=2 * self.commission,
+                )
+            )
+        report(end)
+        return EngineRun(
+            fills=fills,
+            positions=positions,
+            events_processed=len(fills),
+            orders=len(fills),
+            wall_seconds=0.001,
+            balances={},
+            risk_events=[],
+            orders_accepted=len(fills),
+        )
+
+
+# runs ----------------------------------------------------------------------------------------
+
+
+class InMemoryRunStore:
+    """Results and artifacts in a dict; ``root``: where ``directory`` says a run lives (and
+    its report is written, when given)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root or Path("/nonexistent/runs")
+        self._write_files = root is not None
+        self._runs: dict[str, tuple[BacktestResult, RunArtifacts, str]] = {}
+
+    def save(
+        self, result: BacktestResult, artifacts: RunArtifacts, write_report: ReportWriter
+    ) -> Path:
+        if result.run_id in self._runs:
+            raise ConflictError(f"run {result.run_id} is already stored")
+        report = io.StringIO()
+        write_report(report)
+        self._runs[result.run_id] = (result, artifacts, report.getvalue())
+        folder = self._root / result.run_id
+        if self._write_files:
+            folder.mkdir(parents=True)
+            (folder / "report.html").write_text(report.getvalue(), encoding="utf-8")
+        return folder
+
+    def results(self) -> list[BacktestResult]:
+        stored = [result for result, _, _ in self._runs.values()]
+        return sorted(stored, key=lambda r: (r.started_at_ns, r.run_id), reverse=True)
+
+    def result(self, run_id: str) -> BacktestResult:
+        return self._runs[self._resolve(run_id)][0]
+
+    def artifacts(self, run_id: str) -> RunArtifacts:
+        return self._runs[self._resolve(run_id)][1]
+
+    def report(self, run_id: str) -> str:
+        return self._runs[self._resolve(run_id)][2]
+
+    def directory(self, run_id: str) -> Path:
+        return self._root / self._resolve(run_id)
+
+    def _resolve(self, run_id: str) -> str:
+        matches = [r for r in self._runs if r.startswith(run_id)] if run_id else []
+        if run_id in self._runs:
+            return run_id
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFoundError(
+                f"no stored run {run_id!r}", code="run_not_found", data={"run_id": run_id}
+            )
+        raise InvalidInputError(f"run id prefix {run_id!r} matches {len(matches)} runs")
+
+
+class InMemoryRunIndex:
+    """The ``RunIndex`` port in a dict (thread-safe: the API's thread pool shares it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[str, RunRecord] = {}
+        self._requests: dict[str, str] = {}  # JSON, as the database keeps it
+
+    def add(self, record: RunRecord, request: BacktestRequest) -> None:
+        with self._lock:
+            if record.run_id in self._records:
+                raise ConflictError(
+                    f"run {record.run_id} is already indexed",
+                    code="run_exists",
+                    data={"run_id": record.run_id},
+                )
+            self._records[record.run_id] = record
+            self._requests[record.run_id] = request.model_dump_json()
+
+    def update(self, record: RunRecord, *, expect: Collection[RunState]) -> bool:
+        with self._lock:
+            current = self._records.get(record.run_id)
+            if current is None:
+                raise NotFoundError(
+                    f"no run {record.run_id!r}",
+                    code="run_not_found",
+                    data={"run_id": record.run_id},
+                )
+            if current.state not in expect:
+                return False
+            self._records[record.run_id] = record.model_copy(
+                update={"strategies": current.strategies}
+            )
+            return True
+
+    def get(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            return self._records.get(run_id)
+
+    def request(self, run_id: str) -> BacktestRequest | None:
+        with self._lock:
+            body = self._requests.get(run_id)
+        return None if body is None else BacktestRequest.model_validate_json(body)
+
+    def query(self, filter: RunFilter, *, limit: int, offset: int) -> tuple[list[RunRecord], int]:
+        with self._lock:
+            matching = [r for r in self._records.values() if filter.matches(r)]
+        matching.sort(key=lambda r: (r.created_ns, r.run_id), reverse=True)
+        start = max(offset, 0)
+        return matching[start : start + max(limit, 0)], len(matching)
+
+
+# risk ----------------------------------------------------------------------------------------
+
+
+class InMemoryKillSwitchStore:
+    """The ``KillSwitchStore`` port in a dict, with its log of throws and releases."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thrown: dict[tuple[KillSwitchScope, str], KillSwitch] = {}
+        self.log: list[tuple[str, KillSwitchScope, str, str, int]] = []
+
+    def thrown(self) -> list[KillSwitch]:
+        with self._lock:
+            switches = list(self._thrown.values())
+        return sorted(switches, key=lambda s: (s.thrown_at_ns, s.scope.value))
+
+    def throw(self, switch: KillSwitch) -> None:
+        with self._lock:
+            self._thrown[(switch.scope, switch.target)] = switch
+            self.log.append(
+                ("kill", switch.scope, switch.target, switch.actor, switch.thrown_at_ns)
+            )
+
+    def release(self, scope: KillSwitchScope, target: str, actor: str, at_ns: int) -> bool:
+        with self._lock:
+            if self._thrown.pop((scope, target), None) is None:
+                return False
+            self.log.append(("release", scope, target, actor, at_ns))
+            return True
