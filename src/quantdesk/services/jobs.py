@@ -95,6 +95,7 @@ class JobService:
         on_restart: Literal["fail", "requeue"] = "fail",
         owner: str | None = None,
         clock: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
         cancel_wait_seconds: float = 3.0,
         poll_seconds: float = 0.5,
     ) -> None:
@@ -106,6 +107,7 @@ class JobService:
         self._on_restart = on_restart
         self._owner = owner or this_owner()
         self._clock = clock
+        self._monotonic = monotonic  # the throttles' clock
         self._cancel_wait = cancel_wait_seconds
         self._poll_seconds = poll_seconds
         self._lock = threading.Lock()
@@ -220,7 +222,7 @@ class JobService:
         self._store.update(running)
         with self._lock:
             self._live[job_id] = running
-            self._written[job_id] = (time.monotonic(), float("-inf"))
+            self._written[job_id] = (self._monotonic(), float("-inf"))
         self._publish_update(running)
 
     def job_progress(self, job_id: str, progress: JobProgress) -> None:
@@ -239,7 +241,7 @@ class JobService:
             )
             self._live[job_id] = job
             wrote, sent = self._written[job_id]
-            now = time.monotonic()
+            now = self._monotonic()
             write = now - wrote >= STORE_EVERY_SECONDS
             send = job.kind is JobKind.BACKTEST and now - sent >= EVENT_EVERY_SECONDS
             self._written[job_id] = (now if write else wrote, now if send else sent)

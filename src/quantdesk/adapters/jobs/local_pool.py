@@ -88,6 +88,10 @@ def _child(entry: JobEntry, work: JobWork, connection: Connection) -> None:
         connection.close()
 
 
+def _warm() -> None:
+    """The warm-up child: nothing to do."""
+
+
 @dataclass
 class _Running:
     work: JobWork
@@ -206,11 +210,15 @@ class LocalProcessJobRunner:
             self._kill_all()
 
     def _warm_up(self) -> None:
-        """Start the forkserver now (it imports the engine once): the first job starts fast."""
-        if self._context.get_start_method() == "forkserver":
-            from multiprocessing import forkserver
-
-            forkserver.ensure_running()
+        """One child that does nothing, before any job: the forkserver has imported the engine
+        once it has forked it, so the first job starts as fast as the next (and a context
+        that cannot start a process says so here, in ``healthy``)."""
+        probe = self._context.Process(target=_warm, name="quantdesk-job-warm-up")
+        probe.start()
+        probe.join()
+        if probe.exitcode != 0:
+            raise RuntimeError(f"a worker process could not start (exit code {probe.exitcode})")
+        probe.close()
         self._ready.set()
 
     def _commands_in(self) -> None:
