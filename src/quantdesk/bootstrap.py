@@ -44,6 +44,8 @@ from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
 from quantdesk.services.compatibility import CompatibilityChecker
 from quantdesk.services.database import DatabaseService
+from quantdesk.services.events import EventHub
+from quantdesk.services.feature_flags import FeatureFlagService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.ingest_records import IngestRecords
 from quantdesk.services.instruments import InstrumentService
@@ -57,11 +59,12 @@ from quantdesk.services.ports import (
     RunStore,
     SignalBus,
 )
-from quantdesk.services.ports.events import EventPublisher
+from quantdesk.services.ports.events import EventChannel, EventPublisher
 from quantdesk.services.ports.jobs import JobChannel, JobRunner, JobWork
 from quantdesk.services.registry import StrategyRegistry
 from quantdesk.services.risk import RiskService
 from quantdesk.services.risk_limits import RiskLimitService
+from quantdesk.services.service_parts import ServiceParts
 from quantdesk.services.signal_producers import SignalProducerService
 from quantdesk.services.signal_routing import SignalRouter
 from quantdesk.services.signals import (
@@ -89,6 +92,7 @@ class Overrides:
     run_store: RunStore | None = None
     run_index: RunIndex | None = None
     kill_switches: KillSwitchStore | None = None
+    job_runner: JobRunner | None = None  # e.g. an in-process runner for API tests
 
 
 def bootstrap(
@@ -148,6 +152,7 @@ def bootstrap(
         ),
         exporter=NautilusStrategyExporter(),
         build_compatibility=lambda: (platform.registry, checkers[0])[1],
+        build_service=lambda: _service(settings, platform, overrides),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)
@@ -352,6 +357,49 @@ def _registry(
     )
     attach(registry, database)
     return registry, DatabaseService(database)
+
+
+def _service(settings: QuantdeskSettings, platform: Platform, overrides: Overrides) -> ServiceParts:
+    """The network service's parts on one database handle (the registry's own database: the
+    audit chain they append to is the registry's)."""
+    from quantdesk.adapters.storage.database import Database
+
+    database = Database(settings.database)
+    audit = _audit(settings, platform, database)
+    events = _events(settings)
+    return ServiceParts(
+        auth=_auth(settings, database),
+        audit=audit,
+        risk_limits=_risk_limits(settings, database),
+        ingests=_ingests(settings),
+        jobs=_jobs(settings, platform, database, events, overrides.job_runner),
+        events=events,
+        flags=_flags(settings, database),
+    )
+
+
+def _events(settings: QuantdeskSettings) -> EventHub:
+    """Events over Redis when it is configured (every server process sees each, under one
+    sequence), within this process otherwise."""
+    channel: EventChannel
+    if settings.redis_url is None:
+        from quantdesk.adapters.messaging.in_process_events import InProcessEventChannel
+
+        channel = InProcessEventChannel()
+    else:
+        from quantdesk.adapters.messaging.redis_events import RedisEventChannel
+
+        channel = RedisEventChannel(settings.redis_url)
+    return EventHub(channel, queue_size=settings.ws_queue_size)
+
+
+def _flags(settings: QuantdeskSettings, database: Any) -> FeatureFlagService:
+    """Feature flags on the registry's database, each change sealed into its audit chain."""
+    from quantdesk.adapters.storage.flag_store import SqlFlagStore
+
+    return FeatureFlagService(
+        SqlFlagStore(database, _audit_key(settings)), environment=settings.environment
+    )
 
 
 def _audit(settings: QuantdeskSettings, platform: Platform, database: Any = None) -> AuditTrail:
