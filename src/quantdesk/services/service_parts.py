@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from quantdesk.services.audit_trail import AuditTrail
 from quantdesk.services.auth import AuthService
+from quantdesk.services.events import EventHub
+from quantdesk.services.feature_flags import FeatureFlagService
+from quantdesk.services.ingest_records import IngestRecords
 from quantdesk.services.jobs import JobService
 from quantdesk.services.risk_limits import RiskLimitService
 
@@ -21,4 +24,7 @@ class ServiceParts:
     auth: AuthService  # users, tokens and API keys: who is calling, with which role
     audit: AuditTrail  # every state-changing request and service change, on the chain
     risk_limits: RiskLimitService  # the portfolio limits live sessions trade under
+    ingests: IngestRecords  # what bar and signal ingests left behind: summaries, rejects
     jobs: JobService  # backtests, ingests and validations in worker processes
+    events: EventHub  # numbered events to WebSocket clients (every server process's)
+    flags: FeatureFlagService  # features on or off per user, role and environment
