@@ -15,6 +15,7 @@ from quantdesk.api.config import ApiSettings
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.auth import Principal, Role
 from quantdesk.domain.errors import AuthenticationError, FeatureDisabledError
+from quantdesk.domain.jobs import JobKind, JobState, JobStats
 from quantdesk.services.platform import Platform
 
 TOKENS = {role: f"token-{role.value}" for role in Role}
@@ -76,6 +77,16 @@ class FakeJobs:
 
     def stop(self) -> None:
         self.stopped += 1
+
+    def stats(self) -> JobStats:
+        return JobStats(
+            counts={
+                (JobKind.BACKTEST, JobState.RUNNING): 2,
+                (JobKind.INGEST_BARS, JobState.FAILED): 1,
+            },
+            finished={JobKind.INGEST_BARS: 1},
+            finished_seconds={JobKind.INGEST_BARS: 4.5},
+        )
 
 
 @dataclass

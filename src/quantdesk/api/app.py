@@ -101,19 +101,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Jobs start with the app and stop with it; a first start creates the admin."""
     platform: Platform = app.state.platform
     parts = platform.service
-    auth = getattr(parts, "auth", None)
-    if auth is not None:
-        password = auth.ensure_admin()
-        if password is not None:
-            announce_admin(password)
-    jobs = getattr(parts, "jobs", None)
-    if jobs is not None:
-        jobs.start()
+    password = parts.auth.ensure_admin()
+    if password is not None:
+        announce_admin(password)
+    parts.jobs.start()
     try:
         yield
     finally:
-        if jobs is not None:
-            jobs.stop()
+        parts.jobs.stop()
 
 
 def announce_admin(password: str) -> None:

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ReadinessCheck = Callable[[], None]
-"""A component check for ``/ready``: returns when the component works, raises when it does not.
+ReadinessCheck = Callable[[], object]
+"""A component check for ``/ready``: returns (anything) when the component works, raises
+when it does not.
 
 The API cannot import adapters (the engine, the catalog's library); the composition root
 hands it named checks that ask through the platform instead."""

@@ -60,7 +60,7 @@ def principal(
     one or with a bad one. Cached per request, so ``allow`` and ``flag`` share it."""
     if credentials is None or not credentials.credentials:
         raise AuthenticationError("credentials required: send Authorization: Bearer <token>")
-    caller: Principal = _part(request, "auth").authenticate(credentials.credentials)
+    caller = parts(request).auth.authenticate(credentials.credentials)
     setattr(request.state, PRINCIPAL_STATE, caller)
     return caller
 

@@ -17,7 +17,12 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
@@ -63,19 +68,28 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """JSON lines on stderr for the whole process (``quantdesk serve``); uvicorn's own
-    loggers go through it too."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonLogFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = []
-        logger.propagate = True
-    logging.getLogger("uvicorn.access").disabled = True  # our access line has the route
+def log_config(level: str = "INFO") -> dict[str, Any]:
+    """``logging.config.dictConfig`` of ``quantdesk serve`` (uvicorn applies it in each
+    worker): JSON lines on stderr for every logger, uvicorn's access log off (ours names the
+    route template and the correlation id)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonLogFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+        },
+    }
 
 
 class Metrics:
@@ -104,11 +118,29 @@ class _ServiceCollector(Collector):
         return []  # read at scrape time; nothing to check at registration
 
     def collect(self) -> Iterator[Metric]:
-        for read in (self._signals, self._websocket):
+        for read in (self._jobs, self._signals, self._websocket):
             try:
                 yield from read()
             except Exception:  # a broken part costs its metrics, never the scrape
                 log.warning("metrics: %s failed", read.__name__, exc_info=True)
+
+    def _jobs(self) -> Iterator[Metric]:
+        stats = self._platform.service.jobs.stats()
+        jobs = GaugeMetricFamily(
+            "quantdesk_jobs", "Jobs by kind and state", labels=("kind", "state")
+        )
+        for (kind, state), count in sorted(stats.counts.items()):
+            jobs.add_metric((kind.value, state.value), float(count))
+        yield jobs
+        durations = SummaryMetricFamily(
+            "quantdesk_job_duration_seconds",
+            "Wall time of finished jobs by kind",
+            labels=("kind",),
+        )
+        for kind, finished in sorted(stats.finished.items()):
+            seconds = stats.finished_seconds.get(kind, 0.0)
+            durations.add_metric((kind.value,), count_value=finished, sum_value=seconds)
+        yield durations
 
     def _signals(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
@@ -283,9 +315,7 @@ class AuditRequests:
         await self.app(scope, hashed, audited)
 
     async def _record(self, scope: Scope, status: int, body_digest: str | None) -> None:
-        trail = getattr(self.platform.service, "audit", None)
-        if trail is None:
-            return
+        trail = self.platform.service.audit
         caller = scope.get("state", {}).get(PRINCIPAL_STATE)
         action = operation_of(scope)
         event = {

@@ -188,6 +188,9 @@ def test_metrics_by_route_template_in_a_registry_of_the_app(tmp_path: Path) -> N
     assert 'route="unmatched",status="404"' in text
     assert "abc" not in text
     assert "quantdesk_websocket_clients 3.0" in text
+    assert 'quantdesk_jobs{kind="backtest",state="running"} 2.0' in text
+    assert 'quantdesk_job_duration_seconds_count{kind="ingest_bars"} 1.0' in text
+    assert 'quantdesk_job_duration_seconds_sum{kind="ingest_bars"} 4.5' in text
     assert "probe/things" not in other_text  # its own registry
 
 

@@ -4,7 +4,7 @@ error is a 500 that names only the correlation id (its traceback goes to the log
 
 import json
 import logging
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from fastapi import APIRouter
@@ -53,13 +53,12 @@ class Secretive(BaseModel):
     count: int = Field(ge=0)
 
 
-def _router(error: QuantdeskError | None = None) -> APIRouter:
+def _router() -> APIRouter:
     router = APIRouter(tags=["probe"])
 
-    @router.get("/probe/fail", dependencies=[public()])
-    def fail() -> None:
-        assert error is not None
-        raise error
+    @router.get("/probe/fail/{case}", dependencies=[public()])
+    def fail(case: int) -> None:
+        raise CASES[case][0]
 
     @router.post("/probe/secretive", dependencies=[public()])
     def secretive(body: Secretive) -> dict[str, str]:
@@ -72,13 +71,18 @@ def _router(error: QuantdeskError | None = None) -> APIRouter:
     return router
 
 
-@pytest.mark.parametrize(("error", "status", "code"), CASES, ids=[c[2] for c in CASES])
-def test_domain_error_becomes_problem_at_its_status(
-    tmp_path: Path, error: QuantdeskError, status: int, code: str
-) -> None:
-    app, _ = fake_app(tmp_path, routers=[_router(error)])
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the module (building one costs about a second)."""
+    app, _ = fake_app(tmp_path_factory.mktemp("problems"), routers=[_router()])
     with TestClient(app) as client:
-        response = client.get("/api/v1/probe/fail", headers={"X-Request-ID": "req-42"})
+        yield client
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[c[2] for c in CASES])
+def test_domain_error_becomes_problem_at_its_status(client: TestClient, case: int) -> None:
+    error, status, code = CASES[case]
+    response = client.get(f"/api/v1/probe/fail/{case}", headers={"X-Request-ID": "req-42"})
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
@@ -96,12 +100,10 @@ def test_domain_error_becomes_problem_at_its_status(
         assert response.headers["retry-after"] == "13"
 
 
-def test_validation_error_lists_fields_without_the_values(tmp_path: Path) -> None:
-    app, _ = fake_app(tmp_path, routers=[_router()])
-    with TestClient(app) as client:
-        response = client.post(
-            "/api/v1/probe/secretive", json={"name": SECRET[:2], "password": SECRET, "count": -5}
-        )
+def test_validation_error_lists_fields_without_the_values(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/probe/secretive", json={"name": SECRET[:2], "password": SECRET, "count": -5}
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
@@ -117,24 +119,21 @@ def test_validation_error_lists_fields_without_the_values(tmp_path: Path) -> Non
     assert "-5" not in response.text
 
 
-def test_malformed_json_is_a_422_problem_without_the_document(tmp_path: Path) -> None:
-    app, _ = fake_app(tmp_path, routers=[_router()])
-    with TestClient(app) as client:
-        response = client.post(
-            "/api/v1/probe/secretive",
-            content=f'{{"password": "{SECRET}", '.encode(),
-            headers={"content-type": "application/json"},
-        )
+def test_malformed_json_is_a_422_problem_without_the_document(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/probe/secretive",
+        content=f'{{"password": "{SECRET}", '.encode(),
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_input"
     assert SECRET not in response.text
 
 
 def test_unexpected_error_is_a_500_naming_only_the_correlation_id(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app, _ = fake_app(tmp_path, routers=[_router()])
-    with caplog.at_level(logging.ERROR, logger="quantdesk.api"), TestClient(app) as client:
+    with caplog.at_level(logging.ERROR, logger="quantdesk.api"):
         response = client.get("/api/v1/probe/crash", headers={"X-Request-ID": "crash-1"})
     assert response.status_code == 500
     body = response.json()
@@ -150,11 +149,9 @@ def test_unexpected_error_is_a_500_naming_only_the_correlation_id(
     assert line["correlation_id"] == "crash-1"
 
 
-def test_unknown_route_and_method_are_problems(tmp_path: Path) -> None:
-    app, _ = fake_app(tmp_path)
-    with TestClient(app) as client:
-        missing = client.get("/api/v1/no-such-thing")
-        wrong_method = client.delete("/api/v1/health")
+def test_unknown_route_and_method_are_problems(client: TestClient) -> None:
+    missing = client.get("/api/v1/no-such-thing")
+    wrong_method = client.delete("/api/v1/health")
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     assert (wrong_method.status_code, wrong_method.json()["code"]) == (405, "method_not_allowed")
     assert wrong_method.headers["content-type"] == "application/problem+json"

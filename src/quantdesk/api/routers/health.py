@@ -7,7 +7,6 @@ needs (database, job workers, and what the composition root adds: catalog, engin
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -16,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 import quantdesk
-from quantdesk.api.config import ApiSettings
+from quantdesk.api.config import ApiSettings, ReadinessCheck
 from quantdesk.api.deps import allow, platform, public
 from quantdesk.domain.auth import Permission
 from quantdesk.services.platform import Platform
@@ -57,7 +56,7 @@ def build_router() -> APIRouter:
     def ready(request: Request, desk: Annotated[Platform, Depends(platform)]) -> JSONResponse:
         """Readiness: each component's status and latency; 503 while any fails."""
         settings: ApiSettings = request.app.state.settings
-        checks: list[tuple[str, Callable[[], None]]] = [
+        checks: list[tuple[str, ReadinessCheck]] = [
             ("database", lambda: _database(desk)),
             ("job_workers", lambda: _job_workers(desk)),
             *settings.readiness,
@@ -95,15 +94,12 @@ def _database(desk: Platform) -> None:
 
 
 def _job_workers(desk: Platform) -> None:
-    jobs = getattr(desk.service, "jobs", None)
-    if jobs is None:
-        raise RuntimeError("the service has no job workers")
-    alive, why = jobs.healthy()
+    alive, why = desk.service.jobs.healthy()
     if not alive:
         raise RuntimeError(why)
 
 
-def _checked(name: str, check: Callable[[], None]) -> Component:
+def _checked(name: str, check: ReadinessCheck) -> Component:
     """Run one check; a failure is logged with its cause, the public answer says only that
     it failed (a readiness probe is open: no internals in it)."""
     started = time.perf_counter()
