@@ -3,6 +3,7 @@
 The clock is the test's own (no sleeping): expiry and rate limits move with it.
 """
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,3 +295,54 @@ def test_reset_password_revokes_sessions(auth: AuthService, audit: RecordingAudi
     assert auth.login("alice", new, address=ADDRESS).access_token
     assert new not in repr(audit.appended) and PASSWORD not in repr(audit.appended)
     assert audit.actions() == ["user_added", "user_password_reset"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_database(tmp_path)
+        return
+    with postgres_database() as url:
+        yield url
+
+
+def test_the_limit_holds_across_server_processes(shared_url: str, clock: ManualClock) -> None:
+    """Two services on one database (as two uvicorn workers): failures add up."""
+    databases = [Database(shared_url), Database(shared_url)]
+    one, two = (
+        auth_service(SqlUserStore(d), RecordingAuditLog(), clock, attempts=2) for d in databases
+    )
+    one.add_user("alice", Role.viewer, actor="root", password=PASSWORD)
+    with pytest.raises(AuthenticationError):
+        one.login("alice", "wrong password!", address="10.0.0.1")
+    with pytest.raises(AuthenticationError):
+        two.login("alice", "wrong password!", address="10.0.0.2")
+    with pytest.raises(RateLimitedError):
+        one.login("alice", PASSWORD, address="10.0.0.3")
+    for database in databases:
+        database.dispose()
+
+
+def test_of_concurrent_refreshes_of_one_token_exactly_one_wins(
+    shared_url: str, clock: ManualClock
+) -> None:
+    database = Database(shared_url)
+    auth = auth_service(SqlUserStore(database), RecordingAuditLog(), clock)
+    auth.add_user("alice", Role.viewer, actor="root", password=PASSWORD)
+    token = auth.login("alice", PASSWORD, address=ADDRESS).refresh_token
+    outcomes: list[str] = []
+
+    def refresh() -> None:
+        try:
+            auth.refresh(token)
+            outcomes.append("renewed")
+        except AuthenticationError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=refresh) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 5 + ["renewed"]  # one wins; the rest revoke
+    database.dispose()

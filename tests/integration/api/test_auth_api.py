@@ -13,6 +13,7 @@ from quantdesk.adapters.storage.user_store import SqlUserStore
 from quantdesk.domain.auth import Role
 from quantdesk.services.auth import AuthService
 from support.api_app import FakeParts, fake_app
+from support.api_app import bearer as role_bearer
 from support.auth import ManualClock, RecordingAuditLog, auth_service
 from support.registry import postgres_database, sqlite_database
 
@@ -193,3 +194,28 @@ def test_no_credentials_401(client: TestClient) -> None:
     for method, path in (("GET", "/auth/me"), ("GET", "/users"), ("GET", "/api-keys")):
         answer = client.request(method, f"{V1}{path}")
         assert answer.status_code == 401 and answer.json()["code"] == "unauthenticated"
+
+
+ADMIN_ROUTES = [
+    ("GET", "/users"),
+    ("POST", "/users"),
+    ("POST", "/users/x/disable"),
+    ("POST", "/users/x/enable"),
+    ("PUT", "/users/x/role"),
+    ("POST", "/users/x/password"),
+    ("GET", "/api-keys"),
+    ("POST", "/api-keys"),
+    ("DELETE", "/api-keys/0000000000000000"),
+]
+
+
+def test_every_user_and_key_route_is_admin_only(tmp_path: Path) -> None:
+    app, _ = fake_app(tmp_path / "home")  # the HTTP layer's fake auth: one token per role
+    with TestClient(app) as client:
+        for role in (Role.viewer, Role.researcher, Role.trader):
+            for method, route in ADMIN_ROUTES:
+                answer = client.request(method, f"{V1}{route}", headers=role_bearer(role))
+                assert answer.status_code == 403, (role, method, route)
+                assert answer.json()["data"] == {"permission": "users_manage", "role": role.value}
+        for method, route in [*ADMIN_ROUTES, ("GET", "/auth/me"), ("POST", "/auth/logout")]:
+            assert client.request(method, f"{V1}{route}").status_code == 401, route
