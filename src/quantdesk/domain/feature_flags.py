@@ -14,7 +14,7 @@ import re
 from enum import StrEnum
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from quantdesk.domain.auth import Role
 from quantdesk.domain.errors import ConflictError, InvalidInputError
@@ -82,8 +82,19 @@ class FlagUpdate(BaseModel):
     reason: str = Field(default="", max_length=REASON_MAX_LENGTH)
 
     def applied_to(self, current: FlagSettings) -> FlagSettings:
+        """The settings after this change; InvalidInputError (naming the fields, never their
+        values) when they break a rule."""
         changes = self.model_dump(exclude_none=True, exclude={"reason"})
-        return FlagSettings.model_validate({**current.model_dump(), **changes})
+        try:
+            return FlagSettings.model_validate({**current.model_dump(), **changes})
+        except ValidationError as error:
+            fields = sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]})
+            raise InvalidInputError(
+                f"the flag's {', '.join(fields) or 'settings'} break a rule: "
+                + "; ".join(e["msg"] for e in error.errors()[:3]),
+                code="invalid_flag",
+                data={"fields": ",".join(fields)},
+            ) from None
 
 
 class FeatureFlag(FlagSettings):
