@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fakes_jobs import InMemoryJobStore
+from fakes import InMemoryJobStore
 from quantdesk.adapters.storage.database import Database
 from quantdesk.adapters.storage.job_store import SqlJobStore
 from quantdesk.domain.errors import InvalidInputError

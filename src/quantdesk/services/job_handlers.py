@@ -10,7 +10,7 @@ upload when it is done with it.
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import JsonValue, ValidationError
 
@@ -60,12 +60,7 @@ def run_backtest(
 ) -> dict[str, JsonValue]:
     """Execute a submitted run (its request is stored with it); percent from simulated time."""
     run_id = _text(payload, "run_id", 200)
-    execute: Any = getattr(platform.backtests, "execute", None)
-    if execute is None:  # the run lifecycle of issue 14 (submit, execute) is not on this desk
-        raise InvalidInputError(
-            "this desk cannot execute a submitted run", code="run_lifecycle_missing"
-        )
-    result = execute(run_id, PercentProgress(channel, BACKTEST_TASKS))
+    result = platform.backtests.execute(run_id, PercentProgress(channel, BACKTEST_TASKS))
     return {
         "run_id": result.run_id,
         "fingerprint": result.fingerprint,

@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from quantdesk.domain.jobs import MESSAGE_MAX_LENGTH, JobProgress, clipped
+from quantdesk.services.backtests import ANALYSE_TASK, CHECK_TASK, REPORT_TASK, SIMULATE_TASK
 from quantdesk.services.ports import Advance
 from quantdesk.services.ports.jobs import JobChannel
 
 BACKTEST_TASKS: tuple[tuple[str, float], ...] = (
-    ("check request and data", 5.0),
-    ("backtest (simulated time)", 85.0),
-    ("analyse and store", 10.0),
+    (CHECK_TASK, 5.0),
+    (SIMULATE_TASK, 80.0),
+    (ANALYSE_TASK, 10.0),
+    (REPORT_TASK, 5.0),
 )
 """The tasks of ``BacktestService`` and the share of the whole each one gets (percent)."""
 

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Literal, Protocol
 
 from pydantic import JsonValue
 
@@ -43,6 +43,7 @@ from quantdesk.domain.jobs import (
     clipped,
     is_job_id,
 )
+from quantdesk.domain.runs import RunRecord, RunState
 from quantdesk.domain.text import validate_actor
 from quantdesk.services.job_handlers import HANDLERS
 from quantdesk.services.ports.events import EventPublisher
@@ -55,6 +56,19 @@ STORE_EVERY_SECONDS = 0.5  # a running job's progress written at most this often
 LIST_LIMIT_MAX = 1000
 INTERRUPTED = "interrupted by a service restart"
 REQUEUED = "queued again after a service restart"
+
+
+class RunLifecycle(Protocol):
+    """What a backtest job needs of ``BacktestService``: a run submitted before its job, and
+    marked stopped when its job is killed, cancelled or past its time limit."""
+
+    def submit(
+        self, request: BacktestRequest, *, submitted_by: str, job_id: str | None = None
+    ) -> RunRecord: ...
+
+    def mark_stopped(
+        self, run_id: str, state: RunState, reason: str, *, code: str | None = None
+    ) -> RunRecord: ...
 
 
 def this_owner() -> str:
@@ -90,7 +104,7 @@ class JobService:
         runner: JobRunner,
         events: EventPublisher | None = None,
         *,
-        backtests: Any = None,
+        backtests: RunLifecycle | None = None,
         handlers: Mapping[JobKind, JobHandler] = HANDLERS,
         on_restart: Literal["fail", "requeue"] = "fail",
         owner: str | None = None,
@@ -102,7 +116,7 @@ class JobService:
         self._store = store
         self._runner = runner
         self._events = events
-        self._backtests = backtests  # BacktestService: submit, mark_stopped
+        self._backtests = backtests
         self._handlers = dict(handlers)
         self._on_restart = on_restart
         self._owner = owner or this_owner()
@@ -136,14 +150,13 @@ class JobService:
 
     def submit_backtest(self, request: BacktestRequest, *, submitted_by: str) -> JobRecord:
         """A run submitted (references pinned, nothing run) and a job that executes it."""
-        submit: Any = getattr(self._backtests, "submit", None)
-        if submit is None:
+        if self._backtests is None:
             raise InvalidInputError(
-                "this desk cannot submit a backtest as a job", code="run_lifecycle_missing"
+                "this service runs no backtests", code="job_kind", data={"kind": "backtest"}
             )
         validate_actor(submitted_by)
         job_id = uuid.uuid4().hex
-        run = submit(request, submitted_by=submitted_by, job_id=job_id)
+        run = self._backtests.submit(request, submitted_by=submitted_by, job_id=job_id)
         return self._submit(
             JobKind.BACKTEST, {"run_id": run.run_id}, submitted_by, run.run_id, job_id
         )
@@ -345,11 +358,13 @@ class JobService:
 
     def _stop_run(self, job: JobRecord) -> None:
         """The run of a backtest job that did not complete is marked as it ended."""
-        mark_stopped: Any = getattr(self._backtests, "mark_stopped", None)
-        if mark_stopped is None or job.subject is None:
+        if self._backtests is None or job.subject is None:
             return
+        state = RunState.CANCELLED if job.state is JobState.CANCELLED else RunState.FAILED
         try:
-            mark_stopped(job.subject, job.state.value, job.error or job.state.value)
+            self._backtests.mark_stopped(
+                job.subject, state, job.error or job.state.value, code=job.error_code
+            )
         except QuantdeskError as error:
             log.warning("run %s of job %s not marked stopped: %s", job.subject, job.job_id, error)
 

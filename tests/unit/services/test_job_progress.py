@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantdesk.domain.jobs import JobProgress
+from quantdesk.services.backtests import ANALYSE_TASK, CHECK_TASK, REPORT_TASK, SIMULATE_TASK
 from quantdesk.services.job_progress import BACKTEST_TASKS, PercentProgress
 
 
@@ -23,25 +24,28 @@ def test_a_backtest_s_percent_follows_its_tasks_and_simulated_time() -> None:
     now = [0.0]
     channel = Channel()
     progress = PercentProgress(channel, BACKTEST_TASKS, clock=lambda: now[0])
-    with progress.task("check request and data"):
+    with progress.task(CHECK_TASK):
         assert channel.sent[-1].percent == 0.0 and channel.sent[-1].eta_seconds is None
     assert progress.percent == 5.0
-    with progress.task("backtest (simulated time)", total=1000) as advance:
+    with progress.task(SIMULATE_TASK, total=1000) as advance:
         now[0] = 1.0
         advance(500)  # half the bars replayed
-        assert channel.sent[-1].percent == 5.0 + 85.0 / 2
-        assert channel.sent[-1].message == "backtest (simulated time)"
-        assert channel.sent[-1].eta_seconds == round(1.0 * (100 - 47.5) / 47.5, 3)
+        assert channel.sent[-1].percent == 5.0 + 80.0 / 2
+        assert channel.sent[-1].message == SIMULATE_TASK
+        assert channel.sent[-1].eta_seconds == round(1.0 * (100 - 45.0) / 45.0, 3)
         now[0] = 1.05
         advance(100)  # within the send interval: not sent
-        assert channel.sent[-1].percent == 47.5
+        assert channel.sent[-1].percent == 45.0
         now[0] = 1.2
         advance(10_000)  # more than the total: capped at the task's end
-        assert channel.sent[-1].percent == 90.0
-    with progress.task("render a report nobody planned"):  # unknown: percent stays
-        assert channel.sent[-1].percent == 90.0
-        assert channel.sent[-1].message == "render a report nobody planned"
-    with progress.task("analyse and store"):
+        assert channel.sent[-1].percent == 85.0
+    with progress.task("a step nobody planned"):  # unknown: percent stays
+        assert channel.sent[-1].percent == 85.0
+        assert channel.sent[-1].message == "a step nobody planned"
+    with progress.task(ANALYSE_TASK):
+        pass
+    assert channel.sent[-1].percent == 95.0
+    with progress.task(REPORT_TASK):
         pass
     assert channel.sent[-1].percent == 100.0
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import JsonValue
 
-from fakes_jobs import InlineJobRunner, InMemoryJobStore
+from fakes import InlineJobRunner, InMemoryJobStore
 from quantdesk.domain.correlation import correlated, current_correlation_id
 from quantdesk.domain.errors import InvalidInputError, JobStateError, NotFoundError
 from quantdesk.domain.events import EventType
