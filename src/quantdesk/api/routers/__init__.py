@@ -3,4 +3,15 @@ and one tag), mounted by ``create_app`` under ``/api/v1`` in this order.
 
 A new resource adds its module's name here (one line)."""
 
-ROUTER_MODULES: tuple[str, ...] = ("health", "auth", "users")
+ROUTER_MODULES: tuple[str, ...] = (
+    "health",
+    "auth",
+    "users",
+    "strategies",
+    "jobs",
+    "signals",
+    "risk",
+    "data",
+    "audit",
+    "feature_flags",
+)
