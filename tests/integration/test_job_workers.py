@@ -338,3 +338,26 @@ def test_a_cancelled_backtest_job_marks_its_run_cancelled(market: Path, tmp_path
         jobs.stop()
     run = desk.backtests.record(job.subject or "")
     assert run.state is RunState.CANCELLED and run.error == "cancelled by bo"
+
+
+def test_a_cancel_that_reaches_another_server_process_is_carried_out_by_the_owner(
+    make_service: ServiceFactory, tmp_path: Path, settings: QuantdeskSettings
+) -> None:
+    """Two server processes on one database (``uvicorn --workers 2``): the one that did not
+    start the job leaves the cancel in its row; the owner's poller stops the job."""
+    owner = make_service({JobKind.VALIDATION: job_kinds.loop})
+    pid_file = tmp_path / "pid"
+    job = owner.submit(JobKind.VALIDATION, {"pid_file": str(pid_file)}, submitted_by="bob")
+    pid = pid_of(pid_file)
+    other = JobService(
+        SqlJobStore(Database(sqlite_database(tmp_path))),
+        LocalProcessJobRunner(
+            functools.partial(run_job, settings), workers=1, time_limit_seconds=60
+        ),
+        handlers={JobKind.VALIDATION: job_kinds.loop},
+        owner="other-host.example:1:other",  # another process: it cannot kill the child
+        cancel_wait_seconds=DEADLINE_SECONDS,
+    )
+    ended = other.cancel(job.job_id, actor="carol")  # waits for the owner to act
+    assert ended.state is JobState.CANCELLED and ended.error == "cancelled by carol"
+    assert gone(pid)

@@ -326,6 +326,9 @@ class JobService:
         return JobWork(job.job_id, job.kind.value, job.payload, job.correlation_id, handler)
 
     def _end(self, job: JobRecord, outcome: JobOutcome) -> None:
+        if job.state is JobState.PENDING and outcome.state is JobState.COMPLETED:
+            # its start was not stored (the database failed then): it ran all the same
+            job = job.model_copy(update={"state": JobState.RUNNING, "started_ns": self._clock()})
         check_transition(job.job_id, job.state, outcome.state)
         with self._lock:
             live = self._live.pop(job.job_id, job)

@@ -308,3 +308,15 @@ def test_owner_liveness() -> None:
     assert owner_alive(OTHER_HOST, me)
     assert owner_alive(f"{socket.gethostname()}:1:x", me)  # pid 1 lives
     assert not owner_alive(f"{socket.gethostname()}:4194304:x", me)  # past pid_max
+
+
+def test_a_job_whose_start_was_not_stored_still_completes() -> None:
+    runner = HeldRunner()
+    jobs, _, _ = service(runner)
+    jobs.start()
+    job = jobs.submit(JobKind.VALIDATION, {}, submitted_by="a")
+    jobs.job_finished(job.job_id, JobOutcome(JobState.COMPLETED, result={"ok": True}))
+    ended = jobs.get(job.job_id)
+    assert ended.state is JobState.COMPLETED and ended.started_ns is not None
+    jobs.job_finished(job.job_id, JobOutcome(JobState.FAILED, error="late"))  # ended: kept
+    assert jobs.get(job.job_id).state is JobState.COMPLETED
