@@ -5,8 +5,11 @@ next order on in any live or paper session reading the same home. Backtests are 
 do not read them: to study a halt in a backtest, schedule it in the request's ``risk.schedule``.
 """
 
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.instruments import require_instrument_id
@@ -20,10 +23,30 @@ from quantdesk.domain.text import (
 )
 from quantdesk.services.ports import KillSwitchStore
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KillSwitchChange:
+    """What subscribers hear after a switch was thrown or released (the service's events)."""
+
+    action: Literal["thrown", "released"]
+    scope: KillSwitchScope
+    target: str
+    actor: str
+    reason: str | None
+    at_ns: int
+
 
 class RiskService:
     def __init__(self, store: Callable[[], KillSwitchStore]) -> None:
         self._build_store = store  # built on first use: the desk's database
+        self._listeners: list[Callable[[KillSwitchChange], None]] = []
+
+    def subscribe(self, listener: Callable[[KillSwitchChange], None]) -> Callable[[], None]:
+        """Call ``listener`` after each throw and release; returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     @property
     def _store(self) -> KillSwitchStore:
@@ -51,15 +74,30 @@ class RiskService:
             thrown_at_ns=time.time_ns(),
         )
         self._store.throw(switch)
+        self._tell(
+            KillSwitchChange(
+                "thrown", scope, target, switch.actor, switch.reason, switch.thrown_at_ns
+            )
+        )
         return switch
 
     def release(self, scope: KillSwitchScope, target: str, actor: str) -> None:
-        if not self._store.release(scope, target, actor, time.time_ns()):
+        at_ns = time.time_ns()
+        if not self._store.release(scope, target, actor, at_ns):
             raise NotFoundError(
                 f"no {scope.value} kill switch {target!r} is thrown".replace(" ''", ""),
                 code="kill_switch_not_thrown",
                 data={"scope": scope.value, "target": target},
             )
+        self._tell(KillSwitchChange("released", scope, target, actor, None, at_ns))
+
+    def _tell(self, change: KillSwitchChange) -> None:
+        """The switch is stored: a failing listener must not hide it from the others."""
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:
+                log.exception("kill switch listener failed on %s", change.action)
 
     def status(self) -> list[KillSwitch]:
         return sorted(self._store.thrown(), key=lambda s: s.thrown_at_ns)
