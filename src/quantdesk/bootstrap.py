@@ -44,6 +44,12 @@ from quantdesk.services.backtests import BacktestService
 from quantdesk.services.catalog import CatalogService
 from quantdesk.services.compatibility import CompatibilityChecker
 from quantdesk.services.database import DatabaseService
+from quantdesk.services.event_sources import (
+    SignalEventTap,
+    risk_alerts,
+    signal_updates,
+    strategy_updates,
+)
 from quantdesk.services.events import EventHub
 from quantdesk.services.feature_flags import FeatureFlagService
 from quantdesk.services.ingest import BarIngestService
@@ -93,6 +99,7 @@ class Overrides:
     run_index: RunIndex | None = None
     kill_switches: KillSwitchStore | None = None
     job_runner: JobRunner | None = None  # e.g. an in-process runner for API tests
+    event_bus: EventChannel | None = None  # the events' channel (default: Redis or in-process)
 
 
 def bootstrap(
@@ -112,7 +119,7 @@ def bootstrap(
     instruments = InstrumentService(catalog)
     ingest = BarIngestService(catalog, BarFileSource(), settings.ingest_dir)
     signal_store = ParquetSignalStore(settings.catalog_dir)  # one buffer: replay sees it all
-    signals, router = _signals(settings, catalog, signal_store)
+    signals, router, signal_events = _signals(settings, catalog, signal_store)
     plugins = _plugins(settings)
     checkers: list[CompatibilityChecker] = []  # built with the registry, which it listens to
     platform = Platform(
@@ -152,7 +159,7 @@ def bootstrap(
         ),
         exporter=NautilusStrategyExporter(),
         build_compatibility=lambda: (platform.registry, checkers[0])[1],
-        build_service=lambda: _service(settings, platform, overrides),
+        build_service=lambda: _service(settings, platform, overrides, signal_events),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)
@@ -264,12 +271,13 @@ def _serve(options: "ServeOptions") -> None:
 
 def _signals(
     settings: QuantdeskSettings, catalog: ParquetCatalog, store: ParquetSignalStore
-) -> tuple[SignalService, SignalRouter]:
-    """Buffer in the catalog, rejects/dead letters/events under signals/, the chosen bus."""
+) -> tuple[SignalService, SignalRouter, SignalEventTap]:
+    """Buffer in the catalog, rejects/dead letters/events under signals/, the chosen bus;
+    the events' tap is where the service listens to them."""
     gate = SignalGate(store, KnownInstruments(catalog_instruments(catalog)))
     rejects = JsonLinesRejectStore(settings.signals_dir / "rejects")
     dead_letters = JsonLinesDeadLetterStore(settings.signals_dir / "dead_letters.jsonl")
-    events = JsonLinesSignalEventLog(settings.signals_dir / "events")
+    events = SignalEventTap(JsonLinesSignalEventLog(settings.signals_dir / "events"))
     bus: SignalBus
     if settings.redis_url is None:
         bus = InProcessSignalBus()
@@ -279,7 +287,7 @@ def _signals(
         bus = RedisSignalBus(settings.redis_url)
     service = SignalService(store, SignalFileSource(), gate, rejects, dead_letters, events)
     router = SignalRouter(gate, store, bus, events, dead_letters, rejects)
-    return service, router
+    return service, router, events
 
 
 def _plugins(settings: QuantdeskSettings) -> PluginGate:
@@ -359,14 +367,20 @@ def _registry(
     return registry, DatabaseService(database)
 
 
-def _service(settings: QuantdeskSettings, platform: Platform, overrides: Overrides) -> ServiceParts:
+def _service(
+    settings: QuantdeskSettings,
+    platform: Platform,
+    overrides: Overrides,
+    signal_events: SignalEventTap,
+) -> ServiceParts:
     """The network service's parts on one database handle (the registry's own database: the
     audit chain they append to is the registry's)."""
     from quantdesk.adapters.storage.database import Database
 
     database = Database(settings.database)
     audit = _audit(settings, platform, database)
-    events = _events(settings)
+    events = _events(settings, overrides.event_bus)
+    _publish_changes(platform, events, signal_events)
     return ServiceParts(
         auth=_auth(settings, database),
         audit=audit,
@@ -378,19 +392,26 @@ def _service(settings: QuantdeskSettings, platform: Platform, overrides: Overrid
     )
 
 
-def _events(settings: QuantdeskSettings) -> EventHub:
+def _events(settings: QuantdeskSettings, channel: EventChannel | None = None) -> EventHub:
     """Events over Redis when it is configured (every server process sees each, under one
-    sequence), within this process otherwise."""
-    channel: EventChannel
-    if settings.redis_url is None:
-        from quantdesk.adapters.messaging.in_process_events import InProcessEventChannel
+    sequence), within this process otherwise (``channel``: an override)."""
+    if channel is None:
+        if settings.redis_url is None:
+            from quantdesk.adapters.messaging.in_process_events import InProcessEventChannel
 
-        channel = InProcessEventChannel()
-    else:
-        from quantdesk.adapters.messaging.redis_events import RedisEventChannel
+            channel = InProcessEventChannel()
+        else:
+            from quantdesk.adapters.messaging.redis_events import RedisEventChannel
 
-        channel = RedisEventChannel(settings.redis_url)
+            channel = RedisEventChannel(settings.redis_url)
     return EventHub(channel, queue_size=settings.ws_queue_size)
+
+
+def _publish_changes(platform: Platform, events: EventHub, signal_events: SignalEventTap) -> None:
+    """The service's clients hear of strategy changes, signals' fates and kill switches."""
+    platform.registry.subscribe(strategy_updates(events))
+    platform.risk.subscribe(risk_alerts(events))
+    signal_events.subscribe(signal_updates(events))
 
 
 def _flags(settings: QuantdeskSettings, database: Any) -> FeatureFlagService:
