@@ -10,26 +10,18 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Iterator
 from typing import Any, Final
 
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
-from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    Metric,
-    SummaryMetricFamily,
-)
-from prometheus_client.registry import Collector
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quantdesk.api.config import ApiSettings
 from quantdesk.api.deps import PRINCIPAL_STATE
+from quantdesk.api.metrics import Metrics
 from quantdesk.api.problems import internal_error_response, problem_response
 from quantdesk.domain.auth import Principal
 from quantdesk.domain.correlation import correlated, is_correlation_id
@@ -41,7 +33,6 @@ REQUEST_ID_HEADER: Final = "x-request-id"
 STATE_CHANGING: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 UNMATCHED: Final = "unmatched"  # the route label of a path no route serves (bounded labels)
 _SECRET_BODIES: Final = ("/api/v1/auth/",)  # passwords and tokens: no digest of them
-_LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -90,81 +81,6 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
         },
     }
-
-
-class Metrics:
-    """The app's own registry (never the process-global default: two apps in one process,
-    as in tests, keep separate counts)."""
-
-    def __init__(self, platform: Platform) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Histogram(
-            "quantdesk_http_request_duration_seconds",
-            "Request latency by route template, method and status",
-            ("route", "method", "status"),
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.registry.register(_ServiceCollector(platform))
-
-
-class _ServiceCollector(Collector):
-    """Counts read from the service's parts at scrape time: nothing to keep in step."""
-
-    def __init__(self, platform: Platform) -> None:
-        self._platform = platform
-
-    def describe(self) -> list[Metric]:
-        return []  # read at scrape time; nothing to check at registration
-
-    def collect(self) -> Iterator[Metric]:
-        for read in (self._jobs, self._signals, self._websocket):
-            try:
-                yield from read()
-            except Exception:  # a broken part costs its metrics, never the scrape
-                log.warning("metrics: %s failed", read.__name__, exc_info=True)
-
-    def _jobs(self) -> Iterator[Metric]:
-        stats = self._platform.service.jobs.stats()
-        jobs = GaugeMetricFamily(
-            "quantdesk_jobs", "Jobs by kind and state", labels=("kind", "state")
-        )
-        for (kind, state), count in sorted(stats.counts.items()):
-            jobs.add_metric((kind.value, state.value), float(count))
-        yield jobs
-        durations = SummaryMetricFamily(
-            "quantdesk_job_duration_seconds",
-            "Wall time of finished jobs by kind",
-            labels=("kind",),
-        )
-        for kind, finished in sorted(stats.finished.items()):
-            seconds = stats.finished_seconds.get(kind, 0.0)
-            durations.add_metric((kind.value,), count_value=finished, sum_value=seconds)
-        yield durations
-
-    def _signals(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(
-            "quantdesk_signals",
-            "Signals by outcome (accepted, rejected, delivered, dead_lettered) and type",
-            labels=("outcome", "signal_type"),
-        )
-        for row in self._platform.signals.stats():
-            for outcome, count in (
-                ("accepted", row.accepted),
-                ("rejected", row.rejected_total),
-                ("delivered", row.delivered),
-                ("dead_lettered", row.dead_lettered),
-            ):
-                family.add_metric((outcome, row.signal_type), count)
-        yield family
-
-    def _websocket(self) -> Iterator[Metric]:
-        events = getattr(self._platform.service, "events", None)
-        if events is None:
-            return
-        gauge = GaugeMetricFamily("quantdesk_websocket_clients", "Connected WebSocket clients")
-        gauge.add_metric((), float(events.client_count()))
-        yield gauge
 
 
 def install(app: FastAPI, platform: Platform, settings: ApiSettings) -> None:

@@ -16,6 +16,7 @@ from quantdesk.api.deps import allow, public
 from quantdesk.api.observability import JsonLogFormatter
 from quantdesk.domain.auth import Permission, Role
 from quantdesk.domain.correlation import current_correlation_id, is_correlation_id
+from quantdesk.domain.risk import KillSwitchScope
 from support.api_app import bearer, fake_app
 
 
@@ -175,6 +176,7 @@ def test_metrics_by_route_template_in_a_registry_of_the_app(tmp_path: Path) -> N
     app, parts = fake_app(tmp_path / "a", routers=[_router()], metrics_public=True)
     other, _ = fake_app(tmp_path / "b", metrics_public=True)
     parts.events.clients = 3
+    app.state.platform.risk.kill(KillSwitchScope.STRATEGY, "trend-a", "test", "tester")
     with TestClient(app) as client, TestClient(other) as other_client:
         client.post("/api/v1/probe/things/abc", headers=bearer(Role.admin))
         client.post("/api/v1/probe/things/def", headers=bearer(Role.admin))
@@ -188,6 +190,7 @@ def test_metrics_by_route_template_in_a_registry_of_the_app(tmp_path: Path) -> N
     assert 'route="unmatched",status="404"' in text
     assert "abc" not in text
     assert "quantdesk_websocket_clients 3.0" in text
+    assert 'quantdesk_risk_kill_switches{scope="strategy"} 1.0' in text
     assert 'quantdesk_jobs{kind="backtest",state="running"} 2.0' in text
     assert 'quantdesk_job_duration_seconds_count{kind="ingest_bars"} 1.0' in text
     assert 'quantdesk_job_duration_seconds_sum{kind="ingest_bars"} 4.5' in text
