@@ -2,6 +2,7 @@
 protocol: auth first, then subscribe; events in order; resume after the last seq on a
 reconnect (no repeats); heartbeats skipped, drops counted; a refused credential is a 401."""
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ import pytest
 from websockets.sync.server import ServerConnection, serve
 
 from quantdesk.client import QuantdeskApiError
-from quantdesk.client.events import EventStream
+from quantdesk.client.events import AsyncEventStream, EventStream
 from quantdesk.domain.events import EventType
 
 Handler = Callable[[ServerConnection], None]
@@ -144,3 +145,25 @@ def test_no_event_within_the_timeout_is_a_timeout_error() -> None:
         pytest.raises(TimeoutError),
     ):
         stream.receive(0.2)
+
+
+def test_the_async_stream_reads_and_resumes_the_same_way() -> None:
+    subscriptions: list[dict[str, object]] = []
+
+    def handler(ws: ServerConnection) -> None:
+        ws.recv()
+        subscriptions.append(json.loads(ws.recv()))
+        if len(subscriptions) == 1:
+            ws.send(event(1))
+            ws.close()
+            return
+        ws.send(event(2))
+        ws.recv()
+
+    async def scenario(url: str) -> list[int]:
+        async with AsyncEventStream(url, lambda: "t", [EventType.job_update]) as stream:
+            return [(await stream.receive(5)).seq for _ in range(2)]
+
+    with ws_server(handler) as url:
+        assert asyncio.run(scenario(url)) == [1, 2]
+    assert subscriptions[1]["after_seq"] == 1
