@@ -6,16 +6,26 @@ real adapters), so a test on fakes proves the service, not the fake. Wire them w
 """
 
 import builtins
+import dataclasses
 import io
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from pydantic import JsonValue
 
 from quantdesk.domain.backtest import BacktestRequest, BacktestResult, FillRecord, PositionRecord
 from quantdesk.domain.backtest_plan import RunPlan
-from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError, QuantdeskError
+from quantdesk.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    JsonScalar,
+    NotFoundError,
+    QuantdeskError,
+)
 from quantdesk.domain.jobs import (
     FINISHED,
     UNFINISHED,
@@ -29,8 +39,10 @@ from quantdesk.domain.jobs import (
 )
 from quantdesk.domain.risk import KillSwitch, KillSwitchScope
 from quantdesk.domain.runs import RunFilter, RunRecord, RunState
+from quantdesk.services.performance import drawdown_of
 from quantdesk.services.ports import EngineRun, ReportWriter, RunArtifacts
 from quantdesk.services.ports.jobs import JobSink, JobWork
+from quantdesk.services.ports.runs import ArtifactKind, DownloadFormat
 
 # the runner ----------------------------------------------------------------------------------
 
@@ -165,6 +177,35 @@ class InMemoryRunStore:
 
     def directory(self, run_id: str) -> Path:
         return self._root / self._resolve(run_id)
+
+    def rows(
+        self, run_id: str, kind: ArtifactKind, *, offset: int, limit: int
+    ) -> tuple[list[dict[str, JsonScalar]], int]:
+        every = self._table(run_id, kind)
+        return every[offset : offset + limit], len(every)
+
+    def download(self, run_id: str, kind: ArtifactKind, format: DownloadFormat) -> Iterator[bytes]:
+        table = pa.Table.from_pylist(self._table(run_id, kind))
+        out = io.BytesIO()
+        if format == "parquet":
+            pq.write_table(table, out)
+        else:
+            pacsv.write_csv(table, out)
+        yield out.getvalue()
+
+    def _table(self, run_id: str, kind: ArtifactKind) -> list[dict[str, JsonScalar]]:
+        artifacts = self.artifacts(run_id)
+        if kind == "fills":
+            return [dataclasses.asdict(f) for f in artifacts.fills]
+        if kind == "positions":
+            return [dataclasses.asdict(p) for p in artifacts.positions]
+        curve = artifacts.curve
+        return [
+            {"ts_ns": int(ts), "equity": float(e), "drawdown": float(d), "in_market": bool(m)}
+            for ts, e, d, m in zip(
+                curve.ts_ns, curve.equity, drawdown_of(curve.equity), curve.in_market, strict=True
+            )
+        ]
 
     def _resolve(self, run_id: str) -> str:
         matches = [r for r in self._runs if r.startswith(run_id)] if run_id else []

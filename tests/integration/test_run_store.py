@@ -1,5 +1,8 @@
 """The run store on real files: save, list, find by prefix, refuse overwrites, round trips."""
 
+import csv
+import dataclasses
+import io
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +14,7 @@ import pytest
 
 from quantdesk.adapters.storage import run_store
 from quantdesk.adapters.storage.run_store import FileRunStore
+from quantdesk.cli.errors import hint_of
 from quantdesk.domain.backtest import (
     BacktestRequest,
     BacktestResult,
@@ -251,10 +255,14 @@ def test_an_unknown_run_points_to_the_list(store: FileRunStore) -> None:
     for call in (store.result, store.artifacts, store.directory):
         with pytest.raises(NotFoundError) as caught:
             call("20990101T000000Z-ffffffff")
-        assert caught.value.hint is not None
-        assert "quantdesk runs list" in caught.value.hint
-    with pytest.raises(InvalidInputError):
+        assert (caught.value.code, caught.value.data) == (
+            "run_not_found",
+            {"run_id": "20990101T000000Z-ffffffff"},
+        )
+        assert hint_of(caught.value) == "see quantdesk runs list"  # the CLI's words
+    with pytest.raises(InvalidInputError) as missing:
         store.result("")
+    assert hint_of(missing.value) == "see quantdesk runs list"
 
 
 def test_a_stored_run_is_never_overwritten(store: FileRunStore, tmp_path: Path) -> None:
@@ -410,3 +418,37 @@ def test_a_failing_report_writer_leaves_no_run(store: FileRunStore, tmp_path: Pa
         store.save(make_result("20240101T000000Z-aaaaaaaa"), make_artifacts(), broken)
     assert store.results() == []
     assert [p.name for p in (tmp_path / "runs").iterdir()] == []
+
+
+@pytest.mark.parametrize(("offset", "limit"), [(0, 10), (0, 3), (2, 5), (4, 100), (9, 1), (10, 5)])
+def test_a_page_of_a_table_is_its_rows_across_row_groups(
+    store: FileRunStore, monkeypatch: pytest.MonkeyPatch, offset: int, limit: int
+) -> None:
+    monkeypatch.setattr(run_store, "_ROW_GROUP", 3)  # 10 fills: four row groups
+    artifacts = make_artifacts(fills=10)
+    store.save(make_result("20240101T000000Z-aaaaaaaa"), artifacts, page("<html/>"))
+    every = [dataclasses.asdict(f) for f in artifacts.fills]
+    rows, total = store.rows("20240101T000000Z-aaaaaaaa", "fills", offset=offset, limit=limit)
+    assert (rows, total) == (every[offset : offset + limit], 10)
+    equity, points = store.rows("20240101T000000Z-aaaaaaaa", "equity", offset=0, limit=100)
+    assert points == 10 and [p["ts_ns"] for p in equity] == list(artifacts.curve.ts_ns)
+    assert max(p["drawdown"] for p in equity) == 0.0  # type: ignore[type-var]
+    positions, count = store.rows("20240101T000000Z-aaaaaaaa", "positions", offset=0, limit=5)
+    assert (positions, count) == ([dataclasses.asdict(p) for p in artifacts.positions], 1)
+
+
+def test_a_table_downloads_as_stored_parquet_or_as_csv(
+    store: FileRunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_store, "_ROW_GROUP", 3)
+    result = make_result("20240101T000000Z-aaaaaaaa")
+    folder = store.save(result, make_artifacts(fills=7), page("<html/>"))
+    parquet = b"".join(store.download(result.run_id, "fills", "parquet"))
+    assert parquet == (folder / "fills.parquet").read_bytes()
+    text = b"".join(store.download(result.run_id, "fills", "csv")).decode()
+    lines = list(csv.DictReader(io.StringIO(text)))
+    rows, _ = store.rows(result.run_id, "fills", offset=0, limit=100)
+    assert len(lines) == 7 and text.count("ts_ns") == 1  # one header
+    assert [line["order_id"] for line in lines] == [r["order_id"] for r in rows]
+    assert [float(line["price"]) for line in lines] == [r["price"] for r in rows]
+    assert {line["signal_id"] for line in lines} == {""}  # null as an empty cell

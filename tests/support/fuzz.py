@@ -243,6 +243,16 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+_FINISHED_RUNS = "SELECT run_id FROM backtest_runs WHERE state != 'failed'"
+_RECORDS_OF_REFUSALS_LEFT_OUT = {
+    "backtest_runs": f"SELECT * FROM backtest_runs WHERE run_id IN ({_FINISHED_RUNS})",
+    "backtest_run_strategies": "SELECT * FROM backtest_run_strategies "
+    f"WHERE run_id IN ({_FINISHED_RUNS})",
+}
+"""A run the engine refuses is kept as a failed run with its error (issue 14: a run has a
+stored state from submission on): the record of a refusal, not a change it made."""
+
+
 def _registry_rows(database: Path) -> dict[str, str]:
     """Each table's rows, hashed (read-only: the check itself writes nothing)."""
     if not database.exists():
@@ -257,7 +267,8 @@ def _registry_rows(database: Path) -> dict[str, str]:
         ]
         rows = {}
         for table in tables:
-            content = sorted(repr(r) for r in connection.execute(f'SELECT * FROM "{table}"'))
+            query = _RECORDS_OF_REFUSALS_LEFT_OUT.get(table, f'SELECT * FROM "{table}"')
+            content = sorted(repr(r) for r in connection.execute(query))
             rows[table] = hashlib.sha256("\n".join(content).encode()).hexdigest()
         return rows
     finally:

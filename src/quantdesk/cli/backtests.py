@@ -220,7 +220,9 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
             # --json is for machines: no progress display, even on stderr
             with nullcontext(SilentProgress()) if as_json else RichProgress(err) as progress:
                 try:
-                    result = ctx.obj.platform.backtests.run(request, progress, pending)
+                    result = ctx.obj.platform.backtests.run(
+                        request, progress, pending, submitted_by=getpass.getuser()
+                    )
                 except StrategyParameterError as error:
                     if where is not None:
                         raise parameter_file_error(error, where) from None

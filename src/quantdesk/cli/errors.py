@@ -47,6 +47,8 @@ CLI_HINTS: dict[str, str] = {
     "volume_column_missing": "map it with --volume-col NAME or pass --default-volume V",
     "range_too_short": "widen --start/--end, or produce over more data",
     "kill_switch_not_thrown": "see quantdesk risk status",
+    "run_not_found": "see quantdesk runs list",
+    "run_id_missing": "see quantdesk runs list",
 }
 """The CLI's own hint per error code: the service's hint names no flag or command."""
 

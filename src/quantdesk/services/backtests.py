@@ -17,8 +17,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import quantdesk
@@ -26,9 +27,7 @@ from quantdesk.domain.audit import AuditAnchor
 from quantdesk.domain.backtest import BacktestRequest, BacktestResult, DataUsed, SignalDataUsed
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.correlation import current_correlation_id
-from quantdesk.domain.errors import (
-    InvalidInputError,
-)
+from quantdesk.domain.errors import InvalidInputError, JsonScalar, NotFoundError
 from quantdesk.domain.runs import (
     RunFilter,
     RunRecord,
@@ -53,6 +52,7 @@ from quantdesk.services.ports import (
     SilentProgress,
 )
 from quantdesk.services.ports.plugins import PluginClass
+from quantdesk.services.ports.runs import ARTIFACT_KINDS, ArtifactKind, DownloadFormat
 from quantdesk.services.run_ledger import RunLedger
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ REPORT_TASK = "store result and report"
 PROGRESS_TASKS = (CHECK_TASK, SIMULATE_TASK, ANALYSE_TASK, REPORT_TASK)
 """The ``ProgressReporter`` tasks of a run, in order (a job weighs them into percent)."""
 
+REPORT_FILE = "report.html"
+ROWS_LIMIT_MAX = 10_000
 _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -343,8 +345,50 @@ class BacktestService:
         return self._store.artifacts(run_id)
 
     def report_path(self, run_id: str) -> str:
-        return str(self._store.directory(run_id) / "report.html")
+        return str(self.report_file(run_id))
+
+    def report_file(self, run_id: str) -> Path:
+        """The run's self-contained HTML report (``NotFoundError`` when it has none)."""
+        path = self._store.directory(run_id) / REPORT_FILE
+        if not path.is_file():
+            raise NotFoundError(
+                f"run {shown(run_id)} has no report",
+                code="report_not_found",
+                data={"run_id": run_id},
+            )
+        return path
+
+    def artifact_rows(
+        self, run_id: str, kind: ArtifactKind, *, offset: int = 0, limit: int = 100
+    ) -> tuple[list[dict[str, JsonScalar]], int]:
+        """A page of a stored run's fills, positions or equity curve, and the table's size."""
+        _check_kind(kind)
+        if not 1 <= limit <= ROWS_LIMIT_MAX or offset < 0:
+            raise InvalidInputError(
+                f"limit is 1..{ROWS_LIMIT_MAX} and offset at least 0",
+                data={"limit": limit, "offset": offset},
+            )
+        return self._store.rows(run_id, kind, offset=offset, limit=limit)
+
+    def artifact_download(
+        self, run_id: str, kind: ArtifactKind, format: DownloadFormat
+    ) -> Iterator[bytes]:
+        """A stored run's table, whole, as Parquet or CSV bytes (streamed)."""
+        _check_kind(kind)
+        if format not in ("csv", "parquet"):
+            raise InvalidInputError(
+                f"format {shown(format)} is not csv or parquet", data={"format": str(format)}
+            )
+        return self._store.download(run_id, kind, format)
 
     def same_fills(self, run_a: str, run_b: str) -> bool:
         """Bit-for-bit equality of two runs' fills (what equal fingerprints promise)."""
         return self._store.artifacts(run_a).fills == self._store.artifacts(run_b).fills
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ARTIFACT_KINDS:
+        raise InvalidInputError(
+            f"a run's tables are {', '.join(ARTIFACT_KINDS)}, not {shown(kind)}",
+            data={"kind": kind},
+        )

@@ -36,6 +36,12 @@ class _Discarded:
     def directory(self, run_id: str) -> Path:
         return Path(os.devnull)
 
+    def rows(self, run_id: str, kind: Any, *, offset: int, limit: int) -> Any:
+        raise LookupError(run_id)
+
+    def download(self, run_id: str, kind: Any, format: Any) -> Any:
+        raise LookupError(run_id)
+
 
 class _NoReport:
     def write(self, result: Any, artifacts: Any, out: Any) -> None:

@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,12 +19,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
+from quantdesk.adapters.storage.run_artifacts import csv_bytes, page_of, parquet_bytes
 from quantdesk.domain.backtest import BacktestResult, FillRecord, PositionRecord
-from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from quantdesk.domain.errors import ConflictError, InvalidInputError, JsonScalar, NotFoundError
 from quantdesk.domain.record_log import RecordLog, as_log
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
 from quantdesk.services.performance import EquityCurve, drawdown_of
 from quantdesk.services.ports import ReportWriter, RunArtifacts
+from quantdesk.services.ports.runs import ArtifactKind, DownloadFormat
 
 REQUEST_FILE = "request.json"
 RESULT_FILE = "result.json"
@@ -34,7 +37,12 @@ PRICES_FILE = "prices.parquet"
 REPORT_FILE = "report.html"
 PARTIAL_SUFFIX = ".partial"
 
-_LIST_HINT = "see `quantdesk runs list`"
+_TABLES: dict[ArtifactKind, str] = {
+    "fills": FILLS_FILE,
+    "positions": POSITIONS_FILE,
+    "equity": EQUITY_FILE,
+}
+_LIST_HINT = "list the stored runs to find its id"
 _ROW_GROUP = 131_072
 _ARROW_TYPES: dict[object, pa.DataType] = {
     int: pa.int64(),
@@ -165,6 +173,18 @@ class FileRunStore:
     def directory(self, run_id: str) -> Path:
         return self._root / self._resolve(run_id)
 
+    def rows(
+        self, run_id: str, kind: ArtifactKind, *, offset: int, limit: int
+    ) -> tuple[list[dict[str, JsonScalar]], int]:
+        return page_of(self._table(run_id, kind), offset=offset, limit=limit)
+
+    def download(self, run_id: str, kind: ArtifactKind, format: DownloadFormat) -> Iterator[bytes]:
+        path = self._table(run_id, kind)
+        return parquet_bytes(path) if format == "parquet" else csv_bytes(path)
+
+    def _table(self, run_id: str, kind: ArtifactKind) -> Path:
+        return self._root / self._resolve(run_id) / _TABLES[kind]
+
     # ids -----------------------------------------------------------------------------------
 
     def _run_ids(self) -> list[str]:
@@ -179,7 +199,7 @@ class FileRunStore:
     def _resolve(self, run_id: str) -> str:
         """The stored run named by ``run_id`` or by a unique prefix of it."""
         if not run_id:
-            raise InvalidInputError("no run id given", hint=_LIST_HINT)
+            raise InvalidInputError("no run id given", hint=_LIST_HINT, code="run_id_missing")
         run_ids = self._run_ids()
         if run_id in run_ids:
             return run_id
@@ -187,7 +207,12 @@ class FileRunStore:
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise NotFoundError(f"no stored run {run_id!r} in {self._root}", hint=_LIST_HINT)
+            raise NotFoundError(
+                f"no stored run {run_id!r} in {self._root}",
+                hint=_LIST_HINT,
+                code="run_not_found",
+                data={"run_id": run_id},
+            )
         shown = ", ".join(matches[:10]) + (
             f" and {len(matches) - 10} more" if len(matches) > 10 else ""
         )

@@ -1,9 +1,9 @@
 """Where runs live: artifacts and reports (files), the queryable index of run records."""
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Literal, Protocol, TextIO
 
 from quantdesk.domain.backtest import (
     BacktestRequest,
@@ -11,6 +11,7 @@ from quantdesk.domain.backtest import (
     FillRecord,
     PositionRecord,
 )
+from quantdesk.domain.errors import JsonScalar
 from quantdesk.domain.runs import RunFilter, RunRecord, RunState
 from quantdesk.services.columns import Float64Array, Int64Array
 from quantdesk.services.performance import EquityCurve
@@ -25,6 +26,11 @@ class RunArtifacts:
     curve: EquityCurve
     prices: dict[str, tuple[Int64Array, Float64Array]]  # instrument -> bar closes
 
+
+ArtifactKind = Literal["fills", "positions", "equity"]
+"""The tables of a stored run that interfaces page through or download."""
+ARTIFACT_KINDS: tuple[ArtifactKind, ...] = ("fills", "positions", "equity")
+DownloadFormat = Literal["csv", "parquet"]
 
 ReportWriter = Callable[[TextIO], None]
 """Writes a run's report into an open text file."""
@@ -48,6 +54,17 @@ class RunStore(Protocol):
     def artifacts(self, run_id: str) -> RunArtifacts: ...
 
     def directory(self, run_id: str) -> Path: ...
+
+    def rows(
+        self, run_id: str, kind: ArtifactKind, *, offset: int, limit: int
+    ) -> tuple[list[dict[str, JsonScalar]], int]:
+        """A page of one table (fills, positions or equity with its drawdown), in stored
+        order, as plain values; and how many rows the table holds."""
+        ...
+
+    def download(self, run_id: str, kind: ArtifactKind, format: DownloadFormat) -> Iterator[bytes]:
+        """One table, whole, as a stream of bytes (Parquet or CSV with a header)."""
+        ...
 
 
 class ReportRenderer(Protocol):

@@ -1,0 +1,88 @@
+"""Services word their hints for any interface; the CLI renders its flags from the error's
+code (issue 14: "no service text names a CLI flag"). Each case raises at its real site."""
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from quantdesk.adapters.sources.bar_files import BarFileSource
+from quantdesk.cli.errors import CLI_HINTS, hint_of
+from quantdesk.domain.errors import QuantdeskError
+from quantdesk.domain.instruments import AssetClass, InstrumentSpec
+from quantdesk.domain.market_data import BarIngestOptions
+from quantdesk.domain.risk import KillSwitchScope
+from quantdesk.services.platform import Platform
+from quantdesk.services.signal_producers.base import require_bars
+
+
+def instrument_redefined(desk: Platform, tmp_path: Path) -> None:
+    spec = InstrumentSpec(
+        instrument_id="ACME.XNAS",
+        asset_class=AssetClass.EQUITY,
+        currency="USD",
+        tick_size=Decimal("0.01"),
+    )
+    desk.instruments.add(spec)
+    desk.instruments.add(spec.model_copy(update={"currency": "EUR"}))
+
+
+def bad_bar_spec(desk: Platform, tmp_path: Path) -> None:
+    bars = tmp_path / "bars.csv"
+    bars.write_text("timestamp,open,high,low,close,volume\n")
+    desk.ingest.ingest_bars(bars, "ACME.XNAS", "1-FORTNIGHT-LAST")
+
+
+def no_volume_column(desk: Platform, tmp_path: Path) -> None:
+    bars = tmp_path / "bars.csv"
+    bars.write_text("timestamp,open,high,low,close\n2024-01-01T00:00:00Z,1,1,1,1\n")
+    BarFileSource().read_bars(bars, BarIngestOptions())
+
+
+def too_few_bars(desk: Platform, tmp_path: Path) -> None:
+    require_bars("volatility", "ACME.XNAS-1-MINUTE-LAST-EXTERNAL", 3, 100, "the fit window")
+
+
+def switch_not_thrown(desk: Platform, tmp_path: Path) -> None:
+    desk.risk.release(KillSwitchScope.INSTRUMENT, "ACME.XNAS", "ana")
+
+
+def unknown_run(desk: Platform, tmp_path: Path) -> None:
+    desk.backtests.result("20990101T000000Z-ffffffff")
+
+
+def no_run_id(desk: Platform, tmp_path: Path) -> None:
+    desk.backtests.result("")
+
+
+CASES: dict[str, Callable[[Platform, Path], None]] = {
+    "instrument_exists": instrument_redefined,
+    "invalid_bar_spec": bad_bar_spec,
+    "volume_column_missing": no_volume_column,
+    "range_too_short": too_few_bars,
+    "kill_switch_not_thrown": switch_not_thrown,
+    "run_not_found": unknown_run,
+    "run_id_missing": no_run_id,
+}
+
+
+def test_every_cli_hint_has_a_raise_site_here() -> None:
+    assert set(CASES) == set(CLI_HINTS)
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_the_service_hint_names_no_flag_and_the_cli_renders_its_own(
+    code: str, desk: Platform, tmp_path: Path
+) -> None:
+    with pytest.raises(QuantdeskError) as raised:
+        CASES[code](desk, tmp_path)
+    error = raised.value
+    assert error.code == code
+    assert "--" not in str(error) and "quantdesk " not in (error.hint or "")
+    assert hint_of(error) == CLI_HINTS[code]
+
+
+def test_an_error_without_a_cli_hint_keeps_its_own() -> None:
+    error = QuantdeskError("x", hint="do y", code="something_else")
+    assert hint_of(error) == "do y"
