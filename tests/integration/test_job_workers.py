@@ -33,7 +33,7 @@ from quantdesk.services.ports.jobs import JobHandler
 from quantdesk.services.synthetic import SyntheticMarketConfig
 from quantdesk.settings import QuantdeskSettings
 from support import job_kinds
-from support.registry import sqlite_database, trend
+from support.registry import postgres_database, sqlite_database, trend
 
 DEADLINE_SECONDS = 60.0
 
@@ -66,10 +66,19 @@ def settings(tmp_path: Path) -> QuantdeskSettings:
     return QuantdeskSettings(home=tmp_path / "home")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_database(tmp_path)
+        return
+    with postgres_database() as url:
+        yield url
+
+
 @pytest.fixture
-def make_service(settings: QuantdeskSettings, tmp_path: Path) -> Iterator[ServiceFactory]:
+def make_service(settings: QuantdeskSettings, database_url: str) -> Iterator[ServiceFactory]:
     started: list[JobService] = []
-    database = Database(sqlite_database(tmp_path))
+    database = Database(database_url)
 
     def make(
         handlers: Mapping[JobKind, JobHandler],
@@ -133,12 +142,14 @@ def gone(pid: int) -> bool:
 def test_a_job_completes_in_a_worker_process(make_service: ServiceFactory) -> None:
     publisher = RecordingPublisher()
     service = make_service({JobKind.VALIDATION: job_kinds.echo}, publisher=publisher)
-    job = service.submit(JobKind.VALIDATION, {"ref": "x@1"}, submitted_by="alice")
-    assert job.state is JobState.PENDING
+    with correlated("req-7"):
+        job = service.submit(JobKind.VALIDATION, {"ref": "x@1"}, submitted_by="alice")
+    assert job.state is JobState.PENDING and job.correlation_id == "req-7"
     done = finished(service, job.job_id)
     assert done.state is JobState.COMPLETED, done.error
     assert done.result is not None and done.result["echo"] == {"ref": "x@1"}
     assert done.result["pid"] != os.getpid()  # it ran in another process
+    assert done.result["correlation_id"] == "req-7"  # under the request's correlation id
     assert done.progress == 100.0
     assert done.started_ns is not None and done.finished_ns is not None
     assert publisher.states(job.job_id) == ["pending", "running", "completed"]
@@ -341,7 +352,7 @@ def test_a_cancelled_backtest_job_marks_its_run_cancelled(market: Path, tmp_path
 
 
 def test_a_cancel_that_reaches_another_server_process_is_carried_out_by_the_owner(
-    make_service: ServiceFactory, tmp_path: Path, settings: QuantdeskSettings
+    make_service: ServiceFactory, tmp_path: Path, settings: QuantdeskSettings, database_url: str
 ) -> None:
     """Two server processes on one database (``uvicorn --workers 2``): the one that did not
     start the job leaves the cancel in its row; the owner's poller stops the job."""
@@ -350,7 +361,7 @@ def test_a_cancel_that_reaches_another_server_process_is_carried_out_by_the_owne
     job = owner.submit(JobKind.VALIDATION, {"pid_file": str(pid_file)}, submitted_by="bob")
     pid = pid_of(pid_file)
     other = JobService(
-        SqlJobStore(Database(sqlite_database(tmp_path))),
+        SqlJobStore(Database(database_url)),
         LocalProcessJobRunner(
             functools.partial(run_job, settings), workers=1, time_limit_seconds=60
         ),

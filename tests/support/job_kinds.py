@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
+from quantdesk.domain.correlation import current_correlation_id
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.jobs import JobProgress
 from quantdesk.services.ports.jobs import JobChannel
@@ -19,7 +20,7 @@ def echo(
 ) -> dict[str, JsonValue]:
     """Completes at once with its payload and the worker's process id."""
     channel.progress(JobProgress(percent=50.0, message="half"))
-    return {"echo": dict(payload), "pid": os.getpid()}
+    return {"echo": dict(payload), "pid": os.getpid(), "correlation_id": current_correlation_id()}
 
 
 def refuse(

@@ -13,6 +13,7 @@ in the row for the owner to act on.
 
 import builtins
 import logging
+import math
 import os
 import socket
 import threading
@@ -29,6 +30,7 @@ from quantdesk.domain.errors import InvalidInputError, JobStateError, NotFoundEr
 from quantdesk.domain.events import EventType
 from quantdesk.domain.jobs import (
     ERROR_MAX_LENGTH,
+    MESSAGE_MAX_LENGTH,
     PAYLOAD_MAX_BYTES,
     RESULT_MAX_BYTES,
     JobFilter,
@@ -243,13 +245,16 @@ class JobService:
             job = self._live.get(job_id)
             if job is None:
                 return
+            percent, eta = progress.percent, progress.eta_seconds
             job = job.model_copy(
-                update={
-                    "progress": min(100.0, max(job.progress, progress.percent, 0.0)),
-                    "eta_seconds": None
-                    if progress.eta_seconds is None
-                    else max(progress.eta_seconds, 0.0),
-                    "message": progress.message,
+                update={  # a worker's numbers are bounded here: the row and events hold them
+                    "progress": min(100.0, max(job.progress, percent))
+                    if math.isfinite(percent)
+                    else job.progress,
+                    "eta_seconds": max(eta, 0.0)
+                    if eta is not None and math.isfinite(eta)
+                    else None,
+                    "message": clipped(progress.message, MESSAGE_MAX_LENGTH),
                 }
             )
             self._live[job_id] = job

@@ -186,6 +186,13 @@ def test_progress_events_and_writes_are_throttled() -> None:
     }
     assert jobs.get(job.job_id).progress == 60.0
     jobs.job_progress(job.job_id, JobProgress(percent=10.0))  # never goes back
+    now[0] = 1.2  # a write is due: what it writes is bounded
+    jobs.job_progress(
+        job.job_id, JobProgress(percent=float("nan"), eta_seconds=float("inf"), message="m" * 999)
+    )
+    written = jobs.get(job.job_id)
+    assert written.progress == 60.0 and written.eta_seconds is None
+    assert written.message is not None and len(written.message) == 500
     jobs.job_finished(job.job_id, JobOutcome(JobState.COMPLETED, result={"ok": True}))
     assert jobs.get(job.job_id).progress == 100.0
 
