@@ -38,14 +38,6 @@ def parts(request: Request) -> ServiceParts:
     return platform(request).service
 
 
-def _part(request: Request, name: str) -> Any:
-    """A part by name: the features that build them land one by one (issue 14)."""
-    part = getattr(parts(request), name, None)
-    if part is None:
-        raise RuntimeError(f"the service has no {name} part")
-    return part
-
-
 def correlation_id(request: Request) -> str:
     """The request's correlation id (set by the request middleware; a fresh one otherwise)."""
     value = getattr(request.state, "correlation_id", None) or current_correlation_id()
@@ -69,16 +61,20 @@ def allow(permission: Permission) -> Any:
     """``Depends`` returning the caller when its role has ``permission`` (403 otherwise)."""
 
     def allowed(caller: Annotated[Principal, Depends(principal)]) -> Principal:
-        if not caller.allows(permission):
-            raise PermissionDeniedError(
-                f"the role {caller.role.value} may not do this ({permission.value})",
-                data={"permission": permission.value, "role": caller.role.value},
-            )
+        _check(caller, permission)
         return caller
 
     setattr(allowed, ACCESS_MARK, permission)
     allowed.__name__ = f"allow_{permission.value}"
     return Depends(allowed)
+
+
+def _check(caller: Principal, permission: Permission) -> None:
+    if not caller.allows(permission):
+        raise PermissionDeniedError(
+            f"the role {caller.role.value} may not do this ({permission.value})",
+            data={"permission": permission.value, "role": caller.role.value},
+        )
 
 
 def _open() -> None:
@@ -98,7 +94,10 @@ def flag(name: str) -> Any:
     caller; authenticates on its own, so its order beside ``allow`` does not matter."""
 
     def flagged(request: Request, caller: Annotated[Principal, Depends(principal)]) -> None:
-        _part(request, "flags").require(name, caller)
+        for mark in route_access(getattr(request.scope.get("route"), "dependant", None)):
+            if isinstance(mark, Permission):
+                _check(caller, mark)  # a caller without the permission hears that first
+        parts(request).flags.require(name, caller)
 
     flagged.__name__ = f"flag_{name}"
     return Depends(flagged)

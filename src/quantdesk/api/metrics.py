@@ -101,9 +101,7 @@ class _ServiceCollector(Collector):
         yield thrown
 
     def _websocket(self) -> Iterator[Metric]:
-        events = getattr(self._platform.service, "events", None)
-        if events is None:
-            return
+        events = self._platform.service.events
         gauge = GaugeMetricFamily("quantdesk_websocket_clients", "Connected WebSocket clients")
         gauge.add_metric((), float(events.client_count()))
         yield gauge

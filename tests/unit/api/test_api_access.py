@@ -30,6 +30,13 @@ def _router() -> APIRouter:
     def gated() -> dict[str, bool]:
         return {"open": True}
 
+    @router.post(
+        "/probe/gated-risky",
+        dependencies=[flag("live_trading"), allow(Permission.live_control)],
+    )
+    def gated_risky() -> dict[str, bool]:
+        return {"open": True}
+
     @router.get("/probe/numbers", dependencies=[public()])
     def numbers(window: Paged) -> Page[int]:
         values = list(range(120))
@@ -85,6 +92,15 @@ def test_a_flag_off_is_403_feature_disabled(tmp_path: Path) -> None:
         assert response.json()["code"] == "feature_disabled"
         assert response.json()["data"] == {"flag": "strategy_export"}
         assert client.get("/api/v1/probe/gated").status_code == 401
+        parts.flags.off.add("live_trading")
+        # the flag is checked after the permission: a viewer hears it may not, whatever the flag
+        refused = client.post("/api/v1/probe/gated-risky", headers=bearer(Role.viewer))
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+        gated = client.post("/api/v1/probe/gated-risky", headers=bearer(Role.trader))
+        assert (gated.status_code, gated.json()["code"]) == (403, "feature_disabled")
+        parts.flags.off.clear()
+        opened = client.post("/api/v1/probe/gated-risky", headers=bearer(Role.trader))
+        assert opened.json() == {"open": True}
 
 
 def test_pages_default_and_bounds(client: TestClient) -> None:
