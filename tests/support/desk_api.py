@@ -22,10 +22,11 @@ from quantdesk.api.config import ApiSettings
 from quantdesk.bootstrap import _audit, _ingests, _risk_limits, bootstrap
 from quantdesk.domain.auth import Role
 from quantdesk.domain.correlation import current_correlation_id
+from quantdesk.domain.events import EventType
 from quantdesk.domain.jobs import JobKind, JobRecord, JobState
 from quantdesk.services.platform import Platform
 from quantdesk.settings import QuantdeskSettings
-from support.api_app import FakeEvents, FakeFlags, FakeParts, bearer
+from support.api_app import FakeFlags, FakeParts, bearer
 
 API = "/api/v1"
 
@@ -68,13 +69,34 @@ class RecordingJobs:
 
 
 @dataclass
+class RecordingEvents:
+    """``EventHub.publish`` as a list of (type, payload, subject)."""
+
+    published: list[tuple[EventType, dict[str, JsonValue], str | None]] = field(
+        default_factory=list
+    )
+
+    def publish(
+        self,
+        type: EventType,
+        payload: Mapping[str, JsonValue],
+        *,
+        subject: str | None = None,
+    ) -> None:
+        self.published.append((type, dict(payload), subject))
+
+    def client_count(self) -> int:
+        return 0
+
+
+@dataclass
 class DeskParts(FakeParts):
     audit: Any = None
     risk_limits: Any = None
     ingests: Any = None
     jobs: Any = field(default_factory=RecordingJobs)
     flags: FakeFlags = field(default_factory=FakeFlags)
-    events: FakeEvents = field(default_factory=FakeEvents)
+    events: Any = field(default_factory=RecordingEvents)
 
 
 @dataclass(frozen=True)
