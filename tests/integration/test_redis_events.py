@@ -4,14 +4,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
 from quantdesk.adapters.messaging.redis_events import RedisEventChannel
+from quantdesk.domain.auth import Role
 from quantdesk.domain.events import EventType
 from quantdesk.services.events import EventHub
+from support.api_app import TOKENS
 from support.environment import require_service
+from support.ws_app import ws_app
 
 pytestmark = pytest.mark.services
 URL = "redis://127.0.0.1:6379/0"
@@ -120,3 +125,37 @@ def test_redis_down_costs_the_publisher_nothing_and_is_counted() -> None:
         assert hub.last_seq() == 0
     finally:
         hub.close()
+
+
+def test_a_client_resumes_on_another_server_process(prefix: str, tmp_path: Path) -> None:
+    """Two apps (two ``--workers``) on one Redis: a client that saw events on the first and
+    reconnects to the second with its last seq receives exactly what it missed."""
+    first, second = _hub(prefix), _hub(prefix)
+    try:
+        with (
+            TestClient(ws_app(tmp_path / "a", first, ws_heartbeat_seconds=3600)) as one,
+            TestClient(ws_app(tmp_path / "b", second, ws_heartbeat_seconds=3600)) as two,
+        ):
+            with one.websocket_connect("/api/v1/ws") as ws:
+                ws.send_json({"type": "auth", "token": TOKENS[Role.viewer]})
+                assert ws.receive_json()["type"] == "authenticated"
+                ws.send_json({"type": "subscribe", "events": ["job_update"]})
+                assert ws.receive_json()["type"] == "subscribed"
+                second.publish(EventType.job_update, {"n": 1})  # from the other process
+                last = ws.receive_json()["event"]["seq"]
+            for n in range(2, 5):
+                first.publish(EventType.job_update, {"n": n})
+                first.publish(EventType.signal, {"n": n})  # not subscribed: not replayed
+            _until(lambda: second.last_seq() == 7, "both hubs at seq 7")
+            with two.websocket_connect("/api/v1/ws") as ws:
+                ws.send_json({"type": "auth", "token": TOKENS[Role.viewer]})
+                assert ws.receive_json()["type"] == "authenticated"
+                ws.send_json({"type": "subscribe", "events": ["job_update"], "after_seq": last})
+                answer = ws.receive_json()
+                assert (answer["replayed"], answer["last_seq"]) == (3, 7)
+                replayed = [ws.receive_json()["event"] for _ in range(3)]
+                assert [e["payload"]["n"] for e in replayed] == [2, 3, 4]
+                assert [e["seq"] for e in replayed] == [2, 4, 6]
+    finally:
+        first.close()
+        second.close()

@@ -10,16 +10,14 @@ from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from websockets.sync.client import ClientConnection, connect
 
 from quantdesk.adapters.messaging.in_process_events import InProcessEventChannel
-from quantdesk.api.config import ApiSettings
-from quantdesk.api.ws import build_ws_router
 from quantdesk.domain.auth import Role
 from quantdesk.domain.events import EventType
 from quantdesk.services.events import EventHub
-from support.api_app import TOKENS, FakeParts, fake_desk
+from support.api_app import TOKENS
+from support.ws_app import ws_app
 
 EVENTS = 400
 PAYLOAD = "x" * 100_000  # 40 MB in all (uncompressed): far more than a stalled reader buffers
@@ -29,10 +27,7 @@ QUEUE = 20
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, EventHub]]:
     hub = EventHub(InProcessEventChannel(), queue_size=QUEUE)
-    app = FastAPI()
-    app.state.platform = fake_desk(tmp_path, FakeParts(events=hub))  # type: ignore[arg-type]
-    app.state.settings = ApiSettings(ws_queue_size=QUEUE, ws_heartbeat_seconds=3600)
-    app.include_router(build_ws_router(), prefix="/api/v1")
+    app = ws_app(tmp_path, hub, ws_queue_size=QUEUE, ws_heartbeat_seconds=3600)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -12,13 +12,13 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from quantdesk.adapters.messaging.in_process_events import InProcessEventChannel
-from quantdesk.api.config import ApiSettings
 from quantdesk.api.deps import public
-from quantdesk.api.ws import MESSAGE_MAX_CHARS, build_ws_router
+from quantdesk.api.ws import MESSAGE_MAX_CHARS
 from quantdesk.domain.auth import Role
 from quantdesk.domain.events import EventType
 from quantdesk.services.events import EventHub
-from support.api_app import TOKENS, FakeParts, fake_desk
+from support.api_app import TOKENS
+from support.ws_app import ws_app
 
 WS = "/api/v1/ws"
 
@@ -26,10 +26,7 @@ WS = "/api/v1/ws"
 def _app(home: Path, hub: EventHub, **settings: Any) -> FastAPI:
     """The ws router alone over fake parts with a real hub; ``/burst`` publishes on the
     server's own loop, so no event is taken off a queue while a burst is published."""
-    app = FastAPI()
-    app.state.platform = fake_desk(home, FakeParts(events=hub))  # type: ignore[arg-type]
-    app.state.settings = ApiSettings(**settings)
-    app.include_router(build_ws_router(auth_timeout_seconds=0.3), prefix="/api/v1")
+    app = ws_app(home, hub, **settings)
     burst = APIRouter()
 
     @burst.post("/burst/{count}", dependencies=[public()])
