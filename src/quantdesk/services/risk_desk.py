@@ -5,21 +5,16 @@ A run's risk decisions (denials, reductions, halts) live in its result; the desk
 changes (switches, limits) live in the hash-chained log, under actions starting ``risk_``.
 """
 
-import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import JsonValue
 
 from quantdesk.domain.audit import AuditEvent
-from quantdesk.domain.events import EventType
 from quantdesk.domain.risk import KillSwitch, KillSwitchScope
 from quantdesk.services.audit_trail import AuditTrail
 from quantdesk.services.ports.audit_trail import AuditFilter
-from quantdesk.services.ports.events import EventPublisher
 from quantdesk.services.risk import RiskService
 
-log = logging.getLogger(__name__)
 RISK_ACTION_PREFIX = "risk_"
 THROWN = "risk_kill_switch_thrown"
 RELEASED = "risk_kill_switch_released"
@@ -45,12 +40,9 @@ class DeskRiskEvent:
 
 
 class RiskDesk:
-    def __init__(
-        self, risk: RiskService, audit: AuditTrail, events: EventPublisher | None = None
-    ) -> None:
+    def __init__(self, risk: RiskService, audit: AuditTrail) -> None:
         self._risk = risk
-        self._audit = audit
-        self._events = events  # risk_alert to the service's clients
+        self._audit = audit  # clients hear of switches from RiskService's listeners (risk_alert)
 
     def throw(self, scope: KillSwitchScope, target: str, reason: str, actor: str) -> KillSwitch:
         switch = self._risk.kill(scope, target, reason, actor)
@@ -63,7 +55,6 @@ class RiskDesk:
         self._audit.record_change(
             actor=switch.actor, action=THROWN, subject=subject, details=details
         )
-        self._alert("kill_switch_thrown", subject, {**details, "actor": switch.actor})
         return switch
 
     def release(self, scope: KillSwitchScope, target: str, actor: str) -> None:
@@ -71,17 +62,6 @@ class RiskDesk:
         details: dict[str, JsonValue] = {"scope": scope.value, "target": target}
         subject = _subject(scope, target)
         self._audit.record_change(actor=actor, action=RELEASED, subject=subject, details=details)
-        self._alert("kill_switch_released", subject, {**details, "actor": actor})
-
-    def _alert(self, kind: str, subject: str, details: Mapping[str, JsonValue]) -> None:
-        """Tell connected clients; the switch is set and audited, so a failed event is an
-        operator's alarm, not the caller's error."""
-        if self._events is None:
-            return
-        try:
-            self._events.publish(EventType.risk_alert, {"kind": kind, **details}, subject=subject)
-        except Exception:
-            log.exception("risk_alert for %s was not published", subject)
 
     def status(self) -> list[KillSwitch]:
         return self._risk.status()

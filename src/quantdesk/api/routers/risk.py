@@ -39,9 +39,8 @@ Instant = Annotated[int | None, Query(ge=0, le=TS_MAX_NS, description="ns UTC")]
 
 
 def risk_desk(request: Request) -> RiskDesk:
-    """The kill switches with their audit trail and alerts (cheap: three references)."""
-    service = parts(request)
-    return RiskDesk(platform(request).risk, service.audit, service.events)
+    """The kill switches with their audit trail (cheap: two references)."""
+    return RiskDesk(platform(request).risk, parts(request).audit)
 
 
 Controls = Annotated[RiskDesk, Depends(risk_desk)]
