@@ -5,7 +5,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from quantdesk.api.schemas.audit import AuditEventOut, AuditVerification
-from quantdesk.api.schemas.jobs import JobOut
+from quantdesk.api.schemas.data import UploadAccepted
+from quantdesk.api.schemas.feature_flags import (
+    FeatureFlagDecision,
+    FeatureFlagOut,
+    FeatureFlagSet,
+)
 from quantdesk.api.schemas.risk import KillSwitchStatus, RiskEventOut
 from quantdesk.api.schemas.signals import (
     DeadLetterOut,
@@ -15,7 +20,6 @@ from quantdesk.api.schemas.signals import (
 )
 from quantdesk.client._transport import (
     Call,
-    Json,
     as_json,
     content,
     dumps,
@@ -26,6 +30,13 @@ from quantdesk.client._transport import (
 )
 from quantdesk.client.models import Page
 from quantdesk.domain.auth import Role
+from quantdesk.domain.instruments import InstrumentSpec
+from quantdesk.domain.market_data import (
+    BarIngestOptions,
+    CatalogEntry,
+    IngestSummary,
+    LineageRecord,
+)
 from quantdesk.domain.risk import KillSwitch, KillSwitchScope, RiskLimits
 from quantdesk.domain.risk_limits import RiskLimitVersion
 from quantdesk.domain.signals import AISignal
@@ -159,23 +170,29 @@ def risk_events(
 # market data -----------------------------------------------------------------------------
 
 
-def instruments(*, limit: int = 50, offset: int = 0) -> Call[Page[Json]]:
-    return get("/data/instruments", Page[Json], limit=limit, offset=offset)
+def instruments(*, limit: int = 50, offset: int = 0) -> Call[Page[InstrumentSpec]]:
+    return get("/data/instruments", Page[InstrumentSpec], limit=limit, offset=offset)
 
 
-def instrument(instrument_id: str) -> Call[Json]:
-    return get(path("data", "instruments", instrument_id), Json)
+def instrument(instrument_id: str) -> Call[InstrumentSpec]:
+    return get(path("data", "instruments", instrument_id), InstrumentSpec)
 
 
-def catalog(*, limit: int = 50, offset: int = 0) -> Call[Page[Json]]:
+def catalog(*, limit: int = 50, offset: int = 0) -> Call[Page[CatalogEntry]]:
     """The series the catalog holds: first/last timestamp, rows, files."""
-    return get("/data/catalog", Page[Json], limit=limit, offset=offset)
+    return get("/data/catalog", Page[CatalogEntry], limit=limit, offset=offset)
 
 
 def lineage(
     *, instrument_id: str | None = None, limit: int = 50, offset: int = 0
-) -> Call[Page[Json]]:
-    return get("/data/lineage", Page[Json], instrument_id=instrument_id, limit=limit, offset=offset)
+) -> Call[Page[LineageRecord]]:
+    return get(
+        "/data/lineage",
+        Page[LineageRecord],
+        instrument_id=instrument_id,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def upload_bars(
@@ -183,61 +200,89 @@ def upload_bars(
     *,
     filename: str,
     instrument_id: str,
-    bar_spec: str | None = None,
-    options: Mapping[str, Any] | None = None,
-) -> Call[JobOut]:
-    """A bar file (CSV, CSV.gz, Parquet) ingested as a job; its rejects are downloadable."""
-    fields = {"instrument_id": instrument_id}
-    if bar_spec is not None:
-        fields["bar_spec"] = bar_spec
+    bar_spec: str = "1-MINUTE-LAST",
+    options: BarIngestOptions | Mapping[str, Any] | None = None,
+) -> Call[UploadAccepted]:
+    """A bar file (``.csv``, ``.csv.gz``, ``.parquet``: the name's suffix says which) ingested
+    by a job; the job's result is the ingest summary, its rejects downloadable."""
+    fields = {"instrument_id": instrument_id, "bar_spec": bar_spec}
     if options:
-        fields["options"] = dumps(options)
+        fields["options"] = dumps(as_json(options))
     files = {"file": (filename, data, "application/octet-stream")}
-    return Call("POST", "/data/uploads/bars", model(JobOut), files=files, data=fields)
+    return Call("POST", "/data/uploads/bars", model(UploadAccepted), files=files, data=fields)
 
 
-def upload_signals(data: bytes, *, filename: str) -> Call[JobOut]:
+def upload_signals(data: bytes, *, filename: str) -> Call[UploadAccepted]:
+    """A signal file (JSON lines, CSV, Parquet) ingested by a job through the signal gate."""
     files = {"file": (filename, data, "application/octet-stream")}
-    return Call("POST", "/data/uploads/signals", model(JobOut), files=files)
+    return Call("POST", "/data/uploads/signals", model(UploadAccepted), files=files)
 
 
-def ingest_run(ingest_id: str) -> Call[Json]:
-    return get(path("data", "ingests", ingest_id), Json)
+def ingest_summary(ingest_id: str) -> Call[IngestSummary]:
+    return get(path("data", "ingests", ingest_id), IngestSummary)
 
 
 def ingest_rejects(ingest_id: str) -> Call[bytes]:
+    """The rejected rows of a bar ingest (CSV) or records of a signal ingest (JSON lines)."""
     return Call("GET", path("data", "ingests", ingest_id, "rejects"), content)
 
 
 # feature flags ---------------------------------------------------------------------------
 
 
-def feature_flags() -> Call[Page[Json]]:
-    return get("/feature-flags", Page[Json])
+def feature_flags(*, limit: int = 50, offset: int = 0) -> Call[Page[FeatureFlagOut]]:
+    return get("/feature-flags", Page[FeatureFlagOut], limit=limit, offset=offset)
 
 
-def feature_flag(name: str) -> Call[Json]:
-    return get(path("feature-flags", name), Json)
+def feature_flag(name: str) -> Call[FeatureFlagOut]:
+    return get(path("feature-flags", name), FeatureFlagOut)
 
 
-def set_feature_flag(name: str, **update: Any) -> Call[Json]:
-    """Change a flag: ``enabled``, ``rollout_percent``, ``allowed_roles``, ``environments``,
-    ``description`` (the rest stays); takes effect on the next request, audited."""
-    return Call("PUT", path("feature-flags", name), model(Json), json=as_json(update))
+def set_feature_flag(
+    name: str,
+    *,
+    enabled: bool | None = None,
+    rollout_percent: int | None = None,
+    allowed_roles: Sequence[Role] | None = None,
+    environments: Sequence[str] | None = None,
+    description: str | None = None,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> Call[FeatureFlagOut]:
+    """Change a flag (the fields given; the rest stays): a new version, audited, in force
+    on the next request; ``expected_version`` refuses a lost update (409)."""
+    body = FeatureFlagSet(
+        enabled=enabled,
+        rollout_percent=rollout_percent,
+        allowed_roles=None if allowed_roles is None else list(allowed_roles),
+        environments=None if environments is None else list(environments),
+        description=description,
+        reason=reason,
+        expected_version=expected_version,
+    )
+    route = path("feature-flags", name)
+    return Call("PUT", route, model(FeatureFlagOut), json=body.model_dump(exclude_none=True))
 
 
-def feature_flag_history(name: str, *, limit: int = 50, offset: int = 0) -> Call[Page[Json]]:
+def feature_flag_history(
+    name: str, *, limit: int = 50, offset: int = 0
+) -> Call[Page[FeatureFlagOut]]:
     route = path("feature-flags", name, "history")
-    return get(route, Page[Json], limit=limit, offset=offset)
+    return get(route, Page[FeatureFlagOut], limit=limit, offset=offset)
 
 
-def revert_feature_flag(name: str, version: int) -> Call[Json]:
-    return post(path("feature-flags", name, "revert"), Json, {"version": version})
+def revert_feature_flag(name: str, version: int, *, reason: str = "") -> Call[FeatureFlagOut]:
+    """Restore an earlier version's settings as a new version (0: a seeded flag's default)."""
+    body = {"version": version, "reason": reason}
+    return post(path("feature-flags", name, "revert"), FeatureFlagOut, body)
 
 
-def evaluate_feature_flag(name: str, *, user_id: str, role: Role) -> Call[Json]:
+def evaluate_feature_flag(
+    name: str, *, user_id: str | None = None, role: Role | None = None
+) -> Call[FeatureFlagDecision]:
+    """Whether the flag is on for a user and role (default: the caller), and why."""
     route = path("feature-flags", name, "evaluate")
-    return get(route, Json, user_id=user_id, role=role)
+    return get(route, FeatureFlagDecision, user_id=user_id, role=role)
 
 
 # audit -----------------------------------------------------------------------------------
