@@ -8,6 +8,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "auth",
     "users",
     "strategies",
+    "backtest",
     "jobs",
     "signals",
     "risk",

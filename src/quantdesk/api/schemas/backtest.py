@@ -208,7 +208,7 @@ class PositionOut(_Model):
 class EquityPoint(_Model):
     ts_ns: int
     equity: float
-    drawdown: float = Field(description="fraction below the high-water mark so far")
+    drawdown: float = Field(description="equity / high-water mark so far - 1 (0 or below)")
     in_market: bool
 
 
