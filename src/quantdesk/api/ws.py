@@ -22,6 +22,7 @@ reads only loses its own oldest events. Client messages are bounded in size and 
 """
 
 import asyncio
+import logging
 import time
 from collections import deque
 from contextlib import suppress
@@ -30,7 +31,7 @@ from typing import Any, Final
 
 from fastapi import APIRouter, WebSocket
 from starlette.concurrency import run_in_threadpool
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 from quantdesk.domain.auth import Permission, Principal
 from quantdesk.domain.documents import DocumentLimitError, DocumentLimits, loads_json
@@ -51,6 +52,8 @@ CLOSE_FORBIDDEN: Final = 4403
 CLOSE_PROTOCOL: Final = 4400
 CLOSE_TOO_MANY: Final = 4429
 CLOSE_TOO_BIG: Final = 1009
+CLOSE_INTERNAL: Final = 1011
+log = logging.getLogger(__name__)
 _LIMITS: Final = DocumentLimits(
     max_bytes=MESSAGE_MAX_CHARS, max_depth=4, max_nodes=200, max_string_chars=4096
 )
@@ -63,6 +66,10 @@ class _CloseError(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+_ENDED = (WebSocketDisconnect, WebSocketDisconnected, _CloseError)
+"""How a session's task ends when the other one ended first."""
 
 
 @dataclass
@@ -134,8 +141,11 @@ async def _serve(websocket: WebSocket, auth_timeout_s: float) -> None:
         await _run(session)
     except _CloseError as closing:
         await _close(websocket, closing.code, closing.reason)
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, WebSocketDisconnected):
         pass
+    except Exception:  # a broken part (the database...): logged, the client told to retry
+        log.exception("event stream failed")
+        await _close(websocket, CLOSE_INTERNAL, "internal error")
     finally:
         if session is not None and session.subscription is not None:
             session.hub.unsubscribe(session.subscription.queue)
@@ -173,7 +183,9 @@ async def _run(session: _Session) -> None:
     done, pending = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
-        with suppress(asyncio.CancelledError, WebSocketDisconnect, _CloseError):
+        with suppress(
+            asyncio.CancelledError, WebSocketDisconnect, WebSocketDisconnected, _CloseError
+        ):
             await task
     for task in done:
         task.result()  # re-raises _CloseError or a disconnect

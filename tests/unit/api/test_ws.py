@@ -186,3 +186,15 @@ def test_heartbeats_recheck_the_credential(
         assert beat["type"] == "heartbeat" and beat["last_seq"] == 0
         monkeypatch.setitem(TOKENS, Role.admin, "rotated")  # the token proves no one now
         assert _closed_with(ws) == 4401
+
+
+def test_a_broken_part_closes_the_stream_as_a_server_error(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(credential: str) -> None:
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(client.app.state.platform.service.auth, "authenticate", down)  # type: ignore[attr-defined]
+    with client.websocket_connect(WS) as ws:
+        ws.send_json({"type": "auth", "token": TOKENS[Role.viewer]})
+        assert _closed_with(ws) == 1011
