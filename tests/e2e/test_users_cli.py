@@ -1,8 +1,8 @@
 """``quantdesk users`` and ``quantdesk apikey`` as an operator types them: a generated
 password or key is printed once, alone on stdout; nothing secret reaches the audit log."""
 
-import dataclasses
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,11 +10,11 @@ from typer.testing import CliRunner, Result
 
 from quantdesk.adapters.storage.audit_log import SqlAuditLog
 from quantdesk.adapters.storage.database import Database, sqlite_url
-from quantdesk.bootstrap import _auth, bootstrap
+from quantdesk.bootstrap import bootstrap
 from quantdesk.cli.app import EXIT_INVALID, create_cli
 from quantdesk.domain.errors import AuthenticationError
 from quantdesk.services.platform import Platform
-from quantdesk.settings import QuantdeskSettings
+from support.console import executable, script_env
 
 CHOSEN = "a chosen long password"
 
@@ -26,19 +26,8 @@ def no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def desk(home: Path | None) -> Platform:
-    """The desk as ``quantdesk`` builds it; its service's auth part wired here while the
-    composition root does not build the service yet."""
-    assert home is not None
-    platform = bootstrap(home=home)
-    if platform.build_service is not None:
-        return platform
-    auth = _auth(QuantdeskSettings(home=home))
-    return dataclasses.replace(platform, build_service=lambda: _Parts(auth))  # type: ignore[arg-type,return-value]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Parts:
-    auth: object
+    """The desk as the ``quantdesk`` script builds it."""
+    return bootstrap(home=home)
 
 
 def run(home: Path, *args: str, stdin: str | None = None) -> Result:
@@ -159,3 +148,32 @@ def test_refusals_are_one_line_without_a_traceback(tmp_path: Path) -> None:
         assert result.exit_code == EXIT_INVALID, (args, result.output)
         assert "Traceback" not in result.output and result.stdout == ""
     assert run(home, "users", "add", "hal", "--role", "root").exit_code == 2  # not a role
+
+
+def test_the_installed_script_prints_the_key_alone_on_stdout(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    command = [executable(), "--home", str(home)]
+    added = subprocess.run(
+        [*command, "users", "add", "ivy", "--role", "trader"],
+        capture_output=True,
+        text=True,
+        env=script_env(),
+        timeout=120,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    password = added.stdout.strip()
+    assert len(added.stdout.splitlines()) == 1 and password not in added.stderr
+    created = subprocess.run(
+        [*command, "apikey", "create", "bot", "--role", "trader", "--owner", "ivy"],
+        capture_output=True,
+        text=True,
+        env=script_env(),
+        timeout=120,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("qdk_") and key not in created.stderr
+    assert desk(home).service.auth.authenticate(key).role.value == "trader"
+    assert login(home, "ivy", password)
