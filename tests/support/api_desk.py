@@ -19,6 +19,7 @@ from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.services.platform import Platform
 from quantdesk.services.ports import BacktestRunner
 from quantdesk.services.ports.jobs import JobSink, JobWork
+from quantdesk.settings import QuantdeskSettings
 
 PASSWORD = "correct horse battery staple"
 ADMIN = "admin"
@@ -63,12 +64,18 @@ class ApiDesk:
 
 @contextmanager
 def api_desk(
-    home: Path, *, runner: BacktestRunner | None = None, held: bool = False
+    home: Path,
+    *,
+    runner: BacktestRunner | None = None,
+    held: bool = False,
+    database_url: str | None = None,
 ) -> Iterator[ApiDesk]:
-    """The app over a desk at ``home`` (``runner``: in place of the engine), lifespan (job
-    workers) running; jobs run inline when submitted, or (``held``) stay pending."""
+    """The app over a desk at ``home`` (its database: SQLite there, or ``database_url``;
+    ``runner``: in place of the engine), lifespan (job workers) running; jobs run inline
+    when submitted, or (``held``) stay pending."""
     jobs = HeldJobRunner() if held else DeskJobRunner()
-    platform = bootstrap(home=home, overrides=Overrides(runner=runner, job_runner=jobs))
+    settings = QuantdeskSettings(home=home, database_url=database_url)
+    platform = bootstrap(settings, overrides=Overrides(runner=runner, job_runner=jobs))
     if isinstance(jobs, DeskJobRunner):
         jobs.bind(platform)
     app = create_app(platform, ApiSettings(uploads_dir=home / "uploads"))

@@ -22,7 +22,7 @@ from quantdesk.domain.auth import Role
 from quantdesk.domain.runs import RunState
 from quantdesk.services.synthetic import SyntheticMarketConfig
 from support.api_desk import ApiDesk, api_desk, assert_problem
-from support.registry import trend
+from support.registry import postgres_database, trend
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +228,23 @@ def test_the_real_engine_runs_a_submitted_backtest(market: Path, tmp_path: Path)
         assert result["facts"]["nautilus_trader_version"]
         fills = api.get(f"/backtest/{run_id}/fills").json()
         assert fills["total"] == result["facts"]["fills"]
+
+
+@pytest.mark.services
+def test_runs_are_submitted_listed_and_read_on_postgresql(market: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "catalog").symlink_to(market / "catalog")
+    with (
+        postgres_database() as url,
+        api_desk(home, runner=FakeBacktestRunner(), database_url=url) as api,
+    ):
+        api.desk.registry.register(trend("trend-a"), "tests")
+        first, second = submit(api, label="one"), submit(api, label="two")
+        listed = api.get("/backtest", params={"limit": 1}).json()
+        assert (listed["total"], listed["items"][0]["run_id"]) == (2, second)
+        assert [
+            r["run_id"] for r in api.get("/backtest", params={"label": "one"}).json()["items"]
+        ] == [first]
+        assert api.get(f"/backtest/{first}/result").json()["run_id"] == first
+        assert api.get(f"/backtest/{first}/fills").json()["total"] == 2

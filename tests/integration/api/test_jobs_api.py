@@ -12,7 +12,7 @@ import pytest
 
 from quantdesk.domain.auth import Role
 from support.api_desk import ApiDesk, api_desk, assert_problem
-from support.registry import trend
+from support.registry import postgres_database, trend
 
 
 @pytest.fixture
@@ -96,3 +96,20 @@ def test_an_inline_job_is_shown_with_its_result(tmp_path: Path) -> None:
         assert (job["state"], job["progress"]) == ("completed", 100.0)
         assert job["finished_ns"] >= job["started_ns"] >= job["created_ns"]
         assert job["result"] is not None
+
+
+@pytest.mark.services
+def test_jobs_are_listed_filtered_and_cancelled_on_postgresql(tmp_path: Path) -> None:
+    with (
+        postgres_database() as url,
+        api_desk(tmp_path / "home", held=True, database_url=url) as api,
+    ):
+        for name in ("trend-a", "trend-b"):
+            api.desk.registry.register(trend(name), "tests")
+        first, second = validate(api, "trend-a"), validate(api, "trend-b")
+        assert api.post(f"/jobs/{first}/cancel").json()["state"] == "cancelled"
+        listed = api.get("/jobs", params={"limit": 1}).json()
+        assert (listed["total"], listed["items"][0]["job_id"]) == (2, second)
+        pending = api.get("/jobs", params={"state": "pending"}).json()["items"]
+        assert [j["job_id"] for j in pending] == [second]
+        assert_problem(api.post(f"/jobs/{first}/cancel"), 409, "job_state")

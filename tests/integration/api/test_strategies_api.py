@@ -11,7 +11,7 @@ from quantdesk.domain.auth import Role
 from quantdesk.domain.feature_flags import FlagUpdate
 from quantdesk.domain.strategies.families import StrategyFamily
 from support.api_desk import ApiDesk, api_desk, assert_problem, document
-from support.registry import trend
+from support.registry import postgres_database, trend
 
 
 @pytest.fixture
@@ -211,3 +211,28 @@ def test_export_is_refused_while_its_flag_is_off(api: ApiDesk) -> None:
     assert_problem(api.get("/strategies/trend-a/export"), 403, "feature_disabled")
     flags.set("strategy_export", FlagUpdate(enabled=True), actor="tests")
     assert api.get("/strategies/trend-a/export").status_code == 200
+
+
+@pytest.mark.services
+def test_the_registry_routes_on_postgresql(tmp_path: Path) -> None:
+    with postgres_database() as url, api_desk(tmp_path / "home", database_url=url) as api:
+        register(api, "trend-a")
+        register(api, "trend-b")
+        api.put(
+            "/strategies/trend-a", json={"definition": document(trend("trend-a", fast_period=12))}
+        )
+        assert api.put("/strategies/trend-a/tags/live", json={"version": 1}).status_code == 200
+        assert api.get("/strategies/trend-a@live").json()["version"] == 1
+        assert api.get("/strategies", params={"tag": "live"}).json()["total"] == 1
+        history = api.get("/strategies/trend-a/history").json()
+        assert [v["version"] for v in history["items"]] == [1, 2]
+        diff = api.get("/strategies/trend-a/diff", params={"from_version": 1, "to_version": 2})
+        assert [c["path"] for c in diff.json()["changes"]] == ["parameters.fast_period"]
+        api.post("/strategies/trend-b@1/deprecate", json={"reason": "old"})
+        assert [s["strategy_id"] for s in api.get("/strategies").json()["items"]] == ["trend-a"]
+        job = api.post("/strategies/trend-a/validate").json()["job"]
+        assert api.get(f"/jobs/{job['job_id']}").json()["state"] == "completed"
+        assert_problem(
+            api.post("/strategies", json={"definition": document(trend("trend-b", fast_period=3))}),
+            409,
+        )
