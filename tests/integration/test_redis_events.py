@@ -107,6 +107,7 @@ def test_a_message_that_is_not_an_event_is_skipped(prefix: str) -> None:
         client.publish(f"{prefix}:live", b"12 {not json")
         client.publish(f"{prefix}:live", b"\xff\xfe garbage")
         client.publish(f"{prefix}:live", b'13 {"type": "nope", "at_ns": 1}')
+        client.publish(f"{prefix}:live", b'999 {"type": "signal", "at_ns": 1}')  # forged
         hub.publish(EventType.risk_alert, {"kill_switch": "thrown"})
         _until(lambda: watcher.queue.pending() == 1, "the real event")
         (event,), dropped = watcher.queue.take(10)

@@ -97,7 +97,8 @@ class RedisEventChannel:
         self._sink = sink
         try:
             pubsub: Any = self._subscribed()
-        except RedisError as error:
+            self._last_seq = int(self._client.get(self._seq_key) or 0)  # the sequence so far
+        except (RedisError, ValueError) as error:
             log.warning("event channel not subscribed yet (Redis %s)", type(error).__name__)
             pubsub = None
         for target, name in ((self._send_loop, "sender"), (self._listen_loop, "listener")):
@@ -197,21 +198,31 @@ class RedisEventChannel:
             pubsub.close()
         while not self._stop.is_set():
             try:
-                return self._subscribed()
-            except RedisError:
+                subscribed = self._subscribed()
+                if self._last_seq is None:  # never reached Redis before: start from now
+                    self._last_seq = int(self._client.get(self._seq_key) or 0)
+                return subscribed
+            except (RedisError, ValueError):  # ValueError: a seq key that is not a number
                 self._stop.wait(RETRY_S)
         return pubsub
 
     def _deliver(self, event: ServiceEvent) -> None:
-        """Deliver in ``seq`` order, first filling a jump from the shared history."""
+        """Deliver in ``seq`` order, first filling a jump from the shared history. The event
+        after a jump must be in that history too: one that is not was never written by the
+        script (a forged message), and is skipped rather than move the sequence on."""
         assert self._sink is not None
         last = self._last_seq
         if last is not None and event.seq <= last:
             return
         if last is not None and event.seq > last + 1:
-            for missing in self.replay(last, event.seq - last - 1):
+            held = self.replay(last, event.seq - last)
+            for missing in held:
                 if last < missing.seq < event.seq:
                     self._sink(missing)
+                    self._last_seq = missing.seq
+            if not any(found.seq == event.seq for found in held):
+                log.warning("skipped an event of seq %d missing from the history", event.seq)
+                return
         self._last_seq = event.seq
         self._sink(event)
 
