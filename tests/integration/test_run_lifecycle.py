@@ -23,6 +23,7 @@ from quantdesk.domain.runs import RunFilter, RunState
 from quantdesk.services.backtests import PROGRESS_TASKS
 from quantdesk.services.platform import Platform
 from quantdesk.services.ports import Advance
+from quantdesk.services.run_ledger import ADOPTED_BY
 from quantdesk.services.synthetic import SyntheticMarketConfig
 from support.registry import trend
 
@@ -226,3 +227,17 @@ def test_a_completed_run_pages_and_downloads_its_tables(home: Path) -> None:
         backtests.artifact_rows(result.run_id, "fills", limit=10_001)
     with pytest.raises(InvalidInputError):
         list(backtests.artifact_download(result.run_id, "fills", "xlsx"))  # type: ignore[arg-type]
+
+
+def test_runs_stored_before_runs_had_records_are_listed(home: Path) -> None:
+    overrides = Overrides(runner=FakeBacktestRunner())
+    desk = bootstrap(home=home, overrides=overrides)
+    older = desk.backtests.run_plan(desk.backtests.plan(REQUEST))  # stored, not indexed
+    fresh = bootstrap(home=home, overrides=overrides)
+    (adopted,), total = fresh.backtests.records(RunFilter())
+    assert (total, adopted.run_id, adopted.state) == (1, older.run_id, RunState.COMPLETED)
+    assert adopted.submitted_by == ADOPTED_BY and adopted.fingerprint == older.fingerprint
+    assert adopted.summary is not None and adopted.summary.sharpe == older.metrics.sharpe
+    newer = fresh.backtests.run(REQUEST, submitted_by="ana")
+    listed, total = bootstrap(home=home, overrides=overrides).backtests.records(RunFilter())
+    assert [r.run_id for r in listed] == [newer.run_id, older.run_id] and total == 2

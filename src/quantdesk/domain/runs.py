@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantdesk.domain.backtest_checks import STRATEGIES_MAX
 from quantdesk.domain.text import ACTOR_MAX_LENGTH, LABEL_MAX_LENGTH, REASON_MAX_LENGTH
 
 RUN_ID_MAX_LENGTH = 64
@@ -17,7 +18,7 @@ ERROR_CODE_MAX_LENGTH = 60
 JOB_ID_MAX_LENGTH = 64
 CORRELATION_ID_MAX_LENGTH = 64
 STRATEGY_REF_MAX_LENGTH = 120
-RUN_STRATEGIES_MAX = 64
+RUN_STRATEGIES_MAX = STRATEGIES_MAX  # as many as a request may name
 
 
 class RunState(StrEnum):

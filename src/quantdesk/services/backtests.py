@@ -29,6 +29,7 @@ from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.correlation import current_correlation_id
 from quantdesk.domain.errors import InvalidInputError, JsonScalar, NotFoundError
 from quantdesk.domain.runs import (
+    CORRELATION_ID_MAX_LENGTH,
     RunFilter,
     RunRecord,
     RunState,
@@ -244,11 +245,14 @@ class BacktestService:
     def records(
         self, filter: RunFilter, *, limit: int = 50, offset: int = 0
     ) -> tuple[list[RunRecord], int]:
-        """A page of run records, newest first, and how many match in all."""
+        """A page of run records, newest first, and how many match in all (runs stored
+        before runs had records are indexed on the first look)."""
+        self._ledger.adopt(self._store.results)
         return self._ledger.page(filter, limit=limit, offset=offset)
 
     def record(self, run_id: str) -> RunRecord:
         """``NotFoundError`` (code ``run_not_found``) for an unknown id."""
+        self._ledger.adopt(self._store.results)
         return self._ledger.get(run_id)
 
     # the work ------------------------------------------------------------------------------
@@ -275,7 +279,7 @@ class BacktestService:
             label=plan.request.label,
             strategies=tuple(s.ref for s in plan.strategies),
             submitted_by=submitted_by,
-            correlation_id=current_correlation_id(),
+            correlation_id=(current_correlation_id() or "")[:CORRELATION_ID_MAX_LENGTH] or None,
             job_id=job_id,
             created_ns=inputs.started_ns,
             fingerprint=inputs.fingerprint,

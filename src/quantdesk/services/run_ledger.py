@@ -9,9 +9,16 @@ never hides why it ended: a failed write is logged and the run's own error is wh
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from quantdesk.domain.backtest import BacktestRequest, BacktestResult
-from quantdesk.domain.errors import InvalidInputError, JobStateError, NotFoundError, QuantdeskError
+from quantdesk.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    JobStateError,
+    NotFoundError,
+    QuantdeskError,
+)
 from quantdesk.domain.runs import (
     ERROR_CODE_MAX_LENGTH,
     STOPPED,
@@ -28,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RECORDS_LIMIT_MAX = 1000
 UNFINISHED = frozenset({RunState.PENDING, RunState.RUNNING})
+ADOPTED_BY = "unknown (stored before runs had records)"
 
 
 class RunLedger:
@@ -35,6 +43,7 @@ class RunLedger:
 
     def __init__(self, index: Callable[[], RunIndex] | None) -> None:
         self._index = index
+        self._adopted = False
 
     @property
     def index(self) -> RunIndex:
@@ -75,22 +84,38 @@ class RunLedger:
         return running
 
     def complete(self, running: RunRecord, result: BacktestResult) -> RunRecord:
-        metrics = result.metrics
-        completed = running.model_copy(
-            update={
-                "state": RunState.COMPLETED,
-                "finished_ns": result.finished_at_ns,
-                "fingerprint": result.fingerprint,
-                "summary": RunSummary(
-                    total_return=metrics.total_return,
-                    sharpe=metrics.sharpe,
-                    max_drawdown=metrics.max_drawdown,
-                    trade_count=metrics.trade_count,
-                ),
-            }
-        )
+        completed = running.model_copy(update=_outcome(result))
         self.index.update(completed, expect={RunState.RUNNING})
         return completed
+
+    def adopt(self, results: Callable[[], list[BacktestResult]]) -> int:
+        """Index the runs stored before runs had records (once, into an empty index): a desk's
+        older runs list beside its new ones. Returns how many were indexed."""
+        if self._adopted:
+            return 0
+        self._adopted = True
+        if self.index.query(RunFilter(), limit=1, offset=0)[1]:
+            return 0
+        adopted = 0
+        for result in results():
+            try:
+                record = RunRecord(
+                    run_id=result.run_id,
+                    label=result.request.label,
+                    strategies=tuple(result.request.strategies),
+                    submitted_by=ADOPTED_BY,
+                    created_ns=result.started_at_ns,
+                    started_ns=result.started_at_ns,
+                    **_outcome(result),
+                )
+                self.index.add(record, result.request)
+            except ConflictError:  # another process adopted it first
+                continue
+            except (ValueError, QuantdeskError) as error:  # a folder no record can name
+                log.warning("stored run %s is not indexed: %s", result.run_id, error)
+                continue
+            adopted += 1
+        return adopted
 
     def fail(self, record: RunRecord, error: BaseException) -> None:
         """Record why the run ended; ``error`` is the caller's to raise."""
@@ -124,6 +149,21 @@ class RunLedger:
             self.index.update(_ended(record, state, error, code), expect=UNFINISHED)
         except QuantdeskError as failure:
             log.warning("run %s: its %s state was not recorded: %s", record.run_id, state, failure)
+
+
+def _outcome(result: BacktestResult) -> dict[str, Any]:
+    metrics = result.metrics
+    return {
+        "state": RunState.COMPLETED,
+        "finished_ns": result.finished_at_ns,
+        "fingerprint": result.fingerprint,
+        "summary": RunSummary(
+            total_return=metrics.total_return,
+            sharpe=metrics.sharpe,
+            max_drawdown=metrics.max_drawdown,
+            trade_count=metrics.trade_count,
+        ),
+    }
 
 
 def _ended(record: RunRecord, state: RunState, error: str, code: str) -> RunRecord:
