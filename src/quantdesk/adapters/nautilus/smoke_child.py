@@ -94,7 +94,7 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
     plan = service.plan(backtest, pending=[definition])
     start_ns, end_ns = _window(catalog, plan, int(request["bars"]))
     backtest = backtest.model_copy(update={"start_ns": start_ns, "end_ns": end_ns})
-    result = service.run(backtest, pending=[definition])
+    result = service.run_plan(service.plan(backtest, pending=[definition]))  # not indexed
     return {"problem": None, "fills": result.facts.fills}
 
 
