@@ -50,9 +50,10 @@ def _router() -> APIRouter:
     return router
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> TestClient:
-    app, _ = fake_app(tmp_path, routers=[_router()])
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """One app for the read-only tests (building one costs about a second)."""
+    app, _ = fake_app(tmp_path_factory.mktemp("access"), routers=[_router()])
     return TestClient(app)
 
 
@@ -129,11 +130,10 @@ def test_page_of_next_offset() -> None:
     assert page_of([], 0, PageParams()).next_offset is None
 
 
-def test_route_access_finds_each_declaration(tmp_path: Path) -> None:
-    app, _ = fake_app(tmp_path, routers=[_router()])
+def test_route_access_finds_each_declaration(client: TestClient) -> None:
     found = {
         context.path_format: route_access(context.dependant)
-        for context in iter_route_contexts(app.routes)
+        for context in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
         if hasattr(context, "dependant")
     }
     assert found["/api/v1/probe/me"] == [Permission.read]

@@ -39,9 +39,10 @@ def _router() -> APIRouter:
     return router
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> TestClient:
-    app, _ = fake_app(tmp_path, routers=[_router()], metrics_public=True)
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """One app for the tests that only read (building one costs about a second)."""
+    app, _ = fake_app(tmp_path_factory.mktemp("observed"), routers=[_router()], metrics_public=True)
     return TestClient(app)
 
 
