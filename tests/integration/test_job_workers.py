@@ -132,11 +132,15 @@ def pid_of(path: Path) -> int:
 
 
 def gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie (here pid 1 may never reap an orphan's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def test_a_job_completes_in_a_worker_process(make_service: ServiceFactory) -> None:
@@ -372,3 +376,49 @@ def test_a_cancel_that_reaches_another_server_process_is_carried_out_by_the_owne
     ended = other.cancel(job.job_id, actor="carol")  # waits for the owner to act
     assert ended.state is JobState.CANCELLED and ended.error == "cancelled by carol"
     assert gone(pid)
+
+
+SERVICE_PROCESS = """
+import functools, sys, time
+sys.path[:0] = {paths!r}
+from quantdesk.adapters.jobs.local_pool import LocalProcessJobRunner
+from quantdesk.bootstrap import run_job
+from quantdesk.services.ports.jobs import JobWork
+from quantdesk.settings import QuantdeskSettings
+from support import job_kinds
+
+class Sink:
+    def __getattr__(self, name):
+        return lambda *args: None
+
+runner = LocalProcessJobRunner(
+    functools.partial(run_job, QuantdeskSettings(home={home!r})),
+    workers=1,
+    time_limit_seconds=600,
+)
+runner.start(Sink())
+runner.submit(JobWork("0" * 32, "validation", {{"pid_file": {pid_file!r}}}, None, job_kinds.loop))
+time.sleep(600)
+"""
+
+
+def test_a_job_does_not_outlive_a_service_killed_with_sigkill(tmp_path: Path) -> None:
+    """A restart must not find the old service's job still running beside its re-run."""
+    import subprocess
+    import sys
+
+    pid_file = tmp_path / "pid"
+    code = SERVICE_PROCESS.format(
+        paths=[str(Path(__file__).parents[1])], home=str(tmp_path / "home"), pid_file=str(pid_file)
+    )
+    server = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        child = pid_of(pid_file)
+        assert not gone(child)
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(child)

@@ -63,8 +63,24 @@ class _PipeChannel:
         self._connection.send_bytes(json.dumps(message, allow_nan=False).encode())
 
 
-def _child(entry: JobEntry, work: JobWork, connection: Connection) -> None:
+def _die_with_the_service(lifeline: Connection) -> None:
+    """End this child when the service ends, however it ends (SIGKILL too): a restart must
+    not find the old service's job still running beside the one it queues again.
+
+    The service holds the only write end of ``lifeline`` and never writes: the read returns
+    (end of file) exactly when the service process is gone."""
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv_bytes(1)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="quantdesk-job-lifeline", daemon=True).start()
+
+
+def _child(entry: JobEntry, work: JobWork, connection: Connection, lifeline: Connection) -> None:
     """A worker's life: run one job, send how it ended, exit."""
+    _die_with_the_service(lifeline)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C at the server's terminal: the parent stops us
     channel = _PipeChannel(connection)
     message: dict[str, Any]
@@ -97,6 +113,7 @@ class _Running:
     work: JobWork
     process: BaseProcess
     connection: Connection
+    lifeline: Connection  # the write end the child watches: closed, the child ends
     started: float
     outcome: JobOutcome | None = None  # what the child said
     stop: JobOutcome | None = None  # what we decided (cancel, time limit)
@@ -248,16 +265,17 @@ class LocalProcessJobRunner:
         while self._queued and len(self._running) < self._workers:
             work = self._queued.popleft()
             receive, send = self._context.Pipe(duplex=False)
+            watched, lifeline = self._context.Pipe(duplex=False)
             process = self._context.Process(
                 target=_child,
-                args=(self._entry, work, send),
+                args=(self._entry, work, send, watched),
                 name=f"quantdesk-job-{work.job_id[:8]}",
             )
             try:
                 process.start()
             except Exception as error:  # no process to run it in: the job fails, others go on
-                receive.close()
-                send.close()
+                for end in (receive, send, watched, lifeline):
+                    end.close()
                 self._forget(work.job_id)
                 outcome = JobOutcome(
                     JobState.FAILED,
@@ -267,8 +285,11 @@ class LocalProcessJobRunner:
                 self._tell("job_finished", work.job_id, outcome)
                 continue
             send.close()
+            watched.close()
             with self._lock:
-                self._running[work.job_id] = _Running(work, process, receive, time.monotonic())
+                self._running[work.job_id] = _Running(
+                    work, process, receive, lifeline, time.monotonic()
+                )
             self._tell("job_started", work.job_id)
 
     def _watch(self) -> None:
@@ -367,6 +388,7 @@ class LocalProcessJobRunner:
         running.process.join(timeout=1)
         outcome = running.outcome or running.stop or _died(running.process.exitcode)
         running.connection.close()
+        running.lifeline.close()
         running.process.close()
         with self._lock:
             del self._running[job_id]
@@ -379,6 +401,7 @@ class LocalProcessJobRunner:
                 running.process.kill()
             running.process.join(timeout=5)
             running.connection.close()
+            running.lifeline.close()
         with self._lock:
             self._running.clear()
             self._queued.clear()
