@@ -36,6 +36,7 @@ def test_register_stores_version_one_and_the_same_content_again_changes_nothing(
     assert isinstance(strategy, dict)
     assert strategy["ref"] == "trend-a@1"
     assert strategy["author"] == "admin"
+    assert strategy["created_ns"] > 1_700_000_000 * 10**9
     assert strategy["definition"]["parameters"]["fast_period"] == 10
 
     again = api.post("/strategies", json={"definition": document(trend("trend-a"))})

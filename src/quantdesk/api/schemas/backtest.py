@@ -30,6 +30,7 @@ from quantdesk.domain.backtest_checks import STRATEGIES_MAX, VENUES_MAX, Seed, T
 from quantdesk.domain.execution_quality import ExecutionQuality
 from quantdesk.domain.risk import RiskConfig
 from quantdesk.domain.runs import RunRecord, RunState
+from quantdesk.domain.signals import SignalType
 from quantdesk.domain.text import LABEL_MAX_LENGTH, single_line
 
 RUN_ID_MAX_LENGTH = 100
@@ -37,6 +38,9 @@ RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 """A run id (or a unique prefix of one): one plain path component, never ``..``."""
 ArtifactFormat = Literal["json", "csv", "parquet"]
 REF_ITEM_MAX_LENGTH = 120
+SignalTypes = Annotated[
+    list[Annotated[str, Field(max_length=40)]], Field(min_length=1, max_length=len(SignalType))
+]
 
 
 class _Model(BaseModel):
@@ -57,7 +61,7 @@ class BacktestCreate(_Model):
     seed: Seed = 0
     risk: RiskConfig = Field(default_factory=RiskConfig)
     label: Annotated[str, Field(max_length=LABEL_MAX_LENGTH), AfterValidator(single_line)] = ""
-    signals: Literal["none", "all"] | list[Annotated[str, Field(max_length=40)]] = Field(
+    signals: Literal["none", "all"] | SignalTypes = Field(
         default="none", description="AI signals replayed: none, all, or signal types"
     )
 

@@ -5,6 +5,7 @@ file holds too); everything around it (versions, tags, validation outcomes) is t
 own shape, so the registry's internals can change without changing the API.
 """
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
@@ -102,7 +103,7 @@ class StrategySummary(_Body):
     tags: list[str]
     deprecated: bool
     author: str | None
-    created_at: str | None
+    created_ns: int | None = Field(description="when the registry stored it (ns UTC)")
     reason: str
 
     @classmethod
@@ -119,7 +120,7 @@ class StrategySummary(_Body):
             tags=list(stored.tags),
             deprecated=stored.deprecation is not None,
             author=definition.author,
-            created_at=None if created is None else created.isoformat(),
+            created_ns=None if created is None else _ns(created),
             reason=definition.reason,
         )
 
@@ -189,3 +190,9 @@ class ValidationAccepted(_Body):
 
     ref: str
     job: JobOut
+
+
+def _ns(at: datetime) -> int:
+    """A stored version's time (UTC, microseconds) as int ns, exactly."""
+    delta = at.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
