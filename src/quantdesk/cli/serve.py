@@ -63,8 +63,8 @@ def add_serve_command(app: typer.Typer, out: Console, err: Console, serve: Serve
                 )
             platform = ctx.obj.platform  # migrations run here once, before the workers
             password = platform.service.auth.ensure_admin()
-            if password is not None:
-                out.print(
+            if password is not None:  # on stderr, with the warnings: not in piped output
+                err.print(
                     "Created the user 'admin' with the one-time password:\n\n"
                     f"    {escape(password)}\n\n"
                     "It is shown only now: log in and change it.",

@@ -34,13 +34,14 @@ def test_loopback_by_default_and_the_password_once(
     code, out, err = _invoke(app)
     assert code == 0, err
     assert calls == [ServeOptions(host="127.0.0.1", port=8000, workers=1)]
-    assert "one-time-admin-password" in out
+    assert "one-time-admin-password" in err
+    assert "one-time-admin-password" not in out
     assert "warning" not in err
     assert os.environ["QUANTDESK_HOME"] == str(tmp_path / "home")
-    code, out, _ = _invoke(app, "--port", "8123", "--workers", "3")
+    code, out, err = _invoke(app, "--port", "8123", "--workers", "3")
     assert code == 0
     assert calls[-1] == ServeOptions(host="127.0.0.1", port=8123, workers=3)
-    assert "one-time-admin-password" not in out
+    assert "one-time-admin-password" not in out + err
 
 
 def test_another_interface_is_warned_about(served: tuple[list[ServeOptions], object]) -> None:
