@@ -346,3 +346,19 @@ def test_of_concurrent_refreshes_of_one_token_exactly_one_wins(
         thread.join()
     assert sorted(outcomes) == ["refused"] * 5 + ["renewed"]  # one wins; the rest revoke
     database.dispose()
+
+
+def test_hostile_names_never_reach_the_database(auth: AuthService) -> None:
+    """A NUL (PostgreSQL refuses it in text), a huge or odd name: refused as unknown."""
+    for n, name in enumerate(("a\x00b", "x" * 10_000, "ALICE", "alice\n")):
+        with pytest.raises(AuthenticationError):
+            auth.login(name, PASSWORD, address=f"10.7.7.{n}")
+        with pytest.raises(NotFoundError):
+            auth.user(name)
+    for credential in ("qdk_" + "\x00" * 16 + "_secret", "qdk_" + "G" * 16 + "_secret"):
+        with pytest.raises(AuthenticationError):
+            auth.authenticate(credential)
+    with pytest.raises(NotFoundError):
+        auth.revoke_api_key("\x00" * 16, actor="root")
+    with pytest.raises(AuthenticationError):
+        auth.refresh("\x00" * 100)

@@ -33,6 +33,7 @@ from quantdesk.domain.auth import (
     TokenPair,
     UserRecord,
     generated_password,
+    is_username,
     limit_key,
     role_rank,
 )
@@ -42,12 +43,12 @@ from quantdesk.domain.errors import (
     RateLimitedError,
 )
 from quantdesk.services.auth_users import (
-    KEY_ID_HEX,
     NS_PER_DAY,
     NS_PER_S,
     AuditPayload,
     Clock,
     UserAdministration,
+    is_key_id,
     secret_digest,
     user_subject,
 )
@@ -116,7 +117,7 @@ class AuthService(UserAdministration):
         keys = [limit_key("user", username), limit_key("address", address)]
         for key in keys:
             self._check_rate(key, now)
-        user = self._store.user(username) if len(username) <= 64 else None
+        user = self._store.user(username) if is_username(username) else None
         stored = None if user is None else self._store.password_hash(user.user_id)
         # Verify even for an unknown user: the time taken says nothing about existence.
         ok = len(password) <= PASSWORD_MAX_CHARS and self._hasher.verify(
@@ -217,7 +218,7 @@ class AuthService(UserAdministration):
 
     def _key_principal(self, credential: str, now: int) -> Principal:
         key_id, separator, secret = credential.removeprefix(API_KEY_PREFIX).partition("_")
-        if not separator or len(key_id) != KEY_ID_HEX or not secret:
+        if not separator or not is_key_id(key_id) or not secret:
             raise _denied()
         found = self._store.api_key(key_id)
         if found is None:

@@ -6,6 +6,7 @@ demoted: nobody could manage users over the API after it.
 """
 
 import hashlib
+import re
 import secrets
 import time
 import uuid
@@ -21,6 +22,7 @@ from quantdesk.domain.auth import (
     checked_password,
     checked_username,
     generated_password,
+    is_username,
     limit_key,
     role_rank,
 )
@@ -31,6 +33,7 @@ from quantdesk.services.ports.registry import AuditLog
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_S
 KEY_ID_HEX = 16
+_KEY_ID = re.compile(f"[0-9a-f]{{{KEY_ID_HEX}}}")
 Clock = Callable[[], int]
 AuditPayload = Mapping[str, str | int | bool | None]
 
@@ -39,6 +42,10 @@ def secret_digest(secret: str) -> str:
     """SHA-256 of a 256-bit random secret (refresh token, API key): a slow hash protects
     guessable passwords, which these are not, and keys are checked on every request."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def is_key_id(text: str) -> bool:
+    return _KEY_ID.fullmatch(text) is not None
 
 
 def user_subject(user: UserRecord) -> str:
@@ -76,7 +83,7 @@ class UserAdministration:
         return self._store.users()
 
     def user(self, username: str) -> UserRecord:
-        user = self._store.user(username) if len(username) <= 64 else None
+        user = self._store.user(username) if is_username(username) else None
         if user is None:
             raise NotFoundError(
                 f"no user {username[:64]!r}",
@@ -185,7 +192,7 @@ class UserAdministration:
 
     def revoke_api_key(self, key_id: str, *, actor: str) -> ApiKeyRecord:
         now = self._clock()
-        record = self._store.revoke_api_key(key_id[:64], at_ns=now)
+        record = self._store.revoke_api_key(key_id, at_ns=now) if is_key_id(key_id) else None
         if record is None:
             raise NotFoundError(
                 f"no API key {key_id[:64]!r}",
