@@ -197,7 +197,11 @@ def _route_facts(scope: Scope) -> tuple[str, str]:
 class AuditRequests:
     """One audit event per state-changing request (POST/PUT/PATCH/DELETE), written before
     the answer leaves: actor, action (the operation id), subject (the path), outcome (``ok``
-    or the status) and the sha256 of the body as read (none for ``/auth/*`` bodies)."""
+    or the status) and the sha256 of the body as read (none for ``/auth/*`` bodies).
+
+    A refused request without a proven caller (no or a bad credential, a failed or
+    rate-limited login, no such route) is logged, not chained: else anyone could grow the
+    audit log without limit. Every request of an authenticated caller is chained."""
 
     def __init__(self, app: ASGIApp, platform: Platform) -> None:
         self.app = app
@@ -234,6 +238,15 @@ class AuditRequests:
         trail = self.platform.service.audit
         caller = scope.get("state", {}).get(PRINCIPAL_STATE)
         action = operation_of(scope)
+        if caller is None and status >= 400:
+            log.warning(
+                "refused anonymous %s %s: %d",
+                scope["method"],
+                scope["path"][:200],
+                status,
+                extra={"route": route_template(scope), "status": status},
+            )
+            return
         event = {
             "actor": actor_of(caller),
             "action": action,

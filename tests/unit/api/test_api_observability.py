@@ -109,7 +109,7 @@ def test_a_state_changing_request_is_audited_with_its_body_digest(
         anonymous = client.post("/api/v1/probe/things/t3", content=body)
         client.get("/api/v1/health")
     assert (ok.status_code, refused.status_code, anonymous.status_code) == (200, 403, 401)
-    first, second, third = parts.audit.events
+    first, second = parts.audit.events
     assert first == {
         "actor": "researcher",
         "action": "probe-change",
@@ -119,8 +119,21 @@ def test_a_state_changing_request_is_audited_with_its_body_digest(
         "correlation_id": "audit-1",
     }
     assert (second["actor"], second["outcome"]) == ("viewer", "403")
-    assert (third["actor"], third["outcome"]) == ("anonymous", "401")
-    assert len(parts.audit.events) == 3  # the GET is not audited
+    assert len(parts.audit.events) == 2  # the GET is not audited, nor the anonymous refusal
+
+
+def test_a_refused_anonymous_request_is_logged_not_chained(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, parts = fake_app(tmp_path, routers=[_router()])
+    with caplog.at_level(logging.WARNING, logger="quantdesk.api"), TestClient(app) as client:
+        for _ in range(5):
+            client.post("/api/v1/probe/things/t9", content=b"{}")
+            client.post("/api/v1/probe/things/t9", headers={"Authorization": "Bearer forged"})
+            client.delete("/api/v1/no-such-route")
+    assert parts.audit.events == []
+    refusals = [r for r in caplog.records if r.getMessage().startswith("refused anonymous")]
+    assert len(refusals) == 15
 
 
 def test_auth_bodies_get_no_digest(tmp_path: Path) -> None:
