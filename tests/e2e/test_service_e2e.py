@@ -200,6 +200,7 @@ def test_the_service_end_to_end(tmp_path: Path, database_url: str | None) -> Non
         kill_switch_thrown_and_released(admin)
         flag_gates_at_once(admin, researcher, ref)
         assert admin.ready().status == "ready"
+        audit_kept(admin)
         researcher.logout()
         with pytest.raises(QuantdeskApiError) as raised:
             researcher.me()
@@ -261,6 +262,11 @@ def backtest_followed_over_the_websocket(researcher: QuantdeskClient, ref: str) 
     progress = [e for e in seen if e.type is EventType.backtest_progress]
     assert progress, f"no backtest_progress event among {[e.type.value for e in seen]}"
     assert [e.seq for e in seen] == sorted({e.seq for e in seen})  # in order, no repeats
+    assert {e.correlation_id for e in seen} == {accepted.job.correlation_id}
+    resumed_after = seen[0].seq - 1
+    with researcher.events([EventType.job_update], after_seq=resumed_after) as again:
+        replayed = follow(again, job_id, run_id)  # a client that was away gets what it missed
+    assert [e.seq for e in replayed] == [e.seq for e in seen if e.type is EventType.job_update]
     run = researcher.wait_for_run(run_id, timeout_s=JOB_SECONDS)
     assert run.state is RunState.COMPLETED and run.progress == 100.0
     result = researcher.run_result(run_id)
@@ -326,6 +332,15 @@ def flag_gates_at_once(admin: QuantdeskClient, researcher: QuantdeskClient, ref:
     finally:
         admin.set_feature_flag("strategy_export", enabled=True)
     assert researcher.export_strategy(ref).ref == ref
+
+
+def audit_kept(admin: QuantdeskClient) -> None:
+    """Every state-changing request left an event on the chain, and the chain holds."""
+    assert admin.verify_audit().holds
+    actions = {e.action for e in admin.audit_events(limit=500).items}
+    assert actions, "no audit event at all"
+    thrown = admin.audit_events(actor="admin", limit=500).items
+    assert any("kill" in e.action or "kill-switch" in e.subject for e in thrown), actions
 
 
 # the secrets check ---------------------------------------------------------------------
