@@ -14,13 +14,11 @@ in the row for the owner to act on.
 import builtins
 import logging
 import math
-import os
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import JsonValue
 
@@ -45,11 +43,12 @@ from quantdesk.domain.jobs import (
     clipped,
     is_job_id,
 )
-from quantdesk.domain.runs import RunRecord, RunState
+from quantdesk.domain.runs import RunState
 from quantdesk.domain.text import validate_actor
 from quantdesk.services.job_handlers import HANDLERS
+from quantdesk.services.job_owners import owner_alive, this_owner
 from quantdesk.services.ports.events import EventPublisher
-from quantdesk.services.ports.jobs import JobHandler, JobRunner, JobStore, JobWork
+from quantdesk.services.ports.jobs import JobHandler, JobRunner, JobStore, JobWork, RunLifecycle
 
 log = logging.getLogger(__name__)
 
@@ -58,45 +57,6 @@ STORE_EVERY_SECONDS = 0.5  # a running job's progress written at most this often
 LIST_LIMIT_MAX = 1000
 INTERRUPTED = "interrupted by a service restart"
 REQUEUED = "queued again after a service restart"
-
-
-class RunLifecycle(Protocol):
-    """What a backtest job needs of ``BacktestService``: a run submitted before its job, and
-    marked stopped when its job is killed, cancelled or past its time limit."""
-
-    def submit(
-        self, request: BacktestRequest, *, submitted_by: str, job_id: str | None = None
-    ) -> RunRecord: ...
-
-    def mark_stopped(
-        self, run_id: str, state: RunState, reason: str, *, code: str | None = None
-    ) -> RunRecord: ...
-
-
-def this_owner() -> str:
-    """``host:pid:instance``: which service process runs a job."""
-    return f"{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def owner_alive(owner: str, me: str) -> bool:
-    """Whether the service process that owns a job may still run it.
-
-    Another host's process cannot be seen from here: it is taken to be alive. In this
-    process only ``me`` is alive (an earlier service instance here has stopped)."""
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != me.partition(":")[0] or not pid_text.isdigit():
-        return host != me.partition(":")[0]
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return owner == me
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class JobService:

@@ -23,7 +23,8 @@ from quantdesk.domain.jobs import (
     JobRecord,
     JobState,
 )
-from quantdesk.services.jobs import INTERRUPTED, JobService, owner_alive
+from quantdesk.services.job_owners import owner_alive
+from quantdesk.services.jobs import INTERRUPTED, JobService
 from quantdesk.services.ports.jobs import JobSink, JobWork
 from support import job_kinds
 

@@ -20,15 +20,13 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from pydantic import JsonValue
-
-from quantdesk.domain.errors import QuantdeskError
+from quantdesk.adapters.jobs.worker import child_main, warm
 from quantdesk.domain.jobs import JobOutcome, JobProgress, JobState
 from quantdesk.services.ports.jobs import JobEntry, JobSink, JobWork
 
@@ -36,76 +34,6 @@ log = logging.getLogger(__name__)
 
 MESSAGE_MAX_BYTES = 1024 * 1024
 _TICK_SECONDS = 0.05
-
-
-class _PipeChannel:
-    """The handler's ``JobChannel`` in the child: JSON messages up the pipe."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
-    def progress(self, progress: JobProgress) -> None:
-        self._send(
-            {
-                "type": "progress",
-                "percent": progress.percent,
-                "eta_seconds": progress.eta_seconds,
-                "message": progress.message,
-            }
-        )
-
-    def event(
-        self, type: str, payload: Mapping[str, JsonValue], *, subject: str | None = None
-    ) -> None:
-        self._send({"type": "event", "event": type, "payload": dict(payload), "subject": subject})
-
-    def _send(self, message: Mapping[str, Any]) -> None:
-        self._connection.send_bytes(json.dumps(message, allow_nan=False).encode())
-
-
-def _die_with_the_service(lifeline: Connection) -> None:
-    """End this child when the service ends, however it ends (SIGKILL too): a restart must
-    not find the old service's job still running beside the one it queues again.
-
-    The service holds the only write end of ``lifeline`` and never writes: the read returns
-    (end of file) exactly when the service process is gone."""
-
-    def watch() -> None:
-        with contextlib.suppress(EOFError, OSError):
-            lifeline.recv_bytes(1)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    threading.Thread(target=watch, name="quantdesk-job-lifeline", daemon=True).start()
-
-
-def _child(entry: JobEntry, work: JobWork, connection: Connection, lifeline: Connection) -> None:
-    """A worker's life: run one job, send how it ended, exit."""
-    _die_with_the_service(lifeline)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C at the server's terminal: the parent stops us
-    channel = _PipeChannel(connection)
-    message: dict[str, Any]
-    try:
-        result = entry(work, channel)
-        message = {"type": "result", "result": dict(result)}
-        json.dumps(message, allow_nan=False)
-    except QuantdeskError as error:
-        message = {"type": "error", "error": str(error), "code": error.code}
-    except BaseException as error:  # the traceback goes to the log, never to the job row
-        log.exception("job %s failed unexpectedly", work.job_id)
-        message = {
-            "type": "error",
-            "error": f"the job failed unexpectedly ({type(error).__name__}); see the service "
-            f"log (correlation id {work.correlation_id})",
-            "code": "internal",
-        }
-    try:
-        connection.send_bytes(json.dumps(message, allow_nan=False).encode())
-    finally:
-        connection.close()
-
-
-def _warm() -> None:
-    """The warm-up child: nothing to do."""
 
 
 @dataclass
@@ -230,7 +158,7 @@ class LocalProcessJobRunner:
         """One child that does nothing, before any job: the forkserver has imported the engine
         once it has forked it, so the first job starts as fast as the next (and a context
         that cannot start a process says so here, in ``healthy``)."""
-        probe = self._context.Process(target=_warm, name="quantdesk-job-warm-up")
+        probe = self._context.Process(target=warm, name="quantdesk-job-warm-up")
         probe.start()
         probe.join()
         if probe.exitcode != 0:
@@ -267,7 +195,7 @@ class LocalProcessJobRunner:
             receive, send = self._context.Pipe(duplex=False)
             watched, lifeline = self._context.Pipe(duplex=False)
             process = self._context.Process(
-                target=_child,
+                target=child_main,
                 args=(self._entry, work, send, watched),
                 name=f"quantdesk-job-{work.job_id[:8]}",
             )

@@ -11,7 +11,9 @@ from typing import Any, Protocol
 
 from pydantic import JsonValue
 
+from quantdesk.domain.backtest import BacktestRequest
 from quantdesk.domain.jobs import JobFilter, JobOutcome, JobProgress, JobRecord, JobStats
+from quantdesk.domain.runs import RunRecord, RunState
 
 
 class JobStore(Protocol):
@@ -115,3 +117,16 @@ class JobRunner(Protocol):
         ...
 
     def healthy(self) -> tuple[bool, str]: ...
+
+
+class RunLifecycle(Protocol):
+    """What a backtest job needs of ``BacktestService``: a run submitted before its job, and
+    marked stopped when its job is killed, cancelled or past its time limit."""
+
+    def submit(
+        self, request: BacktestRequest, *, submitted_by: str, job_id: str | None = None
+    ) -> RunRecord: ...
+
+    def mark_stopped(
+        self, run_id: str, state: RunState, reason: str, *, code: str | None = None
+    ) -> RunRecord: ...
