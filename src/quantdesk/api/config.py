@@ -31,6 +31,7 @@ class ApiSettings(BaseModel):
     json_body_max_bytes: Annotated[int, Field(ge=1024)] = JSON_BODY_MAX_BYTES
     uploads_dir: Path = Path(".quantdesk/uploads")
     page_limit_max: Annotated[int, Field(ge=1, le=10_000)] = 500
+    readiness_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     readiness: tuple[tuple[str, ReadinessCheck], ...] = Field(default=(), exclude=True)
     """Extra ``/ready`` components beside the database and the job workers (catalog, engine),
     each ``(name, check)``; the composition root supplies them."""

@@ -3,6 +3,7 @@ why to an unauthenticated caller) and the lifespan (jobs started and stopped, th
 admin's password printed once, never logged)."""
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,21 @@ def test_ready_is_503_while_a_component_fails(
     }
     assert SECRET_CAUSE not in response.text
     assert any(SECRET_CAUSE in record.getMessage() for record in caplog.records)
+
+
+def test_a_check_that_never_answers_fails_in_time(tmp_path: Path) -> None:
+    release = threading.Event()
+    app, _ = fake_app(
+        tmp_path, readiness=(("stuck", lambda: release.wait(30)),), readiness_timeout_seconds=0.3
+    )
+    try:
+        with TestClient(app) as client:
+            response = client.get("/api/v1/ready")
+    finally:
+        release.set()
+    assert response.status_code == 503
+    states = {c["name"]: (c["ok"], c.get("detail")) for c in response.json()["components"]}
+    assert states["stuck"] == (False, "timeout")  # the others' timing is not the point
 
 
 def test_lifespan_starts_jobs_and_prints_the_admin_password_once(

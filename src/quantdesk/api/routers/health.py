@@ -5,8 +5,11 @@ needs (database, job workers, and what the composition root adds: catalog, engin
 503 while one fails; ``/metrics`` is the Prometheus text of the app's own registry.
 """
 
+import contextvars
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -61,7 +64,7 @@ def build_router() -> APIRouter:
             ("job_workers", lambda: _job_workers(desk)),
             *settings.readiness,
         ]
-        components = [_checked(name, check) for name, check in checks]
+        components = _run_checks(checks, settings.readiness_timeout_seconds)
         healthy = all(component.ok for component in components)
         body = Readiness(status="ready" if healthy else "unready", components=components)
         return JSONResponse(body.model_dump(mode="json"), status_code=200 if healthy else 503)
@@ -97,6 +100,31 @@ def _job_workers(desk: Platform) -> None:
     alive, why = desk.service.jobs.healthy()
     if not alive:
         raise RuntimeError(why)
+
+
+def _run_checks(checks: list[tuple[str, ReadinessCheck]], timeout_s: float) -> list[Component]:
+    """All checks at once, each bounded by ``timeout_s`` (a database that never answers
+    makes its component fail, not the probe hang); a stuck check's thread is left to end."""
+    pool = ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="quantdesk-ready")
+    try:
+        started = time.perf_counter()
+        futures = [  # each in a copy of this context: its log lines keep the correlation id
+            (name, pool.submit(contextvars.copy_context().run, _checked, name, check))
+            for name, check in checks
+        ]
+        components = []
+        for name, future in futures:
+            left = max(0.0, timeout_s - (time.perf_counter() - started))
+            try:
+                components.append(future.result(timeout=left))
+            except FutureTimeout:
+                log.warning("readiness: %s gave no answer within %.1f s", name, timeout_s)
+                components.append(
+                    Component(name=name, ok=False, latency_ms=timeout_s * 1000, detail="timeout")
+                )
+        return components
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _checked(name: str, check: ReadinessCheck) -> Component:
