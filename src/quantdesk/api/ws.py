@@ -8,8 +8,9 @@ Protocol (JSON text messages):
   Refused: closed with 4401 (4403 when the role may not read).
 - ``{"type": "subscribe", "events": ["job_update", ...], "after_seq": N}``: the events
   after ``N`` still in a history come first (``after_seq`` omitted: from now on), then the
-  live stream; ``{"type": "subscribed", ...}`` answers with the replay count and last seq.
-  A later subscribe replaces the first.
+  live stream; ``{"type": "subscribed", ...}`` answers with the replay count, the last seq
+  and ``reset`` (true when ``after_seq`` is beyond the last seq: the sequence started again,
+  so the client forgets its old numbers). A later subscribe replaces the first.
 - the server sends ``{"type": "event", "event": {seq, type, at_ns, subject, payload,
   correlation_id}}``, ``{"type": "heartbeat", ...}`` every ``ws_heartbeat_seconds``, and
   ``{"type": "dropped", "count": N, "reason": "slow_client" | "history"}`` when this client
@@ -241,6 +242,9 @@ async def _subscribe(session: _Session, message: dict[str, Any]) -> None:
             "after_seq": after_seq,
             "replayed": len(subscription.replay),
             "last_seq": subscription.last_seq,
+            # a seq beyond the newest: the service's sequence started again (a restart
+            # without Redis); the client's numbers from before mean nothing now
+            "reset": after_seq is not None and after_seq > subscription.last_seq,
         }
     )
     if subscription.missed:

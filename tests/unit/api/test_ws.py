@@ -95,7 +95,7 @@ def test_resume_after_a_seq_receives_exactly_what_was_missed(
     with client.websocket_connect(WS) as ws:
         _login(ws)
         answer = _subscribe(ws, events=[], after_seq=2)
-        assert (answer["replayed"], answer["last_seq"]) == (3, 5)
+        assert (answer["replayed"], answer["last_seq"], answer["reset"]) == (3, 5, False)
         assert [ws.receive_json()["event"]["seq"] for _ in range(3)] == [3, 4, 5]
         hub.publish(EventType.job_update, {"n": 5})
         assert ws.receive_json()["event"]["seq"] == 6
@@ -198,3 +198,15 @@ def test_a_broken_part_closes_the_stream_as_a_server_error(
     with client.websocket_connect(WS) as ws:
         ws.send_json({"type": "auth", "token": TOKENS[Role.viewer]})
         assert _closed_with(ws) == 1011
+
+
+def test_a_seq_from_before_a_restart_says_the_sequence_started_again(
+    client: TestClient, hub: EventHub
+) -> None:
+    hub.publish(EventType.job_update, {"n": 0})
+    with client.websocket_connect(WS) as ws:
+        _login(ws)
+        answer = _subscribe(ws, events=["job_update"], after_seq=500)
+        assert (answer["replayed"], answer["last_seq"], answer["reset"]) == (0, 1, True)
+        hub.publish(EventType.job_update, {"n": 1})
+        assert ws.receive_json()["event"]["seq"] == 2  # new events are not skipped
