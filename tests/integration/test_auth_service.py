@@ -362,3 +362,16 @@ def test_hostile_names_never_reach_the_database(auth: AuthService) -> None:
         auth.revoke_api_key("\x00" * 16, actor="root")
     with pytest.raises(AuthenticationError):
         auth.refresh("\x00" * 100)
+
+
+def test_expired_refresh_tokens_are_forgotten(
+    auth: AuthService, store: UserStore, clock: ManualClock
+) -> None:
+    old = auth.login("alice", PASSWORD, address=ADDRESS)
+    spent = old.refresh_token
+    auth.refresh(spent)
+    clock.advance(15 * 86_400)
+    auth.login("alice", PASSWORD, address=ADDRESS)  # a new login sweeps the expired ones
+    assert store.refresh_token(secret_digest(spent)) is None
+    with pytest.raises(AuthenticationError):
+        auth.refresh(spent)

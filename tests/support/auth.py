@@ -110,7 +110,8 @@ class InMemoryUserStore:
         return user
 
     def add_refresh_token(self, token: RefreshTokenRecord) -> None:
-        self._tokens[token.token_hash] = token
+        live = {h: t for h, t in self._tokens.items() if t.expires_ns >= token.issued_ns}
+        self._tokens = {**live, token.token_hash: token}
 
     def refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
         return self._tokens.get(token_hash)

@@ -28,6 +28,7 @@ class RefreshTokenRow(Base):
     __table_args__ = (
         Index("ix_refresh_tokens_family", "family_id"),
         Index("ix_refresh_tokens_user", "user_id"),
+        Index("ix_refresh_tokens_expires", "expires_ns"),
     )
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -100,7 +100,15 @@ class SqlUserStore:
     # --- refresh tokens --------------------------------------------------------------------
 
     def add_refresh_token(self, token: RefreshTokenRecord) -> None:
-        self._database.write(lambda session: session.add(_token_row(token)))
+        """Store a login's first token; tokens expired by now go (they can never be used, and
+        a spent one past its expiry needs no reuse check), so the table stays bounded."""
+
+        def work(session: Session) -> None:
+            expired = RefreshTokenRow.expires_ns < token.issued_ns
+            session.execute(delete(RefreshTokenRow).where(expired))
+            session.add(_token_row(token))
+
+        self._database.write(work)
 
     def refresh_token(self, token_hash: str) -> RefreshTokenRecord | None:
         with self._database.reading() as session:

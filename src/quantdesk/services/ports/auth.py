@@ -56,7 +56,9 @@ class UserStore(Protocol):
 
     # --- refresh tokens --------------------------------------------------------------------
 
-    def add_refresh_token(self, token: RefreshTokenRecord) -> None: ...
+    def add_refresh_token(self, token: RefreshTokenRecord) -> None:
+        """A login's first token; tokens expired before it was issued may be forgotten."""
+        ...
 
     def refresh_token(self, token_hash: str) -> RefreshTokenRecord | None: ...
 

@@ -40,6 +40,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_refresh_tokens_family", "refresh_tokens", ["family_id"])
     op.create_index("ix_refresh_tokens_user", "refresh_tokens", ["user_id"])
+    op.create_index("ix_refresh_tokens_expires", "refresh_tokens", ["expires_ns"])
     op.create_table(
         "api_keys",
         sa.Column("key_id", sa.String(16), primary_key=True),
@@ -68,6 +69,7 @@ def downgrade() -> None:
     op.drop_index("ix_login_failures_key_at", table_name="login_failures")
     op.drop_table("login_failures")
     op.drop_table("api_keys")
+    op.drop_index("ix_refresh_tokens_expires", table_name="refresh_tokens")
     op.drop_index("ix_refresh_tokens_user", table_name="refresh_tokens")
     op.drop_index("ix_refresh_tokens_family", table_name="refresh_tokens")
     op.drop_table("refresh_tokens")
