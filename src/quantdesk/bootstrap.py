@@ -486,6 +486,7 @@ def _jobs(
             functools.partial(run_job, settings),
             workers=settings.job_workers,
             time_limit_seconds=settings.job_time_limit_seconds,
+            preload=("quantdesk.bootstrap", "quantdesk.api.observability"),  # imported once
         )
     return JobService(
         SqlJobStore(database),
@@ -500,7 +501,14 @@ def run_job(
     settings: QuantdeskSettings, work: JobWork, channel: JobChannel
 ) -> Mapping[str, JsonValue]:
     """A job worker's entry (module-level: pickled by name into the child process): a
-    platform of the worker's own from the service's settings, the job's correlation id bound."""
+    platform of the worker's own from the service's settings, the job's correlation id bound,
+    its log lines JSON like the server's (a worker starts with no logging configured)."""
+    if not logging.getLogger().handlers:
+        from logging.config import dictConfig
+
+        from quantdesk.api.observability import log_config
+
+        dictConfig(log_config())
     with correlated(work.correlation_id):
         return work.handler(bootstrap(settings), work.payload, channel)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from quantdesk.domain.correlation import correlated
 from quantdesk.domain.errors import QuantdeskError
 from quantdesk.domain.jobs import JobProgress
 from quantdesk.services.ports.jobs import JobEntry, JobWork
@@ -78,7 +79,8 @@ def child_main(
     except QuantdeskError as error:
         message = {"type": "error", "error": str(error), "code": error.code}
     except BaseException as error:  # the traceback goes to the log, never to the job row
-        log.exception("job %s failed unexpectedly", work.job_id)
+        with correlated(work.correlation_id):  # the log line names the request behind it
+            log.exception("job %s failed unexpectedly", work.job_id)
         message = {
             "type": "error",
             "error": f"the job failed unexpectedly ({type(error).__name__}); see the service "
