@@ -98,6 +98,7 @@ def make_service(settings: QuantdeskSettings, database_url: str) -> Iterator[Ser
             publisher,
             handlers=handlers,
             on_restart=on_restart,  # type: ignore[arg-type]
+            cancel_wait_seconds=10.0,  # a loaded machine: the kill takes 0.5 s, the wait is a bound
         )
         if start:
             service.start()
