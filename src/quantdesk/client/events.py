@@ -9,7 +9,7 @@ too slow and lost its oldest events: ``stream.dropped`` counts them (they are no
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -29,8 +29,10 @@ from quantdesk.domain.events import EventType, ServiceEvent
 
 MESSAGE_MAX_BYTES = 1 << 20
 RECONNECTS = 5
-AUTH_CLOSE_CODES = frozenset({1008, 4001, 4401, 4403})
-"""Close codes that mean "your credential was refused": renewed once, never retried blindly."""
+CLOSE_UNAUTHENTICATED = 4401
+"""The server's close code for a credential refused or expired: renewed once, then raised."""
+CLOSE_FORBIDDEN = 4403
+"""The caller's role may not read events: raised at once."""
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Cursor:
     last_seq: int | None = None
     dropped: int = 0
     reconnects: int = 0
+    renewals: int = 0
 
     def auth(self, credential: str) -> str:
         return json.dumps({"type": "auth", "token": credential})
@@ -104,16 +107,92 @@ def _refused(message: dict[str, Any]) -> QuantdeskApiError:
     )
 
 
-def _closed_for_auth(error: ConnectionClosed) -> bool:
+def _close_refusal(error: ConnectionClosed) -> QuantdeskApiError | None:
+    """The refusal a close code stands for (None: an ordinary drop, worth a reconnect)."""
     received = error.rcvd
-    return received is not None and received.code in AUTH_CLOSE_CODES
+    if received is None or received.code not in (CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN):
+        return None
+    if received.code == CLOSE_UNAUTHENTICATED:
+        return QuantdeskApiError(401, "unauthenticated", "event stream refused", received.reason)
+    return QuantdeskApiError(403, "forbidden", "event stream refused", received.reason)
 
 
 Credential = Callable[[], str | None]
-Renew = Callable[[], object]
 
 
-class EventStream:
+class _Stream:
+    """What the sync and the async stream share: the cursor, and the decisions after a
+    failure (renew the credential once, reconnect a bounded number of times, or give up)."""
+
+    def __init__(
+        self,
+        url: str,
+        credential: Credential,
+        types: Collection[EventType],
+        after_seq: int | None,
+        renewable: bool,
+        reconnects: int,
+        open_timeout: float,
+    ) -> None:
+        self.cursor = Cursor(tuple(EventType(t) for t in types), last_seq=after_seq)
+        self.url = url
+        self._credential = credential
+        self._renewable = renewable
+        self._reconnects = reconnects
+        self._open_timeout = open_timeout
+
+    @property
+    def last_seq(self) -> int | None:
+        return self.cursor.last_seq
+
+    @property
+    def dropped(self) -> int:
+        return self.cursor.dropped
+
+    def _held(self) -> str:
+        credential = self._credential()
+        if credential is None:
+            raise ValueError("no credential for the event stream: log in or pass an API key")
+        return credential
+
+    def _renew_after(self, refusal: QuantdeskApiError) -> None:
+        """Raise ``refusal`` unless the credential may be renewed now (once per refusal)."""
+        if refusal.status != 401 or not self._renewable or self.cursor.renewals > 0:
+            raise refusal
+        self.cursor.renewals += 1
+
+    def _reconnect_after(self, error: ConnectionClosed) -> bool:
+        """After a drop: True when the credential must be renewed before reconnecting."""
+        refusal = _close_refusal(error)
+        if refusal is not None:
+            self._renew_after(refusal)
+            return True
+        self.cursor.reconnects += 1
+        if self.cursor.reconnects > self._reconnects:
+            raise QuantdeskConnectionError(
+                "WS", self.url, f"closed {self._reconnects + 1} times"
+            ) from None
+        return False
+
+    def _unreachable(self, error: Exception) -> QuantdeskConnectionError:
+        return QuantdeskConnectionError("WS", self.url, type(error).__name__)
+
+    def _took(self, raw: str | bytes) -> tuple[ServiceEvent | None, bool]:
+        """The message's event, and whether the credential must be renewed first."""
+        try:
+            event = self.cursor.take(raw)
+        except QuantdeskApiError as refusal:
+            self._renew_after(refusal)
+            return None, True
+        if event is not None:
+            self.cursor.renewals = 0
+        return event, False
+
+
+_UNREACHABLE = (OSError, TimeoutError, InvalidHandshake, InvalidURI)
+
+
+class EventStream(_Stream):
     """A blocking stream of events: ``for event in stream`` or ``stream.receive(timeout_s)``.
 
     ``credential`` gives the current access token or API key (read at each (re)connect);
@@ -126,26 +205,15 @@ class EventStream:
         types: Collection[EventType],
         *,
         after_seq: int | None = None,
-        renew: Renew | None = None,
+        renew: Callable[[], object] | None = None,
         reconnects: int = RECONNECTS,
         open_timeout: float = 10.0,
     ) -> None:
-        self.cursor = Cursor(tuple(EventType(t) for t in types), last_seq=after_seq)
-        self._url = url
-        self._credential = credential
+        super().__init__(
+            url, credential, types, after_seq, renew is not None, reconnects, open_timeout
+        )
         self._renew = renew
-        self._reconnects = reconnects
-        self._open_timeout = open_timeout
         self._connection: ClientConnection | None = None
-        self._renewals = 0
-
-    @property
-    def last_seq(self) -> int | None:
-        return self.cursor.last_seq
-
-    @property
-    def dropped(self) -> int:
-        return self.cursor.dropped
 
     def __enter__(self) -> "EventStream":
         self._open()
@@ -173,30 +241,26 @@ class EventStream:
         while True:
             connection = self._connection or self._open()
             try:
-                raw = connection.recv(timeout=timeout_s)
+                event, renew = self._took(connection.recv(timeout=timeout_s))
             except ConnectionClosed as error:
-                self._lost(error)
-                continue
-            try:
-                event = self.cursor.take(raw)
-            except QuantdeskApiError as error:  # a refused credential: renewed once, no loop
-                if error.status != 401 or self._renew is None or self._renewals > 0:
-                    raise
-                self._renewals += 1
-                self.close()
-                self._renew()
-                continue
+                self._connection = None
+                renew = self._reconnect_after(error)
+                event = None
+            if renew:
+                self._renewed()
             if event is not None:
-                self._renewals = 0
                 return event
 
-    def _open(self, renewed: bool = False) -> ClientConnection:
-        credential = self._credential()
-        if credential is None:
-            raise ValueError("no credential for the event stream: log in or pass an API key")
+    def _renewed(self) -> None:
+        self.close()
+        if self._renew is not None:
+            self._renew()
+
+    def _open(self) -> ClientConnection:
+        credential = self._held()
         try:
             connection = connect(
-                self._url,
+                self.url,
                 open_timeout=self._open_timeout,
                 max_size=MESSAGE_MAX_BYTES,
                 proxy=None,
@@ -205,33 +269,16 @@ class EventStream:
             connection.send(self.cursor.auth(credential))
             connection.send(self.cursor.subscribe())
         except ConnectionClosed as error:
-            if _closed_for_auth(error) and not renewed and self._renew is not None:
-                self._renew()
-                return self._open(renewed=True)
-            raise QuantdeskApiError(
-                401, "unauthenticated", "event stream refused", str(error.rcvd)
-            ) from None
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as error:
-            raise QuantdeskConnectionError("WS", self._url, type(error).__name__) from None
+            if self._reconnect_after(error):
+                self._renewed()
+            return self._open()
+        except _UNREACHABLE as error:
+            raise self._unreachable(error) from None
         self._connection = connection
         return connection
 
-    def _lost(self, error: ConnectionClosed) -> None:
-        self._connection = None
-        if _closed_for_auth(error):
-            if self._renew is None:
-                raise QuantdeskApiError(
-                    401, "unauthenticated", "event stream refused", str(error.rcvd)
-                ) from None
-            self._renew()
-        self.cursor.reconnects += 1
-        if self.cursor.reconnects > self._reconnects:
-            raise QuantdeskConnectionError(
-                "WS", self._url, f"closed {self._reconnects + 1} times"
-            ) from None
 
-
-class AsyncEventStream:
+class AsyncEventStream(_Stream):
     """The asyncio stream: ``async with client.events([...]) as stream: async for e in stream``."""
 
     def __init__(
@@ -241,26 +288,15 @@ class AsyncEventStream:
         types: Collection[EventType],
         *,
         after_seq: int | None = None,
-        renew: Callable[[], Any] | None = None,
+        renew: Callable[[], Awaitable[object]] | None = None,
         reconnects: int = RECONNECTS,
         open_timeout: float = 10.0,
     ) -> None:
-        self.cursor = Cursor(tuple(EventType(t) for t in types), last_seq=after_seq)
-        self._url = url
-        self._credential = credential
+        super().__init__(
+            url, credential, types, after_seq, renew is not None, reconnects, open_timeout
+        )
         self._renew = renew
-        self._reconnects = reconnects
-        self._open_timeout = open_timeout
         self._connection: AsyncConnection | None = None
-        self._renewals = 0
-
-    @property
-    def last_seq(self) -> int | None:
-        return self.cursor.last_seq
-
-    @property
-    def dropped(self) -> int:
-        return self.cursor.dropped
 
     async def __aenter__(self) -> "AsyncEventStream":
         await self._open()
@@ -289,54 +325,34 @@ class AsyncEventStream:
             connection = self._connection or await self._open()
             try:
                 raw = await asyncio.wait_for(connection.recv(), timeout_s)
+                event, renew = self._took(raw)
             except ConnectionClosed as error:
-                await self._lost(error)
-                continue
-            try:
-                event = self.cursor.take(raw)
-            except QuantdeskApiError as error:
-                if error.status != 401 or self._renew is None or self._renewals > 0:
-                    raise
-                self._renewals += 1
-                await self.close()
-                await self._renew()
-                continue
+                self._connection = None
+                renew = self._reconnect_after(error)
+                event = None
+            if renew:
+                await self._renewed()
             if event is not None:
-                self._renewals = 0
                 return event
 
-    async def _open(self, renewed: bool = False) -> AsyncConnection:
-        credential = self._credential()
-        if credential is None:
-            raise ValueError("no credential for the event stream: log in or pass an API key")
+    async def _renewed(self) -> None:
+        await self.close()
+        if self._renew is not None:
+            await self._renew()
+
+    async def _open(self) -> AsyncConnection:
+        credential = self._held()
         try:
             connection = await async_connect(
-                self._url, open_timeout=self._open_timeout, max_size=MESSAGE_MAX_BYTES, proxy=None
+                self.url, open_timeout=self._open_timeout, max_size=MESSAGE_MAX_BYTES, proxy=None
             )
             await connection.send(self.cursor.auth(credential))
             await connection.send(self.cursor.subscribe())
         except ConnectionClosed as error:
-            if _closed_for_auth(error) and not renewed and self._renew is not None:
-                await self._renew()
-                return await self._open(renewed=True)
-            raise QuantdeskApiError(
-                401, "unauthenticated", "event stream refused", str(error.rcvd)
-            ) from None
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as error:
-            raise QuantdeskConnectionError("WS", self._url, type(error).__name__) from None
+            if self._reconnect_after(error):
+                await self._renewed()
+            return await self._open()
+        except _UNREACHABLE as error:
+            raise self._unreachable(error) from None
         self._connection = connection
         return connection
-
-    async def _lost(self, error: ConnectionClosed) -> None:
-        self._connection = None
-        if _closed_for_auth(error):
-            if self._renew is None:
-                raise QuantdeskApiError(
-                    401, "unauthenticated", "event stream refused", str(error.rcvd)
-                ) from None
-            await self._renew()
-        self.cursor.reconnects += 1
-        if self.cursor.reconnects > self._reconnects:
-            raise QuantdeskConnectionError(
-                "WS", self._url, f"closed {self._reconnects + 1} times"
-            ) from None

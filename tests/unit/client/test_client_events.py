@@ -167,3 +167,29 @@ def test_the_async_stream_reads_and_resumes_the_same_way() -> None:
     with ws_server(handler) as url:
         assert asyncio.run(scenario(url)) == [1, 2]
     assert subscriptions[1]["after_seq"] == 1
+
+
+def test_a_refused_credential_is_renewed_once_and_the_stream_goes_on() -> None:
+    tokens: list[str] = []
+    held = {"token": "expired"}
+
+    def handler(ws: ServerConnection) -> None:
+        token = json.loads(ws.recv())["token"]
+        tokens.append(token)
+        if token == "expired":
+            ws.close(4401, "unauthenticated")
+            return
+        ws.recv()
+        ws.send(event(5))
+        ws.recv()
+
+    def renew() -> None:
+        held["token"] = "fresh"
+
+    with (
+        ws_server(handler) as url,
+        EventStream(url, lambda: held["token"], [EventType.job_update], renew=renew) as stream,
+    ):
+        assert stream.receive(5).seq == 5
+    assert tokens[0] == "expired" and tokens[-1] == "fresh"
+    assert stream.cursor.reconnects == 0
