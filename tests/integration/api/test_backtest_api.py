@@ -181,15 +181,13 @@ def test_a_refused_request_is_a_problem_and_stores_no_run(api: ApiDesk) -> None:
     assert api.get("/backtest").json()["total"] == 0
 
 
-@pytest.mark.parametrize("run_id", ["nope", "x" * 100])
-def test_an_unknown_run_is_404(api: ApiDesk, run_id: str) -> None:
-    for tail in ("", "/result", "/fills", "/report"):
-        assert_problem(api.get(f"/backtest/{run_id}{tail}"), 404, "run_not_found")
-
-
-@pytest.mark.parametrize("run_id", [".hidden", "a" * 101, "a b"])
-def test_a_malformed_run_id_is_422(api: ApiDesk, run_id: str) -> None:
-    assert_problem(api.get(f"/backtest/{run_id}"), 422)
+def test_an_unknown_run_is_404_and_a_malformed_id_422(api: ApiDesk) -> None:
+    for run_id in ("nope", "x" * 100):
+        for tail in ("", "/result", "/fills", "/report", "/cancel"):
+            call = api.post if tail == "/cancel" else api.get
+            assert_problem(call(f"/backtest/{run_id}{tail}"), 404, "run_not_found")
+    for run_id in (".hidden", "a" * 101, "a b", "-x"):
+        assert_problem(api.get(f"/backtest/{run_id}"), 422)
 
 
 def test_a_pending_run_has_no_result_and_can_be_cancelled(held: ApiDesk) -> None:

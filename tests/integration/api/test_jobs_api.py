@@ -79,10 +79,10 @@ def test_cancel_stops_a_pending_job_and_a_finished_one_is_a_conflict(held: ApiDe
     assert again["data"]["state"] == "cancelled"
 
 
-@pytest.mark.parametrize("job_id", ["0" * 32, "not-a-job", "f" * 64])
-def test_an_unknown_job_is_404(held: ApiDesk, job_id: str) -> None:
-    assert_problem(held.get(f"/jobs/{job_id}"), 404, "job_not_found")
-    assert_problem(held.post(f"/jobs/{job_id}/cancel"), 404, "job_not_found")
+def test_an_unknown_job_is_404(held: ApiDesk) -> None:
+    for job_id in ("0" * 32, "not-a-job", "f" * 64):
+        assert_problem(held.get(f"/jobs/{job_id}"), 404, "job_not_found")
+        assert_problem(held.post(f"/jobs/{job_id}/cancel"), 404, "job_not_found")
 
 
 def test_an_overlong_job_id_is_refused_before_the_service(held: ApiDesk) -> None:

@@ -92,9 +92,9 @@ def test_show_by_id_version_and_tag(api: ApiDesk) -> None:
     assert (tagged["version"], tagged["tags"]) == (1, ["live"])
 
 
-@pytest.mark.parametrize("ref", ["Trend A", "trend-a@", "trend-a@Bad Tag", "x" * 121, "a@0"])
-def test_a_malformed_reference_is_422(api: ApiDesk, ref: str) -> None:
-    assert_problem(api.get(f"/strategies/{ref}"), 422)
+def test_a_malformed_reference_is_422(api: ApiDesk) -> None:
+    for ref in ("Trend A", "trend-a@", "trend-a@Bad Tag", "x" * 121, "a@0", "a@99999999999"):
+        assert_problem(api.get(f"/strategies/{ref}"), 422)
 
 
 def test_unknown_strategy_version_and_tag_are_404(api: ApiDesk) -> None:
