@@ -266,6 +266,9 @@ def _serve(options: "ServeOptions") -> None:
         workers=options.workers,
         log_config=log_config(),
         server_header=False,
+        # a spawned worker imports this module (the engine) before it can answer uvicorn's
+        # health check: at the default 5 s a loaded machine restarts workers forever
+        timeout_worker_healthcheck=60,
     )
 
 
