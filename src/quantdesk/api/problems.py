@@ -14,7 +14,7 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from quantdesk.domain.correlation import current_correlation_id
@@ -140,7 +140,7 @@ def domain_problem(error: QuantdeskError) -> JSONResponse:
     )
 
 
-def field_errors(error: RequestValidationError) -> list[FieldError]:
+def field_errors(error: RequestValidationError | ValidationError) -> list[FieldError]:
     """Where and why, from pydantic's errors; ``input`` and ``ctx`` are dropped on purpose."""
     found = []
     for item in error.errors()[:MAX_FIELD_ERRORS]:
@@ -164,6 +164,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(QuantdeskError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(ValidationError, _on_model_error)
 
 
 async def _on_domain_error(request: Request, error: Exception) -> JSONResponse:
@@ -173,14 +174,24 @@ async def _on_domain_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _on_validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = field_errors(error)
-    count = len(error.errors())
+    return _invalid(field_errors(error), len(error.errors()))
+
+
+def _invalid(errors: list[FieldError], count: int) -> JSONResponse:
     return problem_response(
         422,
         "invalid_input",
         f"the request is invalid ({count} error{'s' if count != 1 else ''})",
         errors=errors,
     )
+
+
+async def _on_model_error(request: Request, error: Exception) -> JSONResponse:
+    """A model a route built from the request (a domain type from transport fields) refused
+    it: the caller's input, as a request validation error is; logged, in case it is ours."""
+    assert isinstance(error, ValidationError)
+    log.warning("a model refused the request to %s: %s", request.url.path, error.title)
+    return _invalid(field_errors(error), error.error_count())
 
 
 async def _on_http_error(request: Request, error: Exception) -> JSONResponse:

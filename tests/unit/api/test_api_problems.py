@@ -64,6 +64,10 @@ def _router() -> APIRouter:
     def secretive(body: Secretive) -> dict[str, str]:
         return {"name": body.name}
 
+    @router.post("/probe/built", dependencies=[public()])
+    def built(body: dict[str, str]) -> None:
+        Secretive.model_validate(body)  # a model the route builds refuses the input
+
     @router.get("/probe/crash", dependencies=[public()])
     def crash() -> None:
         raise RuntimeError(f"internal detail {SECRET}")
@@ -117,6 +121,19 @@ def test_validation_error_lists_fields_without_the_values(client: TestClient) ->
     assert SECRET not in response.text
     assert SECRET[:2] not in json.dumps(body["errors"])
     assert "-5" not in response.text
+
+
+def test_a_model_built_by_the_route_refusing_the_input_is_a_422_without_it(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        response = client.post("/api/v1/probe/built", json={"password": SECRET})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "invalid_input"
+    assert {e["field"] for e in body["errors"]} == {"name", "password", "count"}
+    assert SECRET not in response.text
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
 
 
 def test_malformed_json_is_a_422_problem_without_the_document(client: TestClient) -> None:
