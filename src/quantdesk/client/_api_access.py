@@ -5,7 +5,6 @@ from dataclasses import replace
 from quantdesk.api.schemas.auth import ApiKeyOut, PrincipalOut, TokenPairOut, UserOut
 from quantdesk.client._transport import (
     Call,
-    Json,
     get,
     model,
     nothing,
@@ -14,7 +13,7 @@ from quantdesk.client._transport import (
     public,
     text,
 )
-from quantdesk.client.models import ApiKeyCreated, Page, Readiness
+from quantdesk.client.models import ApiKeyCreated, Health, Page, Readiness
 from quantdesk.domain.auth import Role
 
 # auth ------------------------------------------------------------------------------------
@@ -87,8 +86,9 @@ def revoke_api_key(key_id: str) -> Call[ApiKeyOut]:
 # health ----------------------------------------------------------------------------------
 
 
-def health() -> Call[Json]:
-    return public(get("/health", Json))
+def health() -> Call[Health]:
+    """Liveness: the process answers."""
+    return public(get("/health", Health))
 
 
 def ready() -> Call[Readiness]:

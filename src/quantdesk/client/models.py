@@ -25,6 +25,13 @@ class Page(_Open, Generic[T]):
     next_offset: int | None = None
 
 
+class Health(_Open):
+    """``/health``: the process answers (``status`` "ok"), and its version."""
+
+    status: str
+    version: str
+
+
 class Component(_Open):
     """One thing ``/ready`` checks (database, job workers, catalog, engine)."""
 

@@ -191,10 +191,10 @@ def test_a_read_that_recovers_after_a_failed_connection_succeeds() -> None:
         attempts.append(1)
         if len(attempts) == 1:
             raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(200, json={"status": "ok"})
+        return httpx.Response(200, json={"status": "ok", "version": "1.0"})
 
     client = QuantdeskClient(BASE, transport=httpx.MockTransport(flaky), retry=NO_WAIT)
-    assert client.health() == {"status": "ok"}
+    assert client.health().status == "ok"
     assert len(attempts) == 2
 
 
@@ -249,3 +249,16 @@ def test_base_urls() -> None:
     assert ws_url("https://h") == "wss://h/api/v1/ws"
     with pytest.raises(ValueError):
         api_url("ftp://h")
+
+
+def test_a_validation_problem_names_its_fields_bounded() -> None:
+    fields = [{"field": f"body.f{i}", "message": "field required"} for i in range(80)]
+
+    def invalid(request: httpx.Request) -> httpx.Response:
+        return problem(422, "invalid_input", errors=fields)
+
+    with pytest.raises(QuantdeskApiError) as raised:
+        QuantdeskClient(BASE, transport=httpx.MockTransport(invalid)).me()
+    assert raised.value.errors[0] == {"field": "body.f0", "message": "field required"}
+    assert len(raised.value.errors) == 50
+    assert "body.f0: field required" in str(raised.value)
