@@ -224,6 +224,8 @@ async def load(url: str, password: str, args: argparse.Namespace) -> dict[str, A
         "ws": percentiles(ws_ns),
         "backtests": finished,
         "load_seconds": round(wall, 1),
+        "cpus": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 1),  # other work on the machine skews it all
     }
 
 
@@ -240,7 +242,10 @@ def report(results: dict[str, Any]) -> None:
             f"{name:<10} {r['n']:>7} {r['p50_ms']:>7.2f}ms {r['p99_ms']:>7.2f}ms "
             f"{r['max_ms']:>7.1f}ms {rate:>8}  {verdict}"
         )
-    print(f"backtests: {results['backtests']}, poll errors: {results['poll_errors']}")
+    print(
+        f"backtests: {results['backtests']}, poll errors: {results['poll_errors']}, "
+        f"{results['cpus']} CPUs, load average {results['load_avg_1m']}"
+    )
     print(json.dumps(results))
 
 
