@@ -49,7 +49,11 @@ Parts = Annotated[ServiceParts, Depends(parts)]
 Ref = Annotated[
     str, Path(min_length=1, max_length=REF_MAX_LENGTH, description="ID, ID@VERSION or ID@TAG")
 ]
-StrategyId = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH)]
+StrategyId = Annotated[
+    str,
+    Path(min_length=1, max_length=ID_MAX_LENGTH, description="a strategy id (no version)"),
+]
+"""Named ``ref`` in the path like the routes beside it (one template, one name: OpenAPI)."""
 
 
 def build_router() -> APIRouter:
@@ -101,16 +105,16 @@ def build_router() -> APIRouter:
         done = desk.registry.add(body.definition, caller.username, body.reason)
         return _registered(desk, done, response)
 
-    @router.put("/{strategy_id}", response_model=Registered)
+    @router.put("/{ref}", response_model=Registered)
     def update(
-        strategy_id: StrategyId,
+        ref: StrategyId,
         body: StrategyUpdate,
         desk: Desk,
         caller: Annotated[Principal, allow(Permission.strategies_write)],
         response: Response,
     ) -> Registered:
         """The next version of an existing strategy (201; 200 when the content is unchanged)."""
-        checked = _strategy_id(strategy_id)
+        checked = _strategy_id(ref)
         if body.definition.strategy_id != checked:
             raise InvalidInputError(
                 f"the definition is of {body.definition.strategy_id}, the path names {checked}",
@@ -128,26 +132,26 @@ def build_router() -> APIRouter:
         stored = desk.registry.resolve(ref)
         return StrategyDetail.full(stored, desk.compatibility.latest(stored))
 
-    @router.get("/{strategy_id}/history", response_model=Page[StrategySummary])
+    @router.get("/{ref}/history", response_model=Page[StrategySummary])
     def history(
-        strategy_id: StrategyId,
+        ref: StrategyId,
         desk: Desk,
         _: Annotated[Principal, allow(Permission.read)],
         window: Paged,
     ) -> Page[StrategySummary]:
         """Every version, oldest first."""
-        return _page(desk.registry.history(_strategy_id(strategy_id)), window)
+        return _page(desk.registry.history(_strategy_id(ref)), window)
 
-    @router.get("/{strategy_id}/diff", response_model=StrategyDiff)
+    @router.get("/{ref}/diff", response_model=StrategyDiff)
     def diff(
-        strategy_id: StrategyId,
+        ref: StrategyId,
         desk: Desk,
         _: Annotated[Principal, allow(Permission.read)],
         from_version: Annotated[Version, Query()],
         to_version: Annotated[Version, Query()],
     ) -> StrategyDiff:
         """Field-level changes from one version to another."""
-        checked = _strategy_id(strategy_id)
+        checked = _strategy_id(ref)
         changes = desk.registry.diff(checked, from_version, to_version)
         return StrategyDiff(
             strategy_id=checked,
@@ -156,16 +160,16 @@ def build_router() -> APIRouter:
             changes=[Change.of(c) for c in changes],
         )
 
-    @router.put("/{strategy_id}/tags/{tag}", response_model=StrategyDetail)
+    @router.put("/{ref}/tags/{tag}", response_model=StrategyDetail)
     def tag(
-        strategy_id: StrategyId,
+        ref: StrategyId,
         tag: Annotated[str, Path(min_length=1, max_length=TAG_MAX_LENGTH)],
         body: TagAssign,
         desk: Desk,
         caller: Annotated[Principal, allow(Permission.strategies_write)],
     ) -> StrategyDetail:
         """Point ``tag`` at a version (it moves there from any other version)."""
-        stored = desk.registry.tag(_strategy_id(strategy_id), body.version, tag, caller.username)
+        stored = desk.registry.tag(_strategy_id(ref), body.version, tag, caller.username)
         return StrategyDetail.full(stored, desk.compatibility.latest(stored))
 
     @router.post("/{ref}/deprecate", response_model=StrategyDetail)
