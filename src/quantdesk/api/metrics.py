@@ -2,6 +2,8 @@
 by the request middleware) and what the service's parts count, read at scrape time."""
 
 import logging
+import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Final
 
@@ -18,6 +20,7 @@ from quantdesk.services.platform import Platform
 
 log = logging.getLogger("quantdesk.api")
 
+SIGNAL_STATS_SECONDS: Final = 15.0
 _LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -42,6 +45,7 @@ class _ServiceCollector(Collector):
 
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
+        self._signal_counts: tuple[float, Counter[tuple[str, str]]] | None = None
 
     def describe(self) -> list[Metric]:
         return []  # read at scrape time; nothing to check at registration
@@ -72,19 +76,24 @@ class _ServiceCollector(Collector):
         yield durations
 
     def _signals(self) -> Iterator[Metric]:
+        """By outcome and type, summed over sources; the stats read the signal stores, so a
+        scrape reuses a reading up to ``SIGNAL_STATS_SECONDS`` old."""
+        now = time.monotonic()
+        if self._signal_counts is None or now - self._signal_counts[0] > SIGNAL_STATS_SECONDS:
+            counts: Counter[tuple[str, str]] = Counter()
+            for row in self._platform.signals.stats():
+                counts["accepted", row.signal_type] += row.accepted
+                counts["rejected", row.signal_type] += row.rejected_total
+                counts["delivered", row.signal_type] += row.delivered
+                counts["dead_lettered", row.signal_type] += row.dead_lettered
+            self._signal_counts = (now, counts)
         family = CounterMetricFamily(
             "quantdesk_signals",
             "Signals by outcome (accepted, rejected, delivered, dead_lettered) and type",
             labels=("outcome", "signal_type"),
         )
-        for row in self._platform.signals.stats():
-            for outcome, count in (
-                ("accepted", row.accepted),
-                ("rejected", row.rejected_total),
-                ("delivered", row.delivered),
-                ("dead_lettered", row.dead_lettered),
-            ):
-                family.add_metric((outcome, row.signal_type), count)
+        for labels, count in sorted(self._signal_counts[1].items()):
+            family.add_metric(labels, count)
         yield family
 
     def _risk(self) -> Iterator[Metric]:

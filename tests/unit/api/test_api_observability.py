@@ -17,6 +17,7 @@ from quantdesk.api.observability import JsonLogFormatter
 from quantdesk.domain.auth import Permission, Role
 from quantdesk.domain.correlation import current_correlation_id, is_correlation_id
 from quantdesk.domain.risk import KillSwitchScope
+from quantdesk.domain.signal_routing import SignalStatsRow
 from support.api_app import bearer, fake_app
 
 
@@ -229,3 +230,21 @@ def test_no_cors_by_default_and_only_the_allowed_origins(tmp_path: Path) -> None
         other = client.get("/api/v1/health", headers={"Origin": "https://evil.example"})
     assert allowed.headers["access-control-allow-origin"] == "https://desk.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_signal_counts_are_summed_over_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _ = fake_app(tmp_path, metrics_public=True)
+    rows = [
+        SignalStatsRow("sentiment", "model-a", accepted=3, rejected={"stale": 2}, delivered=1),
+        SignalStatsRow("sentiment", "model-b", accepted=4, rejected={"unknown": 1}),
+        SignalStatsRow("volatility", "garch", accepted=1, dead_lettered=1),
+    ]
+    monkeypatch.setattr(app.state.platform.signals, "stats", lambda: rows)
+    with TestClient(app) as client:
+        text = client.get("/api/v1/metrics").text
+    assert 'quantdesk_signals_total{outcome="accepted",signal_type="sentiment"} 7.0' in text
+    assert 'quantdesk_signals_total{outcome="rejected",signal_type="sentiment"} 3.0' in text
+    assert 'quantdesk_signals_total{outcome="dead_lettered",signal_type="volatility"} 1.0' in text
+    assert text.count('outcome="accepted",signal_type="sentiment"') == 1  # one series
