@@ -234,6 +234,11 @@ def accounts(served: Served, witness: Witness) -> QuantdeskClient:
     witness.keep_tokens("researcher", researcher)
     researcher.refresh()  # rotation: the first refresh token is spent now
     witness.keep_tokens("researcher (refreshed)", researcher)
+    spent = researcher.credentials.refresh_token
+    researcher.credentials.access_token = "not-a-valid-token"  # as an expired one answers: 401
+    assert researcher.me().username == "researcher"  # renewed by the client, call repeated
+    assert researcher.credentials.refresh_token != spent
+    witness.keep_tokens("researcher (renewed)", researcher)
     return researcher
 
 
