@@ -46,3 +46,14 @@ def test_ready_checks_the_real_components(client: TestClient) -> None:
         "engine": True,
     }
     assert answer.status_code == 503
+
+
+def test_operation_ids_are_tag_and_function_and_unique(client: TestClient) -> None:
+    schema = client.get("/api/v1/openapi.json").json()
+    operations = [op for path in schema["paths"].values() for op in path.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    for op in operations:
+        prefix = f"{op['tags'][0]}-"
+        assert op["operationId"].startswith(prefix)
+        assert op["operationId"].removeprefix(prefix).isidentifier()  # the function's name
