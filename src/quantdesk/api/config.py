@@ -30,7 +30,9 @@ class ApiSettings(BaseModel):
     upload_max_bytes: Annotated[int, Field(ge=1)] = 512 * 1024 * 1024
     json_body_max_bytes: Annotated[int, Field(ge=1024)] = JSON_BODY_MAX_BYTES
     uploads_dir: Path = Path(".quantdesk/uploads")
-    page_limit_max: Annotated[int, Field(ge=1, le=10_000)] = 500
+    page_limit_max: Annotated[int, Field(ge=1, le=500)] = 500
+    """The largest page a list answers: ``deps.page()`` bounds ``limit`` by
+    ``pagination.PAGE_LIMIT_MAX`` (500, in the schema); a router may cap lower with this."""
     readiness_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     readiness: tuple[tuple[str, ReadinessCheck], ...] = Field(default=(), exclude=True)
     """Extra ``/ready`` components beside the database and the job workers (catalog, engine),

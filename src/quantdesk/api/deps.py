@@ -2,7 +2,8 @@
 
 Every route declares exactly one of ``allow(permission)`` or ``public()`` (as a parameter
 default or in ``dependencies=[...]``); each leaves a marker on its dependency function that
-``route_access`` finds, so a test walking ``app.routes`` catches a route that forgot.
+``route_access`` finds, so a test walking the app's route table
+(``fastapi.routing.iter_route_contexts(app.routes)``) catches a route that forgot.
 """
 
 from typing import Annotated, Any, Final, Literal
