@@ -5,7 +5,7 @@ Each route parses, calls the registry (or the checker, the exporter, the job ser
 renders; references in paths are bounded in length and parsed by the registry's own parser.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
@@ -43,6 +43,10 @@ ID_MAX_LENGTH = 63
 TAG_MAX_LENGTH = 40
 QUERY_MAX_LENGTH = 200
 MODULE_MAX_LENGTH = 200
+
+_UNCHANGED: dict[int | str, dict[str, Any]] = {
+    200: {"model": Registered, "description": "unchanged: this content is that version already"}
+}
 
 Desk = Annotated[Platform, Depends(platform)]
 Parts = Annotated[ServiceParts, Depends(parts)]
@@ -93,7 +97,12 @@ def build_router() -> APIRouter:
         end = window.offset + window.limit
         return page_of(every[window.offset : end], len(every), window)
 
-    @router.post("", response_model=Registered, status_code=status.HTTP_201_CREATED)
+    @router.post(
+        "",
+        response_model=Registered,
+        status_code=status.HTTP_201_CREATED,
+        responses=_UNCHANGED,
+    )
     def register(
         body: StrategyCreate,
         desk: Desk,
@@ -105,7 +114,12 @@ def build_router() -> APIRouter:
         done = desk.registry.add(body.definition, caller.username, body.reason)
         return _registered(desk, done, response)
 
-    @router.put("/{ref}", response_model=Registered)
+    @router.put(
+        "/{ref}",
+        response_model=Registered,
+        status_code=status.HTTP_201_CREATED,
+        responses=_UNCHANGED,
+    )
     def update(
         ref: StrategyId,
         body: StrategyUpdate,
@@ -122,7 +136,7 @@ def build_router() -> APIRouter:
                 data={"path": checked, "definition": body.definition.strategy_id},
             )
         done = desk.registry.update(body.definition, caller.username, body.reason)
-        return _registered(desk, done, response, created_status=status.HTTP_201_CREATED)
+        return _registered(desk, done, response)
 
     @router.get("/{ref}", response_model=StrategyDetail)
     def get_strategy(
@@ -241,13 +255,9 @@ def _page(versions: list[StrategyVersion], window: PageParams) -> Page[StrategyS
     return page_of(items, len(versions), window)
 
 
-def _registered(
-    desk: Platform,
-    done: Registration,
-    response: Response,
-    created_status: int = status.HTTP_201_CREATED,
-) -> Registered:
-    response.status_code = created_status if done.created else status.HTTP_200_OK
+def _registered(desk: Platform, done: Registration, response: Response) -> Registered:
+    """201 for a new version, 200 when the content is stored already (nothing changed)."""
+    response.status_code = status.HTTP_201_CREATED if done.created else status.HTTP_200_OK
     stored = done.stored
     detail = StrategyDetail.full(stored, desk.compatibility.latest(stored))
     return Registered(created=done.created, strategy=detail)

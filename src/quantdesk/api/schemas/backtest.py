@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from quantdesk.api.schemas.jobs import JobOut
+from quantdesk.api.schemas.strategies import Definition
 from quantdesk.domain.backtest import (
     BacktestRequest,
     BacktestResult,
@@ -130,13 +131,49 @@ class BacktestAccepted(_Model):
     job: JobOut
 
 
+class RunRequestOut(_Model):
+    """The request as the run pinned it: exact references, their definitions, the range."""
+
+    strategies: list[str]
+    pinned: list[Definition]
+    start_ns: int | None
+    end_ns: int | None
+    flat_at_end: bool
+    trade_until_ns: int | None
+    venues: list[VenueSpec]
+    seed: int
+    risk: RiskConfig
+    signals: Literal["none", "all"] | list[str]
+    label: str
+
+    @classmethod
+    def of(cls, request: BacktestRequest) -> "RunRequestOut":
+        return cls(
+            **request.model_dump(
+                include={
+                    "strategies",
+                    "start_ns",
+                    "end_ns",
+                    "flat_at_end",
+                    "trade_until_ns",
+                    "seed",
+                    "signals",
+                    "label",
+                }
+            ),
+            pinned=request.pinned,
+            venues=request.venues,
+            risk=request.risk,
+        )
+
+
 class RunResultOut(_Model):
     """A completed run: what it ran on, its metrics, attribution and execution quality."""
 
     run_id: str
     fingerprint: str
     label: str
-    request: BacktestRequest
+    request: RunRequestOut
     strategies: list[StrategyRun]
     instruments: list[str]
     started_at_ns: int
@@ -156,7 +193,7 @@ class RunResultOut(_Model):
             run_id=result.run_id,
             fingerprint=result.fingerprint,
             label=result.request.label,
-            request=result.request,
+            request=RunRequestOut.of(result.request),
             strategies=result.strategies,
             instruments=result.instruments,
             started_at_ns=result.started_at_ns,

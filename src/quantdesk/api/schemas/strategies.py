@@ -8,7 +8,7 @@ own shape, so the registry's internals can change without changing the API.
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
 from quantdesk.api.schemas.jobs import JobOut
 from quantdesk.domain.compatibility import CompatibilityProblem, CompatibilityReport
@@ -22,6 +22,38 @@ REF_MAX_LENGTH = 120
 """``ID@TAG`` at its longest is 104 characters (63 + 1 + 40); anything longer is refused
 before the registry's parser sees it."""
 
+_TEXT = {"type": "string"}
+_MAYBE_TEXT = {"anyOf": [_TEXT, {"type": "null"}]}
+Definition = Annotated[
+    StrategyDefinition,
+    WithJsonSchema(
+        {
+            "type": "object",
+            "title": "StrategyDefinition",
+            "description": "a strategy definition as a file holds it; its parameters are its "
+            "family's (GET /strategies/families has each family's schema)",
+            "required": ["strategy_id", "family", "name", "instruments", "parameters"],
+            "properties": {
+                "strategy_id": _TEXT,
+                "version": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                "family": {"enum": [f.value for f in StrategyFamily]},
+                "name": _TEXT,
+                "description": _TEXT,
+                "instruments": {"type": "array", "items": _TEXT},
+                "bar_spec": _TEXT,
+                "parameters": {"type": "object"},
+                "signal_subscriptions": {"type": "array", "items": _TEXT},
+                "risk": {"type": "object"},
+                "author": _MAYBE_TEXT,
+                "created_at": _MAYBE_TEXT,
+                "reason": _TEXT,
+            },
+        }
+    ),
+]
+"""The domain's definition, validated as the registry validates it; its JSON schema is
+stated here because the domain's own leaves ``parameters`` as the families' closed base
+(each family's schema is a separate document)."""
 Reason = Annotated[str, Field(max_length=REASON_MAX_LENGTH), AfterValidator(free_text)]
 Version = Annotated[int, Field(ge=1, le=VERSION_MAX)]
 
@@ -33,14 +65,14 @@ class _Body(BaseModel):
 class StrategyCreate(_Body):
     """A new strategy (version 1) or, for an existing one, its next version."""
 
-    definition: StrategyDefinition
+    definition: Definition
     reason: Reason = ""
 
 
 class StrategyUpdate(_Body):
     """The next version of the strategy named in the path (its id must match)."""
 
-    definition: StrategyDefinition
+    definition: Definition
     reason: Reason = ""
 
 
@@ -128,7 +160,7 @@ class StrategySummary(_Body):
 class StrategyDetail(StrategySummary):
     """One version in full: its definition, deprecation and newest validation outcome."""
 
-    definition: StrategyDefinition
+    definition: Definition
     deprecation: DeprecationOut | None
     validation: ValidationOutcome | None
 
