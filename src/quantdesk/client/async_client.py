@@ -12,26 +12,23 @@ from quantdesk.api.schemas.auth import TokenPairOut
 from quantdesk.api.schemas.backtest import RunOut
 from quantdesk.api.schemas.jobs import JobOut
 from quantdesk.client import _api_access
+from quantdesk.client._core import ClientCore
 from quantdesk.client._resources import AsyncResources
 from quantdesk.client._transport import (
     DEFAULT_TIMEOUT,
     Call,
-    Credentials,
     RetryPolicy,
     Waiting,
     api_url,
-    problem_error,
-    retryable_status,
     ws_url,
 )
-from quantdesk.client.errors import QuantdeskConnectionError
 from quantdesk.client.events import AsyncEventStream
 from quantdesk.domain.events import EventType
 
 T = TypeVar("T")
 
 
-class AsyncQuantdeskClient(AsyncResources):
+class AsyncQuantdeskClient(ClientCore, AsyncResources):
     """A session with one quantdesk service, for asyncio code (see ``QuantdeskClient``)."""
 
     def __init__(
@@ -46,11 +43,7 @@ class AsyncQuantdeskClient(AsyncResources):
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
     ) -> None:
-        self.base_url = base_url
-        self.credentials = Credentials(
-            access_token=token, refresh_token=refresh_token, api_key=api_key
-        )
-        self.retry = retry if retry is not None else RetryPolicy()
+        super().__init__(base_url, token, api_key, refresh_token, retry)
         self._renewal = asyncio.Lock()
         self._http = httpx.AsyncClient(
             base_url=api_url(base_url),
@@ -94,12 +87,7 @@ class AsyncQuantdeskClient(AsyncResources):
         self.credentials.forget()
 
     async def _refresh_locked(self) -> TokenPairOut:
-        refresh_token = self.credentials.refresh_token
-        if refresh_token is None:
-            raise ValueError("nothing to refresh: log in first (an API key needs no refresh)")
-        tokens = await self.call(_api_access.refresh(refresh_token))
-        self.credentials.store(tokens)
-        return tokens
+        return self._keep(await self.call(_api_access.refresh(self._refresh_token())))
 
     # events ------------------------------------------------------------------------------
 
@@ -144,40 +132,22 @@ class AsyncQuantdeskClient(AsyncResources):
     async def call(self, call: Call[T]) -> T:
         generation = self.credentials.generation
         response = await self._exchange(call)
-        if response.status_code == 401 and call.refresh_on_401 and self.credentials.can_refresh():
+        if self._renewal_due(call, response):
             async with self._renewal:
                 if self.credentials.generation == generation:  # nobody renewed it meanwhile
                     await self._refresh_locked()
             response = await self._exchange(call)
-        if call.failed(response):
-            raise problem_error(response)
-        return call.decode(response)
+        return self._outcome(call, response)
 
     async def _exchange(self, call: Call[Any]) -> httpx.Response:
-        request = self._http.build_request(
-            call.method,
-            call.path.lstrip("/"),
-            params=call.params,
-            json=call.json,
-            files=call.files,
-            data=call.data,
-            headers=self.credentials.headers() if call.authenticated else None,
-        )
-        retries = self.retry.retries(call.method)
-        for attempt in range(retries + 1):
+        request = self._http.build_request(**self._request_args(call))
+        for attempt in range(self.retry.retries(call.method) + 1):
             try:
                 response = await self._http.send(request)
-            except httpx.TransportError as exc:
-                if attempt == retries:
-                    raise QuantdeskConnectionError(
-                        call.method, str(request.url), type(exc).__name__
-                    ) from None
+            except httpx.TransportError as error:
+                self._unanswered(call, request, error, attempt)
             else:
-                if (
-                    attempt == retries
-                    or not call.failed(response)
-                    or not retryable_status(call.method, response.status_code)
-                ):
+                if self._final(call, response, attempt):
                     return response
                 await response.aclose()
             await asyncio.sleep(self.retry.delay(attempt + 1))

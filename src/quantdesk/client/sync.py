@@ -12,26 +12,23 @@ from quantdesk.api.schemas.auth import TokenPairOut
 from quantdesk.api.schemas.backtest import RunOut
 from quantdesk.api.schemas.jobs import JobOut
 from quantdesk.client import _api_access
+from quantdesk.client._core import ClientCore
 from quantdesk.client._resources import SyncResources
 from quantdesk.client._transport import (
     DEFAULT_TIMEOUT,
     Call,
-    Credentials,
     RetryPolicy,
     Waiting,
     api_url,
-    problem_error,
-    retryable_status,
     ws_url,
 )
-from quantdesk.client.errors import QuantdeskConnectionError
 from quantdesk.client.events import EventStream
 from quantdesk.domain.events import EventType
 
 T = TypeVar("T")
 
 
-class QuantdeskClient(SyncResources):
+class QuantdeskClient(ClientCore, SyncResources):
     """A session with one quantdesk service.
 
     Authenticate with ``api_key=`` (a machine), ``token=`` (an access token you hold), or
@@ -51,11 +48,7 @@ class QuantdeskClient(SyncResources):
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url
-        self.credentials = Credentials(
-            access_token=token, refresh_token=refresh_token, api_key=api_key
-        )
-        self.retry = retry if retry is not None else RetryPolicy()
+        super().__init__(base_url, token, api_key, refresh_token, retry)
         self._http = httpx.Client(base_url=api_url(base_url), timeout=timeout, transport=transport)
 
     def __enter__(self) -> "QuantdeskClient":
@@ -95,12 +88,7 @@ class QuantdeskClient(SyncResources):
             self.credentials.forget()
 
     def _refresh_locked(self) -> TokenPairOut:
-        refresh_token = self.credentials.refresh_token
-        if refresh_token is None:
-            raise ValueError("nothing to refresh: log in first (an API key needs no refresh)")
-        tokens = self.call(_api_access.refresh(refresh_token))
-        self.credentials.store(tokens)
-        return tokens
+        return self._keep(self.call(_api_access.refresh(self._refresh_token())))
 
     # events ------------------------------------------------------------------------------
 
@@ -141,40 +129,22 @@ class QuantdeskClient(SyncResources):
     def call(self, call: Call[T]) -> T:
         generation = self.credentials.generation
         response = self._exchange(call)
-        if response.status_code == 401 and call.refresh_on_401 and self.credentials.can_refresh():
+        if self._renewal_due(call, response):
             with self.credentials.lock:
                 if self.credentials.generation == generation:  # nobody renewed it meanwhile
                     self._refresh_locked()
             response = self._exchange(call)
-        if call.failed(response):
-            raise problem_error(response)
-        return call.decode(response)
+        return self._outcome(call, response)
 
     def _exchange(self, call: Call[Any]) -> httpx.Response:
-        request = self._http.build_request(
-            call.method,
-            call.path.lstrip("/"),
-            params=call.params,
-            json=call.json,
-            files=call.files,
-            data=call.data,
-            headers=self.credentials.headers() if call.authenticated else None,
-        )
-        retries = self.retry.retries(call.method)
-        for attempt in range(retries + 1):
+        request = self._http.build_request(**self._request_args(call))
+        for attempt in range(self.retry.retries(call.method) + 1):
             try:
                 response = self._http.send(request)
-            except httpx.TransportError as exc:
-                if attempt == retries:
-                    raise QuantdeskConnectionError(
-                        call.method, str(request.url), type(exc).__name__
-                    ) from None
+            except httpx.TransportError as error:
+                self._unanswered(call, request, error, attempt)
             else:
-                if (
-                    attempt == retries
-                    or not call.failed(response)
-                    or not retryable_status(call.method, response.status_code)
-                ):
+                if self._final(call, response, attempt):
                     return response
                 response.close()
             time.sleep(self.retry.delay(attempt + 1))
