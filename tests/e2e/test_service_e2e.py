@@ -5,7 +5,8 @@ One scenario per database (a server start and two engine runs are the cost): the
 admin logs in with the password the server printed once; it adds a researcher and an API
 key; the researcher registers a strategy and runs a backtest job on a synthetic catalog,
 follows it over the WebSocket to completion and fetches its result, fills and report; a
-long backtest is cancelled mid-run; the kill switch is thrown and released; a feature flag
+long backtest is cancelled mid-run; a bar file is uploaded as an ingest job (its reject
+downloadable); the kill switch is thrown and released; a feature flag
 is switched off and on and the gated route follows at once. Last, everything the server
 wrote (its output, every file under its home, every database row) and every error body
 the client received is searched for the scenario's passwords, tokens and API key: none may
@@ -194,6 +195,7 @@ def test_the_service_end_to_end(tmp_path: Path, database_url: str | None) -> Non
         ref = register(researcher)
         backtest_followed_over_the_websocket(researcher, ref)
         long_backtest_cancelled(researcher, ref)
+        bars_uploaded(researcher)
         admin = witness.client(served)
         admin.login("admin", served.admin_password)
         witness.keep_tokens("admin (second login)", admin)
@@ -316,6 +318,23 @@ def long_backtest_cancelled(researcher: QuantdeskClient, ref: str) -> None:
     with pytest.raises(QuantdeskApiError) as raised:
         researcher.cancel_job(job_id)
     assert (raised.value.status, raised.value.code) == (409, "job_state")
+
+
+def bars_uploaded(researcher: QuantdeskClient) -> None:
+    """A bar file posted as an ingest job: its good rows added, its bad one kept as a reject."""
+    rows = [
+        f"2024-02-01T00:{minute:02d}:00Z,100.00,100.50,99.50,100.20,1000" for minute in range(1, 6)
+    ]
+    rows.append("2024-02-01T00:06:00Z,100.00,99.00,101.00,100.20,1000")  # high below low
+    csv = "timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n"
+    accepted = researcher.upload_bars(
+        csv.encode(), filename="more-bars.csv", instrument_id="SYN01.SIM"
+    )
+    job = researcher.wait_for_job(accepted.job.job_id, timeout_s=JOB_SECONDS, poll_s=0.2)
+    assert job.state is JobState.COMPLETED and job.result is not None, job
+    summary = researcher.ingest_summary(str(job.result["ingest_id"]))
+    assert (summary.rows_written, summary.rows_rejected) == (5, 1), summary
+    assert b"ohlc_inconsistent" in researcher.ingest_rejects(summary.ingest_id)
 
 
 def kill_switch_thrown_and_released(admin: QuantdeskClient) -> None:
