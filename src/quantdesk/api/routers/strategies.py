@@ -5,7 +5,7 @@ Each route parses, calls the registry (or the checker, the exporter, the job ser
 renders; references in paths are bounded in length and parsed by the registry's own parser.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
@@ -44,6 +44,7 @@ TAG_MAX_LENGTH = 40
 QUERY_MAX_LENGTH = 200
 MODULE_MAX_LENGTH = 200
 
+T = TypeVar("T")
 _UNCHANGED: dict[int | str, dict[str, Any]] = {
     200: {"model": Registered, "description": "unchanged: this content is that version already"}
 }
@@ -91,11 +92,10 @@ def build_router() -> APIRouter:
         _: Annotated[Principal, allow(Permission.read)], window: Paged
     ) -> Page[FamilySchema]:
         """Every family's parameters as JSON schema."""
-        every = [
-            FamilySchema(family=f, parameters_schema=parameter_schema(f)) for f in StrategyFamily
-        ]
-        end = window.offset + window.limit
-        return page_of(every[window.offset : end], len(every), window)
+        families = list(StrategyFamily)
+        chosen = _window(families, window)
+        items = [FamilySchema(family=f, parameters_schema=parameter_schema(f)) for f in chosen]
+        return page_of(items, len(families), window)
 
     @router.post(
         "",
@@ -250,9 +250,13 @@ def build_router() -> APIRouter:
 
 
 def _page(versions: list[StrategyVersion], window: PageParams) -> Page[StrategySummary]:
-    end = window.offset + window.limit
-    items = [StrategySummary.of(v) for v in versions[window.offset : end]]
+    items = [StrategySummary.of(v) for v in _window(versions, window)]
     return page_of(items, len(versions), window)
+
+
+def _window(items: list[T], window: PageParams) -> list[T]:
+    """The page's slice of a list the registry hands back whole (its lists are short)."""
+    return items[window.offset : window.offset + window.limit]
 
 
 def _registered(desk: Platform, done: Registration, response: Response) -> Registered:
