@@ -1,6 +1,8 @@
 """The routes as methods, once for each client: every method is the route's ``Call`` (from
 ``_api``) run by the client's ``call``, with the route's own signature and docstring."""
 
+import inspect
+import typing
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -23,9 +25,23 @@ def _sync(build: Callable[P, Call[T]]) -> Callable[Concatenate[_SyncCaller, P], 
     def method(self: _SyncCaller, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self.call(build(*args, **kwargs))
 
+    _describe(method, build)
+    return method
+
+
+def _describe(method: Callable[..., Any], build: Callable[..., Any]) -> None:
+    """The route's name, docstring and signature (``help()``, IDEs) on the method."""
     method.__name__ = method.__qualname__ = build.__name__
     method.__doc__ = build.__doc__
-    return method
+    signature = inspect.signature(build)
+    answer = typing.get_args(signature.return_annotation)
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[_SELF, *signature.parameters.values()],
+        return_annotation=answer[0] if answer else signature.return_annotation,
+    )
+
+
+_SELF = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
 
 
 def _async(
@@ -34,8 +50,7 @@ def _async(
     async def method(self: _AsyncCaller, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self.call(build(*args, **kwargs))
 
-    method.__name__ = method.__qualname__ = build.__name__
-    method.__doc__ = build.__doc__
+    _describe(method, build)
     return method
 
 
