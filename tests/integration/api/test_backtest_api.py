@@ -10,6 +10,7 @@ the end that runs the real engine on a tiny synthetic market.
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from fakes import FakeBacktestRunner
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.auth import Role
+from quantdesk.domain.backtest import BacktestRequest
 from quantdesk.domain.runs import RunState
 from quantdesk.services.synthetic import SyntheticMarketConfig
 from support.api_desk import ApiDesk, api_desk, assert_problem
@@ -33,9 +35,11 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@contextmanager
 def _desk(
     market: Path, tmp_path: Path, runner: FakeBacktestRunner | None, *, held: bool = False
 ) -> Iterator[ApiDesk]:
+    """A desk of its own over the module's market (its catalog linked), two strategies."""
     home = tmp_path / "home"
     home.mkdir()
     (home / "catalog").symlink_to(market / "catalog")
@@ -47,12 +51,14 @@ def _desk(
 
 @pytest.fixture
 def api(market: Path, tmp_path: Path) -> Iterator[ApiDesk]:
-    yield from _desk(market, tmp_path, FakeBacktestRunner())
+    with _desk(market, tmp_path, FakeBacktestRunner()) as desk:
+        yield desk
 
 
 @pytest.fixture
 def held(market: Path, tmp_path: Path) -> Iterator[ApiDesk]:
-    yield from _desk(market, tmp_path, FakeBacktestRunner(), held=True)
+    with _desk(market, tmp_path, FakeBacktestRunner(), held=True) as desk:
+        yield desk
 
 
 def submit(api: ApiDesk, as_: dict[str, str] | None = None, **fields: Any) -> str:
@@ -210,14 +216,12 @@ def test_a_run_without_a_job_cannot_be_cancelled(held: ApiDesk) -> None:
     assert_problem(held.post(f"/backtest/{local.run_id}/cancel"), 409, "run_has_no_job")
 
 
-def _request(*refs: str) -> Any:
-    from quantdesk.domain.backtest import BacktestRequest
-
+def _request(*refs: str) -> BacktestRequest:
     return BacktestRequest(strategies=list(refs))
 
 
 def test_the_real_engine_runs_a_submitted_backtest(market: Path, tmp_path: Path) -> None:
-    for api in _desk(market, tmp_path, None):
+    with _desk(market, tmp_path, None) as api:
         run_id = submit(api, label="engine")
         run = api.get(f"/backtest/{run_id}").json()
         assert run["state"] == "completed", run
