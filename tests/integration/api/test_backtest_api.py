@@ -250,3 +250,14 @@ def test_runs_are_submitted_listed_and_read_on_postgresql(market: Path, tmp_path
         ] == [first]
         assert api.get(f"/backtest/{first}/result").json()["run_id"] == first
         assert api.get(f"/backtest/{first}/fills").json()["total"] == 2
+
+
+def test_the_request_id_travels_into_the_run_and_its_job(api: ApiDesk) -> None:
+    headers = {**api.headers(), "X-Request-ID": "client-req-0001"}
+    response = api.client.post(
+        "/api/v1/backtest", headers=headers, json={"strategies": ["trend-a"]}
+    )
+    assert response.headers["X-Request-ID"] == "client-req-0001"
+    accepted = response.json()
+    assert accepted["job"]["correlation_id"] == "client-req-0001"
+    assert api.get(f"/backtest/{accepted['run_id']}").json()["correlation_id"] == "client-req-0001"
