@@ -269,6 +269,7 @@ def _serve(options: "ServeOptions") -> None:
         # a spawned worker imports this module (the engine) before it can answer uvicorn's
         # health check: at the default 5 s a loaded machine restarts workers forever
         timeout_worker_healthcheck=60,
+        ws_max_size=65536,  # a client's WebSocket frame: /ws reads small commands only
     )
 
 

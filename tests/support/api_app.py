@@ -93,8 +93,16 @@ class FakeJobs:
 class FakeEvents:
     clients: int = 0
 
+    closed: int = 0
+
     def client_count(self) -> int:
         return self.clients
+
+    def channel_dropped(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed += 1
 
 
 @dataclass

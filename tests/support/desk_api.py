@@ -88,6 +88,12 @@ class RecordingEvents:
     def client_count(self) -> int:
         return 0
 
+    def channel_dropped(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        return None
+
 
 @dataclass
 class DeskParts(FakeParts):

@@ -7,7 +7,6 @@ and the lifespan that starts and stops the job workers.
 """
 
 import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -22,13 +21,13 @@ from quantdesk.api import observability, problems
 from quantdesk.api.config import ApiSettings
 from quantdesk.api.routers import ROUTER_MODULES
 from quantdesk.api.routers.health import build_metrics_router
+from quantdesk.api.ws import build_ws_router
 from quantdesk.services.platform import Platform
 
 log = logging.getLogger(__name__)
 
 API_PREFIX: Final = "/api/v1"
 _ROUTERS_PACKAGE: Final = "quantdesk.api.routers"
-_WS_MODULE: Final = "quantdesk.api.ws"
 
 
 def operation_id(route: APIRoute) -> str:
@@ -56,9 +55,7 @@ def create_app(platform: Platform, settings: ApiSettings) -> FastAPI:
     problems.install(app)
     for router in routers(settings):
         app.include_router(router, prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
-    ws = _ws_router()
-    if ws is not None:
-        app.include_router(ws, prefix=API_PREFIX)
+    app.include_router(build_ws_router(), prefix=API_PREFIX)
     observability.install(app, platform, settings)  # inner: audit, bodies; outer: requests
     if settings.cors_origins:
         app.add_middleware(
@@ -88,14 +85,6 @@ def routers(settings: ApiSettings) -> list[APIRouter]:
     return built
 
 
-def _ws_router() -> APIRouter | None:
-    """The WebSocket router (``api/ws.py``) once its feature has landed."""
-    if importlib.util.find_spec(_WS_MODULE) is None:
-        return None
-    router = importlib.import_module(_WS_MODULE).build_ws_router()
-    return router if isinstance(router, APIRouter) else None
-
-
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Jobs start with the app and stop with it; a first start creates the admin."""
@@ -109,6 +98,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         parts.jobs.stop()
+        parts.events.close()  # its channel's listener (Redis) and every client stream
 
 
 def announce_admin(password: str) -> None:

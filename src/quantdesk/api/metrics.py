@@ -114,3 +114,9 @@ class _ServiceCollector(Collector):
         gauge = GaugeMetricFamily("quantdesk_websocket_clients", "Connected WebSocket clients")
         gauge.add_metric((), float(events.client_count()))
         yield gauge
+        lost = CounterMetricFamily(
+            "quantdesk_events_channel_dropped",
+            "Events the channel between server processes could not carry (overload)",
+        )
+        lost.add_metric((), float(events.channel_dropped()))
+        yield lost
