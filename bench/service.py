@@ -29,6 +29,7 @@ Bounded: each load phase stops at ``--max-seconds``, and the server is stopped a
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import re
@@ -83,6 +84,12 @@ def percentiles(ns: list[int]) -> dict[str, float]:
     return {"n": len(ordered), "p50_ms": at(0.50), "p99_ms": at(0.99), "max_ms": at(1.0)}
 
 
+def _die_with_parent() -> None:
+    """The server gets SIGTERM when this process dies (Linux), so a killed bench leaves none."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class Server:
     """``quantdesk serve`` in its own process group on a free loopback port."""
 
@@ -115,6 +122,7 @@ class Server:
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout_s

@@ -14,11 +14,13 @@ appear (the admin's one-time password only in its one announcement).
 """
 
 import contextlib
+import ctypes
 import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +47,7 @@ DAY_NS = 86_400 * 10**9
 SYNTH_DAYS = 20
 START_SECONDS = 90.0
 JOB_SECONDS = 240.0
+PR_SET_PDEATHSIG = 1
 ADMIN_ANNOUNCEMENT = re.compile(r"one-time password:\s+(\S+)")
 RESEARCHER_PASSWORD = "e2e-researcher-Pa55word-" + os.urandom(6).hex()
 WRONG_PASSWORD = "e2e-wrong-Pa55word-" + os.urandom(6).hex()
@@ -131,6 +134,7 @@ def serve(tmp_path: Path, database_url: str | None) -> Iterator[Served]:
             stdout=out,
             stderr=err,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     try:
         base_url = f"http://127.0.0.1:{port}"
@@ -146,6 +150,13 @@ def serve(tmp_path: Path, database_url: str | None) -> Iterator[Served]:
         )
     finally:
         _stop(process)
+
+
+def _die_with_parent() -> None:
+    """In the server's process, before it runs: SIGTERM (uvicorn's graceful stop) when the
+    test process dies, so a killed test run leaves no server behind (Linux: prctl)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], stderr: Path) -> str:
