@@ -160,38 +160,9 @@ def build_router() -> APIRouter:
         """Metrics, attribution, execution quality and the fingerprint of a completed run."""
         return RunResultOut.of(desk.backtests.result(_completed(desk, run_id).run_id))
 
-    @router.get("/{run_id}/fills", response_model=Page[FillOut], responses=_DOWNLOADS)
-    def run_fills(
-        run_id: RunId,
-        desk: Desk,
-        _: Annotated[Principal, allow(Permission.read)],
-        window: Paged,
-        format: Format = "json",
-    ) -> Page[FillOut] | Response:
-        """Every fill in time order: a page of them, or the whole table as CSV or Parquet."""
-        return _artifact(desk, run_id, "fills", format, window, FillOut)
-
-    @router.get("/{run_id}/positions", response_model=Page[PositionOut], responses=_DOWNLOADS)
-    def run_positions(
-        run_id: RunId,
-        desk: Desk,
-        _: Annotated[Principal, allow(Permission.read)],
-        window: Paged,
-        format: Format = "json",
-    ) -> Page[PositionOut] | Response:
-        """Every closed round trip: a page of them, or the whole table as CSV or Parquet."""
-        return _artifact(desk, run_id, "positions", format, window, PositionOut)
-
-    @router.get("/{run_id}/equity", response_model=Page[EquityPoint], responses=_DOWNLOADS)
-    def run_equity(
-        run_id: RunId,
-        desk: Desk,
-        _: Annotated[Principal, allow(Permission.read)],
-        window: Paged,
-        format: Format = "json",
-    ) -> Page[EquityPoint] | Response:
-        """The mark-to-market equity curve with its drawdown: paged, or CSV or Parquet."""
-        return _artifact(desk, run_id, "equity", format, window, EquityPoint)
+    _add_table_route(router, "fills", FillOut, "Every fill in time order")
+    _add_table_route(router, "positions", PositionOut, "Every closed round trip")
+    _add_table_route(router, "equity", EquityPoint, "The equity curve with its drawdown")
 
     @router.get(
         "/{run_id}/report",
@@ -206,6 +177,30 @@ def build_router() -> APIRouter:
         return FileResponse(path, media_type="text/html; charset=utf-8")
 
     return router
+
+
+def _add_table_route(router: APIRouter, kind: ArtifactKind, row: type[Row], summary: str) -> None:
+    """``GET /{run_id}/{kind}``: a page of the table's rows, or all of it as CSV/Parquet
+    (the three tables differ only in their rows; operation ids ``backtest-run_{kind}``)."""
+
+    def table(
+        run_id: RunId,
+        desk: Desk,
+        _: Annotated[Principal, allow(Permission.read)],
+        window: Paged,
+        format: Format = "json",
+    ) -> Page[Row] | Response:
+        return _artifact(desk, run_id, kind, format, window, row)
+
+    table.__doc__ = f"{summary}: a page of it, or the whole table as CSV or Parquet."
+    router.add_api_route(
+        f"/{{run_id}}/{kind}",
+        table,
+        methods=["GET"],
+        name=f"run_{kind}",
+        response_model=Page[row],  # type: ignore[valid-type]  # a page of this table's rows
+        responses=_DOWNLOADS,
+    )
 
 
 def _run_out(service: ServiceParts, record: RunRecord) -> RunOut:
