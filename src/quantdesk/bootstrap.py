@@ -490,6 +490,7 @@ def _jobs(
             functools.partial(run_job, settings),
             workers=settings.job_workers,
             time_limit_seconds=settings.job_time_limit_seconds,
+            niceness=settings.job_niceness,
             preload=("quantdesk.bootstrap", "quantdesk.api.observability"),  # imported once
         )
     return JobService(

@@ -97,6 +97,13 @@ class QuantdeskSettings(BaseSettings):
         le=7 * 24 * 3600,
         description="QUANTDESK_JOB_TIME_LIMIT_SECONDS: a job running longer is stopped and failed",
     )
+    job_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="QUANTDESK_JOB_NICENESS: added to each job worker's CPU niceness, so the "
+        "service answers requests before it runs backtests (0: the same priority)",
+    )
     jobs_on_restart: Literal["fail", "requeue"] = Field(
         default="fail",
         description="QUANTDESK_JOBS_ON_RESTART: what a start does with jobs a stopped service "

@@ -88,9 +88,13 @@ def make_service(settings: QuantdeskSettings, database_url: str) -> Iterator[Ser
         publisher: RecordingPublisher | None = None,
         on_restart: str = "fail",
         start: bool = True,
+        niceness: int = 0,
     ) -> JobService:
         runner = LocalProcessJobRunner(
-            functools.partial(run_job, settings), workers=workers, time_limit_seconds=time_limit
+            functools.partial(run_job, settings),
+            workers=workers,
+            time_limit_seconds=time_limit,
+            niceness=niceness,
         )
         service = JobService(
             SqlJobStore(database),
@@ -162,6 +166,15 @@ def test_a_job_completes_in_a_worker_process(make_service: ServiceFactory) -> No
     stats = service.stats()
     assert stats.counts[(JobKind.VALIDATION, JobState.COMPLETED)] == 1
     assert stats.finished[JobKind.VALIDATION] == 1
+
+
+def test_a_worker_runs_at_a_lower_cpu_priority_than_the_service(
+    make_service: ServiceFactory,
+) -> None:
+    service = make_service({JobKind.VALIDATION: job_kinds.echo}, niceness=7)
+    done = finished(service, service.submit(JobKind.VALIDATION, {}, submitted_by="a").job_id)
+    assert done.result is not None, done.error
+    assert done.result["niceness"] == min(19, os.nice(0) + 7)  # requests before backtests
 
 
 def test_a_job_that_raises_fails_with_its_reason_and_others_run(

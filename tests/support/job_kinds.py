@@ -20,7 +20,12 @@ def echo(
 ) -> dict[str, JsonValue]:
     """Completes at once with its payload and the worker's process id."""
     channel.progress(JobProgress(percent=50.0, message="half"))
-    return {"echo": dict(payload), "pid": os.getpid(), "correlation_id": current_correlation_id()}
+    return {
+        "echo": dict(payload),
+        "pid": os.getpid(),
+        "correlation_id": current_correlation_id(),
+        "niceness": os.nice(0),
+    }
 
 
 def refuse(

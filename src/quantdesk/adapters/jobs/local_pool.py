@@ -74,8 +74,10 @@ class LocalProcessJobRunner:
         preload: Sequence[str] = ("quantdesk.bootstrap",),
         grace_seconds: float = 0.5,
         reap_seconds: float = 2.0,
+        niceness: int = 0,
     ) -> None:
         self._entry = entry
+        self._niceness = niceness  # added to each child's: jobs yield the CPU to requests
         self._workers = workers
         self._time_limit = time_limit_seconds
         self._context: Any = multiprocessing.get_context(start_method)
@@ -196,7 +198,7 @@ class LocalProcessJobRunner:
             watched, lifeline = self._context.Pipe(duplex=False)
             process = self._context.Process(
                 target=child_main,
-                args=(self._entry, work, send, watched),
+                args=(self._entry, work, send, watched, self._niceness),
                 name=f"quantdesk-job-{work.job_id[:8]}",
             )
             try:

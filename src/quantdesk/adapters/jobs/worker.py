@@ -65,10 +65,19 @@ def _die_with_the_service(lifeline: Connection) -> None:
 
 
 def child_main(
-    entry: JobEntry, work: JobWork, connection: Connection, lifeline: Connection
+    entry: JobEntry,
+    work: JobWork,
+    connection: Connection,
+    lifeline: Connection,
+    niceness: int = 0,
 ) -> None:
-    """A worker's life: run one job, send how it ended, exit."""
+    """A worker's life: run one job, send how it ended, exit.
+
+    ``niceness`` lowers the child's CPU priority: a backtest uses a whole core, and the
+    service's requests (status polls, WebSocket events) must not queue behind it."""
     _die_with_the_service(lifeline)
+    if niceness > 0:
+        os.nice(niceness)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C at the server's terminal: the parent stops us
     channel = _PipeChannel(connection)
     message: dict[str, Any]
