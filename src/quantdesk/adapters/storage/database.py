@@ -49,12 +49,16 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+_READ_ONLY = "quantdesk_read_only"  # execution option of reading() connections
+
+
 class Database:
     """An engine, its sessions and its schema version; cheap until first used."""
 
     def __init__(self, url: str, *, busy_timeout_s: float = 30.0) -> None:
         self.url = url
         self._engine: Engine | None = None
+        self._read_engine: Engine | None = None
         self._busy_timeout_s = busy_timeout_s
         self._upgraded = False
 
@@ -67,6 +71,13 @@ class Database:
         if self._engine is None:
             self._engine = self._create_engine()
         return self._engine
+
+    @property
+    def _reader(self) -> Engine:
+        """The engine with the connections' read-only mark (the same pool)."""
+        if self._read_engine is None:
+            self._read_engine = self.engine.execution_options(**{_READ_ONLY: True})
+        return self._read_engine
 
     def _create_engine(self) -> Engine:
         if self.dialect == "sqlite":
@@ -106,6 +117,7 @@ class Database:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+            self._read_engine = None
 
     # --- schema ------------------------------------------------------------------------------
 
@@ -143,9 +155,11 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
+        """A read-only transaction: one consistent snapshot, taking no write lock (on SQLite a
+        deferred transaction in WAL mode: readers never wait behind a writer)."""
         self.ensure_schema()
         try:
-            with _CheckedSession(self.engine) as session, session.begin():
+            with _CheckedSession(self._reader) as session, session.begin():
                 yield session
         except (DataError, StatementError) as error:
             if isinstance(error, OperationalError | IntegrityError):
@@ -227,8 +241,16 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL: a reader sees the last commit while a writer works, instead of waiting for it (the
+    # service's status polls beside job progress writes). Kept by the file once set.
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Writers take the write lock at BEGIN (no lock upgrade can deadlock halfway); readers
+    begin deferred and read one snapshot."""
+    if connection.get_execution_options().get(_READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
