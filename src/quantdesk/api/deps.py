@@ -28,18 +28,26 @@ Access = Permission | Literal["public"]
 _bearer = HTTPBearer(auto_error=False, description="a JWT access token or an API key (qdk_...)")
 
 
-def platform(request: Request) -> Platform:
-    """The platform ``create_app`` was built over."""
+async def platform(request: Request) -> Platform:
+    """The platform ``create_app`` was built over.
+
+    The dependencies that only read the request are ``async``: a plain ``def`` would cost
+    each request a trip through the thread pool per dependency."""
     built: Platform = request.app.state.platform
     return built
 
 
-def parts(request: Request) -> ServiceParts:
+async def parts(request: Request) -> ServiceParts:
     """The service's parts (auth, jobs, events, flags, audit...), built on first use."""
-    return platform(request).service
+    return _parts(request)
 
 
-def correlation_id(request: Request) -> str:
+def _parts(request: Request) -> ServiceParts:
+    built: Platform = request.app.state.platform
+    return built.service
+
+
+async def correlation_id(request: Request) -> str:
     """The request's correlation id (set by the request middleware; a fresh one otherwise)."""
     value = getattr(request.state, "correlation_id", None) or current_correlation_id()
     return value if value is not None else new_correlation_id()
@@ -53,7 +61,7 @@ def principal(
     one or with a bad one. Cached per request, so ``allow`` and ``flag`` share it."""
     if credentials is None or not credentials.credentials:
         raise AuthenticationError("credentials required: send Authorization: Bearer <token>")
-    caller = parts(request).auth.authenticate(credentials.credentials)
+    caller = _parts(request).auth.authenticate(credentials.credentials)
     setattr(request.state, PRINCIPAL_STATE, caller)
     return caller
 
@@ -61,7 +69,7 @@ def principal(
 def allow(permission: Permission) -> Any:
     """``Depends`` returning the caller when its role has ``permission`` (403 otherwise)."""
 
-    def allowed(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def allowed(caller: Annotated[Principal, Depends(principal)]) -> Principal:
         _check(caller, permission)
         return caller
 
@@ -78,7 +86,7 @@ def _check(caller: Principal, permission: Permission) -> None:
         )
 
 
-def _open() -> None:
+async def _open() -> None:
     """An open route: no credentials asked."""
 
 
@@ -98,13 +106,13 @@ def flag(name: str) -> Any:
         for mark in route_access(getattr(request.scope.get("route"), "dependant", None)):
             if isinstance(mark, Permission):
                 _check(caller, mark)  # a caller without the permission hears that first
-        parts(request).flags.require(name, caller)
+        _parts(request).flags.require(name, caller)
 
     flagged.__name__ = f"flag_{name}"
     return Depends(flagged)
 
 
-def page(
+async def page(
     limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT_MAX)] = PAGE_LIMIT_DEFAULT,
     offset: Annotated[int, Query(ge=0, le=PAGE_OFFSET_MAX)] = 0,
 ) -> PageParams:

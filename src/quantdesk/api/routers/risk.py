@@ -9,7 +9,7 @@ from the audit log.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 
 from quantdesk.api.deps import Paged, allow, parts, platform
 from quantdesk.api.pagination import Page, page_of
@@ -38,9 +38,9 @@ Controller = Annotated[Principal, allow(Permission.risk_control)]
 Instant = Annotated[int | None, Query(ge=0, le=TS_MAX_NS, description="ns UTC")]
 
 
-def risk_desk(request: Request) -> RiskDesk:
+async def risk_desk(desk: Desk, service: Parts) -> RiskDesk:
     """The kill switches with their audit trail (cheap: two references)."""
-    return RiskDesk(platform(request).risk, parts(request).audit)
+    return RiskDesk(desk.risk, service.audit)
 
 
 Controls = Annotated[RiskDesk, Depends(risk_desk)]
