@@ -102,8 +102,10 @@ def test_column_mapping_and_default_volume(tmp_path: Path) -> None:
     with pytest.raises(SourceReadError, match="--timestamp-col"):
         read(path)
     mapping = {"timestamp": "Date", "open": "O", "high": "H", "low": "L", "close": "C"}
-    with pytest.raises(SourceReadError, match="--default-volume"):
+    with pytest.raises(SourceReadError, match="no volume column 'volume'") as refused:
         read(path, columns=mapping)
+    assert refused.value.code == "volume_column_missing"  # the CLI names its flags by code
+    assert refused.value.data == {"column": "volume"}
     result = read(path, columns=mapping, default_volume=7)
     assert result.values.volume.tolist() == [7.0]
     assert result.values.close.tolist() == [1.5]
