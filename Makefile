@@ -52,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 -q --durations=30
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
