@@ -1,13 +1,17 @@
 """Tables for backtest results and run comparisons."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from rich.table import Table
 
 from quantdesk.domain.backtest import BacktestResult, Metrics
+from quantdesk.domain.runs import RunRecord
 from quantdesk.domain.time import ns_to_text
 
 _DAY_NS = 86_400_000_000_000
+
+
+RUN_ERROR_SHOWN = 80  # characters of a failed run's reason in the list (runs show has it all)
 
 
 def _pct(value: float | None) -> str:
@@ -102,10 +106,13 @@ def facts_table(result: BacktestResult) -> Table:
     return table
 
 
-def runs_table(results: list[BacktestResult]) -> Table:
+def runs_table(records: list[RunRecord], results: Mapping[str, BacktestResult]) -> Table:
+    """Every run with its state; a run that did not complete shows why (``results``: the
+    stored results by run id, for the instruments of completed runs)."""
     table = Table(title="Runs")
     for column in (
         "run",
+        "state",
         "label",
         "instruments",
         "strategies",
@@ -115,16 +122,22 @@ def runs_table(results: list[BacktestResult]) -> Table:
         "trades",
     ):
         table.add_column(column)
-    for r in results:
+    for record in records:
+        result = results.get(record.run_id)
+        summary = record.summary
+        state = record.state.value
+        if record.error:
+            state = f"{state}: {record.error[:RUN_ERROR_SHOWN]}"
         table.add_row(
-            r.run_id,
-            r.request.label or "-",
-            ", ".join(r.instruments),
-            str(len(r.request.strategies)),
-            _pct(r.metrics.total_return),
-            _num(r.metrics.sharpe),
-            _pct(r.metrics.max_drawdown),
-            f"{r.metrics.trade_count:,}",
+            record.run_id,
+            state,
+            record.label or "-",
+            ", ".join(result.instruments) if result is not None else "-",
+            str(len(record.strategies)),
+            "-" if summary is None else _pct(summary.total_return),
+            "-" if summary is None else _num(summary.sharpe),
+            "-" if summary is None else _pct(summary.max_drawdown),
+            "-" if summary is None else f"{summary.trade_count:,}",
         )
     return table
 

@@ -33,6 +33,7 @@ from quantdesk.domain.backtest import (
 from quantdesk.domain.backtest_checks import StrategyParameterError
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.risk import BreachAction
+from quantdesk.domain.runs import RunFilter
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
 from quantdesk.services.platform import Platform
@@ -42,6 +43,8 @@ from quantdesk.services.shorthand import (
     SHORTHANDS,
     register_definitions,
 )
+
+RUNS_LISTED = 1000  # the newest; the service pages through all of them
 
 
 def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
@@ -280,13 +283,15 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
 
     @runs.command("list")
     def runs_list(ctx: typer.Context) -> None:
-        """Every stored run, newest first."""
+        """Every run, newest first, with its state (failed and cancelled runs say why)."""
         with reported_failures(err):
-            results = ctx.obj.platform.backtests.results()
-            if not results:
+            backtests = ctx.obj.platform.backtests
+            records, _ = backtests.records(RunFilter(), limit=RUNS_LISTED, offset=0)
+            if not records:
                 out.print("No runs yet (try: quantdesk backtest run --help).")
                 return
-            out.print(backtest_render.runs_table(results))
+            results = {result.run_id: result for result in backtests.results()}
+            out.print(backtest_render.runs_table(records, results))
 
     @runs.command("show")
     def runs_show(
