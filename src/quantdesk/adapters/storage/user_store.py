@@ -242,50 +242,17 @@ def _trim(session: Session, key: str) -> None:
 
 
 def _user(row: UserRow) -> UserRecord:
-    return UserRecord(
-        user_id=row.user_id,
-        username=row.username,
-        role=Role(row.role),
-        disabled=row.disabled,
-        created_ns=row.created_ns,
-        updated_ns=row.updated_ns,
-        created_by=row.created_by,
-    )
+    return UserRecord.model_validate(row, from_attributes=True)
 
 
 def _token_row(token: RefreshTokenRecord) -> RefreshTokenRow:
-    return RefreshTokenRow(
-        token_hash=token.token_hash,
-        family_id=token.family_id,
-        user_id=token.user_id,
-        issued_ns=token.issued_ns,
-        expires_ns=token.expires_ns,
-        spent_ns=token.spent_ns,
-        revoked_ns=token.revoked_ns,
-    )
+    return RefreshTokenRow(**token.model_dump())
 
 
 def _token(row: RefreshTokenRow) -> RefreshTokenRecord:
-    return RefreshTokenRecord(
-        token_hash=row.token_hash,
-        family_id=row.family_id,
-        user_id=row.user_id,
-        issued_ns=row.issued_ns,
-        expires_ns=row.expires_ns,
-        spent_ns=row.spent_ns,
-        revoked_ns=row.revoked_ns,
-    )
+    return RefreshTokenRecord.model_validate(row, from_attributes=True)
 
 
 def _key(row: ApiKeyRow) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        key_id=row.key_id,
-        name=row.name,
-        role=Role(row.role),
-        user_id=row.user_id,
-        created_by=row.created_by,
-        created_ns=row.created_ns,
-        expires_ns=row.expires_ns,
-        revoked_ns=row.revoked_ns,
-        last_used_ns=row.last_used_ns,
-    )
+    """The key's record (its stored secret hash stays in the row)."""
+    return ApiKeyRecord.model_validate(row, from_attributes=True)
