@@ -35,6 +35,7 @@ from quantdesk.adapters.storage.signal_files import (
     JsonLinesRejectStore,
     JsonLinesSignalEventLog,
 )
+from quantdesk.bootstrap_research import build_research
 from quantdesk.domain.audit import MIN_KEY_BYTES, AuditAnchor, AuditKey
 from quantdesk.domain.correlation import correlated
 from quantdesk.domain.errors import InvalidInputError, QuantdeskError
@@ -160,6 +161,7 @@ def bootstrap(
         exporter=NautilusStrategyExporter(),
         build_compatibility=lambda: (platform.registry, checkers[0])[1],
         build_service=lambda: _service(settings, platform, overrides, signal_events),
+        build_research=lambda: build_research(settings, platform),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)

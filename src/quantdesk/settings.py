@@ -104,6 +104,19 @@ class QuantdeskSettings(BaseSettings):
         description="QUANTDESK_JOB_NICENESS: added to each job worker's CPU niceness, so the "
         "service answers requests before it runs backtests (0: the same priority)",
     )
+    sweep_workers: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="QUANTDESK_SWEEP_WORKERS: worker processes an optimisation or a validation "
+        "runs its trials on by default (1: in this process)",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        max_length=300,
+        description="QUANTDESK_RAY_ADDRESS: run sweeps' trials as tasks on this Ray cluster "
+        "(auto, or HOST:PORT) instead of local worker processes",
+    )
     jobs_on_restart: Literal["fail", "requeue"] = Field(
         default="fail",
         description="QUANTDESK_JOBS_ON_RESTART: what a start does with jobs a stopped service "
@@ -305,6 +318,21 @@ class QuantdeskSettings(BaseSettings):
     def runs_dir(self) -> Path:
         """One folder per backtest run: request, result, fills, positions, equity, report."""
         return self.home / "runs"
+
+    @property
+    def validations_dir(self) -> Path:
+        """One folder per validation run: its report as JSON and HTML."""
+        return self.home / "validations"
+
+    @property
+    def studies_dir(self) -> Path:
+        """One folder per optimisation study: its HTML report."""
+        return self.home / "studies"
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Throw-away catalogs (stress scenarios' transformed bars), never the real one."""
+        return self.home / "scratch"
 
     @property
     def ingest_dir(self) -> Path:

@@ -107,3 +107,10 @@ class JobStateError(ConflictError):
     one)."""
 
     code = "job_state"
+
+
+class PromotionRefusedError(ConflictError):
+    """A version without a passing validation record (or an admin's override) may not be
+    tagged ``live`` or start a paper/live session; ``data`` names the version and why."""
+
+    code = "not_validated"

@@ -15,6 +15,7 @@ from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.ports.documents import DocumentReader
 from quantdesk.services.ports.strategy_export import StrategyExporter
 from quantdesk.services.registry import StrategyRegistry
+from quantdesk.services.research_parts import ResearchParts
 from quantdesk.services.risk import RiskService
 from quantdesk.services.service_parts import ServiceParts
 from quantdesk.services.signal_producers import SignalProducerService
@@ -50,6 +51,9 @@ class Platform:
     build_service: Callable[[], ServiceParts] | None = field(
         default=None, repr=False
     )  # the network service's parts: auth, jobs, events, flags (issue 14)
+    build_research: Callable[[], ResearchParts] | None = field(
+        default=None, repr=False
+    )  # validation, promotion gate, optimisation, trial pools (issue 15)
 
     @cached_property
     def _registry_and_database(self) -> tuple[StrategyRegistry, DatabaseService]:
@@ -69,6 +73,13 @@ class Platform:
         if self.build_service is None:
             raise InvalidInputError("this desk was built without its network service")
         return self.build_service()
+
+    @cached_property
+    def research(self) -> ResearchParts:
+        """Validation, the promotion gate and optimisation: `validation` and `optimize`."""
+        if self.build_research is None:
+            raise InvalidInputError("this desk was built without its research tools")
+        return self.build_research()
 
     @property
     def compatibility(self) -> CompatibilityChecker:

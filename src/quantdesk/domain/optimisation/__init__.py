@@ -1,0 +1,1 @@
+"""Search spaces and studies: what an optimisation explores and what it found."""

@@ -1,0 +1,1 @@
+"""Validation of a strategy version before it may trade: the policy, the report, the record."""

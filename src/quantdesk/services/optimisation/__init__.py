@@ -1,0 +1,1 @@
+"""Parameter optimisation: search spaces, studies, sweeps and vectorised screens (issue 15)."""

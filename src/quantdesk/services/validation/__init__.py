@@ -1,0 +1,1 @@
+"""Validation of strategy versions (issue 15): policy, pipeline steps, report, promotion gate."""
