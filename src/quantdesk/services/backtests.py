@@ -234,6 +234,16 @@ class BacktestService:
             inputs = self._inputs(None, plan, data, started)
         return self._work(inputs, progress)
 
+    def evaluate(
+        self, request: BacktestRequest, pending: Sequence[StrategyDefinition] = ()
+    ) -> tuple[BacktestResult, RunArtifacts]:
+        """Run a request as a trial (``services.trials``): planned, checked and analysed as
+        ``run`` would, fingerprint included, but not stored, indexed or reported."""
+        plan, data = self.prepare_plan(self.plan(request, pending))
+        inputs = self._inputs(None, plan, data, time.time_ns())
+        engine_run = self._runner.run(plan)
+        return analyse(inputs, engine_run, self._catalog, self._runner.engine_version)
+
     def mark_stopped(
         self, run_id: str, state: RunState, reason: str, *, code: str | None = None
     ) -> RunRecord:
