@@ -54,6 +54,8 @@ Changes = list[FieldChange]
 Events = list[AuditEvent]
 AnchorSource = Callable[[], Iterable[tuple[str, AuditAnchor]]]
 """Anchors recorded outside the database, each with where it was found (e.g. a run)."""
+TagGuard = Callable[[StrategyVersion, str], None]
+"""Asked before a tag is stored; raises to refuse it (the promotion gate's ``check_tag``)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class StrategyRegistry:
         self._schemas = schema_checker
         self._clock = clock
         self._listeners: list[StrategyChangeListener] = []
+        self._tag_guard: TagGuard | None = None
 
     # --- changes -----------------------------------------------------------------------------
 
@@ -127,6 +130,8 @@ class StrategyRegistry:
         return stored
 
     def tag(self, strategy_id: str, version: int, tag: str, actor: str) -> StrategyVersion:
+        if self._tag_guard is not None:  # before anything is stored: CLI and API alike
+            self._tag_guard(self.get(strategy_id, version), validate_tag(tag))
         at_ns = self._clock()
         stored, changed = self._store.tag(
             strategy_id, version, validate_tag(tag), actor=_actor(actor), at_ns=at_ns
@@ -134,6 +139,10 @@ class StrategyRegistry:
         if changed:
             self._publish(StrategyAction.TAGGED, stored, actor, at_ns, tag=tag)
         return stored
+
+    def guard_tags(self, guard: TagGuard | None) -> None:
+        """Install the check every tag must pass (None: none); bootstrap sets the gate's."""
+        self._tag_guard = guard
 
     def subscribe(self, listener: StrategyChangeListener) -> Callable[[], None]:
         """Call ``listener`` after each stored change; returns the function that unsubscribes."""
