@@ -39,6 +39,8 @@ from quantdesk.domain.jobs import (
 )
 from quantdesk.domain.risk import KillSwitch, KillSwitchScope
 from quantdesk.domain.runs import RunFilter, RunRecord, RunState
+from quantdesk.domain.validation.policy import StoredPolicy, ValidationPolicy
+from quantdesk.domain.validation.report import PromotionOverride, ValidationRecord
 from quantdesk.services.performance import drawdown_of
 from quantdesk.services.ports import EngineRun, ReportWriter, RunArtifacts
 from quantdesk.services.ports.jobs import JobSink, JobWork
@@ -439,3 +441,123 @@ class InlineJobRunner:
         except QuantdeskError as error:
             outcome = JobOutcome(JobState.FAILED, error=str(error), error_code=error.code)
         sink.job_finished(work.job_id, outcome)
+
+
+# validation ----------------------------------------------------------------------------------
+
+
+class InMemoryPolicyStore:
+    """The ``PolicyStore`` port in a dict; ``events`` lists the audit actions it would write."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._versions: dict[str, list[StoredPolicy]] = {}
+        self.events: list[tuple[str, str]] = []
+
+    def add(
+        self, policy: ValidationPolicy, *, sha256: str, actor: str, at_ns: int
+    ) -> tuple[StoredPolicy, bool]:
+        with self._lock:
+            versions = self._versions.setdefault(policy.name, [])
+            if versions and versions[-1].sha256 == sha256:
+                return versions[-1], False
+            stored = StoredPolicy(
+                policy=policy,
+                version=len(versions) + 1,
+                sha256=sha256,
+                author=actor,
+                created_at_ns=at_ns,
+            )
+            versions.append(stored)
+            self.events.append(
+                ("validation_policy_set", f"validation-policy:{policy.name}@{stored.version}")
+            )
+            return stored, True
+
+    def current(self, name: str) -> StoredPolicy | None:
+        with self._lock:
+            versions = self._versions.get(name)
+            return versions[-1] if versions else None
+
+    def get(self, name: str, version: int) -> StoredPolicy | None:
+        with self._lock:
+            versions = self._versions.get(name, [])
+            return versions[version - 1] if 1 <= version <= len(versions) else None
+
+    def history(self, name: str) -> list[StoredPolicy]:
+        with self._lock:
+            return list(self._versions.get(name, []))
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._versions)
+
+
+class InMemoryValidationRecordStore:
+    """The ``ValidationRecordStore`` port in lists; ``events`` as ``InMemoryPolicyStore``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[str, ValidationRecord] = {}
+        self._overrides: list[PromotionOverride] = []
+        self.events: list[tuple[str, str]] = []
+
+    def add(self, record: ValidationRecord, *, at_ns: int) -> None:
+        with self._lock:
+            if record.validation_id in self._records:
+                raise ConflictError(
+                    f"validation {record.validation_id!r} is stored already",
+                    code="validation_exists",
+                    data={"validation_id": record.validation_id},
+                )
+            self._records[record.validation_id] = record
+            self.events.append(("validation_recorded", record.ref))
+
+    def get(self, validation_id: str) -> ValidationRecord | None:
+        with self._lock:
+            return self._records.get(validation_id)
+
+    def _newest(self, keep: Callable[[ValidationRecord], bool]) -> builtins.list[ValidationRecord]:
+        with self._lock:
+            found = [r for r in self._records.values() if keep(r)]
+        return sorted(found, key=lambda r: (r.finished_at_ns, r.validation_id), reverse=True)
+
+    def latest(self, strategy_id: str, version: int, content_hash: str) -> ValidationRecord | None:
+        key = (strategy_id, version, content_hash)
+        found = self._newest(lambda r: (r.strategy_id, r.version, r.content_hash) == key)
+        return found[0] if found else None
+
+    def passing(self, strategy_id: str, version: int, content_hash: str) -> ValidationRecord | None:
+        key = (strategy_id, version, content_hash)
+        found = self._newest(
+            lambda r: r.passed and (r.strategy_id, r.version, r.content_hash) == key
+        )
+        return found[0] if found else None
+
+    def list(
+        self, strategy_id: str | None = None, version: int | None = None, *, limit: int = 100
+    ) -> builtins.list[ValidationRecord]:
+        found = self._newest(
+            lambda r: (
+                (strategy_id is None or r.strategy_id == strategy_id)
+                and (version is None or r.version == version)
+            )
+        )
+        return found[: max(limit, 0)]
+
+    def add_override(self, override: PromotionOverride) -> None:
+        with self._lock:
+            self._overrides.append(override)
+            self.events.append(
+                ("promotion_overridden", f"{override.strategy_id}@{override.version}")
+            )
+
+    def override(
+        self, strategy_id: str, version: int, content_hash: str
+    ) -> PromotionOverride | None:
+        key = (strategy_id, version, content_hash)
+        with self._lock:
+            found = [
+                o for o in self._overrides if (o.strategy_id, o.version, o.content_hash) == key
+            ]
+        return max(reversed(found), key=lambda o: o.at_ns) if found else None
