@@ -15,7 +15,11 @@ from quantdesk.services.validation.promotion import PromotionGate
 from quantdesk.settings import QuantdeskSettings
 
 if TYPE_CHECKING:
+    from typing import TextIO
+
+    from quantdesk.domain.validation.report import ValidationReport
     from quantdesk.services.platform import Platform
+    from quantdesk.services.ports.validation import ValidationReports
 
 
 def build_research(settings: QuantdeskSettings, platform: "Platform") -> ResearchParts:
@@ -38,11 +42,39 @@ def _trial_pools(settings: QuantdeskSettings, platform: "Platform") -> TrialPool
 
 
 def _policies(settings: QuantdeskSettings, platform: "Platform") -> PolicyService:
-    raise NotImplementedError("issue 15: validation policies")  # [H7]
+    """Policies on the registry's database, their changes on its audit chain."""
+    from quantdesk.adapters.storage.database import Database
+    from quantdesk.adapters.storage.validation_policies import SqlPolicyStore
+    from quantdesk.bootstrap import _audit_key
+
+    return PolicyService(SqlPolicyStore(Database(settings.database), _audit_key(settings)))
 
 
 def _promotion(settings: QuantdeskSettings, platform: "Platform") -> PromotionGate:
-    raise NotImplementedError("issue 15: promotion gate")  # [H7]
+    """Records and overrides on the registry's database, reports under validations_dir; the
+    gate becomes the registry's tag guard (``live`` and ``validated`` pass through it)."""
+    from quantdesk.adapters.storage.database import Database
+    from quantdesk.adapters.storage.validation_records import SqlValidationRecordStore
+    from quantdesk.bootstrap import _audit_key
+
+    records = SqlValidationRecordStore(Database(settings.database), _audit_key(settings))
+    gate = PromotionGate(records, platform.registry, _promotion_reports(settings))
+    platform.registry.guard_tags(gate.check_tag)
+    return gate
+
+
+def _promotion_reports(settings: QuantdeskSettings) -> "ValidationReports":
+    """Report files: JSON beside the HTML the reporting adapter renders (imported when a
+    report is first written: plotly is not needed to read one back)."""
+    from quantdesk.adapters.storage.validation_reports import FileValidationReports
+
+    def render(report: "ValidationReport", out: "TextIO") -> None:
+        import importlib  # [H5]'s renderer, by name until it lands: then a plain import
+
+        html = importlib.import_module("quantdesk.adapters.reporting.validation_html")
+        html.HtmlValidationReportRenderer().write(report, out)
+
+    return FileValidationReports(settings.validations_dir, render)
 
 
 def _optimisation(

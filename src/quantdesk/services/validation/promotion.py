@@ -31,7 +31,7 @@ from quantdesk.domain.validation.report import (
     ValidationRecord,
     ValidationReport,
 )
-from quantdesk.services.ports.validation import ValidationRecordStore
+from quantdesk.services.ports.validation import ValidationRecordStore, ValidationReports
 from quantdesk.services.registry import StrategyRegistry
 
 VALIDATED_TAG = "validated"
@@ -88,11 +88,13 @@ class PromotionGate:
         self,
         records: ValidationRecordStore,
         registry: StrategyRegistry,
+        reports: ValidationReports,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._records = records
         self._registry = registry
         self._clock = clock
+        self.reports = reports  # the pipeline saves through it; interfaces read reports back
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -212,6 +214,10 @@ class PromotionGate:
     ) -> list[ValidationRecord]:
         """Newest first."""
         return self._records.list(strategy_id, version, limit=limit)
+
+    def report(self, validation_id: str) -> ValidationReport:
+        """The full JSON report behind a record."""
+        return self.reports.load(self.get(validation_id).validation_id)
 
 
 @contextmanager
