@@ -29,6 +29,7 @@ class JobKind(StrEnum):
     INGEST_BARS = "ingest_bars"
     INGEST_SIGNALS = "ingest_signals"
     VALIDATION = "validation"
+    VALIDATION_RUN = "validation_run"  # the promotion gate's validation, not the compatibility
 
 
 class JobState(StrEnum):

@@ -125,6 +125,16 @@ def validate_strategy(
     return {"ref": stored.ref, **report_json(report)}
 
 
+def run_validation(
+    platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
+) -> dict[str, JsonValue]:
+    """The validation pipeline on one version (``validation run``); a version that fails the
+    gate still completes the job: the verdict is its result."""
+    from quantdesk.services.validation.job import validation_job
+
+    return validation_job(platform, payload, channel)
+
+
 def report_json(report: CompatibilityReport) -> dict[str, JsonValue]:
     return {
         "ok": report.ok,
@@ -140,4 +150,5 @@ HANDLERS: Mapping[JobKind, JobHandler] = {
     JobKind.INGEST_BARS: ingest_bars,
     JobKind.INGEST_SIGNALS: ingest_signals,
     JobKind.VALIDATION: validate_strategy,
+    JobKind.VALIDATION_RUN: run_validation,
 }

@@ -15,6 +15,7 @@ from quantdesk.domain.validation.report import (
     ValidationRecord,
     ValidationReport,
 )
+from quantdesk.services.ports.progress import ProgressReporter
 
 POLICY_SET = "validation_policy_set"  # audit actions written by the stores
 VALIDATION_RECORDED = "validation_recorded"
@@ -98,4 +99,26 @@ class ValidationReports(Protocol):
 
     def html(self, validation_id: str) -> Path:
         """The HTML report's path (NotFoundError when there is none)."""
+        ...
+
+
+class ValidationRunner(Protocol):
+    """What the interfaces (CLI, job handler) call on the pipeline: ``ValidationService.run``.
+
+    Typed here so the job and the CLI depend on the call, not on the pipeline's module.
+    """
+
+    def run(
+        self,
+        ref: str,
+        *,
+        policy: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        workers: int | None = None,
+        ray_address: str | None = None,
+        actor: str = "local",
+        progress: ProgressReporter | None = None,
+    ) -> ValidationRecord:
+        """Every step of the policy, the report saved, the record through the gate."""
         ...
