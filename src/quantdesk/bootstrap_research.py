@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from quantdesk.domain.validation.report import ValidationReport
     from quantdesk.services.platform import Platform
+    from quantdesk.services.ports.optimisation import OptimisationReportRenderer
     from quantdesk.services.ports.validation import ValidationReports
 
 
@@ -80,7 +81,38 @@ def _promotion_reports(settings: QuantdeskSettings) -> "ValidationReports":
 def _optimisation(
     settings: QuantdeskSettings, platform: "Platform", pools: TrialPools
 ) -> OptimisationService:
-    raise NotImplementedError("issue 15: optimisation")  # [H4]
+    """Optuna studies beside the registry's database (its tables kept apart from ours: see
+    ``adapters.optimisation.optuna_study``), quantdesk's study records in it, reports under
+    studies_dir, trials on the research pools."""
+    from quantdesk.adapters.optimisation.optuna_study import OptunaStudyBackend
+    from quantdesk.adapters.storage.database import Database
+    from quantdesk.adapters.storage.study_records import SqlStudyRecordStore
+
+    return OptimisationService(
+        OptunaStudyBackend(settings.database),
+        registry=lambda: platform.registry,
+        backtests=platform.backtests,
+        pools=pools.open,
+        records=SqlStudyRecordStore(Database(settings.database)),
+        renderer=_optimisation_renderer(),
+        studies_dir=settings.studies_dir,
+        workers=settings.sweep_workers,
+        ray_address=settings.ray_address,
+    )
+
+
+def _optimisation_renderer() -> "OptimisationReportRenderer | None":
+    """[H8]'s HTML renderer, by name until it lands (None: the report is JSON only)."""
+    import importlib
+    import importlib.util
+
+    name = "quantdesk.adapters.reporting.optimisation_html"
+    if importlib.util.find_spec(name) is None:
+        return None
+    renderer: OptimisationReportRenderer = importlib.import_module(
+        name
+    ).HtmlOptimisationReportRenderer()
+    return renderer
 
 
 def _validation(

@@ -6,23 +6,79 @@ whatever runs the trials (this process, worker processes, a Ray cluster). Walk-f
 it per in-sample window; ``optimize`` runs it over a stored study that survives a crash.
 """
 
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from quantdesk.domain.backtest import BacktestRequest
-from quantdesk.domain.optimisation.space import SearchSpace
+from quantdesk.domain.errors import ConflictError, InvalidInputError
+from quantdesk.domain.optimisation.space import SearchSpace, apply, default_space
 from quantdesk.domain.optimisation.study import (
+    STUDY_NAME_MAX_LENGTH,
     Objective,
     Sampler,
     SearchResult,
+    StudyRecord,
     StudyReport,
+    StudyState,
+    StudyTrial,
+    TrialState,
 )
 from quantdesk.domain.strategies.definition import StrategyDefinition
-from quantdesk.services.ports.progress import ProgressReporter
+from quantdesk.domain.text import is_whole_match
+from quantdesk.services.backtests import BacktestService
+from quantdesk.services.optimisation import studies
+from quantdesk.services.optimisation.search import best_of, drive
+from quantdesk.services.ports.optimisation import (
+    ZOMBIE_ATTR,
+    OptimisationReportRenderer,
+    StudyBackend,
+    StudyRecordStore,
+)
+from quantdesk.services.ports.progress import ProgressReporter, SilentProgress
 from quantdesk.services.ports.trials import TrialPool
+from quantdesk.services.registry import StrategyRegistry
+
+PoolOpener = Callable[[int, str | None], TrialPool]
+"""``TrialPools.open``: ``workers`` local processes or the Ray cluster at an address."""
+
+TRIALS_TASK = "trials"
+RERUN_TASK = "re-running the best trials"
+TRIALS_MAX = 100_000
+_ZOMBIE_REASON = "the process running this trial stopped before it finished"
+
+_STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 class OptimisationService:
-    """Built by ``bootstrap_research._optimisation``."""
+    """Built by ``bootstrap_research._optimisation``; ``optimize`` needs every part, ``search``
+    only the backend."""
+
+    def __init__(
+        self,
+        backend: StudyBackend,
+        *,
+        registry: Callable[[], StrategyRegistry] | None = None,
+        backtests: BacktestService | None = None,
+        pools: PoolOpener | None = None,
+        records: StudyRecordStore | None = None,
+        renderer: OptimisationReportRenderer | None = None,
+        studies_dir: Path | None = None,
+        workers: int = 1,
+        ray_address: str | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._backend = backend
+        self._registry = registry
+        self._backtests = backtests
+        self._pools = pools
+        self._records = records
+        self._renderer = renderer
+        self._studies_dir = studies_dir
+        self._workers = workers
+        self._ray_address = ray_address
+        self._clock = clock
 
     def search(
         self,
@@ -36,13 +92,26 @@ class OptimisationService:
         seed: int,
         pool: TrialPool,
         key_prefix: str,
-        pending: Sequence[StrategyDefinition] = (),
     ) -> SearchResult:
         """Run ``trials`` points of ``space`` on ``definition`` over ``request``'s range and
         venues (its ``strategies``/``pinned`` are replaced by the candidate); trial keys are
         ``f"{key_prefix}{number}"``. Infeasible points and runs without an objective value
-        are trials with ``value`` None. Deterministic for a seed whatever ``pool.workers``."""
-        raise NotImplementedError("issue 15: optimisation search")
+        are trials with ``value`` None. Deterministic for a seed whatever ``pool.workers``.
+        A grid search runs at most the grid's size."""
+        _check_space(definition, space)
+        count = _trial_count(trials, space, sampler, done=0)
+        study = self._backend.memory(space, sampler, seed)
+        done = drive(
+            study,
+            definition,
+            request,
+            trials=count,
+            objective=objective,
+            seed=seed,
+            pool=pool,
+            key_prefix=key_prefix,
+        )
+        return SearchResult(trials=done, best=best_of(done))
 
     def optimize(
         self,
@@ -67,4 +136,229 @@ class OptimisationService:
         """A stored study of ``ref`` (resumed when ``study_name`` exists with the same
         space, objective, sampler and seed), its top trials re-run and checked, its report
         written, and with ``register`` the best parameters registered as a new version."""
-        raise NotImplementedError("issue 15: optimisation optimize")
+        registry, backtests, records, pools = self._parts()
+        progress = progress or SilentProgress()
+        started = self._clock()
+        definition = registry().resolve(ref).definition
+        space = space or default_space(definition)
+        _check_space(definition, space)
+        exact = f"{definition.strategy_id}@{definition.version}"
+        name = study_name or _default_name(definition, objective, sampler, seed)
+        _check_name(name)
+        existing = records.get(name)
+        record = self._record(existing, name, exact, space, objective, sampler, seed, trials, actor)
+        records.save(record)
+        study = self._backend.stored(name, space, sampler, seed)
+        study.fail_running(_ZOMBIE_REASON)
+        told = [t for t in study.trials() if t.attrs.get(ZOMBIE_ATTR) is not True]
+        remaining = _trial_count(trials, space, sampler, done=len(told))
+        request = BacktestRequest(strategies=[exact], start_ns=start_ns, end_ns=end_ns)
+        pool = pools(workers or self._workers, ray_address or self._ray_address)
+        try:
+            with progress.task(TRIALS_TASK, total=remaining) as advance:
+                drive(
+                    study,
+                    definition,
+                    request,
+                    trials=remaining,
+                    objective=objective,
+                    seed=seed,
+                    pool=pool,
+                    key_prefix=f"{name}#",
+                    on_trial=lambda _trial: advance(1),
+                )
+        finally:
+            pool.close()
+        reported = [studies.study_trial(t) for t in study.trials()]
+        best = studies.best_number(reported)
+        with progress.task(RERUN_TASK, total=None):
+            reruns = studies.rerun_top(
+                backtests,
+                definition,
+                request,
+                reported,
+                objective,
+                top_k=top_k,
+                submitted_by=actor,
+            )
+        importance = study.importance(seed)
+        registered = None
+        if register and best is not None and all(r.matched for r in reruns):
+            registered = self._register(registry(), definition, reported, best, name, actor)
+        report = StudyReport(
+            study_name=name,
+            ref=exact,
+            objective=objective,
+            sampler=sampler,
+            seed=seed,
+            space=space,
+            space_sha256=space.sha256,
+            start_ns=start_ns,
+            end_ns=end_ns,
+            trials_requested=trials,
+            trials=reported,
+            best_number=best,
+            importance=importance,
+            importance_note="" if importance else _importance_note(reported),
+            reruns=reruns,
+            registered_ref=registered,
+            started_ns=started,
+            finished_ns=self._clock(),
+            resumed=existing is not None,
+        )
+        directory = self._write(report)
+        best_value = next((t.value for t in reported if t.number == best), None)
+        records.save(
+            record.model_copy(
+                update={
+                    "state": StudyState.COMPLETED,
+                    "best_number": best,
+                    "best_value": best_value,
+                    "registered_ref": registered,
+                    "report_dir": None if directory is None else str(directory),
+                    "updated_ns": self._clock(),
+                }
+            )
+        )
+        studies.check_reruns(report)
+        return report
+
+    def report_dir(self, name: str) -> Path:
+        if self._studies_dir is None:
+            raise InvalidInputError("this desk has no studies folder", code="study_storage")
+        return self._studies_dir / name
+
+    # --- parts -------------------------------------------------------------------------------
+
+    def _parts(
+        self,
+    ) -> tuple[Callable[[], StrategyRegistry], BacktestService, StudyRecordStore, PoolOpener]:
+        if (
+            self._registry is None
+            or self._backtests is None
+            or self._records is None
+            or self._pools is None
+        ):
+            raise InvalidInputError(
+                "stored studies need the registry, the database and trial pools",
+                hint="open the desk with its database",
+                code="study_storage",
+            )
+        return self._registry, self._backtests, self._records, self._pools
+
+    def _record(
+        self,
+        existing: StudyRecord | None,
+        name: str,
+        ref: str,
+        space: SearchSpace,
+        objective: Objective,
+        sampler: Sampler,
+        seed: int,
+        trials: int,
+        actor: str,
+    ) -> StudyRecord:
+        now = self._clock()
+        wanted = {
+            "ref": ref,
+            "space_sha256": space.sha256,
+            "objective": objective.describe(),
+            "sampler": sampler,
+            "seed": seed,
+        }
+        if existing is not None:
+            differ = sorted(k for k, v in wanted.items() if getattr(existing, k) != v)
+            if differ:
+                raise ConflictError(
+                    f"study {name!r} exists with another {', '.join(differ)}: a study resumes "
+                    "only with the same strategy version, space, objective, sampler and seed",
+                    hint="give the study another name, or repeat its settings",
+                    code="study_mismatch",
+                    data={"study": name, "differs": ", ".join(differ)},
+                )
+            return existing.model_copy(
+                update={"state": StudyState.RUNNING, "trials_requested": trials, "updated_ns": now}
+            )
+        return StudyRecord(
+            name=name,
+            ref=ref,
+            space_sha256=space.sha256,
+            objective=objective.describe(),
+            sampler=sampler,
+            seed=seed,
+            state=StudyState.RUNNING,
+            trials_requested=trials,
+            actor=actor,
+            created_ns=now,
+            updated_ns=now,
+        )
+
+    def _register(
+        self,
+        registry: StrategyRegistry,
+        definition: StrategyDefinition,
+        reported: list[StudyTrial],
+        best: int,
+        name: str,
+        actor: str,
+    ) -> str:
+        trial = next(t for t in reported if t.number == best)
+        candidate = apply(definition, trial.params)
+        reason = (
+            f"optimisation study {name}: best trial #{best} of {definition.strategy_id}@"
+            f"{definition.version} ({trial.value:.6g})"
+        )
+        fresh = candidate.model_copy(update={"version": None, "author": None, "created_at": None})
+        stored = registry.update(fresh, actor, reason).stored
+        return stored.definition.ref
+
+    def _write(self, report: StudyReport) -> Path | None:
+        if self._studies_dir is None:
+            return None
+        return studies.write_report(report, self._studies_dir / report.study_name, self._renderer)
+
+
+def _check_space(definition: StrategyDefinition, space: SearchSpace) -> None:
+    if space.family != definition.family.value:
+        raise InvalidInputError(
+            f"the search space is for {space.family}, the strategy is {definition.family.value}",
+            code="invalid_space",
+            data={"family": space.family},
+        )
+
+
+def _trial_count(trials: int, space: SearchSpace, sampler: Sampler, *, done: int) -> int:
+    if not 1 <= trials <= TRIALS_MAX:
+        raise InvalidInputError(
+            f"trials must be 1..{TRIALS_MAX}, not {trials}",
+            code="invalid_trials",
+            data={"trials": trials},
+        )
+    wanted = trials - done
+    if sampler is Sampler.GRID:
+        try:
+            wanted = min(wanted, space.grid_size() - done)
+        except ValueError as error:
+            raise InvalidInputError(str(error), code="invalid_space") from None
+    return max(0, wanted)
+
+
+def _default_name(
+    definition: StrategyDefinition, objective: Objective, sampler: Sampler, seed: int
+) -> str:
+    kind = objective.kind.value
+    return f"{definition.strategy_id}-v{definition.version}-{kind}-{sampler.value}-s{seed}"
+
+
+def _check_name(name: str) -> None:
+    if len(name) > STUDY_NAME_MAX_LENGTH or not is_whole_match(_STUDY_NAME, name):
+        raise InvalidInputError(
+            f"{name!r} is not a study name: 1-100 of letters, digits, '.', '-', '_'",
+            code="invalid_study_name",
+            data={"study": name[:100]},
+        )
+
+
+def _importance_note(trials: list[StudyTrial]) -> str:
+    complete = sum(1 for t in trials if t.state is TrialState.COMPLETE)
+    return f"too few complete trials ({complete}) or no parameter varied: no importance"

@@ -16,6 +16,10 @@ from quantdesk.domain.optimisation.study import Sampler, StudyRecord, StudyRepor
 
 AttrValue = str | int | float | bool | None
 
+ZOMBIE_ATTR = "zombie"
+"""User attribute (True) of a trial a killed process left RUNNING, failed on resume: it does
+not count towards the trials a study was asked for."""
+
 
 @dataclass(frozen=True)
 class AskedTrial:
@@ -62,7 +66,8 @@ class OptimisationStudy(Protocol):
         ...
 
     def fail_running(self, reason: str) -> list[int]:
-        """Mark trials left RUNNING by a dead process as failed; their numbers."""
+        """Mark trials left RUNNING by a dead process failed (``reason``, ``ZOMBIE_ATTR``);
+        their numbers."""
         ...
 
     def importance(self, seed: int) -> dict[str, float]:

@@ -1,0 +1,51 @@
+"""Objective values: one number per trial, from its metrics, that a study maximises.
+
+A run without the number (no trades, no variance: Sharpe is None) has no value and its trial
+fails with that reason; it is never scored 0, which would rank "did nothing" above losses.
+A custom objective is a linear combination of Metrics fields named in the space file: data,
+not code, so nothing a user writes is evaluated.
+"""
+
+import math
+
+from quantdesk.domain.backtest import Metrics
+from quantdesk.domain.optimisation.study import Objective, ObjectiveKind
+
+_FIELD = {
+    ObjectiveKind.SHARPE: "sharpe",
+    ObjectiveKind.SORTINO: "sortino",
+    ObjectiveKind.CALMAR: "calmar",
+    ObjectiveKind.RETURN: "total_return",
+}
+
+
+def objective_value(metrics: Metrics | None, objective: Objective) -> float | None:
+    """The value to maximise, or None when a metric it needs has none (or is not finite)."""
+    if metrics is None:
+        return None
+    if objective.kind is ObjectiveKind.CUSTOM:
+        total = 0.0
+        for name, weight in sorted(objective.weights.items()):
+            value = _number(getattr(metrics, name))
+            if value is None:
+                return None
+            total += weight * value
+        return total if math.isfinite(total) else None
+    return _number(getattr(metrics, _FIELD[objective.kind]))
+
+
+def missing_reason(metrics: Metrics | None, objective: Objective) -> str:
+    """Why ``objective_value`` gave None, in words (the trial's fail reason)."""
+    if metrics is None:
+        return "the run produced no metrics"
+    custom = objective.kind is ObjectiveKind.CUSTOM
+    names = sorted(objective.weights) if custom else [_FIELD[objective.kind]]
+    empty = [name for name in names if _number(getattr(metrics, name)) is None]
+    trades = "" if metrics.trade_count else " (no trades)"
+    return f"no value for {', '.join(empty) or objective.describe()}{trades}"
+
+
+def _number(value: object) -> float | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
