@@ -29,6 +29,7 @@ from quantdesk.cli.signals import add_signal_commands
 from quantdesk.cli.strategies import add_strategy_commands
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.cli.users import add_user_commands
+from quantdesk.cli.validation import add_validation_commands
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import (
@@ -295,6 +296,7 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
     add_backtest_commands(app, out, err)
     add_risk_commands(app, out, err)
     add_strategy_commands(app, out, err)
+    add_validation_commands(app, out, err)
     add_signal_commands(app, out, err)
     if serve is not None:  # the composition root runs the server
         add_serve_command(app, out, err, serve)

@@ -84,7 +84,7 @@ class PolicyService:
         if found is None:
             raise NotFoundError(
                 f"validation policy {shown(name)} has no version {version}",
-                hint=f"see `quantdesk validation policy history {name[:64]}`",
+                hint="see the policy's history for its versions",
                 code="policy_not_found",
                 data={"name": name[:64], "version": version},
             )
@@ -117,7 +117,7 @@ class PolicyService:
     def _unknown(name: str) -> NotFoundError:
         return NotFoundError(
             f"there is no validation policy {shown(name)}",
-            hint="set one with `quantdesk validation policy set FILE`",
+            hint="set the policy from a file first (the default policy exists always)",
             code="policy_not_found",
             data={"name": name[:64]},
         )
