@@ -5,6 +5,7 @@ Each builder below belongs to the feature that needs it; ``build_research`` comp
 Kept apart from ``bootstrap`` so neither grows past a screenful of wiring per concern.
 """
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quantdesk.services.optimisation.service import OptimisationService
@@ -18,9 +19,12 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from quantdesk.domain.validation.report import ValidationReport
+    from quantdesk.services.backtests import BacktestService
     from quantdesk.services.platform import Platform
+    from quantdesk.services.plugins import PluginGate
     from quantdesk.services.ports.optimisation import OptimisationReportRenderer
     from quantdesk.services.ports.validation import ValidationReports
+    from quantdesk.services.trials import TrialEvaluator
 
 
 def build_research(settings: QuantdeskSettings, platform: "Platform") -> ResearchParts:
@@ -40,6 +44,46 @@ def build_research(settings: QuantdeskSettings, platform: "Platform") -> Researc
 
 def _trial_pools(settings: QuantdeskSettings, platform: "Platform") -> TrialPools:
     raise NotImplementedError("issue 15: trial pools")  # [H3]
+
+
+def trial_evaluator(settings: QuantdeskSettings) -> "TrialEvaluator":
+    """The trial engine of one process (a pool's worker builds it once): the desk's catalog
+    on the warm runner, the plug-in policy of ``settings``; no database (a trial's request
+    carries its pinned definitions) and nothing stored. A scratch catalog's root gets a
+    service of its own, built the same way, on first use (the evaluator keeps it)."""
+    from quantdesk.adapters.nautilus.memory import share_one_allocator
+    from quantdesk.bootstrap import _plugins
+    from quantdesk.services.trials import TrialEvaluator
+
+    share_one_allocator()
+    plugins = _plugins(settings)
+    return TrialEvaluator(
+        _trial_service(settings, settings.catalog_dir, plugins),
+        lambda root: _trial_service(settings, Path(root), plugins),
+    )
+
+
+def _trial_service(
+    settings: QuantdeskSettings, root: Path, plugins: "PluginGate"
+) -> "BacktestService":
+    """A backtest service for trials on the catalog at ``root`` (its run store and renderer
+    are never used: ``evaluate`` stores nothing)."""
+    from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+    from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
+    from quantdesk.adapters.nautilus.warm_runner import WarmBacktestRunner
+    from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
+    from quantdesk.adapters.storage.run_store import FileRunStore
+    from quantdesk.services.backtests import BacktestService
+
+    catalog = ParquetCatalog(root)
+    return BacktestService(
+        catalog,
+        WarmBacktestRunner(catalog),
+        FileRunStore(settings.runs_dir),
+        HtmlReportRenderer(),
+        signals=ParquetSignalStore(root),
+        plugins=plugins,
+    )
 
 
 def _policies(settings: QuantdeskSettings, platform: "Platform") -> PolicyService:
