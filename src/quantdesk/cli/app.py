@@ -22,6 +22,7 @@ from quantdesk.cli.errors import (
     reported_failures,
 )
 from quantdesk.cli.instrument_files import load_instrument_specs
+from quantdesk.cli.optimize import add_optimize_command
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.risk import add_risk_commands
 from quantdesk.cli.serve import Serve, add_serve_command
@@ -297,6 +298,7 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
     add_risk_commands(app, out, err)
     add_strategy_commands(app, out, err)
     add_validation_commands(app, out, err)
+    add_optimize_command(app, out, err)
     add_signal_commands(app, out, err)
     if serve is not None:  # the composition root runs the server
         add_serve_command(app, out, err, serve)

@@ -7,8 +7,12 @@ not code, so nothing a user writes is evaluated.
 """
 
 import math
+from collections.abc import Mapping
+
+from pydantic import ValidationError
 
 from quantdesk.domain.backtest import Metrics
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.optimisation.study import Objective, ObjectiveKind
 
 _FIELD = {
@@ -49,3 +53,28 @@ def _number(value: object) -> float | None:
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def objective_of(kind: str, weights: Mapping[str, float] | None = None) -> Objective:
+    """An objective from its name (and a custom one's weights), refused by code when wrong."""
+    allowed = ", ".join(k.value for k in ObjectiveKind)
+    if kind not in {k.value for k in ObjectiveKind}:
+        raise InvalidInputError(
+            f"{kind!r} is not an objective; allowed: {allowed}",
+            code="invalid_objective",
+            data={"objective": kind[:50]},
+        )
+    chosen = ObjectiveKind(kind)
+    custom = chosen is ObjectiveKind.CUSTOM
+    if custom and not weights:
+        raise InvalidInputError(
+            "the custom objective needs weights over metrics (objective: weights: in the "
+            "space file)",
+            hint="e.g. objective: {weights: {sharpe: 1.0, max_drawdown: -2.0}}",
+            code="custom_objective_weights",
+        )
+    try:
+        return Objective(kind=chosen, weights=dict(weights or {}) if custom else {})
+    except ValidationError as error:
+        message = error.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InvalidInputError(message, code="invalid_objective") from None

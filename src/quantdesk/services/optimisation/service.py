@@ -14,6 +14,7 @@ from pathlib import Path
 from quantdesk.domain.backtest import BacktestRequest
 from quantdesk.domain.errors import ConflictError, InvalidInputError
 from quantdesk.domain.optimisation.space import SearchSpace, apply, default_space
+from quantdesk.domain.optimisation.space_file import SpaceFile, load_space
 from quantdesk.domain.optimisation.study import (
     STUDY_NAME_MAX_LENGTH,
     Objective,
@@ -30,6 +31,7 @@ from quantdesk.domain.text import is_whole_match
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.optimisation import studies
 from quantdesk.services.optimisation.search import best_of, drive
+from quantdesk.services.ports.documents import Document
 from quantdesk.services.ports.optimisation import (
     ZOMBIE_ATTR,
     OptimisationReportRenderer,
@@ -222,6 +224,20 @@ class OptimisationService:
         )
         studies.check_reruns(report)
         return report
+
+    def definition(self, ref: str) -> StrategyDefinition:
+        """The version ``ref`` names (``ID``, ``ID@VERSION``, ``ID@TAG``)."""
+        return self._parts()[0]().resolve(ref).definition
+
+    def load_space(self, ref: str, document: Document) -> SpaceFile:
+        """A space file for ``ref``'s family (read by the bounded reader); errors name the
+        file's line and field."""
+        return load_space(
+            document.data, self.definition(ref), name=document.name, line_of=document.line_of
+        )
+
+    def default_space(self, ref: str) -> SearchSpace:
+        return default_space(self.definition(ref))
 
     def report_dir(self, name: str) -> Path:
         if self._studies_dir is None:
