@@ -15,7 +15,7 @@ import importlib.util
 import logging
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,13 +77,28 @@ def _distribution(parameter: ParameterRange) -> BaseDistribution:
     return FloatDistribution(parameter.low, parameter.high, log=parameter.log)
 
 
+class _Grid(optuna.samplers.GridSampler):
+    """The grid sampler without its stop: Optuna's calls ``Study.stop`` when the grid is
+    used up, which outside ``optimize`` raises in ``tell`` before the trial is finished. The
+    service stops at the grid's size itself."""
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: OptunaState,
+        values: Sequence[float] | None,
+    ) -> None:
+        return None
+
+
 def _sampler(kind: Sampler, seed: int, space: SearchSpace) -> optuna.samplers.BaseSampler:
     if kind is Sampler.GRID:
         try:
             grid = {p.name: p.grid() for p in space.parameters}
         except ValueError as error:
             raise InvalidInputError(str(error), code="invalid_space") from None
-        return optuna.samplers.GridSampler(grid, seed=seed)
+        return _Grid(grid, seed=seed)
     if kind is Sampler.RANDOM:
         return optuna.samplers.RandomSampler(seed=seed)
     with warnings.catch_warnings():
