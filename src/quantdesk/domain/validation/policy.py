@@ -36,6 +36,11 @@ ALL_STRESS_SCENARIOS: tuple[StressScenarioName, ...] = (
 )
 
 
+StepName = Literal[
+    "periods", "walk_forward", "overfitting", "stress", "monte_carlo", "baselines", "compliance"
+]
+
+
 class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -131,6 +136,12 @@ class ValidationPolicy(_Part):
     monte_carlo: MonteCarloPolicy = Field(default_factory=MonteCarloPolicy)
     baselines: BaselinesPolicy = Field(default_factory=BaselinesPolicy)
     stress: StressPolicy = Field(default_factory=StressPolicy)
+    skip_steps: list[StepName] = Field(
+        default_factory=list,
+        max_length=7,
+        description="steps this policy does not run: reported as switched off, not required "
+        "(a step skipped for any other reason, e.g. too short a range, fails the gate)",
+    )
 
 
 class StoredPolicy(_Part):
