@@ -30,7 +30,6 @@ from quantdesk.services.ports import SilentProgress
 from quantdesk.services.ports.validation import ValidationRunner
 from quantdesk.services.research_parts import ResearchParts
 from quantdesk.services.validation.job import record_json
-from quantdesk.services.validation.policies import PolicyService
 
 EXIT_GATE_FAILED = 6
 """``validation run``: the version failed the gate (1 is a bug, 2 an input refused)."""
@@ -228,9 +227,8 @@ def add_validation_commands(app: typer.Typer, out: Console, err: Console) -> Non
             platform = ctx.obj.platform
             policies = research(ctx).policies
             document = platform.documents.read_file(file)
-            before = _newest_version(policies, document.data)
-            stored = policies.set(document, actor or getpass.getuser())
-            if before == stored.version:
+            stored, created = policies.set_document(document, actor or getpass.getuser())
+            if not created:
                 out.print(f"{stored.name}@{stored.version}: unchanged")
             else:
                 out.print(f"{stored.name}@{stored.version}: stored (sha256 {stored.sha256[:12]})")
@@ -274,17 +272,6 @@ def _id_version(text: str) -> tuple[str, int | None]:
     if not selector.isdigit():
         raise InvalidInputError(f"{text!r}: give ID or ID@VERSION (a number)")
     return strategy_id, int(selector)
-
-
-def _newest_version(policies: PolicyService, data: object) -> int | None:
-    """The newest stored version of the document's policy name, before it is set."""
-    name = data.get("name") if isinstance(data, dict) else None
-    if not isinstance(name, str):
-        return None
-    try:
-        return policies.current(name).version
-    except QuantdeskError:  # unknown or invalid: the set that follows names the problem
-        return None
 
 
 def _policy_meta(stored: StoredPolicy) -> dict[str, Any]:

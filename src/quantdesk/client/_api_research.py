@@ -23,6 +23,15 @@ from quantdesk.api.schemas.strategies import (
     StrategySummary,
     ValidationAccepted,
 )
+from quantdesk.api.schemas.validation import (
+    OverrideOut,
+    PolicyOut,
+    PolicyStored,
+    PromotionStatusOut,
+    ValidationRecordOut,
+    ValidationRunAccepted,
+    ValidationRunCreate,
+)
 from quantdesk.client._transport import (
     Call,
     as_json,
@@ -37,6 +46,7 @@ from quantdesk.client.models import Page
 from quantdesk.domain.jobs import JobKind, JobState
 from quantdesk.domain.runs import RunState
 from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.validation.report import ValidationReport
 
 Definition = StrategyDefinition | Mapping[str, Any]
 Artifact = Literal["fills", "positions", "equity"]
@@ -116,6 +126,69 @@ def deprecate_strategy(ref: str, *, reason: str = "") -> Call[StrategyDetail]:
 def validate_strategy(ref: str) -> Call[ValidationAccepted]:
     """Validate a version as a job; the outcome shows on the version when it completes."""
     return post(path("strategies", ref, "validate"), ValidationAccepted)
+
+
+def run_validation(
+    ref: str,
+    *,
+    policy: str | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+) -> Call[ValidationRunAccepted]:
+    """Validate a version for trading as a job (``validation_run``); its result is the record."""
+    body = ValidationRunCreate(
+        policy=policy, start_ns=start_ns, end_ns=end_ns, workers=workers, ray_address=ray_address
+    )
+    return Call(
+        "POST",
+        path("strategies", ref, "validation"),
+        model(ValidationRunAccepted),
+        json=body.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def strategy_validations(
+    ref: str, *, limit: int = 50, offset: int = 0
+) -> Call[Page[ValidationRecordOut]]:
+    """The validation records of a strategy (``ID``) or a version (``ID@VERSION``)."""
+    route = path("strategies", ref, "validations")
+    return get(route, Page[ValidationRecordOut], limit=limit, offset=offset)
+
+
+def promotion_status(ref: str) -> Call[PromotionStatusOut]:
+    """Whether a version may trade, and the evidence either way."""
+    return get(path("strategies", ref, "promotion"), PromotionStatusOut)
+
+
+def promotion_override(ref: str, reason: str) -> Call[OverrideOut]:
+    """Let a version trade without a passing validation (admin; the reason is audited)."""
+    return post(path("strategies", ref, "promotion-override"), OverrideOut, {"reason": reason})
+
+
+def validation(validation_id: str) -> Call[ValidationReport]:
+    """The full report of one validation."""
+    return get(path("validations", validation_id), ValidationReport)
+
+
+def validation_report(validation_id: str) -> Call[str]:
+    """The validation's self-contained HTML report."""
+    return Call("GET", path("validations", validation_id, "report"), text)
+
+
+def validation_policies(*, limit: int = 50, offset: int = 0) -> Call[Page[PolicyOut]]:
+    return get("/validation-policies", Page[PolicyOut], limit=limit, offset=offset)
+
+
+def validation_policy(name: str, *, version: int | None = None) -> Call[PolicyOut]:
+    return get(path("validation-policies", name), PolicyOut, version=version)
+
+
+def set_validation_policy(name: str, policy: Mapping[str, Any]) -> Call[PolicyStored]:
+    """Store a policy document (admin): a new version when its content changed."""
+    body = as_json({"policy": policy})
+    return Call("PUT", path("validation-policies", name), model(PolicyStored), json=body)
 
 
 def export_strategy(ref: str, *, module: str | None = None) -> Call[StrategyExport]:

@@ -50,6 +50,7 @@ class Permission(StrEnum):
     live_control = "live_control"
     flags_manage = "flags_manage"
     users_manage = "users_manage"
+    promotion_manage = "promotion_manage"  # validation policies and gate overrides (admin)
 
 
 _VIEWER: Final = frozenset({Permission.read})

@@ -51,6 +51,8 @@ SAMPLES: dict[str, Any] = {
     "flag": "strategy_export",
     "key_id": "k1",
     "user_id": "u1",
+    "validation_id": "v1",
+    "policy": {},
 }
 
 

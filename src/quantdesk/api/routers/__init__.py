@@ -15,4 +15,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "data",
     "audit",
     "feature_flags",
+    "validation",
 )

@@ -105,7 +105,14 @@ class PolicyService:
 
     def set(self, document: Document, actor: str) -> StoredPolicy:
         """Store the policy a (bounded-read) document holds: a new version when it changed."""
-        return self.store(policy_from_document(document), actor)[0]
+        return self.set_document(document, actor)[0]
+
+    def set_document(self, document: Document, actor: str) -> tuple[StoredPolicy, bool]:
+        """Like ``set``, and whether a new version was stored (False: the content was)."""
+        policy = policy_from_document(document)
+        if policy.name == DEFAULT_POLICY_NAME:
+            self.current(policy.name)  # seeded first: a changed default is version 2
+        return self.store(policy, actor)
 
     def store(self, policy: ValidationPolicy, actor: str) -> tuple[StoredPolicy, bool]:
         """The stored version holding ``policy``, and whether this call created it."""
