@@ -68,14 +68,14 @@ def _trial_service(
 ) -> "BacktestService":
     """A backtest service for trials on the catalog at ``root`` (its run store and renderer
     are never used: ``evaluate`` stores nothing)."""
-    from quantdesk.adapters.nautilus.catalog import ParquetCatalog
     from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
+    from quantdesk.adapters.nautilus.warm_catalog import WarmCatalog
     from quantdesk.adapters.nautilus.warm_runner import WarmBacktestRunner
     from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
     from quantdesk.adapters.storage.run_store import FileRunStore
     from quantdesk.services.backtests import BacktestService
 
-    catalog = ParquetCatalog(root)
+    catalog = WarmCatalog(root)  # reads kept between trials, per file identity
     return BacktestService(
         catalog,
         WarmBacktestRunner(catalog),

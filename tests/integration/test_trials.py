@@ -144,3 +144,19 @@ def test_outcome_against_an_independent_computation(tmp_path: Path, home: Path) 
     assert outcome.fills_sha256 != hashlib.sha256(b"").hexdigest()
     assert outcome.start_equity == 1_000_000.0
     assert outcome.fingerprint == result.fingerprint and outcome.metrics == result.metrics
+
+
+def test_a_worker_reads_what_was_written_since_its_last_trial(tmp_path: Path) -> None:
+    """The warm catalog and runner keep reads per file identity: bars added between two
+    trials are in the second one, as a fresh evaluator sees them."""
+    home = tmp_path / "home"
+    desk = bootstrap(home=home)
+    desk.synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=1, seed=3))
+    evaluator = trial_evaluator(_settings(home))
+    spec = trial("tf", candidate("trend_following", fast_period=5, slow_period=20))
+    before = evaluator.evaluate(spec)
+    desk.synthetic.synthesize(SyntheticMarketConfig(instruments=1, days=2, seed=3))
+    after = evaluator.evaluate(spec)
+    fresh = trial_evaluator(_settings(home)).evaluate(spec)
+    assert before.ok and len(after.daily_ts) > len(before.daily_ts)
+    assert same(after, fresh) and after.fingerprint != before.fingerprint
