@@ -128,6 +128,7 @@ def _optimisation(
     """Optuna studies beside the registry's database (its tables kept apart from ours: see
     ``adapters.optimisation.optuna_study``), quantdesk's study records in it, reports under
     studies_dir, trials on the research pools."""
+    from quantdesk.adapters.nautilus.catalog import ParquetCatalog
     from quantdesk.adapters.optimisation.optuna_study import OptunaStudyBackend
     from quantdesk.adapters.storage.database import Database
     from quantdesk.adapters.storage.study_records import SqlStudyRecordStore
@@ -142,6 +143,7 @@ def _optimisation(
         studies_dir=settings.studies_dir,
         workers=settings.sweep_workers,
         ray_address=settings.ray_address,
+        closes=ParquetCatalog(settings.catalog_dir).read_closes,  # the screen's input
     )
 
 

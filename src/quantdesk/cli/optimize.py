@@ -28,7 +28,7 @@ from quantdesk.services.ports import SilentProgress
 # [H4] the CLI's hints for optimisation's error codes (cli/errors.py keeps the shared table).
 CLI_HINTS.update(
     {
-        "custom_objective_weights": "give objective: {weights: {sharpe: 1, max_drawdown: -2}} "
+        "custom_objective_weights": "give objective: {weights: {sharpe: 1, max_drawdown: 2}} "
         "in the --space file",
         "invalid_objective": "--objective sharpe|sortino|calmar|return|custom",
         "study_mismatch": "pass another --study NAME, or repeat the study's --space, "

@@ -131,6 +131,9 @@ class OptunaStudy:
         self._asked[trial.number] = trial
         return AskedTrial(number=trial.number, params=_params(trial.params))
 
+    def enqueue(self, params: Params) -> None:
+        self._study.enqueue_trial(dict(params), skip_if_exists=False)
+
     def tell(
         self, number: int, value: float | None, state: TrialState, attrs: Mapping[str, AttrValue]
     ) -> None:

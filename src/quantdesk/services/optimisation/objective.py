@@ -70,7 +70,7 @@ def objective_of(kind: str, weights: Mapping[str, float] | None = None) -> Objec
         raise InvalidInputError(
             "the custom objective needs weights over metrics (objective: weights: in the "
             "space file)",
-            hint="e.g. objective: {weights: {sharpe: 1.0, max_drawdown: -2.0}}",
+            hint="e.g. objective: {weights: {sharpe: 1.0, max_drawdown: 2.0}}",
             code="custom_objective_weights",
         )
     try:

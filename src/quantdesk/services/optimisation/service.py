@@ -6,19 +6,18 @@ whatever runs the trials (this process, worker processes, a Ray cluster). Walk-f
 it per in-sample window; ``optimize`` runs it over a stored study that survives a crash.
 """
 
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from quantdesk.domain.backtest import BacktestRequest
 from quantdesk.domain.errors import ConflictError, InvalidInputError
-from quantdesk.domain.optimisation.space import SearchSpace, apply, default_space
+from quantdesk.domain.optimisation.space import Params, SearchSpace, apply, default_space
 from quantdesk.domain.optimisation.space_file import SpaceFile, load_space
 from quantdesk.domain.optimisation.study import (
-    STUDY_NAME_MAX_LENGTH,
     Objective,
     Sampler,
+    ScreenSummary,
     SearchResult,
     StudyRecord,
     StudyReport,
@@ -27,9 +26,9 @@ from quantdesk.domain.optimisation.study import (
     TrialState,
 )
 from quantdesk.domain.strategies.definition import StrategyDefinition
-from quantdesk.domain.text import is_whole_match
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.optimisation import studies
+from quantdesk.services.optimisation.screening import Closes, screen_leaders
 from quantdesk.services.optimisation.search import best_of, drive
 from quantdesk.services.ports.documents import Document
 from quantdesk.services.ports.optimisation import (
@@ -50,8 +49,6 @@ RERUN_TASK = "re-running the best trials"
 TRIALS_MAX = 100_000
 _ZOMBIE_REASON = "the process running this trial stopped before it finished"
 
-_STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-
 
 class OptimisationService:
     """Built by ``bootstrap_research._optimisation``; ``optimize`` needs every part, ``search``
@@ -69,8 +66,10 @@ class OptimisationService:
         studies_dir: Path | None = None,
         workers: int = 1,
         ray_address: str | None = None,
+        closes: Closes | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
+        self._closes = closes
         self._backend = backend
         self._registry = registry
         self._backtests = backtests
@@ -145,8 +144,8 @@ class OptimisationService:
         space = space or default_space(definition)
         _check_space(definition, space)
         exact = f"{definition.strategy_id}@{definition.version}"
-        name = study_name or _default_name(definition, objective, sampler, seed)
-        _check_name(name)
+        name = study_name or studies.default_name(definition, objective, sampler, seed)
+        studies.check_name(name)
         existing = records.get(name)
         record = self._record(existing, name, exact, space, objective, sampler, seed, trials, actor)
         records.save(record)
@@ -154,6 +153,11 @@ class OptimisationService:
         study.fail_running(_ZOMBIE_REASON)
         told = [t for t in study.trials() if t.attrs.get(ZOMBIE_ATTR) is not True]
         remaining = _trial_count(trials, space, sampler, done=len(told))
+        screened = None
+        if screen and not told:  # a fresh study: the leaders are its first trials
+            screened = self._screen(definition, space, objective, remaining, start_ns, end_ns)
+            for params in screened[0]:
+                study.enqueue(params)
         request = BacktestRequest(strategies=[exact], start_ns=start_ns, end_ns=end_ns)
         pool = pools(workers or self._workers, ray_address or self._ray_address)
         try:
@@ -207,6 +211,7 @@ class OptimisationService:
             started_ns=started,
             finished_ns=self._clock(),
             resumed=existing is not None,
+            screened=None if screened is None else screened[1],
         )
         directory = self._write(report)
         best_value = next((t.value for t in reported if t.number == best), None)
@@ -328,6 +333,27 @@ class OptimisationService:
         stored = registry.update(fresh, actor, reason).stored
         return stored.definition.ref
 
+    def _screen(
+        self,
+        definition: StrategyDefinition,
+        space: SearchSpace,
+        objective: Objective,
+        leaders: int,
+        start_ns: int | None,
+        end_ns: int | None,
+    ) -> tuple[list[Params], ScreenSummary]:
+        if self._closes is None:
+            raise InvalidInputError("this desk has no catalog to screen on", code="not_screenable")
+        return screen_leaders(
+            definition,
+            space,
+            objective,
+            self._closes,
+            leaders=leaders,
+            start_ns=start_ns,
+            end_ns=end_ns,
+        )
+
     def _write(self, report: StudyReport) -> Path | None:
         if self._studies_dir is None:
             return None
@@ -357,22 +383,6 @@ def _trial_count(trials: int, space: SearchSpace, sampler: Sampler, *, done: int
         except ValueError as error:
             raise InvalidInputError(str(error), code="invalid_space") from None
     return max(0, wanted)
-
-
-def _default_name(
-    definition: StrategyDefinition, objective: Objective, sampler: Sampler, seed: int
-) -> str:
-    kind = objective.kind.value
-    return f"{definition.strategy_id}-v{definition.version}-{kind}-{sampler.value}-s{seed}"
-
-
-def _check_name(name: str) -> None:
-    if len(name) > STUDY_NAME_MAX_LENGTH or not is_whole_match(_STUDY_NAME, name):
-        raise InvalidInputError(
-            f"{name!r} is not a study name: 1-100 of letters, digits, '.', '-', '_'",
-            code="invalid_study_name",
-            data={"study": name[:100]},
-        )
 
 
 def _importance_note(trials: list[StudyTrial]) -> str:

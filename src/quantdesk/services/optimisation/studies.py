@@ -7,26 +7,31 @@ caller is told loudly (``rerun_mismatch``).
 """
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from quantdesk.domain.backtest import BacktestRequest, Metrics
-from quantdesk.domain.errors import QuantdeskError
+from quantdesk.domain.errors import InvalidInputError, QuantdeskError
 from quantdesk.domain.optimisation.space import apply
 from quantdesk.domain.optimisation.study import (
+    STUDY_NAME_MAX_LENGTH,
     Objective,
     Rerun,
+    Sampler,
     StudyReport,
     StudyTrial,
     TrialState,
 )
 from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.domain.text import is_whole_match
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.optimisation.objective import objective_value
 from quantdesk.services.optimisation.search import trial_request
 from quantdesk.services.ports.optimisation import OptimisationReportRenderer, StoredTrial
 from quantdesk.services.trials import fills_digest
 
+_STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 
@@ -123,3 +128,19 @@ def _atomic(path: Path, text: str) -> None:
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
+
+
+def default_name(
+    definition: StrategyDefinition, objective: Objective, sampler: Sampler, seed: int
+) -> str:
+    kind = objective.kind.value
+    return f"{definition.strategy_id}-v{definition.version}-{kind}-{sampler.value}-s{seed}"
+
+
+def check_name(name: str) -> None:
+    if len(name) > STUDY_NAME_MAX_LENGTH or not is_whole_match(_STUDY_NAME, name):
+        raise InvalidInputError(
+            f"{name!r} is not a study name: 1-100 of letters, digits, '.', '-', '_'",
+            code="invalid_study_name",
+            data={"study": name[:100]},
+        )

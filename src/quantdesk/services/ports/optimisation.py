@@ -51,6 +51,10 @@ class OptimisationStudy(Protocol):
         from the study's seed and the batch, so a resume samples as a fresh run would)."""
         ...
 
+    def enqueue(self, params: Params) -> None:
+        """Make ``params`` the next point asked (the screen's leaders), before sampling."""
+        ...
+
     def tell(
         self,
         number: int,
