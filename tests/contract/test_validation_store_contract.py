@@ -14,6 +14,7 @@ from fakes import InMemoryPolicyStore, InMemoryValidationRecordStore
 from quantdesk.adapters.storage import validation_tables
 from quantdesk.adapters.storage.audit_log import SqlAuditLog
 from quantdesk.adapters.storage.database import Database
+from quantdesk.adapters.storage.tables import Base
 from quantdesk.adapters.storage.validation_policies import SqlPolicyStore
 from quantdesk.adapters.storage.validation_records import SqlValidationRecordStore
 from quantdesk.adapters.storage.validation_reports import FileValidationReports
@@ -213,7 +214,7 @@ def test_migration_0009_creates_exactly_the_tables_declared(database: Database) 
     database.upgrade()
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        differences = compare_metadata(context, validation_tables.Base.metadata)
+        differences = compare_metadata(context, Base.metadata)
         present = set(context.dialect.get_table_names(connection))
     assert present >= MINE
     assert [d for d in differences if _table_of(d) in MINE] == []

@@ -26,15 +26,20 @@ _NS_MAX = 2**63 - 1
 def validation_job(
     platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
 ) -> dict[str, JsonValue]:
-    runner = cast(ValidationRunner, platform.research.validation)
+    ref, actor = _required(payload, "ref", 200), _required(payload, "actor", 200)
+    policy, ray_address = _text(payload, "policy", 64), _text(payload, "ray_address", 300)
+    start_ns = _integer(payload, "start_ns", 0, _NS_MAX)
+    end_ns = _integer(payload, "end_ns", 0, _NS_MAX)
+    workers = _integer(payload, "workers", 1, WORKERS_MAX)
+    runner = cast(ValidationRunner, platform.research.validation)  # checked: now built
     record = runner.run(
-        _text(payload, "ref", 200, required=True) or "",
-        policy=_text(payload, "policy", 64),
-        start_ns=_integer(payload, "start_ns", 0, _NS_MAX),
-        end_ns=_integer(payload, "end_ns", 0, _NS_MAX),
-        workers=_integer(payload, "workers", 1, WORKERS_MAX),
-        ray_address=_text(payload, "ray_address", 300),
-        actor=_text(payload, "actor", 200, required=True) or "",
+        ref,
+        policy=policy,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        workers=workers,
+        ray_address=ray_address,
+        actor=actor,
         progress=PercentProgress(channel, validation_tasks()),
     )
     return record_json(record)
@@ -53,12 +58,12 @@ def validation_tasks() -> tuple[tuple[str, float], ...]:
     return tuple((name, 1.0) for name in names)
 
 
-def _text(
-    payload: Mapping[str, JsonValue], key: str, limit: int, *, required: bool = False
-) -> str | None:
+def _text(payload: Mapping[str, JsonValue], key: str, limit: int) -> str | None:
+    return None if payload.get(key) is None else _required(payload, key, limit)
+
+
+def _required(payload: Mapping[str, JsonValue], key: str, limit: int) -> str:
     value = payload.get(key)
-    if value is None and not required:
-        return None
     if not isinstance(value, str) or not value or len(value) > limit:
         raise InvalidInputError(
             f"the job's payload needs {key!r}: a text of 1 to {limit} characters",
