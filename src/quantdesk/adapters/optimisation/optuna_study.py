@@ -6,9 +6,10 @@ which would collide with ours. On PostgreSQL its tables go to the schema ``optun
 connections' ``search_path``); on SQLite to a sibling file of the database
 (``quantdesk.db`` -> ``quantdesk-optuna.db``), since SQLite has no schemas a URL can select.
 
-The sampler is rebuilt for every batch with the batch's seed: what a trial samples then
-depends only on the study's history and the seed, never on how long this process has lived,
-so a resumed study samples as a fresh process would.
+The random and TPE samplers are rebuilt for every batch with the batch's seed: what a trial
+samples then depends only on the study's history and the seed, never on how long this
+process has lived, so a resumed study samples as a fresh process would. The grid sampler
+keeps the study's seed: it maps trial number n to point n of the grid it shuffled with it.
 """
 
 import importlib.util
@@ -122,7 +123,8 @@ class OptunaStudy:
         return self._study.study_name
 
     def ask(self, batch_seed: int) -> AskedTrial:
-        if batch_seed != self._seed:
+        # the grid keeps the study's seed: its trial n is point n of a grid shuffled by it
+        if self._kind is not Sampler.GRID and batch_seed != self._seed:
             self._study.sampler = _sampler(self._kind, batch_seed, self._space)
             self._seed = batch_seed
         with warnings.catch_warnings():
