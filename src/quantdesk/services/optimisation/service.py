@@ -19,6 +19,7 @@ from quantdesk.domain.optimisation.study import (
     Sampler,
     ScreenSummary,
     SearchResult,
+    SearchTrial,
     StudyRecord,
     StudyReport,
     StudyState,
@@ -171,8 +172,14 @@ class OptimisationService:
                     seed=seed,
                     pool=pool,
                     key_prefix=f"{name}#",
-                    on_trial=lambda _trial: advance(1),
+                    on_outcome=lambda _outcome: advance(1),  # as each one finishes
+                    on_trial=lambda trial: advance(_never_ran(trial)),  # infeasible
                 )
+        except BaseException:
+            records.save(
+                record.model_copy(update={"state": StudyState.FAILED, "updated_ns": self._clock()})
+            )
+            raise
         finally:
             pool.close()
         reported = [studies.study_trial(t) for t in study.trials()]
@@ -383,6 +390,10 @@ def _trial_count(trials: int, space: SearchSpace, sampler: Sampler, *, done: int
         except ValueError as error:
             raise InvalidInputError(str(error), code="invalid_space") from None
     return max(0, wanted)
+
+
+def _never_ran(trial: SearchTrial) -> int:
+    return 1 if trial.state is TrialState.INFEASIBLE else 0
 
 
 def _importance_note(trials: list[StudyTrial]) -> str:
