@@ -71,7 +71,7 @@ class FakeValidationService:
             started_at_ns=now,
             finished_at_ns=now + 1,
         )
-        return self._promotion.record(made, self._promotion.reports.save(made))
+        return self._promotion.publish(made)
 
 
 def plain_html(report: ValidationReport, out: TextIO) -> None:

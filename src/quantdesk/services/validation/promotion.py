@@ -114,6 +114,10 @@ class PromotionGate:
                 self._registry.tag(record.strategy_id, record.version, VALIDATED_TAG, record.actor)
         return record
 
+    def publish(self, report: ValidationReport) -> ValidationRecord:
+        """A finished validation's end: its report saved (JSON and HTML), then recorded."""
+        return self.record(report, self.reports.save(report))
+
     def override(
         self, strategy_id: str, version: int, actor: str, reason: str
     ) -> PromotionOverride:
