@@ -36,6 +36,7 @@ from quantdesk.services.registry import StrategyRegistry
 
 VALIDATED_TAG = "validated"
 LIVE_TAG = "live"
+PROMOTION_TAGS = frozenset({VALIDATED_TAG, LIVE_TAG})  # the tags check_tag may refuse
 NO_VALIDATION = "no validation"
 LAST_FAILED = "last validation failed"
 CONTENT_DIFFERS = "validated content differs"
