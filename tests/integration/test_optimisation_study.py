@@ -4,6 +4,7 @@ version naming the study, a study resumes (also after its process was SIGKILLed)
 same seed gives the same trials on one worker or two.
 """
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -194,41 +195,46 @@ def test_optunas_tables_stay_out_of_ours(settings: QuantdeskSettings) -> None:
     ours.dispose()
 
 
-def test_same_seed_same_trials_on_one_worker_or_two(market: Path, tmp_path: Path) -> None:
+def test_same_seed_same_trials_serial_on_two_workers_and_on_ray(
+    market: Path, tmp_path: Path
+) -> None:
+    """The same search on this process, two warm worker processes and a local Ray instance
+    (started and stopped by the test): the same points, values, fingerprints and fills."""
+    pytest.importorskip("quantdesk.adapters.jobs.trial_pool")  # [H3]'s pools
+    ray_cluster = pytest.importorskip("support.ray_cluster")
     settings = QuantdeskSettings(home=market, database_url=f"sqlite:///{tmp_path / 'qd.db'}")
     desk = bootstrap(settings)
     definition = desk.registry.resolve(registered(desk)).definition
     service = OptimisationService(OptunaStudyBackend())
-    pools = pytest.importorskip("quantdesk.adapters.jobs.trial_pool")  # [H3]'s process pool
-    del pools
-    results = []
-    for workers in (1, 2):
-        pool = desk.research.pools.open(workers, None)
+
+    def trials_on(workers: int, ray: str | None) -> list[tuple[object, ...]]:
+        pool = desk.research.pools.open(workers, ray)
         try:
-            results.append(
-                service.search(
-                    definition,
-                    SPACE,
-                    BacktestRequest(strategies=[definition.ref]),
-                    trials=5,
-                    objective=Objective(),
-                    sampler=Sampler.TPE,
-                    seed=5,
-                    pool=pool,
-                    key_prefix="w",
-                )
+            result = service.search(
+                definition,
+                SPACE,
+                BacktestRequest(strategies=[definition.ref]),
+                trials=5,
+                objective=Objective(),
+                sampler=Sampler.TPE,
+                seed=5,
+                pool=pool,
+                key_prefix="w",
             )
         finally:
             pool.close()
-    serial, parallel = (
-        [
-            (t.number, t.params, t.value, t.outcome.fingerprint, t.outcome.fills_sha256)
-            for t in r.trials
+        best = None if result.best is None else result.best.number
+        return [
+            (t.number, t.params, t.value, t.outcome.fingerprint, t.outcome.fills_sha256, best)
+            for t in result.trials
         ]
-        for r in results
-    )
-    assert serial == parallel and len(serial) == 5
-    assert results[0].best == results[1].best
+
+    serial = trials_on(1, None)
+    assert len(serial) == 5 and all(row[3] for row in serial)
+    assert trials_on(2, None) == serial
+    if importlib.util.find_spec("ray") is not None:
+        with ray_cluster.local_ray() as address:
+            assert trials_on(2, address) == serial
 
 
 _CHILD = """
