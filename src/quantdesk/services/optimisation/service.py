@@ -329,7 +329,9 @@ class OptimisationService:
         best: int,
         name: str,
         actor: str,
-    ) -> str:
+    ) -> str | None:
+        """The version registered from the best trial (None: the best parameters are the
+        optimised version's own; a repeat finds the version registered before)."""
         trial = next(t for t in reported if t.number == best)
         candidate = apply(definition, trial.params)
         reason = (
@@ -338,6 +340,8 @@ class OptimisationService:
         )
         fresh = candidate.model_copy(update={"version": None, "author": None, "created_at": None})
         stored = registry.update(fresh, actor, reason).stored
+        if stored.definition.version == definition.version:
+            return None
         return stored.definition.ref
 
     def _screen(
