@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from quantdesk.services.platform import Platform
     from quantdesk.services.plugins import PluginGate
     from quantdesk.services.ports.optimisation import OptimisationReportRenderer
+    from quantdesk.services.ports.trials import TrialPool
     from quantdesk.services.ports.validation import ValidationReports
     from quantdesk.services.trials import TrialEvaluator
 
@@ -43,7 +44,55 @@ def build_research(settings: QuantdeskSettings, platform: "Platform") -> Researc
 
 
 def _trial_pools(settings: QuantdeskSettings, platform: "Platform") -> TrialPools:
-    raise NotImplementedError("issue 15: trial pools")  # [H3]
+    """Where a sweep's trials run: a Ray address (the call's, else ``settings.ray_address``)
+    -> actors on that cluster; ``workers`` > 1 -> that many warm local processes; else this
+    process, on one engine kept for the platform's life (so consecutive sweeps stay warm;
+    not for sweeps on several threads at once). Workers get ``_trial_pools_config``: the
+    settings a trial engine needs and nothing else (no secret, no database)."""
+    inline: list[TrialEvaluator] = []
+
+    def open_pool(workers: int, ray_address: str | None) -> "TrialPool":
+        address = ray_address or settings.ray_address
+        if address:
+            from quantdesk.adapters.jobs.ray_pool import RayTrialPool
+
+            return RayTrialPool(address, workers, _trial_pools_config(settings))
+        if workers > 1:
+            from quantdesk.adapters.jobs.trial_pool import ProcessTrialPool
+
+            return ProcessTrialPool(workers, _trial_pools_config(settings))
+        from quantdesk.services.trials import InlineTrialPool
+
+        if not inline:
+            inline.append(trial_evaluator(settings))
+        return InlineTrialPool(inline[0])
+
+    return TrialPools(open=open_pool)
+
+
+def _trial_pools_config(settings: QuantdeskSettings) -> str:
+    """The worker config (JSON): the home (its catalog and scratch catalogs, as an absolute
+    path: a Ray worker's directory is not ours) and the plug-in policy."""
+    import json
+
+    return json.dumps(
+        {
+            "home": str(settings.home.resolve()),
+            "plugin_packages": list(settings.plugin_packages),
+            "plugin_paths": [str(path) for path in settings.plugin_paths],
+            "plugin_check_seconds": settings.plugin_check_seconds,
+        },
+        sort_keys=True,
+    )
+
+
+def trial_worker(worker_config: str) -> "TrialEvaluator":
+    """A pool worker's engine (``ProcessTrialPool`` and ``RayTrialPool`` name this function
+    by its import path and call it once per worker): ``trial_evaluator`` on the settings of
+    ``_trial_pools_config``."""
+    import json
+
+    return trial_evaluator(QuantdeskSettings(**json.loads(worker_config)))
 
 
 def trial_evaluator(settings: QuantdeskSettings) -> "TrialEvaluator":
