@@ -1,0 +1,88 @@
+"""The ``optimisation`` job (to be registered by the job handlers' owner): one stored study
+in a job worker, its progress on the job, the report as its result.
+
+The payload is checked here whole (a job store row is not trusted input): the study's
+settings, and optionally a space given as data (the API's body; the CLI reads a file).
+Progress: the trials carry most of the percent, the re-runs of the best the rest.
+"""
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.optimisation.space_file import load_space
+from quantdesk.domain.optimisation.study import Sampler
+from quantdesk.services.job_progress import PercentProgress
+from quantdesk.services.optimisation.objective import objective_of
+from quantdesk.services.optimisation.service import RERUN_TASK, TRIALS_TASK, OptimisationService
+from quantdesk.services.ports.jobs import JobChannel
+
+if TYPE_CHECKING:
+    from quantdesk.services.platform import Platform
+
+OPTIMISATION_TASKS = ((TRIALS_TASK, 9.0), (RERUN_TASK, 1.0))
+_NS_MAX = 2**63 - 1
+
+
+class OptimisationJobPayload(BaseModel):
+    """What ``POST /strategies/{ref}/optimisation`` would submit (strict: no coercion)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True)
+
+    ref: str = Field(min_length=1, max_length=200)
+    actor: str = Field(min_length=1, max_length=200)
+    space: dict[str, JsonValue] | None = None  # a space file's content
+    trials: int = Field(default=50, ge=1, le=100_000)
+    objective: Literal["sharpe", "sortino", "calmar", "return", "custom"] = "sharpe"
+    sampler: Literal["grid", "random", "tpe"] = "tpe"
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    workers: int | None = Field(default=None, ge=1, le=256)
+    ray_address: str | None = Field(default=None, min_length=1, max_length=300)
+    study: str | None = Field(default=None, min_length=1, max_length=100)
+    start_ns: int | None = Field(default=None, ge=0, le=_NS_MAX)
+    end_ns: int | None = Field(default=None, ge=0, le=_NS_MAX)
+    register_best: bool = Field(default=False, alias="register")  # BaseModel has .register
+    screen: bool = False
+    top: int = Field(default=3, ge=0, le=20)
+
+
+def optimisation_job(
+    platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
+) -> dict[str, JsonValue]:
+    try:
+        job = OptimisationJobPayload.model_validate(dict(payload))
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "payload"
+        raise InvalidInputError(
+            f"the job's payload: {field}: {first['msg']}",
+            code="job_payload",
+            data={"field": field},
+        ) from None
+    service: OptimisationService = platform.research.optimisation
+    space, weights = None, None
+    if job.space is not None:
+        loaded = load_space(job.space, service.definition(job.ref), name="space")
+        space, weights = loaded.space, loaded.weights
+    report = service.optimize(
+        job.ref,
+        space=space,
+        trials=job.trials,
+        objective=objective_of(job.objective, weights),
+        sampler=Sampler(job.sampler),
+        seed=job.seed,
+        workers=job.workers,
+        ray_address=job.ray_address,
+        study_name=job.study,
+        start_ns=job.start_ns,
+        end_ns=job.end_ns,
+        register=job.register_best,
+        actor=job.actor,
+        progress=PercentProgress(channel, OPTIMISATION_TASKS),
+        screen=job.screen,
+        top_k=job.top,
+    )
+    result: dict[str, JsonValue] = report.model_dump(mode="json")
+    return result
