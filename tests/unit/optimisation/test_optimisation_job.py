@@ -47,6 +47,7 @@ def test_a_job_runs_a_study_with_its_space_and_reports_progress(tmp_path: Path) 
             "sampler": "grid",
             "top": 0,
             "study": "job-1",
+            "register": True,
         },
         channel,
     )
