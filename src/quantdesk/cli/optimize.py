@@ -134,6 +134,12 @@ def _print_report(out: Console, report: StudyReport, directory: Path) -> None:
         f"{len(report.trials)} trials, {complete} with a value",
         highlight=False,
     )
+    if report.screened is not None:
+        screened = report.screened
+        out.print(
+            f"screen: {screened.candidates} grid points ranked in {screened.wall_seconds:.2f} s; "
+            f"the best {screened.confirmed} confirmed event-driven"
+        )
     table = Table("rank", "trial", "value", "parameters", "trades", "state")
     for rank, trial in enumerate(report.ranked()[:_TOP_ROWS], start=1):
         params = ", ".join(f"{k}={v}" for k, v in trial.params.items())
