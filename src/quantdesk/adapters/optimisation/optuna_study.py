@@ -141,6 +141,10 @@ class OptunaStudy:
     ) -> None:
         trial = self._asked.pop(number, None)
         target: optuna.Trial | int = number if trial is None else trial
+        storage = self._study._storage
+        trial_id = storage.get_trial_id_from_study_id_trial_number(self._study._study_id, number)
+        if storage.get_trial(trial_id).state.is_finished():
+            return  # failed as a zombie by another process on this study: its verdict stands
         for key, item in {**attrs, _STATE_ATTR: state.value}.items():
             self._set_attr(number, key, item)
         if state is TrialState.COMPLETE:
