@@ -282,7 +282,8 @@ def test_a_study_killed_mid_run_resumes_to_its_trials(market: Path, tmp_path: Pa
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and child.poll() is None:
-            if _finished_trials(url) >= 8:  # the first batch told; the second one running
+            finished, running = _trial_states(url)
+            if finished >= 8 and running:  # the first batch told; the second one running
                 break
             time.sleep(0.02)
         assert child.poll() is None, (child.stderr.read() if child.stderr else b"").decode()
@@ -308,24 +309,22 @@ def test_a_study_killed_mid_run_resumes_to_its_trials(market: Path, tmp_path: Pa
     stored = OptunaStudyBackend(database_url).stored("killed", SPACE, Sampler.RANDOM, 9).trials()
     zombies = [t for t in stored if t.attrs.get(ZOMBIE_ATTR) is True]
     assert len(stored) - len(zombies) == 12  # it completes to the trials asked for
-    assert all(t.state is TrialState.FAIL and t.attrs.get("reason") for t in zombies)
+    assert zombies and all(t.state is TrialState.FAIL and t.attrs.get("reason") for t in zombies)
     assert report.reruns and report.reruns[0].matched
 
 
-def _finished_trials(url: str) -> int:
+def _trial_states(url: str) -> tuple[int, int]:
+    """Trials finished and running in the Optuna file (0, 0 before it has its tables)."""
     path = Path(url.removeprefix("sqlite:///"))
     if not path.exists():
-        return 0
+        return 0, 0
     engine = sa.create_engine(url)
+    query = sa.text("SELECT state = 'RUNNING', count(*) FROM trials GROUP BY state = 'RUNNING'")
     try:
         with engine.connect() as connection:
-            return int(
-                connection.execute(
-                    sa.text("SELECT count(*) FROM trials WHERE state != 'RUNNING'")
-                ).scalar()
-                or 0
-            )
+            counts = {bool(running): int(n) for running, n in connection.execute(query)}
     except sa.exc.OperationalError:
-        return 0  # the tables are being created
+        return 0, 0  # the tables are being created
     finally:
         engine.dispose()
+    return counts.get(False, 0), counts.get(True, 0)
