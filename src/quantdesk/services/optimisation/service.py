@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from quantdesk.domain.backtest import BacktestRequest
-from quantdesk.domain.errors import ConflictError, InvalidInputError
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.optimisation.space import Params, SearchSpace, apply, default_space
 from quantdesk.domain.optimisation.space_file import SpaceFile, load_space
 from quantdesk.domain.optimisation.study import (
@@ -20,7 +20,6 @@ from quantdesk.domain.optimisation.study import (
     ScreenSummary,
     SearchResult,
     SearchTrial,
-    StudyRecord,
     StudyReport,
     StudyState,
     StudyTrial,
@@ -148,7 +147,9 @@ class OptimisationService:
         name = study_name or studies.default_name(definition, objective, sampler, seed)
         studies.check_name(name)
         existing = records.get(name)
-        record = self._record(existing, name, exact, space, objective, sampler, seed, trials, actor)
+        record = studies.study_record(
+            existing, name, exact, space, objective, sampler, seed, trials, actor, self._clock()
+        )
         records.save(record)
         study = self._backend.stored(name, space, sampler, seed)
         study.fail_running(_ZOMBIE_REASON)
@@ -273,53 +274,6 @@ class OptimisationService:
                 code="study_storage",
             )
         return self._registry, self._backtests, self._records, self._pools
-
-    def _record(
-        self,
-        existing: StudyRecord | None,
-        name: str,
-        ref: str,
-        space: SearchSpace,
-        objective: Objective,
-        sampler: Sampler,
-        seed: int,
-        trials: int,
-        actor: str,
-    ) -> StudyRecord:
-        now = self._clock()
-        wanted = {
-            "ref": ref,
-            "space_sha256": space.sha256,
-            "objective": objective.describe(),
-            "sampler": sampler,
-            "seed": seed,
-        }
-        if existing is not None:
-            differ = sorted(k for k, v in wanted.items() if getattr(existing, k) != v)
-            if differ:
-                raise ConflictError(
-                    f"study {name!r} exists with another {', '.join(differ)}: a study resumes "
-                    "only with the same strategy version, space, objective, sampler and seed",
-                    hint="give the study another name, or repeat its settings",
-                    code="study_mismatch",
-                    data={"study": name, "differs": ", ".join(differ)},
-                )
-            return existing.model_copy(
-                update={"state": StudyState.RUNNING, "trials_requested": trials, "updated_ns": now}
-            )
-        return StudyRecord(
-            name=name,
-            ref=ref,
-            space_sha256=space.sha256,
-            objective=objective.describe(),
-            sampler=sampler,
-            seed=seed,
-            state=StudyState.RUNNING,
-            trials_requested=trials,
-            actor=actor,
-            created_ns=now,
-            updated_ns=now,
-        )
 
     def _register(
         self,

@@ -12,14 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from quantdesk.domain.backtest import BacktestRequest, Metrics
-from quantdesk.domain.errors import InvalidInputError, QuantdeskError
-from quantdesk.domain.optimisation.space import apply
+from quantdesk.domain.errors import ConflictError, InvalidInputError, QuantdeskError
+from quantdesk.domain.optimisation.space import SearchSpace, apply
 from quantdesk.domain.optimisation.study import (
     STUDY_NAME_MAX_LENGTH,
     Objective,
     Rerun,
     Sampler,
+    StudyRecord,
     StudyReport,
+    StudyState,
     StudyTrial,
     TrialState,
 )
@@ -144,3 +146,52 @@ def check_name(name: str) -> None:
             code="invalid_study_name",
             data={"study": name[:100]},
         )
+
+
+def study_record(
+    existing: StudyRecord | None,
+    name: str,
+    ref: str,
+    space: SearchSpace,
+    objective: Objective,
+    sampler: Sampler,
+    seed: int,
+    trials: int,
+    actor: str,
+    now: int,
+) -> StudyRecord:
+    """The record a run of the study starts with: new, or the stored one continued
+    (refused when it was made with other settings: a resume must not drift)."""
+    wanted = {
+        "ref": ref,
+        "space_sha256": space.sha256,
+        "objective": objective.describe(),
+        "sampler": sampler,
+        "seed": seed,
+    }
+    if existing is not None:
+        differ = sorted(k for k, v in wanted.items() if getattr(existing, k) != v)
+        if differ:
+            raise ConflictError(
+                f"study {name!r} exists with another {', '.join(differ)}: a study resumes "
+                "only with the same strategy version, space, objective, sampler and seed",
+                hint="give the study another name, or repeat its settings",
+                code="study_mismatch",
+                data={"study": name, "differs": ", ".join(differ)},
+            )
+        return existing.model_copy(
+            update={"state": StudyState.RUNNING, "trials_requested": trials, "updated_ns": now}
+        )
+    return StudyRecord(
+        name=name,
+        ref=ref,
+        space_sha256=space.sha256,
+        objective=objective.describe(),
+        sampler=sampler,
+        seed=seed,
+        state=StudyState.RUNNING,
+        trials_requested=trials,
+        actor=actor,
+        created_ns=now,
+        updated_ns=now,
+    )
