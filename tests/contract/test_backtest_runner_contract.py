@@ -132,3 +132,13 @@ def test_a_changed_catalog_is_read_again(desk: Platform, tmp_path: Path) -> None
     node = NautilusBacktestRunner(catalog)
     assert comparable(warm.run(second)) == comparable(node.run(second))
     assert warm.warm_runs == 0
+
+
+def test_a_stream_longer_than_the_tapes_may_hold_runs_untaped(desk: Platform) -> None:
+    catalog = ParquetCatalog(desk.home / "catalog")
+    warm = WarmBacktestRunner(catalog, tape_items_max=1_000)  # the run streams 2,880 bars
+    chunked = plan(desk, "trend_following", {"fast_period": 7}, engine={"chunk_size": 500})
+    expected = comparable(NautilusBacktestRunner(catalog).run(chunked))
+    assert comparable(warm.run(chunked)) == expected
+    assert comparable(warm.run(chunked)) == expected
+    assert warm.warm_runs == 0 and warm.cold_runs == 0

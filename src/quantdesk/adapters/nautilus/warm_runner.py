@@ -53,8 +53,9 @@ from quantdesk.services.ports import EngineRun
 
 _MINUTE_NS = 60_000_000_000
 _PROGRESS_STEPS = 200  # as the node runner: the recorder's progress interval
-TAPE_ITEMS_MAX = 4_000_000
-"""Data objects all tapes together may hold (~1 GB of bars); the oldest tapes go first."""
+TAPE_ITEMS_MAX = 2_000_000
+"""Data objects all tapes together may hold (~300 MB of bars); the oldest tapes go first.
+A longer stream is not taped: it runs as on the node every time (memory bounded by chunks)."""
 
 
 def cold_reason(plan: RunPlan) -> str | None:
@@ -155,7 +156,7 @@ class WarmBacktestRunner(NautilusBacktestRunner):
             started = time.perf_counter()
             with _engine_refusals("running"):
                 if tape is None:
-                    taping = TapingEngine(engine)
+                    taping = TapingEngine(engine, self._tape_items_max)
                     _stream(node, config, taping)
                     self._keep(key, taping.tape)
                 else:

@@ -45,10 +45,15 @@ class Tape:
 
 
 class TapingEngine:
-    """Stands in for the engine inside the node's streaming: passes on and records."""
+    """Stands in for the engine inside the node's streaming: passes on and records.
 
-    def __init__(self, engine: Any) -> None:
+    A stream of more than ``items_max`` data objects is not recorded past that point (the
+    tape is dropped, not replayable): holding it whole would undo what streaming in chunks
+    is for, a run's memory bounded by its chunk."""
+
+    def __init__(self, engine: Any, items_max: int) -> None:
         self._engine = engine
+        self._items_max = items_max
         self.tape = Tape()
 
     def add_data(
@@ -58,10 +63,16 @@ class TapingEngine:
         validate: bool = True,
         sort: bool = True,
     ) -> None:
-        kept = list(data)
-        self._engine.add_data(data=kept, client_id=client_id, validate=validate, sort=sort)
-        self.tape.calls.append(("add_data", (kept, client_id, validate, sort)))
-        self.tape.items += len(kept)
+        self._engine.add_data(data=data, client_id=client_id, validate=validate, sort=sort)
+        tape = self.tape
+        if not tape.replayable:
+            return
+        tape.items += len(data)
+        if tape.items > self._items_max:
+            tape.calls.clear()
+            tape.replayable = False
+            return
+        tape.calls.append(("add_data", (list(data), client_id, validate, sort)))
 
     def run(self, **arguments: Any) -> None:
         self.tape.calls.append(("run", dict(arguments)))
