@@ -142,3 +142,22 @@ def test_a_stream_longer_than_the_tapes_may_hold_runs_untaped(desk: Platform) ->
     assert comparable(warm.run(chunked)) == expected
     assert comparable(warm.run(chunked)) == expected
     assert warm.warm_runs == 0 and warm.cold_runs == 0
+
+
+def test_multi_instrument_families(tmp_path: Path) -> None:
+    """Three instruments streamed together: the bars of one time keep the node's order."""
+    home = tmp_path / "home"
+    other = bootstrap(home=home)
+    other.synthetic.synthesize(SyntheticMarketConfig(instruments=3, days=2, seed=5))
+    catalog = ParquetCatalog(home / "catalog")
+    node, warm = NautilusBacktestRunner(catalog), WarmBacktestRunner(catalog)
+    service = other.backtests
+    sequence = []
+    for family in ("momentum_rotation", "statistical_arbitrage"):
+        request = pinned_request(candidate(family, instruments=None))
+        sequence.append(service.prepare_plan(service.plan(request, request.pinned))[0])
+    expected = [comparable(node.run(p)) for p in sequence]
+    assert all(e["fills"] for e in expected)
+    for index in (0, 1, 0, 1):
+        assert comparable(warm.run(sequence[index])) == expected[index]
+    assert warm.warm_runs == 2

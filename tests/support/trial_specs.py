@@ -4,6 +4,7 @@ A trial's request names ``id@version`` and carries the definition pinned: a cand
 the example's id and version 1 with other parameters, unregistered, as an optimiser's are.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,17 @@ INSTRUMENT = "SYN01.SIM"
 
 
 def candidate(
-    family: str, *, risk: dict[str, Any] | None = None, **parameters: Any
+    family: str,
+    *,
+    risk: dict[str, Any] | None = None,
+    instruments: Sequence[str] | None = (INSTRUMENT,),
+    **parameters: Any,
 ) -> StrategyDefinition:
-    """The example definition of ``family`` on SYN01 as version 1, with ``parameters``."""
+    """The example definition of ``family`` as version 1 on ``instruments`` (None: the
+    example's own), with ``parameters``."""
     document = yaml.safe_load((EXAMPLES / f"{family}.yaml").read_text())
-    document["instruments"] = [INSTRUMENT]
+    if instruments is not None:
+        document["instruments"] = list(instruments)
     document["parameters"].update(parameters)
     if risk is not None:
         document["risk"] = risk
