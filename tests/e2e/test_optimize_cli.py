@@ -37,6 +37,8 @@ def test_a_grid_study_registers_its_best_and_resumes(cli: Cli, tmp_path: Path) -
     assert "reproduced" in output and "DIFFERS" not in output
     assert "registered trend-syn01@2 from the best trial" in output
     assert (cli.home / "studies" / "grid-a" / "report.json").is_file()
+    html = (cli.home / "studies" / "grid-a" / "report.html").read_text()
+    assert "grid-a" in html and "trend-syn01@2" in html
     version = bootstrap(home=cli.home).registry.get("trend-syn01", 2).definition
     assert version.reason.startswith("optimisation study grid-a: best trial #")
     # the same command again continues the study: the grid's last point, nothing repeated
