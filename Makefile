@@ -67,6 +67,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/signal_routing.py --signals 100000
 	$(BIN)/python bench/signal_replay.py --bars 200000 --repeat 3
 	$(BIN)/python bench/families.py --bars 1000000
+	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/service.py --clients 50
 
 # Mutation check of the core logic (not part of `make test`: minutes per module).
