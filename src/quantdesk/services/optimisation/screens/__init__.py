@@ -39,7 +39,7 @@ from quantdesk.services.optimisation.screens.model import (
     ScreenRow,
     not_screenable,
 )
-from quantdesk.services.optimisation.screens.scoring import Steps, score
+from quantdesk.services.optimisation.screens.scoring import Steps, actions, score
 from quantdesk.services.optimisation.screens.series import (
     Averages,
     engine_closes,
@@ -113,20 +113,12 @@ def _steps(parameters: StrategyParameters, market: _Market) -> Steps:
     return mean_reversion.steps(parameters, market.zscores, market.tradable)
 
 
-def _with_end(steps: Steps, bars: int, flat_at_end: bool) -> list[tuple[int, DecisionAction]]:
+def _with_end(steps: Steps, bars: int, flat_at_end: bool) -> Steps:
     """``flat_at_end``: an open position is closed at the last bar (the strategy's stop)."""
-    out = list(steps)
-    if flat_at_end and out and bars:
-        last = out[-1][1]
-        if last in _OPEN_LONG:
-            out.append((bars - 1, DecisionAction.EXIT_LONG))
-        elif last in _OPEN_SHORT:
-            out.append((bars - 1, DecisionAction.EXIT_SHORT))
-    return out
-
-
-_OPEN_LONG = frozenset({DecisionAction.ENTER_LONG, DecisionAction.FLIP_TO_LONG})
-_OPEN_SHORT = frozenset({DecisionAction.ENTER_SHORT, DecisionAction.FLIP_TO_SHORT})
+    index, after = steps
+    if not flat_at_end or index.size == 0 or after[-1] == 0:
+        return steps
+    return np.append(index, bars - 1), np.append(after, 0)
 
 
 def decisions(
@@ -143,7 +135,10 @@ def decisions(
     _check(definition.parameters)
     market = _market(ts, closes, trade_until_ns)
     steps = _with_end(_steps(definition.parameters, market), int(market.ts.size), flat_at_end)
-    return [Decision(ts_ns=int(market.ts[i]), action=action) for i, action in steps]
+    return [
+        Decision(ts_ns=int(market.ts[i]), action=action)
+        for i, action in zip(steps[0].tolist(), actions(steps), strict=True)
+    ]
 
 
 def screen(

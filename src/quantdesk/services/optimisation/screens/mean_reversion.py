@@ -19,7 +19,7 @@ import numpy as np
 
 from quantdesk.domain.strategies.families import MeanReversionParameters
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
-from quantdesk.services.optimisation.screens.model import DecisionAction
+from quantdesk.services.optimisation.screens.scoring import Steps, steps_of
 from quantdesk.services.optimisation.screens.series import FIXED_PRECISION
 
 NEAR = 1e-9  # a float z this close to a threshold is recomputed exactly
@@ -93,10 +93,8 @@ class ZScores:
         return value
 
 
-def steps(
-    parameters: MeanReversionParameters, zscores: ZScores, tradable: int
-) -> list[tuple[int, DecisionAction]]:
-    """(bar index, action) of every decision before bar ``tradable``."""
+def steps(parameters: MeanReversionParameters, zscores: ZScores, tradable: int) -> Steps:
+    """Every decision before bar ``tradable`` (``trade_until_ns``)."""
     entry, exit_, stop = parameters.entry_zscore, parameters.exit_zscore, parameters.stop_zscore
     thresholds = (entry, -entry, exit_, -exit_) + (() if stop is None else (stop, -stop))
     z = zscores.exact(parameters.lookback, thresholds)[:tradable]
@@ -107,7 +105,7 @@ def steps(
     longs = _Index((z >= -exit_) | stop_long)  # a long closes (or stops) here
     shorts = _Index((z <= exit_) | stop_short)
     calm = _Index(np.abs(z) < entry)  # a stopped instrument may trade again
-    out: list[tuple[int, DecisionAction]] = []
+    out: list[tuple[int, int]] = []  # (bar, position after)
     side, stopped, i = 0, False, 0
     while True:
         if stopped:  # side is 0 (a stop closes); the bar that lifts it sends nothing
@@ -117,27 +115,22 @@ def steps(
             j = opens.next(i)
             if j is not None:
                 side = -1 if z[j] >= entry else 1
-                out.append((j, _ENTER[side]))
+                out.append((j, side))
         else:
             j = (longs if side > 0 else shorts).next(i)
             if j is not None:
                 if (stop_long if side > 0 else stop_short)[j]:
-                    out.append((j, _EXIT[side]))
                     side, stopped = 0, True
+                    out.append((j, 0))
                 elif not over[j] and (z[j] >= entry if side > 0 else z[j] <= -entry):
-                    side = -side
-                    out.append((j, _FLIP[side]))
+                    side = -side  # a flip
+                    out.append((j, side))
                 else:
-                    out.append((j, _EXIT[side]))
                     side = 0
+                    out.append((j, 0))
         if j is None:
-            return out
+            return steps_of(out)
         i = j + 1
-
-
-_ENTER = {1: DecisionAction.ENTER_LONG, -1: DecisionAction.ENTER_SHORT}
-_EXIT = {1: DecisionAction.EXIT_LONG, -1: DecisionAction.EXIT_SHORT}
-_FLIP = {1: DecisionAction.FLIP_TO_LONG, -1: DecisionAction.FLIP_TO_SHORT}
 
 
 class _Index:

@@ -12,11 +12,8 @@ weighted average, nested) and the ATR stop (a path-dependent ratchet) are refuse
 import numpy as np
 
 from quantdesk.domain.strategies.families import TrendFollowingParameters
-from quantdesk.services.optimisation.screens.model import (
-    DecisionAction,
-    action_between,
-    not_screenable,
-)
+from quantdesk.services.optimisation.screens.model import not_screenable
+from quantdesk.services.optimisation.screens.scoring import NO_STEPS, Steps
 from quantdesk.services.optimisation.screens.series import Averages
 
 MA_TYPES = ("ema", "sma")
@@ -36,19 +33,15 @@ def check(parameters: TrendFollowingParameters) -> None:
         )
 
 
-def steps(
-    parameters: TrendFollowingParameters, averages: Averages, tradable: int
-) -> list[tuple[int, DecisionAction]]:
-    """(bar index, action) of every decision before bar ``tradable`` (``trade_until_ns``)."""
+def steps(parameters: TrendFollowingParameters, averages: Averages, tradable: int) -> Steps:
+    """Every decision before bar ``tradable`` (``trade_until_ns``)."""
     start = max(parameters.fast_period, parameters.slow_period) - 1
     if start >= tradable:
-        return []
+        return NO_STEPS
     fast = averages.of(parameters.ma_type, parameters.fast_period)[start:tradable]
     slow = averages.of(parameters.ma_type, parameters.slow_period)[start:tradable]
     otherwise = 0 if parameters.long_only else -1
     wanted = np.where(fast > slow, 1, otherwise)
     before = np.concatenate(([0], wanted[:-1]))
     changes = np.flatnonzero(wanted != before)
-    return [
-        (start + int(j), action_between(int(before[j]), int(wanted[j]))) for j in changes.tolist()
-    ]
+    return changes + start, wanted[changes].astype(np.int64)
