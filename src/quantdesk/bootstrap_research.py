@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from quantdesk.services.platform import Platform
     from quantdesk.services.plugins import PluginGate
     from quantdesk.services.ports.optimisation import OptimisationReportRenderer
+    from quantdesk.services.ports.scratch import ScratchCatalogs
     from quantdesk.services.ports.trials import TrialPool
     from quantdesk.services.ports.validation import ValidationReports
     from quantdesk.services.trials import TrialEvaluator
@@ -219,3 +220,13 @@ def _validation(
     optimisation: OptimisationService,
 ) -> ValidationService:
     raise NotImplementedError("issue 15: validation pipeline")  # [H6]
+
+
+def _scratch_catalogs(settings: QuantdeskSettings) -> "ScratchCatalogs":
+    """[H5] Stress scenarios' throw-away catalogs under scratch_dir, copied from the desk's
+    catalog (only read). The roots are absolute paths under the home, so pool workers on
+    this machine find them; a Ray cluster's other nodes would need the home shared."""
+    from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+    from quantdesk.adapters.nautilus.scratch_catalog import ParquetScratchCatalogs
+
+    return ParquetScratchCatalogs(ParquetCatalog(settings.catalog_dir), settings.scratch_dir)

@@ -30,10 +30,14 @@ class ScratchCatalogs(Protocol):
         start_ns: int,
         end_ns: int,
         transform: BarTransform,
+        *,
+        with_signals: bool = False,
     ) -> str:
-        """A new catalog (its root path) holding every instrument of the real one and the
-        bars of ``bar_types`` with ``start_ns <= ts <= end_ns``, each through ``transform``.
-        ``name`` is a label for the directory (made unique). Never writes the real catalog."""
+        """A new catalog (its root path) holding the instruments of ``bar_types`` and their
+        bars with ``start_ns <= ts <= end_ns``, each bar type through ``transform``;
+        ``with_signals``: the AI signals copied as they are. ``name`` labels the directory
+        (made unique). Never writes the real catalog. Raises ``InvalidInputError`` when an
+        instrument or the bars of a bar type are missing (nothing is left behind)."""
         ...
 
     def remove(self, root: str) -> None:
