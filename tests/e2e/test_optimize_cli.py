@@ -61,3 +61,20 @@ def test_refusals_name_the_line_or_the_flag(cli: Cli, tmp_path: Path) -> None:
     assert "'profit' is not an objective" in refused and "--objective sharpe|" in refused
     refused = cli.refused("optimize", "trend-syn01@1", "--study", "no spaces please")
     assert "is not a study name" in refused and "--study" in refused
+
+
+def test_the_screen_ranks_the_grid_and_its_leaders_are_confirmed(cli: Cli, tmp_path: Path) -> None:
+    source = (EXAMPLES / "trend_following.yaml").read_text()
+    assert "  atr_stop_multiple: 3.0\n" in source
+    no_stop = tmp_path / "no-stop.yaml"
+    no_stop.write_text(source.replace("  atr_stop_multiple: 3.0\n", ""))
+    cli.ok("strategy", "update", no_stop)
+    grid = SPACES / "trend_grid.yaml"
+    # the ATR stop is not a function of the closes: the screen refuses it, naming it
+    refused = cli.refused("optimize", "trend-syn01@1", "--space", grid, "--screen")
+    assert "atr_stop_multiple" in refused
+    output = cli.ok(
+        "optimize", "trend-syn01@2", "--space", grid, "--screen", "--trials", "2", "--top", "1"
+    )
+    assert "screen: 40 grid points ranked in" in output
+    assert "the best 2 confirmed event-driven" in output and "reproduced" in output
