@@ -210,11 +210,14 @@ def _scratch_case(
     return StressCase(scenario, description, spec)
 
 
-def _venues(request: BacktestRequest) -> list[VenueSpec]:
-    """Every venue the version trades, with the request's settings or the defaults."""
+def _venues(request: BacktestRequest, change: Callable[[VenueSpec], VenueSpec]) -> list[VenueSpec]:
+    """Every venue the version trades changed (the request's settings or the defaults, and
+    validated again: a shocked fee stays a fee rate); the request's other venues as they are."""
     traded = venue_names_of([i for d in request.pinned for i in d.instruments])
-    others = [v for v in request.venues if v.name not in traded]
-    return [request.venue(name) for name in traded] + others
+    changed = [
+        VenueSpec.model_validate(change(request.venue(name)).model_dump()) for name in traded
+    ]
+    return changed + [v for v in request.venues if v.name not in traded]
 
 
 def _widened(venue: VenueSpec) -> VenueSpec:
@@ -248,7 +251,7 @@ _VENUE_TEXT = {
 def _venue_case(
     scenario: str, key: str, request: BacktestRequest, change: Callable[[VenueSpec], VenueSpec]
 ) -> StressCase:
-    venues = [VenueSpec.model_validate(change(v).model_dump()) for v in _venues(request)]
+    venues = _venues(request, change)
     spec = TrialSpec(key=key, request=request.model_copy(update={"venues": venues}))
     return StressCase(scenario, _VENUE_TEXT[scenario], spec)
 

@@ -113,7 +113,8 @@ def volatility_scaled(factor: float = 3.0) -> BarTransform:
         returns = np.diff(level)
         mean = float(returns.mean()) if returns.size else 0.0
         scaled = mean + factor * (returns - mean)
-        new_level = level[0] + np.concatenate([[0.0], np.cumsum(scaled)])
+        path = np.concatenate([[0.0], np.cumsum(scaled)])
+        new_level = level[0] + path
 
         def move(prices: Float64Array) -> Float64Array:
             moved: Float64Array = np.exp(new_level + factor * (np.log(prices) - level))
@@ -124,7 +125,7 @@ def volatility_scaled(factor: float = 3.0) -> BarTransform:
             open=move(bars.open),
             high=move(bars.high),
             low=move(bars.low),
-            close=np.exp(new_level),
+            close=bars.close[0] * np.exp(path),  # the first close kept exactly
             volume=bars.volume.copy(),
         )
 
