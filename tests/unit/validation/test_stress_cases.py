@@ -193,7 +193,7 @@ def outcome(key: str, total_return: float, **fields: object) -> TrialOutcome:
         key=key,
         fingerprint=f"fp-{key}",
         metrics=metrics(total_return, min(0.0, total_return) - 0.01),
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
