@@ -79,6 +79,20 @@ def test_every_scenario_runs_and_the_real_catalog_is_untouched(home: Path) -> No
     rows = {r.scenario: r for r in section.scenarios}
     assert rows["gap_down"].loss is not None and rows["historical:covid_2020"].skipped
 
+    # the same scenarios again, on new scratch roots: the same trials, bit for bit
+    again = prepare_stress(request, ["gap_down", "feed_outage"], scratch, key_prefix="s-", seed=1)
+    try:
+        repeated = pool.run([c.spec for c in again if c.spec is not None])
+    finally:
+        remove_scratch(again, scratch)
+    for outcome in repeated:
+        first_time = by_key[outcome.key]
+        assert (outcome.fingerprint, outcome.fills_sha256) == (
+            first_time.fingerprint,
+            first_time.fills_sha256,
+        )
+    assert scratch.checksum() == before
+
 
 def test_a_scratch_catalog_holds_the_transformed_bars(home: Path, tmp_path: Path) -> None:
     real = ParquetCatalog(home / "catalog")

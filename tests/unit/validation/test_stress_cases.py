@@ -247,6 +247,17 @@ def test_a_failed_trial_or_a_touched_catalog_fails() -> None:
     assert [c.name for c in off[1]] == ["stress_catalog_untouched"] and off[0].scenarios[0].passed
 
 
+def test_a_covered_historical_window_whose_trial_failed_fails() -> None:
+    covid = next(w for w in HISTORICAL_WINDOWS if w.name == "covid_2020")
+    base = request(start=covid.start_ns - DAY, days=60)
+    cases = prepare_stress(base, ["historical"], FakeScratch(), key_prefix="", seed=0)
+    failed = TrialOutcome(key="historical-covid_2020", error="no bars", code="not_found")
+    section, checks = stress_section(cases, {failed.key: failed}, Thresholds(), "a", "a")
+    rows = {r.scenario: r for r in section.scenarios}
+    assert not rows["historical:covid_2020"].passed and rows["historical:gfc_2008"].passed
+    assert not checks[0].passed and "historical:covid_2020" in checks[0].detail
+
+
 def test_the_fake_is_a_scratch_port() -> None:
     port: ScratchCatalogs = FakeScratch()
     assert port.checksum()

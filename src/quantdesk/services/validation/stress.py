@@ -336,13 +336,15 @@ def stress_section(
     spec, or keyed by trial key); ``before``/``after`` the real catalog's checksums.
 
     Checks: ``stress_worst_loss`` (the worst loss <= ``max_stress_loss``; no value, so
-    failing, when a required scenario has no result) and ``stress_catalog_untouched``
-    (always: the checksums are equal)."""
+    failing, when a required scenario has no result or any trial failed) and
+    ``stress_catalog_untouched`` (always: the checksums are equal)."""
     ran = [c for c in cases if c.spec is not None]
     limit = thresholds.max_stress_loss
     rows = [stress_row(c, _outcome_for(c, outcomes, ran), limit) for c in cases]
-    missing = [
-        r.scenario for r, c in zip(rows, cases, strict=True) if c.required and r.loss is None
+    missing = [  # a required scenario without a result, or any trial that failed
+        r.scenario
+        for r, c in zip(rows, cases, strict=True)
+        if r.loss is None and (c.required or c.spec is not None)
     ]
     losses = [r.loss for r in rows if r.loss is not None]
     worst = max(losses) if losses and not missing else None
