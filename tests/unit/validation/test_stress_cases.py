@@ -155,7 +155,7 @@ def test_a_scenario_without_its_catalog_is_skipped_and_fails() -> None:
     cases = prepare_stress(request(), ["gap_down"], scratch, key_prefix="", seed=0)
     assert cases[0].spec is None and "no scratch catalog" in str(cases[0].skipped)
     section, checks = stress_section(cases, [], Thresholds(), "a", "a")
-    worst = next(c for c in checks if c.name == "stress_worst_loss")
+    worst = next(c for c in checks if c.name == "stress_loss")
     assert not worst.passed and worst.value is None and "gap_down" in worst.detail
     assert not section.scenarios[0].passed
 
@@ -222,7 +222,7 @@ def test_the_section_reports_losses_and_controls() -> None:
     assert rows["fee_shock"].passed and rows["fee_shock"].fingerprint == "fp-s-fee_shock"
     assert rows["historical:covid_2020"].passed and rows["historical:covid_2020"].skipped
     worst, untouched = checks
-    assert worst.name == "stress_worst_loss" and not worst.passed
+    assert worst.name == "stress_loss" and not worst.passed
     assert worst.value == pytest.approx(0.12) and worst.threshold == 0.1
     assert "gap_down" in worst.detail
     assert untouched.passed and untouched.value == 1.0

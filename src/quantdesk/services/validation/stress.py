@@ -335,7 +335,7 @@ def stress_section(
     """Rows and checks: ``outcomes`` are the run cases' (in the order of the cases that have a
     spec, or keyed by trial key); ``before``/``after`` the real catalog's checksums.
 
-    Checks: ``stress_worst_loss`` (the worst loss <= ``max_stress_loss``; no value, so
+    Checks: ``stress_loss`` (the worst loss <= ``max_stress_loss``; no value, so
     failing, when a required scenario has no result or any trial failed) and
     ``stress_catalog_untouched`` (always: the checksums are equal)."""
     ran = [c for c in cases if c.spec is not None]
@@ -356,7 +356,7 @@ def stress_section(
         name = max((r for r in rows if r.loss is not None), key=lambda r: r.loss or 0.0)
         detail = f"worst: {name.scenario}"
     checks = loss_at_most(
-        "stress_worst_loss", STEP, None if worst is None else -worst, limit, detail
+        "stress_loss", STEP, None if worst is None else -worst, limit, detail
     )
     untouched = before == after
     checks.append(
