@@ -38,6 +38,16 @@ from quantdesk.adapters.reporting.validation_sections import (
 )
 from quantdesk.domain.validation.report import StepReport, ValidationReport, ValidationStep
 
+TITLES = {
+    ValidationStep.PERIODS: "Periods and regimes",
+    ValidationStep.WALK_FORWARD: "Walk-forward analysis",
+    ValidationStep.OVERFITTING: "Overfitting statistics",
+    ValidationStep.STRESS: "Stress scenarios",
+    ValidationStep.MONTE_CARLO: "Monte Carlo",
+    ValidationStep.BASELINES: "Baselines and significance",
+    ValidationStep.COMPLIANCE: "Risk compliance",
+}
+
 _EXTRA_STYLE = """
 .verdict { display: inline-block; padding: 0.2rem 0.8rem; border-radius: 0.3rem;
            font-weight: 700; letter-spacing: 0.05em; }
@@ -158,7 +168,7 @@ def _steps(steps: Sequence[StepReport]) -> str:
 def _section(
     step: ValidationStep, report: StepReport | None, render: Callable[[], str] | None
 ) -> str:
-    title = step.value.replace("_", " ").capitalize()
+    title = TITLES.get(step, step.value)
     head = f'<h2 id="{step.value}">{escape(title)}</h2>'
     if render is None:
         reason = "not in this report" if report is None else report.skipped or "no section"
