@@ -69,8 +69,13 @@ def test_every_scenario_runs_and_the_real_catalog_is_untouched(home: Path) -> No
     by_key: dict[str, TrialOutcome] = {o.key: o for o in outcomes}
     assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
     assert len(specs) == 6  # four data scenarios, two venue scenarios; history not covered
+    assert base.orders > 0 and base.metrics is not None
     for scenario in ("gap_down", "flash_crash", "volatility_x3", "feed_outage", "fee_shock"):
         assert by_key[f"s-{scenario}"].fingerprint != base.fingerprint, scenario
+    for scenario in ("gap_down", "volatility_x3", "feed_outage", "wide_spread"):
+        assert by_key[f"s-{scenario}"].fills_sha256 != base.fills_sha256, scenario  # traded apart
+    shocked = by_key["s-fee_shock"].metrics
+    assert shocked is not None and shocked.fees > base.metrics.fees
     section, checks = stress_section(
         cases, outcomes, Thresholds(max_stress_loss=0.5), before, after
     )
