@@ -16,9 +16,12 @@ Connecting: ``address`` is ``auto`` (the cluster started on this machine) or ``H
 of its GCS. Ray 2.60 turns token authentication on for clusters it starts and writes the
 token to ``~/.ray/auth_token``; a driver must then run with ``RAY_AUTH_MODE=token``, read
 when Ray is imported, so the pool sets it before the import when a token is at hand and the
-variable is unset. Ray retries a failed connect for ~20 s; the pool first checks that
-``HOST:PORT`` answers at all and bounds Ray's retries, so a wrong address fails in seconds
-with an error that names it.
+variable is unset. Ray retries a refused connect (a missing token) ~20 times a second
+apart: the pool bounds that count by its connect timeout, and first checks that ``HOST:PORT``
+answers at all, so a wrong port or a host down fails in seconds with an error that names the
+address. A port that answers but is not Ray's still costs Ray's own ~40 s of gRPC timeouts:
+those are read once, at import, and shortening them makes Ray abort the whole process when
+the GCS is slow (tried), so they are left alone.
 """
 
 import contextlib
