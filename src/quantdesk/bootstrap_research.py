@@ -164,10 +164,9 @@ def _promotion_reports(settings: QuantdeskSettings) -> "ValidationReports":
     from quantdesk.adapters.storage.validation_reports import FileValidationReports
 
     def render(report: "ValidationReport", out: "TextIO") -> None:
-        import importlib  # [H5]'s renderer, by name until it lands: then a plain import
+        from quantdesk.adapters.reporting.validation_html import HtmlValidationReportRenderer
 
-        html = importlib.import_module("quantdesk.adapters.reporting.validation_html")
-        html.HtmlValidationReportRenderer().write(report, out)
+        HtmlValidationReportRenderer().write(report, out)
 
     return FileValidationReports(settings.validations_dir, render)
 
