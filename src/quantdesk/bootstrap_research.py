@@ -93,7 +93,7 @@ def trial_worker(worker_config: str) -> "TrialEvaluator":
     ``_trial_pools_config``."""
     import json
 
-    return trial_evaluator(QuantdeskSettings(**json.loads(worker_config)))
+    return trial_evaluator(QuantdeskSettings.model_validate(json.loads(worker_config)))
 
 
 def trial_evaluator(settings: QuantdeskSettings) -> "TrialEvaluator":
@@ -218,7 +218,34 @@ def _validation(
     promotion: PromotionGate,
     optimisation: OptimisationService,
 ) -> ValidationService:
-    raise NotImplementedError("issue 15: validation pipeline")  # [H6]
+    """The pipeline on the desk's registry, catalog and signal buffer; its trials on the
+    research pools (``settings.sweep_workers`` / ``ray_address`` by default), stress data in
+    scratch catalogs under ``settings.scratch_dir``, reports through the gate's files; the
+    study records tell which optimisation chose a version (its trials count as tries)."""
+    from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+    from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
+    from quantdesk.adapters.storage.database import Database
+    from quantdesk.adapters.storage.study_records import SqlStudyRecordStore
+    from quantdesk.services.validation.pipeline import ValidationParts
+
+    catalog = ParquetCatalog(settings.catalog_dir)
+    return ValidationService(
+        ValidationParts(
+            registry=platform.registry,
+            backtests=platform.backtests,
+            catalog=catalog,
+            signals=ParquetSignalStore(settings.catalog_dir),
+            policies=policies,
+            promotion=promotion,
+            optimisation=optimisation,
+            open_pool=pools.open,
+            scratch=lambda: _scratch_catalogs(settings),
+            workers=settings.sweep_workers,
+            ray_address=settings.ray_address,
+            engine_version=catalog.engine_version,
+            studies=SqlStudyRecordStore(Database(settings.database)).list,
+        )
+    )
 
 
 def _scratch_catalogs(settings: QuantdeskSettings) -> "ScratchCatalogs":
