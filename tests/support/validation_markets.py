@@ -52,7 +52,7 @@ def ingest_returns(desk: Platform, returns: Float64Array, label: str, price: flo
     open_ = np.concatenate(([price], close[:-1]))
     wiggle = np.abs(returns) * 0.5 * close + 0.01
     bars = BarColumns(
-        ts_ns=START_NS + HOUR_NS * np.arange(1, close.shape[0] + 1, dtype=np.int64),
+        ts_ns=START_NS + HOUR_NS * np.arange(close.shape[0], dtype=np.int64),
         open=open_,
         high=np.round(np.maximum(open_, close) + wiggle, 2),
         low=np.round(np.minimum(open_, close) - wiggle, 2),
@@ -78,7 +78,7 @@ QUICK_POLICY = ValidationPolicy(
     walk_forward=WalkForwardPolicy(windows=3, trials=6, in_sample_ratio=3.0),
     overfitting=OverfittingPolicy(configurations=8, groups=6, test_groups=2),
     monte_carlo=MonteCarloPolicy(samples=200),
-    baselines=BaselinesPolicy(random_seeds=50, bootstrap_samples=500),
+    baselines=BaselinesPolicy(random_seeds=200, bootstrap_samples=1000),
     stress=StressPolicy(scenarios=["gap_down", "flash_crash", "wide_spread"]),
 )
 """Each validation under it runs ~35 trials of 2,880 hourly bars (seconds, not minutes)."""

@@ -41,6 +41,7 @@ class ValidationContext:
     parameter_sets: set[str] = field(default_factory=set)  # distinct sets that ran
     warnings: list[str] = field(default_factory=list)
     steps: list[StepReport] = field(default_factory=list)
+    study: tuple[str, int] | None = None  # (name, trials) of the study that chose the version
     _advance: Advance | None = None
 
     @property
