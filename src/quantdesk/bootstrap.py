@@ -39,6 +39,7 @@ from quantdesk.bootstrap_research import build_research
 from quantdesk.domain.audit import MIN_KEY_BYTES, AuditAnchor, AuditKey
 from quantdesk.domain.correlation import correlated
 from quantdesk.domain.errors import InvalidInputError, QuantdeskError
+from quantdesk.domain.strategies.versions import StrategyVersion
 from quantdesk.services.audit_trail import AuditTrail
 from quantdesk.services.auth import AuthService
 from quantdesk.services.backtests import BacktestService
@@ -152,7 +153,7 @@ def bootstrap(
             lambda: _run_anchors(platform),
             plugins,
             lambda registry, database: _validated(
-                registry,
+                _promoted(registry, platform),
                 _compatibility(settings, catalog, signal_store, plugins, database),
                 checkers,
                 settings.validation_smoke,
@@ -523,6 +524,19 @@ def run_job(
 def _ingests(settings: QuantdeskSettings) -> IngestRecords:
     """Ingest summaries and rejects by id, where the ingests write them."""
     return IngestRecords(settings.ingest_dir, settings.signals_dir / "rejects")
+
+
+def _promoted(registry: StrategyRegistry, platform: Platform) -> StrategyRegistry:
+    """Every ``live`` or ``validated`` tag passes the promotion gate (issue 15, R8.8), CLI
+    and API alike; the research parts are built on the first such tag, not before."""
+    from quantdesk.services.validation.promotion import PROMOTION_TAGS
+
+    def guard(version: StrategyVersion, tag: str) -> None:
+        if tag in PROMOTION_TAGS:
+            platform.research.promotion.check_tag(version, tag)
+
+    registry.guard_tags(guard)
+    return registry
 
 
 def _validated(

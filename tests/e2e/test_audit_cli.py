@@ -28,7 +28,7 @@ def run(home: Path, *args: str | Path) -> Result:
 def registered(home: Path) -> None:
     for args in (
         ("strategy", "add", EXAMPLES / "trend_following.yaml"),
-        ("strategy", "tag", "trend-syn01@1", "live"),
+        ("strategy", "tag", "trend-syn01@1", "paper"),
     ):
         assert run(home, *args).exit_code == 0
 
@@ -47,7 +47,7 @@ def test_verify_names_every_break_and_exits_4(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_AUDIT_BROKEN
     assert "audit log broken: 2 break(s) (2 events, 0 run anchors, unkeyed" in result.output
     assert "version trend-syn01@1: content hashes to " in result.output
-    assert "tag trend-syn01@live: actor stored 'mallory', logged " in result.output
+    assert "tag trend-syn01@paper: actor stored 'mallory', logged " in result.output
 
 
 def test_a_keyed_log_rejects_a_reseal_and_never_prints_the_key(

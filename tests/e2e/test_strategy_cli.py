@@ -51,9 +51,9 @@ def test_update_history_diff_tag_deprecate(cli: Cli, tmp_path: Path) -> None:
     assert "faster" in history and "│ 2 " in history
     diff = cli.ok("strategy", "diff", "trend-syn01", "1", "2")
     assert "parameters.fast_period" in diff and "10" in diff and "12" in diff
-    cli.ok("strategy", "tag", "trend-syn01@2", "live")
-    assert "fast_period: 12" in cli.ok("strategy", "show", "trend-syn01@live")
-    assert "trend-syn01" in cli.ok("strategy", "list", "--tag", "live")
+    cli.ok("strategy", "tag", "trend-syn01@2", "paper")
+    assert "fast_period: 12" in cli.ok("strategy", "show", "trend-syn01@paper")
+    assert "trend-syn01" in cli.ok("strategy", "list", "--tag", "paper")
     cli.ok("strategy", "deprecate", "trend-syn01@1", "--reason", "too slow")
     assert "DEPRECATED: too slow" in cli.ok("strategy", "show", "trend-syn01@1")
     assert "4 events" in cli.ok("audit", "verify")  # 2 versions, a tag, a deprecation
@@ -128,7 +128,7 @@ def test_unknown_strategy_and_missing_file(cli: Cli, tmp_path: Path) -> None:
 
 def test_audit_verify_reports_the_first_broken_link(cli: Cli) -> None:
     cli.ok("strategy", "add", EXAMPLES / "trend_following.yaml")
-    cli.ok("strategy", "tag", "trend-syn01@1", "validated")
+    cli.ok("strategy", "tag", "trend-syn01@1", "paper")
     with sqlite3.connect(cli.home / "quantdesk.db") as connection:
         connection.execute("UPDATE audit_events SET subject = 'trend-syn01@9' WHERE seq = 1")
     result = cli("audit", "verify")

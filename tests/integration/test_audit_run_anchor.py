@@ -29,7 +29,7 @@ def test_a_run_records_the_head_and_truncation_below_it_is_found(tmp_path: Path)
     run = desk.backtests.run_plan(request)
     assert run.audit_head == desk.registry.audit_head()
     assert run.audit_head is not None and run.audit_head.seq == 2
-    desk.registry.tag("trend-a", 2, "live", "bob")  # the log goes on past the anchor
+    desk.registry.tag("trend-a", 2, "paper", "bob")  # the log goes on past the anchor
     report = desk.registry.verify_audit()
     assert (report.breaks, report.anchors) == ([], 1)
 

@@ -36,13 +36,13 @@ def test_every_answer_with_content_matches_the_published_schema(tmp_path: Path) 
     with api_desk(home, runner=FakeBacktestRunner()) as api:
         api.desk.registry.register(trend("trend-a"), "tests")
         api.desk.registry.register(trend("trend-a", fast_period=11), "tests")
-        api.put("/strategies/trend-a/tags/live", json={"version": 1})
+        api.put("/strategies/trend-a/tags/paper", json={"version": 1})
         run_a, run_b = (
             api.post("/backtest", json={"strategies": ["trend-a"]}).json()["run_id"]
             for _ in range(2)
         )
         job_id = api.get("/jobs").json()["items"][0]["job_id"]
-        values = {"ref": "trend-a", "run_id": run_a, "job_id": job_id, "tag": "live"}
+        values = {"ref": "trend-a", "run_id": run_a, "job_id": job_id, "tag": "paper"}
         queries = {
             "/diff": {"from_version": 1, "to_version": 2},
             "/compare": {"a": run_a, "b": run_b},

@@ -84,12 +84,12 @@ def test_update_refuses_a_definition_of_another_strategy_and_an_unknown_one(
 def test_show_by_id_version_and_tag(api: ApiDesk) -> None:
     register(api)
     api.put("/strategies/trend-a", json={"definition": document(trend("trend-a", fast_period=12))})
-    assert api.put("/strategies/trend-a/tags/live", json={"version": 1}).status_code == 200
+    assert api.put("/strategies/trend-a/tags/paper", json={"version": 1}).status_code == 200
 
     assert api.get("/strategies/trend-a", Role.viewer).json()["version"] == 2
     assert api.get("/strategies/trend-a@1", Role.viewer).json()["version"] == 1
-    tagged = api.get("/strategies/trend-a@live", Role.viewer).json()
-    assert (tagged["version"], tagged["tags"]) == (1, ["live"])
+    tagged = api.get("/strategies/trend-a@paper", Role.viewer).json()
+    assert (tagged["version"], tagged["tags"]) == (1, ["paper"])
 
 
 def test_a_malformed_reference_is_422(api: ApiDesk) -> None:
@@ -99,7 +99,7 @@ def test_a_malformed_reference_is_422(api: ApiDesk) -> None:
 
 def test_unknown_strategy_version_and_tag_are_404(api: ApiDesk) -> None:
     register(api)
-    for ref in ("nope", "trend-a@7", "trend-a@live"):
+    for ref in ("nope", "trend-a@7", "trend-a@paper"):
         assert_problem(api.get(f"/strategies/{ref}"), 404)
 
 
@@ -119,7 +119,7 @@ def test_list_is_paged(api: ApiDesk) -> None:
 def test_list_filters_by_family_tag_text_and_deprecation(api: ApiDesk) -> None:
     for name in ("trend-a", "trend-b", "slow-c"):
         register(api, name)
-    api.put("/strategies/trend-b/tags/live", json={"version": 1})
+    api.put("/strategies/trend-b/tags/paper", json={"version": 1})
     api.post("/strategies/slow-c@1/deprecate", json={"reason": "retired"})
 
     def ids(**params: object) -> list[str]:
@@ -128,7 +128,7 @@ def test_list_filters_by_family_tag_text_and_deprecation(api: ApiDesk) -> None:
 
     assert ids() == ["trend-a", "trend-b"]
     assert ids(include_deprecated=True) == ["slow-c", "trend-a", "trend-b"]
-    assert ids(tag="live") == ["trend-b"]
+    assert ids(tag="paper") == ["trend-b"]
     assert ids(q="b", include_deprecated=True) == ["trend-b"]
     assert ids(family="mean_reversion") == []
     assert ids(family="trend_following") == ["trend-a", "trend-b"]
@@ -155,8 +155,8 @@ def test_history_and_diff(api: ApiDesk) -> None:
 def test_tag_refuses_a_bad_tag_and_an_unknown_version(api: ApiDesk) -> None:
     register(api)
     assert_problem(api.put("/strategies/trend-a/tags/Bad!", json={"version": 1}), 422)
-    assert_problem(api.put("/strategies/trend-a/tags/live", json={"version": 5}), 404)
-    assert_problem(api.put("/strategies/trend-a/tags/live", json={"version": 0}), 422)
+    assert_problem(api.put("/strategies/trend-a/tags/paper", json={"version": 5}), 404)
+    assert_problem(api.put("/strategies/trend-a/tags/paper", json={"version": 0}), 422)
 
 
 def test_deprecate_needs_a_pinned_reference(api: ApiDesk) -> None:
@@ -222,9 +222,9 @@ def test_the_registry_routes_on_postgresql(tmp_path: Path) -> None:
         api.put(
             "/strategies/trend-a", json={"definition": document(trend("trend-a", fast_period=12))}
         )
-        assert api.put("/strategies/trend-a/tags/live", json={"version": 1}).status_code == 200
-        assert api.get("/strategies/trend-a@live").json()["version"] == 1
-        assert api.get("/strategies", params={"tag": "live"}).json()["total"] == 1
+        assert api.put("/strategies/trend-a/tags/paper", json={"version": 1}).status_code == 200
+        assert api.get("/strategies/trend-a@paper").json()["version"] == 1
+        assert api.get("/strategies", params={"tag": "paper"}).json()["total"] == 1
         history = api.get("/strategies/trend-a/history").json()
         assert [v["version"] for v in history["items"]] == [1, 2]
         diff = api.get("/strategies/trend-a/diff", params={"from_version": 1, "to_version": 2})
