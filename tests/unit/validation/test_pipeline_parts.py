@@ -2,6 +2,7 @@
 regime labels, risk compliance over outcomes, the daily series of trials."""
 
 import itertools
+from typing import cast
 
 import numpy as np
 import pytest
@@ -9,15 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantdesk.domain.backtest import Metrics
+from quantdesk.domain.signals import AISignal
+from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.domain.trials import TrialOutcome
 from quantdesk.domain.validation.policy import Thresholds
 from quantdesk.domain.validation.report import PeriodRow, ValidationStep
 from quantdesk.services.performance import DAY_NS
+from quantdesk.services.ports import SignalStore
 from quantdesk.services.validation.checks import at_least, at_most, loss_at_most, step_report
 from quantdesk.services.validation.compliance import compliance_section
 from quantdesk.services.validation.periods import (
+    BUILTIN_SOURCE,
     UNKNOWN_REGIME,
+    RegimeLabeller,
     bar_labels,
     majority,
     period_ranges,
@@ -29,6 +35,8 @@ from quantdesk.services.validation.trial_series import (
     returns_matrix,
     thin,
 )
+from support.closes_catalog import InMemoryCloses, minute_closes
+from support.signals import signal
 
 STEP = ValidationStep.WALK_FORWARD
 T0 = 1_704_067_200_000_000_000
@@ -150,6 +158,56 @@ def test_the_worst_period_and_regime_are_named() -> None:
     assert section.worst_period == 2
     assert section.worst_regime == "bear_volatile"  # mean -0.01 vs bull_quiet's -0.005
     assert (check.value, check.passed) == (-0.03, False)
+
+
+class _Signals:
+    """Only what the labeller reads of a signal store: flush and query."""
+
+    def __init__(self, signals: list[AISignal]) -> None:
+        self._signals = signals
+
+    def flush(self) -> int:
+        return 0
+
+    def query(self, **_: object) -> list[AISignal]:
+        return self._signals
+
+
+def _regime_definition(subscribed: bool) -> StrategyDefinition:
+    return parse_definition(
+        {
+            "strategy_id": "r",
+            "family": "trend_following",
+            "name": "r",
+            "instruments": ["ACME.XNAS"],
+            "signal_subscriptions": ["REGIME_PREDICTION"] if subscribed else [],
+            "parameters": {"fast_period": 5, "slow_period": 20, "trade_size": "10"},
+        }
+    )
+
+
+def test_periods_take_the_strategys_regime_signals_when_it_subscribes() -> None:
+    day0 = T0 // DAY_NS * DAY_NS
+    ranges = [(day0, day0 + DAY_NS - 1), (day0 + DAY_NS, day0 + 2 * DAY_NS - 1)]
+    regimes = [
+        signal(
+            signal_type="REGIME_PREDICTION",
+            ts_event=day0 + hour * 3_600_000_000_000,
+            value={"label": label, "probabilities": {"bull": 0.6, "bear": 0.4}},
+        )
+        for hour, label in ((1, "bull"), (2, "bull"), (3, "bear"), (30, "bear"))
+    ]
+    closes = InMemoryCloses()
+    rng = np.random.default_rng(1)
+    ts, close = minute_closes(0.001 * rng.standard_normal(3000))
+    closes.put("ACME.XNAS", ts, close)
+    labeller = RegimeLabeller(closes.as_catalog(), cast(SignalStore, _Signals(regimes)))
+    source, labels = labeller.label(_regime_definition(True), ranges)
+    assert (source, labels) == ("test-model", ["bull", "bear"])
+    source, _ = labeller.label(_regime_definition(False), ranges)
+    assert source == BUILTIN_SOURCE  # not subscribed: the built-in model
+    empty = RegimeLabeller(closes.as_catalog(), cast(SignalStore, _Signals([])))
+    assert empty.label(_regime_definition(True), ranges)[0] == BUILTIN_SOURCE
 
 
 # --- compliance ------------------------------------------------------------------------------
