@@ -167,6 +167,20 @@ def test_progress_has_one_task_per_step_and_trials_advance_it(edge: Validated) -
     assert sum(progress.advanced.values()) == report.trials_run
 
 
+def test_two_worker_processes_give_the_same_validation(edge: Validated) -> None:
+    research = edge.desk.research
+    again = research.validation.run(edge.ref, policy=QUICK_POLICY.name, workers=2)
+    report = research.promotion.reports.load(again.validation_id)
+    assert again.validation_id != edge.record.validation_id
+    assert again.fingerprints_sha256 == edge.record.fingerprints_sha256
+    assert report.steps == [
+        s.model_copy(update={"seconds": r.seconds})
+        for s, r in zip(edge.report.steps, report.steps, strict=True)
+    ]
+    assert report.overfitting == edge.report.overfitting
+    assert report.walk_forward == edge.report.walk_forward
+
+
 def test_the_candidate_is_an_ordinary_backtest(edge: Validated) -> None:
     result = edge.desk.backtests.run(
         BacktestRequest(strategies=[edge.ref], engine={"log_level": "OFF"})
