@@ -109,7 +109,8 @@ def overfitting_step(
         n_obs, groups=policy.groups, test_groups=policy.test_groups, purge=purge, embargo=embargo
     )
     result = pbo(matrix, splits)
-    sharpes = [s for s in (_per_observation_sharpe(matrix[:, i]) for i in range(len(ran))) if s]
+    found = (_per_observation_sharpe(matrix[:, i]) for i in range(len(ran)))
+    sharpes = [s for s in found if s is not None]  # a set that never traded has none
     variance = float(np.var(sharpes, ddof=1)) if len(sharpes) >= 2 else 0.0
     _, candidate_returns = daily_returns(candidate)
     trials = max(len(ctx.parameter_sets), len(ran))
