@@ -102,3 +102,25 @@ def test_failing_versions_cannot_go_live_passing_ones_can(cli: Cli, tmp_path: Pa
     with pytest.raises(PromotionRefusedError):
         desk.research.promotion.require_tradable("trend", 2)
     assert desk.research.promotion.require_tradable("trend", 1).passed  # type: ignore[union-attr]
+
+
+def test_a_range_too_short_for_the_steps_fails_with_the_reasons(cli: Cli, tmp_path: Path) -> None:
+    every_step = tmp_path / "every.yaml"
+    every_step.write_text(GATE_POLICY.replace("name: gate", "name: every").split("skip_steps")[0])
+    cli.ok("validation", "policy", "set", every_step)
+    short = cli(
+        "validation", "run", "trend@1", "--policy", "every",
+        "--start", "2024-01-10", "--end", "2024-01-12T23:59Z", "--json",
+    )  # fmt: skip
+    assert short.exit_code == EXIT_GATE_FAILED, short.output
+    record = json.loads(short.output)
+    assert {"periods_ran", "walk_forward_ran", "overfitting_ran"} <= set(record["failed_checks"])
+    report = json.loads(cli.ok("validation", "show", record["validation_id"], "--json"))
+    skipped = {s["step"] for s in report["steps"] if s["skipped"]}
+    assert skipped == {"walk_forward", "overfitting"}  # refused up front, before any trial
+    assert not any(s["trials"] for s in report["steps"] if s["skipped"])
+    assert len(report["warnings"]) == 2 and all(" skipped: " in w for w in report["warnings"])
+    # the periods ran, but a day of bars cannot warm up a 50-bar average: no evidence there
+    [ran] = [c for c in report["steps"][0]["checks"] if c["name"] == "periods_ran"]
+    assert ran["value"] == 2 and "needs 50 bars" in ran["detail"]  # 2 whole days: 2 periods
+    assert "trend@1 may not trade" in cli.refused("strategy", "tag", "trend@1", "live")

@@ -86,10 +86,18 @@ def _per_observation_sharpe(returns: np.ndarray) -> float | None:
     return float(np.mean(returns)) / std if std > 0 else None
 
 
+def _too_few_days(days: int, groups: int) -> None:
+    if days < 2 * groups:
+        raise InvalidInputError(
+            f"{days} days of returns are too few for {groups} CPCV groups (at least {2 * groups})"
+        )
+
+
 def overfitting_step(
     ctx: ValidationContext, candidate: TrialOutcome
 ) -> tuple[OverfittingSection, StepReport]:
     policy = ctx.policy.overfitting
+    _too_few_days(len(candidate.daily_ts), policy.groups)  # before running any configuration
     points = configurations(ctx, policy.configurations)
     specs = [ctx.spec(f"config-{i}", apply(ctx.definition, p)) for i, p in enumerate(points)][1:]
     outcomes = [candidate, *ctx.run(specs)]
@@ -98,11 +106,7 @@ def overfitting_step(
         raise InvalidInputError("fewer than two parameter sets ran over the range: no PBO")
     days, matrix = returns_matrix(ran)
     n_obs = int(days.shape[0])
-    if n_obs < 2 * policy.groups:
-        raise InvalidInputError(
-            f"{n_obs} days of returns are too few for {policy.groups} CPCV groups "
-            f"(at least {2 * policy.groups})"
-        )
+    _too_few_days(n_obs, policy.groups)
     purge = purge_days(ctx, ran)
     embargo = math.ceil(policy.embargo_fraction * n_obs)
     splits = cpcv_splits(

@@ -189,6 +189,20 @@ def periods_section(
         thresholds.min_worst_period_return,
         detail or ("" if worst is None else f"period {worst.index} ({worst.regime})"),
     )
+    if failed:  # a period the version cannot run in is evidence missing, whatever the policy
+        first = failed[0]
+        checks.append(
+            Check(
+                name="periods_ran",
+                step=ValidationStep.PERIODS,
+                passed=False,
+                value=float(len(failed)),
+                threshold=0.0,
+                comparison="<=",
+                detail=f"{len(failed)} of {len(rows)} period(s) did not run; period "
+                f"{first.index}: {first.error}",
+            )
+        )
     section = PeriodsSection(
         regime_source=source,
         periods=list(rows),
