@@ -20,7 +20,7 @@ from quantdesk.domain.validation.report import BaselinesSection, StepReport, Val
 from quantdesk.services.ports import MarketDataCatalog
 from quantdesk.services.validation.checks import at_most, step_report
 from quantdesk.services.validation.context import ValidationContext
-from quantdesk.services.validation.resampling import (  # type: ignore[import-not-found]
+from quantdesk.services.validation.resampling import (
     bootstrap_p_value,
     buy_and_hold_return,
     random_entry_returns,

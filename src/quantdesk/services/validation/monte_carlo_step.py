@@ -12,11 +12,10 @@ from quantdesk.domain.trials import TrialOutcome
 from quantdesk.domain.validation.report import MonteCarloSection, StepReport, ValidationStep
 from quantdesk.services.validation.checks import loss_at_most, step_report
 from quantdesk.services.validation.context import ValidationContext
-from quantdesk.services.validation.resampling import daily_bootstrap, trade_order_bootstrap  # type: ignore[import-not-found]  # [H1], late
+from quantdesk.services.validation.resampling import daily_bootstrap, trade_order_bootstrap
 from quantdesk.services.validation.trial_series import daily_returns, thin
 
 STEP = ValidationStep.MONTE_CARLO
-FAN_POINTS = 200
 
 
 def monte_carlo_step(
@@ -28,7 +27,7 @@ def monte_carlo_step(
     if returns.shape[0] < 2:
         raise InvalidInputError("fewer than two daily returns: nothing to bootstrap")
     trades = trade_order_bootstrap(candidate.trade_pnls, candidate.start_equity, samples, seed)
-    daily = daily_bootstrap(returns, candidate.start_equity, samples, seed, FAN_POINTS)
+    daily = daily_bootstrap(returns, candidate.start_equity, samples, seed)
     fan = {
         name: thin([(int(t), float(v)) for t, v in zip(candidate.daily_ts, path, strict=False)])
         for name, path in daily.fan.items()
