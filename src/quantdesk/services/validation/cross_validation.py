@@ -2,6 +2,7 @@
 
 Splits (López de Prado, *Advances in Financial Machine Learning*, ch. 7 and 12): the ``n``
 observations (days) are cut into ``groups`` contiguous groups (sizes differ by at most one);
+group ``g`` holds ``[g n // groups, (g + 1) n // groups)``;
 every combination of ``test_groups`` of them is one split's test set. Training is everything
 else, less ``purge`` observations right before each test block (their outcomes overlap the
 test) and ``embargo`` observations right after it (serial correlation leaks forwards). A
@@ -60,7 +61,7 @@ def cpcv_splits(
             code="invalid_cpcv",
             data={"groups": groups, "test_groups": test_groups},
         )
-    bounds = np.linspace(0, n_obs, groups + 1).astype(np.int64)
+    bounds = [i * n_obs // groups for i in range(groups + 1)]  # exact: no float rounding
     splits: list[Split] = []
     for combo in itertools.combinations(range(groups), test_groups):
         tested = np.zeros(n_obs, dtype=bool)
