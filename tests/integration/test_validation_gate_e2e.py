@@ -8,10 +8,6 @@ steps off (``skip_steps``: a recorded decision, not a silent pass) so each run i
 of trials; the full pipeline's verdicts are ``test_validation_pipeline``'s.
 """
 
-# isort: off
-import support.statistics_fallback  # noqa: F401  FALLBACK until [H1]'s statistics land
-
-# isort: on
 import json
 from pathlib import Path
 

@@ -11,10 +11,6 @@ One validation per market (module fixtures), under the quick policy of
 ``support.validation_markets`` (~35 trials of 2,880 hourly bars each).
 """
 
-# isort: off
-import support.statistics_fallback  # noqa: F401  FALLBACK until [H1]'s statistics land
-
-# isort: on
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass

@@ -1,10 +1,6 @@
 """The pipeline's step helpers without the engine: walk-forward efficiency, the overfitting
 step's configurations and purge, the baselines' scale and holding times."""
 
-# isort: off
-import support.statistics_fallback  # noqa: F401  FALLBACK until [H1]'s statistics land
-
-# isort: on
 from typing import Any
 
 import numpy as np

@@ -29,7 +29,7 @@ def monte_carlo_step(
     trades = trade_order_bootstrap(candidate.trade_pnls, candidate.start_equity, samples, seed)
     daily = daily_bootstrap(returns, candidate.start_equity, samples, seed)
     fan = {
-        name: thin([(int(t), float(v)) for t, v in zip(candidate.daily_ts, path, strict=False)])
+        name: thin([(int(t), float(v)) for t, v in zip(candidate.daily_ts, path, strict=True)])
         for name, path in daily.fan.items()
     }
     section = MonteCarloSection(
@@ -43,7 +43,7 @@ def monte_carlo_step(
         daily_max_drawdown=daily.max_drawdown,
         fan=fan,
     )
-    worst = daily.max_drawdown.p95  # the 95th percentile of the drawdowns' size
+    worst = daily.max_drawdown.p95  # the 95th percentile of the drawdowns' sizes
     checks = loss_at_most(
         "monte_carlo_drawdown",
         STEP,

@@ -27,8 +27,8 @@ from quantdesk.domain.validation.report import OverfittingSection, StepReport, V
 from quantdesk.services.performance import DAY_NS
 from quantdesk.services.validation.checks import at_least, at_most, step_report
 from quantdesk.services.validation.context import ValidationContext, parameter_key
-from quantdesk.services.validation.cross_validation import cpcv_splits, pbo  # type: ignore[import-not-found]  # [H1], late
-from quantdesk.services.validation.overfitting import deflated_sharpe  # type: ignore[import-not-found]  # [H1], late
+from quantdesk.services.validation.cross_validation import cpcv_splits, pbo
+from quantdesk.services.validation.overfitting import deflated_sharpe
 from quantdesk.services.validation.trial_series import daily_returns, returns_matrix
 
 STEP = ValidationStep.OVERFITTING

@@ -39,9 +39,12 @@ from quantdesk.services.ports.progress import ProgressReporter, SilentProgress
 from quantdesk.services.ports.scratch import ScratchCatalogs
 from quantdesk.services.ports.trials import TrialPool
 from quantdesk.services.registry import StrategyRegistry
+from quantdesk.services.validation.baselines import baselines_step
 from quantdesk.services.validation.checks import at_least, at_most, loss_at_most, step_report
 from quantdesk.services.validation.compliance import compliance_section
 from quantdesk.services.validation.context import ValidationContext
+from quantdesk.services.validation.monte_carlo_step import monte_carlo_step
+from quantdesk.services.validation.overfitting_step import overfitting_step
 from quantdesk.services.validation.periods import (
     RegimeLabeller,
     period_ranges,
@@ -51,6 +54,7 @@ from quantdesk.services.validation.periods import (
 from quantdesk.services.validation.policies import PolicyService
 from quantdesk.services.validation.promotion import PromotionGate
 from quantdesk.services.validation.stress_step import stress_step
+from quantdesk.services.validation.walk_forward import walk_forward_step
 
 CANDIDATE_TASK = "candidate backtest"
 PERIODS_TASK = "periods and regimes"
@@ -170,15 +174,6 @@ class ValidationService:
     # --- the steps ---------------------------------------------------------------------------
 
     def _steps(self, ctx: ValidationContext) -> tuple[TrialOutcome, dict[str, Any]]:
-        # TRANSITIONAL: the steps built on issue 15's statistics modules ([H1]: windows,
-        # cross-validation, deflated Sharpe, resampling) are imported here, when a validation
-        # runs, so the desk imports while those modules are not in the tree yet. Back to
-        # module imports once they land.
-        from quantdesk.services.validation.baselines import baselines_step
-        from quantdesk.services.validation.monte_carlo_step import monte_carlo_step
-        from quantdesk.services.validation.overfitting_step import overfitting_step
-        from quantdesk.services.validation.walk_forward import walk_forward_step
-
         parts = self._parts
         policy = ctx.policy
         with ctx.step(CANDIDATE_TASK, 1):

@@ -21,7 +21,7 @@ from quantdesk.domain.validation.report import (
     WalkForwardSection,
     WindowRow,
 )
-from quantdesk.domain.validation.windows import Window, walk_forward_windows  # type: ignore[import-not-found]  # [H1], late
+from quantdesk.domain.validation.windows import Window, walk_forward_windows
 from quantdesk.services.optimisation.service import OptimisationService
 from quantdesk.services.performance import DAY_NS
 from quantdesk.services.validation.checks import at_least, step_report
