@@ -1,10 +1,10 @@
 """Monte Carlo: how much of the candidate's path was the luck of the order things happened in.
 
 Two seeded resamplings of the candidate's own trial, no new backtests: its closed trades'
-pnls in a shuffled order (the same trades, another sequence: the drawdown the order hid),
-and its daily returns bootstrapped with replacement (other histories of the same return
-distribution). Each gives a distribution of final equity and maximum drawdown, reported by
-percentiles; the daily bootstrap's equity percentiles over time are the report's fan.
+pnls drawn with replacement into new sequences (the drawdowns the actual order hid), and its
+daily returns bootstrapped the same way (other histories of the same return distribution).
+Each gives a distribution of final equity and maximum drawdown, reported by percentiles;
+the daily bootstrap's equity percentiles over time are the report's fan.
 """
 
 from quantdesk.domain.errors import InvalidInputError
