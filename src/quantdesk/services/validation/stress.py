@@ -355,9 +355,7 @@ def stress_section(
     else:
         name = max((r for r in rows if r.loss is not None), key=lambda r: r.loss or 0.0)
         detail = f"worst: {name.scenario}"
-    checks = loss_at_most(
-        "stress_loss", STEP, None if worst is None else -worst, limit, detail
-    )
+    checks = loss_at_most("stress_loss", STEP, None if worst is None else -worst, limit, detail)
     untouched = before == after
     checks.append(
         Check(
