@@ -10,7 +10,7 @@ same numbers. Percentiles are numpy's default (linear interpolation).
   observed order hid.
 - Daily bootstrap: the daily returns drawn with replacement, compounded from the starting
   equity. The fan is the p5..p95 equity per step (step i = after i+1 returns), thinned to
-  at most ``fan_points`` steps (first and last kept; ``fan_steps`` names them).
+  at most ``fan_points`` steps when given (first and last kept; ``fan_steps`` names them).
 - Max drawdown is reported as a positive size: ``max(1 - equity / running peak)`` with the
   starting equity as the first peak (0.25 = a quarter of the peak lost).
 - Bootstrap p-value: the returns centred on 0 (the null: no edge) are resampled; the
@@ -106,9 +106,10 @@ def fan_indices(steps: int, fan_points: int) -> list[int]:
 
 
 def daily_bootstrap(
-    returns: Values, start_equity: float, samples: int, seed: int, fan_points: int
+    returns: Values, start_equity: float, samples: int, seed: int, fan_points: int | None = None
 ) -> DailyBootstrap:
-    """Compounded bootstrap paths of the daily returns: percentiles and the fan."""
+    """Compounded bootstrap paths of the daily returns: percentiles and the fan (every step
+    when ``fan_points`` is None, so the fan zips with the days' timestamps)."""
     _check_draws(samples, start_equity)
     r = np.asarray(returns, dtype=np.float64)
     if r.size == 0:
@@ -116,7 +117,7 @@ def daily_bootstrap(
     rng = np.random.default_rng(seed)
     drawn = r[rng.integers(0, r.size, size=(samples, r.size))]
     paths = (start_equity * np.cumprod(1.0 + drawn, axis=1)).astype(np.float64)
-    steps = fan_indices(r.size, fan_points)
+    steps = list(range(r.size)) if fan_points is None else fan_indices(r.size, fan_points)
     bands = np.percentile(paths[:, steps], PERCENTILE_LEVELS, axis=0)
     return DailyBootstrap(
         final_equity=percentiles(paths[:, -1]),
