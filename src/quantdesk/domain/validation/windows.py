@@ -1,44 +1,30 @@
-"""Walk-forward windows: in-sample parts to fit on, each followed by an out-of-sample part.
+"""Walk-forward windows: in-sample ranges to fit on, each followed by its out-of-sample range.
 
-Ranges are inclusive like ``BacktestRequest``'s: ``start_ns`` is the first bar close
-included, ``end_ns`` the last. The range is cut in units of ``align_ns`` (the bar step)
-counted from ``start_ns``: unit ``k`` holds the closes in ``[start + k*align, start +
-(k+1)*align - 1]``, so every part starts on ``start_ns + k * align_ns`` and ends one
-nanosecond before such a boundary (the last part is capped at ``end_ns``).
+Spec (ranges inclusive, as a ``BacktestRequest`` takes them; ``u = align_ns``):
 
-With ``U = (end_ns - start_ns) // align_ns + 1`` units, ``w`` windows and ratio ``r``:
-each out-of-sample (OOS) part is ``oos = floor(U / (w + r))`` units and the in-sample (IS)
-length ``is = floor(oos * r)`` units. The OOS parts are contiguous, equal and end at
-``end_ns`` (the most recent data is tested; the few units left over lie at the start).
-Rolling: window i's IS part is the ``is`` units just before its OOS part. Anchored: every
-IS part starts at ``start_ns`` and ends just before its OOS part (it grows). Either way an
-IS part never reaches into its own or any later OOS part.
+- ``units = (end_ns - start_ns) // u``; the out-of-sample length is ``oos = units //
+  (windows + in_sample_ratio)`` units and the in-sample length ``ins = floor(oos *
+  in_sample_ratio)`` units; both must be at least one unit, else the range is too short.
+- Window ``k`` (0-based) tests ``[start + (ins + k*oos)*u, start + (ins + (k+1)*oos)*u - 1]``;
+  the last window's test runs on to ``end_ns``, so no data at the end goes untested.
+- Rolling: window ``k`` fits on the ``ins`` units just before its test; anchored: on everything
+  from ``start_ns`` up to its test. Either way a fit ends 1 ns before its test starts: no
+  out-of-sample bar is ever in-sample, and the tests are disjoint and in time order.
 """
 
-import math
+from dataclasses import dataclass
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from quantdesk.domain.errors import InvalidInputError
 
-WalkForwardMode = Literal["rolling", "anchored"]
 
-
-class Window(BaseModel):
-    """One walk-forward window: fit on ``[is_start_ns, is_end_ns]``, test on the OOS part."""
-
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True)
+class Window:
     index: int
     is_start_ns: int
     is_end_ns: int
     oos_start_ns: int
     oos_end_ns: int
-
-
-def _invalid(message: str, **data: int | float | str) -> InvalidInputError:
-    return InvalidInputError(message, code="walk_forward_windows", data=data)
 
 
 def walk_forward_windows(
@@ -47,56 +33,32 @@ def walk_forward_windows(
     *,
     windows: int,
     in_sample_ratio: float,
-    mode: WalkForwardMode,
+    mode: Literal["rolling", "anchored"],
     align_ns: int,
 ) -> list[Window]:
-    """The windows of the module docstring, in time order (index 0 first).
-
-    Raises ``InvalidInputError`` (code ``walk_forward_windows``) for a bad argument or a
-    range too short for ``windows`` OOS parts of at least one unit each plus an IS part
-    of at least one unit.
-    """
-    if windows < 1:
-        raise _invalid(f"walk-forward needs at least one window, got {windows}", windows=windows)
-    if not (in_sample_ratio > 0 and math.isfinite(in_sample_ratio)):
-        raise _invalid(
-            f"the in-sample ratio must be positive, got {in_sample_ratio}",
-            in_sample_ratio=in_sample_ratio,
+    """The windows of the spec above; ``InvalidInputError`` when the range cannot hold them."""
+    if windows < 1 or in_sample_ratio <= 0 or align_ns < 1 or end_ns < start_ns:
+        raise InvalidInputError(
+            "walk-forward needs windows >= 1, an in-sample ratio > 0, an alignment >= 1 ns "
+            "and a range that is one",
+            code="invalid_windows",
+            data={"windows": windows, "in_sample_ratio": in_sample_ratio, "align_ns": align_ns},
         )
-    if align_ns < 1:
-        raise _invalid(f"the alignment step must be positive, got {align_ns}", align_ns=align_ns)
-    if mode not in ("rolling", "anchored"):
-        raise _invalid(f"unknown walk-forward mode {mode!r}", mode=str(mode))
-    if end_ns < start_ns:
-        raise _invalid("the range ends before it starts", start_ns=start_ns, end_ns=end_ns)
-    units = (end_ns - start_ns) // align_ns + 1
-    oos = int(units / (windows + in_sample_ratio))
-    while oos > 0 and oos * windows + math.floor(oos * in_sample_ratio) > units:
-        oos -= 1  # float rounding of the division above
-    is_len = math.floor(oos * in_sample_ratio)
-    if oos < 1 or is_len < 1:
-        raise _invalid(
-            f"the range holds {units} steps of {align_ns} ns: too few for {windows} "
-            f"out-of-sample parts with in-sample parts {in_sample_ratio}x as long",
-            units=units,
-            windows=windows,
-            in_sample_ratio=in_sample_ratio,
-            align_ns=align_ns,
-            start_ns=start_ns,
-            end_ns=end_ns,
+    units = (end_ns - start_ns) // align_ns
+    oos = int(units // (windows + in_sample_ratio))
+    ins = int(oos * in_sample_ratio)
+    if oos < 1 or ins < 1:
+        raise InvalidInputError(
+            f"the range holds {units} alignment units; {windows} walk-forward windows with an "
+            f"in-sample ratio of {in_sample_ratio:g} need at least "
+            f"{int(windows + in_sample_ratio) + 1}",
+            code="range_too_short",
+            data={"units": units, "windows": windows, "in_sample_ratio": in_sample_ratio},
         )
-    first_oos = units - windows * oos
     out: list[Window] = []
-    for i in range(windows):
-        oos_unit = first_oos + i * oos
-        is_unit = 0 if mode == "anchored" else oos_unit - is_len
-        out.append(
-            Window(
-                index=i,
-                is_start_ns=start_ns + is_unit * align_ns,
-                is_end_ns=start_ns + oos_unit * align_ns - 1,
-                oos_start_ns=start_ns + oos_unit * align_ns,
-                oos_end_ns=min(end_ns, start_ns + (oos_unit + oos) * align_ns - 1),
-            )
-        )
+    for k in range(windows):
+        oos_start = start_ns + (ins + k * oos) * align_ns
+        oos_end = end_ns if k == windows - 1 else oos_start + oos * align_ns - 1
+        is_start = start_ns if mode == "anchored" else oos_start - ins * align_ns
+        out.append(Window(k, is_start, oos_start - 1, oos_start, oos_end))
     return out

@@ -1,29 +1,28 @@
-"""Probabilistic and deflated Sharpe ratios (Bailey & López de Prado, 2012 and 2014).
+"""The probabilistic and the deflated Sharpe ratio (Bailey & López de Prado).
 
-Everything is per observation (not annualised): ``sr = mean(r) / std(r, ddof=1)``;
-``skew`` and ``kurtosis`` are the sample's population moments ``mean(z**3)`` and
-``mean(z**4)`` with ``z = (r - mean) / std(r, ddof=0)``; kurtosis is NOT excess (3 for a
-normal distribution).
+All Sharpe ratios here are per observation (daily), never annualised; ``kurtosis`` is the
+plain fourth standardised moment (3 for a normal distribution), ``skew`` the third, both of
+the sample with population moments.
 
-- PSR(SR*) = Φ((sr - SR*) * sqrt(n - 1) / sqrt(1 - skew*sr + (kurtosis - 1)/4 * sr²)):
-  the probability that the true Sharpe exceeds the benchmark SR*, given the track record.
-  The radicand is ``(1 - skew*sr/2)² + (kurtosis - 1 - skew²)/4 * sr² >= 0``; where it is 0
-  the estimate has no spread and PSR is 1, 0 or 1/2 as sr is above, below or at SR*.
-- E[max SR of N unskilled trials] = sqrt(V) * ((1 - g) Φ⁻¹(1 - 1/N) + g Φ⁻¹(1 - 1/(N e)))
-  with g the Euler-Mascheroni constant and V the variance of the trials' Sharpe ratios;
-  0 for N = 1 (nothing was selected).
-- DSR = PSR(SR0) with SR0 that expected maximum: the probability the Sharpe beats the best
-  of N lucky tries.
+- PSR (*The Sharpe Ratio Efficient Frontier*, 2012): the probability that the true Sharpe
+  exceeds ``sr_benchmark`` given ``n`` observations: ``Φ((SR - SR*) √(n - 1) / √(1 - g3 SR +
+  (g4 - 1)/4 SR²))`` (g3 skewness, g4 kurtosis). The root's argument is floored at 1e-12
+  (extreme moments can drive it below zero, where the formula means "no information").
+- Expected maximum Sharpe of ``N`` independent trials with Sharpe variance ``V`` when the
+  true Sharpe is 0 (*The Deflated Sharpe Ratio*, 2014, eq. 2): ``SR0 = √V ((1 - g) Φ⁻¹(1 -
+  1/N) + g Φ⁻¹(1 - 1/(N e)))``, g the Euler-Mascheroni constant; 0 for ``N <= 1`` or ``V <= 0``.
+- DSR: the PSR with ``SR* = SR0``: the probability that the best of all the trials tried
+  is not a false discovery.
 """
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
 
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.services.columns import Float64Array
 
 EULER_GAMMA = 0.5772156649015329
 _NORMAL = NormalDist()
@@ -31,73 +30,62 @@ _NORMAL = NormalDist()
 
 @dataclass(frozen=True)
 class SharpeStats:
-    """The moments of one return series and its PSR (vs 0) and DSR (vs ``sr0``)."""
-
     sr: float
     skew: float
     kurtosis: float
     n: int
-    psr: float
-    sr0: float
-    dsr: float
+    psr: float  # P(SR > 0)
+    sr0: float  # expected maximum Sharpe of the trials
+    dsr: float  # P(SR > SR0)
 
 
 def probabilistic_sharpe(
     sr: float, sr_benchmark: float, n: int, skew: float, kurtosis: float
 ) -> float:
-    """PSR of the module docstring; ``n >= 2`` observations."""
     if n < 2:
         raise InvalidInputError(
-            f"a probabilistic Sharpe needs at least 2 observations, got {n}",
-            code="sharpe_undefined",
+            "the probabilistic Sharpe ratio needs at least two observations",
+            code="too_few_returns",
             data={"n": n},
         )
-    radicand = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr
-    diff = sr - sr_benchmark
-    if radicand <= 0.0:
-        return 1.0 if diff > 0 else 0.0 if diff < 0 else 0.5
-    return _NORMAL.cdf(diff * math.sqrt(n - 1) / math.sqrt(radicand))
+    spread = max(1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr, 1e-12)
+    return _NORMAL.cdf((sr - sr_benchmark) * math.sqrt(n - 1) / math.sqrt(spread))
 
 
 def expected_max_sharpe(trials: int, variance: float) -> float:
-    """E[max] of ``trials`` Sharpe ratios drawn with variance ``variance`` and mean 0."""
-    if trials < 1 or variance < 0 or not math.isfinite(variance):
-        raise InvalidInputError(
-            "the expected maximum Sharpe needs trials >= 1 and a finite variance >= 0",
-            code="sharpe_undefined",
-            data={"trials": trials, "variance": variance},
-        )
-    if trials == 1:
+    if trials <= 1 or variance <= 0:
         return 0.0
     first = _NORMAL.inv_cdf(1.0 - 1.0 / trials)
     second = _NORMAL.inv_cdf(1.0 - 1.0 / (trials * math.e))
     return math.sqrt(variance) * ((1.0 - EULER_GAMMA) * first + EULER_GAMMA * second)
 
 
-def moments(returns: Sequence[float] | np.ndarray) -> tuple[float, float, float, int]:
-    """(sr, skew, kurtosis, n) of the module docstring; raises for < 2 or constant returns."""
+def moments(returns: Float64Array) -> tuple[float, float, float]:
+    """Sharpe (mean / std with ddof 1), skewness and kurtosis (population moments)."""
     r = np.asarray(returns, dtype=np.float64)
-    n = int(r.shape[0])
-    std = float(np.std(r, ddof=1)) if n >= 2 else 0.0
-    if n < 2 or not std > 0 or not math.isfinite(std):
+    if r.shape[0] < 3:
         raise InvalidInputError(
-            f"a Sharpe ratio needs at least 2 returns that vary ({n} given)",
-            code="sharpe_undefined",
-            data={"n": n},
+            f"{r.shape[0]} returns are too few for a Sharpe ratio's distribution (3 at least)",
+            code="too_few_returns",
+            data={"n": int(r.shape[0])},
         )
-    mean = float(np.mean(r))
-    z = (r - mean) / float(np.std(r, ddof=0))
-    return mean / std, float(np.mean(z**3)), float(np.mean(z**4)), n
+    std = float(r.std(ddof=1))
+    if std == 0 or not math.isfinite(std):
+        raise InvalidInputError(
+            "the returns do not vary: their Sharpe ratio is undefined",
+            code="constant_returns",
+            data={"n": int(r.shape[0])},
+        )
+    centred = r - r.mean()
+    pop = float(np.sqrt(np.mean(centred**2)))
+    z = centred / pop
+    return float(r.mean()) / std, float(np.mean(z**3)), float(np.mean(z**4))
 
 
-def deflated_sharpe(
-    returns: Sequence[float] | np.ndarray, *, trials: int, sharpe_variance: float
-) -> SharpeStats:
-    """Moments, PSR vs 0 and DSR vs E[max SR of ``trials``] of one return series.
-
-    ``sharpe_variance`` is the variance of the trials' per-observation Sharpe ratios.
-    """
-    sr, skew, kurtosis, n = moments(returns)
+def deflated_sharpe(returns: Float64Array, *, trials: int, sharpe_variance: float) -> SharpeStats:
+    """PSR against 0 and DSR against the expected best of ``trials`` for the returns."""
+    sr, skew, kurtosis = moments(returns)
+    n = int(np.asarray(returns).shape[0])
     sr0 = expected_max_sharpe(trials, sharpe_variance)
     return SharpeStats(
         sr=sr,

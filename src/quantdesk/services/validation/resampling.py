@@ -1,31 +1,25 @@
-"""Resampling: Monte Carlo paths, a bootstrap p-value and the baselines' returns.
+"""Resampling for Monte Carlo and significance: seeded, vectorised, deterministic.
 
-All draws come from ``numpy.random.default_rng(seed)``: the same inputs and seed give the
-same numbers. Percentiles are numpy's default (linear interpolation).
-
-- Trade-order bootstrap: the closed trades' pnls drawn WITH replacement (``samples`` x
-  trades), chained from the starting equity. A pure permutation would be no use for final
-  equity (a sum does not depend on order: every path ends at the same equity), so other
-  histories of the same trade distribution are drawn instead; their drawdowns show what the
-  observed order hid.
-- Daily bootstrap: the daily returns drawn with replacement, compounded from the starting
-  equity. The fan is the p5..p95 equity per step (step i = after i+1 returns), thinned to
-  at most ``fan_points`` steps when given (first and last kept; ``fan_steps`` names them).
-- Max drawdown is reported as a positive size: ``max(1 - equity / running peak)`` with the
-  starting equity as the first peak (0.25 = a quarter of the peak lost).
-- Bootstrap p-value: the returns centred on 0 (the null: no edge) are resampled; the
-  one-sided p-value is ``(1 + #{resampled mean >= observed mean}) / (1 + samples)``.
-- Random entries: the same closes, ``k = max(1, round(exposure * n / mean(holding)))``
-  trades per seed with holding times drawn from the strategy's own (in bars), placed at
-  random without overlap (uniform gaps), long (or a random side each with
-  ``sides="both"``; a short earns minus the long's log return). The total return per seed
-  is ``exp(sum of side * log return held) - 1``: fully invested while in the market.
+- ``trade_order_bootstrap``: the closed trades' pnls drawn WITH replacement (a permutation
+  would leave the final equity constant; only drawdowns would vary), ``samples`` sequences
+  of the same length, equity ``start + cumsum``; percentiles of the final equity and of the
+  maximum drawdown's size (``1 - min(equity / running peak)``, the start counted as a peak).
+- ``daily_bootstrap``: the daily returns drawn with replacement, equity ``start * cumprod(1 +
+  r)``; the same percentiles, and the fan: per day the 5/25/50/75/95th percentile of the
+  paths' equity after that day (one value per return, in order).
+- ``bootstrap_p_value``: one-sided p-value of the mean daily return under "no edge": the
+  returns centred on 0 are resampled and ``p = (1 + #{mean* >= mean}) / (1 + samples)``.
+- ``random_entry_returns``: per seed, a strategy with no information that trades like the
+  candidate: holding times drawn from the candidate's (in bars), a random side per trade,
+  flat gaps drawn uniformly from ``[0, 2 h (1 - exposure) / exposure]`` so that about
+  ``exposure`` of the bars are in the market; its total return, fully invested, is the
+  product over trades of ``1 + side (exit / entry - 1)`` minus 1.
+Percentiles interpolate linearly (numpy's default). Every draw comes from
+``numpy.random.default_rng(seed)``: the same seed gives the same numbers.
 """
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
@@ -33,156 +27,151 @@ from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.validation.report import Percentiles
 from quantdesk.services.columns import Float64Array
 
-PERCENTILE_LEVELS = (5, 25, 50, 75, 95)
-FAN_NAMES = tuple(f"p{q}" for q in PERCENTILE_LEVELS)
-
-Values = Sequence[float] | Float64Array
+FAN_PERCENTILES = (5, 25, 50, 75, 95)
+_CELLS_MAX = 50_000_000  # samples x length held at once (400 MB of float64)
 
 
 @dataclass(frozen=True)
-class TradeBootstrap:
+class Distribution:
     final_equity: Percentiles
-    max_drawdown: Percentiles  # positive sizes
+    max_drawdown: Percentiles  # sizes: 0.12 is a 12% drawdown
 
 
 @dataclass(frozen=True)
-class DailyBootstrap:
-    final_equity: Percentiles
-    max_drawdown: Percentiles  # positive sizes
-    fan: dict[str, list[float]]  # "p5".."p95": equity at each of ``fan_steps``
-    fan_steps: list[int]  # step i: the equity after returns 0..i
+class DailyDistribution(Distribution):
+    fan: dict[str, list[float]]  # "p5".."p95": equity after each day
 
 
-def _invalid(message: str, **data: int | float | str) -> InvalidInputError:
-    return InvalidInputError(message, code="resampling", data=data)
-
-
-def percentiles(values: Values) -> Percentiles:
-    """p5, p25, p50, p75, p95 of at least one finite value."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.size == 0:
-        raise _invalid("no values to take percentiles of")
-    p = np.percentile(v, PERCENTILE_LEVELS)
+def percentiles(values: Sequence[float] | Float64Array) -> Percentiles:
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape[0] == 0:
+        raise InvalidInputError("no values to take percentiles of", code="no_values")
+    p = np.percentile(array, FAN_PERCENTILES)
     return Percentiles(p5=p[0], p25=p[1], p50=p[2], p75=p[3], p95=p[4])
 
 
-def max_drawdowns(paths: Float64Array, start_equity: float) -> Float64Array:
-    """Positive max drawdown of each row of equity, the starting equity its first peak."""
-    peaks = np.maximum(np.maximum.accumulate(paths, axis=1), start_equity)
-    sizes: Float64Array = np.max(1.0 - paths / peaks, axis=1).clip(min=0.0)
-    return sizes
+def _drawdown_sizes(equity: Float64Array, start_equity: float) -> Float64Array:
+    peaks = np.maximum(np.maximum.accumulate(equity, axis=1), start_equity)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        worst = np.min(equity / peaks - 1.0, axis=1)
+    return np.asarray(-np.minimum(worst, 0.0), np.float64)
 
 
-def _check_draws(samples: int, start_equity: float) -> None:
-    if samples < 1:
-        raise _invalid(f"at least one sample is needed, got {samples}", samples=samples)
-    if not start_equity > 0:
-        raise _invalid("the starting equity must be positive", start_equity=start_equity)
+def _check_size(samples: int, length: int) -> None:
+    if samples < 1 or samples * max(length, 1) > _CELLS_MAX:
+        raise InvalidInputError(
+            f"{samples:,} samples of {length:,} steps exceed what a bootstrap may hold",
+            code="bootstrap_too_large",
+            data={"samples": samples, "length": length},
+        )
 
 
 def trade_order_bootstrap(
-    pnls: Values, start_equity: float, samples: int, seed: int
-) -> TradeBootstrap | None:
-    """Final equity and max drawdown of trades drawn with replacement; None without trades."""
-    _check_draws(samples, start_equity)
-    p = np.asarray(pnls, dtype=np.float64)
-    if p.size == 0:
+    pnls: Sequence[float], start_equity: float, samples: int, seed: int
+) -> Distribution | None:
+    """None without trades."""
+    drawn = np.asarray(pnls, dtype=np.float64)
+    if drawn.shape[0] == 0:
         return None
+    _check_size(samples, drawn.shape[0])
     rng = np.random.default_rng(seed)
-    drawn = p[rng.integers(0, p.size, size=(samples, p.size))]
-    paths = start_equity + np.cumsum(drawn, axis=1)
-    return TradeBootstrap(
+    draws = rng.choice(drawn, size=(samples, drawn.shape[0]))
+    paths = np.asarray(start_equity + np.cumsum(draws, axis=1), np.float64)
+    return Distribution(
         final_equity=percentiles(paths[:, -1]),
-        max_drawdown=percentiles(max_drawdowns(paths, start_equity)),
+        max_drawdown=percentiles(_drawdown_sizes(paths, start_equity)),
     )
-
-
-def fan_indices(steps: int, fan_points: int) -> list[int]:
-    """At most ``fan_points`` (>= 2) increasing steps of ``range(steps)``, ends included."""
-    if steps <= fan_points:
-        return list(range(steps))
-    picked = np.unique(np.round(np.linspace(0, steps - 1, max(2, fan_points))).astype(np.int64))
-    return [int(i) for i in picked]
 
 
 def daily_bootstrap(
-    returns: Values, start_equity: float, samples: int, seed: int, fan_points: int | None = None
-) -> DailyBootstrap:
-    """Compounded bootstrap paths of the daily returns: percentiles and the fan (every step
-    when ``fan_points`` is None, so the fan zips with the days' timestamps)."""
-    _check_draws(samples, start_equity)
+    returns: Float64Array, start_equity: float, samples: int, seed: int
+) -> DailyDistribution:
     r = np.asarray(returns, dtype=np.float64)
-    if r.size == 0:
-        raise _invalid("no daily returns to bootstrap")
+    if r.shape[0] < 2:
+        raise InvalidInputError(
+            "fewer than two daily returns: nothing to bootstrap", code="too_few_returns"
+        )
+    _check_size(samples, r.shape[0])
     rng = np.random.default_rng(seed)
-    drawn = r[rng.integers(0, r.size, size=(samples, r.size))]
-    paths = (start_equity * np.cumprod(1.0 + drawn, axis=1)).astype(np.float64)
-    steps = list(range(r.size)) if fan_points is None else fan_indices(r.size, fan_points)
-    bands = np.percentile(paths[:, steps], PERCENTILE_LEVELS, axis=0)
-    return DailyBootstrap(
+    growth = 1.0 + rng.choice(r, size=(samples, r.shape[0]))
+    paths = np.asarray(start_equity * np.cumprod(growth, axis=1), np.float64)
+    bands = np.percentile(paths, FAN_PERCENTILES, axis=0)
+    return DailyDistribution(
         final_equity=percentiles(paths[:, -1]),
-        max_drawdown=percentiles(max_drawdowns(paths, start_equity)),
-        fan={name: [float(x) for x in band] for name, band in zip(FAN_NAMES, bands, strict=True)},
-        fan_steps=steps,
+        max_drawdown=percentiles(_drawdown_sizes(paths, start_equity)),
+        fan={
+            f"p{q}": [float(v) for v in band]
+            for q, band in zip(FAN_PERCENTILES, bands, strict=True)
+        },
     )
 
 
-def bootstrap_p_value(daily_returns: Values, samples: int, seed: int) -> float:
-    """One-sided p-value of the mean return being > 0, by a centred bootstrap."""
-    r = np.asarray(daily_returns, dtype=np.float64)
-    if r.size < 2 or samples < 1:
-        raise _invalid("a bootstrap p-value needs >= 2 returns and >= 1 sample", n=int(r.size))
-    observed = float(np.mean(r))
-    centred = r - observed
+def bootstrap_p_value(returns: Float64Array, samples: int, seed: int) -> float:
+    r = np.asarray(returns, dtype=np.float64)
+    if r.shape[0] < 2:
+        raise InvalidInputError("fewer than two daily returns: no p-value", code="too_few_returns")
+    _check_size(samples, r.shape[0])
     rng = np.random.default_rng(seed)
-    means = centred[rng.integers(0, r.size, size=(samples, r.size))].mean(axis=1)
-    # a tolerance so that float residue of the centring does not decide a tie
-    at_or_above = int(np.count_nonzero(means >= observed - 1e-15 * max(1.0, abs(observed))))
-    return (1 + at_or_above) / (1 + samples)
+    observed = float(r.mean())
+    means = rng.choice(r - observed, size=(samples, r.shape[0])).mean(axis=1)
+    return float((1 + np.count_nonzero(means >= observed)) / (1 + samples))
 
 
-def buy_and_hold_return(closes: Values) -> float:
-    """Total return of holding from the first close to the last."""
+def buy_and_hold_return(closes: Float64Array) -> float:
     c = np.asarray(closes, dtype=np.float64)
-    if c.size < 2 or not c[0] > 0:
-        raise _invalid("buy-and-hold needs >= 2 closes, the first positive", n=int(c.size))
+    if c.shape[0] < 2 or not c[0] > 0:
+        raise InvalidInputError(
+            "buy-and-hold needs two closes and a positive first one", code="too_few_closes"
+        )
     return float(c[-1] / c[0] - 1.0)
 
 
 def random_entry_returns(
-    closes: Values,
+    closes: Float64Array,
     *,
     holding_bars: Sequence[int],
-    exposure: float | None,
+    exposure: float,
     seeds: int,
     seed: int,
-    sides: Literal["long", "both"] = "long",
 ) -> Float64Array:
-    """Total return per seed of random entries with the strategy's holding times.
-
-    ``exposure`` is the fraction of bars in the market (None: the holding times' share of
-    one trade each, i.e. the minimum); holding times longer than the data are capped.
-    """
+    """Total return of each of ``seeds`` random-entry strategies (see the module's spec)."""
     c = np.asarray(closes, dtype=np.float64)
-    if c.size < 2 or np.any(c <= 0):
-        raise _invalid("random entries need >= 2 positive closes", n=int(c.size))
-    if not holding_bars or min(holding_bars) < 1 or seeds < 1:
-        raise _invalid("random entries need holding times >= 1 bar and >= 1 seed", seeds=seeds)
-    n = c.size - 1  # bar returns: j from close j to close j + 1
-    holds_pool = np.minimum(np.asarray(holding_bars, dtype=np.int64), n)
-    share = 0.0 if exposure is None or not math.isfinite(exposure) else min(max(exposure, 0), 1)
-    k = max(1, round(share * n / float(np.mean(holds_pool))))
+    holds = np.asarray([h for h in holding_bars if h >= 1], dtype=np.int64)
+    if c.shape[0] < 2 or holds.shape[0] == 0 or seeds < 1:
+        raise InvalidInputError(
+            "random entries need two closes, a holding time of a bar or more and one seed",
+            code="too_few_closes",
+        )
+    out = np.zeros(seeds, dtype=np.float64)
+    if exposure <= 0:
+        return out
+    share = min(exposure, 1.0)
+    n = c.shape[0] - 1  # bars a position can be held over
+    most = n // int(holds.min()) + 1  # trades one path can hold at the most
+    _check_size(seeds, most)
     rng = np.random.default_rng(seed)
-    holds = holds_pool[rng.integers(0, holds_pool.size, size=(seeds, k))]
-    held_before = np.cumsum(holds, axis=1) - holds  # bars held by earlier trades
-    free = np.maximum(n - holds.sum(axis=1), 0)
-    cuts = np.sort(rng.integers(0, free[:, None] + 1, size=(seeds, k)), axis=1)
-    entry = np.minimum(cuts + held_before, n)
-    exit_ = np.minimum(entry + holds, n)
-    if sides == "both":
-        side = rng.choice(np.array([-1.0, 1.0]), size=(seeds, k))
-    else:
-        side = np.ones((seeds, k))
-    cum = np.concatenate(([0.0], np.cumsum(np.diff(np.log(c)))))
-    total: Float64Array = np.expm1((side * (cum[exit_] - cum[entry])).sum(axis=1))
-    return total
+    for k in range(seeds):
+        held = rng.choice(holds, size=most)
+        gap_max = np.floor(2.0 * held * (1.0 - share) / share).astype(np.int64)
+        gaps = np.floor(rng.random(most) * (gap_max + 1)).astype(np.int64)
+        sides = rng.choice(np.array([-1.0, 1.0]), size=most)
+        entries = np.cumsum(gaps) + np.concatenate(([0], np.cumsum(held)[:-1]))
+        exits = np.minimum(entries + held, n)
+        taken = entries < n
+        growth = 1.0 + sides[taken] * (c[exits[taken]] / c[entries[taken]] - 1.0)
+        out[k] = float(np.prod(growth) - 1.0) if growth.shape[0] else 0.0
+    if not np.all(np.isfinite(out)):
+        raise InvalidInputError("random entries gave a non-finite return", code="bad_closes")
+    return out
+
+
+__all__ = [
+    "DailyDistribution",
+    "Distribution",
+    "bootstrap_p_value",
+    "buy_and_hold_return",
+    "daily_bootstrap",
+    "percentiles",
+    "random_entry_returns",
+    "trade_order_bootstrap",
+]
