@@ -12,9 +12,22 @@ from quantdesk.cli.errors import CLI_HINTS, hint_of
 from quantdesk.domain.errors import QuantdeskError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions
+from quantdesk.domain.optimisation.space import ParameterRange, SearchSpace, default_space
+from quantdesk.domain.optimisation.study import (
+    Objective,
+    Rerun,
+    Sampler,
+    StudyRecord,
+    StudyReport,
+    StudyState,
+)
 from quantdesk.domain.risk import KillSwitchScope
+from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.services.optimisation import studies
+from quantdesk.services.optimisation.objective import objective_of
 from quantdesk.services.platform import Platform
 from quantdesk.services.signal_producers.base import require_bars
+from support.registry import trend
 
 
 def instrument_redefined(desk: Platform, tmp_path: Path) -> None:
@@ -56,6 +69,94 @@ def no_run_id(desk: Platform, tmp_path: Path) -> None:
     desk.backtests.result("")
 
 
+def unknown_objective(desk: Platform, tmp_path: Path) -> None:
+    objective_of("alpha")
+
+
+def custom_without_weights(desk: Platform, tmp_path: Path) -> None:
+    objective_of("custom")
+
+
+def bad_study_name(desk: Platform, tmp_path: Path) -> None:
+    desk.research.optimisation.optimize(
+        "nothing@1",
+        trials=5,
+        objective=Objective(),
+        sampler=Sampler.TPE,
+        seed=1,
+        study_name="not a name",
+    )
+
+
+def zero_trials(desk: Platform, tmp_path: Path) -> None:
+    desk.research.optimisation.optimize(
+        "nothing@1", trials=0, objective=Objective(), sampler=Sampler.TPE, seed=1
+    )
+
+
+def nothing_to_tune(desk: Platform, tmp_path: Path) -> None:
+    custom = StrategyDefinition.model_validate(
+        {
+            "strategy_id": "mine",
+            "family": "custom",
+            "name": "my own",
+            "instruments": ["SYN01.SIM"],
+            "parameters": {"strategy_path": "a.b:C", "config_path": "a.b:D"},
+        }
+    )
+    default_space(custom)
+
+
+_SPACE = SearchSpace(
+    family="trend_following",
+    parameters=(ParameterRange(name="fast_period", kind="int", low=5, high=9),),
+)
+
+
+def resumed_with_another_seed(desk: Platform, tmp_path: Path) -> None:
+    objective = Objective()
+    stored = StudyRecord(
+        name="s",
+        ref="t@1",
+        space_sha256=_SPACE.sha256,
+        objective=objective.describe(),
+        sampler=Sampler.TPE,
+        seed=1,
+        state=StudyState.COMPLETED,
+        trials_requested=5,
+        created_ns=1,
+        updated_ns=1,
+    )
+    studies.study_record(stored, "s", "t@1", _SPACE, objective, Sampler.TPE, 2, 5, "ana", 2)
+
+
+def rerun_differs(desk: Platform, tmp_path: Path) -> None:
+    report = StudyReport(
+        study_name="s",
+        ref="t@1",
+        objective=Objective(),
+        sampler=Sampler.TPE,
+        seed=1,
+        space=_SPACE,
+        trials=[],
+        best_number=None,
+        reruns=[Rerun(number=0, fingerprint="f", run_id="r", matched=False)],
+        started_ns=1,
+        finished_ns=2,
+    )
+    studies.check_reruns(report)
+
+
+def live_unvalidated(desk: Platform, tmp_path: Path) -> None:
+    desk.registry.register(trend(), "ana")
+    desk.registry.tag("trend-a", 1, "live", "ana")
+
+
+def validated_by_hand(desk: Platform, tmp_path: Path) -> None:
+    desk.registry.register(trend(), "ana")
+    desk.registry.tag("trend-a", 1, "validated", "ana")
+
+
 CASES: dict[str, Callable[[Platform, Path], None]] = {
     "instrument_exists": instrument_redefined,
     "invalid_bar_spec": bad_bar_spec,
@@ -64,6 +165,15 @@ CASES: dict[str, Callable[[Platform, Path], None]] = {
     "kill_switch_not_thrown": switch_not_thrown,
     "run_not_found": unknown_run,
     "run_id_missing": no_run_id,
+    "invalid_objective": unknown_objective,
+    "custom_objective_weights": custom_without_weights,
+    "invalid_study_name": bad_study_name,
+    "invalid_trials": zero_trials,
+    "no_search_space": nothing_to_tune,
+    "study_mismatch": resumed_with_another_seed,
+    "rerun_mismatch": rerun_differs,
+    "not_validated": live_unvalidated,
+    "tag_reserved": validated_by_hand,
 }
 
 

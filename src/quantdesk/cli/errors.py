@@ -49,6 +49,18 @@ CLI_HINTS: dict[str, str] = {
     "kill_switch_not_thrown": "see quantdesk risk status",
     "run_not_found": "see quantdesk runs list",
     "run_id_missing": "see quantdesk runs list",
+    "custom_objective_weights": "give objective: {weights: {sharpe: 1, max_drawdown: 2}} "
+    "in the --space file",
+    "invalid_objective": "--objective sharpe|sortino|calmar|return|custom",
+    "study_mismatch": "pass another --study NAME, or repeat the study's --space, "
+    "--objective, --sampler and --seed",
+    "invalid_study_name": "e.g. --study trend-syn01-sharpe",
+    "no_search_space": "give --space FILE naming the parameters and their ranges",
+    "invalid_trials": "e.g. --trials 50",
+    "not_validated": "run quantdesk validation run ID@VERSION; or an admin runs quantdesk "
+    "validation override ID@VERSION --reason TEXT",
+    "tag_reserved": "quantdesk validation run ID@VERSION tags a version that passes",
+    "rerun_mismatch": "the study's report is written; see its re-runs with quantdesk runs show RUN",
 }
 """The CLI's own hint per error code: the service's hint names no flag or command."""
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from quantdesk.cli.errors import CLI_HINTS, reported_failures
+from quantdesk.cli.errors import reported_failures
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.domain.errors import InvalidInputError
@@ -24,22 +24,6 @@ from quantdesk.domain.optimisation.study import ObjectiveKind, Sampler, StudyRep
 from quantdesk.services.optimisation.objective import objective_of
 from quantdesk.services.optimisation.service import OptimisationService
 from quantdesk.services.ports import SilentProgress
-
-# [H4] the CLI's hints for optimisation's error codes (cli/errors.py keeps the shared table).
-CLI_HINTS.update(
-    {
-        "custom_objective_weights": "give objective: {weights: {sharpe: 1, max_drawdown: 2}} "
-        "in the --space file",
-        "invalid_objective": "--objective sharpe|sortino|calmar|return|custom",
-        "study_mismatch": "pass another --study NAME, or repeat the study's --space, "
-        "--objective, --sampler and --seed",
-        "invalid_study_name": "e.g. --study trend-syn01-sharpe",
-        "no_search_space": "give --space FILE naming the parameters and their ranges",
-        "invalid_trials": "e.g. --trials 50",
-        "rerun_mismatch": "the study's report is written; see its re-runs with quantdesk runs "
-        "show RUN",
-    }
-)
 
 _TOP_ROWS = 10
 

@@ -137,6 +137,9 @@ class OptimisationService:
         """A stored study of ``ref`` (resumed when ``study_name`` exists with the same
         space, objective, sampler and seed), its top trials re-run and checked, its report
         written, and with ``register`` the best parameters registered as a new version."""
+        _check_trials(trials)  # the caller's own values, before anything is read or written
+        if study_name is not None:
+            studies.check_name(study_name)
         registry, backtests, records, pools = self._parts()
         progress = progress or SilentProgress()
         started = self._clock()
@@ -334,13 +337,17 @@ def _check_space(definition: StrategyDefinition, space: SearchSpace) -> None:
         )
 
 
-def _trial_count(trials: int, space: SearchSpace, sampler: Sampler, *, done: int) -> int:
+def _check_trials(trials: int) -> None:
     if not 1 <= trials <= TRIALS_MAX:
         raise InvalidInputError(
             f"trials must be 1..{TRIALS_MAX}, not {trials}",
             code="invalid_trials",
             data={"trials": trials},
         )
+
+
+def _trial_count(trials: int, space: SearchSpace, sampler: Sampler, *, done: int) -> int:
+    _check_trials(trials)
     wanted = trials - done
     if sampler is Sampler.GRID:
         try:
