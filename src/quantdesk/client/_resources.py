@@ -6,7 +6,7 @@ import typing
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from quantdesk.client import _api_access, _api_desk, _api_research
+from quantdesk.client import _api_access, _api_desk, _api_optimisation, _api_research
 from quantdesk.client._transport import Call
 
 P = ParamSpec("P")
@@ -86,6 +86,10 @@ class SyncResources:
     validation_policies = _sync(_api_research.validation_policies)
     validation_policy = _sync(_api_research.validation_policy)
     set_validation_policy = _sync(_api_research.set_validation_policy)
+    optimise = _sync(_api_optimisation.optimise)
+    studies = _sync(_api_optimisation.studies)
+    study = _sync(_api_optimisation.study)
+    study_report = _sync(_api_optimisation.study_report)
     export_strategy = _sync(_api_research.export_strategy)
     submit_backtest = _sync(_api_research.submit_backtest)
     runs = _sync(_api_research.runs)
@@ -168,6 +172,10 @@ class AsyncResources:
     validation_policies = _async(_api_research.validation_policies)
     validation_policy = _async(_api_research.validation_policy)
     set_validation_policy = _async(_api_research.set_validation_policy)
+    optimise = _async(_api_optimisation.optimise)
+    studies = _async(_api_optimisation.studies)
+    study = _async(_api_optimisation.study)
+    study_report = _async(_api_optimisation.study_report)
     export_strategy = _async(_api_research.export_strategy)
     submit_backtest = _async(_api_research.submit_backtest)
     runs = _async(_api_research.runs)

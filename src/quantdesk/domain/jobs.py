@@ -30,6 +30,7 @@ class JobKind(StrEnum):
     INGEST_SIGNALS = "ingest_signals"
     VALIDATION = "validation"
     VALIDATION_RUN = "validation_run"  # the promotion gate's validation, not the compatibility
+    OPTIMISATION = "optimisation"  # a stored parameter study (``optimize``)
 
 
 class JobState(StrEnum):

@@ -135,6 +135,15 @@ def run_validation(
     return validation_job(platform, payload, channel)
 
 
+def run_optimisation(
+    platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
+) -> dict[str, JsonValue]:
+    """A stored parameter study (``optimize``); its result is the study's summary."""
+    from quantdesk.services.optimisation.job import optimisation_job
+
+    return optimisation_job(platform, payload, channel)
+
+
 def report_json(report: CompatibilityReport) -> dict[str, JsonValue]:
     return {
         "ok": report.ok,
@@ -151,4 +160,5 @@ HANDLERS: Mapping[JobKind, JobHandler] = {
     JobKind.INGEST_SIGNALS: ingest_signals,
     JobKind.VALIDATION: validate_strategy,
     JobKind.VALIDATION_RUN: run_validation,
+    JobKind.OPTIMISATION: run_optimisation,
 }

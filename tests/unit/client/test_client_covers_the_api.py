@@ -13,11 +13,11 @@ import pytest
 from quantdesk.api.app import create_app
 from quantdesk.api.config import ApiSettings
 from quantdesk.bootstrap import bootstrap
-from quantdesk.client import _api_access, _api_desk, _api_research
+from quantdesk.client import _api_access, _api_desk, _api_optimisation, _api_research
 from quantdesk.client._transport import Call
 from quantdesk.domain.auth import Role
 
-MODULES: tuple[ModuleType, ...] = (_api_access, _api_research, _api_desk)
+MODULES: tuple[ModuleType, ...] = (_api_access, _api_research, _api_desk, _api_optimisation)
 NOT_FOR_THE_CLIENT = {("GET", "/api/v1/docs"), ("GET", "/api/v1/redoc")}
 SAMPLES: dict[str, Any] = {
     "username": "alice",

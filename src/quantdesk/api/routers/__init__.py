@@ -16,4 +16,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "audit",
     "feature_flags",
     "validation",
+    "optimisation",
 )

@@ -1,5 +1,6 @@
-"""The ``optimisation`` job (to be registered by the job handlers' owner): one stored study
-in a job worker, its progress on the job, the report as its result.
+"""The ``optimisation`` job: one stored study in a job worker, its progress on the job, a
+summary of the report as its result (the whole report is ``GET /studies/{name}``: a study of
+many trials would outgrow a job's result).
 
 The payload is checked here whole (a job store row is not trusted input): the study's
 settings, and optionally a space given as data (the API's body; the CLI reads a file).
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.optimisation.space_file import load_space
-from quantdesk.domain.optimisation.study import Sampler
+from quantdesk.domain.optimisation.study import Sampler, StudyReport
 from quantdesk.services.job_progress import PercentProgress
 from quantdesk.services.optimisation.objective import objective_of
 from quantdesk.services.optimisation.service import RERUN_TASK, TRIALS_TASK, OptimisationService
@@ -84,5 +85,24 @@ def optimisation_job(
         screen=job.screen,
         top_k=job.top,
     )
-    result: dict[str, JsonValue] = report.model_dump(mode="json")
-    return result
+    return summary_of(report)
+
+
+def summary_of(report: StudyReport) -> dict[str, JsonValue]:
+    """The job's result: what the study found and whether its best trials reproduced."""
+    best = report.best
+    return {
+        "study_name": report.study_name,
+        "ref": report.ref,
+        "objective": report.objective.describe(),
+        "sampler": report.sampler.value,
+        "seed": report.seed,
+        "trials": len(report.trials),
+        "complete": sum(1 for t in report.trials if t.value is not None),
+        "best_number": report.best_number,
+        "best_value": None if best is None else best.value,
+        "best_params": None if best is None else dict(best.params),
+        "reruns_matched": all(r.matched for r in report.reruns),
+        "registered_ref": report.registered_ref,
+        "resumed": report.resumed,
+    }

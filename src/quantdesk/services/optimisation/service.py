@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from quantdesk.domain.backtest import BacktestRequest
-from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.optimisation.space import Params, SearchSpace, apply, default_space
 from quantdesk.domain.optimisation.space_file import SpaceFile, load_space
 from quantdesk.domain.optimisation.study import (
@@ -20,6 +20,7 @@ from quantdesk.domain.optimisation.study import (
     ScreenSummary,
     SearchResult,
     SearchTrial,
+    StudyRecord,
     StudyReport,
     StudyState,
     StudyTrial,
@@ -259,6 +260,37 @@ class OptimisationService:
         if self._studies_dir is None:
             raise InvalidInputError("this desk has no studies folder", code="study_storage")
         return self._studies_dir / name
+
+    def studies(self) -> list[StudyRecord]:
+        """Every stored study, newest first."""
+        return self._parts()[2].list()
+
+    def study(self, name: str) -> StudyRecord:
+        studies.check_name(name)
+        found = self._parts()[2].get(name)
+        if found is None:
+            raise NotFoundError(
+                f"no study named {name!r}", code="study_not_found", data={"study": name}
+            )
+        return found
+
+    def report(self, name: str) -> StudyReport:
+        """The report of a study's last completed run (NotFoundError before one completes)."""
+        return studies.read_report(self._written(name, studies.REPORT_JSON).parent)
+
+    def report_html(self, name: str) -> Path:
+        return self._written(name, studies.REPORT_HTML)
+
+    def _written(self, name: str, file: str) -> Path:
+        record = self.study(name)
+        path = self.report_dir(record.name) / file
+        if not path.is_file():
+            raise NotFoundError(
+                f"study {name!r} has no report yet ({record.state.value})",
+                code="study_report_missing",
+                data={"study": name, "state": record.state.value},
+            )
+        return path
 
     # --- parts -------------------------------------------------------------------------------
 
