@@ -114,67 +114,59 @@ class NautilusBacktestRunner:
                 node.build()
             engine = node.get_engine(config.id)
             assert engine is not None  # built just above
-            span = (request.end_ns or 0) - (request.start_ns or 0)
-            recorder = RunRecorder(
-                RunRecorderConfig(
-                    component_id="QuantdeskRecorder",
-                    purge_interval_ns=request.engine.purge_interval_minutes * _MINUTE_NS,
-                    progress_interval_ns=max(span // _PROGRESS_STEPS, _MINUTE_NS),
-                    purge=request.engine.purge,
-                ),
-                on_progress=on_progress,
-            )
-            engine.add_actor(recorder)
-            guard = self._risk_guard(plan, engine)
-            engine.add_actor(guard)
-            forward, hold = engine.kernel.risk_engine.execute, None
-            if opens:  # in front of the risk engine, the margin check in front of it
-                hold = NextOpenHold(NextOpenHoldConfig(), forward=forward, instruments=opens)
-                engine.add_actor(hold)
-                forward = hold.execute
-            engine.add_actor(
-                margin := MarginCheck(
-                    MarginCheckConfig(component_id="QuantdeskMarginCheck"),
-                    forward=forward,
-                    bar_types=dict(plan.marks),
-                    oms_types={
-                        v: getattr(NautilusOmsType, request.venue(v).oms_type.value)
-                        for v in plan.venue_names
-                    },
-                    taker_fees={v: request.venue(v).taker_fee for v in plan.venue_names},
-                )
-            )
-            if hold is not None:
-                hold.recheck = margin.refusal  # again at the open, with earlier orders pending
+            recorder, guard = self._join(plan, engine, on_progress)
             started = time.perf_counter()
             with _engine_refusals("running"):
                 (result,) = node.run()
             wall = time.perf_counter() - started
-            balances: dict[str, float] = {}
-            for venue in plan.venue_names:
-                account = engine.portfolio.account(Venue(venue))
-                if account is None:
-                    continue
-                for currency, money in account.balances_total().items():
-                    balances[currency.code] = balances.get(currency.code, 0.0) + money.as_double()
-            return EngineRun(
-                fills=recorder.fills,
-                positions=recorder.positions,
-                events_processed=int(result.iterations),
-                orders=len(set(recorder.fills.column("order_id"))),
-                wall_seconds=wall,
-                balances=balances,
-                risk_events=list(guard.events),
-                signal_uses=list(recorder.signal_uses),
-                signal_decisions=list(recorder.signal_decisions),
-                engine_rejections=recorder.refusals,
-                orders_accepted=recorder.orders_accepted,
-            )
+            return engine_run_of(plan, engine, recorder, guard, int(result.iterations), wall)
         finally:
             engine = node.get_engine(config.id)
             if engine is not None:
                 engine.cache.reset()
             node.dispose()
+
+    def _join(
+        self, plan: RunPlan, engine: Any, on_progress: Callable[[int], None] | None
+    ) -> tuple[RunRecorder, PortfolioRiskGuard]:
+        """quantdesk's actors on a built engine, in their order: the recorder, the portfolio
+        risk guard, the next-open hold (where a venue fills at the next open) and the margin
+        check in front of the risk engine. Both runners join them here."""
+        request = plan.request
+        span = (request.end_ns or 0) - (request.start_ns or 0)
+        recorder = RunRecorder(
+            RunRecorderConfig(
+                component_id="QuantdeskRecorder",
+                purge_interval_ns=request.engine.purge_interval_minutes * _MINUTE_NS,
+                progress_interval_ns=max(span // _PROGRESS_STEPS, _MINUTE_NS),
+                purge=request.engine.purge,
+            ),
+            on_progress=on_progress,
+        )
+        engine.add_actor(recorder)
+        guard = self._risk_guard(plan, engine)
+        engine.add_actor(guard)
+        fill_at = {v: request.venue(v).fill_at for v in plan.venue_names}
+        opens = next_open_instruments(fill_at, plan.instruments)
+        forward, hold = engine.kernel.risk_engine.execute, None
+        if opens:
+            hold = NextOpenHold(NextOpenHoldConfig(), forward=forward, instruments=opens)
+            engine.add_actor(hold)
+            forward = hold.execute
+        margin = MarginCheck(
+            MarginCheckConfig(component_id="QuantdeskMarginCheck"),
+            forward=forward,
+            bar_types=dict(plan.marks),
+            oms_types={
+                v: getattr(NautilusOmsType, request.venue(v).oms_type.value)
+                for v in plan.venue_names
+            },
+            taker_fees={v: request.venue(v).taker_fee for v in plan.venue_names},
+        )
+        engine.add_actor(margin)
+        if hold is not None:
+            hold.recheck = margin.refusal  # again at the open, with earlier orders pending
+        return recorder, guard
 
     def _risk_guard(self, plan: RunPlan, engine: Any) -> PortfolioRiskGuard:
         increments = {}
@@ -329,4 +321,35 @@ def _venue(spec: VenueSpec, seed: int) -> BacktestVenueConfig:
             },
         ),
         fee_model=fee_model,
+    )
+
+
+def engine_run_of(
+    plan: RunPlan,
+    engine: Any,
+    recorder: RunRecorder,
+    guard: PortfolioRiskGuard,
+    iterations: int,
+    wall: float,
+) -> EngineRun:
+    """What the engine did, as the port reports it (both runners end here)."""
+    balances: dict[str, float] = {}
+    for venue in plan.venue_names:
+        account = engine.portfolio.account(Venue(venue))
+        if account is None:
+            continue
+        for currency, money in account.balances_total().items():
+            balances[currency.code] = balances.get(currency.code, 0.0) + money.as_double()
+    return EngineRun(
+        fills=recorder.fills,
+        positions=recorder.positions,
+        events_processed=iterations,
+        orders=len(set(recorder.fills.column("order_id"))),
+        wall_seconds=wall,
+        balances=balances,
+        risk_events=list(guard.events),
+        signal_uses=list(recorder.signal_uses),
+        signal_decisions=list(recorder.signal_decisions),
+        engine_rejections=recorder.refusals,
+        orders_accepted=recorder.orders_accepted,
     )

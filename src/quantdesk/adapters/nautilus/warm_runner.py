@@ -37,18 +37,17 @@ from typing import Any
 
 from nautilus_trader.backtest.config import BacktestDataConfig, BacktestRunConfig
 from nautilus_trader.backtest.node import BacktestNode
-from nautilus_trader.model.enums import OmsType as NautilusOmsType
-from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
-from quantdesk.adapters.nautilus.backtest import NautilusBacktestRunner, _engine_refusals
+from quantdesk.adapters.nautilus.backtest import (
+    NautilusBacktestRunner,
+    _engine_refusals,
+    engine_run_of,
+)
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
-from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
-from quantdesk.adapters.nautilus.next_open import NextOpenHold, NextOpenHoldConfig, OpenTicksNode
+from quantdesk.adapters.nautilus.next_open import OpenTicksNode
 from quantdesk.adapters.nautilus.next_open import hold_instruments as next_open_instruments
-from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
-from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard
 from quantdesk.adapters.nautilus.warm_tape import Tape, TapingEngine
 from quantdesk.domain.backtest_plan import RunPlan, instrument_of
 from quantdesk.services.ports import EngineRun
@@ -168,53 +167,12 @@ class WarmBacktestRunner(NautilusBacktestRunner):
                 engine.clear_data()  # as the node does after its run
             wall = time.perf_counter() - started
             result = engine.get_result()
-            return _engine_run(plan, engine, recorder, guard, int(result.iterations), wall)
+            return engine_run_of(plan, engine, recorder, guard, int(result.iterations), wall)
         finally:
             engine = node.get_engine(config.id)
             if engine is not None:
                 engine.cache.reset()
             node.dispose()
-
-    def _join(
-        self, plan: RunPlan, engine: Any, on_progress: Callable[[int], None] | None
-    ) -> tuple[RunRecorder, PortfolioRiskGuard]:
-        """quantdesk's actors, in the order and with the settings of the node runner's run
-        (``NautilusBacktestRunner._run``; the contract test fails if the two drift apart)."""
-        request = plan.request
-        span = (request.end_ns or 0) - (request.start_ns or 0)
-        recorder = RunRecorder(
-            RunRecorderConfig(
-                component_id="QuantdeskRecorder",
-                purge_interval_ns=request.engine.purge_interval_minutes * _MINUTE_NS,
-                progress_interval_ns=max(span // _PROGRESS_STEPS, _MINUTE_NS),
-                purge=request.engine.purge,
-            ),
-            on_progress=on_progress,
-        )
-        engine.add_actor(recorder)
-        guard = self._risk_guard(plan, engine)
-        engine.add_actor(guard)
-        fill_at = {v: request.venue(v).fill_at for v in plan.venue_names}
-        opens = next_open_instruments(fill_at, plan.instruments)
-        forward, hold = engine.kernel.risk_engine.execute, None
-        if opens:
-            hold = NextOpenHold(NextOpenHoldConfig(), forward=forward, instruments=opens)
-            engine.add_actor(hold)
-            forward = hold.execute
-        margin = MarginCheck(
-            MarginCheckConfig(component_id="QuantdeskMarginCheck"),
-            forward=forward,
-            bar_types=dict(plan.marks),
-            oms_types={
-                v: getattr(NautilusOmsType, request.venue(v).oms_type.value)
-                for v in plan.venue_names
-            },
-            taker_fees={v: request.venue(v).taker_fee for v in plan.venue_names},
-        )
-        engine.add_actor(margin)
-        if hold is not None:
-            hold.recheck = margin.refusal
-        return recorder, guard
 
 
 def _config_key(config: BacktestDataConfig) -> bytes:
@@ -227,36 +185,6 @@ def _stream(node: "_WarmNode", config: BacktestRunConfig, engine: TapingEngine) 
     chunk_size = config.chunk_size
     assert chunk_size is not None  # one-shot plans run cold
     node._run_streaming(config.id, engine, config.data, chunk_size, config.start, config.end)
-
-
-def _engine_run(
-    plan: RunPlan,
-    engine: Any,
-    recorder: RunRecorder,
-    guard: PortfolioRiskGuard,
-    iterations: int,
-    wall: float,
-) -> EngineRun:
-    balances: dict[str, float] = {}
-    for venue in plan.venue_names:
-        account = engine.portfolio.account(Venue(venue))
-        if account is None:
-            continue
-        for currency, money in account.balances_total().items():
-            balances[currency.code] = balances.get(currency.code, 0.0) + money.as_double()
-    return EngineRun(
-        fills=recorder.fills,
-        positions=recorder.positions,
-        events_processed=iterations,
-        orders=len(set(recorder.fills.column("order_id"))),
-        wall_seconds=wall,
-        balances=balances,
-        risk_events=list(guard.events),
-        signal_uses=list(recorder.signal_uses),
-        signal_decisions=list(recorder.signal_decisions),
-        engine_rejections=recorder.refusals,
-        orders_accepted=recorder.orders_accepted,
-    )
 
 
 class _KeptInstruments:
