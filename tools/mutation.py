@@ -81,6 +81,26 @@ TARGETS = (
         ("tests/unit/services/test_fingerprint*.py",),
         only="quantdesk.services.backtests.xǁBacktestServiceǁfingerprint__mutmut_*",
     ),
+    Target(
+        "windows",
+        "src/quantdesk/domain/validation/windows.py",
+        ("tests/property/test_validation_windows.py",),
+    ),
+    Target(
+        "cross_validation",
+        "src/quantdesk/services/validation/cross_validation.py",
+        ("tests/unit/validation/test_cross_validation.py",),
+    ),
+    Target(
+        "overfitting",
+        "src/quantdesk/services/validation/overfitting.py",
+        ("tests/unit/validation/test_overfitting_stats.py",),
+    ),
+    Target(
+        "resampling",
+        "src/quantdesk/services/validation/resampling.py",
+        ("tests/unit/validation/test_resampling.py",),
+    ),
 )
 
 # mutmut's exit codes (mutmut.stats.status_by_exit_code), grouped as this report counts them.

@@ -5,6 +5,7 @@ layer), 36 (limits, drawdown controls and kill switch work).
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,11 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from quantdesk.adapters.nautilus.plugin_inspector import SubprocessPluginInspector
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest import FillRecord, StrategySpec
 from quantdesk.domain.risk import RiskEventKind
 from quantdesk.services.platform import Platform
+from quantdesk.services.ports.plugins import PluginClass, PluginFinding
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 from support.plugin_desk import plugin_settings
 from support.strategy_runs import ema_specs, raw_plan, updated
@@ -35,6 +38,24 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def desk(market: Path) -> Platform:
     return bootstrap(plugin_settings(market))
+
+
+@pytest.fixture
+def vetted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plug-in check (a child process, ~1 s) once per plug-in set, not per example: the
+    same classes get the same findings, and the gate, not the check, is under test."""
+    real = SubprocessPluginInspector.inspect
+    found: dict[tuple[PluginClass, ...], list[PluginFinding]] = {}
+
+    def inspect(
+        self: SubprocessPluginInspector, plugins: Sequence[PluginClass]
+    ) -> list[PluginFinding]:
+        key = tuple(plugins)
+        if key not in found:
+            found[key] = real(self, plugins)
+        return found[key]
+
+    monkeypatch.setattr(SubprocessPluginInspector, "inspect", inspect)
 
 
 def reckless(instrument: str, seed: int, max_size: int = 1_000, tag: str = "R") -> StrategySpec:
@@ -186,7 +207,7 @@ def test_drawdown_breach_allows_only_reducing_fills(desk: Platform) -> None:
     leverage=st.integers(1, 5),
 )
 def test_property_34_no_fill_leaves_a_limit_breached(
-    desk: Platform, seed: int, max_position: int, max_gross: int, leverage: int
+    vetted_once: None, desk: Platform, seed: int, max_position: int, max_gross: int, leverage: int
 ) -> None:
     # Property 34: no order bypasses the risk gate (checked on the fills it let through)
     request = raw_plan(
@@ -203,8 +224,7 @@ def test_property_34_no_fill_leaves_a_limit_breached(
         },
         engine={"log_level": "OFF"},
     )
-    result = desk.backtests.run_plan(request)
-    artifacts = desk.backtests.artifacts(result.run_id)
+    _, artifacts = desk.backtests.evaluate_plan(request)  # the run, not stored
     closes = dict(artifacts.prices)
 
     def close(instrument: str, ts_ns: int, *, inclusive: bool) -> float:

@@ -239,7 +239,12 @@ class BacktestService:
     ) -> tuple[BacktestResult, RunArtifacts]:
         """Run a request as a trial (``services.trials``): planned, checked and analysed as
         ``run`` would, fingerprint included, but not stored, indexed or reported."""
-        plan, data = self.prepare_plan(self.plan(request, pending))
+        return self.evaluate_plan(self.plan(request, pending))
+
+    def evaluate_plan(self, plan: RunPlan) -> tuple[BacktestResult, RunArtifacts]:
+        """``evaluate`` for a caller that holds a plan (``run_plan``'s twin that stores
+        nothing)."""
+        plan, data = self.prepare_plan(plan)
         inputs = self._inputs(None, plan, data, time.time_ns())
         engine_run = self._runner.run(plan)
         return analyse(inputs, engine_run, self._catalog, self._runner.engine_version)
