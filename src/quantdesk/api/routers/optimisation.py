@@ -25,11 +25,11 @@ from quantdesk.api.schemas.strategies import REF_MAX_LENGTH
 from quantdesk.domain.auth import Permission, Principal
 from quantdesk.domain.errors import PermissionDeniedError
 from quantdesk.domain.jobs import JobKind
+from quantdesk.domain.optimisation.space_file import load_space
 from quantdesk.domain.optimisation.study import StudyReport
 from quantdesk.services.optimisation.objective import objective_of
 from quantdesk.services.optimisation.service import OptimisationService
 from quantdesk.services.platform import Platform
-from quantdesk.services.ports.documents import Document
 from quantdesk.services.service_parts import ServiceParts
 
 Desk = Annotated[Platform, Depends(platform)]
@@ -63,13 +63,9 @@ def build_router() -> APIRouter:
                 data={"permission": Permission.strategies_write.value},
             )
         stored = desk.registry.resolve(ref)
-        optimiser = _optimiser(desk)
         weights = None
-        if body.space is not None:
-            loaded = optimiser.load_space(
-                stored.ref, Document(name="space", data=body.space, lines={})
-            )
-            weights = loaded.weights
+        if body.space is not None:  # data, not a file: errors name the field, not a line
+            weights = load_space(body.space, stored.definition).weights
         objective_of(body.objective, weights)
         payload = {**body.model_dump(exclude_none=True, by_alias=True), "ref": stored.ref}
         payload["actor"] = caller.username

@@ -51,8 +51,14 @@ def load_space(
     """
 
     def fail(location: Sequence[str | int], message: str) -> InvalidInputError:
-        line = 1 if line_of is None else line_of(location)
         field = ".".join(str(part) for part in location) or "(document)"
+        if line_of is None:  # data, not a file (an API body, a job's payload): no lines
+            return InvalidInputError(
+                f"{name}: {field}: {message}",
+                code="invalid_space",
+                data={"file": name, "field": field},
+            )
+        line = line_of(location)
         return InvalidInputError(
             f"{name} line {line}: {field}: {message}",
             code="invalid_space",
