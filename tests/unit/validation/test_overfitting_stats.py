@@ -11,6 +11,7 @@ from quantdesk.domain.errors import InvalidInputError
 from quantdesk.services.validation.overfitting import (
     deflated_sharpe,
     expected_max_sharpe,
+    moments,
     probabilistic_sharpe,
 )
 
@@ -75,10 +76,38 @@ def test_a_zero_sharpe_has_even_odds() -> None:
     assert probabilistic_sharpe(0.0, 0.0, 100, 0.0, 3.0) == pytest.approx(0.5)
 
 
-def test_too_few_or_constant_returns_are_refused() -> None:
+def test_too_few_or_constant_returns_are_refused_with_the_count() -> None:
     with pytest.raises(InvalidInputError) as few:
         deflated_sharpe(np.array([0.01, 0.02]), trials=5, sharpe_variance=0.1)
-    assert few.value.code == "too_few_returns"
+    assert (few.value.code, few.value.data) == ("too_few_returns", {"n": 2})
+    assert "2 returns are too few for a Sharpe ratio's distribution (3 at least)" in str(few.value)
     with pytest.raises(InvalidInputError) as flat:
         deflated_sharpe(np.zeros(50), trials=5, sharpe_variance=0.1)
-    assert flat.value.code == "constant_returns"
+    assert (flat.value.code, flat.value.data) == ("constant_returns", {"n": 50})
+    assert "the returns do not vary: their Sharpe ratio is undefined" in str(flat.value)
+    with pytest.raises(InvalidInputError) as one:
+        probabilistic_sharpe(0.1, 0.0, 1, 0.0, 3.0)
+    assert (one.value.code, one.value.data) == ("too_few_returns", {"n": 1})
+    assert "the probabilistic Sharpe ratio needs at least two observations" in str(one.value)
+
+
+def test_the_smallest_samples_are_taken() -> None:
+    three = deflated_sharpe(np.array([1, 3, 2]), trials=2, sharpe_variance=1.0)  # ints too
+    sr, skew, kurtosis = moments(np.array([1.0, 3.0, 2.0]))
+    assert (three.sr, three.skew, three.kurtosis, three.n) == (sr, skew, kurtosis, 3)
+    assert sr == pytest.approx(2.0 / 1.0) and skew == pytest.approx(0.0, abs=1e-12)
+    assert kurtosis == pytest.approx(1.5)
+    assert probabilistic_sharpe(0.1, 0.0, 2, 0.0, 3.0) == pytest.approx(
+        float(stats.norm.cdf(0.1 / math.sqrt(1 + 0.5 * 0.01)))
+    )
+
+
+def test_two_trials_already_deflate_and_no_variance_does_not() -> None:
+    first = stats.norm.ppf(1 - 1 / 2)
+    second = stats.norm.ppf(1 - 1 / (2 * math.e))
+    gamma = 0.5772156649015329
+    assert expected_max_sharpe(2, 0.04) == pytest.approx(
+        0.2 * ((1 - gamma) * first + gamma * second), rel=1e-12
+    )
+    assert expected_max_sharpe(2, 0.04) > 0
+    assert expected_max_sharpe(100, 0.0) == 0.0 and expected_max_sharpe(100, -1.0) == 0.0

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.services.validation import resampling
 from quantdesk.services.validation.resampling import (
     bootstrap_p_value,
     buy_and_hold_return,
@@ -87,3 +88,53 @@ def test_random_entries_hold_about_the_exposure() -> None:
     low = random_entry_returns(closes, holding_bars=[5], exposure=0.1, seeds=200, seed=1)
     high = random_entry_returns(closes, holding_bars=[5], exposure=0.9, seeds=200, seed=1)
     assert np.std(low) < np.std(high)  # more time in the market, more dispersion
+
+
+def test_bootstrap_sizes_are_bounded_inclusively(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resampling, "_CELLS_MAX", 10)
+    assert daily_bootstrap(np.full(5, 0.01), 100.0, samples=2, seed=1) is not None  # 10 cells
+    assert trade_order_bootstrap([1.0], 100.0, samples=10, seed=1) is not None  # 10 x 1
+    assert trade_order_bootstrap([1.0], 100.0, samples=1, seed=1) is not None
+    for samples, length in ((3, 5), (0, 5)):
+        with pytest.raises(InvalidInputError) as refused:
+            daily_bootstrap(np.full(length, 0.01), 100.0, samples=samples, seed=1)
+        assert refused.value.code == "bootstrap_too_large"
+        assert refused.value.data == {"samples": samples, "length": length}
+        assert f"{samples:,} samples of {length:,} steps exceed" in str(refused.value)
+
+
+def test_too_few_returns_or_closes_are_refused_by_code() -> None:
+    for call in (
+        lambda: daily_bootstrap(np.array([0.01]), 100.0, samples=5, seed=1),
+        lambda: bootstrap_p_value(np.array([0.01]), samples=5, seed=1),
+    ):
+        with pytest.raises(InvalidInputError) as refused:
+            call()
+        assert refused.value.code == "too_few_returns"
+        assert "fewer than two daily returns" in str(refused.value)
+    for closes in ([100.0], [0.0, 1.0], [-1.0, 1.0]):
+        with pytest.raises(InvalidInputError) as refused:
+            buy_and_hold_return(np.array(closes))
+        assert refused.value.code == "too_few_closes"
+        assert "buy-and-hold needs two closes and a positive first one" in str(refused.value)
+    assert buy_and_hold_return(np.array([0.5, 0.75])) == pytest.approx(0.5)  # two closes do
+    assert buy_and_hold_return(np.array([2, 3])) == pytest.approx(0.5)  # integers are prices
+    two = daily_bootstrap(np.array([0.01, 0.02]), 100.0, samples=3, seed=1)
+    assert len(two.fan["p50"]) == 2
+
+
+def test_the_p_value_counts_ties_and_its_own_draw() -> None:
+    # centred returns are -1 and +1; a resampled mean of two draws equals the observed mean
+    # (1) only when both draws are +1: ties count as "at least as good"
+    returns, samples, seed = np.array([0.0, 2.0]), 2_000, 5
+    draws = np.random.default_rng(seed).choice(returns - 1.0, size=(samples, 2)).mean(axis=1)
+    ties = int(np.count_nonzero(draws == 1.0))
+    assert 0 < ties < samples
+    assert bootstrap_p_value(returns, samples, seed) == (1 + ties) / (1 + samples)
+
+
+def test_drawdowns_are_taken_along_each_path() -> None:
+    paths = np.array([[100.0, 90.0], [120.0, 60.0]])
+    assert list(resampling._drawdown_sizes(paths, 100.0)) == pytest.approx([0.1, 0.5])
+    # a path that never falls below its start has no drawdown, however it ends
+    assert list(resampling._drawdown_sizes(np.array([[100.0, 130.0]]), 100.0)) == [0.0]
