@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The demo: a synthetic market (1- and 5-minute bars), the signals the examples subscribe to
 # (built-in producers), every example registered, then the registered strategies of several
-# families backtested in ONE portfolio by reference. Run again on the same home: nothing repeats.
+# families backtested in ONE portfolio by reference, then a small grid study of the trend
+# strategy on two worker processes. Run again on the same home: nothing repeats.
 DEMO      = $(BIN)/quantdesk --home $(HOME_DIR)
 DEMO_OUT  = $(HOME_DIR)/signals/produced
 DEMO_REFS = trend-syn01 reversion-syn02 breakout-syn03 rotation-syn pair-syn01-syn02 \
@@ -44,6 +45,8 @@ demo: $(STAMP)
 	run=$$($(BIN)/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' \
 		$(HOME_DIR)/demo-run.json) && $(DEMO) runs show $$run && \
 		echo "report: $(HOME_DIR)/runs/$$run/report.html"
+	$(DEMO) optimize trend-syn01@1 --space examples/optimisation/trend_grid.yaml --sampler grid \
+		--trials 12 --workers 2 --top 2 --study demo-trend-grid
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
