@@ -67,7 +67,8 @@ def test_bad_requests_are_refused_before_a_job_is_queued(api: ApiDesk) -> None:
     assert_problem(optimise(api, space=wrong_family, trials=4), 422)
     beyond = {"family": "trend_following", "parameters": {"fast_period": {"low": 0, "high": 9}}}
     refused = assert_problem(optimise(api, space=beyond, trials=4), 422, "invalid_space")
-    assert refused["data"]["field"] == "parameters.fast_period.low" and "line" not in refused["data"]
+    assert refused["data"]["field"] == "parameters.fast_period.low"
+    assert "line" not in refused["data"]
     assert_problem(optimise(api, objective="custom", trials=4), 422, "custom_objective_weights")
     assert_problem(optimise(api, trials=0), 422)
     assert_problem(optimise(api, study="not a name"), 422)

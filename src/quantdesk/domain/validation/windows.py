@@ -12,6 +12,7 @@ Spec (ranges inclusive, as a ``BacktestRequest`` takes them; ``u = align_ns``):
   out-of-sample bar is ever in-sample, and the tests are disjoint and in time order.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,13 +46,12 @@ def walk_forward_windows(
             data={"windows": windows, "in_sample_ratio": in_sample_ratio, "align_ns": align_ns},
         )
     units = (end_ns - start_ns) // align_ns
-    oos = int(units // (windows + in_sample_ratio))
-    ins = int(oos * in_sample_ratio)
+    oos, ins = _lengths(units, windows, in_sample_ratio)
     if oos < 1 or ins < 1:
         raise InvalidInputError(
             f"the range holds {units} alignment units; {windows} walk-forward windows with an "
             f"in-sample ratio of {in_sample_ratio:g} need at least "
-            f"{int(windows + in_sample_ratio) + 1}",
+            f"{units_needed(windows, in_sample_ratio)}",
             code="range_too_short",
             data={"units": units, "windows": windows, "in_sample_ratio": in_sample_ratio},
         )
@@ -62,3 +62,25 @@ def walk_forward_windows(
         is_start = start_ns if mode == "anchored" else oos_start - ins * align_ns
         out.append(Window(k, is_start, oos_start - 1, oos_start, oos_end))
     return out
+
+
+def units_needed(windows: int, in_sample_ratio: float) -> int:
+    """The fewest alignment units a range needs for ``windows`` windows at that ratio."""
+
+    def fits(units: int) -> bool:
+        oos, ins = _lengths(units, windows, in_sample_ratio)
+        return oos >= 1 and ins >= 1
+
+    oos = max(1, math.ceil(1 / in_sample_ratio))  # the fewest with a whole in-sample unit
+    units = max(1, math.ceil(oos * (windows + in_sample_ratio)))
+    while not fits(units):  # float rounding: a step or two either way
+        units += 1
+    while units > 1 and fits(units - 1):
+        units -= 1
+    return units
+
+
+def _lengths(units: int, windows: int, in_sample_ratio: float) -> tuple[int, int]:
+    """Out-of-sample and in-sample lengths in units (the spec's ``oos`` and ``ins``)."""
+    oos = int(units // (windows + in_sample_ratio))
+    return oos, int(oos * in_sample_ratio)
