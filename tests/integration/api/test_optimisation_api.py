@@ -1,7 +1,7 @@
 """Optimisation over HTTP on a real desk (SQLite, a 2-day synthetic market, jobs inline, the
 warm trial engine): a study as an ``optimisation`` job with progress, its summary agreeing
 with its stored report, the studies listed, the HTML report; bad requests refused before
-any job is queued; registering needs the right to write strategies."""
+any job is queued; a viewer may not optimise; registering the best makes a version."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,11 +72,12 @@ def test_bad_requests_are_refused_before_a_job_is_queued(api: ApiDesk) -> None:
     assert_problem(optimise(api, objective="custom", trials=4), 422, "custom_objective_weights")
     assert_problem(optimise(api, trials=0), 422)
     assert_problem(optimise(api, study="not a name"), 422)
+    assert_problem(optimise(api, study=".."), 422)  # never a path out of the studies folder
     assert_problem(api.post("/strategies/nope@1/optimisation", json={}), 404)
     assert api.get("/jobs").json()["total"] == 0
 
 
-def test_registering_the_best_needs_strategies_write(api: ApiDesk) -> None:
+def test_a_viewer_may_not_optimise_and_a_study_registers_its_best(api: ApiDesk) -> None:
     refused = optimise(api, Role.viewer, trials=2)
     assert_problem(refused, 403)
     assert_problem(api.get("/studies/none-such", Role.viewer), 404, "study_not_found")

@@ -1,5 +1,7 @@
 """Bootstraps and baselines: seeded, ordered, and checked against direct computations."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -138,3 +140,73 @@ def test_drawdowns_are_taken_along_each_path() -> None:
     assert list(resampling._drawdown_sizes(paths, 100.0)) == pytest.approx([0.1, 0.5])
     # a path that never falls below its start has no drawdown, however it ends
     assert list(resampling._drawdown_sizes(np.array([[100.0, 130.0]]), 100.0)) == [0.0]
+
+
+def _random_entries_by_loop(
+    closes: np.ndarray, holds: list[int], exposure: float, seeds: int, seed: int
+) -> list[float]:
+    """The module's spec, one trade at a time, drawing in the module's order (per seed: the
+    holding times, the gaps, the sides, one per possible trade)."""
+    share = min(exposure, 1.0)
+    usable = np.array([h for h in holds if h >= 1])
+    n = len(closes) - 1
+    most = n // int(usable.min()) + 1
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(seeds):
+        held = rng.choice(usable, size=most)
+        uniform = rng.random(most)
+        sides = rng.choice(np.array([-1.0, 1.0]), size=most)
+        total, t = 1.0, 0
+        for i in range(most):
+            gap_max = math.floor(2.0 * held[i] * (1.0 - share) / share)
+            t += math.floor(uniform[i] * (gap_max + 1))
+            if t >= n:
+                break
+            exit_ = min(t + int(held[i]), n)
+            total *= 1.0 + sides[i] * (closes[exit_] / closes[t] - 1.0)
+            t += int(held[i])
+        out.append(total - 1.0)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("holds", "exposure"), [([3], 0.5), ([2, 7, 0], 0.25), ([4, 9], 1.0), ([5], 1.5)]
+)
+def test_random_entries_equal_the_spec_trade_by_trade(holds: list[int], exposure: float) -> None:
+    closes = 100 * np.exp(np.cumsum(np.random.default_rng(9).normal(0, 0.01, 400)))
+    got = random_entry_returns(closes, holding_bars=holds, exposure=exposure, seeds=25, seed=3)
+    assert list(got) == pytest.approx(
+        _random_entries_by_loop(closes, holds, exposure, 25, 3), rel=1e-12, abs=1e-15
+    )
+
+
+def test_random_entries_refuse_what_they_cannot_draw_from() -> None:
+    closes = np.linspace(100.0, 110.0, 50)
+    for call in (
+        lambda: random_entry_returns(closes[:1], holding_bars=[3], exposure=0.5, seeds=5, seed=1),
+        lambda: random_entry_returns(closes, holding_bars=[0], exposure=0.5, seeds=5, seed=1),
+        lambda: random_entry_returns(closes, holding_bars=[3], exposure=0.5, seeds=0, seed=1),
+    ):
+        with pytest.raises(InvalidInputError) as refused:
+            call()
+        assert refused.value.code == "too_few_closes"
+        assert "random entries need two closes, a holding time of a bar or more" in str(
+            refused.value
+        )
+    zero = closes.copy()
+    zero[:] = 0.0  # every entry at a price of 0
+    with pytest.raises(InvalidInputError) as refused:
+        random_entry_returns(zero, holding_bars=[3], exposure=1.0, seeds=3, seed=1)
+    assert refused.value.code == "bad_closes" and "non-finite" in str(refused.value)
+
+
+def test_percentiles_are_the_five_fan_points() -> None:
+    p = percentiles(np.arange(101, dtype=np.float64))
+    assert (p.p5, p.p25, p.p50, p.p75, p.p95) == (5.0, 25.0, 50.0, 75.0, 95.0)
+    assert percentiles([1, 2, 3]).p50 == 2.0  # plain integers too
+    with pytest.raises(InvalidInputError) as refused:
+        percentiles([])
+    assert refused.value.code == "no_values" and "no values to take percentiles of" in str(
+        refused.value
+    )

@@ -31,7 +31,10 @@ class OptimisationCreate(_Body):
     workers: int | None = Field(default=None, ge=1, le=256)
     ray_address: str | None = Field(default=None, min_length=1, max_length=300)
     study: str | None = Field(
-        default=None, min_length=1, max_length=STUDY_NAME_MAX_LENGTH, pattern=r"^[A-Za-z0-9._-]+$"
+        default=None,
+        min_length=1,
+        max_length=STUDY_NAME_MAX_LENGTH,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
     )
     start_ns: int | None = Field(default=None, ge=0, le=NS_MAX)
     end_ns: int | None = Field(default=None, ge=0, le=NS_MAX)

@@ -158,7 +158,8 @@ def random_entry_returns(
         entries = np.cumsum(gaps) + np.concatenate(([0], np.cumsum(held)[:-1]))
         exits = np.minimum(entries + held, n)
         taken = entries < n
-        growth = 1.0 + sides[taken] * (c[exits[taken]] / c[entries[taken]] - 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a zero close: refused below
+            growth = 1.0 + sides[taken] * (c[exits[taken]] / c[entries[taken]] - 1.0)
         out[k] = float(np.prod(growth) - 1.0) if growth.shape[0] else 0.0
     if not np.all(np.isfinite(out)):
         raise InvalidInputError("random entries gave a non-finite return", code="bad_closes")
