@@ -210,3 +210,18 @@ def test_percentiles_are_the_five_fan_points() -> None:
     assert refused.value.code == "no_values" and "no values to take percentiles of" in str(
         refused.value
     )
+
+
+def test_the_smallest_random_entry_inputs_are_taken() -> None:
+    # two closes, one-bar holds, one seed, always in the market: one trade of +-10%
+    out = random_entry_returns(
+        np.array([100.0, 110.0]), holding_bars=[1], exposure=1.0, seeds=1, seed=2
+    )
+    assert out.shape == (1,) and abs(float(out[0])) == pytest.approx(0.1)
+
+
+def test_the_trade_order_bootstrap_is_seeded() -> None:
+    pnls = [5.0, -3.0, 8.0, -6.0, 2.0]
+    one = trade_order_bootstrap(pnls, 100.0, samples=200, seed=7)
+    assert one == trade_order_bootstrap(pnls, 100.0, samples=200, seed=7)
+    assert one != trade_order_bootstrap(pnls, 100.0, samples=200, seed=8)
