@@ -55,7 +55,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest -n 2 -q --durations=30
+	$(BIN)/pytest -n 2 --dist worksteal -q --durations=30
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
