@@ -149,6 +149,7 @@ class RejectReason(StrEnum):
     """Why a row was refused; the order is the order in which rules are checked."""
 
     MALFORMED_ROW = "malformed_row"
+    INSTRUMENT_UNMAPPED = "instrument_unmapped"  # a table row about no mapped instrument
     TIMESTAMP_UNPARSEABLE = "timestamp_unparseable"
     TIMESTAMP_NO_TIMEZONE = "timestamp_no_timezone"
     TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"

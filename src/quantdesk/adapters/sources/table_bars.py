@@ -1,0 +1,128 @@
+"""A chunk of a bars table as ``RawBarColumns``, one per instrument, for the shared validation.
+
+The cells come as the driver gives them (``datetime``, ``Decimal``, ``int``, ``None``, text);
+they become what a bar file's reader produces: nanosecond timestamps with a status per cell
+(the same parsing as CSV ingest: a naive time without a declared zone is refused, a time out
+of range is refused), float values with NaN for a cell that is not a number, and the cell's
+own text for a rejection to quote. Rows are numbered from ``chunk.first_row`` in the read's
+order. A row whose instrument the mapping does not name is rejected here
+(``instrument_unmapped``), never dropped.
+"""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+
+from quantdesk.adapters.sources.bar_cells import parse_timestamps, to_float
+from quantdesk.domain.market_data import BarIngestOptions, Rejection, RejectReason, TimestampFormat
+from quantdesk.domain.source_mapping import SourceKind, SourceMapping
+from quantdesk.services.columns import VALUE_FIELDS, BarColumns, RawBarColumns
+from quantdesk.services.ports.table_sources import Cell, SourceChunk
+
+_FORMATS = {
+    "s": TimestampFormat.SECONDS,
+    "ms": TimestampFormat.MILLISECONDS,
+    "us": TimestampFormat.MICROSECONDS,
+    "ns": TimestampFormat.NANOSECONDS,
+}
+
+
+def raw_bars(
+    chunk: SourceChunk, mapping: SourceMapping
+) -> tuple[dict[str, RawBarColumns], list[Rejection]]:
+    """The chunk's bars per catalog instrument id, and the rows of no mapped instrument."""
+    if mapping.kind is not SourceKind.BARS:
+        raise ValueError(f"raw_bars reads bars, not {mapping.kind.value}")
+    n = len(chunk)
+    rows = np.arange(chunk.first_row, chunk.first_row + n, dtype=np.int64)
+    instruments, rejected = _instruments(chunk, mapping, rows)
+    out: dict[str, RawBarColumns] = {}
+    for instrument in sorted({x for x in instruments if x is not None}):
+        chosen = [i for i, x in enumerate(instruments) if x == instrument]
+        out[instrument] = _raw(chunk, mapping, chosen, rows)
+    return out, rejected
+
+
+def _instruments(
+    chunk: SourceChunk, mapping: SourceMapping, rows: np.ndarray
+) -> tuple[list[str | None], list[Rejection]]:
+    source = mapping.instrument
+    if source.instrument_id is not None:
+        return [source.instrument_id] * len(chunk), []
+    assert source.column is not None  # the mapping's rule: one or the other
+    found: list[str | None] = []
+    rejected: list[Rejection] = []
+    for index, cell in enumerate(chunk.columns[source.column]):
+        text = None if cell is None else str(cell)
+        mapped = source.ids.get(text, None if source.ids else text) if text else None
+        found.append(mapped)
+        if mapped is None:
+            rejected.append(
+                Rejection(
+                    row=int(rows[index]),
+                    field="instrument",
+                    value=_text(cell),
+                    reason=RejectReason.INSTRUMENT_UNMAPPED,
+                    detail=f"column {source.column} holds {_text(cell)}, which the mapping's "
+                    "ids do not name",
+                )
+            )
+    return found, rejected
+
+
+def _raw(
+    chunk: SourceChunk, mapping: SourceMapping, chosen: list[int], rows: np.ndarray
+) -> RawBarColumns:
+    cells = {
+        field: [chunk.columns[mapping.column_of(field)][i] for i in chosen]
+        for field in ("timestamp", *VALUE_FIELDS)
+    }
+    ts_ns, status = parse_timestamps(*_timestamps(cells["timestamp"], mapping))
+    values = {f: to_float(pa.chunked_array([_numbers(cells[f])])) for f in VALUE_FIELDS}
+
+    def text_of(field: str, index: int) -> str:
+        return _text(cells[field][index])
+
+    return RawBarColumns(
+        source_row=rows[chosen],
+        ts_ns=ts_ns,
+        ts_status=status,
+        values=BarColumns(ts_ns=ts_ns, **values),
+        text_of=text_of,
+    )
+
+
+def _timestamps(
+    cells: list[Cell], mapping: SourceMapping
+) -> tuple[pa.ChunkedArray, BarIngestOptions]:
+    unit = mapping.timestamp.unit
+    if unit != "timestamp":
+        integers = [c if isinstance(c, int) and not isinstance(c, bool) else None for c in cells]
+        options = BarIngestOptions(timestamp_format=_FORMATS[unit])
+        return pa.chunked_array([pa.array(integers, pa.int64())]), options
+    zone = mapping.timestamp.zone
+    stamps = [_utc(c, zone) if isinstance(c, datetime) else None for c in cells]
+    naive = any(isinstance(c, datetime) and c.tzinfo is None for c in cells) and zone is None
+    typed = pa.array(
+        [None if s is None else s.replace(tzinfo=None) for s in stamps], pa.timestamp("us")
+    )
+    # a naive time with no declared zone: refused as CSV ingest refuses it
+    column = typed if naive else typed.cast(pa.timestamp("us", tz="UTC"))
+    return pa.chunked_array([column]), BarIngestOptions()
+
+
+def _utc(stamp: datetime, zone: str | None) -> datetime:
+    if stamp.tzinfo is None:
+        return stamp if zone is None else stamp.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    return stamp.astimezone(UTC)
+
+
+def _numbers(cells: list[Cell]) -> pa.Array:
+    """Text of every cell (a number's exact decimal text): the bar reader's rules apply."""
+    return pa.array([None if c is None else str(c) for c in cells], pa.string())
+
+
+def _text(cell: Cell) -> str:
+    return "NULL" if cell is None else str(cell)[:200]
