@@ -16,7 +16,6 @@ from quantdesk.api.deps import Paged, allow, parts, platform
 from quantdesk.api.pagination import Page, page_of
 from quantdesk.api.schemas.jobs import JobOut
 from quantdesk.api.schemas.optimisation import (
-    STUDY_NAME_MAX_LENGTH,
     OptimisationAccepted,
     OptimisationCreate,
     StudyOut,
@@ -26,7 +25,7 @@ from quantdesk.domain.auth import Permission, Principal
 from quantdesk.domain.errors import PermissionDeniedError
 from quantdesk.domain.jobs import JobKind
 from quantdesk.domain.optimisation.space_file import load_space
-from quantdesk.domain.optimisation.study import StudyReport
+from quantdesk.domain.optimisation.study import STUDY_NAME_MAX_LENGTH, StudyReport
 from quantdesk.services.optimisation.objective import objective_of
 from quantdesk.services.optimisation.service import OptimisationService
 from quantdesk.services.platform import Platform
