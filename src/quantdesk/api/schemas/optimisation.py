@@ -4,8 +4,7 @@ studies (their rows; the whole report is the domain's ``StudyReport``, as writte
 from pydantic import BaseModel, ConfigDict
 
 from quantdesk.api.schemas.jobs import JobOut
-from quantdesk.domain.optimisation.study import StudyRecord
-from quantdesk.services.optimisation.job import StudySettings
+from quantdesk.domain.optimisation.study import StudyRecord, StudySettings
 
 
 class _Body(BaseModel):

@@ -8,9 +8,9 @@ quantdesk's own row of a study (Optuna keeps the trials in its storage).
 """
 
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from quantdesk.domain.backtest import Metrics
 from quantdesk.domain.optimisation.space import Params, SearchSpace
@@ -212,3 +212,35 @@ class StudyRecord(BaseModel):
     actor: str = "local"
     created_ns: int
     updated_ns: int
+
+
+_NS_MAX = 2**63 - 1
+
+
+class StudySettings(BaseModel):
+    """How a study runs, as a client gives it (the API's body is this; the job adds who and
+    what). ``space`` is a space file's content; ``register`` is the wire name of
+    ``register_best`` (``BaseModel`` has ``.register``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    space: dict[str, JsonValue] | None = None
+    trials: int = Field(default=50, ge=1, le=100_000)
+    objective: Literal["sharpe", "sortino", "calmar", "return", "custom"] = "sharpe"
+    sampler: Literal["grid", "random", "tpe"] = "tpe"
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    workers: int | None = Field(default=None, ge=1, le=256)
+    ray_address: str | None = Field(default=None, min_length=1, max_length=300)
+    study: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=STUDY_NAME_MAX_LENGTH,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    )
+    start_ns: int | None = Field(default=None, ge=0, le=_NS_MAX)
+    end_ns: int | None = Field(default=None, ge=0, le=_NS_MAX)
+    register_best: bool = Field(
+        default=False, alias="register", description="register the best as a new version"
+    )
+    screen: bool = Field(default=False, description="rank the grid by the vectorised screen")
+    top: int = Field(default=3, ge=0, le=20, description="best trials re-run and checked")

@@ -8,13 +8,13 @@ Progress: the trials carry most of the percent, the re-runs of the best the rest
 """
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import ConfigDict, Field, JsonValue, ValidationError
 
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.optimisation.space_file import load_space
-from quantdesk.domain.optimisation.study import STUDY_NAME_MAX_LENGTH, Sampler, StudyReport
+from quantdesk.domain.optimisation.study import Sampler, StudyReport, StudySettings
 from quantdesk.services.job_progress import PercentProgress
 from quantdesk.services.optimisation.objective import objective_of
 from quantdesk.services.optimisation.service import RERUN_TASK, TRIALS_TASK, OptimisationService
@@ -24,36 +24,6 @@ if TYPE_CHECKING:
     from quantdesk.services.platform import Platform
 
 OPTIMISATION_TASKS = ((TRIALS_TASK, 9.0), (RERUN_TASK, 1.0))
-_NS_MAX = 2**63 - 1
-
-
-class StudySettings(BaseModel):
-    """How a study runs, as a client gives it (the API's body is this; the job adds who and
-    what). ``space`` is a space file's content; ``register`` is the wire name of
-    ``register_best`` (``BaseModel`` has ``.register``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    space: dict[str, JsonValue] | None = None
-    trials: int = Field(default=50, ge=1, le=100_000)
-    objective: Literal["sharpe", "sortino", "calmar", "return", "custom"] = "sharpe"
-    sampler: Literal["grid", "random", "tpe"] = "tpe"
-    seed: int = Field(default=0, ge=0, le=2**32 - 1)
-    workers: int | None = Field(default=None, ge=1, le=256)
-    ray_address: str | None = Field(default=None, min_length=1, max_length=300)
-    study: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=STUDY_NAME_MAX_LENGTH,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-    )
-    start_ns: int | None = Field(default=None, ge=0, le=_NS_MAX)
-    end_ns: int | None = Field(default=None, ge=0, le=_NS_MAX)
-    register_best: bool = Field(
-        default=False, alias="register", description="register the best as a new version"
-    )
-    screen: bool = Field(default=False, description="rank the grid by the vectorised screen")
-    top: int = Field(default=3, ge=0, le=20, description="best trials re-run and checked")
 
 
 class OptimisationJobPayload(StudySettings):
