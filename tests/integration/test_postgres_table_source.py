@@ -4,7 +4,7 @@ named, the password never shown, no table written (the source's rows are unchang
 the example mapping reads the example schema."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, LiteralString, cast
 
@@ -15,6 +15,7 @@ import yaml
 from quantdesk.adapters.sources.postgres_tables import PostgresTableSource, redacted
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.source_mapping import SourceMapping
+from quantdesk.services.ports.table_sources import BarChunk
 from support.registry import postgres_database
 
 pytestmark = pytest.mark.services
@@ -60,54 +61,66 @@ def mapping(**change: Any) -> SourceMapping:
     )
 
 
-def test_rows_come_in_chunks_in_order_and_resume_after_a_watermark(dsn: str) -> None:
+def chunks(source: PostgresTableSource, m: SourceMapping, **bounds: Any) -> list[BarChunk]:
+    with source.snapshot(m) as snapshot:
+        return list(snapshot.bar_chunks(**bounds))
+
+
+def closes(found: list[BarChunk]) -> list[float]:
+    return sorted(float(x) for c in found for raw in c.bars.values() for x in raw.values.close)
+
+
+def test_rows_come_in_chunks_of_whole_instants_and_resume_after_a_watermark(dsn: str) -> None:
     source = PostgresTableSource(dsn)
-    chunks = list(source.chunks(mapping()))
-    assert [len(c) for c in chunks] == [10, 10, 10, 10, 10]
-    assert [c.first_row for c in chunks] == [1, 11, 21, 31, 41]
-    ids = [i for c in chunks for i in c.columns["id"]]
-    assert ids == list(range(1, 51))  # (ts, id) order: two rows a minute, by id
-    assert list(chunks[0].columns) == mapping().selected()
-    assert [float(x) for x in chunks[0].columns["c"][:3]] == [100.0, 101.0, 102.0]
-    resumed = list(source.chunks(mapping(), after=chunks[1].last))
-    assert [i for c in resumed for i in c.columns["id"]] == list(range(21, 51))
+    found = chunks(source, mapping(chunk_rows=9))
+    # two rows a minute: a chunk of 9 is extended to the end of its instant (10 rows)
+    assert [c.rows for c in found] == [10, 10, 10, 10, 10]
+    assert [c.first_row for c in found] == [1, 11, 21, 31, 41]
+    assert closes(found) == [100.0 + i for i in range(50)]
+    assert sorted(found[0].bars) == ["A", "B"]
+    assert found[1].last is not None
+    resumed = chunks(source, mapping(), after=found[1].last)
+    assert closes(resumed) == [120.0 + i for i in range(30)]
     assert resumed[0].first_row == 1  # numbered within this read
+    with source.snapshot(mapping()) as snapshot:
+        assert snapshot.count() == 50
+        assert snapshot.count(after=found[1].last) == 30
+        assert snapshot.day_counts(found[4].last) == {(START.date() - date(1970, 1, 1)).days: 50}
 
 
 def test_filters_travel_as_parameters(dsn: str) -> None:
     source = PostgresTableSource(dsn)
     only_a = mapping(filters=[{"column": "symbol", "op": "=", "value": "A"}])
-    assert {s for c in source.chunks(only_a) for s in c.columns["symbol"]} == {"A"}
+    assert {i for c in chunks(source, only_a) for i in c.bars} == {"A"}
     hostile = mapping(filters=[{"column": "symbol", "op": "in", "value": ["A' OR '1'='1"]}])
-    assert list(source.chunks(hostile)) == []
+    assert chunks(source, hostile) == []
     late = mapping(filters=[{"column": "id", "op": ">", "value": 45}], key=None, chunk_rows=100)
-    # without a key, rows of one timestamp come in no stated order: compare as a multiset
-    assert sorted(s for c in source.chunks(late) for s in c.columns["symbol"]) == sorted("BABAB")
+    assert sum(c.rows for c in chunks(source, late)) == 5
 
 
 def test_missing_columns_and_tables_are_named(dsn: str) -> None:
     source = PostgresTableSource(dsn)
-    assert source.missing_columns(mapping()) == []
+    assert source.problems(mapping()) == []
     # only close is mapped: the other fields keep their own names, which this table lacks
-    assert source.missing_columns(mapping(columns={"close": "close_px"})) == [
-        "close_px",
-        "high",
-        "low",
-        "open",
-        "volume",
+    assert source.problems(mapping(columns={"close": "close_px"})) == [
+        f"market.bars has no column {c}" for c in ("close_px", "high", "low", "open", "volume")
     ]
     gone = mapping(table="market.nothing")
-    assert set(source.missing_columns(gone)) == set(gone.selected())
+    assert source.problems(gone) == [
+        "there is no table market.nothing (or this user may not see it)"
+    ]
+    assert source.problems(mapping(key="symbol")) == [
+        "the key column symbol allows NULL: declare it NOT NULL"
+    ]
     with pytest.raises(SourceReadError) as refused:
-        list(source.chunks(gone))
+        chunks(source, gone)
     assert "market.nothing" in str(refused.value)
 
 
 def test_the_source_is_only_read(dsn: str) -> None:
     source = PostgresTableSource(dsn)
     before = _rows(dsn)
-    for _ in source.chunks(mapping()):
-        pass
+    chunks(source, mapping())
     assert _rows(dsn) == before
 
 
@@ -115,7 +128,7 @@ def test_the_password_is_never_shown() -> None:
     dsn = "postgresql://ana:s3cret@127.0.0.1:1/nowhere"
     assert "s3cret" not in redacted(dsn) and "ana" in redacted(dsn)
     with pytest.raises(SourceReadError) as refused:
-        PostgresTableSource(dsn).missing_columns(mapping())
+        PostgresTableSource(dsn).problems(mapping())
     assert "s3cret" not in str(refused.value) and "cannot connect" in str(refused.value)
 
 
@@ -137,6 +150,7 @@ def test_the_example_mapping_reads_the_example_schema(dsn: str) -> None:
         )
     example = SourceMapping.model_validate(yaml.safe_load((examples / "bars.yaml").read_text()))
     source = PostgresTableSource(dsn)
-    assert source.missing_columns(example) == []
-    (chunk,) = source.chunks(example)
-    assert chunk.columns["symbol"] == ["BTCUSDT"]  # the filter kept the mapped instruments
+    assert source.problems(example) == []
+    (chunk,) = chunks(source, example)
+    assert list(chunk.bars) == ["BTCUSDT.BINANCE"]  # the filter kept the mapped instruments
+    assert chunk.rows == 1

@@ -230,6 +230,20 @@ class CatalogFile(BaseModel):
     last_ts: int
 
 
+class MigrationLineage(BaseModel):
+    """What a migrated commit came from: which table, which read, how far it went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    migration_id: str
+    mapping: str
+    mapping_sha256: str
+    table: str
+    query: str
+    chunk: int
+    watermark: str | None  # the source's last timestamp after this chunk, as text
+
+
 class LineageRecord(BaseModel):
     """Where a piece of the catalog came from, precise enough to fingerprint a backtest's data."""
 
@@ -253,6 +267,7 @@ class LineageRecord(BaseModel):
     nautilus_trader_version: str
     started_at_ns: int
     finished_at_ns: int
+    migration: MigrationLineage | None = None  # set when the rows came from a table
 
 
 class CatalogEntry(BaseModel):

@@ -12,8 +12,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 import quantdesk
 from quantdesk.domain.errors import (
     InvalidInputError,
@@ -28,13 +26,12 @@ from quantdesk.domain.market_data import (
     IngestSummary,
     LineageRecord,
     Rejection,
-    RejectReason,
     TimestampAt,
     bar_type_id,
 )
-from quantdesk.domain.time import ns_to_iso
-from quantdesk.services.bar_validation import ValidatedBars, validate_bars
-from quantdesk.services.columns import VALUE_FIELDS, BoolArray, RawBarColumns
+from quantdesk.services.bar_batches import commit_new_bars
+from quantdesk.services.bar_validation import validate_bars
+from quantdesk.services.columns import BarColumns, RawBarColumns
 from quantdesk.services.ports import (
     BarSource,
     MarketDataCatalog,
@@ -150,41 +147,35 @@ class BarIngestService:
                 else "the file holds no data rows",
             )
 
-        staged = StagedCommit(files_added=[], files_replaced=[])
-        with self._catalog.exclusive():
-            with progress.task("compare with catalog"):
-                new_rows, present, conflicts = self._split_against_catalog(
-                    validated, instrument, bar_type
-                )
-            rejections.extend(conflicts)
-            rejections.sort(key=lambda r: r.row)
-            new_bars = validated.bars.take(new_rows)
-            if len(new_bars):
+        def lineage(
+            new_bars: BarColumns, present: int, conflicts: list[Rejection], commit: StagedCommit
+        ) -> LineageRecord:
+            return LineageRecord(
+                ingest_id=ingest_id,
+                source=source,
+                source_sha256=source_sha256,
+                instrument_id=instrument.instrument_id,
+                bar_type=bar_type,
+                rows_read=rows_read,
+                rows_written=len(new_bars),
+                rows_already_present=present,
+                rows_rejected=len(rejections) + len(conflicts),
+                first_ts=int(new_bars.ts_ns[0]),
+                last_ts=int(new_bars.ts_ns[-1]),
+                files_added=commit.files_added,
+                files_replaced=commit.files_replaced,
+                quantdesk_version=quantdesk.__version__,
+                nautilus_trader_version=self._catalog.engine_version,
+                started_at_ns=started,
+                finished_at_ns=time.time_ns(),
+            )
 
-                def lineage(commit: StagedCommit) -> LineageRecord:
-                    return LineageRecord(
-                        ingest_id=ingest_id,
-                        source=source,
-                        source_sha256=source_sha256,
-                        instrument_id=instrument.instrument_id,
-                        bar_type=bar_type,
-                        rows_read=rows_read,
-                        rows_written=len(new_bars),
-                        rows_already_present=present,
-                        rows_rejected=len(rejections),
-                        first_ts=int(new_bars.ts_ns[0]),
-                        last_ts=int(new_bars.ts_ns[-1]),
-                        files_added=commit.files_added,
-                        files_replaced=commit.files_replaced,
-                        quantdesk_version=quantdesk.__version__,
-                        nautilus_trader_version=self._catalog.engine_version,
-                        started_at_ns=started,
-                        finished_at_ns=time.time_ns(),
-                    )
-
-                with progress.task("write", total=len(new_bars)) as advance:
-                    staged = self._catalog.commit_bars(instrument, bar_type, new_bars, lineage)
-                    advance(len(new_bars))
+        with progress.task("compare and write", total=len(validated.bars)) as advance:
+            outcome = commit_new_bars(self._catalog, validated, instrument, bar_type, lineage)
+            advance(len(validated.bars))
+        rejections.extend(outcome.conflicts)
+        rejections.sort(key=lambda r: r.row)
+        new_bars, present, staged = outcome.written, outcome.present, outcome.staged
         rejects_path = _write_rejects(run_dir, rejections) if rejections else None
 
         summary = IngestSummary(
@@ -218,49 +209,6 @@ class BarIngestService:
                 hint="define it first: quantdesk instruments add",
             )
         return instrument
-
-    def _split_against_catalog(
-        self, validated: ValidatedBars, instrument: InstrumentSpec, bar_type: str
-    ) -> tuple[BoolArray, int, list[Rejection]]:
-        """Which valid rows are new, how many the catalog already holds, which contradict it."""
-        bars = validated.bars
-        new_rows: BoolArray = np.ones(len(bars), dtype=np.bool_)
-        if len(bars) == 0:
-            return new_rows, 0, []
-        existing = self._catalog.read_bars(bar_type, int(bars.ts_ns[0]), int(bars.ts_ns[-1]))
-        if len(existing) == 0:
-            return new_rows, 0, []
-        position = np.searchsorted(existing.ts_ns, bars.ts_ns)
-        inside = position < len(existing)
-        clipped = np.minimum(position, len(existing) - 1)
-        present = inside & (existing.ts_ns[clipped] == bars.ts_ns)
-        differs = np.zeros(len(bars), dtype=np.int8) - 1
-        for k, name in reversed(list(enumerate(VALUE_FIELDS))):
-            tolerance = (
-                float(instrument.tick_size) * 1e-3
-                if name != "volume"
-                else 10.0**-instrument.size_precision * 1e-3
-            )
-            mismatch = np.abs(existing.field(name)[clipped] - bars.field(name)) > tolerance
-            differs[present & mismatch] = k
-        conflicts: list[Rejection] = []
-        for index in np.flatnonzero(differs >= 0).tolist():
-            name = VALUE_FIELDS[differs[index]]
-            held = existing.field(name)[clipped[index]]
-            conflicts.append(
-                Rejection(
-                    row=int(validated.source_row[index]),
-                    field=name,
-                    value=repr(float(bars.field(name)[index])),
-                    reason=RejectReason.CONFLICTS_WITH_CATALOG,
-                    detail=(
-                        f"the catalog already holds {name}={held!r} for "
-                        f"{ns_to_iso(int(bars.ts_ns[index]))}; existing data is never overwritten"
-                    ),
-                )
-            )
-        new_rows = ~present
-        return new_rows, int(np.count_nonzero(present)) - len(conflicts), conflicts
 
 
 def _parse_spec(bar_spec: BarSpec | str) -> BarSpec:

@@ -8,13 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from quantdesk.adapters.sources.table_bars import raw_bars
+from quantdesk.adapters.sources.table_bars import SourceChunk, raw_bars
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import RejectReason
 from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.bar_validation import validate_bars
 from quantdesk.services.columns import TimestampStatus
-from quantdesk.services.ports.table_sources import SourceChunk, Watermark
 
 START = datetime(2024, 1, 2, tzinfo=UTC)
 START_NS = int(START.timestamp()) * 1_000_000_000
@@ -38,7 +37,7 @@ def mapping(**change: Any) -> SourceMapping:
 def chunk(rows: list[tuple[Any, ...]], first_row: int = 11) -> SourceChunk:
     names = ["ts", "open", "high", "low", "close", "volume", "symbol"]
     columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
-    return SourceChunk(columns=columns, first_row=first_row, last=Watermark(rows[-1][0]))
+    return SourceChunk(columns=columns, first_row=first_row)
 
 
 def bar(minute: int, symbol: Any, close: Any = Decimal("10.5")) -> tuple[Any, ...]:

@@ -1,25 +1,33 @@
-"""``TableSource`` on PostgreSQL with psycopg 3: a server-side cursor, ``chunk_rows`` at a time.
+"""``TableSource`` on PostgreSQL with psycopg 3: one snapshot, server-side cursors, chunks.
 
 Every name of the mapping is quoted as an identifier (``psycopg.sql.Identifier``), never
-spliced; filter values and the watermark travel as parameters. The read runs in one
-read-only transaction (REPEATABLE READ) so its chunks see one snapshot of the table, and
-nothing is written to the source: the migration never touches a table it was not given
-(and not even that one).
+spliced; filter values, the watermark and day bounds travel as parameters. A snapshot is one
+read-only REPEATABLE READ transaction in the UTC time zone, so its counts and chunks see
+one state of the table and a SQL date is a UTC date; nothing is ever written to the source
+(the migration never touches a table it was not given, and only reads that one).
 """
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from quantdesk.adapters.sources.table_bars import Cell, SourceChunk, raw_bars
 from quantdesk.domain.errors import SourceReadError
-from quantdesk.domain.source_mapping import Filter, SourceMapping
-from quantdesk.services.ports.table_sources import Cell, SourceChunk, Watermark
+from quantdesk.domain.migration import Watermark
+from quantdesk.domain.source_mapping import CHUNK_ROWS_MAX, Filter, SourceMapping
+from quantdesk.services.ports.table_sources import BarChunk, DayWindow
 
 _OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _CONNECT_TIMEOUT_S = 10
 _HINT = "check the source URL, that the server is up and that the user may read the table"
+_EPOCH = date(1970, 1, 1)
+_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+_TIE_STEP = 1_000
+Row = tuple[Cell, ...]
 
 
 class PostgresTableSource:
@@ -29,44 +37,223 @@ class PostgresTableSource:
     def describe(self) -> str:
         return redacted(self._dsn)
 
-    def missing_columns(self, mapping: SourceMapping) -> Sequence[str]:
+    def problems(self, mapping: SourceMapping) -> Sequence[str]:
         schema, table = _split(mapping.table)
         query = (
-            "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND "
-            "table_schema = COALESCE(%s, current_schema())"
+            "SELECT column_name, is_nullable FROM information_schema.columns WHERE "
+            "table_name = %s AND table_schema = COALESCE(%s, current_schema())"
         )
         with self._connect() as connection:
             rows = connection.execute(query, (table, schema)).fetchall()
-        present = {row[0] for row in rows}
+        if not rows:
+            return [f"there is no table {mapping.table} (or this user may not see it)"]
+        nullable = {str(row[0]): row[1] == "YES" for row in rows}
         wanted = mapping.selected() + [f.column for f in mapping.filters]
-        return sorted({c for c in wanted if c not in present})
+        found = [f"{mapping.table} has no column {c}" for c in sorted(set(wanted) - set(nullable))]
+        if mapping.key is not None and nullable.get(mapping.key, False):
+            found.append(f"the key column {mapping.key} allows NULL: declare it NOT NULL")
+        return found
 
-    def chunks(
-        self, mapping: SourceMapping, after: Watermark | None = None
-    ) -> Iterator[SourceChunk]:
-        columns = mapping.selected()
-        query, parameters = _query(mapping, columns, after)
-        first_row = 1
+    @contextmanager
+    def snapshot(self, mapping: SourceMapping) -> Iterator["PostgresSnapshot"]:
         with self._connect() as connection:
             connection.read_only = True
             connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            with connection.transaction(), connection.cursor(name="quantdesk_source") as cursor:
-                cursor.itersize = mapping.chunk_rows
-                try:
-                    cursor.execute(query, parameters)
-                    while rows := cursor.fetchmany(mapping.chunk_rows):
-                        yield _chunk(mapping, columns, rows, first_row)
-                        first_row += len(rows)
-                except psycopg.Error as error:
-                    raise _unreadable(self._dsn, mapping, error) from error
+            try:
+                with connection.transaction():
+                    connection.execute("SET LOCAL TIME ZONE 'UTC'")
+                    yield PostgresSnapshot(connection, mapping, self._dsn)
+            except psycopg.Error as error:
+                raise _unreadable(self._dsn, mapping, error) from error
 
-    def _connect(self) -> psycopg.Connection[tuple[Cell, ...]]:
+    def _connect(self) -> psycopg.Connection[Row]:
         try:
             return psycopg.connect(self._dsn, connect_timeout=_CONNECT_TIMEOUT_S)
         except psycopg.Error as error:
             raise SourceReadError(
                 f"cannot connect to {redacted(self._dsn)}: {_first_line(error)}", hint=_HINT
             ) from error
+
+
+class PostgresSnapshot:
+    """The ``TableSnapshot`` port inside one open transaction."""
+
+    def __init__(self, connection: psycopg.Connection[Row], mapping: SourceMapping, dsn: str):
+        self._connection = connection
+        self._mapping = mapping
+        self._dsn = dsn
+        self._columns = mapping.selected()
+        self._ts = sql.Identifier(mapping.timestamp.column)
+        self._cursors = 0
+
+    def count(self, after: Watermark | None = None, through: Watermark | None = None) -> int:
+        where, parameters = self._where(after, None, through)
+        query = sql.SQL("SELECT count(*) FROM {}{}").format(self._table(), where)
+        row = self._run(query, parameters).fetchone()
+        return int(str(row[0])) if row else 0
+
+    def day_counts(self, through: Watermark) -> dict[int, int]:
+        where, parameters = self._where(None, None, through)
+        query = sql.SQL("SELECT {day}, count(*) FROM {table}{where} GROUP BY 1").format(
+            day=self._day_expression(), table=self._table(), where=where
+        )
+        return {int(str(day)): int(str(n)) for day, n in self._run(query, parameters).fetchall()}
+
+    def bar_chunks(
+        self,
+        after: Watermark | None = None,
+        days: DayWindow | None = None,
+        through: Watermark | None = None,
+    ) -> Iterator[BarChunk]:
+        query, parameters = self._select(after, days, through)
+        first_row = 1
+        self._cursors += 1
+        name = f"quantdesk_source_{self._cursors}"
+        try:
+            with self._connection.cursor(name=name) as cursor:
+                cursor.itersize = self._mapping.chunk_rows
+                cursor.execute(query, parameters)
+                for rows in self._instants(cursor):
+                    yield self._bar_chunk(rows, first_row)
+                    first_row += len(rows)
+        except psycopg.Error as error:
+            raise _unreadable(self._dsn, self._mapping, error) from error
+
+    def query_text(self, after: Watermark | None = None) -> str:
+        query, parameters = self._select(after, None, None)
+        text = query.as_string(self._connection)
+        return f"{text} -- parameters {parameters!r}"[:4_000]
+
+    # --- the SQL ------------------------------------------------------------------------------
+
+    def _table(self) -> sql.Identifier:
+        schema, table = _split(self._mapping.table)
+        return sql.Identifier(schema, table) if schema else sql.Identifier(table)
+
+    def _where(
+        self,
+        after: Watermark | None,
+        days: DayWindow | None,
+        through: Watermark | None,
+    ) -> tuple[sql.Composable, list[object]]:
+        conditions: list[sql.Composable] = []
+        parameters: list[object] = []
+        for item in self._mapping.filters:
+            conditions.append(_condition(item))
+            parameters.append(item.value)
+        if after is not None:  # rows without a timestamp are read (and rejected) every time
+            conditions.append(sql.SQL("({0} > %s OR {0} IS NULL)").format(self._ts))
+            parameters.append(after.timestamp)
+        if through is not None:
+            conditions.append(sql.SQL("{} <= %s").format(self._ts))
+            parameters.append(through.timestamp)
+        if days is not None:
+            conditions.append(sql.SQL("{0} >= %s AND {0} < %s").format(self._ts))
+            parameters.extend(self._day_bounds(days))
+        if not conditions:
+            return sql.SQL(""), parameters
+        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions), parameters
+
+    def _select(
+        self, after: Watermark | None, days: DayWindow | None, through: Watermark | None
+    ) -> tuple[sql.Composed, list[object]]:
+        where, parameters = self._where(after, days, through)
+        order: list[sql.Composable] = [sql.SQL("{} NULLS LAST").format(self._ts)]
+        if self._mapping.key is not None:
+            order.append(sql.Identifier(self._mapping.key))
+        query = sql.SQL("SELECT {columns} FROM {table}{where} ORDER BY {order}").format(
+            columns=sql.SQL(", ").join(sql.Identifier(c) for c in self._columns),
+            table=self._table(),
+            where=where,
+            order=sql.SQL(", ").join(order),
+        )
+        return query, parameters
+
+    def _day_expression(self) -> sql.Composable:
+        """The source day of a row, as ``day_of`` computes it from the cell."""
+        unit = self._mapping.timestamp.unit
+        if unit == "timestamp":  # in UTC: a zone-aware time's UTC date, a naive one's own
+            return sql.SQL("({}::date - DATE '1970-01-01')").format(self._ts)
+        return sql.SQL("floor({}::numeric / {})::bigint").format(
+            self._ts, sql.Literal(_PER_DAY[unit])
+        )
+
+    def _day_bounds(self, days: DayWindow) -> tuple[object, object]:
+        unit = self._mapping.timestamp.unit
+        if unit == "timestamp":
+            start = datetime(1970, 1, 1) + timedelta(days=days.first)
+            return start, start + timedelta(days=days.last - days.first + 1)
+        return days.first * _PER_DAY[unit], (days.last + 1) * _PER_DAY[unit]
+
+    def _run(self, query: sql.Composed, parameters: list[object]) -> psycopg.Cursor[Row]:
+        try:
+            return self._connection.execute(query, parameters)
+        except psycopg.Error as error:
+            raise _unreadable(self._dsn, self._mapping, error) from error
+
+    # --- rows ---------------------------------------------------------------------------------
+
+    def _instants(self, cursor: psycopg.ServerCursor[Row]) -> Iterator[list[Row]]:
+        """Chunks of about ``chunk_rows`` rows, each ending at the end of an instant."""
+        size = self._mapping.chunk_rows
+        at = self._columns.index(self._mapping.timestamp.column)
+        pending: list[Row] = []
+
+        def take(n: int) -> list[Row]:
+            if len(pending) < n:
+                pending.extend(cursor.fetchmany(max(n - len(pending), _TIE_STEP)))
+            out = pending[:n]
+            del pending[:n]
+            return out
+
+        while rows := take(size):
+            last = rows[-1][at]
+            while last is not None and (following := take(1)):
+                if following[0][at] != last:
+                    pending.insert(0, following[0])
+                    break
+                rows.append(following[0])
+                if len(rows) > size + CHUNK_ROWS_MAX:
+                    raise SourceReadError(
+                        f"{self._mapping.table}: more than {CHUNK_ROWS_MAX:,} rows share "
+                        f"the timestamp {last}; a chunk cannot hold one instant",
+                        hint="add a filter that narrows the rows of one instant",
+                    )
+            yield rows
+
+    def _bar_chunk(self, rows: list[Row], first_row: int) -> BarChunk:
+        by_column = {name: [row[i] for row in rows] for i, name in enumerate(self._columns)}
+        stamps = by_column[self._mapping.timestamp.column]
+        bars, rejections = raw_bars(SourceChunk(by_column, first_row), self._mapping)
+        last = next((s for s in reversed(stamps) if s is not None), None)
+        days: dict[int, int] = {}
+        for stamp in stamps:
+            day = day_of(stamp, self._mapping.timestamp.unit)
+            if day is not None:
+                days[day] = days.get(day, 0) + 1
+        watermark = None
+        if isinstance(last, datetime | int) and not isinstance(last, bool):
+            watermark = Watermark(timestamp=last)
+        return BarChunk(
+            bars=bars,
+            rejections=rejections,
+            rows=len(rows),
+            first_row=first_row,
+            last=watermark,
+            days=days,
+        )
+
+
+def day_of(cell: Cell, unit: str) -> int | None:
+    """A cell's source day (days since 1970-01-01), the same as the snapshot's SQL."""
+    if unit == "timestamp":
+        if not isinstance(cell, datetime):
+            return None
+        moment = cell if cell.tzinfo is None else cell.astimezone(UTC).replace(tzinfo=None)
+        return (moment.date() - _EPOCH).days
+    if isinstance(cell, int) and not isinstance(cell, bool):
+        return cell // _PER_DAY[unit]
+    return None
 
 
 def redacted(dsn: str) -> str:
@@ -83,51 +270,11 @@ def _split(table: str) -> tuple[str | None, str]:
     return (schema or None), name
 
 
-def _query(
-    mapping: SourceMapping, columns: list[str], after: Watermark | None
-) -> tuple[sql.Composed, list[object]]:
-    schema, table = _split(mapping.table)
-    source = sql.Identifier(schema, table) if schema else sql.Identifier(table)
-    order = [sql.Identifier(mapping.timestamp.column)]
-    if mapping.key is not None:
-        order.append(sql.Identifier(mapping.key))
-    conditions: list[sql.Composable] = []
-    parameters: list[object] = []
-    for item in mapping.filters:
-        conditions.append(_condition(item))
-        parameters.append(item.value)
-    if after is not None:
-        if mapping.key is None:
-            conditions.append(sql.SQL("{} > %s").format(order[0]))
-            parameters.append(after.timestamp)
-        else:
-            conditions.append(sql.SQL("({}, {}) > (%s, %s)").format(*order))
-            parameters.extend([after.timestamp, after.key])
-    where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
-    query = sql.SQL("SELECT {columns} FROM {source}{where} ORDER BY {order}").format(
-        columns=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-        source=source,
-        where=where,
-        order=sql.SQL(", ").join(order),
-    )
-    return query, parameters
-
-
 def _condition(item: Filter) -> sql.Composed:
     column = sql.Identifier(item.column)
     if item.op == "in":
         return sql.SQL("{} = ANY(%s)").format(column)
     return sql.SQL("{} " + _OPS[item.op] + " %s").format(column)
-
-
-def _chunk(
-    mapping: SourceMapping, columns: list[str], rows: list[tuple[Cell, ...]], first_row: int
-) -> SourceChunk:
-    by_column = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
-    last = rows[-1]
-    key = None if mapping.key is None else last[columns.index(mapping.key)]
-    stamp = last[columns.index(mapping.timestamp.column)]
-    return SourceChunk(columns=by_column, first_row=first_row, last=Watermark(stamp, key))
 
 
 def _unreadable(dsn: str, mapping: SourceMapping, error: psycopg.Error) -> SourceReadError:

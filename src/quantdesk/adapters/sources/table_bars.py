@@ -9,6 +9,7 @@ order. A row whose instrument the mapping does not name is rejected here
 (``instrument_unmapped``), never dropped.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,23 @@ from quantdesk.adapters.sources.bar_cells import parse_timestamps, to_float
 from quantdesk.domain.market_data import BarIngestOptions, Rejection, RejectReason, TimestampFormat
 from quantdesk.domain.source_mapping import SourceKind, SourceMapping
 from quantdesk.services.columns import VALUE_FIELDS, BarColumns, RawBarColumns
-from quantdesk.services.ports.table_sources import Cell, SourceChunk
+
+Cell = object
+"""A cell as the driver gives it (str, int, float, Decimal, datetime, None)."""
+
+
+@dataclass(frozen=True)
+class SourceChunk:
+    """``columns[c][i]`` is row ``i``'s cell of column ``c`` (``mapping.selected()`` order);
+    ``first_row`` numbers the chunk's first row in the whole read (1-based), for rejections."""
+
+    columns: dict[str, list[Cell]]
+    first_row: int
+
+    def __len__(self) -> int:
+        first = next(iter(self.columns.values()), [])
+        return len(first)
+
 
 _FORMATS = {
     "s": TimestampFormat.SECONDS,
