@@ -29,7 +29,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
-from pydantic import ValidationError
 
 import quantdesk
 from quantdesk.domain.errors import CatalogError, ConflictError, InvalidInputError, NotFoundError
@@ -54,6 +53,7 @@ from quantdesk.domain.strategies.canonical import canonical_json
 from quantdesk.services.bar_batches import LineageOf, bars_digest, commit_new_bars
 from quantdesk.services.bar_validation import validate_bars
 from quantdesk.services.columns import BarColumns, RawBarColumns
+from quantdesk.services.document_models import model_from_document
 from quantdesk.services.ports import (
     MarketDataCatalog,
     ProgressReporter,
@@ -75,26 +75,9 @@ SourceOpener = Callable[[str], TableSource]
 
 def mapping_from_document(document: Document) -> SourceMapping:
     """The mapping a document holds; a refused field is named with its line."""
-    if not isinstance(document.data, dict):
-        raise InvalidInputError(
-            f"{document.name} line {document.line_of(())}: expected a mapping of fields",
-            hint=_HINT,
-            code="invalid_mapping",
-        )
-    try:
-        return SourceMapping.model_validate(document.data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        location = tuple(first["loc"])
-        field = ".".join(str(part) for part in location)
-        line = document.line_of(location)
-        message = f"{field}: {first['msg']}" if field else str(first["msg"])
-        raise InvalidInputError(
-            f"{document.name} line {line}: {message}",
-            hint=_HINT,
-            code="invalid_mapping",
-            data={"line": line, "field": field or None},
-        ) from None
+    return model_from_document(
+        SourceMapping, document, what="mapping", hint=_HINT, code="invalid_mapping"
+    )
 
 
 def mapping_sha256(mapping: SourceMapping) -> str:

@@ -11,9 +11,7 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
-from quantdesk.domain.errors import InvalidInputError, NotFoundError
+from quantdesk.domain.errors import NotFoundError
 from quantdesk.domain.strategies.canonical import canonical_json
 from quantdesk.domain.text import shown, validate_actor
 from quantdesk.domain.validation.policy import (
@@ -21,6 +19,7 @@ from quantdesk.domain.validation.policy import (
     StoredPolicy,
     ValidationPolicy,
 )
+from quantdesk.services.document_models import model_from_document
 from quantdesk.services.ports.documents import Document
 from quantdesk.services.ports.validation import PolicyStore
 
@@ -35,25 +34,9 @@ def policy_sha256(policy: ValidationPolicy) -> str:
 
 def policy_from_document(document: Document) -> ValidationPolicy:
     """The policy a document holds; a refused field is named with its line."""
-    if not isinstance(document.data, dict):
-        raise InvalidInputError(
-            f"{document.name} line {document.line_of(())}: expected a mapping of policy fields",
-            hint=_HINT,
-        )
-    try:
-        return ValidationPolicy.model_validate(document.data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        location = tuple(first["loc"])
-        field = ".".join(str(part) for part in location)
-        line = document.line_of(location)
-        message = f"{field}: {first['msg']}" if field else str(first["msg"])
-        raise InvalidInputError(
-            f"{document.name} line {line}: {message}",
-            hint=_HINT,
-            code="invalid_policy",
-            data={"line": line, "field": field or None},
-        ) from None
+    return model_from_document(
+        ValidationPolicy, document, what="policy", hint=_HINT, code="invalid_policy"
+    )
 
 
 class PolicyService:
