@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.text import is_whole_match
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -164,6 +165,13 @@ class SourceMapping(BaseModel):
             raise ValueError(
                 f"{value[:80]!r} is not a table name: [schema.]table of letters, digits and _"
             )
+        return value
+
+    @field_validator("bar_spec")
+    @classmethod
+    def _bar_spec(cls, value: str | None) -> str | None:
+        if value is not None:
+            BarSpec.parse(value)  # its ValueError names the spec and the reason
         return value
 
     @field_validator("key")

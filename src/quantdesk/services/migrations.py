@@ -256,7 +256,7 @@ class _Chunks:
         self.run = run
         self._watermark = None if checkpoint is None else checkpoint.watermark
         self._chunks_total = 0 if checkpoint is None else checkpoint.chunks
-        assert mapping.bar_spec is not None  # a bars mapping names its bar spec
+        assert mapping.bar_spec is not None  # a bars mapping names a valid bar spec
         self._spec = BarSpec.parse(mapping.bar_spec)
         self._query = ""
 

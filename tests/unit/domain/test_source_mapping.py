@@ -43,6 +43,8 @@ def test_a_mapping_reads_the_fields_then_the_instrument_and_the_key() -> None:
         ({"columns": {"price": "p"}}, "", "unknown field(s) price for bars"),
         ({"columns": {"timestamp": "t"}}, "", "under timestamp: column"),
         ({"bar_spec": None}, "", "bar_spec is given for bars"),
+        ({"bar_spec": "1-FORTNIGHT-LAST"}, "bar_spec", "aggregation"),
+        ({"bar_spec": "minutely"}, "bar_spec", "is not STEP-AGGREGATION-PRICE_TYPE"),
         ({"timestamp": {"column": "ts", "zone": "Mars/Olympus"}}, "timestamp.zone", "time zone"),
         ({"timestamp": {"column": "1ts"}}, "timestamp.column", "is not a column name"),
         ({"instrument": {}}, "instrument", "either instrument_id"),

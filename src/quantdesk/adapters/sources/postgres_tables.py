@@ -32,7 +32,7 @@ Row = tuple[Cell, ...]
 
 class PostgresTableSource:
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
+        self._dsn = libpq_dsn(dsn)
 
     def describe(self) -> str:
         return redacted(self._dsn)
@@ -254,6 +254,15 @@ def day_of(cell: Cell, unit: str) -> int | None:
     if isinstance(cell, int) and not isinstance(cell, bool):
         return cell // _PER_DAY[unit]
     return None
+
+
+def libpq_dsn(dsn: str) -> str:
+    """A connection string libpq reads: SQLAlchemy's ``postgresql+psycopg://`` form (as our
+    own database URL is written) without its driver."""
+    scheme, sep, rest = dsn.partition("://")
+    if sep and scheme.split("+", 1)[0] in ("postgresql", "postgres"):
+        return f"postgresql://{rest}"
+    return dsn
 
 
 def redacted(dsn: str) -> str:

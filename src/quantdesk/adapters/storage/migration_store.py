@@ -2,8 +2,10 @@
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from quantdesk.adapters.storage.database import Database
@@ -14,13 +16,13 @@ from quantdesk.adapters.storage.migration_tables import (
     MigrationRejectRow,
     MigrationRunRow,
 )
-from quantdesk.domain.market_data import Rejection, RejectReason
+from quantdesk.adapters.storage.tables import Base
+from quantdesk.domain.market_data import Rejection
 from quantdesk.domain.migration import (
     ChunkCheckpoint,
     ChunkRecord,
     MigrationCheckpoint,
     MigrationRun,
-    MigrationState,
     Watermark,
 )
 
@@ -38,16 +40,7 @@ class SqlMigrationStore:
             return None
         with self._database.reading() as session:
             row = session.get(MigrationCheckpointRow, mapping_name)
-            if row is None:
-                return None
-            return MigrationCheckpoint(
-                mapping_name=row.mapping_name,
-                mapping_sha256=row.mapping_sha256,
-                watermark=_watermark(row.watermark),
-                migration_id=row.migration_id,
-                chunks=row.chunks,
-                updated_ns=row.updated_ns,
-            )
+            return None if row is None else MigrationCheckpoint.model_validate(_fields(row))
 
     def days(self, mapping_name: str) -> dict[int, int]:
         with self._database.reading() as session:
@@ -63,12 +56,7 @@ class SqlMigrationStore:
         def work(session: Session) -> None:
             _put_run(session, run)
             record = chunk.record
-            session.merge(
-                MigrationChunkRow(
-                    **record.model_dump(exclude={"watermark"}),
-                    watermark=_text(record.watermark),
-                )
-            )
+            session.merge(MigrationChunkRow(**_columns(record)))
             for rejection in chunk.rejections:
                 session.add(
                     MigrationRejectRow(
@@ -81,16 +69,7 @@ class SqlMigrationStore:
                     )
                 )
             point = chunk.checkpoint
-            session.merge(
-                MigrationCheckpointRow(
-                    mapping_name=point.mapping_name,
-                    mapping_sha256=point.mapping_sha256,
-                    watermark=_text(point.watermark),
-                    migration_id=point.migration_id,
-                    chunks=point.chunks,
-                    updated_ns=point.updated_ns,
-                )
-            )
+            session.merge(MigrationCheckpointRow(**_columns(point)))
             for day, rows in sorted(chunk.days_added.items()):
                 held = session.get(MigrationDayRow, (point.mapping_name, day))
                 if held is None:
@@ -133,23 +112,7 @@ class SqlMigrationStore:
             .order_by(MigrationChunkRow.chunk)
         )
         with self._database.reading() as session:
-            return [
-                ChunkRecord(
-                    migration_id=row.migration_id,
-                    chunk=row.chunk,
-                    first_row=row.first_row,
-                    rows_read=row.rows_read,
-                    rows_written=row.rows_written,
-                    rows_present=row.rows_present,
-                    rows_rejected=row.rows_rejected,
-                    watermark=_watermark(row.watermark),
-                    source_sha256=row.source_sha256,
-                    catalog_sha256=row.catalog_sha256,
-                    remigrated_day=row.remigrated_day,
-                    committed_ns=row.committed_ns,
-                )
-                for row in session.scalars(query)
-            ]
+            return [ChunkRecord.model_validate(_fields(row)) for row in session.scalars(query)]
 
     def rejections(
         self, migration_id: str, *, offset: int = 0, limit: int = 10_000
@@ -162,16 +125,7 @@ class SqlMigrationStore:
             .limit(max(limit, 0))
         )
         with self._database.reading() as session:
-            return [
-                Rejection(
-                    row=row.row,
-                    field=row.field,
-                    value=row.value,
-                    reason=RejectReason(row.reason),
-                    detail=row.detail,
-                )
-                for row in session.scalars(query)
-            ]
+            return [Rejection.model_validate(_fields(row)) for row in session.scalars(query)]
 
     def forget(self, mapping_name: str) -> None:
         def work(session: Session) -> None:
@@ -188,56 +142,32 @@ class SqlMigrationStore:
 
 
 def _put_run(session: Session, run: MigrationRun) -> None:
-    session.merge(
-        MigrationRunRow(
-            migration_id=run.migration_id,
-            mapping_name=run.mapping_name,
-            source=run.source,
-            table_name=run.table,
-            kind=run.kind,
-            state=run.state.value,
-            actor=run.actor,
-            started_ns=run.started_ns,
-            finished_ns=run.finished_ns,
-            rows_read=run.rows_read,
-            rows_written=run.rows_written,
-            rows_present=run.rows_present,
-            rows_rejected=run.rows_rejected,
-            chunks=run.chunks,
-            late_days=json.dumps(run.late_days),
-            shrunk_days=json.dumps(run.shrunk_days),
-            watermark=_text(run.watermark),
-            error=run.error,
-        )
-    )
+    values = _columns(run)
+    values["table_name"] = values.pop("table")
+    values["late_days"] = json.dumps(run.late_days)
+    values["shrunk_days"] = json.dumps(run.shrunk_days)
+    session.merge(MigrationRunRow(**values))
 
 
 def _run(row: MigrationRunRow) -> MigrationRun:
-    return MigrationRun(
-        migration_id=row.migration_id,
-        mapping_name=row.mapping_name,
-        source=row.source,
-        table=row.table_name,
-        kind=row.kind,
-        state=MigrationState(row.state),
-        actor=row.actor,
-        started_ns=row.started_ns,
-        finished_ns=row.finished_ns,
-        rows_read=row.rows_read,
-        rows_written=row.rows_written,
-        rows_present=row.rows_present,
-        rows_rejected=row.rows_rejected,
-        chunks=row.chunks,
-        late_days=json.loads(row.late_days),
-        shrunk_days=json.loads(row.shrunk_days),
-        watermark=_watermark(row.watermark),
-        error=row.error,
-    )
+    values = _fields(row)
+    values["table"] = values.pop("table_name")
+    values["late_days"] = json.loads(row.late_days)
+    values["shrunk_days"] = json.loads(row.shrunk_days)
+    return MigrationRun.model_validate(values)
 
 
-def _text(watermark: Watermark | None) -> str | None:
-    return None if watermark is None else watermark.model_dump_json()
+def _columns(model: ChunkRecord | MigrationCheckpoint | MigrationRun) -> dict[str, Any]:
+    """A record's fields as its row's columns: the watermark is stored as its JSON."""
+    values = model.model_dump()
+    watermark = model.watermark
+    values["watermark"] = None if watermark is None else watermark.model_dump_json()
+    return values
 
 
-def _watermark(text: str | None) -> Watermark | None:
-    return None if text is None else Watermark.model_validate_json(text)
+def _fields(row: Base) -> dict[str, Any]:
+    """A row's columns as its record's fields: the inverse of :func:`_columns`."""
+    values = {attr.key: getattr(row, attr.key) for attr in sa_inspect(row).mapper.column_attrs}
+    if values.get("watermark") is not None:
+        values["watermark"] = Watermark.model_validate_json(values["watermark"])
+    return values
