@@ -35,6 +35,7 @@ from quantdesk.adapters.storage.signal_files import (
     JsonLinesRejectStore,
     JsonLinesSignalEventLog,
 )
+from quantdesk.bootstrap_data import build_migrations
 from quantdesk.bootstrap_research import build_research
 from quantdesk.domain.audit import MIN_KEY_BYTES, AuditAnchor, AuditKey
 from quantdesk.domain.correlation import correlated
@@ -58,6 +59,7 @@ from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.ingest_records import IngestRecords
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.jobs import JobService
+from quantdesk.services.migrations import SourceOpener
 from quantdesk.services.platform import Platform
 from quantdesk.services.plugins import PluginGate, PluginPolicy
 from quantdesk.services.ports import (
@@ -102,6 +104,7 @@ class Overrides:
     kill_switches: KillSwitchStore | None = None
     job_runner: JobRunner | None = None  # e.g. an in-process runner for API tests
     event_bus: EventChannel | None = None  # the events' channel (default: Redis or in-process)
+    table_sources: SourceOpener | None = None  # where data migrate reads (default: PostgreSQL)
 
 
 def bootstrap(
@@ -163,6 +166,7 @@ def bootstrap(
         build_compatibility=lambda: (platform.registry, checkers[0])[1],
         build_service=lambda: _service(settings, platform, overrides, signal_events),
         build_research=lambda: build_research(settings, platform),
+        build_migrations=lambda: build_migrations(settings, catalog, overrides.table_sources),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -11,11 +12,12 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.text import shown
+from quantdesk.domain.text import is_whole_match, shown
 from quantdesk.services.plugins import ENTRY_POINT_GROUP, is_dotted_name, is_import_path
 
 log = logging.getLogger(__name__)
 
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 _URL_SCHEMES = {
     "redis_url": ("redis://", "rediss://", "unix://"),
     "database_url": ("sqlite:", "postgresql:", "postgresql+"),
@@ -171,6 +173,31 @@ class QuantdeskSettings(BaseSettings):
         ge=1,
         description="QUANTDESK_UPLOAD_MAX_BYTES: the largest file an ingest upload may send",
     )
+
+    migration_sources: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="QUANTDESK_MIGRATION_SOURCES: named PostgreSQL sources of data migrate, as "
+        'JSON {"f2": "postgresql://user:password@host/db"}; the service migrates only from '
+        "these (a request names one, never a URL)",
+    )
+
+    @field_validator("migration_sources")
+    @classmethod
+    def _sources(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        """Names are short words; URLs are PostgreSQL's. A URL is never echoed."""
+        for name, url in value.items():
+            if not is_whole_match(SOURCE_NAME, name):
+                raise InvalidInputError(
+                    f"QUANTDESK_MIGRATION_SOURCES: {name[:40]!r} is not a source name",
+                    hint="names are letters, digits, _ and -, at most 40",
+                )
+            if not url.get_secret_value().startswith(("postgresql:", "postgres:", "postgresql+")):
+                raise InvalidInputError(
+                    f"QUANTDESK_MIGRATION_SOURCES: source {name} is not a PostgreSQL URL",
+                    hint="it must start with postgresql://",
+                )
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

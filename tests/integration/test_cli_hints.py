@@ -2,8 +2,10 @@
 code (issue 14: "no service text names a CLI flag"). Each case raises at its real site."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,12 +24,15 @@ from quantdesk.domain.optimisation.study import (
     StudyState,
 )
 from quantdesk.domain.risk import KillSwitchScope
+from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.services.migrations import MigrationService
 from quantdesk.services.optimisation import studies
 from quantdesk.services.optimisation.objective import objective_of
 from quantdesk.services.platform import Platform
 from quantdesk.services.signal_producers.base import require_bars
 from support.registry import trend
+from support.table_sources import CorruptingCatalog, ListTableSource, bars_mapping
 
 
 def instrument_redefined(desk: Platform, tmp_path: Path) -> None:
@@ -157,6 +162,45 @@ def validated_by_hand(desk: Platform, tmp_path: Path) -> None:
     desk.registry.tag("trend-a", 1, "validated", "ana")
 
 
+def _bars_mapping(**change: object) -> SourceMapping:
+    return bars_mapping(key=None, instrument={"instrument_id": "ACME.XNAS"}, **change)
+
+
+def _migrations(desk: Platform, catalog: Any = None) -> MigrationService:
+    """The desk's migrations on a one-row table held in memory (and ``catalog``, if given)."""
+    desk.instruments.add(
+        InstrumentSpec(
+            instrument_id="ACME.XNAS",
+            asset_class=AssetClass.EQUITY,
+            currency="USD",
+            tick_size=Decimal("0.01"),
+        )
+    )
+    cells = {"open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}
+    source = ListTableSource([{"ts": datetime(2024, 1, 2, tzinfo=UTC), **cells}])
+    held = desk.migrations
+    return MigrationService(catalog or held.catalog, held.store, lambda _: source)
+
+
+def mapping_changed(desk: Platform, tmp_path: Path) -> None:
+    service = _migrations(desk)
+    service.migrate(_bars_mapping(), "memory")
+    service.migrate(_bars_mapping(table="other_bars"), "memory")
+
+
+def digest_differs(desk: Platform, tmp_path: Path) -> None:
+    corrupting = CorruptingCatalog(desk.migrations.catalog)
+    _migrations(desk, corrupting).migrate(_bars_mapping(), "memory")
+
+
+def unknown_source(desk: Platform, tmp_path: Path) -> None:
+    desk.migrations.source_url("f9", allow_url=True)
+
+
+def unknown_migration(desk: Platform, tmp_path: Path) -> None:
+    desk.migrations.rejections("mig-nothing")
+
+
 CASES: dict[str, Callable[[Platform, Path], None]] = {
     "instrument_exists": instrument_redefined,
     "invalid_bar_spec": bad_bar_spec,
@@ -174,6 +218,10 @@ CASES: dict[str, Callable[[Platform, Path], None]] = {
     "rerun_mismatch": rerun_differs,
     "not_validated": live_unvalidated,
     "tag_reserved": validated_by_hand,
+    "mapping_changed": mapping_changed,
+    "chunk_digest_mismatch": digest_differs,
+    "source_not_found": unknown_source,
+    "migration_not_found": unknown_migration,
 }
 
 

@@ -22,6 +22,7 @@ from quantdesk.domain.migration import MigrationState
 from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.migrations import MigrationService
 from support.registry import postgres_database, sqlite_database
+from support.table_sources import bars_mapping
 
 pytestmark = pytest.mark.services
 
@@ -54,20 +55,8 @@ def service(tmp_path: Path) -> MigrationService:
 
 
 def mapping(**change: Any) -> SourceMapping:
-    return SourceMapping.model_validate(
-        {
-            "name": "a-bars",
-            "kind": "bars",
-            "table": "bars",
-            "bar_spec": "1-MINUTE-LAST",
-            "columns": {"open": "o", "high": "h", "low": "l", "close": "c", "volume": "v"},
-            "timestamp": {"column": "ts"},
-            "instrument": {"instrument_id": "A.XNAS"},
-            "key": "id",
-            "chunk_rows": 7,
-            **change,
-        }
-    )
+    columns = {"open": "o", "high": "h", "low": "l", "close": "c", "volume": "v"}
+    return bars_mapping(**{"columns": columns, "chunk_rows": 7, **change})
 
 
 def insert(dsn: str, rows: list[tuple[Any, ...]]) -> None:

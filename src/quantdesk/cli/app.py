@@ -22,6 +22,7 @@ from quantdesk.cli.errors import (
     reported_failures,
 )
 from quantdesk.cli.instrument_files import load_instrument_specs
+from quantdesk.cli.migrations import add_migration_commands
 from quantdesk.cli.optimize import add_optimize_command
 from quantdesk.cli.progress import RichProgress
 from quantdesk.cli.risk import add_risk_commands
@@ -294,6 +295,7 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
                 summaries = ctx.obj.platform.synthetic.synthesize(config, progress)
             out.print(render.ingest_table(summaries))
 
+    add_migration_commands(data, out, err)
     add_backtest_commands(app, out, err)
     add_risk_commands(app, out, err)
     add_strategy_commands(app, out, err)

@@ -60,6 +60,11 @@ CLI_HINTS: dict[str, str] = {
     "not_validated": "run quantdesk validation run ID@VERSION; or an admin runs quantdesk "
     "validation override ID@VERSION --reason TEXT",
     "tag_reserved": "quantdesk validation run ID@VERSION tags a version that passes",
+    "mapping_changed": "give the mapping another name, or pass --restart to migrate it again "
+    "from the first row",
+    "chunk_digest_mismatch": "run quantdesk data verify --mapping FILE --source NAME",
+    "source_not_found": "name one of QUANTDESK_MIGRATION_SOURCES, or give a postgresql:// URL",
+    "migration_not_found": "see quantdesk data migrations",
     "rerun_mismatch": "the study's report is written; see its re-runs with quantdesk runs show RUN",
 }
 """The CLI's own hint per error code: the service's hint names no flag or command."""

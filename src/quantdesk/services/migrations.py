@@ -25,7 +25,7 @@ under the same name is refused until restarted.
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -70,6 +70,7 @@ from quantdesk.services.ports.table_sources import (
 )
 
 _HINT = "see docs/migration.md for the mapping file's fields"
+_URL_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 SourceOpener = Callable[[str], TableSource]
 
 
@@ -99,11 +100,34 @@ class MigrationService:
         store: MigrationStore,
         open_source: SourceOpener,
         clock: Callable[[], int] = time.time_ns,
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
         self._open_source = open_source
         self._clock = clock
+        self._sources = dict(sources or {})
+
+    def source_names(self) -> list[str]:
+        """The sources configuration names (their URLs stay here)."""
+        return sorted(self._sources)
+
+    def source_url(self, source: str, *, allow_url: bool) -> str:
+        """The URL of a named source, or ``source`` itself when it is a URL and the caller may
+        give one (a command line may; a network request may not)."""
+        if source in self._sources:
+            return self._sources[source]
+        if allow_url and source.startswith(_URL_SCHEMES):
+            return source
+        known = ", ".join(self.source_names()) or "none are configured"
+        raise NotFoundError(
+            f"no source named {source[:40]!r} (known: {known})"
+            if not source.startswith(_URL_SCHEMES)
+            else "a source is named here, not given by URL",
+            hint="name a source the configuration defines (migration sources)",
+            code="source_not_found",
+            data={"source": "(a URL)" if "://" in source else source[:40]},
+        )
 
     @property
     def store(self) -> MigrationStore:
@@ -164,12 +188,8 @@ class MigrationService:
     ) -> MigrationRun:
         """One run: late rows inside the migrated range, then every row after the watermark."""
         progress = progress or SilentProgress()
-        source = self.open(dsn, mapping)
-        specs = self.instruments(mapping)
         digest = mapping_sha256(mapping)
-        if restart:
-            self._store.forget(mapping.name)
-        checkpoint = self._store.checkpoint(mapping.name)
+        checkpoint = None if restart else self._store.checkpoint(mapping.name)
         if checkpoint is not None and checkpoint.mapping_sha256 != digest:
             raise ConflictError(
                 f"mapping {mapping.name} changed since its migration began (its table, columns, "
@@ -179,6 +199,10 @@ class MigrationService:
                 code="mapping_changed",
                 data={"mapping": mapping.name},
             )
+        source = self.open(dsn, mapping)
+        specs = self.instruments(mapping)
+        if restart:
+            self._store.forget(mapping.name)
         run = MigrationRun(
             migration_id=new_migration_id(),
             mapping_name=mapping.name,

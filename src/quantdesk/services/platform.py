@@ -12,6 +12,7 @@ from quantdesk.services.compatibility import CompatibilityChecker
 from quantdesk.services.database import DatabaseService
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
+from quantdesk.services.migrations import MigrationService
 from quantdesk.services.ports.documents import DocumentReader
 from quantdesk.services.ports.strategy_export import StrategyExporter
 from quantdesk.services.registry import StrategyRegistry
@@ -54,6 +55,9 @@ class Platform:
     build_research: Callable[[], ResearchParts] | None = field(
         default=None, repr=False
     )  # validation, promotion gate, optimisation, trial pools (issue 15)
+    build_migrations: Callable[[], MigrationService] | None = field(
+        default=None, repr=False
+    )  # PostgreSQL tables into the catalog (issue 16)
 
     @cached_property
     def _registry_and_database(self) -> tuple[StrategyRegistry, DatabaseService]:
@@ -80,6 +84,13 @@ class Platform:
         if self.build_research is None:
             raise InvalidInputError("this desk was built without its research tools")
         return self.build_research()
+
+    @cached_property
+    def migrations(self) -> MigrationService:
+        """Table migrations from PostgreSQL: ``data migrate``, ``data verify``."""
+        if self.build_migrations is None:
+            raise InvalidInputError("this desk was built without table migrations")
+        return self.build_migrations()
 
     @property
     def compatibility(self) -> CompatibilityChecker:
