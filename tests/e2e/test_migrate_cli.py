@@ -74,6 +74,11 @@ def test_the_example_migrates_and_a_rerun_takes_nothing_new(cli: Cli, source: st
     assert (again["rows_read"], again["rows_written"]) == (0, 0)
     runs = [json.loads(line) for line in cli.ok("data", "migrations", "--json").splitlines()]
     assert [r["rows_written"] for r in runs] == [0, 60]  # newest first
+    verified = cli.ok("data", "verify", "--mapping", POSTGRES / "bars.yaml", "--source", source)
+    assert (
+        "verify passed: workspace-bars-1m is complete through 2024-03-01 00:30:00+00:00" in verified
+    )
+    assert "2 instrument-day(s); source 61 rows read (1 rejected" in verified
     first = runs[1]["migration_id"]
     rejects = list(csv.DictReader(io.StringIO(cli.ok("data", "migration-rejects", first))))
     assert len(rejects) == 1
@@ -117,6 +122,20 @@ def test_follow_migrates_rows_inserted_between_runs(
     assert [r["rows_written"] for r in runs] == [5, 3]
     assert ticks == [5.0, 5.0] and "stopped following" in output
     assert held(cli) == {"BTCUSDT.BINANCE": 8}
+
+
+def test_verify_exits_4_and_names_the_days_that_differ(cli: Cli, source: str) -> None:
+    insert(source, [bar(m) for m in range(3)])
+    args = ("--mapping", POSTGRES / "bars.yaml", "--source", source)
+    cli.ok("data", "migrate", *args)
+    with psycopg.connect(source, autocommit=True) as db:
+        db.execute("UPDATE market.bars_1m SET c = 42001 WHERE id = 2")
+    result = cli("data", "verify", *args)
+    assert result.exit_code == 4, result.output
+    assert "verify FAILED: 1 of 1 instrument-day(s) differ" in result.output
+    assert "BTCUSDT.BINANCE" in result.output and "2024-03-01" in result.output
+    report = json.loads(cli("data", "verify", *args, "--json").output)
+    assert report["passed"] is False and report["differences"] == 1
 
 
 def test_refusals_name_the_line_the_table_or_the_run(cli: Cli, source: str, tmp_path: Path) -> None:

@@ -197,6 +197,10 @@ def unknown_source(desk: Platform, tmp_path: Path) -> None:
     desk.migrations.source_url("f9", allow_url=True)
 
 
+def nothing_migrated(desk: Platform, tmp_path: Path) -> None:
+    _migrations(desk).verify(_bars_mapping(), "memory")
+
+
 def unknown_migration(desk: Platform, tmp_path: Path) -> None:
     desk.migrations.rejections("mig-nothing")
 
@@ -222,6 +226,7 @@ CASES: dict[str, Callable[[Platform, Path], None]] = {
     "chunk_digest_mismatch": digest_differs,
     "source_not_found": unknown_source,
     "migration_not_found": unknown_migration,
+    "migration_not_started": nothing_migrated,
 }
 
 

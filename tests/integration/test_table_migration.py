@@ -4,77 +4,43 @@ second run takes only new rows, late rows inside the migrated range are re-read,
 changed mapping under the same name is refused."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
-from quantdesk.adapters.nautilus.catalog import ParquetCatalog
-from quantdesk.adapters.sources.postgres_tables import PostgresTableSource
-from quantdesk.adapters.storage.database import Database
-from quantdesk.adapters.storage.migration_store import SqlMigrationStore
 from quantdesk.domain.errors import ConflictError
-from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import RejectReason
 from quantdesk.domain.migration import MigrationState
-from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.migrations import MigrationService
-from support.registry import postgres_database, sqlite_database
-from support.table_sources import bars_mapping
+from support.postgres_bars import (
+    BAR_TYPE,
+    START,
+    bars_table,
+    good,
+    insert,
+    mapping,
+    migration_service,
+    ns,
+)
 
 pytestmark = pytest.mark.services
-
-START = datetime(2024, 1, 2, tzinfo=UTC)
-INSERT = "INSERT INTO bars (ts, o, h, l, c, v) VALUES (%s, %s, %s, %s, %s, %s)"
 
 
 @pytest.fixture
 def dsn() -> Iterator[str]:
-    with postgres_database() as url:
-        plain = url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(plain, autocommit=True) as db:
-            db.execute(
-                "CREATE TABLE bars (id serial PRIMARY KEY, ts timestamptz, o numeric, "
-                "h numeric, l numeric, c numeric, v numeric)"
-            )
-        yield plain
+    with bars_table() as url:
+        yield url
 
 
 @pytest.fixture
 def service(tmp_path: Path) -> MigrationService:
-    catalog = ParquetCatalog(tmp_path / "catalog")
-    catalog.put_instrument(
-        InstrumentSpec(
-            instrument_id="A.XNAS", asset_class=AssetClass.EQUITY, currency="USD", tick_size="0.01"
-        )
-    )
-    store = SqlMigrationStore(Database(sqlite_database(tmp_path)))
-    return MigrationService(catalog, store, PostgresTableSource)
-
-
-def mapping(**change: Any) -> SourceMapping:
-    columns = {"open": "o", "high": "h", "low": "l", "close": "c", "volume": "v"}
-    return bars_mapping(**{"columns": columns, "chunk_rows": 7, **change})
-
-
-def insert(dsn: str, rows: list[tuple[Any, ...]]) -> None:
-    with psycopg.connect(dsn, autocommit=True) as db, db.cursor() as cursor:
-        cursor.executemany(INSERT, rows)
-
-
-def good(minute: int, close: float = 10.5) -> tuple[Any, ...]:
-    return (START + timedelta(minutes=minute), 10, 11, 10, close, 5)
+    return migration_service(tmp_path)
 
 
 def closes(service: MigrationService) -> dict[int, float]:
-    bars = service.catalog.read_bars("A.XNAS-1-MINUTE-LAST-EXTERNAL", 0, 2**62)
+    bars = service.catalog.read_bars(BAR_TYPE, 0, 2**62)
     return dict(zip(bars.ts_ns.tolist(), bars.close.tolist(), strict=True))
-
-
-def ns(minute: int) -> int:
-    return int((START + timedelta(minutes=minute)).timestamp()) * 10**9
 
 
 def test_valid_rows_land_bad_ones_are_rejected_and_reruns_take_only_new_rows(

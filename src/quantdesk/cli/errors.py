@@ -24,6 +24,7 @@ from quantdesk.domain.errors import NothingValidError, QuantdeskError
 EXIT_UNEXPECTED = 1
 EXIT_INVALID = 2
 EXIT_NOTHING_VALID = 3
+EXIT_DIFFERENCES = 4  # data verify: the two sides differ
 EXIT_INTERRUPTED = 130
 # Control flow, not failures: typer renders its own (usage errors exit 2, --help exits 0);
 # TyperException is the base of click's ClickException (UsageError, BadParameter) in typer.
@@ -65,6 +66,7 @@ CLI_HINTS: dict[str, str] = {
     "chunk_digest_mismatch": "run quantdesk data verify --mapping FILE --source NAME",
     "source_not_found": "name one of QUANTDESK_MIGRATION_SOURCES, or give a postgresql:// URL",
     "migration_not_found": "see quantdesk data migrations",
+    "migration_not_started": "run quantdesk data migrate --mapping FILE --source NAME first",
     "rerun_mismatch": "the study's report is written; see its re-runs with quantdesk runs show RUN",
 }
 """The CLI's own hint per error code: the service's hint names no flag or command."""

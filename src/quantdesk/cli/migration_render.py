@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from rich.table import Table
 
-from quantdesk.domain.migration import MigrationRun, Watermark
+from quantdesk.domain.migration import MigrationRun, VerifyReport, Watermark
 from quantdesk.domain.time import ns_to_text
 
 _EPOCH = date(1970, 1, 1)
@@ -76,3 +76,38 @@ def _day(day: int) -> str:
         return (_EPOCH + timedelta(days=day)).isoformat()
     except OverflowError:
         return str(day)
+
+
+def verify_text(report: VerifyReport) -> str:
+    """The verdict, then what was compared."""
+    differing = len(report.differences)
+    verdict = (
+        f"verify passed: {report.mapping_name} is complete through "
+        f"{watermark_text(report.watermark)}"
+        if report.passed
+        else f"verify FAILED: {differing} of {len(report.days)} instrument-day(s) differ"
+    )
+    return (
+        f"{verdict}\n{len(report.days)} instrument-day(s); source {report.rows_source:,} rows "
+        f"read ({report.rows_rejected:,} rejected as the migration rejects them); catalog "
+        f"{report.rows_catalog:,} rows"
+    )
+
+
+def differences_table(report: VerifyReport, limit: int = 50) -> Table:
+    differing = report.differences
+    shown = differing[:limit]
+    more = f" (first {limit} of {len(differing)})" if len(differing) > limit else ""
+    table = Table(title=f"Days that differ{more}")
+    for column in ("instrument", "day (UTC)", "source rows", "catalog rows", "digests"):
+        table.add_column(column, justify="right" if "rows" in column else "left")
+    for day in shown:
+        digests = "equal" if day.source_sha256 == day.catalog_sha256 else "differ"
+        table.add_row(
+            day.instrument_id,
+            day.day,
+            f"{day.source_rows:,}",
+            f"{day.catalog_rows:,}",
+            digests,
+        )
+    return table

@@ -3,6 +3,7 @@ tables into the catalog (issue 16). Rendering lives in :mod:`migration_render`."
 
 import csv
 import getpass
+import json
 import sys
 import time
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Annotated, TextIO
 import typer
 from rich.console import Console
 
-from quantdesk.cli.errors import EXIT_NOTHING_VALID, reported_failures
-from quantdesk.cli.migration_render import run_line, runs_table
+from quantdesk.cli.errors import EXIT_DIFFERENCES, EXIT_NOTHING_VALID, reported_failures
+from quantdesk.cli.migration_render import differences_table, run_line, runs_table, verify_text
 from quantdesk.cli.progress import RichProgress
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.migration import MigrationRun
@@ -76,6 +77,34 @@ def add_migration_commands(data: typer.Typer, out: Console, err: Console) -> Non
                     raise typer.Exit(EXIT_NOTHING_VALID)
                 return
             _follow(service, mapping, url, who, interval, as_json, out, err)
+
+    @data.command("verify")
+    def data_verify(
+        ctx: typer.Context,
+        mapping_file: _Mapping,
+        source: _Source,
+        as_json: _Json = False,
+    ) -> None:
+        """Compare the migrated range on both sides, per instrument and UTC day: row counts
+        and digests of the rows. Exit code 4 when any day differs; the migration is
+        complete when this passes."""
+        with reported_failures(err):
+            platform: Platform = ctx.obj.platform
+            service = platform.migrations
+            mapping = _mapping(platform, mapping_file)
+            url = service.source_url(source, allow_url=True)
+            with RichProgress(err) as progress:
+                report = service.verify(mapping, url, progress)
+            if as_json:
+                document = report.model_dump(mode="json")
+                document.update(passed=report.passed, differences=len(report.differences))
+                sys.stdout.write(json.dumps(document) + "\n")
+            else:
+                out.print(verify_text(report), highlight=False)
+                if report.differences:
+                    out.print(differences_table(report))
+            if not report.passed:
+                raise typer.Exit(EXIT_DIFFERENCES)
 
     @data.command("migrations")
     def data_migrations(

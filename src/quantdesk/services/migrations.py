@@ -47,6 +47,7 @@ from quantdesk.domain.migration import (
     MigrationCheckpoint,
     MigrationRun,
     MigrationState,
+    VerifyReport,
 )
 from quantdesk.domain.source_mapping import SourceKind, SourceMapping
 from quantdesk.domain.strategies.canonical import canonical_json
@@ -54,6 +55,7 @@ from quantdesk.services.bar_batches import LineageOf, bars_digest, commit_new_ba
 from quantdesk.services.bar_validation import validate_bars
 from quantdesk.services.columns import BarColumns, RawBarColumns
 from quantdesk.services.document_models import model_from_document
+from quantdesk.services.migration_verify import instrument_lookup, verify_range
 from quantdesk.services.ports import (
     MarketDataCatalog,
     ProgressReporter,
@@ -191,14 +193,7 @@ class MigrationService:
         digest = mapping_sha256(mapping)
         checkpoint = None if restart else self._store.checkpoint(mapping.name)
         if checkpoint is not None and checkpoint.mapping_sha256 != digest:
-            raise ConflictError(
-                f"mapping {mapping.name} changed since its migration began (its table, columns, "
-                "instruments or filters differ): its watermark does not describe this mapping",
-                hint="give the new mapping another name, or restart the migration from the "
-                "first row",
-                code="mapping_changed",
-                data={"mapping": mapping.name},
-            )
+            raise _changed(mapping)
         source = self.open(dsn, mapping)
         specs = self.instruments(mapping)
         if restart:
@@ -238,6 +233,33 @@ class MigrationService:
         self._store.save_run(done)
         return done
 
+    def verify(
+        self, mapping: SourceMapping, dsn: str, progress: ProgressReporter | None = None
+    ) -> VerifyReport:
+        """Both sides of the mapping's migrated range, day by day (:mod:`migration_verify`)."""
+        checkpoint = self._store.checkpoint(mapping.name)
+        if checkpoint is None or checkpoint.watermark is None:
+            raise NotFoundError(
+                f"mapping {mapping.name} has not migrated a row yet: there is nothing to verify",
+                hint="migrate it first",
+                code="migration_not_started",
+                data={"mapping": mapping.name},
+            )
+        if checkpoint.mapping_sha256 != mapping_sha256(mapping):
+            raise _changed(mapping)
+        source = self.open(dsn, mapping)
+        lookup = instrument_lookup(self._catalog, mapping, self.instruments(mapping))
+        with source.snapshot(mapping) as snapshot:
+            return verify_range(
+                self._catalog,
+                snapshot,
+                mapping,
+                lookup,
+                checkpoint.watermark,
+                f"{source.describe()} table {mapping.table}",
+                progress or SilentProgress(),
+            )
+
     def runs(self, mapping_name: str | None = None, limit: int = 100) -> Sequence[MigrationRun]:
         return self._store.runs(mapping_name, limit=limit)
 
@@ -275,7 +297,7 @@ class _Chunks:
     ) -> None:
         self._service = service
         self._mapping = mapping
-        self._specs: dict[str, InstrumentSpec | None] = dict(specs)
+        self._instrument = instrument_lookup(service.catalog, mapping, specs)
         self._digest = digest
         self.run = run
         self._watermark = None if checkpoint is None else checkpoint.watermark
@@ -395,12 +417,6 @@ class _Chunks:
             ),
         )
 
-    def _instrument(self, instrument_id: str) -> InstrumentSpec | None:
-        """A mapped instrument's definition; a column's own value is looked up once."""
-        if instrument_id not in self._specs and not self._mapping.instrument.ids:
-            self._specs[instrument_id] = self._service.catalog.instrument(instrument_id)
-        return self._specs.get(instrument_id)
-
     def _lineage(
         self,
         number: int,
@@ -446,6 +462,16 @@ class _Chunks:
             )
 
         return lineage
+
+
+def _changed(mapping: SourceMapping) -> ConflictError:
+    return ConflictError(
+        f"mapping {mapping.name} changed since its migration began (its table, columns, "
+        "instruments or filters differ): its watermark does not describe this mapping",
+        hint="give the new mapping another name, or restart the migration from the first row",
+        code="mapping_changed",
+        data={"mapping": mapping.name},
+    )
 
 
 def _read_back(catalog: MarketDataCatalog, bar_type: str, kept: BarColumns) -> BarColumns:
