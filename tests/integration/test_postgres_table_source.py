@@ -14,7 +14,9 @@ import yaml
 
 from quantdesk.adapters.sources.postgres_tables import PostgresTableSource, redacted
 from quantdesk.domain.errors import SourceReadError
+from quantdesk.domain.migration import Watermark
 from quantdesk.domain.source_mapping import SourceMapping
+from quantdesk.services.columns import TimestampStatus
 from quantdesk.services.ports.table_sources import BarChunk
 from support.registry import postgres_database
 
@@ -115,6 +117,40 @@ def test_missing_columns_and_tables_are_named(dsn: str) -> None:
     with pytest.raises(SourceReadError) as refused:
         chunks(source, gone)
     assert "market.nothing" in str(refused.value)
+
+
+def test_times_no_datetime_holds_are_rejected_rows_not_a_failed_read(dsn: str) -> None:
+    """infinity, a BC date and year 10000 are valid PostgreSQL times psycopg cannot load."""
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO market.bars (ts, symbol, o, h, l, c, v) VALUES "
+            "('infinity', 'A', 1, 2, 0.5, 1, 1), ('-infinity', 'A', 1, 2, 0.5, 1, 1), "
+            "('0044-03-15 BC', 'A', 1, 2, 0.5, 1, 1), ('10000-01-01', 'B', 1, 2, 0.5, 1, 1)"
+        )
+    source = PostgresTableSource(dsn)
+    found = chunks(source, mapping(chunk_rows=100))
+    assert sum(c.rows for c in found) == 54
+    raw = {i: r for c in found for i, r in c.bars.items()}
+    beyond = [
+        raw[i].text_of("timestamp", k)
+        for i in ("A", "B")
+        for k in range(len(raw[i]))
+        if raw[i].ts_status[k] == TimestampStatus.OUT_OF_RANGE
+    ]
+    assert sorted(beyond) == sorted(
+        ["infinity", "-infinity", "0044-03-15 00:00:00+00 BC", "10000-01-01 00:00:00+00"]
+    )
+    assert found[-1].last == Watermark(timestamp=START + timedelta(minutes=24))
+    with source.snapshot(mapping()) as snapshot:  # the days of times out of range: none
+        assert snapshot.day_counts(found[-1].last) == {(START.date() - date(1970, 1, 1)).days: 50}
+    text_times = mapping(timestamp={"column": "symbol"})
+    assert source.problems(text_times) == [
+        "the timestamp column symbol is text; unit timestamp reads a SQL timestamp"
+    ]
+    epoch = mapping(timestamp={"column": "ts", "unit": "ms"})
+    assert source.problems(epoch) == [
+        "the timestamp column ts is timestamp with time zone; unit ms reads an integer column"
+    ]
 
 
 def test_the_source_is_only_read(dsn: str) -> None:

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from quantdesk.adapters.sources.table_bars import Cell, SourceChunk, raw_bars
+from quantdesk.adapters.sources.table_bars import Cell, OutOfRangeTime, SourceChunk, raw_bars
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.migration import Watermark
 from quantdesk.domain.source_mapping import CHUNK_ROWS_MAX, Filter, SourceMapping
@@ -27,6 +27,8 @@ _HINT = "check the source URL, that the server is up and that the user may read 
 _EPOCH = date(1970, 1, 1)
 _PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _TIE_STEP = 1_000
+_TIME_TYPES = ("timestamp with time zone", "timestamp without time zone")
+_INTEGER_TYPES = ("bigint", "integer", "smallint")
 Row = tuple[Cell, ...]
 
 
@@ -40,18 +42,29 @@ class PostgresTableSource:
     def problems(self, mapping: SourceMapping) -> Sequence[str]:
         schema, table = _split(mapping.table)
         query = (
-            "SELECT column_name, is_nullable FROM information_schema.columns WHERE "
+            "SELECT column_name, is_nullable, data_type FROM information_schema.columns WHERE "
             "table_name = %s AND table_schema = COALESCE(%s, current_schema())"
         )
         with self._connect() as connection:
-            rows = connection.execute(query, (table, schema)).fetchall()
+            try:
+                rows = connection.execute(query, (table, schema)).fetchall()
+            except psycopg.Error as error:
+                raise _unreadable(self._dsn, mapping, error) from error
         if not rows:
             return [f"there is no table {mapping.table} (or this user may not see it)"]
         nullable = {str(row[0]): row[1] == "YES" for row in rows}
+        types = {str(row[0]): str(row[2]) for row in rows}
         wanted = mapping.selected() + [f.column for f in mapping.filters]
         found = [f"{mapping.table} has no column {c}" for c in sorted(set(wanted) - set(nullable))]
         if mapping.key is not None and nullable.get(mapping.key, False):
             found.append(f"the key column {mapping.key} allows NULL: declare it NOT NULL")
+        ts, unit = mapping.timestamp.column, mapping.timestamp.unit
+        allowed = _TIME_TYPES if unit == "timestamp" else _INTEGER_TYPES
+        if ts in types and types[ts] not in allowed:
+            found.append(
+                f"the timestamp column {ts} is {types[ts]}; unit {unit} reads "
+                + ("a SQL timestamp" if unit == "timestamp" else "an integer column")
+            )
         return found
 
     @contextmanager
@@ -97,7 +110,8 @@ class PostgresSnapshot:
         query = sql.SQL("SELECT {day}, count(*) FROM {table}{where} GROUP BY 1").format(
             day=self._day_expression(), table=self._table(), where=where
         )
-        return {int(str(day)): int(str(n)) for day, n in self._run(query, parameters).fetchall()}
+        counts = self._run(query, parameters).fetchall()  # no day: a time out of range
+        return {int(str(day)): int(str(n)) for day, n in counts if day is not None}
 
     def bar_chunks(
         self,
@@ -161,19 +175,42 @@ class PostgresSnapshot:
         order: list[sql.Composable] = [sql.SQL("{} NULLS LAST").format(self._ts)]
         if self._mapping.key is not None:
             order.append(sql.Identifier(self._mapping.key))
+        columns = [
+            self._time_cell() if c == self._mapping.timestamp.column else sql.Identifier(c)
+            for c in self._columns
+        ]
+        if self._mapping.timestamp.unit == "timestamp":  # the text of a time out of range
+            columns.append(
+                sql.SQL("CASE WHEN NOT {} THEN {}::text END").format(self._held(), self._ts)
+            )
         query = sql.SQL("SELECT {columns} FROM {table}{where} ORDER BY {order}").format(
-            columns=sql.SQL(", ").join(sql.Identifier(c) for c in self._columns),
+            columns=sql.SQL(", ").join(columns),
             table=self._table(),
             where=where,
             order=sql.SQL(", ").join(order),
         )
         return query, parameters
 
+    def _held(self) -> sql.Composable:
+        """True for a SQL time Python holds (years 1 to 9999: not infinity, not BC)."""
+        return sql.SQL("(isfinite({0}) AND {0} >= '0001-01-01' AND {0} < '10000-01-01')").format(
+            self._ts
+        )
+
+    def _time_cell(self) -> sql.Composable:
+        """The timestamp column as read: a time the driver cannot hold comes as NULL (and
+        its text in the last column), so one such row cannot stop the read."""
+        if self._mapping.timestamp.unit != "timestamp":
+            return self._ts
+        return sql.SQL("CASE WHEN {} THEN {} END").format(self._held(), self._ts)
+
     def _day_expression(self) -> sql.Composable:
         """The source day of a row, as ``day_of`` computes it from the cell."""
         unit = self._mapping.timestamp.unit
         if unit == "timestamp":  # in UTC: a zone-aware time's UTC date, a naive one's own
-            return sql.SQL("({}::date - DATE '1970-01-01')").format(self._ts)
+            return sql.SQL("CASE WHEN {} THEN ({}::date - DATE '1970-01-01') END").format(
+                self._held(), self._ts
+            )
         return sql.SQL("floor({}::numeric / {})::bigint").format(
             self._ts, sql.Literal(_PER_DAY[unit])
         )
@@ -224,16 +261,19 @@ class PostgresSnapshot:
     def _bar_chunk(self, rows: list[Row], first_row: int) -> BarChunk:
         by_column = {name: [row[i] for row in rows] for i, name in enumerate(self._columns)}
         stamps = by_column[self._mapping.timestamp.column]
+        if self._mapping.timestamp.unit == "timestamp":
+            for index, text in enumerate(row[-1] for row in rows):
+                if text is not None:
+                    stamps[index] = OutOfRangeTime(text)
         bars, rejections = raw_bars(SourceChunk(by_column, first_row), self._mapping)
-        last = next((s for s in reversed(stamps) if s is not None), None)
+        held = (s for s in reversed(stamps) if _is_time(s))  # not NULL, not out of range
+        last = next(held, None)
+        watermark = None if last is None else Watermark(timestamp=last)
         days: dict[int, int] = {}
         for stamp in stamps:
             day = day_of(stamp, self._mapping.timestamp.unit)
             if day is not None:
                 days[day] = days.get(day, 0) + 1
-        watermark = None
-        if isinstance(last, datetime | int) and not isinstance(last, bool):
-            watermark = Watermark(timestamp=last)
         return BarChunk(
             bars=bars,
             rejections=rejections,
@@ -242,6 +282,11 @@ class PostgresSnapshot:
             last=watermark,
             days=days,
         )
+
+
+def _is_time(cell: Cell) -> bool:
+    """A cell the watermark can be: a ``datetime``, or an epoch integer."""
+    return isinstance(cell, datetime) or (isinstance(cell, int) and not isinstance(cell, bool))
 
 
 def day_of(cell: Cell, unit: str) -> int | None:

@@ -19,10 +19,15 @@ import pyarrow as pa
 from quantdesk.adapters.sources.bar_cells import parse_timestamps, to_float
 from quantdesk.domain.market_data import BarIngestOptions, Rejection, RejectReason, TimestampFormat
 from quantdesk.domain.source_mapping import SourceKind, SourceMapping
-from quantdesk.services.columns import VALUE_FIELDS, BarColumns, RawBarColumns
+from quantdesk.services.columns import VALUE_FIELDS, BarColumns, RawBarColumns, TimestampStatus
 
 Cell = object
 """A cell as the driver gives it (str, int, float, Decimal, datetime, None)."""
+
+
+class OutOfRangeTime(str):
+    """A SQL time no ``datetime`` holds (infinity, before year 1, after 9999), as its text:
+    rejected as out of range, quoted as the table wrote it."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ def _raw(
         for field in ("timestamp", *VALUE_FIELDS)
     }
     ts_ns, status = parse_timestamps(*_timestamps(cells["timestamp"], mapping))
+    beyond = [isinstance(c, OutOfRangeTime) for c in cells["timestamp"]]
+    status[np.asarray(beyond, dtype=np.bool_)] = TimestampStatus.OUT_OF_RANGE
     values = {f: to_float(pa.chunked_array([_numbers(cells[f])])) for f in VALUE_FIELDS}
 
     def text_of(field: str, index: int) -> str:
