@@ -97,6 +97,7 @@ def test_tables_no_mapping_names_are_neither_read_nor_written(
     dsn: str, service: MigrationService
 ) -> None:
     """The old workspace's graph and embedding tables stay where they are, untouched."""
+    # Property 27: legacy graph/embedding data stays accessible
     edges = [("AAPL", "MSFT", 0.7), ("MSFT", "NVDA", 0.4)]
     with psycopg.connect(dsn, autocommit=True) as db:
         db.execute("CREATE TABLE graph_edges (src text, dst text, weight float8)")
