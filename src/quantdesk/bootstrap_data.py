@@ -17,6 +17,7 @@ def build_migrations(
     """Migrations recorded in the registry's database, read from PostgreSQL (or
     ``open_source``: a test's own tables)."""
     from quantdesk.adapters.storage.database import Database
+    from quantdesk.adapters.storage.file_locks import FileRunLocks
     from quantdesk.adapters.storage.migration_store import SqlMigrationStore
 
     if open_source is None:
@@ -28,4 +29,5 @@ def build_migrations(
         SqlMigrationStore(Database(settings.database)),
         open_source,
         sources={name: url.get_secret_value() for name, url in settings.migration_sources.items()},
+        locks=FileRunLocks(settings.home / "locks"),
     )

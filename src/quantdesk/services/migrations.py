@@ -64,6 +64,7 @@ from quantdesk.services.ports import (
 )
 from quantdesk.services.ports.documents import Document
 from quantdesk.services.ports.migrations import MigrationStore
+from quantdesk.services.ports.run_locks import ProcessRunLocks, RunLocks
 from quantdesk.services.ports.table_sources import (
     BarChunk,
     DayWindow,
@@ -103,12 +104,14 @@ class MigrationService:
         open_source: SourceOpener,
         clock: Callable[[], int] = time.time_ns,
         sources: Mapping[str, str] | None = None,
+        locks: RunLocks | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
         self._open_source = open_source
         self._clock = clock
         self._sources = dict(sources or {})
+        self._locks = ProcessRunLocks() if locks is None else locks
 
     def source_names(self) -> list[str]:
         """The sources configuration names (their URLs stay here)."""
@@ -188,8 +191,37 @@ class MigrationService:
         restart: bool = False,
         progress: ProgressReporter | None = None,
     ) -> MigrationRun:
-        """One run: late rows inside the migrated range, then every row after the watermark."""
-        progress = progress or SilentProgress()
+        """One run: late rows inside the migrated range, then every row after the watermark.
+        One run per mapping at a time; a run left *running* by a dead process is marked
+        failed by the next."""
+        with self._locks.hold(f"migration:{mapping.name}") as taken:
+            if not taken:
+                raise _running(mapping)
+            self._bury(mapping.name)
+            return self._migrate(mapping, dsn, actor, restart, progress or SilentProgress())
+
+    def _bury(self, mapping_name: str) -> None:
+        """Runs recorded as running while no one holds the mapping: their process died."""
+        for run in self._store.runs(mapping_name, limit=1_000):
+            if run.state is MigrationState.RUNNING:
+                self._store.save_run(
+                    run.model_copy(
+                        update={
+                            "state": MigrationState.FAILED,
+                            "error": "interrupted: its process ended before the run finished "
+                            "(its committed chunks stand; this run resumes after them)",
+                        }
+                    )
+                )
+
+    def _migrate(
+        self,
+        mapping: SourceMapping,
+        dsn: str,
+        actor: str,
+        restart: bool,
+        progress: ProgressReporter,
+    ) -> MigrationRun:
         digest = mapping_sha256(mapping)
         checkpoint = None if restart else self._store.checkpoint(mapping.name)
         if checkpoint is not None and checkpoint.mapping_sha256 != digest:
@@ -249,16 +281,19 @@ class MigrationService:
             raise _changed(mapping)
         source = self.open(dsn, mapping)
         lookup = instrument_lookup(self._catalog, mapping, self.instruments(mapping))
-        with source.snapshot(mapping) as snapshot:
-            return verify_range(
-                self._catalog,
-                snapshot,
-                mapping,
-                lookup,
-                checkpoint.watermark,
-                f"{source.describe()} table {mapping.table}",
-                progress or SilentProgress(),
-            )
+        with self._locks.hold(f"migration:{mapping.name}") as taken:
+            if not taken:  # its catalog would be ahead of its checkpoint
+                raise _running(mapping)
+            with source.snapshot(mapping) as snapshot:
+                return verify_range(
+                    self._catalog,
+                    snapshot,
+                    mapping,
+                    lookup,
+                    checkpoint.watermark,
+                    f"{source.describe()} table {mapping.table}",
+                    progress or SilentProgress(),
+                )
 
     def runs(self, mapping_name: str | None = None, limit: int = 100) -> Sequence[MigrationRun]:
         return self._store.runs(mapping_name, limit=limit)
@@ -462,6 +497,15 @@ class _Chunks:
             )
 
         return lineage
+
+
+def _running(mapping: SourceMapping) -> ConflictError:
+    return ConflictError(
+        f"mapping {mapping.name} is being migrated by another run right now",
+        hint="wait for it to finish (its progress is in the migration runs)",
+        code="migration_running",
+        data={"mapping": mapping.name},
+    )
 
 
 def _changed(mapping: SourceMapping) -> ConflictError:

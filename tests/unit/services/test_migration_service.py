@@ -12,13 +12,15 @@ import pytest
 
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.storage.database import Database
+from quantdesk.adapters.storage.file_locks import FileRunLocks
 from quantdesk.adapters.storage.migration_store import SqlMigrationStore
 from quantdesk.domain.errors import CatalogError, ConflictError, InvalidInputError, NotFoundError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import RejectReason
-from quantdesk.domain.migration import MigrationState
+from quantdesk.domain.migration import MigrationRun, MigrationState
 from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.migrations import MigrationService
+from quantdesk.services.ports.run_locks import ProcessRunLocks
 from support.registry import sqlite_database
 from support.table_sources import CorruptingCatalog, ListTableSource, Row, bars_mapping
 
@@ -141,3 +143,47 @@ def test_sources_are_named_and_a_url_only_where_allowed(
     with pytest.raises(NotFoundError) as unknown:
         service.source_url("f9", allow_url=True)
     assert "known: f2" in unknown.value.message
+
+
+def test_one_run_per_mapping_at_a_time_and_the_dead_are_buried(
+    catalog: ParquetCatalog, tmp_path: Path
+) -> None:
+    locks = ProcessRunLocks()
+    store = SqlMigrationStore(Database(sqlite_database(tmp_path)))
+    source = ListTableSource([row(m) for m in range(3)])
+    service = MigrationService(catalog, store, lambda dsn: source, locks=locks)
+    service.migrate(mapping(), "memory")
+    with locks.hold("migration:a-bars"):  # another run holds the mapping
+        with pytest.raises(ConflictError) as running:
+            service.migrate(mapping(), "memory")
+        assert running.value.code == "migration_running"
+        with pytest.raises(ConflictError):  # its catalog may be ahead of its checkpoint
+            service.verify(mapping(), "memory")
+    assert len(service.runs()) == 1
+    store.save_run(  # a run whose process was killed: still "running" in the record
+        MigrationRun(
+            migration_id="mig-dead",
+            mapping_name="a-bars",
+            source="memory",
+            table="bars",
+            kind="bars",
+            state=MigrationState.RUNNING,
+            actor="ana",
+            started_ns=1,
+        )
+    )
+    done = service.migrate(mapping(), "memory")
+    dead = service.run("mig-dead")
+    assert done.state is MigrationState.COMPLETED
+    assert dead.state is MigrationState.FAILED and "interrupted" in (dead.error or "")
+
+
+def test_file_locks_exclude_each_other_and_are_released(tmp_path: Path) -> None:
+    locks = FileRunLocks(tmp_path / "locks")
+    with locks.hold("migration:a") as first:
+        with FileRunLocks(tmp_path / "locks").hold("migration:a") as second:
+            assert first and not second
+        with locks.hold("migration:b") as other:
+            assert other
+    with locks.hold("migration:a") as again:
+        assert again
