@@ -69,12 +69,15 @@ def api_desk(
     runner: BacktestRunner | None = None,
     held: bool = False,
     database_url: str | None = None,
+    migration_sources: dict[str, str] | None = None,
 ) -> Iterator[ApiDesk]:
     """The app over a desk at ``home`` (its database: SQLite there, or ``database_url``;
     ``runner``: in place of the engine), lifespan (job workers) running; jobs run inline
     when submitted, or (``held``) stay pending."""
     jobs = HeldJobRunner() if held else DeskJobRunner()
-    settings = QuantdeskSettings(home=home, database_url=database_url)
+    settings = QuantdeskSettings(
+        home=home, database_url=database_url, migration_sources=migration_sources or {}
+    )
     platform = bootstrap(settings, overrides=Overrides(runner=runner, job_runner=jobs))
     if isinstance(jobs, DeskJobRunner):
         jobs.bind(platform)

@@ -6,7 +6,13 @@ import typing
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from quantdesk.client import _api_access, _api_desk, _api_optimisation, _api_research
+from quantdesk.client import (
+    _api_access,
+    _api_desk,
+    _api_migrations,
+    _api_optimisation,
+    _api_research,
+)
 from quantdesk.client._transport import Call
 
 P = ParamSpec("P")
@@ -90,6 +96,12 @@ class SyncResources:
     studies = _sync(_api_optimisation.studies)
     study = _sync(_api_optimisation.study)
     study_report = _sync(_api_optimisation.study_report)
+    migration_sources = _sync(_api_migrations.migration_sources)
+    migrate = _sync(_api_migrations.migrate)
+    verify_migration = _sync(_api_migrations.verify_migration)
+    migrations = _sync(_api_migrations.migrations)
+    migration = _sync(_api_migrations.migration)
+    migration_rejects = _sync(_api_migrations.migration_rejects)
     export_strategy = _sync(_api_research.export_strategy)
     submit_backtest = _sync(_api_research.submit_backtest)
     runs = _sync(_api_research.runs)
@@ -176,6 +188,12 @@ class AsyncResources:
     studies = _async(_api_optimisation.studies)
     study = _async(_api_optimisation.study)
     study_report = _async(_api_optimisation.study_report)
+    migration_sources = _async(_api_migrations.migration_sources)
+    migrate = _async(_api_migrations.migrate)
+    verify_migration = _async(_api_migrations.verify_migration)
+    migrations = _async(_api_migrations.migrations)
+    migration = _async(_api_migrations.migration)
+    migration_rejects = _async(_api_migrations.migration_rejects)
     export_strategy = _async(_api_research.export_strategy)
     submit_backtest = _async(_api_research.submit_backtest)
     runs = _async(_api_research.runs)

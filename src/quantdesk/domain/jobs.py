@@ -31,6 +31,8 @@ class JobKind(StrEnum):
     VALIDATION = "validation"
     VALIDATION_RUN = "validation_run"  # the promotion gate's validation, not the compatibility
     OPTIMISATION = "optimisation"  # a stored parameter study (``optimize``)
+    MIGRATION = "migration"  # a PostgreSQL table into the catalog (``data migrate``)
+    MIGRATION_VERIFY = "migration_verify"  # both sides compared (``data verify``)
 
 
 class JobState(StrEnum):

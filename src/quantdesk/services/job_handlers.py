@@ -18,7 +18,13 @@ from quantdesk.domain.compatibility import CompatibilityReport
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.jobs import JobKind
 from quantdesk.domain.market_data import BarIngestOptions
-from quantdesk.services.job_progress import BACKTEST_TASKS, PercentProgress
+from quantdesk.domain.source_mapping import SourceMapping
+from quantdesk.services.job_progress import (
+    BACKTEST_TASKS,
+    MIGRATION_TASKS,
+    VERIFY_TASKS,
+    PercentProgress,
+)
 from quantdesk.services.ports.jobs import JobChannel, JobHandler
 
 if TYPE_CHECKING:
@@ -144,6 +150,59 @@ def run_optimisation(
     return optimisation_job(platform, payload, channel)
 
 
+def migrate_table(
+    platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
+) -> dict[str, JsonValue]:
+    """A table's new rows into the catalog from a configured source; the result is the run."""
+    migrations = platform.migrations
+    mapping = _mapping(payload)
+    run = migrations.migrate(
+        mapping,
+        migrations.source_url(_text(payload, "source", 40), allow_url=False),
+        actor=_text(payload, "actor", 200),
+        restart=payload.get("restart") is True,
+        progress=PercentProgress(channel, MIGRATION_TASKS),
+    )
+    result: dict[str, JsonValue] = run.model_dump(mode="json")
+    return result
+
+
+def verify_migration(
+    platform: "Platform", payload: Mapping[str, JsonValue], channel: JobChannel
+) -> dict[str, JsonValue]:
+    """Both sides of a mapping's migrated range; the verdict (and the days that differ, the
+    first thousand) is the result, a failed verify is still a completed job."""
+    migrations = platform.migrations
+    source = migrations.source_url(_text(payload, "source", 40), allow_url=False)
+    report = migrations.verify(_mapping(payload), source, PercentProgress(channel, VERIFY_TASKS))
+    differing = report.differences
+    return {
+        "mapping_name": report.mapping_name,
+        "passed": report.passed,
+        "days": len(report.days),
+        "differences": len(differing),
+        "rows_source": report.rows_source,
+        "rows_catalog": report.rows_catalog,
+        "rows_rejected": report.rows_rejected,
+        "watermark": None if report.watermark is None else str(report.watermark.timestamp),
+        "differing_days": [d.model_dump(mode="json") for d in differing[:1_000]],
+    }
+
+
+def _mapping(payload: Mapping[str, JsonValue]) -> SourceMapping:
+    try:
+        return SourceMapping.model_validate(payload.get("mapping"))
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InvalidInputError(
+            f"the job's mapping is not valid: {'.'.join(map(str, first['loc']))}: {first['msg']}"[
+                :500
+            ],
+            code="job_payload",
+            data={"field": "mapping"},
+        ) from None
+
+
 def report_json(report: CompatibilityReport) -> dict[str, JsonValue]:
     return {
         "ok": report.ok,
@@ -161,4 +220,6 @@ HANDLERS: Mapping[JobKind, JobHandler] = {
     JobKind.VALIDATION: validate_strategy,
     JobKind.VALIDATION_RUN: run_validation,
     JobKind.OPTIMISATION: run_optimisation,
+    JobKind.MIGRATION: migrate_table,
+    JobKind.MIGRATION_VERIFY: verify_migration,
 }

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 from quantdesk.domain.jobs import MESSAGE_MAX_LENGTH, JobProgress, clipped
 from quantdesk.services.backtests import ANALYSE_TASK, CHECK_TASK, REPORT_TASK, SIMULATE_TASK
+from quantdesk.services.migration_verify import CATALOG_TASK, SOURCE_TASK
+from quantdesk.services.migrations import LATE_TASK, NEW_TASK
 from quantdesk.services.ports import Advance
 from quantdesk.services.ports.jobs import JobChannel
 
@@ -23,6 +25,9 @@ BACKTEST_TASKS: tuple[tuple[str, float], ...] = (
     (REPORT_TASK, 5.0),
 )
 """The tasks of ``BacktestService`` and the share of the whole each one gets (percent)."""
+
+MIGRATION_TASKS: tuple[tuple[str, float], ...] = ((LATE_TASK, 5.0), (NEW_TASK, 95.0))
+VERIFY_TASKS: tuple[tuple[str, float], ...] = ((SOURCE_TASK, 80.0), (CATALOG_TASK, 20.0))
 
 SEND_EVERY_SECONDS = 0.1
 _ETA_AFTER_SECONDS = 0.5

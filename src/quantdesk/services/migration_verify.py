@@ -32,6 +32,8 @@ from quantdesk.services.ports.table_sources import TableSnapshot
 NS_PER_DAY = 86_400 * 1_000_000_000
 WINDOW_DAYS = 7  # catalog reads: a week of one series at a time
 _EMPTY = hashlib.sha256().hexdigest()
+SOURCE_TASK = "verify the source"  # units: rows
+CATALOG_TASK = "verify the catalog"  # units: instruments
 
 
 @dataclass
@@ -63,7 +65,7 @@ def verify_range(
     catalog_days: Side = {}
     if days:
         first, last = min(days), max(days)
-        with progress.task("verify the catalog", total=len(instruments)) as advance:
+        with progress.task(CATALOG_TASK, total=len(instruments)) as advance:
             for instrument_id in instruments:
                 bar_type = bar_type_id(instrument_id, spec)
                 for bars in _windows(catalog, bar_type, first, last):
@@ -96,7 +98,7 @@ def _source_side(
     side: Side = {}
     read = rejected = 0
     total = snapshot.count(through=watermark)
-    with progress.task("verify the source", total=total) as advance:
+    with progress.task(SOURCE_TASK, total=total) as advance:
         for chunk in snapshot.bar_chunks(through=watermark):
             read += chunk.rows
             rejected += len(chunk.rejections)

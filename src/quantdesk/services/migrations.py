@@ -75,6 +75,8 @@ from quantdesk.services.ports.table_sources import (
 _HINT = "see docs/migration.md for the mapping file's fields"
 _URL_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 SourceOpener = Callable[[str], TableSource]
+LATE_TASK = "re-read days with late rows"  # units: days
+NEW_TASK = "migrate new rows"  # units: rows
 
 
 def mapping_from_document(document: Document) -> SourceMapping:
@@ -142,8 +144,9 @@ class MigrationService:
     def catalog(self) -> MarketDataCatalog:
         return self._catalog
 
-    def open(self, dsn: str, mapping: SourceMapping) -> TableSource:
-        """The source, refused with every reason it cannot be read by this mapping."""
+    def check(self, mapping: SourceMapping) -> None:
+        """What can be refused without the source: a kind not migrated yet, an instrument
+        the catalog does not define."""
         if mapping.kind is not SourceKind.BARS:
             raise InvalidInputError(
                 f"mapping {mapping.name}: migrating {mapping.kind.value} is not supported yet; "
@@ -151,6 +154,11 @@ class MigrationService:
                 code="migration_kind_unsupported",
                 data={"kind": mapping.kind.value},
             )
+        self.instruments(mapping)
+
+    def open(self, dsn: str, mapping: SourceMapping) -> TableSource:
+        """The source, refused with every reason it cannot be read by this mapping."""
+        self.check(mapping)
         source = self._open_source(dsn)
         problems = source.problems(mapping)
         if problems:
@@ -353,7 +361,7 @@ class _Chunks:
         if not grown and not shrunk:
             return
         self._query = snapshot.query_text(None)
-        with progress.task(f"re-read {len(grown)} day(s) with late rows", len(grown)) as advance:
+        with progress.task(LATE_TASK, len(grown)) as advance:
             for day in grown:
                 for chunk in snapshot.bar_chunks(days=DayWindow(day, day)):
                     self._commit(chunk, days_added={}, remigrated_day=day)
@@ -365,7 +373,7 @@ class _Chunks:
     def new_rows(self, snapshot: TableSnapshot, progress: ProgressReporter) -> None:
         self._query = snapshot.query_text(self._watermark)
         total = snapshot.count(self._watermark)
-        with progress.task(f"migrate {self._mapping.name}", total=total) as advance:
+        with progress.task(NEW_TASK, total=total) as advance:
             for chunk in snapshot.bar_chunks(after=self._watermark):
                 if chunk.last is not None:
                     self._watermark = chunk.last

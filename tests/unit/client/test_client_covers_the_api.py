@@ -13,11 +13,24 @@ import pytest
 from quantdesk.api.app import create_app
 from quantdesk.api.config import ApiSettings
 from quantdesk.bootstrap import bootstrap
-from quantdesk.client import _api_access, _api_desk, _api_optimisation, _api_research
+from quantdesk.client import (
+    _api_access,
+    _api_desk,
+    _api_migrations,
+    _api_optimisation,
+    _api_research,
+)
 from quantdesk.client._transport import Call
 from quantdesk.domain.auth import Role
+from support.table_sources import bars_mapping
 
-MODULES: tuple[ModuleType, ...] = (_api_access, _api_research, _api_desk, _api_optimisation)
+MODULES: tuple[ModuleType, ...] = (
+    _api_access,
+    _api_research,
+    _api_desk,
+    _api_optimisation,
+    _api_migrations,
+)
 NOT_FOR_THE_CLIENT = {("GET", "/api/v1/docs"), ("GET", "/api/v1/redoc")}
 SAMPLES: dict[str, Any] = {
     "username": "alice",
@@ -53,6 +66,9 @@ SAMPLES: dict[str, Any] = {
     "user_id": "u1",
     "validation_id": "v1",
     "policy": {},
+    "source": "f2",
+    "mapping": bars_mapping().model_dump(mode="json"),
+    "migration_id": "mig-1",
 }
 
 

@@ -17,4 +17,5 @@ ROUTER_MODULES: tuple[str, ...] = (
     "feature_flags",
     "validation",
     "optimisation",
+    "migrations",
 )
