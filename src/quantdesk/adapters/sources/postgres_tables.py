@@ -7,9 +7,10 @@ one state of the table and a SQL date is a UTC date; nothing is ever written to 
 (the migration never touches a table it was not given, and only reads that one).
 """
 
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -19,6 +20,7 @@ from quantdesk.adapters.sources.table_bars import Cell, OutOfRangeTime, SourceCh
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.migration import Watermark
 from quantdesk.domain.source_mapping import CHUNK_ROWS_MAX, Filter, SourceMapping
+from quantdesk.services.columns import VALUE_FIELDS
 from quantdesk.services.ports.table_sources import BarChunk, DayWindow
 
 _OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -40,16 +42,8 @@ class PostgresTableSource:
         return redacted(self._dsn)
 
     def problems(self, mapping: SourceMapping) -> Sequence[str]:
-        schema, table = _split(mapping.table)
-        query = (
-            "SELECT column_name, is_nullable, data_type FROM information_schema.columns WHERE "
-            "table_name = %s AND table_schema = COALESCE(%s, current_schema())"
-        )
         with self._connect() as connection:
-            try:
-                rows = connection.execute(query, (table, schema)).fetchall()
-            except psycopg.Error as error:
-                raise _unreadable(self._dsn, mapping, error) from error
+            rows = _columns_of(connection, mapping, self._dsn)
         if not rows:
             return [f"there is no table {mapping.table} (or this user may not see it)"]
         nullable = {str(row[0]): row[1] == "YES" for row in rows}
@@ -75,7 +69,10 @@ class PostgresTableSource:
             try:
                 with connection.transaction():
                     connection.execute("SET LOCAL TIME ZONE 'UTC'")
-                    yield PostgresSnapshot(connection, mapping, self._dsn)
+                    types = {
+                        str(r[0]): str(r[2]) for r in _columns_of(connection, mapping, self._dsn)
+                    }
+                    yield PostgresSnapshot(connection, mapping, self._dsn, types)
             except psycopg.Error as error:
                 raise _unreadable(self._dsn, mapping, error) from error
 
@@ -91,11 +88,19 @@ class PostgresTableSource:
 class PostgresSnapshot:
     """The ``TableSnapshot`` port inside one open transaction."""
 
-    def __init__(self, connection: psycopg.Connection[Row], mapping: SourceMapping, dsn: str):
+    def __init__(
+        self,
+        connection: psycopg.Connection[Row],
+        mapping: SourceMapping,
+        dsn: str,
+        types: Mapping[str, str],
+    ) -> None:
         self._connection = connection
+        self._types = types
         self._mapping = mapping
         self._dsn = dsn
         self._columns = mapping.selected()
+        self._values = {mapping.column_of(f) for f in VALUE_FIELDS}
         self._ts = sql.Identifier(mapping.timestamp.column)
         self._cursors = 0
 
@@ -175,14 +180,15 @@ class PostgresSnapshot:
         order: list[sql.Composable] = [sql.SQL("{} NULLS LAST").format(self._ts)]
         if self._mapping.key is not None:
             order.append(sql.Identifier(self._mapping.key))
-        columns = [
-            self._time_cell() if c == self._mapping.timestamp.column else sql.Identifier(c)
-            for c in self._columns
-        ]
-        if self._mapping.timestamp.unit == "timestamp":  # the text of a time out of range
+        columns = [self._cell(c) for c in self._columns]
+        # then the text of a time out of range, and the row's source day (as day_counts)
+        if self._mapping.timestamp.unit == "timestamp":
             columns.append(
                 sql.SQL("CASE WHEN NOT {} THEN {}::text END").format(self._held(), self._ts)
             )
+        else:
+            columns.append(sql.SQL("NULL::text"))
+        columns.append(self._day_expression())
         query = sql.SQL("SELECT {columns} FROM {table}{where} ORDER BY {order}").format(
             columns=sql.SQL(", ").join(columns),
             table=self._table(),
@@ -197,6 +203,21 @@ class PostgresSnapshot:
             self._ts
         )
 
+    def _cell(self, column: str) -> sql.Composable:
+        """A selected column: the timestamp as ``_time_cell``, a numeric value as the nearest
+        double (the number the catalog stores, read without a Decimal per cell)."""
+        if column == self._mapping.timestamp.column:
+            return self._time_cell()
+        cell = sql.Identifier(column)
+        if self._types.get(column) != "numeric" or column not in self._values:
+            return cell
+        # beyond 1e300 (no price or size is that large) the double is the sign's infinity,
+        # so a huge value is a rejected row, not a failed read (float8 would overflow)
+        return sql.SQL(
+            "CASE WHEN {0} = 'NaN' OR abs({0}) < 1e300 THEN {0}::float8 "
+            "ELSE sign({0})::float8 * 'Infinity'::float8 END"
+        ).format(cell)
+
     def _time_cell(self) -> sql.Composable:
         """The timestamp column as read: a time the driver cannot hold comes as NULL (and
         its text in the last column), so one such row cannot stop the read."""
@@ -205,7 +226,7 @@ class PostgresSnapshot:
         return sql.SQL("CASE WHEN {} THEN {} END").format(self._held(), self._ts)
 
     def _day_expression(self) -> sql.Composable:
-        """The source day of a row, as ``day_of`` computes it from the cell."""
+        """The source day of a row (days since 1970-01-01 in the table's own terms)."""
         unit = self._mapping.timestamp.unit
         if unit == "timestamp":  # in UTC: a zone-aware time's UTC date, a naive one's own
             return sql.SQL("CASE WHEN {} THEN ({}::date - DATE '1970-01-01') END").format(
@@ -259,46 +280,46 @@ class PostgresSnapshot:
             yield rows
 
     def _bar_chunk(self, rows: list[Row], first_row: int) -> BarChunk:
-        by_column = {name: [row[i] for row in rows] for i, name in enumerate(self._columns)}
-        stamps = by_column[self._mapping.timestamp.column]
-        if self._mapping.timestamp.unit == "timestamp":
-            for index, text in enumerate(row[-1] for row in rows):
-                if text is not None:
-                    stamps[index] = OutOfRangeTime(text)
+        transposed = list(zip(*rows, strict=True))  # a column per selected expression
+        by_column: dict[str, Sequence[Cell]] = dict(zip(self._columns, transposed, strict=False))
+        stamps: Sequence[Cell] = transposed[len(self._columns)]
+        if any(text is not None for text in stamps):  # times no datetime holds, as their text
+            at = self._mapping.timestamp.column
+            by_column[at] = [
+                cell if text is None else OutOfRangeTime(text)
+                for cell, text in zip(by_column[at], stamps, strict=True)
+            ]
         bars, rejections = raw_bars(SourceChunk(by_column, first_row), self._mapping)
-        held = (s for s in reversed(stamps) if _is_time(s))  # not NULL, not out of range
-        last = next(held, None)
+        held = (s for s in reversed(by_column[self._mapping.timestamp.column]) if _is_time(s))
+        last = next(held, None)  # not NULL, not out of range
         watermark = None if last is None else Watermark(timestamp=last)
-        days: dict[int, int] = {}
-        for stamp in stamps:
-            day = day_of(stamp, self._mapping.timestamp.unit)
-            if day is not None:
-                days[day] = days.get(day, 0) + 1
+        days = Counter(int(str(d)) for d in transposed[-1] if d is not None)
         return BarChunk(
             bars=bars,
             rejections=rejections,
             rows=len(rows),
             first_row=first_row,
             last=watermark,
-            days=days,
+            days=dict(days),
         )
+
+
+def _columns_of(connection: psycopg.Connection[Row], mapping: SourceMapping, dsn: str) -> list[Row]:
+    """(name, is_nullable, data_type) of the mapped table's columns."""
+    schema, table = _split(mapping.table)
+    query = (
+        "SELECT column_name, is_nullable, data_type FROM information_schema.columns WHERE "
+        "table_name = %s AND table_schema = COALESCE(%s, current_schema())"
+    )
+    try:
+        return connection.execute(query, (table, schema)).fetchall()
+    except psycopg.Error as error:
+        raise _unreadable(dsn, mapping, error) from error
 
 
 def _is_time(cell: Cell) -> bool:
     """A cell the watermark can be: a ``datetime``, or an epoch integer."""
     return isinstance(cell, datetime) or (isinstance(cell, int) and not isinstance(cell, bool))
-
-
-def day_of(cell: Cell, unit: str) -> int | None:
-    """A cell's source day (days since 1970-01-01), the same as the snapshot's SQL."""
-    if unit == "timestamp":
-        if not isinstance(cell, datetime):
-            return None
-        moment = cell if cell.tzinfo is None else cell.astimezone(UTC).replace(tzinfo=None)
-        return (moment.date() - _EPOCH).days
-    if isinstance(cell, int) and not isinstance(cell, bool):
-        return cell // _PER_DAY[unit]
-    return None
 
 
 def libpq_dsn(dsn: str) -> str:

@@ -9,6 +9,8 @@ order. A row whose instrument the mapping does not name is rejected here
 (``instrument_unmapped``), never dropped.
 """
 
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -35,7 +37,7 @@ class SourceChunk:
     """``columns[c][i]`` is row ``i``'s cell of column ``c`` (``mapping.selected()`` order);
     ``first_row`` numbers the chunk's first row in the whole read (1-based), for rejections."""
 
-    columns: dict[str, list[Cell]]
+    columns: dict[str, Sequence[Cell]]
     first_row: int
 
     def __len__(self) -> int:
@@ -97,8 +99,9 @@ def _instruments(
 def _raw(
     chunk: SourceChunk, mapping: SourceMapping, chosen: list[int], rows: np.ndarray
 ) -> RawBarColumns:
+    every = len(chosen) == len(chunk)  # one instrument: its cells are the chunk's own lists
     cells = {
-        field: [chunk.columns[mapping.column_of(field)][i] for i in chosen]
+        field: _pick(chunk.columns[mapping.column_of(field)], chosen, every)
         for field in ("timestamp", *VALUE_FIELDS)
     }
     ts_ns, status = parse_timestamps(*_timestamps(cells["timestamp"], mapping))
@@ -118,8 +121,16 @@ def _raw(
     )
 
 
+def _pick(column: Sequence[Cell], chosen: list[int], every: bool) -> Sequence[Cell]:
+    if every:
+        return column
+    if len(chosen) == 1:
+        return [column[chosen[0]]]
+    return operator.itemgetter(*chosen)(column)  # type: ignore[no-any-return]
+
+
 def _timestamps(
-    cells: list[Cell], mapping: SourceMapping
+    cells: Sequence[Cell], mapping: SourceMapping
 ) -> tuple[pa.ChunkedArray, BarIngestOptions]:
     unit = mapping.timestamp.unit
     if unit != "timestamp":
@@ -127,13 +138,18 @@ def _timestamps(
         options = BarIngestOptions(timestamp_format=_FORMATS[unit])
         return pa.chunked_array([pa.array(integers, pa.int64())]), options
     zone = mapping.timestamp.zone
-    stamps = [_utc(c, zone) if isinstance(c, datetime) else None for c in cells]
-    naive = any(isinstance(c, datetime) and c.tzinfo is None for c in cells) and zone is None
+    stamps = [c if isinstance(c, datetime) else None for c in cells]
+    naive = any(s is not None and s.tzinfo is None for s in stamps)
+    if not naive:  # zone-aware: Arrow takes each instant in UTC itself
+        return pa.chunked_array(
+            [pa.array(stamps, pa.timestamp("us", tz="UTC"))]
+        ), BarIngestOptions()
+    utc = [None if s is None else _utc(s, zone) for s in stamps]
     typed = pa.array(
-        [None if s is None else s.replace(tzinfo=None) for s in stamps], pa.timestamp("us")
+        [None if s is None else s.replace(tzinfo=None) for s in utc], pa.timestamp("us")
     )
     # a naive time with no declared zone: refused as CSV ingest refuses it
-    column = typed if naive else typed.cast(pa.timestamp("us", tz="UTC"))
+    column = typed if zone is None else typed.cast(pa.timestamp("us", tz="UTC"))
     return pa.chunked_array([column]), BarIngestOptions()
 
 
@@ -143,10 +159,21 @@ def _utc(stamp: datetime, zone: str | None) -> datetime:
     return stamp.astimezone(UTC)
 
 
-def _numbers(cells: list[Cell]) -> pa.Array:
-    """Text of every cell (a number's exact decimal text): the bar reader's rules apply."""
+def _numbers(cells: Sequence[Cell]) -> pa.Array:
+    """Numbers as they are (the driver's floats and integers), anything else as its text
+    (a Decimal's exact digits, a text column's own): the bar reader's rules apply."""
+    if set(map(type, cells)) <= _NUMBER_TYPES:
+        return pa.array(cells, pa.float64())
     return pa.array([None if c is None else str(c) for c in cells], pa.string())
 
 
+_NUMBER_TYPES = {float, int, type(None)}
+
+
 def _text(cell: Cell) -> str:
-    return "NULL" if cell is None else str(cell)[:200]
+    """A cell as a rejection quotes it; a whole double as the integer it is (-1, not -1.0)."""
+    if cell is None:
+        return "NULL"
+    if isinstance(cell, float) and cell.is_integer() and abs(cell) < 1e16:
+        return str(int(cell))
+    return str(cell)[:200]
