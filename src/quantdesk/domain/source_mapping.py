@@ -196,6 +196,12 @@ class SourceMapping(BaseModel):
             raise ValueError("bar_spec is given for bars, and only for bars")
         return self
 
+    def instrument_ids(self) -> list[str]:
+        """The catalog instruments the mapping names (none for a column's own values)."""
+        if self.instrument.instrument_id is not None:
+            return [self.instrument.instrument_id]
+        return sorted(set(self.instrument.ids.values()))
+
     def column_of(self, field: str) -> str:
         """The table's column holding ``field``."""
         if field == "timestamp":

@@ -60,7 +60,7 @@ def verify_range(
     source_days, read, rejected = _source_side(
         catalog, snapshot, mapping, instrument, watermark, progress
     )
-    instruments = sorted({i for i, _ in source_days} | set(_mapped(mapping)))
+    instruments = sorted({i for i, _ in source_days} | set(mapping.instrument_ids()))
     days = [d for _, d in source_days]
     catalog_days: Side = {}
     if days:
@@ -112,12 +112,6 @@ def _source_side(
                 _add(side, instrument_id, validated.bars)
             advance(chunk.rows)
     return side, read, rejected
-
-
-def _mapped(mapping: SourceMapping) -> list[str]:
-    if mapping.instrument.instrument_id is not None:
-        return [mapping.instrument.instrument_id]
-    return sorted(set(mapping.instrument.ids.values()))
 
 
 def _windows(

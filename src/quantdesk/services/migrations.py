@@ -173,12 +173,7 @@ class MigrationService:
     def instruments(self, mapping: SourceMapping) -> dict[str, InstrumentSpec]:
         """The catalog's definitions of the instruments the mapping names (every one must be
         defined before its bars can be validated)."""
-        wanted = (
-            [mapping.instrument.instrument_id]
-            if mapping.instrument.instrument_id is not None
-            else sorted(set(mapping.instrument.ids.values()))
-        )
-        found = {i: self._catalog.instrument(i) for i in wanted}
+        found = {i: self._catalog.instrument(i) for i in mapping.instrument_ids()}
         missing = sorted(i for i, spec in found.items() if spec is None)
         if missing:
             raise NotFoundError(
