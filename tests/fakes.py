@@ -37,6 +37,13 @@ from quantdesk.domain.jobs import (
     JobState,
     JobStats,
 )
+from quantdesk.domain.market_data import Rejection
+from quantdesk.domain.migration import (
+    ChunkCheckpoint,
+    ChunkRecord,
+    MigrationCheckpoint,
+    MigrationRun,
+)
 from quantdesk.domain.risk import KillSwitch, KillSwitchScope
 from quantdesk.domain.runs import RunFilter, RunRecord, RunState
 from quantdesk.domain.validation.policy import StoredPolicy, ValidationPolicy
@@ -561,3 +568,78 @@ class InMemoryValidationRecordStore:
                 o for o in self._overrides if (o.strategy_id, o.version, o.content_hash) == key
             ]
         return max(reversed(found), key=lambda o: o.at_ns) if found else None
+
+
+# migrations ----------------------------------------------------------------------------------
+
+
+class InMemoryMigrationStore:
+    """The ``MigrationStore`` port in dicts: records are kept and returned as copies (a caller
+    changing a run's list changes nothing here); ``save_chunk`` applies all or nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, MigrationRun] = {}
+        self._checkpoints: dict[str, MigrationCheckpoint] = {}
+        self._chunks: dict[str, dict[int, ChunkRecord]] = {}
+        self._rejections: dict[str, list[Rejection]] = {}
+        self._days: dict[str, dict[int, int]] = {}
+
+    def checkpoint(self, mapping_name: str) -> MigrationCheckpoint | None:
+        with self._lock:
+            return self._checkpoints.get(mapping_name)
+
+    def days(self, mapping_name: str) -> dict[int, int]:
+        with self._lock:
+            return dict(self._days.get(mapping_name, {}))
+
+    def save_run(self, run: MigrationRun) -> None:
+        with self._lock:
+            self._runs[run.migration_id] = run.model_copy(deep=True)
+
+    def save_chunk(self, run: MigrationRun, chunk: ChunkCheckpoint) -> None:
+        record, point = chunk.record, chunk.checkpoint
+        with self._lock:
+            days = self._days.setdefault(point.mapping_name, {})
+            for day, rows in chunk.days_added.items():
+                days[day] = days.get(day, 0) + rows
+            self._runs[run.migration_id] = run.model_copy(deep=True)
+            self._chunks.setdefault(record.migration_id, {})[record.chunk] = record
+            self._rejections.setdefault(record.migration_id, []).extend(chunk.rejections)
+            self._checkpoints[point.mapping_name] = point
+
+    def set_days(self, mapping_name: str, days: dict[int, int]) -> None:
+        with self._lock:
+            self._days.setdefault(mapping_name, {}).update(days)
+
+    def run(self, migration_id: str) -> MigrationRun | None:
+        with self._lock:
+            held = self._runs.get(migration_id)
+            return None if held is None else held.model_copy(deep=True)
+
+    def runs(self, mapping_name: str | None = None, *, limit: int = 100) -> list[MigrationRun]:
+        with self._lock:
+            found = [
+                r.model_copy(deep=True)
+                for r in self._runs.values()
+                if mapping_name is None or r.mapping_name == mapping_name
+            ]
+        found.sort(key=lambda r: (-r.started_ns, r.migration_id))
+        return found[: max(limit, 0)]
+
+    def chunks(self, migration_id: str) -> list[ChunkRecord]:
+        with self._lock:
+            held = self._chunks.get(migration_id, {})
+            return [held[n] for n in sorted(held)]
+
+    def rejections(
+        self, migration_id: str, *, offset: int = 0, limit: int = 10_000
+    ) -> list[Rejection]:
+        start = max(offset, 0)
+        with self._lock:
+            return self._rejections.get(migration_id, [])[start : start + max(limit, 0)]
+
+    def forget(self, mapping_name: str) -> None:
+        with self._lock:
+            self._checkpoints.pop(mapping_name, None)
+            self._days.pop(mapping_name, None)

@@ -1,4 +1,5 @@
-"""The migration service on a table held in memory (``ListTableSource``) and a real catalog:
+"""The migration service on a table held in memory (``ListTableSource``), a real catalog and
+the in-memory migration store (its contract: tests/contract/test_migration_store_contract.py):
 what it refuses before reading, a chunk whose read-back differs stops before its
 checkpoint, rows of undefined instruments are rejected with the reason, a rerun after a
 failed chunk resumes without loss."""
@@ -10,10 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from fakes import InMemoryMigrationStore
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
-from quantdesk.adapters.storage.database import Database
 from quantdesk.adapters.storage.file_locks import FileRunLocks
-from quantdesk.adapters.storage.migration_store import SqlMigrationStore
 from quantdesk.domain.errors import CatalogError, ConflictError, InvalidInputError, NotFoundError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import RejectReason
@@ -21,7 +21,6 @@ from quantdesk.domain.migration import MigrationRun, MigrationState
 from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.migrations import MigrationService
 from quantdesk.services.ports.run_locks import ProcessRunLocks
-from support.registry import sqlite_database
 from support.table_sources import CorruptingCatalog, ListTableSource, Row, bars_mapping
 
 START = datetime(2024, 1, 2, tzinfo=UTC)
@@ -55,17 +54,18 @@ def catalog(tmp_path: Path) -> ParquetCatalog:
     return catalog
 
 
-def service_on(catalog: Any, source: ListTableSource, tmp_path: Path) -> MigrationService:
-    store = SqlMigrationStore(Database(sqlite_database(tmp_path)))
-    return MigrationService(catalog, store, lambda dsn: source, sources={"f2": "postgresql://x"})
+def service_on(catalog: Any, source: ListTableSource) -> MigrationService:
+    return MigrationService(
+        catalog, InMemoryMigrationStore(), lambda dsn: source, sources={"f2": "postgresql://x"}
+    )
 
 
 def test_a_chunk_read_back_different_stops_before_its_checkpoint_and_resumes(
-    catalog: ParquetCatalog, tmp_path: Path
+    catalog: ParquetCatalog,
 ) -> None:
     source = ListTableSource([row(m) for m in range(10)])
     corrupting = CorruptingCatalog(catalog)
-    service = service_on(corrupting, source, tmp_path)
+    service = service_on(corrupting, source)
     with pytest.raises(CatalogError) as raised:
         service.migrate(mapping(), "memory")
     assert raised.value.code == "chunk_digest_mismatch"
@@ -81,11 +81,9 @@ def test_a_chunk_read_back_different_stops_before_its_checkpoint_and_resumes(
     assert len(held) == 10 and np.all(held.close == 10.5)
 
 
-def test_a_changed_mapping_is_refused_before_the_source_is_opened(
-    catalog: ParquetCatalog, tmp_path: Path
-) -> None:
+def test_a_changed_mapping_is_refused_before_the_source_is_opened(catalog: ParquetCatalog) -> None:
     source = ListTableSource([row(m) for m in range(3)])
-    service = service_on(catalog, source, tmp_path)
+    service = service_on(catalog, source)
     service.migrate(mapping(), "memory")
     opened = source.snapshots
     with pytest.raises(ConflictError) as raised:
@@ -101,10 +99,10 @@ def test_a_changed_mapping_is_refused_before_the_source_is_opened(
 
 
 def test_rows_of_instruments_the_catalog_lacks_are_rejected_by_name(
-    catalog: ParquetCatalog, tmp_path: Path
+    catalog: ParquetCatalog,
 ) -> None:
     rows = [row(0, "A.XNAS"), row(1, "B.XNAS"), row(2, "A.XNAS"), row(3, None)]  # type: ignore[arg-type]
-    service = service_on(catalog, ListTableSource(rows), tmp_path)
+    service = service_on(catalog, ListTableSource(rows))
     run = service.migrate(mapping(instrument={"column": "symbol"}), "memory")
     assert (run.rows_read, run.rows_written, run.rows_rejected) == (4, 2, 2)
     rejected = {r.row: r for r in service.rejections(run.migration_id)}
@@ -114,9 +112,9 @@ def test_rows_of_instruments_the_catalog_lacks_are_rejected_by_name(
     assert rejected[4].reason is RejectReason.INSTRUMENT_UNMAPPED
 
 
-def test_what_is_refused_before_any_row_is_read(catalog: ParquetCatalog, tmp_path: Path) -> None:
+def test_what_is_refused_before_any_row_is_read(catalog: ParquetCatalog) -> None:
     source = ListTableSource([row(0)])
-    service = service_on(catalog, source, tmp_path)
+    service = service_on(catalog, source)
     ticks = mapping(kind="trade_ticks", bar_spec=None)
     with pytest.raises(InvalidInputError) as kind:
         service.migrate(ticks, "memory")
@@ -131,10 +129,8 @@ def test_what_is_refused_before_any_row_is_read(catalog: ParquetCatalog, tmp_pat
     assert source.snapshots == 0 and service.runs() == []
 
 
-def test_sources_are_named_and_a_url_only_where_allowed(
-    catalog: ParquetCatalog, tmp_path: Path
-) -> None:
-    service = service_on(catalog, ListTableSource([]), tmp_path)
+def test_sources_are_named_and_a_url_only_where_allowed(catalog: ParquetCatalog) -> None:
+    service = service_on(catalog, ListTableSource([]))
     assert service.source_url("f2", allow_url=False) == "postgresql://x"
     assert service.source_url("postgresql://h/db", allow_url=True) == "postgresql://h/db"
     with pytest.raises(NotFoundError) as by_url:
@@ -145,11 +141,9 @@ def test_sources_are_named_and_a_url_only_where_allowed(
     assert "known: f2" in unknown.value.message
 
 
-def test_one_run_per_mapping_at_a_time_and_the_dead_are_buried(
-    catalog: ParquetCatalog, tmp_path: Path
-) -> None:
+def test_one_run_per_mapping_at_a_time_and_the_dead_are_buried(catalog: ParquetCatalog) -> None:
     locks = ProcessRunLocks()
-    store = SqlMigrationStore(Database(sqlite_database(tmp_path)))
+    store = InMemoryMigrationStore()
     source = ListTableSource([row(m) for m in range(3)])
     service = MigrationService(catalog, store, lambda dsn: source, locks=locks)
     service.migrate(mapping(), "memory")

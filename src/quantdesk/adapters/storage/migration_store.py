@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -160,9 +161,20 @@ def _run(row: MigrationRunRow) -> MigrationRun:
 def _columns(model: ChunkRecord | MigrationCheckpoint | MigrationRun) -> dict[str, Any]:
     """A record's fields as its row's columns: the watermark is stored as its JSON."""
     values = model.model_dump()
-    watermark = model.watermark
-    values["watermark"] = None if watermark is None else watermark.model_dump_json()
+    values["watermark"] = _watermark_json(model.watermark)
     return values
+
+
+def _watermark_json(watermark: Watermark | None) -> str | None:
+    """A zone-aware time is written in UTC: JSON keeps an offset's minutes, not its seconds
+    (a historical zone's +00:19:32 would come back 32 s off, and a resumed read would skip
+    or repeat the rows between)."""
+    if watermark is None:
+        return None
+    stamp = watermark.timestamp
+    if isinstance(stamp, datetime) and stamp.utcoffset() is not None:
+        watermark = Watermark(timestamp=stamp.astimezone(UTC))
+    return watermark.model_dump_json()
 
 
 def _fields(row: Base) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from quantdesk.domain.migration import (
 
 class MigrationStore(Protocol):
     def checkpoint(self, mapping_name: str) -> MigrationCheckpoint | None:
-        """Where the mapping's migration stands; None before its first committed chunk."""
+        """Where the mapping's migration stands; None before its first committed chunk. Its
+        watermark comes back to the microsecond (naive stays naive, an epoch an integer)."""
         ...
 
     def days(self, mapping_name: str) -> dict[int, int]:
@@ -36,11 +37,11 @@ class MigrationStore(Protocol):
     def run(self, migration_id: str) -> MigrationRun | None: ...
 
     def runs(self, mapping_name: str | None = None, *, limit: int = 100) -> Sequence[MigrationRun]:
-        """Newest first."""
+        """Newest first (by start; runs started at the same instant by id)."""
         ...
 
     def chunks(self, migration_id: str) -> Sequence[ChunkRecord]:
-        """In commit order."""
+        """In commit order (a run numbers its chunks from 1 as it commits them)."""
         ...
 
     def rejections(
