@@ -24,6 +24,7 @@ from quantdesk.adapters.nautilus.memory import share_one_allocator
 from quantdesk.adapters.nautilus.plugin_inspector import SubprocessPluginInspector
 from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
 from quantdesk.adapters.nautilus.strategy_export import NautilusStrategyExporter
+from quantdesk.adapters.nautilus.tick_reads import ParquetTickCatalog
 from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
 from quantdesk.adapters.sources.bar_files import BarFileSource
 from quantdesk.adapters.sources.documents import BoundedDocumentReader
@@ -143,6 +144,7 @@ def bootstrap(
             plugins=plugins,
             resolve=lambda ref: platform.registry.resolve(ref),  # references pinned here
             index=_run_index(settings, overrides.run_index),
+            ticks=ParquetTickCatalog(settings.catalog_dir),
         ),
         risk=RiskService(_kill_switches(settings, overrides.kill_switches)),
         producers=SignalProducerService(

@@ -119,6 +119,7 @@ def _trial_service(
     """A backtest service for trials on the catalog at ``root`` (its run store and renderer
     are never used: ``evaluate`` stores nothing)."""
     from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
+    from quantdesk.adapters.nautilus.tick_reads import ParquetTickCatalog
     from quantdesk.adapters.nautilus.warm_catalog import WarmCatalog
     from quantdesk.adapters.nautilus.warm_runner import WarmBacktestRunner
     from quantdesk.adapters.reporting.html_report import HtmlReportRenderer
@@ -133,6 +134,7 @@ def _trial_service(
         HtmlReportRenderer(),
         signals=ParquetSignalStore(root),
         plugins=plugins,
+        ticks=ParquetTickCatalog(root),
     )
 
 

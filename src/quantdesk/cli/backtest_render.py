@@ -102,6 +102,8 @@ def facts_table(result: BacktestResult) -> Table:
     table.add_row("orders refused by the engine", f"{result.orders_refused:,}")
     table.add_row("engine wall time", f"{facts.wall_seconds:,.2f} s")
     table.add_row("bars/s", f"{facts.bars_per_second:,.0f}")
+    if facts.ticks:
+        table.add_row("ticks/s", f"{facts.ticks_per_second:,.0f}")
     table.add_row("fingerprint", result.fingerprint)
     return table
 

@@ -177,6 +177,7 @@ class StrategyRun(BaseModel):
     family: str
     instruments: list[str]
     bar_types: list[str]
+    market_data: str = "bars"  # or trades, quotes, book: its bars built from them
 
 
 class Metrics(BaseModel):
@@ -232,9 +233,15 @@ class EngineFacts(BaseModel):
     positions_closed: int
     wall_seconds: float
     bars_per_second: float
+    ticks: int = 0  # trade or quote ticks, book deltas streamed
+    ticks_per_second: float = 0.0
 
 
 class DataUsed(BaseModel):
+    """One series a run streams: a bar type's bars, or (``data_type`` other than ``bar``) an
+    instrument's ticks or book deltas, ``bar_type`` then naming the instrument and ``bars``
+    counting the rows."""
+
     model_config = ConfigDict(frozen=True)
 
     bar_type: str
@@ -243,6 +250,11 @@ class DataUsed(BaseModel):
     bars: int
     file_sha256: list[str]
     source_sha256: list[str]
+    data_type: str = "bar"  # or trade_tick, quote_tick, order_book_delta
+
+    @property
+    def is_bars(self) -> bool:
+        return self.data_type == "bar"
 
 
 class SignalDataUsed(BaseModel):

@@ -4,6 +4,10 @@ A request names registry references; a plan is what they resolve to, so the engi
 and the analysis never look at a definition again: the bar types to stream (each strategy's
 own bar spec, several in one run), the instruments, and for each instrument the one bar
 type whose closes mark it (the finest streamed: risk guard, margin check, equity curve).
+
+A strategy on ticks or the book (``market_data``) reads ``-INTERNAL`` bars the engine builds
+from them; the plan then streams that data for its instruments instead of bars
+(``feeds``), one kind per instrument.
 """
 
 from dataclasses import dataclass, field
@@ -15,7 +19,9 @@ from quantdesk.domain.backtest import (
     VenueSpec,
     venue_names_of,
 )
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.market_feeds import MarketData
 from quantdesk.domain.risk import RiskConfig
 
 
@@ -32,6 +38,7 @@ class PlannedStrategy:
     instruments: tuple[str, ...]
     bar_types: tuple[str, ...]
     signal_types: tuple[str, ...] = ()
+    market_data: MarketData = MarketData.BARS
 
     @property
     def record(self) -> StrategyRun:
@@ -42,6 +49,7 @@ class PlannedStrategy:
             family=self.family,
             instruments=list(self.instruments),
             bar_types=list(self.bar_types),
+            market_data=self.market_data.value,
         )
 
 
@@ -81,6 +89,9 @@ class RunPlan:
     instruments: tuple[str, ...] = field(init=False)
     bar_types: tuple[str, ...] = field(init=False)
     marks: dict[str, str] = field(init=False)
+    feeds: dict[str, MarketData] = field(init=False)
+    """Per instrument, what the run streams for it (bars, or the ticks its bars are built
+    from)."""
 
     def __post_init__(self) -> None:
         bar_types = sorted({b for s in self.strategies for b in s.bar_types})
@@ -91,6 +102,12 @@ class RunPlan:
         object.__setattr__(self, "bar_types", tuple(bar_types))
         object.__setattr__(self, "instruments", tuple(instruments))
         object.__setattr__(self, "marks", finest_marks(bar_types))
+        object.__setattr__(self, "feeds", _feeds(self.strategies))
+
+    @property
+    def tick_feeds(self) -> dict[str, MarketData]:
+        """The instruments streamed as ticks or book deltas, by kind."""
+        return {i: m for i, m in self.feeds.items() if m is not MarketData.BARS}
 
     @property
     def start_ns(self) -> int | None:
@@ -125,3 +142,22 @@ class RunPlan:
 
     def with_request(self, request: BacktestRequest) -> "RunPlan":
         return RunPlan(request=request, strategies=self.strategies, risk=self.risk)
+
+
+def _feeds(strategies: tuple[PlannedStrategy, ...]) -> dict[str, MarketData]:
+    """One kind of market data per instrument: a run streaming both an instrument's bars and
+    its ticks would fill its orders against both (two markets for one instrument)."""
+    feeds: dict[str, MarketData] = {}
+    owners: dict[str, str] = {}
+    for strategy in strategies:
+        for instrument_id in strategy.instruments:
+            held = feeds.setdefault(instrument_id, strategy.market_data)
+            if held is not strategy.market_data:
+                raise InvalidInputError(
+                    f"{instrument_id} would run on {held.value} for {owners[instrument_id]} and "
+                    f"on {strategy.market_data.value} for {strategy.ref or strategy.nautilus_id}:"
+                    " one run streams one kind of market data per instrument",
+                    hint="run the two strategies in separate backtests",
+                )
+            owners.setdefault(instrument_id, strategy.ref or strategy.nautilus_id)
+    return dict(sorted(feeds.items()))

@@ -10,8 +10,10 @@ from quantdesk.domain.backtest import DataUsed, SignalDataUsed
 from quantdesk.domain.backtest_plan import RunPlan, instrument_of
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.market_feeds import is_internal
 from quantdesk.domain.time import ns_to_text
-from quantdesk.services.ports import MarketDataCatalog, SignalStore
+from quantdesk.services.backtest_ticks import tick_data_used, tick_spans
+from quantdesk.services.ports import MarketDataCatalog, SignalStore, TickCatalog
 
 
 def _spec_of(bar_type: str) -> BarSpec:
@@ -46,9 +48,11 @@ def check_single_sided(
         )
 
 
-def pin_range(plan: RunPlan, catalog: MarketDataCatalog) -> RunPlan:
-    """Every instrument known, in its venue's currency, every bar type in the catalog within
-    the range; an open range bounded by the data."""
+def pin_range(
+    plan: RunPlan, catalog: MarketDataCatalog, ticks: TickCatalog | None = None
+) -> RunPlan:
+    """Every instrument known, in its venue's currency, every bar type (or tick feed) in the
+    catalog within the range; an open range bounded by the data."""
     request = plan.request
     known = {i.instrument_id: i for i in catalog.instruments()}
     entries = {e.identifier: e for e in catalog.entries()}
@@ -68,8 +72,11 @@ def pin_range(plan: RunPlan, catalog: MarketDataCatalog) -> RunPlan:
                 hint="multi-currency portfolios are not supported yet: set the venue's "
                 "base_currency to the instruments' currency",
             )
-    first, last = [], []
+    spans = tick_spans(plan, ticks, request.start_ns, request.end_ns)
+    first, last = [s[0] for s in spans], [s[1] for s in spans]
     for bar_type in plan.bar_types:
+        if is_internal(bar_type):
+            continue  # built by the engine from a tick feed, checked above
         instrument_id = instrument_of(bar_type)
         spec = _spec_of(bar_type)
         instrument = known[instrument_id]
@@ -101,8 +108,11 @@ def pin_range(plan: RunPlan, catalog: MarketDataCatalog) -> RunPlan:
     return plan.with_request(pinned)
 
 
-def data_used(plan: RunPlan, catalog: MarketDataCatalog) -> list[DataUsed]:
-    """Per streamed bar type: its span in the run and the files (and their sources) read."""
+def data_used(
+    plan: RunPlan, catalog: MarketDataCatalog, ticks: TickCatalog | None = None
+) -> list[DataUsed]:
+    """Per streamed bar type (and tick feed): its span in the run and the files (and their
+    sources) read."""
     start_ns, end_ns = plan.start_ns, plan.end_ns
     assert start_ns is not None and end_ns is not None
     sources: dict[str, set[str]] = {}
@@ -111,6 +121,8 @@ def data_used(plan: RunPlan, catalog: MarketDataCatalog) -> list[DataUsed]:
             sources.setdefault(file.sha256, set()).add(record.source_sha256)
     used = []
     for bar_type in plan.bar_types:
+        if is_internal(bar_type):
+            continue
         files = catalog.bar_files(bar_type, start_ns, end_ns)
         count, first_ts, last_ts = catalog.bar_span(bar_type, start_ns, end_ns)
         used.append(
@@ -123,7 +135,7 @@ def data_used(plan: RunPlan, catalog: MarketDataCatalog) -> list[DataUsed]:
                 source_sha256=sorted({s for f in files for s in sources.get(f.sha256, ())}),
             )
         )
-    return used
+    return used + tick_data_used(plan, ticks)
 
 
 def signal_data(plan: RunPlan, signals: SignalStore | None) -> list[SignalDataUsed]:

@@ -17,7 +17,8 @@ from quantdesk.domain.backtest import BacktestRequest
 from quantdesk.domain.backtest_checks import refusal, strategy_identity
 from quantdesk.domain.backtest_plan import PlannedStrategy, RunPlan
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.market_data import BarSpec, bar_type_id
+from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.market_feeds import feed_bar_type
 from quantdesk.domain.risk import RiskConstraints
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.versions import StrategyVersion, parse_ref
@@ -98,8 +99,11 @@ def planned(definition: StrategyDefinition, request: BacktestRequest) -> Planned
         family=definition.family.value,
         spec=spec,
         instruments=tuple(definition.instruments),
-        bar_types=tuple(bar_type_id(i, bar_spec) for i in definition.instruments),
+        bar_types=tuple(
+            feed_bar_type(i, bar_spec, definition.market_data) for i in definition.instruments
+        ),
         signal_types=tuple(t.value for t in definition.signal_subscriptions),
+        market_data=definition.market_data,
     )
 
 

@@ -16,7 +16,8 @@ from quantdesk.domain.backtest import (
 )
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.market_data import BarSpec, bar_type_id
+from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.market_feeds import feed_bar_type
 from quantdesk.services.columns import Float64Array, Int64Array
 from quantdesk.services.execution import (
     check_not_all_refused,
@@ -59,8 +60,11 @@ def analyse(
     )
     # Read only now, into the memory the engine has just handed back: read before the run,
     # they would sit on top of the engine's own peak.
+    built = engine_run.built_bars  # bars the engine made from ticks: marked by them
     prices: dict[str, tuple[Int64Array, Float64Array]] = {
-        instrument_id: catalog.read_closes(bar_type, start_ns, end_ns)
+        instrument_id: (built[bar_type].ts_ns, built[bar_type].close)
+        if bar_type in built
+        else catalog.read_closes(bar_type, start_ns, end_ns)
         for instrument_id, bar_type in plan.marks.items()
     }
     starting_equity = starting_equity_of(plan)
@@ -72,15 +76,22 @@ def analyse(
     execution_quality = run_execution_quality(
         ((s.nautilus_id, s.spec) for s in plan.strategies),
         engine_run.fills,
-        lambda instrument_id, bar_spec: catalog.read_bars(
-            bar_type_id(instrument_id, BarSpec.parse(bar_spec)), start_ns, end_ns
+        lambda instrument_id, bar_spec, market_data: (
+            built[bar_type]
+            if (bar_type := feed_bar_type(instrument_id, BarSpec.parse(bar_spec), market_data))
+            in built
+            else catalog.read_bars(bar_type, start_ns, end_ns)
         ),
     )
-    total_bars = sum(d.bars for d in inputs.data)
+    total_bars = sum(d.bars for d in inputs.data if d.is_bars)
+    total_ticks = sum(d.bars for d in inputs.data if not d.is_bars)
+    wall = engine_run.wall_seconds
     facts = EngineFacts(
         nautilus_trader_version=engine_version,
         quantdesk_version=quantdesk.__version__,
         bars=total_bars,
+        ticks=total_ticks,
+        ticks_per_second=total_ticks / wall if wall > 0 else 0.0,
         events_processed=engine_run.events_processed,
         orders=engine_run.orders,
         fills=len(engine_run.fills),

@@ -51,6 +51,7 @@ from quantdesk.services.ports import (
     RunStore,
     SignalStore,
     SilentProgress,
+    TickCatalog,
 )
 from quantdesk.services.ports.plugins import PluginClass
 from quantdesk.services.ports.runs import ARTIFACT_KINDS, ArtifactKind, DownloadFormat
@@ -90,7 +91,9 @@ class BacktestService:
         plugins: PluginGate | None = None,
         resolve: Resolver | None = None,
         index: Callable[[], RunIndex] | None = None,
+        ticks: TickCatalog | None = None,
     ) -> None:
+        self._ticks = ticks  # the catalog's tick and book data: runs on ticks need it
         self._ledger = RunLedger(index)  # index built on first use; None: runs are not indexed
         self._resolve = resolve  # the registry's reference resolution
         self._plugins = PluginGate() if plugins is None else plugins  # default: built-ins only
@@ -135,10 +138,10 @@ class BacktestService:
         """
         uses = _plugin_uses(plan)
         self._plugins.check(uses)
-        pinned = pin_range(plan, self._catalog)
+        pinned = pin_range(plan, self._catalog, self._ticks)
         self._plugins.vet(uses)
         self._runner.check(pinned)
-        return pinned, data_used(pinned, self._catalog)
+        return pinned, data_used(pinned, self._catalog, self._ticks)
 
     def signal_data(self, plan: RunPlan) -> list[SignalDataUsed]:
         """The signals a pinned plan replays, per instrument (see :func:`signal_data`)."""
@@ -170,7 +173,8 @@ class BacktestService:
                 for s in plan.strategies
             ],
             "risk": plan.risk.model_dump(mode="json"),
-            "data": [d.model_dump(mode="json") for d in data],
+            # defaults left out: a run on bars hashes as it did before tick feeds existed
+            "data": [d.model_dump(mode="json", exclude_defaults=True) for d in data],
             "quantdesk": quantdesk.__version__,
             "nautilus_trader": self._runner.engine_version,
         }

@@ -84,8 +84,9 @@ def measure_execution(
 EXECUTION_FAMILY_PATH = "quantdesk.strategies.execution:Execution"
 """The execution family's strategy class: the strategies of a run whose quality is measured."""
 
-BarReader = Callable[[str, str], BarColumns]
-"""(instrument id, bar spec) -> that instrument's bars of the run, in time order."""
+BarReader = Callable[[str, str, str], BarColumns]
+"""(instrument id, bar spec, market data) -> that instrument's bars of the run, in time
+order (the catalog's, or those the engine built from ticks)."""
 
 
 def run_execution_quality(
@@ -105,7 +106,11 @@ def run_execution_quality(
             out.append(
                 measure_execution(
                     fills,
-                    read_bars(instrument_id, str(config.get("bar_spec", "1-MINUTE-LAST"))),
+                    read_bars(
+                        instrument_id,
+                        str(config.get("bar_spec", "1-MINUTE-LAST")),
+                        str(config.get("market_data", "bars")),
+                    ),
                     strategy_id=strategy_id,
                     instrument_id=instrument_id,
                     algorithm=str(config["algorithm"]),

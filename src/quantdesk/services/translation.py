@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from quantdesk.domain.backtest import StrategySpec
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.market_feeds import MarketData
 from quantdesk.domain.strategies.canonical import canonical_json, canonical_value
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import (
@@ -62,6 +63,10 @@ RESERVED_KEYS: Final = ENGINE_KEYS | {REGISTRY_KEY} | RUN_OPTIONS
 
 FAMILY_DATA_KEYS: Final = frozenset({"instrument_ids", "bar_spec", "signal_types"})
 """A family config's fields that hold the definition's instruments, bar spec, subscriptions."""
+
+MARKET_DATA_KEY: Final = "market_data"
+"""A family config's market data, written only when not bars: a definition on bars translates
+to the spec it always did (its run's fingerprint unchanged)."""
 
 _RECORD_FIELDS: Final = ("strategy_id", "version", "name", "description", "risk")
 _BOOKKEEPING: Final = ("author", "created_at", "reason")
@@ -126,11 +131,16 @@ def to_spec(
         "instrument_ids": list(definition.instruments),
         "bar_spec": definition.bar_spec,
         "signal_types": [t.value for t in definition.signal_subscriptions],
+        **market_data_key(definition.market_data),
         **engine,
         "flat_at_stop": flat_at_stop,
         "trade_until_ns": trade_until_ns,
     }
     return _spec(plugin.strategy_path, plugin.config_path, config)
+
+
+def market_data_key(market_data: MarketData) -> dict[str, str]:
+    return {} if market_data is MarketData.BARS else {MARKET_DATA_KEY: market_data.value}
 
 
 def _spec(strategy_path: str, config_path: str, config: dict[str, Any]) -> StrategySpec:
@@ -213,7 +223,7 @@ def _family(spec: StrategySpec, record: Mapping[str, Any]) -> StrategyFamily:
 def _family_data(spec: StrategySpec, family: StrategyFamily) -> dict[str, Any]:
     config = spec.config
     fields = set(PARAMETER_MODELS[family].model_fields)
-    allowed = fields | FAMILY_DATA_KEYS | RESERVED_KEYS
+    allowed = fields | FAMILY_DATA_KEYS | RESERVED_KEYS | {MARKET_DATA_KEY}
     unknown = sorted(set(config) - allowed)
     if unknown:
         raise _not_translation(f"its config has keys {family.value} does not know: {unknown}")
@@ -225,6 +235,7 @@ def _family_data(spec: StrategySpec, family: StrategyFamily) -> dict[str, Any]:
         "instruments": config["instrument_ids"],
         "bar_spec": config["bar_spec"],
         "signal_subscriptions": config["signal_types"],
+        "market_data": config.get(MARKET_DATA_KEY, MarketData.BARS.value),
     }
 
 

@@ -37,6 +37,7 @@ from quantdesk.adapters.nautilus.signal_data import (
 )
 from quantdesk.domain.backtest import SignalDecision, SignalUse
 from quantdesk.domain.backtest_checks import ParameterValueError
+from quantdesk.domain.market_feeds import MarketData, bar_source
 from quantdesk.domain.risk import FLATTEN_TOPIC, GATE_ENDPOINT, GateRequest, RiskAction
 from quantdesk.domain.signals import AISignal, SignalType
 from quantdesk.domain.time import in_ts_range, ts_range_text
@@ -297,7 +298,8 @@ class FamilyConfig(QuantdeskStrategyConfig, frozen=True, kw_only=True):
 
     A family config is its parameter model (``domain/strategies/families.py``) spelled field
     by field, with the same names and defaults, plus these: the definition's instruments in
-    its order, its bar spec (each instrument's bars are ``{instrument}-{bar_spec}-EXTERNAL``),
+    its order, its bar spec (each instrument's bars are ``{instrument}-{bar_spec}-EXTERNAL``,
+    or ``-INTERNAL`` when ``market_data`` is ticks or the book: the engine builds them),
     and ``registry``: the canonical JSON of the definition's fields that are not config fields
     (id, version, name, description, risk, bookkeeping), which translation writes and reads
     back so that definition -> config -> definition is exact. The strategy never reads it.
@@ -305,6 +307,7 @@ class FamilyConfig(QuantdeskStrategyConfig, frozen=True, kw_only=True):
 
     instrument_ids: list[str]
     bar_spec: str = "1-MINUTE-LAST"
+    market_data: str = MarketData.BARS.value
 
 
 class FamilyStrategy(QuantdeskStrategy):
@@ -320,12 +323,18 @@ class FamilyStrategy(QuantdeskStrategy):
             raise ParameterValueError("instrument_ids", "must name at least one instrument")
         if len(set(config.instrument_ids)) != len(config.instrument_ids):
             raise ParameterValueError("instrument_ids", "an instrument is listed twice")
+        if config.market_data not in {m.value for m in MarketData}:
+            raise ParameterValueError(
+                "market_data",
+                f"{config.market_data!r} is not one of {', '.join(m.value for m in MarketData)}",
+            )
         super().__init__(config)
         self.instruments: list[InstrumentId] = [
             InstrumentId.from_str(i) for i in config.instrument_ids
         ]
+        source = bar_source(config.market_data)
         self.bar_types: dict[InstrumentId, BarType] = {
-            iid: BarType.from_str(f"{iid}-{config.bar_spec}-EXTERNAL") for iid in self.instruments
+            iid: BarType.from_str(f"{iid}-{config.bar_spec}-{source}") for iid in self.instruments
         }
         self.instrument_of: dict[BarType, InstrumentId] = {
             bar_type: iid for iid, bar_type in self.bar_types.items()

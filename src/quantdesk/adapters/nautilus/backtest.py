@@ -35,6 +35,7 @@ from nautilus_trader.model.enums import TradingState as NautilusTradingState
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.objects import MONEY_MAX
 
+from quantdesk.adapters.nautilus.built_bars import BuiltBars, BuiltBarsConfig
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
@@ -44,9 +45,16 @@ from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_CLIENT_ID, SIGNAL_DATA_PATH
 from quantdesk.adapters.nautilus.strategy_checks import check_strategy
+from quantdesk.adapters.nautilus.tick_feeds import (
+    bar_spreads,
+    tick_data_configs,
+    venue_execution,
+    venue_feeds,
+)
 from quantdesk.domain.backtest import Liquidity, VenueSpec
-from quantdesk.domain.backtest_plan import PlannedStrategy, RunPlan, instrument_of
+from quantdesk.domain.backtest_plan import PlannedStrategy, RunPlan, bar_step_ns, instrument_of
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.market_feeds import MarketData, is_internal
 from quantdesk.domain.risk import TradingState
 from quantdesk.domain.text import shown
 from quantdesk.services.ports import EngineRun
@@ -78,10 +86,19 @@ class NautilusBacktestRunner:
     def _check_warmup(
         self, index: int, strategy: PlannedStrategy, plan: RunPlan, bar_type: str, need: int
     ) -> None:
-        """A strategy that cannot finish warming up in the run's bars would trade nothing."""
+        """A strategy that cannot finish warming up in the run's bars would trade nothing.
+
+        Bars the engine builds from ticks are counted as the range's whole steps (time bars;
+        a tick bar's count depends on the ticks, and is not checked)."""
         if plan.start_ns is None or plan.end_ns is None:
             return  # checked again once the range is pinned
-        have, _, _ = self._catalog.bar_span(bar_type, plan.start_ns, plan.end_ns)
+        if is_internal(bar_type):
+            step = bar_step_ns(bar_type)
+            if step == 0:
+                return
+            have = (plan.end_ns - plan.start_ns) // step
+        else:
+            have, _, _ = self._catalog.bar_span(bar_type, plan.start_ns, plan.end_ns)
         if need > have:
             raise InvalidInputError(
                 f"strategy {index + 1} ({strategy.ref or strategy.spec.strategy_path}) needs "
@@ -101,11 +118,7 @@ class NautilusBacktestRunner:
     def _run(self, plan: RunPlan, on_progress: Callable[[int], None] | None) -> EngineRun:
         request = plan.request
         config = self._run_config(plan)
-        spreads = {
-            bar_type: spread
-            for bar_type in plan.bar_types
-            if (spread := plan.venue_of(instrument_of(bar_type)).bar_spread) is not None
-        }
+        spreads = bar_spreads(plan)
         fill_at = {v: request.venue(v).fill_at for v in plan.venue_names}
         opens = next_open_instruments(fill_at, plan.instruments)
         node = OpenTicksNode([config], spreads, [plan.marks[i] for i in opens])
@@ -144,6 +157,12 @@ class NautilusBacktestRunner:
             on_progress=on_progress,
         )
         engine.add_actor(recorder)
+        built = [b for b in plan.bar_types if is_internal(b)]
+        if built:
+            recorder.built = BuiltBars(
+                BuiltBarsConfig(component_id="QuantdeskBuiltBars", bar_types=built)
+            )
+            engine.add_actor(recorder.built)
         guard = self._risk_guard(plan, engine)
         engine.add_actor(guard)
         fill_at = {v: request.venue(v).fill_at for v in plan.venue_names}
@@ -225,12 +244,16 @@ class NautilusBacktestRunner:
             risk_engine=_engine_risk(plan),
             run_analysis=False,
         )
-        data = [self._bar_data(plan, bar_type) for bar_type in plan.bar_types]
+        data = [self._bar_data(plan, b) for b in plan.bar_types if not is_internal(b)]
+        data += tick_data_configs(self._root, plan)
         if request.replays_signals:  # after the bars: at equal ts_init, bars come first
             data.append(_signal_data_config(self._root, plan))
         return BacktestRunConfig(
             engine=engine,
-            venues=[_venue(request.venue(name), request.seed) for name in plan.venue_names],
+            venues=[
+                _venue(request.venue(name), request.seed, venue_feeds(plan, name))
+                for name in plan.venue_names
+            ],
             data=data,
             chunk_size=request.engine.chunk_size,
             dispose_on_completion=False,
@@ -288,7 +311,9 @@ def _engine_risk(plan: RunPlan) -> RiskEngineConfig:
     )
 
 
-def _venue(spec: VenueSpec, seed: int) -> BacktestVenueConfig:
+def _venue(spec: VenueSpec, seed: int, feeds: frozenset[MarketData]) -> BacktestVenueConfig:
+    """The venue as the engine simulates it; ``feeds``: what its instruments stream (trades
+    move its market, the book makes it an L2 book; see :mod:`tick_feeds`)."""
     fee_model = None
     rates = spec.maker_fee is not None or spec.taker_fee is not None
     if rates or spec.commission_per_unit is not None:
@@ -321,6 +346,7 @@ def _venue(spec: VenueSpec, seed: int) -> BacktestVenueConfig:
             },
         ),
         fee_model=fee_model,
+        **venue_execution(feeds),
     )
 
 
@@ -352,4 +378,5 @@ def engine_run_of(
         signal_decisions=list(recorder.signal_decisions),
         engine_rejections=recorder.refusals,
         orders_accepted=recorder.orders_accepted,
+        built_bars={} if recorder.built is None else recorder.built.columns(),
     )

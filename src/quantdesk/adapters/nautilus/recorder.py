@@ -29,6 +29,7 @@ from nautilus_trader.model.events import (
     PositionClosed,
 )
 
+from quantdesk.adapters.nautilus.built_bars import BuiltBars
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_DECISION_TOPIC, SIGNAL_USED_TOPIC
 from quantdesk.domain.backtest import FillRecord, PositionRecord, SignalDecision, SignalUse
 from quantdesk.domain.execution import EngineRejection
@@ -70,6 +71,7 @@ class RunRecorder(Actor):
         self._order_signals: dict[str, str] = {}  # approved orders taken on a signal
         self._refusals: dict[tuple[str, str], tuple[int, list[int], str]] = {}
         self.orders_accepted = 0
+        self.built: BuiltBars | None = None  # the bars built from ticks, kept by the runner
 
     def on_start(self) -> None:
         self.msgbus.subscribe(topic="events.fills.*", handler=self._on_fill)

@@ -28,6 +28,7 @@ from quantdesk.domain.backtest import StrategySpec
 from quantdesk.domain.backtest_checks import ParameterValueError, StrategyParameterError
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import InstrumentSpec
+from quantdesk.domain.market_feeds import MarketData, bar_source
 from quantdesk.domain.numbers import PRICE, QUANTITY, DecimalRange
 
 _QUANTITY = DecimalRange(
@@ -117,7 +118,8 @@ def _family_bar_types(config: Any) -> list[str] | None:
     bar_spec = getattr(config, "bar_spec", None)
     if not isinstance(ids, list | tuple) or not isinstance(bar_spec, str):
         return None
-    return [f"{i}-{bar_spec}-EXTERNAL" for i in ids]
+    source = bar_source(getattr(config, "market_data", MarketData.BARS))
+    return [f"{i}-{bar_spec}-{source}" for i in ids]
 
 
 def check_amounts(

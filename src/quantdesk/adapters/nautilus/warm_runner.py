@@ -48,8 +48,9 @@ from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.memory import release_freed_memory
 from quantdesk.adapters.nautilus.next_open import OpenTicksNode
 from quantdesk.adapters.nautilus.next_open import hold_instruments as next_open_instruments
+from quantdesk.adapters.nautilus.tick_feeds import bar_spreads
 from quantdesk.adapters.nautilus.warm_tape import Tape, TapingEngine
-from quantdesk.domain.backtest_plan import RunPlan, instrument_of
+from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.services.ports import EngineRun
 
 _MINUTE_NS = 60_000_000_000
@@ -65,6 +66,8 @@ def cold_reason(plan: RunPlan) -> str | None:
         return "it replays AI signals (their stream depends on the signal store)"
     if plan.request.engine.chunk_size is None:
         return "it loads its data in one shot (engine chunk_size None)"
+    if plan.tick_feeds:
+        return "it streams ticks or book deltas (tapes hold bars)"
     return None
 
 
@@ -128,11 +131,7 @@ class WarmBacktestRunner(NautilusBacktestRunner):
     def _warm_run(self, plan: RunPlan, on_progress: Callable[[int], None] | None) -> EngineRun:
         request = plan.request
         config = self._run_config(plan)
-        spreads = {
-            bar_type: spread
-            for bar_type in plan.bar_types
-            if (spread := plan.venue_of(instrument_of(bar_type)).bar_spread) is not None
-        }
+        spreads = bar_spreads(plan)
         fill_at = {v: request.venue(v).fill_at for v in plan.venue_names}
         opens = next_open_instruments(fill_at, plan.instruments)
         open_bars = [plan.marks[i] for i in opens]

@@ -113,6 +113,8 @@ FACT_FORMATS: dict[str, tuple[str, Formatter]] = {
     "positions_closed": ("Positions closed", _count),
     "wall_seconds": ("Wall time", _seconds),
     "bars_per_second": ("Bars per second", _count),
+    "ticks": ("Ticks (or book deltas)", _count),
+    "ticks_per_second": ("Ticks per second", _count),
 }
 
 _STYLE = """
@@ -630,10 +632,11 @@ def _facts(facts: EngineFacts) -> str:
 def _data_used(data: list[DataUsed]) -> str:
     if not data:
         return ""
-    head = ["Bar type", "First bar (UTC)", "Last bar (UTC)", "Bars", "Catalog files", "Sources"]
+    head = ["Series", "First (UTC)", "Last (UTC)", "Rows", "Catalog files", "Sources"]
     rows = [
         [
-            f"<code>{escape(d.bar_type)}</code>",
+            f"<code>{escape(d.bar_type)}</code>"
+            + ("" if d.is_bars else f" {escape(d.data_type.replace('_', ' '))}s"),
             escape(_iso(d.first_ts)),
             escape(_iso(d.last_ts)),
             _num(_count(d.bars)),

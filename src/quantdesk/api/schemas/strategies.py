@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, Wi
 
 from quantdesk.api.schemas.jobs import JobOut
 from quantdesk.domain.compatibility import CompatibilityProblem, CompatibilityReport
+from quantdesk.domain.market_feeds import MarketData
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.diff import FieldChange
 from quantdesk.domain.strategies.families import StrategyFamily
@@ -41,6 +42,7 @@ Definition = Annotated[
                 "description": _TEXT,
                 "instruments": {"type": "array", "items": _TEXT},
                 "bar_spec": _TEXT,
+                "market_data": {"enum": [m.value for m in MarketData]},
                 "parameters": {"type": "object"},
                 "signal_subscriptions": {"type": "array", "items": _TEXT},
                 "risk": {"type": "object"},

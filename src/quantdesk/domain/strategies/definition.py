@@ -28,6 +28,7 @@ from pydantic import (
 
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.market_feeds import BOOK_FAMILIES, MarketData, check_bar_spec
 from quantdesk.domain.risk import RiskConstraints
 from quantdesk.domain.signals import SignalType
 from quantdesk.domain.strategies.canonical import canonical_json, canonical_value
@@ -66,6 +67,10 @@ INSTRUMENTS_MAX = 1000
 # Bookkeeping: not part of what a definition *is*, so not part of its content hash.
 BOOKKEEPING_FIELDS = frozenset({"version", "author", "created_at", "reason"})
 
+# Fields added after definitions were first hashed: left out of the content while at their
+# default, so every definition written before them keeps its content hash.
+OMITTED_AT_DEFAULT = {"market_data": MarketData.BARS}
+
 
 class StrategyDefinition(BaseModel):
     """One version of one strategy, as the registry stores it (DESIGN.md §3).
@@ -88,6 +93,11 @@ class StrategyDefinition(BaseModel):
         min_length=1, max_length=INSTRUMENTS_MAX, description="SYMBOL.VENUE ids"
     )
     bar_spec: str = Field(default="1-MINUTE-LAST", description="STEP-AGGREGATION-PRICE_TYPE")
+    market_data: MarketData = Field(
+        default=MarketData.BARS,
+        description="what a backtest streams: bars, or trades / quotes / book from which the "
+        "engine builds the strategy's bars (fills against the ticks or the book)",
+    )
     parameters: SerializeAsAny[StrategyParameters]
     signal_subscriptions: tuple[SignalType, ...] = Field(
         default=(), description="AI signal types the strategy receives"
@@ -173,6 +183,7 @@ class StrategyDefinition(BaseModel):
                     f"a long/short momentum_rotation holds top_n leaders and top_n laggards: "
                     f"top_n ({params.top_n}) must be at most half the instruments ({count})"
                 )
+        self._market_data_rules()
         needs = {
             StrategyFamily.SENTIMENT_REACTION: SignalType.SENTIMENT,
             StrategyFamily.REGIME_SWITCHING: SignalType.REGIME_PREDICTION,
@@ -185,9 +196,29 @@ class StrategyDefinition(BaseModel):
                 raise ValueError(f"{family.value} needs signal_subscriptions to include {needs}")
         return self
 
+    def _market_data_rules(self) -> None:
+        market_data = self.market_data
+        if market_data is MarketData.BARS:
+            return
+        if self.family is StrategyFamily.CUSTOM:
+            raise ValueError(
+                f"market_data {market_data.value} is for family strategies (their bars are "
+                "built from the ticks): a custom strategy subscribes to what it reads itself"
+            )
+        if market_data is MarketData.BOOK and self.family.value not in BOOK_FAMILIES:
+            raise ValueError(
+                f"market_data book runs the {', '.join(sorted(BOOK_FAMILIES))} family only, "
+                f"not {self.family.value}: run it on trades or quotes"
+            )
+        check_bar_spec(market_data, BarSpec.parse(self.bar_spec))
+
     def content(self) -> dict[str, Any]:
-        """What the strategy is, in canonical form: no bookkeeping, decimals normalised."""
+        """What the strategy is, in canonical form: no bookkeeping, decimals normalised,
+        late fields at their default left out (``OMITTED_AT_DEFAULT``)."""
         dumped = self.model_dump(mode="python", exclude=set(BOOKKEEPING_FIELDS))
+        for name, default in OMITTED_AT_DEFAULT.items():
+            if dumped[name] == default:
+                del dumped[name]
         canonical: dict[str, Any] = canonical_value(dumped)
         return canonical
 

@@ -41,6 +41,7 @@ from quantdesk.services.ports.signals import (
     SignalRejectStore,
     SignalStore,
 )
+from quantdesk.services.ports.tick_reads import TickCatalog
 
 __all__ = [
     "Advance",
@@ -77,4 +78,5 @@ __all__ = [
     "StagedCommit",
     "StrategyChangeListener",
     "StrategyStore",
+    "TickCatalog",
 ]

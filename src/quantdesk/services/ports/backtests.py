@@ -13,6 +13,7 @@ from quantdesk.domain.backtest import (
 )
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.risk import RiskEvent
+from quantdesk.services.columns import BarColumns
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class EngineRun:
     signal_decisions: list[SignalDecision] = field(default_factory=list)
     engine_rejections: list[EngineRejection] = field(default_factory=list)
     orders_accepted: int | None = None  # by the venue; None: not counted
+    built_bars: dict[str, BarColumns] = field(default_factory=dict)
+    """The ``-INTERNAL`` bars the engine built from ticks, by bar type (runs on ticks)."""
 
 
 class BacktestRunner(Protocol):
