@@ -106,7 +106,7 @@ def test_a_run_on_ticks_the_catalog_does_not_hold_is_refused_before_it_starts(
     write_quote_ticks(home, 1_000, SEED)  # quotes, not trades
     desk = bootstrap(home=home)
     desk.registry.register(definition("tick-trend", "trades"), "alice")
-    with pytest.raises(InvalidInputError, match="no trade ticks for SYN01.SIM in the catalog"):
+    with pytest.raises(InvalidInputError, match=r"no trade ticks for SYN01\.SIM in the catalog"):
         desk.backtests.run(BacktestRequest(strategies=["tick-trend@1"]))
 
 

@@ -119,14 +119,14 @@ def test_a_run_measures_each_execution_parent_and_skips_other_families() -> None
         config_path="quantdesk.strategies.trend_following:TrendFollowingConfig",
         config={"instrument_ids": ["SYN01.SIM"]},
     )
-    asked: list[tuple[str, str]] = []
+    asked: list[tuple[str, str, str]] = []
 
-    def read(instrument_id: str, bar_spec: str) -> BarColumns:
-        asked.append((instrument_id, bar_spec))
+    def read(instrument_id: str, bar_spec: str, market_data: str) -> BarColumns:
+        asked.append((instrument_id, bar_spec, market_data))
         return market
 
     qualities = run_execution_quality(
         [("trend@1-a", other), ("exec@1-x", execution)], [fill(MINUTE, 1, 4.0, 100.0)], read
     )
     assert [(q.strategy_id, q.filled_share) for q in qualities] == [("exec@1-x", 0.5)]
-    assert asked == [("SYN01.SIM", "1-MINUTE-LAST")]
+    assert asked == [("SYN01.SIM", "1-MINUTE-LAST", "bars")]

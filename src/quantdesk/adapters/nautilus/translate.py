@@ -34,6 +34,9 @@ def _base_defaults() -> dict[str, Any]:
 
 
 _BASE_DEFAULTS = _base_defaults()
+_OMITTED_AT_DEFAULT = {"market_data": "bars"}
+"""Family config fields translation writes only away from their default (a definition on
+bars translates as it did before they existed)."""
 
 
 def to_importable(spec: StrategySpec) -> ImportableStrategyConfig:
@@ -86,7 +89,8 @@ def spec_of(strategy_path: str, config_path: str, config: NautilusConfig) -> Str
     values = {
         key: value
         for key, value in config_values(config).items()
-        if key not in _BASE_DEFAULTS or _BASE_DEFAULTS[key] != value
+        if (key not in _BASE_DEFAULTS or _BASE_DEFAULTS[key] != value)
+        and (key not in _OMITTED_AT_DEFAULT or _OMITTED_AT_DEFAULT[key] != value)
     }
     try:
         return StrategySpec(strategy_path=strategy_path, config_path=config_path, config=values)
