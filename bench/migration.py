@@ -108,7 +108,7 @@ def copy_seconds(url: str, rows: int) -> tuple[float, int]:
     size = 0
     with psycopg.connect(url) as db, db.cursor() as cursor:
         started = time.perf_counter()
-        with cursor.copy(query) as copy:  # type: ignore[arg-type]
+        with cursor.copy(query) as copy:
             for block in copy:
                 size += len(block)
         return time.perf_counter() - started, size
