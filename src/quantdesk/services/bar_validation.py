@@ -84,11 +84,14 @@ def validate_bars(
     bounds: ValueBounds | None = None,
     shift_to_close_ns: int = 0,
     round_to_instrument: bool = False,
+    previous_ts: int | None = None,
 ) -> ValidatedBars:
     """Judge every row; ``shift_to_close_ns`` moves open-stamped rows to their bar's close.
 
     The shift happens here, range-checked, so that a row it would carry past the valid range
     is rejected like any other and the returned bars are stamped at the close.
+    ``previous_ts`` is the latest surviving timestamp of the rows before these (a file read
+    in chunks): ordering and duplicates are judged across the boundary as within a chunk.
     """
     n = len(raw)
     verdicts = _Verdicts(n)
@@ -136,7 +139,8 @@ def validate_bars(
                 off_increment(values["volume"], size_step), RejectReason.VOLUME_PRECISION, "volume"
             )
 
-    _reject_out_of_order(ts_ns, verdicts)
+    floor = _FLOOR if previous_ts is None else previous_ts
+    _reject_out_of_order(ts_ns, verdicts, floor)
 
     alive = verdicts.alive
     bars = BarColumns(
@@ -150,7 +154,7 @@ def validate_bars(
     return ValidatedBars(
         bars=bars,
         source_row=raw.source_row[alive],
-        rejections=_describe(raw, ts_ns, verdicts, values, _Context(instrument, bounds)),
+        rejections=_describe(raw, ts_ns, verdicts, values, _Context(instrument, bounds, floor)),
         rows_rounded=int(np.count_nonzero(rounded_rows & alive)),
     )
 
@@ -168,12 +172,23 @@ _NO_TZ = RejectReason.TIMESTAMP_NO_TIMEZONE
 _PRICE_PRECISION = RejectReason.PRICE_PRECISION
 
 
-def _reject_out_of_order(ts_ns: Int64Array, verdicts: _Verdicts) -> None:
+_FLOOR = int(np.iinfo(np.int64).min)
+
+
+def _previous_max(ts_ns: Int64Array, alive: BoolArray, floor: int) -> Int64Array:
+    """For each row, the latest timestamp of the surviving rows before it (``floor`` first)."""
+    previous: Int64Array = np.full(len(ts_ns), floor, dtype=np.int64)
+    if len(ts_ns) > 1:
+        np.maximum(
+            np.maximum.accumulate(np.where(alive, ts_ns, floor))[:-1], floor, out=previous[1:]
+        )
+    return previous
+
+
+def _reject_out_of_order(ts_ns: Int64Array, verdicts: _Verdicts, floor: int) -> None:
     """A row must be later than every earlier surviving row (strictly increasing)."""
     alive = verdicts.alive
-    floor = np.iinfo(np.int64).min
-    running_max = np.maximum.accumulate(np.where(alive, ts_ns, floor))
-    previous = np.concatenate(([floor], running_max[:-1])).astype(np.int64)
+    previous = _previous_max(ts_ns, alive, floor)
     verdicts.reject(alive & (ts_ns == previous), RejectReason.DUPLICATE_TIMESTAMP, "timestamp")
     verdicts.reject(alive & (ts_ns < previous), RejectReason.OUT_OF_ORDER, "timestamp")
 
@@ -182,6 +197,7 @@ def _reject_out_of_order(ts_ns: Int64Array, verdicts: _Verdicts) -> None:
 class _Context:
     instrument: InstrumentSpec
     bounds: ValueBounds | None
+    floor: int
 
 
 def _describe(
@@ -194,10 +210,7 @@ def _describe(
     rejected = np.flatnonzero(~verdicts.alive)
     if rejected.size == 0:
         return []
-    floor = np.iinfo(np.int64).min
-    previous_max = np.concatenate(
-        ([floor], np.maximum.accumulate(np.where(verdicts.alive, ts_ns, floor))[:-1])
-    )
+    previous_max = _previous_max(ts_ns, verdicts.alive, context.floor)
     out: list[Rejection] = []
     for index in rejected.tolist():
         reason = _REASONS[verdicts.reason[index]]

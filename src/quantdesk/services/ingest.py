@@ -2,15 +2,21 @@
 
 The catalog only ever receives rows it does not hold yet, so re-ingesting a file writes
 nothing, and an overlapping file adds only its new rows; rejected rows are kept for review.
+A file is read, judged, compared and staged a chunk at a time (memory is bounded by the
+chunk, not the file), and committed once: all its new rows and one lineage record, or
+nothing. The rules carry the latest surviving timestamp across chunk boundaries, so the
+outcome does not depend on the chunk size.
 """
 
-import csv
 import hashlib
 import time
 import uuid
-from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import numpy as np
 
 import quantdesk
 from quantdesk.domain.errors import (
@@ -25,22 +31,24 @@ from quantdesk.domain.market_data import (
     BarSpec,
     IngestSummary,
     LineageRecord,
-    Rejection,
     TimestampAt,
     bar_type_id,
 )
-from quantdesk.services.bar_batches import commit_new_bars
+from quantdesk.services.bar_batches import split_against_catalog
 from quantdesk.services.bar_validation import validate_bars
-from quantdesk.services.columns import BarColumns, RawBarColumns
+from quantdesk.services.columns import RawBarColumns
+from quantdesk.services.ingest_tally import IngestTally
 from quantdesk.services.ports import (
     BarSource,
+    BarStaging,
     MarketDataCatalog,
     ProgressReporter,
     SilentProgress,
     StagedCommit,
 )
 
-REJECT_COLUMNS = ("row", "field", "value", "reason", "detail")
+DEFAULT_CHUNK_ROWS = 250_000
+"""Rows read, judged and staged at a time: about 100 MB at the peak, whatever the file."""
 
 
 def file_sha256(path: Path) -> str:
@@ -53,6 +61,18 @@ def file_sha256(path: Path) -> str:
 
 def new_ingest_id() -> str:
     return f"{datetime.now(tz=UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One ingest's fixed inputs: what is ingested, from where, under which rules."""
+
+    instrument: InstrumentSpec
+    bar_type: str
+    source: str
+    source_sha256: str
+    round_to_instrument: bool
+    shift_to_close_ns: int
 
 
 class BarIngestService:
@@ -70,13 +90,20 @@ class BarIngestService:
         bar_spec: BarSpec | str,
         options: BarIngestOptions | None = None,
         progress: ProgressReporter | None = None,
+        *,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
     ) -> IngestSummary:
-        """Ingest one CSV or Parquet file of bars for one instrument and bar specification."""
+        """Ingest one CSV or Parquet file of bars for one instrument and bar specification.
+
+        ``chunk_rows`` bounds the rows held at once; any value gives the same outcome.
+        """
         options = options or BarIngestOptions()
         progress = progress or SilentProgress()
         path = Path(path)
         spec = _parse_spec(bar_spec)
         instrument = self._instrument(instrument_id)
+        if chunk_rows < 1:
+            raise InvalidInputError(f"chunk_rows must be at least 1, got {chunk_rows}")
         if options.timestamp_at is TimestampAt.OPEN and spec.interval_ns is None:
             raise InvalidInputError(
                 f"--timestamp-at open needs a time bar; {spec} has no fixed length",
@@ -89,19 +116,18 @@ class BarIngestService:
             )
         with progress.task(f"checksum {path.name}"):
             sha = file_sha256(path)
-        with progress.task(f"read {path.name}"):
-            raw = self._source.read_bars(path, options)
+        with progress.task(f"survey {path.name}"):
+            stream = self._source.open_bars(path, options, chunk_rows)
         shift = spec.interval_ns if options.timestamp_at is TimestampAt.OPEN else None
-        return self.ingest_columns(
-            raw,
+        run = _Run(
             instrument=instrument,
-            bar_spec=spec,
+            bar_type=bar_type_id(instrument.instrument_id, spec),
             source=str(path.resolve()),
             source_sha256=sha,
             round_to_instrument=options.round_to_instrument,
             shift_to_close_ns=shift or 0,
-            progress=progress,
         )
+        return self._ingest(run, stream.chunks, stream.rows, progress)
 
     def ingest_columns(
         self,
@@ -115,90 +141,119 @@ class BarIngestService:
         shift_to_close_ns: int = 0,
         progress: ProgressReporter | None = None,
     ) -> IngestSummary:
-        """Validate columns already in memory and commit what is new; the core of every ingest.
+        """Validate columns already in memory and commit what is new, as one chunk.
 
-        ``shift_to_close_ns`` moves rows stamped at their bar's open to its close. Comparing
-        with the catalog and committing happen under the catalog's writer lock, so what was
-        found missing is still missing when it is written, whoever else ingests at once.
+        ``shift_to_close_ns`` moves rows stamped at their bar's open to its close.
         """
-        progress = progress or SilentProgress()
+        run = _Run(
+            instrument=instrument,
+            bar_type=bar_type_id(instrument.instrument_id, bar_spec),
+            source=source,
+            source_sha256=source_sha256,
+            round_to_instrument=round_to_instrument,
+            shift_to_close_ns=shift_to_close_ns,
+        )
+        rows = len(raw) + len(raw.malformed)
+        return self._ingest(run, iter([raw]), rows, progress or SilentProgress())
+
+    def _ingest(
+        self, run: _Run, chunks: Iterator[RawBarColumns], rows: int, progress: ProgressReporter
+    ) -> IngestSummary:
+        """The core of every ingest: each chunk judged, compared and staged, then one commit.
+
+        Comparing with the catalog and committing happen under the catalog's writer lock, so
+        what was found missing is still missing when it is written, whoever else ingests at
+        once. Staged files stay invisible until the commit; an error (or a crash) before it
+        leaves the catalog as it was.
+        """
         started = time.time_ns()
         ingest_id = new_ingest_id()
-        bar_type = bar_type_id(instrument.instrument_id, bar_spec)
-        with progress.task("validate", total=len(raw)) as advance:
-            validated = validate_bars(
-                raw,
-                instrument,
-                bounds=self._catalog.value_bounds,
-                shift_to_close_ns=shift_to_close_ns,
-                round_to_instrument=round_to_instrument,
-            )
-            advance(len(raw))
-        rows_read = len(raw) + len(raw.malformed)
-        rejections = [*raw.malformed, *validated.rejections]
         run_dir = self._ingest_dir / ingest_id
-        if len(validated.bars) == 0:
-            rejections.sort(key=lambda r: r.row)
-            rejects_path = _write_rejects(run_dir, rejections) if rejections else None
-            raise NothingValidError(
-                _nothing_valid_message(source, rows_read, rejections),
-                hint=f"see the rejected rows in {rejects_path}"
-                if rejects_path
-                else "the file holds no data rows",
-            )
+        staged = StagedCommit(files_added=[], files_replaced=[])
+        with IngestTally(run_dir) as tally:
+            with (
+                self._catalog.exclusive(),
+                self._catalog.stage_bars(run.instrument, run.bar_type) as stage,
+                progress.task("validate, compare and write", total=rows) as advance,
+            ):
+                for raw in chunks:
+                    self._chunk(run, raw, stage, tally)
+                    advance(len(raw) + len(raw.malformed))
+                if tally.rows_valid == 0:
+                    rejects = tally.finish()
+                    raise NothingValidError(
+                        _nothing_valid_message(run.source, tally),
+                        hint=f"see the rejected rows in {rejects}"
+                        if rejects
+                        else "the file holds no data rows",
+                    )
 
-        def lineage(
-            new_bars: BarColumns, present: int, conflicts: list[Rejection], commit: StagedCommit
-        ) -> LineageRecord:
-            return LineageRecord(
-                ingest_id=ingest_id,
-                source=source,
-                source_sha256=source_sha256,
-                instrument_id=instrument.instrument_id,
-                bar_type=bar_type,
-                rows_read=rows_read,
-                rows_written=len(new_bars),
-                rows_already_present=present,
-                rows_rejected=len(rejections) + len(conflicts),
-                first_ts=int(new_bars.ts_ns[0]),
-                last_ts=int(new_bars.ts_ns[-1]),
-                files_added=commit.files_added,
-                files_replaced=commit.files_replaced,
-                quantdesk_version=quantdesk.__version__,
-                nautilus_trader_version=self._catalog.engine_version,
-                started_at_ns=started,
-                finished_at_ns=time.time_ns(),
-            )
+                def lineage(commit: StagedCommit) -> LineageRecord:
+                    return LineageRecord(
+                        ingest_id=ingest_id,
+                        source=run.source,
+                        source_sha256=run.source_sha256,
+                        instrument_id=run.instrument.instrument_id,
+                        bar_type=run.bar_type,
+                        rows_read=tally.rows_read,
+                        rows_written=tally.rows_written,
+                        rows_already_present=tally.rows_present,
+                        rows_rejected=tally.rows_rejected,
+                        first_ts=tally.first_ts,
+                        last_ts=tally.last_ts,
+                        files_added=commit.files_added,
+                        files_replaced=commit.files_replaced,
+                        quantdesk_version=quantdesk.__version__,
+                        nautilus_trader_version=self._catalog.engine_version,
+                        started_at_ns=started,
+                        finished_at_ns=time.time_ns(),
+                    )
 
-        with progress.task("compare and write", total=len(validated.bars)) as advance:
-            outcome = commit_new_bars(self._catalog, validated, instrument, bar_type, lineage)
-            advance(len(validated.bars))
-        rejections.extend(outcome.conflicts)
-        rejections.sort(key=lambda r: r.row)
-        new_bars, present, staged = outcome.written, outcome.present, outcome.staged
-        rejects_path = _write_rejects(run_dir, rejections) if rejections else None
-
+                if tally.rows_written:
+                    staged = stage.commit(lineage)
+            rejects_path = tally.finish()
         summary = IngestSummary(
             ingest_id=ingest_id,
-            source=source,
-            instrument_id=instrument.instrument_id,
-            bar_type=bar_type,
-            rows_read=rows_read,
-            rows_written=len(new_bars),
-            rows_already_present=present,
-            rows_rejected=len(rejections),
-            rejected_by_reason=dict(sorted(Counter(r.reason.value for r in rejections).items())),
-            rows_rounded=validated.rows_rounded,
-            first_ts=int(new_bars.ts_ns[0]) if len(new_bars) else None,
-            last_ts=int(new_bars.ts_ns[-1]) if len(new_bars) else None,
+            source=run.source,
+            instrument_id=run.instrument.instrument_id,
+            bar_type=run.bar_type,
+            rows_read=tally.rows_read,
+            rows_written=tally.rows_written,
+            rows_already_present=tally.rows_present,
+            rows_rejected=tally.rows_rejected,
+            rejected_by_reason=dict(sorted(tally.by_reason.items())),
+            rows_rounded=tally.rows_rounded,
+            first_ts=tally.first_ts,
+            last_ts=tally.last_ts,
             files_added=[f.path for f in staged.files_added],
             files_replaced=staged.files_replaced,
             rejects_path=str(rejects_path) if rejects_path else None,
-            lineage_recorded=bool(len(new_bars)),
+            lineage_recorded=bool(tally.rows_written),
         )
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
         return summary
+
+    def _chunk(self, run: _Run, raw: RawBarColumns, stage: BarStaging, tally: IngestTally) -> None:
+        """One chunk: judged (ordering carried from the chunks before), compared, staged."""
+        validated = validate_bars(
+            raw,
+            run.instrument,
+            bounds=self._catalog.value_bounds,
+            shift_to_close_ns=run.shift_to_close_ns,
+            round_to_instrument=run.round_to_instrument,
+            previous_ts=tally.latest_valid_ts,
+        )
+        new_rows, agrees, conflicts = split_against_catalog(
+            self._catalog, validated, run.instrument, run.bar_type
+        )
+        written = validated.bars.take(new_rows)
+        stage.add(written)
+        tally.read(len(raw) + len(raw.malformed))
+        tally.judged(validated.bars)
+        tally.compared(written, int(np.count_nonzero(agrees & ~new_rows)))
+        tally.rounded(validated.rows_rounded)
+        tally.reject([*raw.malformed, *validated.rejections, *conflicts])
 
     def _instrument(self, instrument_id: str) -> InstrumentSpec:
         instrument = self._catalog.instrument(require_instrument_id(instrument_id))
@@ -222,26 +277,13 @@ def _parse_spec(bar_spec: BarSpec | str) -> BarSpec:
         ) from error
 
 
-def _write_rejects(run_dir: Path, rejections: list[Rejection]) -> Path:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / "rejects.csv"
-    partial = path.with_suffix(".csv.partial")
-    with partial.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(REJECT_COLUMNS)
-        for r in rejections:
-            writer.writerow((r.row, r.field, r.value, r.reason.value, r.detail))
-    partial.replace(path)
-    return path
-
-
-def _nothing_valid_message(source: str, rows: int, rejections: list[Rejection]) -> str:
-    if rows == 0:
+def _nothing_valid_message(source: str, tally: IngestTally) -> str:
+    first = tally.first_rejection
+    if tally.rows_read == 0 or first is None:
         return f"{source}: no data rows"
-    top = Counter(r.reason.value for r in rejections).most_common(3)
-    first = rejections[0]
+    top = tally.by_reason.most_common(3)
     reasons = ", ".join(f"{reason} x{count}" for reason, count in top)
     return (
-        f"{source}: none of {rows} rows is valid ({reasons}); first at line {first.row}: "
-        f"{first.field}={first.value!r}: {first.detail}"
+        f"{source}: none of {tally.rows_read} rows is valid ({reasons}); first at line "
+        f"{first.row}: {first.field}={first.value!r}: {first.detail}"
     )

@@ -37,12 +37,37 @@ _EPOCH_TEXT = r"^\s*-?\d+(?:\.\d+)?\s*$"
 
 
 def to_float(column: pa.ChunkedArray) -> Float64Array:
-    """Numbers as float64; a cell that is not a number becomes NaN (rejected by the rules)."""
+    """Numbers as float64; a cell that is not a number becomes NaN (rejected by the rules).
+
+    Text is converted cell by cell, never by what its neighbours hold: plain decimals by
+    Arrow (correctly rounded), anything else by pandas, so a chunk of a file reads exactly
+    as the same rows of the whole file.
+    """
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         values: Float64Array = column.to_numpy().astype(np.float64)  # nulls -> NaN
         return values
-    text = pd.Series(column.cast(pa.string()).to_numpy(zero_copy_only=False))
-    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    text = column.cast(pa.string())
+    try:
+        return _as_floats(pc.cast(text, pa.float64()))
+    except pa.ArrowInvalid:  # some cell is no plain decimal: sort them out
+        pass
+    trimmed = pc.utf8_trim_whitespace(text)
+    plain = pc.fill_null(pc.match_substring_regex(trimmed, _PLAIN_DECIMAL), True)
+    out = _as_floats(
+        pc.cast(pc.if_else(plain, trimmed, pa.scalar(None, pa.string())), pa.float64())
+    )
+    other = np.flatnonzero(~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=np.bool_))
+    cells = pd.Series(pc.take(text, pa.array(other)).to_numpy(zero_copy_only=False), dtype=object)
+    out[other] = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+_PLAIN_DECIMAL = r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$"
+
+
+def _as_floats(column: pa.ChunkedArray | pa.Array) -> Float64Array:
+    values: Float64Array = np.array(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return values
 
 
 def parse_timestamps(
@@ -81,6 +106,27 @@ def _all_epoch_text(column: pa.ChunkedArray) -> bool:
 
 def _epoch(column: pa.ChunkedArray, unit_ns: int | None) -> tuple[Int64Array, UInt8Array]:
     """Epoch counts as ns: whole counts exactly, fractional ones through float; range-checked."""
+    integers, floats, valid, exact = _epoch_numbers(column)
+    if unit_ns is None:
+        unit_ns = _unit_from_magnitude(floats[valid])
+    ts, inside = scale_to_ns(integers, unit_ns)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.where(valid & ~exact, floats, 0.0) * unit_ns
+        in_float = (scaled >= TS_MIN_NS) & (scaled <= TS_MAX_NS)
+        from_float = np.round(np.where(in_float, scaled, 0.0)).astype(np.int64)
+    in_float &= in_ts_range(from_float)
+    ts = np.where(exact, ts, np.where(in_float, from_float, 0)).astype(np.int64)
+    inside = np.where(exact, inside, in_float)
+    status = np.full(len(column), TimestampStatus.OK, dtype=np.uint8)
+    status[valid & ~inside] = TimestampStatus.OUT_OF_RANGE
+    status[~valid] = TimestampStatus.UNPARSEABLE
+    return ts, status
+
+
+def _epoch_numbers(
+    column: pa.ChunkedArray,
+) -> tuple[Int64Array, Float64Array, BoolArray, BoolArray]:
+    """Epoch cells as (exact integers, floats, valid, exact): whole counts kept exactly."""
     if pa.types.is_integer(column.type):
         filled = pc.fill_null(column, 0)
         integers = np.asarray(filled.to_numpy(), dtype=np.int64)
@@ -99,20 +145,7 @@ def _epoch(column: pa.ChunkedArray, unit_ns: int | None) -> tuple[Int64Array, UI
         integers = np.where(exact & ~fits, floats, 0).astype(np.int64)
         integers[fits] = whole[fits]  # int64 throughout: np.where would pass through float
         floats = np.where(fits, whole.astype(np.float64), floats)
-    if unit_ns is None:
-        unit_ns = _unit_from_magnitude(floats[valid])
-    ts, inside = scale_to_ns(integers, unit_ns)
-    with np.errstate(invalid="ignore", over="ignore"):
-        scaled = np.where(valid & ~exact, floats, 0.0) * unit_ns
-        in_float = (scaled >= TS_MIN_NS) & (scaled <= TS_MAX_NS)
-        from_float = np.round(np.where(in_float, scaled, 0.0)).astype(np.int64)
-    in_float &= in_ts_range(from_float)
-    ts = np.where(exact, ts, np.where(in_float, from_float, 0)).astype(np.int64)
-    inside = np.where(exact, inside, in_float)
-    status = np.full(len(column), TimestampStatus.OK, dtype=np.uint8)
-    status[valid & ~inside] = TimestampStatus.OUT_OF_RANGE
-    status[~valid] = TimestampStatus.UNPARSEABLE
-    return ts, status
+    return integers, floats, valid, exact
 
 
 def _whole_numbers(column: pa.ChunkedArray) -> tuple[Int64Array, BoolArray]:
@@ -187,3 +220,75 @@ def _iso_fast(text: pa.ChunkedArray, has_zone: npt.NDArray[np.bool_]) -> Int64Ar
     except pa.ArrowInvalid:
         return None
     return np.asarray(parsed.cast(pa.int64()).to_numpy(), dtype=np.int64)
+
+
+_MAGNITUDE_EDGES = np.array([1e11, 1e14, 1e17])  # the bounds of _unit_from_magnitude
+_UNIT_FORMAT = {unit: fmt for fmt, unit in _UNIT_NS.items()}
+
+
+class TimestampSurvey:
+    """What ``auto`` decides from a whole timestamp column, gathered a chunk at a time.
+
+    ``auto`` looks at every cell: epoch or ISO text, and the epoch unit from the median
+    magnitude. The median is found exactly without keeping the values: only which side of
+    the unit bounds it lies on matters, so counts, minimum and maximum per band suffice.
+    """
+
+    def __init__(self, options: BarIngestOptions) -> None:
+        self._auto = options.timestamp_format is TimestampFormat.AUTO
+        self._typed = False
+        self._numeric = False
+        self._epoch_text = True
+        self._any_text = False
+        self._counts = np.zeros(4, dtype=np.int64)
+        self._low = np.full(4, np.inf)
+        self._high = np.full(4, -np.inf)
+
+    @property
+    def needed(self) -> bool:
+        return self._auto
+
+    def add(self, column: pa.ChunkedArray) -> None:
+        if not self._auto:
+            return
+        self._typed = pa.types.is_timestamp(column.type)
+        self._numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        if self._typed:
+            return
+        if not self._numeric:
+            valid = pc.drop_null(column.cast(pa.string()))
+            if len(valid):
+                self._any_text = True
+                matches = pc.all(pc.match_substring_regex(valid, _EPOCH_TEXT)).as_py()
+                self._epoch_text = self._epoch_text and bool(matches)
+            if not self._epoch_text:
+                return
+        _, floats, valid_cells, _ = _epoch_numbers(column)
+        magnitude = np.abs(floats[valid_cells])
+        band = np.searchsorted(_MAGNITUDE_EDGES, magnitude, side="right")
+        self._counts += np.bincount(band, minlength=4)
+        for k in np.unique(band).tolist():
+            values = magnitude[band == k]
+            self._low[k] = min(self._low[k], float(values.min()))
+            self._high[k] = max(self._high[k], float(values.max()))
+
+    def resolve(self, options: BarIngestOptions) -> BarIngestOptions:
+        """``options`` with ``auto`` replaced by what the whole column calls for."""
+        if not self._auto or self._typed:
+            return options
+        if not (self._numeric or (self._epoch_text and self._any_text)):
+            return options.model_copy(update={"timestamp_format": TimestampFormat.ISO})
+        median = self._median()
+        unit = 1 if median is None else _unit_from_magnitude(np.array([median]))
+        return options.model_copy(update={"timestamp_format": _UNIT_FORMAT[unit]})
+
+    def _median(self) -> float | None:
+        n = int(self._counts.sum())
+        if n == 0:
+            return None  # no valid cell: nanoseconds, as for an empty column
+        ends = np.cumsum(self._counts)
+        lower = int(np.searchsorted(ends, (n - 1) // 2, side="right"))  # band of rank (n-1)//2
+        upper = int(np.searchsorted(ends, n // 2, side="right"))
+        if lower == upper:  # both middle values in one band: the median is in it too
+            return float(self._low[lower])
+        return float((self._high[lower] + self._low[upper]) / 2)

@@ -2,30 +2,27 @@
 
 Parsing never drops a row silently: a cell that is not a number becomes NaN, a timestamp
 that does not parse is flagged, and a line with the wrong number of fields becomes a
-rejection of its own, so the validation rules see every row of the file.
+rejection of its own, so the validation rules see every row of the file. Files are read in
+chunks of a bounded number of rows; what needs the whole file (the columns, how rows are
+numbered, what ``auto`` timestamps are) is settled before the first chunk, so a chunk reads
+exactly as the same rows of the whole file.
 """
 
 import csv
-import gzip
-import io
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from quantdesk.adapters.sources.bar_cells import parse_timestamps, to_float
+from quantdesk.adapters.sources import bar_csv
+from quantdesk.adapters.sources.bar_cells import TimestampSurvey, parse_timestamps, to_float
+from quantdesk.adapters.sources.bar_csv import READ_HINT
 from quantdesk.domain.errors import SourceReadError
-from quantdesk.domain.market_data import (
-    BarIngestOptions,
-    Rejection,
-    RejectReason,
-)
+from quantdesk.domain.market_data import BarIngestOptions, Rejection
 from quantdesk.services.columns import (
     VALUE_FIELDS,
     BarColumns,
@@ -33,6 +30,7 @@ from quantdesk.services.columns import (
     Int64Array,
     RawBarColumns,
 )
+from quantdesk.services.ports import BarChunks
 
 _FLAG = {
     "timestamp": "--timestamp-col",
@@ -56,183 +54,162 @@ _FILE_ERRORS = (
     pd.errors.ParserError,
     pd.errors.OutOfBoundsDatetime,
 )
-_READ_HINT = "bars come as CSV (UTF-8, a header row) or Parquet with scalar columns"
+
+_WHOLE_FILE = 1 << 40  # rows per chunk when the whole file is wanted at once
 
 
 class BarFileSource:
-    """Reads ``.csv`` (optionally gzip'd) and ``.parquet`` bar files."""
+    """Reads ``.csv`` (optionally gzip'd) and ``.parquet`` bar files, whole or in chunks."""
 
     def read_bars(self, path: Path, options: BarIngestOptions) -> RawBarColumns:
+        chunks = list(self.open_bars(path, options, _WHOLE_FILE).chunks)
+        if len(chunks) != 1:  # the readers yield one chunk at least, one when it is whole
+            raise AssertionError(f"{path}: read whole as {len(chunks)} chunks")
+        return chunks[0]
+
+    def open_bars(self, path: Path, options: BarIngestOptions, chunk_rows: int) -> BarChunks:
+        if chunk_rows < 1:
+            raise ValueError("chunk_rows must be >= 1")
         try:
-            return _read_bars(path, options)
+            if _is_csv(path):
+                rows, chunks = _open_csv(path, options, chunk_rows)
+            else:
+                rows, chunks = _open_parquet(path, options, chunk_rows)
         except _FILE_ERRORS as error:
             raise _unreadable(path, error) from error
+        return BarChunks(rows=rows, chunks=_guarded(path, chunks))
+
+
+def _guarded(path: Path, chunks: Iterator[RawBarColumns]) -> Iterator[RawBarColumns]:
+    try:
+        yield from chunks
+    except _FILE_ERRORS as error:
+        raise _unreadable(path, error) from error
 
 
 def _unreadable(path: Path, error: BaseException) -> SourceReadError:
     detail = " ".join(str(error).split()) or type(error).__name__
-    return SourceReadError(f"{path}: cannot be read: {detail}", hint=_READ_HINT)
-
-
-def _read_bars(path: Path, options: BarIngestOptions) -> RawBarColumns:
-    table, rows, malformed = _read_table(path, options)
-    ts_column = _column(table, options.column_for("timestamp"), "timestamp", path)
-    ts_ns, status = parse_timestamps(ts_column, options)
-    cells: dict[str, pa.ChunkedArray] = {"timestamp": ts_column}
-    numbers: dict[str, Float64Array] = {}
-    for field in VALUE_FIELDS:
-        name = options.column_for(field)
-        if (
-            field == "volume"
-            and "volume" not in options.columns  # a column named by the user must exist
-            and name not in table.column_names
-        ):
-            if options.default_volume is None:
-                raise SourceReadError(
-                    f"{path}: no volume column {name!r} (columns: {table.column_names})",
-                    hint="map the volume column by name, or give a default volume",
-                    code="volume_column_missing",
-                    data={"column": name},
-                )
-            numbers[field] = np.full(table.num_rows, options.default_volume, dtype=np.float64)
-            continue
-        cells[field] = _column(table, name, field, path)
-        numbers[field] = to_float(cells[field])
-    return RawBarColumns(
-        source_row=rows,
-        ts_ns=ts_ns,
-        ts_status=status,
-        values=BarColumns(ts_ns=ts_ns, **numbers),
-        text_of=_csv_text_lookup(path, table, {f: options.column_for(f) for f in cells})
-        if _is_csv(path)
-        else _text_lookup(cells),
-        malformed=malformed,
-    )
+    return SourceReadError(f"{path}: cannot be read: {detail}", hint=READ_HINT)
 
 
 def _is_csv(path: Path) -> bool:
     return not path.name.lower().endswith((".parquet", ".pq"))
 
 
-def _read_table(
-    path: Path, options: BarIngestOptions
-) -> tuple[pa.Table, Int64Array, list[Rejection]]:
-    if not _is_csv(path):
-        # One file, as it is: no dataset discovery (which also refuses duplicate names
-        # before _column can name them).
-        table = pq.ParquetFile(path).read()
-        return table, np.arange(1, table.num_rows + 1, dtype=np.int64), []
-    return _read_csv(path, {options.column_for(f) for f in VALUE_FIELDS})
-
-
-def _read_csv(path: Path, numeric: set[str]) -> tuple[pa.Table, Int64Array, list[Rejection]]:
-    """Fast multithreaded parse, numbered by line; irregular files are re-read record by record.
-
-    Only the value columns are left to type inference; the rest (timestamps above all) stay
-    text so that one odd cell cannot change how a whole column is read. A row's number is
-    the physical line where its record starts: while every line is one record (the usual
-    case, checked by counting lines) that is its index plus two; blank lines, line breaks
-    inside quotes and malformed lines need the record-by-record reading.
-    """
-    strings = {name: pa.string() for name in _header(path) if name not in numeric}
-    convert = pacsv.ConvertOptions(column_types=strings, strings_can_be_null=True)
-    try:
-        table = pacsv.read_csv(path, convert_options=convert)
-    except pa.ArrowInvalid as error:
-        if "column" not in str(error).lower():
-            raise
-    else:
-        if _line_count(path) == table.num_rows + 1:
-            return table, np.arange(2, table.num_rows + 2, dtype=np.int64), []
-    return _read_csv_by_record(path, convert)
-
-
-def _read_csv_by_record(
-    path: Path, convert: pacsv.ConvertOptions
-) -> tuple[pa.Table, Int64Array, list[Rejection]]:
-    starts, malformed = _record_starts(path)
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(use_threads=False),
-        parse_options=_RECORD_PARSE,
-        convert_options=convert,
-    )
-    if table.num_rows != len(starts):  # the two readers split records differently
-        raise SourceReadError(
-            f"{path}: {table.num_rows} records parsed but {len(starts)} found line by line; "
-            "the file's quoting is ambiguous",
-            hint="write the file with standard CSV quoting (RFC 4180)",
-        )
-    return table, np.asarray(starts, dtype=np.int64), malformed
-
-
-def _record_starts(path: Path) -> tuple[list[int], list[Rejection]]:
-    """The line where each well-formed record starts, and the malformed ones as rejections."""
-    starts: list[int] = []
-    malformed: list[Rejection] = []
-    with _open_text(path) as handle:
-        reader = csv.reader(handle)
-        width = len(next(reader, []))
-        end = reader.line_num
-        for record in reader:
-            start, end = end + 1, reader.line_num
-            if not record:  # a blank line: no record at all, as for the fast parser
-                continue
-            if len(record) == width:
-                starts.append(start)
-                continue
-            malformed.append(
-                Rejection(
-                    row=start,
-                    field="*",
-                    value=",".join(record),
-                    reason=RejectReason.MALFORMED_ROW,
-                    detail=f"expected {width} fields, found {len(record)}",
+def _columns(
+    names: list[str], types: list[pa.DataType] | None, options: BarIngestOptions, path: Path
+) -> dict[str, str]:
+    """Our field -> the file's column, each checked once for the whole file; a volume left
+    out when the file has none and a default is given."""
+    out: dict[str, str] = {}
+    for field in ("timestamp", *VALUE_FIELDS):
+        name = options.column_for(field)
+        if (
+            field == "volume"
+            and "volume" not in options.columns  # a column named by the user must exist
+            and name not in names
+        ):
+            if options.default_volume is None:
+                raise SourceReadError(
+                    f"{path}: no volume column {name!r} (columns: {names})",
+                    hint="map the volume column by name, or give a default volume",
+                    code="volume_column_missing",
+                    data={"column": name},
                 )
-            )
-    return starts, malformed
+            continue
+        position = _position(names, name, field, path)
+        if types is not None:
+            _check_type(types[position], name, field, path)
+        out[field] = name
+    return out
 
 
-_RECORD_PARSE = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda _: "skip")
+def _open_csv(
+    path: Path, options: BarIngestOptions, chunk_rows: int
+) -> tuple[int, Iterator[RawBarColumns]]:
+    names = bar_csv.header(path)
+    columns = _columns(names, None, options, path)
+    layout = bar_csv.survey(path, names, columns["timestamp"], options)
+
+    def chunks() -> Iterator[RawBarColumns]:
+        for piece in bar_csv.pieces(path, layout, list(columns.values()), chunk_rows):
+            cells = {field: piece.table.column(name) for field, name in columns.items()}
+            timestamps = bar_csv.timestamp_text(cells["timestamp"])
+            yield _raw(cells, timestamps, piece.rows, piece.malformed, layout.options)
+
+    return layout.rows, chunks()
 
 
-def _line_count(path: Path) -> int:
-    """Physical lines, a last line without a newline included."""
-    count, last = 0, b"\n"
-    with _open_binary(path) as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            count += block.count(b"\n")
-            last = block[-1:]
-    return count + (last != b"\n")
+def _open_parquet(
+    path: Path, options: BarIngestOptions, chunk_rows: int
+) -> tuple[int, Iterator[RawBarColumns]]:
+    # One file, as it is: no dataset discovery (which also refuses duplicate names
+    # before the checks here can name them).
+    parquet = pq.ParquetFile(path)
+    schema = parquet.schema_arrow
+    columns = _columns(schema.names, list(schema.types), options, path)
+    wanted = list(dict.fromkeys(columns.values()))
+    rows = parquet.metadata.num_rows
+    batch_rows = max(1, min(chunk_rows, rows))
+    survey = TimestampSurvey(options)
+    if survey.needed:
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=[columns["timestamp"]]):
+            survey.add(_scalar(batch.column(0)))
+    resolved = survey.resolve(options)
+
+    def chunks() -> Iterator[RawBarColumns]:
+        first = 1
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+            cells = {f: _scalar(batch.column(name)) for f, name in columns.items()}
+            numbers = np.arange(first, first + batch.num_rows, dtype=np.int64)
+            first += batch.num_rows
+            yield _raw(cells, cells["timestamp"], numbers, [], resolved)
+        if first == 1:  # no rows at all: one empty chunk, as for an empty CSV
+            empty = {f: pa.chunked_array([], schema.field(n).type) for f, n in columns.items()}
+            cells = {f: _scalar(column) for f, column in empty.items()}
+            yield _raw(cells, cells["timestamp"], np.empty(0, dtype=np.int64), [], resolved)
+
+    return rows, chunks()
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+def _scalar(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    if pa.types.is_dictionary(chunked.type):  # categorical text or numbers, as pandas writes
+        return chunked.cast(chunked.type.value_type)
+    return chunked
 
 
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", newline="")
-    return path.open(newline="")
+def _raw(
+    cells: dict[str, pa.ChunkedArray],
+    timestamps: pa.ChunkedArray,
+    rows: Int64Array,
+    malformed: list[Rejection],
+    options: BarIngestOptions,
+) -> RawBarColumns:
+    ts_ns, status = parse_timestamps(timestamps, options)
+    numbers: dict[str, Float64Array] = {}
+    for field in VALUE_FIELDS:
+        if field in cells:
+            numbers[field] = to_float(cells[field])
+        else:
+            assert options.default_volume is not None  # _columns allowed no volume only so
+            numbers[field] = np.full(len(rows), options.default_volume, dtype=np.float64)
+    return RawBarColumns(
+        source_row=rows,
+        ts_ns=ts_ns,
+        ts_status=status,
+        values=BarColumns(ts_ns=ts_ns, **numbers),
+        text_of=_text_lookup(cells),
+        malformed=malformed,
+    )
 
 
-def _header(path: Path) -> list[str]:
-    try:
-        with _open_text(path) as handle:
-            first = next(csv.reader(handle), None)
-    except (OSError, UnicodeDecodeError) as error:
-        raise SourceReadError(f"{path}: cannot be read: {error}", hint=_READ_HINT) from error
-    if not first:
-        raise SourceReadError(f"{path}: empty file", hint="a header row is expected on line 1")
-    return [name.strip() for name in first]
-
-
-def _column(table: pa.Table, name: str, field: str, path: Path) -> pa.ChunkedArray:
-    """The one column of that name; from Parquet, only if its type can hold the field."""
-    positions = [i + 1 for i, n in enumerate(table.column_names) if n == name]
+def _position(names: list[str], name: str, field: str, path: Path) -> int:
+    """Where the one column of that name stands."""
+    positions = [i + 1 for i, n in enumerate(names) if n == name]
     if not positions:
         raise SourceReadError(
-            f"{path}: no {field} column {name!r} (columns: {table.column_names})",
+            f"{path}: no {field} column {name!r} (columns: {names})",
             hint=f"map it with {_FLAG[field]} NAME",
         )
     if len(positions) > 1:
@@ -242,16 +219,16 @@ def _column(table: pa.Table, name: str, field: str, path: Path) -> pa.ChunkedArr
             "ambiguous",
             hint="rename or remove the duplicate column",
         )
-    column = table.column(positions[0] - 1)
-    if _is_csv(path):  # the CSV reader makes every column text or a number
-        return column
-    if pa.types.is_dictionary(column.type):  # categorical text or numbers, as pandas writes
-        column = column.cast(column.type.value_type)
-    scalar = _is_text(column.type) or _is_number(column.type) or pa.types.is_null(column.type)
+    return positions[0] - 1
+
+
+def _check_type(kind: pa.DataType, name: str, field: str, path: Path) -> None:
+    """A Parquet column must be of a type that can hold the field."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    scalar = _is_text(kind) or _is_number(kind) or pa.types.is_null(kind)
     if field == "timestamp":
-        scalar = (scalar or pa.types.is_timestamp(column.type)) and not pa.types.is_decimal(
-            column.type
-        )
+        scalar = (scalar or pa.types.is_timestamp(kind)) and not pa.types.is_decimal(kind)
     if not scalar:
         expected = (
             "timestamps, integer or float epochs, or ISO-8601 text"
@@ -259,10 +236,9 @@ def _column(table: pa.Table, name: str, field: str, path: Path) -> pa.ChunkedArr
             else "numbers or numeric text"
         )
         raise SourceReadError(
-            f"{path}: the {field} column {name!r} has type {column.type}; expected {expected}",
+            f"{path}: the {field} column {name!r} has type {kind}; expected {expected}",
             hint="write one scalar value of that kind per cell (no lists, structs or maps)",
         )
-    return column
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -275,41 +251,6 @@ def _is_number(kind: pa.DataType) -> bool:
     return bool(
         pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
     )
-
-
-def _csv_text_lookup(
-    path: Path, typed: pa.Table, columns: dict[str, str]
-) -> Callable[[str, int], str]:
-    """The file's own text of a cell ("90.00", not 90.0), read again only if asked for."""
-    cache: list[pa.Table] = []
-
-    def text_of(field: str, index: int) -> str:
-        if not cache:
-            as_text = pacsv.ConvertOptions(
-                column_types=dict.fromkeys(typed.column_names, pa.string()),
-                strings_can_be_null=False,
-            )
-            try:
-                cache.append(
-                    pacsv.read_csv(
-                        path,
-                        read_options=pacsv.ReadOptions(use_threads=False),
-                        parse_options=_RECORD_PARSE,
-                        convert_options=as_text,
-                    )
-                )
-            except _FILE_ERRORS as error:  # read later than the rest: the same guard
-                raise _unreadable(path, error) from error
-        if cache[0].num_rows != typed.num_rows or not set(columns.values()) <= set(
-            cache[0].column_names
-        ):
-            raise SourceReadError(
-                f"{path}: the file changed while it was read", hint="ingest it again"
-            )
-        cells = {f: cache[0].column(name) for f, name in columns.items()}
-        return _text_lookup(cells)(field, index)
-
-    return text_of
 
 
 def _text_lookup(cells: dict[str, pa.ChunkedArray]) -> Callable[[str, int], str]:

@@ -5,7 +5,13 @@ the names of the core features so ``from quantdesk.services.ports import X`` kee
 """
 
 from quantdesk.services.ports.backtests import BacktestRunner, EngineRun
-from quantdesk.services.ports.catalog import BarSource, MarketDataCatalog, StagedCommit
+from quantdesk.services.ports.catalog import (
+    BarChunks,
+    BarSource,
+    BarStaging,
+    MarketDataCatalog,
+    StagedCommit,
+)
 from quantdesk.services.ports.database import SchemaMigrator
 from quantdesk.services.ports.producers import (
     GarchFit,
@@ -47,7 +53,9 @@ __all__ = [
     "Advance",
     "AuditLog",
     "BacktestRunner",
+    "BarChunks",
     "BarSource",
+    "BarStaging",
     "ConfigSchemaChecker",
     "DeadLetterStore",
     "EngineRun",

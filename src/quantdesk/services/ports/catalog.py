@@ -17,10 +17,29 @@ from quantdesk.domain.market_data import (
 from quantdesk.services.columns import BarColumns, Float64Array, Int64Array, RawBarColumns
 
 
+@dataclass(frozen=True, eq=False)
+class BarChunks:
+    """A bar file opened for reading in chunks: ``rows`` data rows in all (for progress),
+    ``chunks`` yielding them in file order, each chunk's rows numbered by their file line."""
+
+    rows: int
+    chunks: Iterator[RawBarColumns]
+
+
 class BarSource(Protocol):
     """Reads bar files (CSV, Parquet) into columns without judging them."""
 
-    def read_bars(self, path: Path, options: BarIngestOptions) -> RawBarColumns: ...
+    def read_bars(self, path: Path, options: BarIngestOptions) -> RawBarColumns:
+        """The whole file in one piece (small files, tests)."""
+        ...
+
+    def open_bars(self, path: Path, options: BarIngestOptions, chunk_rows: int) -> BarChunks:
+        """The file as chunks of at most ``chunk_rows`` rows, memory bounded by the chunk.
+
+        Whatever is decided from the whole file (the epoch unit, how rows are numbered) is
+        decided before the first chunk, so the chunks read exactly as the whole file does.
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,18 @@ class StagedCommit:
 
     files_added: list[CatalogFile]
     files_replaced: list[str]
+
+
+class BarStaging(Protocol):
+    """Bars of one bar type staged into one catalog transaction, a batch at a time."""
+
+    def add(self, bars: BarColumns) -> None:
+        """Stage rows the catalog does not hold, each batch later than the batch before."""
+        ...
+
+    def commit(self, lineage: Callable[[StagedCommit], LineageRecord]) -> StagedCommit:
+        """Every staged file and the lineage record become visible at once."""
+        ...
 
 
 class MarketDataCatalog(Protocol):
@@ -84,6 +115,16 @@ class MarketDataCatalog(Protocol):
         """Add bars that the catalog does not hold yet, atomically, with their lineage record.
 
         Either every file and the lineage record land, or nothing does.
+        """
+        ...
+
+    def stage_bars(
+        self, instrument: InstrumentSpec, bar_type: str
+    ) -> AbstractContextManager[BarStaging]:
+        """A transaction for bars added in batches, so a file of any size is one commit.
+
+        Nothing is visible before ``commit``; leaving the block without it (an error, a
+        crash) leaves the catalog as it was.
         """
         ...
 
