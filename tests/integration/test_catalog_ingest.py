@@ -6,7 +6,6 @@ additions without rebuilds), 30 (invalid data rejected at ingest), 32 (lineage p
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import hashlib
 import itertools
@@ -33,18 +32,10 @@ from quantdesk.domain.time import TS_MAX_NS
 from quantdesk.services.columns import BarColumns
 from quantdesk.services.platform import Platform
 from support.bars import MINUTE_NS, T0, rows
+from support.catalog_snapshot import read_rejects, snapshot
 
 BAR_TYPE = "ACME.XNAS-1-MINUTE-LAST-EXTERNAL"
 WriteCsv = Callable[..., Path]
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file under the catalog with its checksum (the .txn lock file aside)."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != ".lock"
-    }
 
 
 def engine_bars(desk: Platform) -> list[Bar]:
@@ -278,12 +269,6 @@ def test_concurrent_catalog_objects_see_each_others_writes(
     other = ParquetCatalog(desk_with_equity.home / "catalog")
     desk_with_equity.ingest.ingest_bars(write_csv(rows(4)), "ACME.XNAS", "1-MINUTE-LAST")
     assert len(other.read_bars(BAR_TYPE, 0, 2**62)) == 4
-
-
-def read_rejects(path: str | None) -> list[dict[str, str]]:
-    assert path is not None
-    with Path(path).open(newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_open_stamped_files_count_their_malformed_rows(

@@ -44,6 +44,8 @@ _INSTRUMENT_DIRS = frozenset(
 class ParquetCatalog:
     """quantdesk's ``MarketDataCatalog`` on a NautilusTrader Parquet data catalog."""
 
+    piece_rows = PIECE_ROWS  # the most rows a bar file it writes holds
+
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self._root = root.resolve()
@@ -194,9 +196,7 @@ class ParquetCatalog:
         return BarColumns.concat(parts)
 
     @contextlib.contextmanager
-    def stage_bars(
-        self, instrument: InstrumentSpec, bar_type: str, *, piece_rows: int = PIECE_ROWS
-    ) -> Iterator[BarStage]:
+    def stage_bars(self, instrument: InstrumentSpec, bar_type: str) -> Iterator[BarStage]:
         """One transaction for bars added a batch at a time: committed by ``commit``, else
         discarded when the block ends (an error, or nothing to commit)."""
         with self._journal.locked(), self._journal.begin() as txn:
@@ -207,7 +207,7 @@ class ParquetCatalog:
                 instrument,
                 bar_type,
                 self._bar_files(bar_type),
-                piece_rows,
+                self.piece_rows,
             )
 
     def commit_bars(
