@@ -10,12 +10,23 @@ import csv
 from collections import Counter
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, TypedDict
 
 from quantdesk.domain.market_data import Rejection
 from quantdesk.services.columns import BarColumns
 
 REJECT_COLUMNS = ("row", "field", "value", "reason", "detail")
+
+
+class TallyCounts(TypedDict):
+    """The counts a summary and a lineage record both carry."""
+
+    rows_read: int
+    rows_written: int
+    rows_already_present: int
+    rows_rejected: int
+    first_ts: int | None
+    last_ts: int | None
 
 
 class IngestTally:
@@ -39,6 +50,16 @@ class IngestTally:
     @property
     def rows_rejected(self) -> int:
         return sum(self.by_reason.values())
+
+    def counts(self) -> TallyCounts:
+        return TallyCounts(
+            rows_read=self.rows_read,
+            rows_written=self.rows_written,
+            rows_already_present=self.rows_present,
+            rows_rejected=self.rows_rejected,
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+        )
 
     @property
     def rejects_path(self) -> Path:
