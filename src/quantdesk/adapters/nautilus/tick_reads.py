@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from quantdesk.adapters.nautilus.catalog import _describe_file, _ts_range
+from quantdesk.adapters.nautilus.bar_parquet import describe_file, ts_range
 from quantdesk.domain.market_data import CatalogFile
 from quantdesk.domain.market_feeds import TICK_DATA_TYPES
 
@@ -28,7 +28,7 @@ class ParquetTickCatalog:
         folder = self._root / "data" / data_type / instrument_id.replace("/", "")
         files = []
         for path in folder.glob("*.parquet"):
-            first, last, _ = _ts_range(path)
+            first, last, _ = ts_range(path)
             files.append((path, first, last))
         return sorted(files, key=lambda f: f[1])
 
@@ -40,7 +40,7 @@ class ParquetTickCatalog:
             if lo > end_ns or hi < start_ns:
                 continue
             if start_ns <= lo and hi <= end_ns:
-                rows, a, b = _ts_range(path)[2], lo, hi
+                rows, a, b = ts_range(path)[2], lo, hi
             else:
                 ts = pq.read_table(path, columns=["ts_init"]).column("ts_init").to_numpy()
                 ts = ts[(ts >= start_ns) & (ts <= end_ns)]
@@ -56,7 +56,7 @@ class ParquetTickCatalog:
         self, data_type: str, instrument_id: str, start_ns: int, end_ns: int
     ) -> list[CatalogFile]:
         return [
-            _describe_file(path, path.relative_to(self._root))
+            describe_file(path, path.relative_to(self._root))
             for path, first, last in self._files(data_type, instrument_id)
             if first <= end_ns and last >= start_ns
         ]
