@@ -14,7 +14,7 @@ from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.services.platform import Platform
 from support.raw_tick_cross import raw_tick_cross
-from support.tick_catalog import write_quote_ticks, write_trade_ticks
+from support.tick_catalog import write_book_deltas, write_quote_ticks, write_trade_ticks
 
 TICKS = 30_000
 SEED = 11
@@ -120,3 +120,79 @@ def test_bars_and_ticks_of_one_instrument_in_one_run_are_refused(desk: Platform)
     desk.registry.register(definition("bar-trend", "bars"), "alice")
     with pytest.raises(InvalidInputError, match="one kind of market data per instrument"):
         run(desk, strategies=["tick-trend@1", "bar-trend@1"])
+
+
+def test_the_execution_family_on_l2_deltas_fills_against_the_book(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    books = write_book_deltas(home, 3_600, SEED)
+    desk = bootstrap(home=home)
+    desk.registry.register(
+        parse_definition(
+            {
+                "strategy_id": "twap-book",
+                "family": "execution",
+                "name": "Buy 3,000 over 30 minutes on the book",
+                "instruments": ["SYN01.SIM"],
+                "bar_spec": "1-MINUTE-MID",
+                "market_data": "book",
+                "parameters": {
+                    "algorithm": "twap",
+                    "side": "buy",
+                    "total_quantity": "3000",
+                    "horizon_minutes": 30,
+                    "slice_interval_seconds": 60,
+                },
+            }
+        ),
+        "alice",
+    )
+    result = desk.backtests.run(
+        BacktestRequest(strategies=["twap-book@1"], engine={"log_level": "OFF"})
+    )
+    fills = desk.backtests.artifacts(result.run_id).fills
+    assert sum(f.quantity for f in fills) == 3000
+    (data,) = result.data
+    assert (data.data_type, data.bars) == ("order_book_delta", 3_600 * 11)
+    by_order: dict[str, list[Any]] = {}
+    for fill in fills:
+        by_order.setdefault(fill.order_id, []).append(fill)
+    # each child of 100 takes the asks of the book standing when it is sent, best first:
+    # the walk computed here from the book as written
+    walked = 0
+    for children in by_order.values():
+        ts = children[0].ts_ns
+        _, (_, asks) = max(b for b in books if b[0] <= ts)
+        left, expected = 100.0, []
+        for price, size in asks:
+            take = min(left, size)
+            expected.append((price, take))
+            left -= take
+            if left == 0:
+                break
+        assert [(f.price, f.quantity) for f in children] == expected
+        walked += len(children) > 1
+    assert len(by_order) == 30 and walked > 0  # some children took more than one level
+    (quality,) = result.execution_quality
+    assert quality.filled_share == 1.0
+
+
+def test_a_family_on_quote_ticks_buys_at_the_ask_and_sells_at_the_bid(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    path = write_quote_ticks(home, TICKS, SEED)
+    desk = bootstrap(home=home)
+    desk.registry.register(definition("quote-trend", "quotes", bar_spec="1-MINUTE-MID"), "alice")
+    result = desk.backtests.run(
+        BacktestRequest(
+            strategies=["quote-trend@1"],
+            engine={"log_level": "OFF"},
+            venues=[{"name": "SIM", "liquidity": "unlimited"}],
+        )
+    )
+    fills = desk.backtests.artifacts(result.run_id).fills
+    assert len(fills) > 10
+    bids = dict(zip(path.ts_ns.tolist(), path.price.tolist(), strict=True))
+    for fill in fills:  # the quote standing when the order went: the last at or before it
+        standing = path.ts_ns[path.ts_ns <= fill.ts_ns][-1]
+        bid = bids[int(standing)]
+        assert fill.price == (round(bid + 0.01, 2) if fill.side > 0 else bid)
+    assert result.strategies[0].bar_types == ["SYN01.SIM-1-MINUTE-MID-INTERNAL"]

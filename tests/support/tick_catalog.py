@@ -97,3 +97,43 @@ def write_quote_ticks(home: Path, n: int, seed: int, index: int = 0) -> TickPath
 
 def instrument_id(index: int = 0) -> InstrumentId:
     return InstrumentId.from_str(synthetic_instrument(index).instrument_id)
+
+
+BookLevels = tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]
+"""(bids best first, asks best first), each level (price, size)."""
+
+
+def write_book_deltas(
+    home: Path, events: int, seed: int, index: int = 0, levels: int = 5
+) -> list[tuple[int, BookLevels]]:
+    """``events`` L2 book events of instrument ``index``, one a second: each clears the book
+    and lays ``levels`` bids and asks a cent apart around a walking mid, its last delta
+    flagged ``F_LAST``. Returns each event's time and book (for the tests' own walk)."""
+    from nautilus_trader.model.data import BookOrder, OrderBookDelta
+    from nautilus_trader.model.enums import BookAction, OrderSide, RecordFlag
+    from nautilus_trader.model.objects import Price, Quantity
+
+    instrument = catalog_instrument(home, index)
+    rng = np.random.default_rng(seed)
+    mids = 10_000 + np.cumsum(rng.choice(np.array([-2, -1, 0, 1, 2]), size=events))
+    sizes = rng.integers(50, 151, size=(events, 2, levels))
+    deltas: list[OrderBookDelta] = []
+    books: list[tuple[int, BookLevels]] = []
+    sequence = 0
+    for k in range(events):
+        ts = START_NS + (k + 1) * 1_000_000_000
+        sequence += 1
+        deltas.append(OrderBookDelta.clear(instrument.id, sequence, ts, ts))
+        bids = tuple(((mids[k] - 1 - j) / 100.0, float(sizes[k, 0, j])) for j in range(levels))
+        asks = tuple(((mids[k] + 1 + j) / 100.0, float(sizes[k, 1, j])) for j in range(levels))
+        sides = [(OrderSide.BUY, level) for level in bids] + [(OrderSide.SELL, a) for a in asks]
+        for n, (side, (price, size)) in enumerate(sides):
+            sequence += 1
+            order = BookOrder(side, Price(price, 2), Quantity(size, 0), int(price * 100))
+            flags = int(RecordFlag.F_LAST) if n == len(sides) - 1 else 0
+            deltas.append(
+                OrderBookDelta(instrument.id, BookAction.ADD, order, flags, sequence, ts, ts)
+            )
+        books.append((ts, (bids, asks)))
+    ParquetDataCatalog(str(home / "catalog")).write_data(deltas)
+    return books

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.market_feeds import MarketData
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import StrategyFamily
 from quantdesk.services.ports.strategy_export import (
@@ -58,6 +59,12 @@ def export_definition(
             f"{definition.ref} is a custom strategy: its code is already the user's "
             f"({definition.parameters.model_dump()['strategy_path']})",
             hint="export a family version (trend_following, mean_reversion, ...)",
+        )
+    if definition.market_data is not MarketData.BARS:
+        raise InvalidInputError(
+            f"{definition.ref} runs on {definition.market_data.value}: its exported module "
+            "would build its bars from ticks while a custom definition streams bars",
+            hint="export a version on bars (market_data: bars)",
         )
     name = MODULE_PLACEHOLDER if module is None else module
     if _MODULE.fullmatch(name) is None:

@@ -35,7 +35,6 @@ from nautilus_trader.model.enums import TradingState as NautilusTradingState
 from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.objects import MONEY_MAX
 
-from quantdesk.adapters.nautilus.built_bars import BuiltBars, BuiltBarsConfig
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
@@ -47,6 +46,7 @@ from quantdesk.adapters.nautilus.signal_data import SIGNAL_CLIENT_ID, SIGNAL_DAT
 from quantdesk.adapters.nautilus.strategy_checks import check_strategy
 from quantdesk.adapters.nautilus.tick_feeds import (
     bar_spreads,
+    join_feed_actors,
     tick_data_configs,
     venue_execution,
     venue_feeds,
@@ -157,12 +157,7 @@ class NautilusBacktestRunner:
             on_progress=on_progress,
         )
         engine.add_actor(recorder)
-        built = [b for b in plan.bar_types if is_internal(b)]
-        if built:
-            recorder.built = BuiltBars(
-                BuiltBarsConfig(component_id="QuantdeskBuiltBars", bar_types=built)
-            )
-            engine.add_actor(recorder.built)
+        recorder.built = join_feed_actors(plan, engine)
         guard = self._risk_guard(plan, engine)
         engine.add_actor(guard)
         fill_at = {v: request.venue(v).fill_at for v in plan.venue_names}

@@ -5,6 +5,9 @@ engine builds them from the ticks (LAST bars from trade ticks, BID/ASK/MID bars 
 ticks; time bars on the simulated clock, tick bars every N ticks), while the venue's
 matching engine fills orders against the ticks themselves. Trades move a venue's market only
 with ``trade_execution`` on, so it is on for a venue whose instruments stream trades.
+
+On ``book`` the run streams L2 deltas, the venue keeps an L2 book and fills against its
+depth; the bars are built from the top of the book (:mod:`book_quotes`).
 """
 
 from decimal import Decimal
@@ -12,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from nautilus_trader.backtest.config import BacktestDataConfig
+from nautilus_trader.model.identifiers import InstrumentId
 
+from quantdesk.adapters.nautilus.book_quotes import BookQuotes, BookQuotesConfig
+from quantdesk.adapters.nautilus.built_bars import BuiltBars, BuiltBarsConfig
 from quantdesk.domain.backtest_plan import RunPlan, instrument_of
 from quantdesk.domain.market_feeds import MarketData, is_internal
 
@@ -24,19 +30,17 @@ DATA_CLASSES = {
 
 
 def tick_data_configs(root: Path, plan: RunPlan) -> list[BacktestDataConfig]:
-    """One data config per kind of tick feed, for all its instruments, within the range."""
-    by_kind: dict[MarketData, list[str]] = {}
-    for instrument_id, market_data in plan.tick_feeds.items():
-        by_kind.setdefault(market_data, []).append(instrument_id)
+    """One data config per instrument on ticks or the book, within the range (per instrument:
+    the node looks for a venue's book data by ``instrument_id``)."""
     return [
         BacktestDataConfig(
             catalog_path=str(root),
-            data_cls=DATA_CLASSES[kind],
-            instrument_ids=instruments,
+            data_cls=DATA_CLASSES[market_data],
+            instrument_id=InstrumentId.from_str(instrument_id),
             start_time=plan.start_ns,
             end_time=plan.end_ns,
         )
-        for kind, instruments in sorted(by_kind.items())
+        for instrument_id, market_data in plan.tick_feeds.items()
     ]
 
 
@@ -52,6 +56,22 @@ def venue_execution(feeds: frozenset[MarketData]) -> dict[str, Any]:
     if MarketData.BOOK in feeds:
         options["book_type"] = "L2_MBP"
     return options
+
+
+def join_feed_actors(plan: RunPlan, engine: Any) -> BuiltBars | None:
+    """The actors a run on ticks or the book needs, on a built engine: the book's quotes
+    (for its bars) and the keeper of the bars built; None for a run on bars alone."""
+    books = sorted(i for i, m in plan.tick_feeds.items() if m is MarketData.BOOK)
+    if books:
+        engine.add_actor(
+            BookQuotes(BookQuotesConfig(component_id="QuantdeskBookQuotes", instrument_ids=books))
+        )
+    built = [b for b in plan.bar_types if is_internal(b)]
+    if not built:
+        return None
+    keeper = BuiltBars(BuiltBarsConfig(component_id="QuantdeskBuiltBars", bar_types=built))
+    engine.add_actor(keeper)
+    return keeper
 
 
 def bar_spreads(plan: RunPlan) -> dict[str, Decimal]:
