@@ -66,6 +66,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py --bars 1000000 --repeat 3
 	$(BIN)/python bench/backtest.py --bars 1000000 --repeat 2
+	$(BIN)/python bench/tick_backtest.py --ticks 2000000 --repeat 2
 	$(BIN)/python bench/risk_gate.py --bars 1000000
 	$(BIN)/python bench/signal_routing.py --signals 100000
 	$(BIN)/python bench/signal_replay.py --bars 200000 --repeat 3
