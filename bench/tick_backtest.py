@@ -135,7 +135,7 @@ def run_raw(home: Path, chunk_size: int, purge_every: int) -> dict[str, Any]:
             BacktestDataConfig(
                 catalog_path=str(home / "catalog"),
                 data_cls="nautilus_trader.model.data:TradeTick",
-                instrument_ids=[INSTRUMENT_ID],
+                instrument_id=instrument_id,  # as quantdesk's config (a list reads slower)
             )
         ],
         chunk_size=chunk_size,

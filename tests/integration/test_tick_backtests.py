@@ -10,9 +10,11 @@ import pytest
 
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest import BacktestRequest, BacktestResult
+from quantdesk.domain.compatibility import Check
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.services.platform import Platform
+from quantdesk.settings import QuantdeskSettings
 from support.raw_tick_cross import raw_tick_cross
 from support.tick_catalog import write_book_deltas, write_quote_ticks, write_trade_ticks
 
@@ -122,10 +124,7 @@ def test_bars_and_ticks_of_one_instrument_in_one_run_are_refused(desk: Platform)
         run(desk, strategies=["tick-trend@1", "bar-trend@1"])
 
 
-def test_the_execution_family_on_l2_deltas_fills_against_the_book(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    books = write_book_deltas(home, 3_600, SEED)
-    desk = bootstrap(home=home)
+def register_twap_on_book(desk: Platform) -> None:
     desk.registry.register(
         parse_definition(
             {
@@ -146,6 +145,13 @@ def test_the_execution_family_on_l2_deltas_fills_against_the_book(tmp_path: Path
         ),
         "alice",
     )
+
+
+def test_the_execution_family_on_l2_deltas_fills_against_the_book(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    books = write_book_deltas(home, 3_600, SEED)
+    desk = bootstrap(home=home)
+    register_twap_on_book(desk)
     result = desk.backtests.run(
         BacktestRequest(strategies=["twap-book@1"], engine={"log_level": "OFF"})
     )
@@ -196,3 +202,34 @@ def test_a_family_on_quote_ticks_buys_at_the_ask_and_sells_at_the_bid(tmp_path: 
         bid = bids[int(standing)]
         assert fill.price == (round(bid + 0.01, 2) if fill.side > 0 else bid)
     assert result.strategies[0].bar_types == ["SYN01.SIM-1-MINUTE-MID-INTERNAL"]
+
+
+def test_registration_checks_a_version_on_ticks_against_its_ticks_and_smoke_runs_it(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    write_trade_ticks(home, TICKS, SEED)
+    desk = bootstrap(QuantdeskSettings(home=home, validation_smoke=True))
+    stored = desk.registry.register(definition("tick-trend", "trades"), "alice").stored
+    report = desk.compatibility.latest(stored)
+    assert report is not None and report.ok, report
+    assert report.smoke_seconds is not None  # the smoke backtest ran on the ticks
+    on_quotes = desk.registry.register(
+        definition("quote-trend", "quotes", bar_spec="1-MINUTE-MID"), "alice"
+    ).stored
+    report = desk.compatibility.check(on_quotes)
+    assert [p.reason for p in report.problems if p.check is Check.DATA] == [
+        "no quote ticks of SYN01.SIM"
+    ]
+
+
+def test_book_deltas_without_event_ends_build_no_bars_and_the_run_fails_saying_so(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    write_book_deltas(home, 600, SEED, f_last=False)
+    desk = bootstrap(home=home)
+    register_twap_on_book(desk)
+    with pytest.raises(InvalidInputError, match=r"built no SYN01\.SIM-1-MINUTE-MID") as e:
+        desk.backtests.run(BacktestRequest(strategies=["twap-book@1"], engine={"log_level": "OFF"}))
+    assert "F_LAST" in str(e.value.hint)

@@ -104,11 +104,12 @@ BookLevels = tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], .
 
 
 def write_book_deltas(
-    home: Path, events: int, seed: int, index: int = 0, levels: int = 5
+    home: Path, events: int, seed: int, index: int = 0, levels: int = 5, f_last: bool = True
 ) -> list[tuple[int, BookLevels]]:
     """``events`` L2 book events of instrument ``index``, one a second: each clears the book
     and lays ``levels`` bids and asks a cent apart around a walking mid, its last delta
-    flagged ``F_LAST``. Returns each event's time and book (for the tests' own walk)."""
+    flagged ``F_LAST`` (unless not ``f_last``). Returns each event's time and book (for the
+    tests' own walk)."""
     from nautilus_trader.model.data import BookOrder, OrderBookDelta
     from nautilus_trader.model.enums import BookAction, OrderSide, RecordFlag
     from nautilus_trader.model.objects import Price, Quantity
@@ -130,7 +131,7 @@ def write_book_deltas(
         for n, (side, (price, size)) in enumerate(sides):
             sequence += 1
             order = BookOrder(side, Price(price, 2), Quantity(size, 0), int(price * 100))
-            flags = int(RecordFlag.F_LAST) if n == len(sides) - 1 else 0
+            flags = int(RecordFlag.F_LAST) if f_last and n == len(sides) - 1 else 0
             deltas.append(
                 OrderBookDelta(instrument.id, BookAction.ADD, order, flags, sequence, ts, ts)
             )

@@ -18,7 +18,7 @@ from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.market_feeds import feed_bar_type
-from quantdesk.services.columns import Float64Array, Int64Array
+from quantdesk.services.columns import BarColumns, Float64Array, Int64Array
 from quantdesk.services.execution import (
     check_not_all_refused,
     execution_summary,
@@ -61,6 +61,7 @@ def analyse(
     # Read only now, into the memory the engine has just handed back: read before the run,
     # they would sit on top of the engine's own peak.
     built = engine_run.built_bars  # bars the engine made from ticks: marked by them
+    check_built(built)
     prices: dict[str, tuple[Int64Array, Float64Array]] = {
         instrument_id: (built[bar_type].ts_ns, built[bar_type].close)
         if bar_type in built
@@ -135,6 +136,19 @@ def analyse(
         fills=engine_run.fills, positions=engine_run.positions, curve=curve, prices=prices
     )
     return result, artifacts
+
+
+def check_built(built: dict[str, BarColumns]) -> None:
+    """Bars to be built from ticks that never were: their strategies saw no bar to decide
+    on, and there is nothing to mark positions with."""
+    missing = [bar_type for bar_type, bars in sorted(built.items()) if len(bars) == 0]
+    if missing:
+        raise InvalidInputError(
+            f"the engine built no {', '.join(missing)} bars from the run's data: its "
+            "strategies saw no bar",
+            hint="book deltas make bars only with an F_LAST flag on each event's last delta; "
+            "ticks make tick bars only when there are at least that many",
+        )
 
 
 def starting_equity_of(plan: RunPlan) -> float:

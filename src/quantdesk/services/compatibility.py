@@ -21,6 +21,7 @@ from typing import Any
 from quantdesk.domain.backtest import StrategySpec
 from quantdesk.domain.compatibility import Check, CompatibilityProblem, CompatibilityReport
 from quantdesk.domain.market_data import BarSpec, bar_type_id
+from quantdesk.domain.market_feeds import TICK_DATA_TYPES, TICK_NOUNS
 from quantdesk.domain.risk import RiskConstraints
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import CustomParameters
@@ -176,9 +177,16 @@ class CompatibilityChecker:
     def _data(self, definition: StrategyDefinition) -> bool:
         spec = BarSpec.parse(definition.bar_spec)
         reasons: list[str] = []
+        market_data = definition.market_data
+        ticks = TICK_DATA_TYPES.get(market_data)
+        held = set() if ticks is None else self._tick_series(ticks)
         for instrument in definition.instruments:
             if self._catalog.instrument(instrument) is None:
                 reasons.append(f"instrument {instrument} is not in the catalog")
+                continue
+            if ticks is not None:
+                if instrument not in held:
+                    reasons.append(f"no {TICK_NOUNS[market_data]} of {instrument}")
                 continue
             bar_type = bar_type_id(instrument, spec)
             count, _, _ = self._catalog.bar_span(bar_type, *_ALL_TIME)
@@ -187,6 +195,12 @@ class CompatibilityChecker:
         if reasons:
             raise _CheckFailedError(reasons)
         return True
+
+    def _tick_series(self, data_type: str) -> set[str]:
+        """Instruments the catalog holds rows of ``data_type`` for (trade ticks, ...)."""
+        return {
+            e.instrument_id for e in self._catalog.entries() if e.data_type == data_type and e.count
+        }
 
     def _signal_data(self, definition: StrategyDefinition) -> bool:
         if self._signals is None:

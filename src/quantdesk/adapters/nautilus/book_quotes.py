@@ -6,6 +6,10 @@ its deltas) and, after each complete book event (a delta flagged ``F_LAST``, the
 batch), sends the top of the book to the data engine as a quote when it changed. The data
 engine caches it (the risk engine prices orders with it) and publishes it to the bar
 aggregators; the venue never sees these quotes: it fills against the book itself.
+
+The flag is tested bitwise, so a snapshot's last delta (``F_SNAPSHOT | F_LAST``) ends an
+event too (the engine's own batching wants ``F_LAST`` exactly, nautilus-notes §1). Deltas
+with no ``F_LAST`` at all make no quotes and no bars: the run's result warns.
 """
 
 from nautilus_trader.common.actor import Actor

@@ -61,6 +61,7 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
     from quantdesk.adapters.nautilus.backtest import NautilusBacktestRunner
     from quantdesk.adapters.nautilus.catalog import ParquetCatalog
     from quantdesk.adapters.nautilus.signal_store import ParquetSignalStore
+    from quantdesk.adapters.nautilus.tick_reads import ParquetTickCatalog
     from quantdesk.domain.backtest import BacktestRequest
     from quantdesk.domain.errors import NotFoundError
     from quantdesk.domain.strategies.definition import StrategyDefinition
@@ -83,6 +84,7 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
             PluginPolicy(tuple(request["packages"]), tuple(request["entry_points"])), inspector
         ),
         resolve=unknown,
+        ticks=ParquetTickCatalog(Path(request["catalog"])),
     )
     definition = StrategyDefinition.model_validate(request["definition"])
     backtest = BacktestRequest(
@@ -98,17 +100,25 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
     return {"problem": None, "fills": result.facts.fills}
 
 
+_ALL = (0, 2**63 - 1)
+
+
 def _window(catalog: Any, plan: Any, bars: int) -> tuple[int, int]:
     """The last ``bars`` bars after the strategy's warm-up, ending at the data's common end
     (twice that span of time: a gap in the data must not starve the warm-up check)."""
     from quantdesk.adapters.nautilus.strategy_checks import check_strategy
+    from quantdesk.adapters.nautilus.tick_reads import ParquetTickCatalog
     from quantdesk.domain.backtest_plan import bar_step_ns
+    from quantdesk.domain.market_feeds import TICK_DATA_TYPES, is_internal
 
     strategy = plan.strategies[0]
     found = {i: spec for i in plan.instruments if (spec := catalog.instrument(i)) is not None}
     needs = check_strategy(0, strategy.spec, set(plan.bar_types), found, strategy.ref)
     need = max((n for _, n in needs), default=0)
-    spans = [catalog.bar_span(b, 0, 2**63 - 1) for b in plan.bar_types]
+    spans = [catalog.bar_span(b, *_ALL) for b in plan.bar_types if not is_internal(b)]
+    if plan.tick_feeds:  # bars built from ticks: the ticks' span
+        ticks = ParquetTickCatalog(catalog.root)
+        spans += [ticks.tick_span(TICK_DATA_TYPES[m], i, *_ALL) for i, m in plan.tick_feeds.items()]
     first = max(span[1] for span in spans)
     end = min(span[2] for span in spans)
     step = max(bar_step_ns(b) for b in plan.bar_types)
