@@ -135,7 +135,7 @@ def data_used(
                 source_sha256=sorted({s for f in files for s in sources.get(f.sha256, ())}),
             )
         )
-    return used + tick_data_used(plan, ticks)
+    return used + tick_data_used(plan, ticks, sources)
 
 
 def signal_data(plan: RunPlan, signals: SignalStore | None) -> list[SignalDataUsed]:

@@ -5,6 +5,8 @@ empty stream and trade nothing, indistinguishable from one that chose not to: re
 before the run, naming what the catalog does hold.
 """
 
+from collections.abc import Mapping
+
 from quantdesk.domain.backtest import DataUsed
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
@@ -55,8 +57,11 @@ def tick_spans(
     return spans
 
 
-def tick_data_used(plan: RunPlan, ticks: TickCatalog | None) -> list[DataUsed]:
-    """Per tick feed of a pinned plan: its span in the run and the files read."""
+def tick_data_used(
+    plan: RunPlan, ticks: TickCatalog | None, sources: Mapping[str, set[str]]
+) -> list[DataUsed]:
+    """Per tick feed of a pinned plan: its span in the run, the files read and their sources
+    (``sources``: a file's checksum -> the checksums of the sources its lineage names)."""
     start_ns, end_ns = plan.start_ns, plan.end_ns
     assert start_ns is not None and end_ns is not None
     used = []
@@ -73,7 +78,7 @@ def tick_data_used(plan: RunPlan, ticks: TickCatalog | None) -> list[DataUsed]:
                 last_ts=last,
                 bars=count,
                 file_sha256=[f.sha256 for f in files],
-                source_sha256=[],
+                source_sha256=sorted({s for f in files for s in sources.get(f.sha256, ())}),
             )
         )
     return used
