@@ -36,7 +36,7 @@ from quantdesk.adapters.storage.signal_files import (
     JsonLinesRejectStore,
     JsonLinesSignalEventLog,
 )
-from quantdesk.bootstrap_data import build_migrations
+from quantdesk.bootstrap_data import build_migrations, build_ticks
 from quantdesk.bootstrap_research import build_research
 from quantdesk.domain.audit import MIN_KEY_BYTES, AuditAnchor, AuditKey
 from quantdesk.domain.correlation import correlated
@@ -169,6 +169,7 @@ def bootstrap(
         build_service=lambda: _service(settings, platform, overrides, signal_events),
         build_research=lambda: build_research(settings, platform),
         build_migrations=lambda: build_migrations(settings, catalog, overrides.table_sources),
+        build_ticks=lambda: build_ticks(settings, catalog),
     )
     for source_model, max_age_ns in platform.producers.max_ages().items():
         signals.declare_producer(source_model, max_age_ns)

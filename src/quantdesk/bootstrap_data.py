@@ -1,4 +1,4 @@
-"""The data-workspace parts of the composition root: table migrations from PostgreSQL.
+"""The data-workspace parts of the composition root: tick ingest, migrations from PostgreSQL.
 
 Kept apart from ``bootstrap`` (one concern per screen of wiring); built on first use, so a
 backtest never imports psycopg or opens the registry's database for them.
@@ -6,6 +6,7 @@ backtest never imports psycopg or opens the registry's database for them.
 
 from quantdesk.services.migrations import MigrationService, SourceOpener
 from quantdesk.services.ports import MarketDataCatalog
+from quantdesk.services.tick_ingest import TickIngestService
 from quantdesk.settings import QuantdeskSettings
 
 
@@ -30,4 +31,14 @@ def build_migrations(
         open_source,
         sources={name: url.get_secret_value() for name, url in settings.migration_sources.items()},
         locks=FileRunLocks(settings.home / "locks"),
+    )
+
+
+def build_ticks(settings: QuantdeskSettings, catalog: MarketDataCatalog) -> TickIngestService:
+    """Trade ticks, quote ticks and book deltas into the catalog directory the bars use."""
+    from quantdesk.adapters.nautilus.tick_catalog import NautilusTickCatalog
+    from quantdesk.adapters.sources.tick_files import TickFileSource
+
+    return TickIngestService(
+        catalog, NautilusTickCatalog(catalog.root), TickFileSource(), settings.ingest_dir
     )

@@ -163,6 +163,15 @@ class RejectReason(StrEnum):
     DUPLICATE_TIMESTAMP = "duplicate_timestamp"
     OUT_OF_ORDER = "out_of_order"
     CONFLICTS_WITH_CATALOG = "conflicts_with_catalog"
+    # ticks and order books (``services.tick_validation``)
+    SIZE_NOT_POSITIVE = "size_not_positive"
+    SIZE_NEGATIVE = "size_negative"
+    SIZE_PRECISION = "size_precision"
+    SIDE_INVALID = "side_invalid"
+    ACTION_INVALID = "action_invalid"
+    TRADE_ID_INVALID = "trade_id_invalid"
+    DUPLICATE_TRADE = "duplicate_trade"
+    SEQUENCE_DECREASING = "sequence_decreasing"
 
 
 class ValueBounds(BaseModel):

@@ -23,6 +23,7 @@ from quantdesk.services.signal_producers import SignalProducerService
 from quantdesk.services.signal_routing import SignalRouter
 from quantdesk.services.signals import SignalService
 from quantdesk.services.synthetic import SyntheticMarketService
+from quantdesk.services.tick_ingest import TickIngestService
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class Platform:
     build_migrations: Callable[[], MigrationService] | None = field(
         default=None, repr=False
     )  # PostgreSQL tables into the catalog (issue 16)
+    build_ticks: Callable[[], TickIngestService] | None = field(
+        default=None, repr=False
+    )  # trade/quote ticks and book deltas into the catalog (issue 16)
 
     @cached_property
     def _registry_and_database(self) -> tuple[StrategyRegistry, DatabaseService]:
@@ -91,6 +95,13 @@ class Platform:
         if self.build_migrations is None:
             raise InvalidInputError("this desk was built without table migrations")
         return self.build_migrations()
+
+    @cached_property
+    def ticks(self) -> TickIngestService:
+        """Tick and order-book ingest: ``data ingest trades / quotes / deltas``."""
+        if self.build_ticks is None:
+            raise InvalidInputError("this desk was built without tick ingest")
+        return self.build_ticks()
 
     @property
     def compatibility(self) -> CompatibilityChecker:

@@ -1,0 +1,64 @@
+"""Tick files and the tick part of the catalog, as the tick ingest needs them."""
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+from quantdesk.domain.instruments import InstrumentSpec
+from quantdesk.domain.market_data import CatalogFile, LineageRecord
+from quantdesk.domain.ticks import TickIngestOptions, TickKind
+from quantdesk.services.tick_columns import RawTicks, TickColumns
+
+
+class TickSource(Protocol):
+    """Reads tick files (CSV, Parquet) into columns without judging them."""
+
+    def read_ticks(
+        self, path: Path, kind: TickKind, options: TickIngestOptions
+    ) -> Iterator[RawTicks]:
+        """The file in chunks of at most ``options.chunk_rows`` rows, in file order.
+
+        Only one chunk is held at a time, so memory stays flat whatever the file's size.
+        """
+        ...
+
+
+class TickAppend(Protocol):
+    """One all-or-nothing addition to a tick series, holding the catalog's writer lock."""
+
+    @property
+    def span(self) -> tuple[int, int] | None:
+        """First and last timestamp the series holds (``None``: empty), as at the start."""
+        ...
+
+    @property
+    def last_sequence(self) -> int | None:
+        """The sequence number of the series' last stored delta (deltas only)."""
+        ...
+
+    def held(self, start_ns: int, end_ns: int) -> TickColumns:
+        """What the series holds with ``start_ns <= ts <= end_ns``, in stored order."""
+        ...
+
+    def stage(self, ticks: TickColumns) -> None:
+        """Stage ticks later than everything staged or stored so far (not visible yet)."""
+        ...
+
+    def commit(self, lineage: Callable[[list[CatalogFile]], LineageRecord]) -> list[CatalogFile]:
+        """Make every staged file visible with its lineage record, or nothing at all."""
+        ...
+
+
+class TickCatalog(Protocol):
+    """Trade ticks, quote ticks and order-book deltas in the engine's catalog format."""
+
+    def appending(
+        self, kind: TickKind, instrument: InstrumentSpec
+    ) -> AbstractContextManager[TickAppend]:
+        """An addition that is discarded unless committed before the block ends."""
+        ...
+
+    def read_ticks(
+        self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
+    ) -> TickColumns: ...

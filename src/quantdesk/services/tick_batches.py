@@ -1,0 +1,163 @@
+"""Validated ticks against what the catalog holds: present, new, or refused.
+
+Tick series are append-only: a tick is new only if it is later than the series' last
+stored tick. A tick at or before it must already be there (re-ingesting a file, or a file
+overlapping an earlier one), by identity:
+
+- trade: (ts_event, trade_id); the same identity with another price, size or side is a
+  ``conflicts_with_catalog`` rejection: existing data is never overwritten;
+- quote: every field (ts_event, bid, ask, bid_size, ask_size); equal quotes are counted,
+  so a file holding the same quote twice needs it twice in the catalog;
+- delta: (ts_event, sequence, action, side, price, size, order_id), counted likewise; the
+  flags are not part of it, since ingest sets ``F_LAST`` itself.
+
+A tick inside the stored range that is not there is refused as ``conflicts_with_catalog``:
+inserting into a stored book stream would change every later book state, and merging late
+trades or quotes into stored files is not supported yet (see docs/ticks.md).
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from quantdesk.domain.market_data import Rejection, RejectReason
+from quantdesk.domain.ticks import F_LAST, TickKind
+from quantdesk.domain.time import ns_to_iso
+from quantdesk.services.columns import BoolArray, Int64Array
+from quantdesk.services.ports.ticks import TickAppend
+from quantdesk.services.tick_columns import TickColumns, value_fields
+
+
+@dataclass(frozen=True, eq=False)
+class Judged:
+    """Which rows of a batch are new, how many were present, and the refused ones."""
+
+    new: BoolArray
+    present: int
+    rejections: list[Rejection]
+
+
+def judge_against_catalog(
+    ticks: TickColumns, rows: Int64Array, append: TickAppend, last_sequence: int | None
+) -> Judged:
+    n = len(ticks)
+    span = append.span
+    new: BoolArray = np.ones(n, dtype=np.bool_) if span is None else ticks.ts_ns > span[1]
+    rejections: list[Rejection] = []
+    present = 0
+    if span is not None and not bool(new.all()):
+        inside = np.flatnonzero(~new)
+        held = append.held(int(ticks.ts_ns[inside[0]]), int(ticks.ts_ns[inside[-1]]))
+        found, differs = _match(ticks, inside, held)
+        present = int(np.count_nonzero(found))
+        for index, other in zip(inside[~found].tolist(), differs, strict=True):
+            rejections.append(_refusal(ticks, rows, index, span[1], other))
+    if ticks.kind is TickKind.DELTA and last_sequence is not None:
+        below = new & (ticks.field("sequence") < np.uint64(last_sequence))
+        for index in np.flatnonzero(below).tolist():
+            rejections.append(
+                Rejection(
+                    row=int(rows[index]),
+                    field="sequence",
+                    value=str(int(ticks.field("sequence")[index])),
+                    reason=RejectReason.SEQUENCE_DECREASING,
+                    detail=f"below the last sequence number the catalog holds ({last_sequence})",
+                )
+            )
+        new &= ~below
+    return Judged(new=new, present=present, rejections=rejections)
+
+
+def _identity(ticks: TickColumns, index: int) -> tuple[object, ...]:
+    kind = ticks.kind
+    ts = int(ticks.ts_ns[index])
+    if kind is TickKind.TRADE:
+        return (ts, str(ticks.field("trade_id")[index]))
+    names = value_fields(kind)
+    if kind is TickKind.DELTA:
+        names = ("sequence", "action", "side", "price", "size", "order_id")
+    return (ts, *(ticks.field(name)[index].item() for name in names))
+
+
+def _trade_values(ticks: TickColumns, index: int) -> tuple[float, float, int]:
+    return (
+        float(ticks.field("price")[index]),
+        float(ticks.field("size")[index]),
+        int(ticks.field("aggressor_side")[index]),
+    )
+
+
+def _match(
+    ticks: TickColumns, inside: Int64Array, held: TickColumns
+) -> tuple[BoolArray, list[str | None]]:
+    """Which rows the catalog holds, and for the others what it holds instead (trades)."""
+    found = np.zeros(len(inside), dtype=np.bool_)
+    differs: list[str | None] = []
+    if ticks.kind is TickKind.TRADE:
+        stored = {_identity(held, i): _trade_values(held, i) for i in range(len(held))}
+        for k, index in enumerate(inside.tolist()):
+            value = stored.get(_identity(ticks, index))
+            if value is not None and value == _trade_values(ticks, index):
+                found[k] = True
+            elif value is not None:
+                price, size, side = value
+                differs.append(f"price {price!r}, size {size!r}, aggressor side {side}")
+            else:
+                differs.append(None)
+        return found, differs
+    counts = Counter(_identity(held, i) for i in range(len(held)))
+    for k, index in enumerate(inside.tolist()):
+        key = _identity(ticks, index)
+        if counts[key] > 0:
+            counts[key] -= 1
+            found[k] = True
+        else:
+            differs.append(None)
+    return found, differs
+
+
+def _refusal(
+    ticks: TickColumns, rows: Int64Array, index: int, last_ts: int, other: str | None
+) -> Rejection:
+    if other is not None:
+        detail = f"the catalog holds this trade id at this time with {other}"
+    else:
+        detail = (
+            f"the catalog holds {ticks.kind.noun} up to {ns_to_iso(last_ts)} and not this one; "
+            "ticks are only appended after the last stored tick"
+        )
+    return Rejection(
+        row=int(rows[index]),
+        field="trade_id" if other is not None else "timestamp",
+        value=str(ticks.field("trade_id")[index])
+        if other is not None
+        else ns_to_iso(int(ticks.ts_ns[index])),
+        reason=RejectReason.CONFLICTS_WITH_CATALOG,
+        detail=detail,
+    )
+
+
+def mark_event_ends(ticks: TickColumns) -> TickColumns:
+    """``flags = F_LAST`` exactly on the last delta of each timestamp, cleared elsewhere.
+
+    The engine closes a batch of deltas only on ``flags == F_LAST`` (other bits set, the
+    batch runs on), so the closing delta keeps no other flag; the rest keep theirs.
+    """
+    if ticks.kind is not TickKind.DELTA or not len(ticks):
+        return ticks
+    ends = np.append(ticks.ts_ns[1:] != ticks.ts_ns[:-1], True)
+    flags = ticks.field("flags") & np.uint8(0xFF ^ F_LAST)
+    return ticks.with_field("flags", np.where(ends, np.uint8(F_LAST), flags).astype(np.uint8))
+
+
+def split_last_event(
+    ticks: TickColumns, rows: Int64Array
+) -> tuple[TickColumns, Int64Array, TickColumns, Int64Array]:
+    """The ticks before the last timestamp, and those at it (held for the next chunk, so a
+    chunk never splits an event and staged files never share a timestamp)."""
+    if not len(ticks):
+        return ticks, rows, ticks, rows
+    cut = int(np.searchsorted(ticks.ts_ns, ticks.ts_ns[-1], side="left"))
+    head, tail = np.arange(cut), np.arange(cut, len(ticks))
+    return ticks.take(head), rows[head], ticks.take(tail), rows[tail]
