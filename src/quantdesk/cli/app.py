@@ -29,6 +29,7 @@ from quantdesk.cli.risk import add_risk_commands
 from quantdesk.cli.serve import Serve, add_serve_command
 from quantdesk.cli.signals import add_signal_commands
 from quantdesk.cli.strategies import add_strategy_commands
+from quantdesk.cli.ticks import add_tick_commands
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.cli.users import add_user_commands
 from quantdesk.cli.validation import add_validation_commands
@@ -295,6 +296,7 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
                 summaries = ctx.obj.platform.synthetic.synthesize(config, progress)
             out.print(render.ingest_table(summaries))
 
+    add_tick_commands(ingest, out, err)
     add_migration_commands(data, out, err)
     add_backtest_commands(app, out, err)
     add_risk_commands(app, out, err)

@@ -31,7 +31,7 @@ FIELD_DTYPES: Mapping[str, npt.DTypeLike] = {
     "trade_id": np.object_,  # text of any length: the rules judge it, no truncation
     "order_id": np.uint64,
     "sequence": np.uint64,
-    "flags": np.uint8,
+    "flags": np.uint64,  # read as any whole number, then checked to fit the engine's byte
 }
 
 
