@@ -16,7 +16,6 @@ inserting into a stored book stream would change every later book state, and mer
 trades or quotes into stored files is not supported yet (see docs/ticks.md).
 """
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,8 @@ from quantdesk.domain.ticks import F_LAST, TickKind
 from quantdesk.domain.time import ns_to_iso
 from quantdesk.services.columns import BoolArray, Int64Array
 from quantdesk.services.ports.ticks import TickAppend
-from quantdesk.services.tick_columns import TickColumns, value_fields
+from quantdesk.services.tick_columns import TickColumns
+from quantdesk.services.tick_keys import Keys, row_keys, with_occurrence
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,51 +69,39 @@ def judge_against_catalog(
     return Judged(new=new, present=present, rejections=rejections)
 
 
-def _identity(ticks: TickColumns, index: int) -> tuple[object, ...]:
-    kind = ticks.kind
-    ts = int(ticks.ts_ns[index])
-    if kind is TickKind.TRADE:
-        return (ts, str(ticks.field("trade_id")[index]))
-    names = value_fields(kind)
-    if kind is TickKind.DELTA:
-        names = ("sequence", "action", "side", "price", "size", "order_id")
-    return (ts, *(ticks.field(name)[index].item() for name in names))
+_IDENTITY = {
+    TickKind.TRADE: ("trade_id",),
+    TickKind.QUOTE: ("bid", "ask", "bid_size", "ask_size"),
+    TickKind.DELTA: ("sequence", "action", "side", "price", "size", "order_id"),
+}
+_TRADE_VALUES = ("price", "size", "aggressor_side")
 
 
-def _trade_values(ticks: TickColumns, index: int) -> tuple[float, float, int]:
-    return (
-        float(ticks.field("price")[index]),
-        float(ticks.field("size")[index]),
-        int(ticks.field("aggressor_side")[index]),
-    )
+def _keys(ticks: TickColumns, names: tuple[str, ...]) -> Keys:
+    return row_keys(ticks.ts_ns, *(ticks.field(name) for name in names))
 
 
 def _match(
     ticks: TickColumns, inside: Int64Array, held: TickColumns
 ) -> tuple[BoolArray, list[str | None]]:
     """Which rows the catalog holds, and for the others what it holds instead (trades)."""
-    found = np.zeros(len(inside), dtype=np.bool_)
-    differs: list[str | None] = []
-    if ticks.kind is TickKind.TRADE:
-        stored = {_identity(held, i): _trade_values(held, i) for i in range(len(held))}
-        for k, index in enumerate(inside.tolist()):
-            value = stored.get(_identity(ticks, index))
-            if value is not None and value == _trade_values(ticks, index):
-                found[k] = True
-            elif value is not None:
-                price, size, side = value
-                differs.append(f"price {price!r}, size {size!r}, aggressor side {side}")
-            else:
-                differs.append(None)
-        return found, differs
-    counts = Counter(_identity(held, i) for i in range(len(held)))
-    for k, index in enumerate(inside.tolist()):
-        key = _identity(ticks, index)
-        if counts[key] > 0:
-            counts[key] -= 1
-            found[k] = True
-        else:
-            differs.append(None)
+    rows = ticks.take(inside)
+    names = _IDENTITY[ticks.kind]
+    if ticks.kind is not TickKind.TRADE:
+        found = np.isin(with_occurrence(_keys(rows, names)), with_occurrence(_keys(held, names)))
+        return found, [None] * int(np.count_nonzero(~found))
+    full = (*names, *_TRADE_VALUES)
+    found = np.isin(_keys(rows, full), _keys(held, full))
+    missing = np.flatnonzero(~found)
+    differs: list[str | None] = [None] * len(missing)
+    if missing.size:
+        stored = _keys(held, names)
+        where = {key: i for i, key in enumerate(stored.tolist())}
+        for k, key in enumerate(_keys(rows.take(missing), names).tolist()):
+            index = where.get(key)
+            if index is not None:
+                price, size, side = (held.field(n)[index].item() for n in _TRADE_VALUES)
+                differs[k] = f"price {price!r}, size {size!r}, aggressor side {side}"
     return found, differs
 
 

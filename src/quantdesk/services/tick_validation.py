@@ -33,6 +33,7 @@ from quantdesk.services.bar_validation import off_increment
 from quantdesk.services.book_check import CrossedBookCheck, crossed_quotes
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array, TimestampStatus
 from quantdesk.services.tick_columns import AnyArray, RawTicks, TickColumns, value_fields
+from quantdesk.services.tick_keys import row_keys
 from quantdesk.services.tick_rules import PRICES, SIZES, Verdicts, describe
 
 
@@ -125,12 +126,14 @@ def _codes(kind: TickKind, values: dict[str, AnyArray], verdicts: Verdicts) -> N
 
 def _bad_trade_ids(ids: AnyArray) -> BoolArray:
     """Not 1..36 printable ASCII characters, or only spaces: the engine refuses (or aborts)."""
-    bad = [
-        not (0 < len(text) <= TRADE_ID_MAX_CHARS and text.isascii() and text.isprintable())
-        or text.isspace()
-        for text in ids.tolist()
-    ]
-    return np.asarray(bad, dtype=np.bool_)
+    texts = ids.tolist()
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    bad: BoolArray = (lengths == 0) | (lengths > TRADE_ID_MAX_CHARS)
+    joined = "".join(texts)
+    if joined.isascii() and joined.isprintable() and " " not in joined:
+        return bad  # the usual chunk: one pass over all the ids at once
+    judged = [not (t.isascii() and t.isprintable()) or t.isspace() for t in texts]
+    return bad | np.asarray(judged, dtype=np.bool_)
 
 
 def _numbers(
@@ -215,19 +218,16 @@ def _order(
 def _duplicate_trades(
     ts: Int64Array, ids: AnyArray, verdicts: Verdicts, cursor: TickCursor
 ) -> None:
-    """A trade seen before (same time and trade id, here or at the end of the last chunk).
-
-    Rows still alive are in time order, so only the ids of the current timestamp matter.
-    """
-    current = cursor.last_ts
-    seen: set[str] = set(cursor.trade_ids_at_last_ts)
+    """A trade seen before (same time and trade id, here or at the end of the last chunk)."""
+    alive = np.flatnonzero(verdicts.alive)
+    if not alive.size:
+        return
+    seen = sorted(cursor.trade_ids_at_last_ts) if cursor.last_ts is not None else []
+    stamps = np.concatenate([np.full(len(seen), cursor.last_ts or 0, dtype=np.int64), ts[alive]])
+    keys = row_keys(stamps, np.concatenate([np.array(seen, dtype=object), ids[alive]]))
+    _, first = np.unique(keys, return_index=True)
+    repeated = np.ones(len(keys), dtype=np.bool_)
+    repeated[first] = False
     duplicate = np.zeros(len(ts), dtype=np.bool_)
-    for index in np.flatnonzero(verdicts.alive).tolist():
-        stamp, trade_id = int(ts[index]), str(ids[index])
-        if stamp != current:
-            current, seen = stamp, set()
-        if trade_id in seen:
-            duplicate[index] = True
-        else:
-            seen.add(trade_id)
+    duplicate[alive] = repeated[len(seen) :]
     verdicts.reject(duplicate, RejectReason.DUPLICATE_TRADE, "trade_id")
