@@ -36,9 +36,9 @@ def build_migrations(
 
 def build_ticks(settings: QuantdeskSettings, catalog: MarketDataCatalog) -> TickIngestService:
     """Trade ticks, quote ticks and book deltas into the catalog directory the bars use."""
-    from quantdesk.adapters.nautilus.tick_catalog import NautilusTickCatalog
+    from quantdesk.adapters.nautilus.tick_store import NautilusTickStore
     from quantdesk.adapters.sources.tick_files import TickFileSource
 
     return TickIngestService(
-        catalog, NautilusTickCatalog(catalog.root), TickFileSource(), settings.ingest_dir
+        catalog, NautilusTickStore(catalog.root), TickFileSource(), settings.ingest_dir
     )

@@ -19,7 +19,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
-from quantdesk.adapters.nautilus.tick_catalog import NautilusTickCatalog
+from quantdesk.adapters.nautilus.tick_store import NautilusTickStore
 from quantdesk.adapters.sources.tick_files import TickFileSource
 from quantdesk.domain.errors import NothingValidError, SourceReadError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
@@ -142,7 +142,7 @@ def test_a_failure_midway_leaves_the_catalog_as_it_was(
     before = snapshot(root)
     service = TickIngestService(
         ParquetCatalog(root),
-        NautilusTickCatalog(root),
+        NautilusTickStore(root),
         FailingSource(),
         tmp_path / "ingest",
     )

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
-from quantdesk.adapters.nautilus.tick_catalog import NautilusTickCatalog
+from quantdesk.adapters.nautilus.tick_store import NautilusTickStore
 from quantdesk.adapters.sources.tick_files import TickFileSource
 from quantdesk.domain.errors import NothingValidError
 from quantdesk.domain.market_data import RejectReason
@@ -242,7 +242,7 @@ def test_every_valid_tick_lands_and_every_invalid_one_is_rejected(
         bars = ParquetCatalog(home / "catalog")
         bars.put_instrument(crypto())
         service = TickIngestService(
-            bars, NautilusTickCatalog(home / "catalog"), TickFileSource(), home / "ingest"
+            bars, NautilusTickStore(home / "catalog"), TickFileSource(), home / "ingest"
         )
         path = _write(home / "ticks.csv", file)
         options = TickIngestOptions(chunk_rows=chunk_rows)

@@ -18,13 +18,15 @@ from typing import IO
 import numpy as np
 
 import quantdesk
-from quantdesk.domain.errors import NotFoundError, NothingValidError, SourceReadError
-from quantdesk.domain.instruments import InstrumentSpec, require_instrument_id
+from quantdesk.domain.errors import NothingValidError, SourceReadError
+from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogFile, LineageRecord, Rejection
 from quantdesk.domain.ticks import TickIngestOptions, TickIngestSummary, TickKind, TickWarning
-from quantdesk.services.ingest import REJECT_COLUMNS, file_sha256, new_ingest_id
+from quantdesk.services.ingest import file_sha256, new_ingest_id
+from quantdesk.services.ingest_tally import IngestTally
+from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.ports import MarketDataCatalog, ProgressReporter, SilentProgress
-from quantdesk.services.ports.ticks import TickAppend, TickCatalog, TickSource
+from quantdesk.services.ports.tick_store import TickAppend, TickSource, TickStore
 from quantdesk.services.tick_batches import (
     judge_against_catalog,
     mark_event_ends,
@@ -65,13 +67,12 @@ class _Tally:
     """Counts and logs of one ingest as its chunks go by."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.rejects = _Log(run_dir / "rejects.csv", REJECT_COLUMNS)
+        self.run_dir = run_dir
+        self.rejects = IngestTally(run_dir)  # the rejects file, as bar ingest writes it
         self.warnings = _Log(run_dir / "warnings.csv", WARNING_COLUMNS)
         self.read = self.written = self.present = self.valid = self.chunks = 0
-        self.by_reason: Counter[str] = Counter()
         self.by_warning: Counter[str] = Counter()
         self.first_warnings: list[TickWarning] = []
-        self.first_rejection: Rejection | None = None
         self.first_ts: int | None = None
         self.last_ts: int | None = None
         self._pending: list[Rejection] = []
@@ -81,10 +82,7 @@ class _Tally:
         pending = sorted([*self._pending, *rejections], key=lambda r: r.row)
         cut = len(pending) if before_row is None else sum(r.row < before_row for r in pending)
         ready, self._pending = pending[:cut], pending[cut:]
-        if ready and self.first_rejection is None:
-            self.first_rejection = ready[0]
-        self.by_reason.update(r.reason.value for r in ready)
-        self.rejects.write([(r.row, r.field, r.value, r.reason.value, r.detail) for r in ready])
+        self.rejects.reject(ready)
 
     def warn(self, warnings: list[TickWarning]) -> None:
         self.by_warning.update(w.kind.value for w in warnings)
@@ -100,7 +98,11 @@ class _Tally:
 
     @property
     def rejected(self) -> int:
-        return sum(self.by_reason.values())
+        return self.rejects.rows_rejected
+
+    @property
+    def by_reason(self) -> Counter[str]:
+        return self.rejects.by_reason
 
 
 class TickIngestService:
@@ -109,7 +111,7 @@ class TickIngestService:
     def __init__(
         self,
         catalog: MarketDataCatalog,
-        ticks: TickCatalog,
+        ticks: TickStore,
         source: TickSource,
         ingest_dir: Path,
     ) -> None:
@@ -128,7 +130,7 @@ class TickIngestService:
         options = options or TickIngestOptions()
         progress = progress or SilentProgress()
         path = Path(path)
-        instrument = self._instrument(instrument_id)
+        instrument = InstrumentService(self._catalog).get(instrument_id)
         if not path.is_file():
             what = "is not a regular file" if path.exists() else "no such file"
             raise SourceReadError(
@@ -140,10 +142,13 @@ class TickIngestService:
             sha = file_sha256(path)
         tally = _Tally(self._ingest_dir / ingest_id)
         source = str(path.resolve())
-        try:
-            files = self._stream(path, kind, instrument, options, tally, progress, started, sha)
-        finally:
-            rejects_path, warnings_path = tally.rejects.close(), tally.warnings.close()
+        with tally.rejects:  # a failure leaves no half-written rejects file
+            try:
+                files = self._stream(path, kind, instrument, options, tally, progress, started, sha)
+            finally:
+                warnings_path = tally.warnings.close()
+            finished = tally.rejects.finish()
+        rejects_path = None if finished is None else str(finished)
         if tally.valid == 0:
             raise NothingValidError(
                 _nothing_valid(source, tally),
@@ -237,7 +242,7 @@ class TickIngestService:
     ) -> LineageRecord:
         assert tally.first_ts is not None
         return LineageRecord(
-            ingest_id=tally.rejects.path.parent.name,
+            ingest_id=tally.run_dir.name,
             source=str(path.resolve()),
             source_sha256=sha,
             instrument_id=instrument.instrument_id,
@@ -256,16 +261,6 @@ class TickIngestService:
             started_at_ns=started,
             finished_at_ns=time.time_ns(),
         )
-
-    def _instrument(self, instrument_id: str) -> InstrumentSpec:
-        instrument = self._catalog.instrument(require_instrument_id(instrument_id))
-        if instrument is None:
-            known = ", ".join(i.instrument_id for i in self._catalog.instruments()) or "none"
-            raise NotFoundError(
-                f"unknown instrument {instrument_id!r} (catalog holds: {known})",
-                hint="define it first: quantdesk instruments add",
-            )
-        return instrument
 
 
 def _stage(
@@ -299,7 +294,7 @@ def _nothing_valid(source: str, tally: _Tally) -> str:
     if tally.read == 0:
         return f"{source}: no data rows"
     top = ", ".join(f"{reason} x{count}" for reason, count in tally.by_reason.most_common(3))
-    first = tally.first_rejection
+    first = tally.rejects.first_rejection
     where = (
         f"; first at line {first.row}: {first.field}={first.value!r}: {first.detail}"
         if first is not None

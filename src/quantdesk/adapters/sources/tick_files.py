@@ -1,25 +1,24 @@
 """CSV and Parquet tick files into columns, a bounded chunk at a time.
 
-CSV goes through pyarrow's streaming reader (every column as text, a bounded block size)
-when each line is one record, which a first pass over the bytes checks (no quote character,
-no blank line); otherwise the standard ``csv`` module reads it record by record, still in
-chunks, so the row numbers stay the file's own lines either way. Parquet is read by row
-batches. A line with the wrong number of fields becomes a ``malformed_row`` rejection.
+CSV goes through the bar reader's streaming machinery (``bar_csv``): a survey pass over the
+timestamp column (record count, line numbering, what ``auto`` timestamps are in the whole
+file), then pieces of ``chunk_rows`` records with every cell as text and each record
+numbered by the line where it starts; a line with the wrong number of fields becomes a
+``malformed_row`` rejection. Parquet is read by row batches, its timestamps surveyed first
+the same way, so the epoch unit ``auto`` picks never changes between chunks.
 """
 
 import csv
-import gzip
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, cast
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from quantdesk.adapters.sources.bar_cells import parse_timestamps
+from quantdesk.adapters.sources import bar_csv
+from quantdesk.adapters.sources.bar_cells import TimestampSurvey, parse_timestamps
 from quantdesk.adapters.sources.tick_cells import (
     CODE_FIELDS,
     WHOLE_FIELDS,
@@ -29,14 +28,13 @@ from quantdesk.adapters.sources.tick_cells import (
     to_whole,
 )
 from quantdesk.domain.errors import SourceReadError
-from quantdesk.domain.market_data import BarIngestOptions, Rejection, RejectReason
+from quantdesk.domain.market_data import BarIngestOptions, Rejection
 from quantdesk.domain.ticks import OPTIONAL_FIELDS, TICK_FIELDS, TickIngestOptions, TickKind
 from quantdesk.services.columns import BoolArray
 from quantdesk.services.tick_columns import FIELD_DTYPES, AnyArray, RawTicks
 
 _FILE_ERRORS = (pa.ArrowException, csv.Error, UnicodeDecodeError, EOFError, zlib.error, OSError)
 _READ_HINT = "ticks come as CSV (UTF-8, a header row) or Parquet with scalar columns"
-_BLOCK_BYTES = 1 << 22
 
 
 class TickFileSource:
@@ -57,20 +55,37 @@ Chunk = tuple[dict[str, pa.ChunkedArray], np.ndarray, list[Rejection]]
 
 
 def _read(path: Path, kind: TickKind, options: TickIngestOptions) -> Iterator[RawTicks]:
-    if _is_parquet(path):
-        parquet = pq.ParquetFile(path)
-        names = parquet.schema_arrow.names
-        wanted = _columns(path, kind, options, names)
-        chunks: Iterator[Chunk] = _parquet_chunks(parquet, wanted, options.chunk_rows)
-    else:
-        names = _header(path)
-        wanted = _columns(path, kind, options, names)
-        chunks = _csv_chunks(path, names, options.chunk_rows)
     stamps = BarIngestOptions(
         timestamp_format=options.timestamp_format, assume_utc=options.assume_utc
     )
+    chunks: Iterator[Chunk]
+    if _is_parquet(path):
+        parquet = pq.ParquetFile(path)
+        wanted = _columns(path, kind, options, parquet.schema_arrow.names)
+        stamps = _survey_parquet(parquet, wanted["timestamp"], stamps)
+        chunks = _parquet_chunks(parquet, wanted, options.chunk_rows)
+    else:
+        names = bar_csv.header(path)
+        wanted = _columns(path, kind, options, names)
+        layout = bar_csv.survey(path, names, wanted["timestamp"], stamps)
+        stamps = layout.options
+        chunks = (
+            ({name: piece.table.column(name) for name in piece.table.column_names},
+             piece.rows, piece.malformed)
+            for piece in bar_csv.pieces(path, layout, list(wanted.values()), options.chunk_rows)
+        )  # fmt: skip
     for cells, rows, malformed in chunks:
         yield _convert(kind, options, wanted, cells, rows, malformed, stamps)
+
+
+def _survey_parquet(
+    parquet: pq.ParquetFile, column: str, options: BarIngestOptions
+) -> BarIngestOptions:
+    survey = TimestampSurvey(options)
+    if survey.needed:
+        for batch in parquet.iter_batches(columns=[column], use_threads=False):
+            survey.add(pa.chunked_array([batch.column(0)]))
+    return survey.resolve(options)
 
 
 def _is_parquet(path: Path) -> bool:
@@ -130,6 +145,8 @@ def _convert(
 ) -> RawTicks:
     n = len(rows)
     own = {field: cells[name] for field, name in wanted.items()}
+    if pa.types.is_string(own["timestamp"].type):  # "", "NA", "null"... as null, as for bars
+        own["timestamp"] = bar_csv.timestamp_text(own["timestamp"])
     ts_ns, status = parse_timestamps(own["timestamp"], stamps)
     values: dict[str, AnyArray] = {}
     unparsed: dict[str, BoolArray] = {}
@@ -176,133 +193,3 @@ def _parquet_chunks(parquet: pq.ParquetFile, wanted: dict[str, str], size: int) 
         cells = {name: pa.chunked_array([batch.column(name)]) for name in batch.schema.names}
         yield cells, np.arange(first, first + batch.num_rows, dtype=np.int64), []
         first += batch.num_rows
-
-
-def _open_binary(path: Path) -> IO[bytes]:
-    if path.suffix == ".gz":
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
-
-
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", newline="")
-    return path.open(newline="")
-
-
-def _header(path: Path) -> list[str]:
-    with _open_text(path) as handle:
-        first = next(csv.reader(handle), None)
-    if not first:
-        raise SourceReadError(f"{path}: empty file", hint="a header row is expected on line 1")
-    return [name.strip() for name in first]
-
-
-def _one_record_per_line(path: Path) -> bool:
-    """No quote character and no blank line: then line k + 1 holds record k."""
-    previous = b"\n"
-    with _open_binary(path) as handle:
-        for block in iter(lambda: handle.read(_BLOCK_BYTES), b""):
-            if b'"' in block or b"\n\n" in previous + block or b"\n\r\n" in previous + block:
-                return False
-            previous = block[-2:]
-    return True
-
-
-def _csv_chunks(path: Path, names: list[str], size: int) -> Iterator[Chunk]:
-    if _one_record_per_line(path):
-        yield from _arrow_chunks(path, names, size)
-    else:
-        yield from _record_chunks(path, names, size)
-
-
-def _arrow_chunks(path: Path, names: list[str], size: int) -> Iterator[Chunk]:
-    """pyarrow's streaming parse; malformed lines are reported by number and skipped."""
-    malformed: list[Rejection] = []
-    width = len(names)
-
-    def invalid(row: pacsv.InvalidRow) -> str:
-        malformed.append(_malformed(int(row.number or 0), row.text, width, row.actual_columns))
-        return "skip"
-
-    reader = pacsv.open_csv(
-        pa.input_stream(str(path), compression="detect"),
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
-        ),
-    )
-    line = 2  # the first line not yet given to a record
-    held: pa.Table | None = None
-
-    def numbered(table: pa.Table, final: bool = False) -> Chunk:
-        nonlocal line
-        skipped = np.array(sorted(r.row for r in malformed if r.row >= line), dtype=np.int64)
-        lines = np.arange(line, line + table.num_rows, dtype=np.int64)
-        while skipped.size:  # the k-th record is on the k-th line that is not malformed
-            moved = line + np.arange(table.num_rows) + np.searchsorted(skipped, lines, "right")
-            if np.array_equal(moved, lines):
-                break
-            lines = moved
-        line = int(lines[-1]) + 1 if table.num_rows else line
-        bad = [r for r in malformed if final or r.row < line]
-        malformed[:] = [r for r in malformed if not final and r.row >= line]
-        return {name: table.column(name) for name in table.column_names}, lines, bad
-
-    for batch in reader:
-        table = pa.Table.from_batches([batch], schema=reader.schema)
-        held = table if held is None else pa.concat_tables([held, table])
-        while held.num_rows >= size:
-            yield numbered(held.slice(0, size).combine_chunks())
-            held = held.slice(size)
-    rest = held if held is not None else reader.schema.empty_table()
-    if rest.num_rows or malformed:
-        yield numbered(rest.combine_chunks(), final=True)
-
-
-def _record_chunks(path: Path, names: list[str], size: int) -> Iterator[Chunk]:
-    """Record by record with the csv module, for quoted fields and blank lines."""
-    width = len(names)
-    with _open_text(path) as handle:
-        reader = csv.reader(handle)
-        next(reader, None)
-        end = reader.line_num
-        records: list[list[str]] = []
-        starts: list[int] = []
-        malformed: list[Rejection] = []
-        for record in reader:
-            start, end = end + 1, reader.line_num
-            if not record:
-                continue
-            if len(record) != width:
-                malformed.append(_malformed(start, ",".join(record), width, len(record)))
-                continue
-            records.append(record)
-            starts.append(start)
-            if len(records) == size:
-                yield _record_chunk(names, records, starts, malformed)
-                records, starts, malformed = [], [], []
-        if records or malformed:
-            yield _record_chunk(names, records, starts, malformed)
-
-
-def _record_chunk(
-    names: list[str], records: list[list[str]], starts: list[int], malformed: list[Rejection]
-) -> Chunk:
-    columns = list(zip(*records, strict=True)) if records else [() for _ in names]
-    cells = {
-        name: pa.chunked_array([pa.array(list(col), type=pa.string())])
-        for name, col in zip(names, columns, strict=True)
-    }
-    return cells, np.asarray(starts, dtype=np.int64), malformed
-
-
-def _malformed(line: int, text: str, width: int, found: int) -> Rejection:
-    return Rejection(
-        row=line,
-        field="*",
-        value=text,
-        reason=RejectReason.MALFORMED_ROW,
-        detail=f"expected {width} fields, found {found}",
-    )

@@ -50,7 +50,7 @@ class TickAppend(Protocol):
         ...
 
 
-class TickCatalog(Protocol):
+class TickStore(Protocol):
     """Trade ticks, quote ticks and order-book deltas in the engine's catalog format."""
 
     def appending(

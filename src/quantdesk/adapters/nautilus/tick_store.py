@@ -1,11 +1,13 @@
 """Trade ticks, quote ticks and order-book deltas in the engine's Parquet catalog.
 
 Columns become the engine's own objects through its Rust wranglers (one Arrow batch in,
-PyO3 objects out, about 1 us a row), and the engine's own serializer turns those into the
-Arrow table its ``write_data`` would write, in the folder and under the file name it would
-use, with its row-group size. ``write_data`` itself is skipped: it sorts and groups the
-objects in Python, 10 s of a 16 s ingest of 1M trades. The files are what the engine reads
-(``ParquetDataCatalog.trade_ticks``, ``quote_ticks``, ``order_book_deltas``).
+PyO3 objects out, about 1 us a row: the engine checks every tick as it builds it), and the
+engine's own serializer turns those into the Arrow table its ``write_data`` would write, in
+the folder and under the file name it would use. ``write_data`` itself is skipped: it sorts
+and groups the objects in Python, 10 s of a 16 s ingest of 1M trades. Files are written with
+the catalog's compression (``engine_arrow.CATALOG_PARQUET_OPTIONS``, as bars are) and are
+what the engine reads (``ParquetDataCatalog.trade_ticks``, ``quote_ticks``,
+``order_book_deltas``).
 
 Additions are append-only and all-or-nothing: files are staged in a journal transaction
 (see ``catalog_transaction``) and appear together with their lineage record on commit.
@@ -13,7 +15,6 @@ Reading back decodes the stored columns directly, for de-duplication against the
 """
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,9 @@ from nautilus_trader.persistence.catalog.parquet import (
 from nautilus_trader.persistence.funcs import class_to_filename, urisafe_identifier
 from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
+from quantdesk.adapters.nautilus.bar_parquet import describe_file, fixed_to_float, ts_range
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
-from quantdesk.adapters.nautilus.fixed_point import decode, encode
+from quantdesk.adapters.nautilus.engine_arrow import fixed_point, write_catalog_file
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogFile, LineageRecord
@@ -46,7 +48,6 @@ _CLASSES: dict[TickKind, Any] = {
     TickKind.QUOTE: nautilus_pyo3.QuoteTick,
     TickKind.DELTA: nautilus_pyo3.OrderBookDelta,
 }
-_ROWS_PER_GROUP = 5_000  # ParquetDataCatalog's max_rows_per_group default, as write_data uses
 _STORED = {  # our field -> the engine's column
     TickKind.TRADE: {"price": "price", "size": "size"},
     TickKind.QUOTE: {
@@ -71,8 +72,8 @@ _CODES = {  # our integer field -> the engine's column type
 _SIZES = frozenset({"size", "bid_size", "ask_size"})
 
 
-class NautilusTickCatalog:
-    """quantdesk's ``TickCatalog`` on the engine's catalog directory (shared with bars)."""
+class NautilusTickStore:
+    """quantdesk's ``TickStore`` on the engine's catalog directory (shared with bars)."""
 
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -163,16 +164,15 @@ class TickAppend:
         batch = ArrowSerializer.serialize_batch(objects, data_cls=_CLASSES[self._kind])
         del objects
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-        self._folder.mkdir(parents=True, exist_ok=True)
         name = engine_file_name(first, int(ticks.ts_ns[-1]))
-        pq.write_table(table, self._folder / name, row_group_size=_ROWS_PER_GROUP)
+        write_catalog_file(table, self._folder / name)
         self._last_staged = int(ticks.ts_ns[-1])
         self._staged_rows += len(ticks)
 
     def commit(self, lineage: Callable[[list[CatalogFile]], LineageRecord]) -> list[CatalogFile]:
         staged = self._txn.staged
         added = [
-            _describe(path, str(path.relative_to(staged)))
+            describe_file(path, path.relative_to(staged))
             for path in sorted(staged.rglob("*.parquet"))
         ]
         if sum(f.rows for f in added) != self._staged_rows:
@@ -197,7 +197,7 @@ def _engine_table(ticks: TickColumns, instrument: InstrumentSpec) -> pa.Table:
         arrays.update(_codes(ticks, ("action", "side")))
     for ours, theirs in _STORED[kind].items():
         precision = instrument.size_precision if ours in _SIZES else instrument.price_precision
-        arrays[theirs] = encode(ticks.field(ours), precision)
+        arrays[theirs] = fixed_point(ticks.field(ours), precision)
     if kind is TickKind.TRADE:
         arrays.update(_codes(ticks, ("aggressor_side",)))
         arrays["trade_id"] = pa.array(ticks.field("trade_id").tolist(), type=pa.string())
@@ -219,7 +219,7 @@ def series_files(folder: Path) -> list[tuple[Path, int, int]]:
     """A series' files with their first and last ``ts_init`` (footers), in time order."""
     files = []
     for path in folder.glob("*.parquet"):
-        first, last, _ = _ts_range(path)
+        first, last, _ = ts_range(path)
         files.append((path, first, last))
     return sorted(files, key=lambda f: (f[1], f[2]))
 
@@ -248,7 +248,7 @@ def _read_file(kind: TickKind, path: Path, start_ns: int, end_ns: int) -> TickCo
     values: dict[str, AnyArray] = {}
     for ours, theirs in _STORED[kind].items():
         precision = size_precision if ours in _SIZES else price_precision
-        values[ours] = decode(table.column(theirs), precision)
+        values[ours] = fixed_to_float(table.column(theirs), precision)
     for name in _CODES[kind]:
         dtype = np.uint64 if name in ("order_id", "sequence") else np.uint8
         raw = np.asarray(table.column(name).to_numpy(), dtype=dtype)
@@ -258,31 +258,3 @@ def _read_file(kind: TickKind, path: Path, start_ns: int, end_ns: int) -> TickCo
             table.column("trade_id").to_numpy(zero_copy_only=False), dtype=object
         )
     return TickColumns(kind, ts, values)
-
-
-def _ts_range(path: Path) -> tuple[int, int, int]:
-    """First and last ``ts_init`` and the row count, from the Parquet footer."""
-    meta = pq.ParquetFile(path).metadata
-    column = meta.schema.names.index("ts_init")
-    first, last = None, None
-    for group in range(meta.num_row_groups):
-        stats = meta.row_group(group).column(column).statistics
-        if stats is None or not stats.has_min_max:
-            values = pq.read_table(path, columns=["ts_init"]).column("ts_init").to_numpy()
-            return int(values.min()), int(values.max()), meta.num_rows
-        first = stats.min if first is None else min(first, stats.min)
-        last = stats.max if last is None else max(last, stats.max)
-    if first is None or last is None:
-        return 0, -1, 0
-    return int(first), int(last), meta.num_rows
-
-
-def _describe(path: Path, relative: str) -> CatalogFile:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    first, last, rows = _ts_range(path)
-    return CatalogFile(
-        path=relative, sha256=digest.hexdigest(), rows=rows, first_ts=first, last_ts=last
-    )
