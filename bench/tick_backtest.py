@@ -31,6 +31,7 @@ import argparse
 import gc
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -169,6 +170,7 @@ def run_raw(home: Path, chunk_size: int, purge_every: int) -> dict[str, Any]:
         "iterations": int(result.iterations),
         "bars_seen": strategy.bars_seen,
         **outcome(engine, strategy, Venue(instrument_id.venue.value), meta["last_price"]),
+        "peak_rss_mb": peak_rss_mb(),
     }
     node.dispose()
     return record
@@ -237,7 +239,13 @@ def run_quantdesk(home: Path, chunk_size: int, purge_minutes: int) -> dict[str, 
         "final_equity": round(result.metrics.end_equity, 2),
         "fills": result.facts.fills,
         "run_id": result.run_id,
+        "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size, MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _child(argv: list[str], timeout: float) -> dict[str, Any]:
@@ -277,13 +285,14 @@ def drive(args: argparse.Namespace) -> int:
         raw, ours = best["raw"], best["quantdesk"]
         print(
             f"{'participant':<11} {'ticks':>10} {'run s':>8} {'ticks/s':>10} {'engine s':>9} "
-            f"{'trades':>7} {'final equity':>14}"
+            f"{'trades':>7} {'final equity':>14} {'peak MiB':>9}"
         )
         for record in (raw, ours):
             print(
                 f"{record['participant']:<11} {record['ticks']:>10,} {record['run_s']:>8.2f} "
                 f"{_rate(record, 'run_s'):>10,.0f} {record['engine_s']:>9.2f} "
-                f"{record['trades']:>7,} {record['final_equity']:>14,.2f}"
+                f"{record['trades']:>7,} {record['final_equity']:>14,.2f} "
+                f"{record['peak_rss_mb']:>9,.0f}"
             )
         ratio = _rate(ours, "run_s") / _rate(raw, "run_s")
         engine_ratio = _rate(ours, "engine_s") / _rate(raw, "engine_s")

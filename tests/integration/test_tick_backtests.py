@@ -12,6 +12,7 @@ from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.backtest import BacktestRequest, BacktestResult
 from quantdesk.domain.compatibility import Check
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.optimisation.study import Objective, Sampler
 from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.services.platform import Platform
 from quantdesk.settings import QuantdeskSettings
@@ -233,3 +234,13 @@ def test_book_deltas_without_event_ends_build_no_bars_and_the_run_fails_saying_s
     with pytest.raises(InvalidInputError, match=r"built no SYN01\.SIM-1-MINUTE-MID") as e:
         desk.backtests.run(BacktestRequest(strategies=["twap-book@1"], engine={"log_level": "OFF"}))
     assert "F_LAST" in str(e.value.hint)
+
+
+def test_validation_and_optimisation_refuse_a_version_on_ticks(desk: Platform) -> None:
+    # they judge a version on the catalog's bars (screens, stress, periods): not its data
+    with pytest.raises(InvalidInputError, match="validation works on versions on bars only"):
+        desk.research.validation.run("tick-trend@1")
+    with pytest.raises(InvalidInputError, match="optimisation works on versions on bars only"):
+        desk.research.optimisation.optimize(
+            "tick-trend@1", trials=2, objective=Objective(), sampler=Sampler.GRID, seed=1
+        )

@@ -10,11 +10,23 @@ from collections.abc import Mapping
 from quantdesk.domain.backtest import DataUsed
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.market_feeds import TICK_DATA_TYPES, TICK_NOUNS
+from quantdesk.domain.market_feeds import TICK_DATA_TYPES, TICK_NOUNS, MarketData
+from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.time import ns_to_text
 from quantdesk.services.ports import TickCatalog
 
 _WHOLE = (0, 2**63 - 1)
+
+
+def require_bars(definition: StrategyDefinition, what: str) -> None:
+    """Validation and optimisation read the catalog's bars (screens, stress scenarios, period
+    splits): a version on ticks would be judged on data it does not run on."""
+    if definition.market_data is not MarketData.BARS:
+        raise InvalidInputError(
+            f"{definition.ref} runs on {definition.market_data.value}: {what} works on "
+            "versions on bars only for now",
+            hint="backtest it directly (quantdesk backtest run), or register a version on bars",
+        )
 
 
 def tick_spans(

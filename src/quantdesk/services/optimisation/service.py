@@ -27,6 +27,7 @@ from quantdesk.domain.optimisation.study import (
     TrialState,
 )
 from quantdesk.domain.strategies.definition import StrategyDefinition
+from quantdesk.services.backtest_ticks import require_bars
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.optimisation import studies
 from quantdesk.services.optimisation.screening import Closes, screen_leaders
@@ -361,6 +362,7 @@ class OptimisationService:
 
 
 def _check_space(definition: StrategyDefinition, space: SearchSpace) -> None:
+    require_bars(definition, "optimisation")
     if space.family != definition.family.value:
         raise InvalidInputError(
             f"the search space is for {space.family}, the strategy is {definition.family.value}",

@@ -32,6 +32,7 @@ from quantdesk.domain.validation.report import (
     ValidationReport,
     ValidationStep,
 )
+from quantdesk.services.backtest_ticks import require_bars
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.optimisation.service import OptimisationService
 from quantdesk.services.ports import MarketDataCatalog, SignalStore
@@ -128,6 +129,7 @@ class ValidationService:
         started_ns = parts.clock()
         version = parts.registry.resolve(ref)
         definition = version.definition
+        require_bars(definition, "validation")
         stored = parts.policies.current(policy)
         request = self._pinned_request(version.ref, definition, start_ns, end_ns)
         pool = parts.open_pool(workers or parts.workers, ray_address or parts.ray_address)
