@@ -6,6 +6,8 @@ starts; two runs are bit-identical."""
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from quantdesk.bootstrap import bootstrap
@@ -14,10 +16,17 @@ from quantdesk.domain.compatibility import Check
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.optimisation.study import Objective, Sampler
 from quantdesk.domain.strategies.problems import parse_definition
+from quantdesk.domain.ticks import TickKind
 from quantdesk.services.platform import Platform
+from quantdesk.services.synthetic import synthetic_instrument
 from quantdesk.settings import QuantdeskSettings
 from support.raw_tick_cross import raw_tick_cross
-from support.tick_catalog import write_book_deltas, write_quote_ticks, write_trade_ticks
+from support.tick_catalog import (
+    tick_path,
+    write_book_deltas,
+    write_quote_ticks,
+    write_trade_ticks,
+)
 
 TICKS = 30_000
 SEED = 11
@@ -244,3 +253,30 @@ def test_validation_and_optimisation_refuse_a_version_on_ticks(desk: Platform) -
         desk.research.optimisation.optimize(
             "tick-trend@1", trials=2, objective=Objective(), sampler=Sampler.GRID, seed=1
         )
+
+
+def test_ticks_ingested_by_quantdesk_run_as_written_with_their_lineage(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    path = tick_path(TICKS, SEED)
+    csv = tmp_path / "trades.csv"
+    pd.DataFrame(
+        {
+            "timestamp": path.ts_ns,
+            "price": [f"{p:.2f}" for p in path.price],
+            "size": path.size.astype(int),
+            "aggressor_side": np.where(path.buyer, "BUYER", "SELLER"),
+            "trade_id": [f"T{i}" for i in range(TICKS)],
+        }
+    ).to_csv(csv, index=False)
+    desk = bootstrap(home=home)
+    desk.instruments.add(synthetic_instrument(0))
+    summary = desk.ticks.ingest(csv, TickKind.TRADE, "SYN01.SIM")
+    assert summary.rows_written == TICKS
+    desk.registry.register(definition("tick-trend", "trades"), "alice")
+    result = run(desk)
+    (data,) = result.data
+    assert data.bars == TICKS and data.source_sha256  # the files' ingest is named
+    (record,) = [r for r in bootstrap(home=home).catalog.lineage() if r.data_type == "trade_tick"]
+    assert data.source_sha256 == [record.source_sha256]
+    theirs = raw_tick_cross(home / "catalog", "SYN01.SIM", "1-MINUTE-LAST", "100")
+    assert fills_of(desk, result) == theirs and len(theirs) > 20
