@@ -40,6 +40,7 @@ _Chunk = Annotated[
     int, typer.Option(min=1, max=10_000_000, help="rows validated and staged at a time")
 ]
 _Json = Annotated[bool, typer.Option("--json", help="print the summary as JSON")]
+_CHUNK_ROWS: int = TickIngestOptions.model_fields["chunk_rows"].default
 
 
 def add_tick_commands(ingest: typer.Typer, out: Console, err: Console) -> None:
@@ -68,7 +69,7 @@ def add_tick_commands(ingest: typer.Typer, out: Console, err: Console) -> None:
         column: _Columns = None,
         ts_format: _Format = TimestampFormat.AUTO,
         assume_utc: _Utc = False,
-        chunk_rows: _Chunk = 250_000,
+        chunk_rows: _Chunk = _CHUNK_ROWS,
         as_json: _Json = False,
     ) -> None:
         """Validate a trade-tick file (timestamp, price, size, aggressor_side, trade_id) and
@@ -87,7 +88,7 @@ def add_tick_commands(ingest: typer.Typer, out: Console, err: Console) -> None:
         default_size: Annotated[
             float | None, typer.Option(help="bid/ask size for files without size columns")
         ] = None,
-        chunk_rows: _Chunk = 250_000,
+        chunk_rows: _Chunk = _CHUNK_ROWS,
         as_json: _Json = False,
     ) -> None:
         """Validate a quote-tick file (timestamp, bid, ask, bid_size, ask_size) and append its
@@ -109,7 +110,7 @@ def add_tick_commands(ingest: typer.Typer, out: Console, err: Console) -> None:
         column: _Columns = None,
         ts_format: _Format = TimestampFormat.AUTO,
         assume_utc: _Utc = False,
-        chunk_rows: _Chunk = 250_000,
+        chunk_rows: _Chunk = _CHUNK_ROWS,
         as_json: _Json = False,
     ) -> None:
         """Validate an L2 order-book delta file (timestamp, action, side, price, size and

@@ -128,7 +128,7 @@ class TickIngestOptions(BaseModel):
         default=None, ge=0, description="quote bid/ask size when the file has no size columns"
     )
     chunk_rows: int = Field(
-        default=250_000, ge=1, le=10_000_000, description="rows validated and staged at a time"
+        default=100_000, ge=1, le=10_000_000, description="rows validated and staged at a time"
     )
 
     @field_validator("columns")
