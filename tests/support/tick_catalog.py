@@ -1,5 +1,6 @@
-"""TESTS ONLY: trade and quote ticks written into a desk's catalog with the engine's own
-``ParquetDataCatalog.write_data`` (until tick ingest lands, this is how ticks get there).
+"""TESTS ONLY: trade and quote ticks and book deltas written into a desk's catalog with the
+engine's own ``ParquetDataCatalog.write_data``: the backtests' inputs, independent of
+quantdesk's tick ingest (one test backtests ingested ticks too).
 
 A seeded random walk on the instrument's tick grid: gaps between trades drawn around
 ``mean_gap_ns``, prices moving a few ticks at a time, sizes 1..200, aggressors random. The
