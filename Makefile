@@ -65,6 +65,7 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest.py --bars 1000000 --repeat 3
+	$(BIN)/python bench/ingest_memory.py --rows 10000000
 	$(BIN)/python bench/backtest.py --bars 1000000 --repeat 2
 	$(BIN)/python bench/tick_backtest.py --ticks 2000000 --repeat 2
 	$(BIN)/python bench/risk_gate.py --bars 1000000

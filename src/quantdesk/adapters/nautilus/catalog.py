@@ -28,6 +28,7 @@ from quantdesk.adapters.nautilus.bar_parquet import (
 from quantdesk.adapters.nautilus.catalog_stage import PIECE_ROWS, BarStage
 from quantdesk.adapters.nautilus.catalog_transaction import LINEAGE_FILE, CatalogJournal
 from quantdesk.adapters.nautilus.instruments import from_nautilus, to_nautilus
+from quantdesk.adapters.nautilus.memory import map_large_blocks
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogEntry, CatalogFile, LineageRecord, ValueBounds
 from quantdesk.services.columns import BarColumns, Float64Array, Int64Array
@@ -199,6 +200,7 @@ class ParquetCatalog:
     def stage_bars(self, instrument: InstrumentSpec, bar_type: str) -> Iterator[BarStage]:
         """One transaction for bars added a batch at a time: committed by ``commit``, else
         discarded when the block ends (an error, or nothing to commit)."""
+        map_large_blocks()  # batches come and go: keep the heap from growing with them
         with self._journal.locked(), self._journal.begin() as txn:
             yield BarStage(
                 self._journal,

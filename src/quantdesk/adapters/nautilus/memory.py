@@ -25,6 +25,35 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
+@cache
+def _mallopt() -> Callable[[int, int], int] | None:
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return mallopt
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+_MAPPED_FROM_BYTES = 256 * 1024
+
+
+@cache  # once per process: the setting stays
+def map_large_blocks() -> None:
+    """Serve allocations from 256 KB up from mappings of their own, unmapped when freed.
+
+    Streaming work (a file ingested a chunk at a time) allocates and frees column buffers of
+    a few MB over and over; glibc's default raises its mapping threshold as they are freed
+    and then carves them from the heap, which fragments and keeps growing although what is
+    live stays flat. A fixed threshold keeps the resident size near what is live.
+    """
+    mallopt = _mallopt()
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, _MAPPED_FROM_BYTES)
+
+
 def release_freed_memory() -> None:
     """Collect cycles, then give free heap and Arrow pool pages back to the system."""
     gc.collect()

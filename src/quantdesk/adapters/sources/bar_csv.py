@@ -28,7 +28,7 @@ from quantdesk.domain.market_data import BarIngestOptions, Rejection, RejectReas
 from quantdesk.services.columns import Int64Array
 
 READ_HINT = "bars come as CSV (UTF-8, a header row) or Parquet with scalar columns"
-_BLOCK_BYTES = 1 << 22
+_BLOCK_BYTES = 1 << 20  # Arrow holds a few blocks ahead per thread: keep them small
 _RECORD_PARSE = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda _: "skip")
 _NULLS = pa.array(pacsv.ConvertOptions().null_values, pa.string())
 
@@ -96,8 +96,10 @@ def pieces(
     if layout.regular:
         first = 2
         for table in tables:
-            yield CsvPiece(table, np.arange(first, first + table.num_rows, dtype=np.int64), [])
-            first += table.num_rows
+            rows = table.num_rows
+            yield CsvPiece(table, np.arange(first, first + rows, dtype=np.int64), [])
+            del table  # not held while the next piece is read
+            first += rows
         return
     records = _records(path)
     held: CsvPiece | None = None  # one piece behind: malformed lines after the last record
@@ -108,6 +110,7 @@ def pieces(
         if held is not None:
             yield held
         held = CsvPiece(table, np.asarray(starts, dtype=np.int64), malformed)
+        del table
     trailing = [rejection for _, rejection in records]  # only malformed lines may be left
     if held is None or any(rejection is None for rejection in trailing):
         raise _ambiguous(path)

@@ -131,11 +131,15 @@ def _open_csv(
     columns = _columns(names, None, options, path)
     layout = bar_csv.survey(path, names, columns["timestamp"], options)
 
+    def chunk(piece: bar_csv.CsvPiece) -> RawBarColumns:
+        cells = {field: piece.table.column(name) for field, name in columns.items()}
+        timestamps = bar_csv.timestamp_text(cells["timestamp"])
+        return _raw(cells, timestamps, piece.rows, piece.malformed, layout.options)
+
     def chunks() -> Iterator[RawBarColumns]:
         for piece in bar_csv.pieces(path, layout, list(columns.values()), chunk_rows):
-            cells = {field: piece.table.column(name) for field, name in columns.items()}
-            timestamps = bar_csv.timestamp_text(cells["timestamp"])
-            yield _raw(cells, timestamps, piece.rows, piece.malformed, layout.options)
+            yield chunk(piece)
+            del piece  # not held while the next chunk is read
 
     return layout.rows, chunks()
 
@@ -157,13 +161,17 @@ def _open_parquet(
             survey.add(_scalar(batch.column(0)))
     resolved = survey.resolve(options)
 
+    def chunk(batch: pa.RecordBatch, first: int) -> RawBarColumns:
+        cells = {f: _scalar(batch.column(name)) for f, name in columns.items()}
+        numbers = np.arange(first, first + batch.num_rows, dtype=np.int64)
+        return _raw(cells, cells["timestamp"], numbers, [], resolved)
+
     def chunks() -> Iterator[RawBarColumns]:
         first = 1
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
-            cells = {f: _scalar(batch.column(name)) for f, name in columns.items()}
-            numbers = np.arange(first, first + batch.num_rows, dtype=np.int64)
             first += batch.num_rows
-            yield _raw(cells, cells["timestamp"], numbers, [], resolved)
+            yield chunk(batch, first - batch.num_rows)
+            del batch  # not held while the next chunk is read
         if first == 1:  # no rows at all: one empty chunk, as for an empty CSV
             empty = {f: pa.chunked_array([], schema.field(n).type) for f, n in columns.items()}
             cells = {f: _scalar(column) for f, column in empty.items()}
