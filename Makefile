@@ -68,6 +68,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ingest_memory.py --rows 10000000
 	$(BIN)/python bench/backtest.py --bars 1000000 --repeat 2
 	$(BIN)/python bench/tick_backtest.py --ticks 2000000 --repeat 2
+	$(BIN)/python bench/tick_ingest.py --ticks 1000000
 	$(BIN)/python bench/risk_gate.py --bars 1000000
 	$(BIN)/python bench/signal_routing.py --signals 100000
 	$(BIN)/python bench/signal_replay.py --bars 200000 --repeat 3
