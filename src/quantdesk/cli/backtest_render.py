@@ -75,9 +75,10 @@ def strategies_table(result: BacktestResult) -> Table:
     for column in ("strategy", "family", "bars", "content", "engine id"):
         table.add_column(column)
     for s in result.strategies:
-        table.add_row(
-            s.ref, s.family, ", ".join(s.bar_types), s.content_hash[:12] or "-", s.nautilus_id
-        )
+        bars = ", ".join(s.bar_types)
+        if s.market_data != "bars":
+            bars += f" (built from {s.market_data})"
+        table.add_row(s.ref, s.family, bars, s.content_hash[:12] or "-", s.nautilus_id)
     return table
 
 
@@ -87,7 +88,10 @@ def facts_table(result: BacktestResult) -> Table:
     table.add_column("fact")
     table.add_column("value", justify="right")
     table.add_row("nautilus_trader", facts.nautilus_trader_version)
-    table.add_row("bars", f"{facts.bars:,}")
+    if facts.bars or not facts.ticks:
+        table.add_row("bars", f"{facts.bars:,}")
+    if facts.ticks:
+        table.add_row("ticks (or book deltas)", f"{facts.ticks:,}")
     table.add_row("events processed", f"{facts.events_processed:,}")
     table.add_row(
         "orders / fills / closed positions",
@@ -101,7 +105,8 @@ def facts_table(result: BacktestResult) -> Table:
         )
     table.add_row("orders refused by the engine", f"{result.orders_refused:,}")
     table.add_row("engine wall time", f"{facts.wall_seconds:,.2f} s")
-    table.add_row("bars/s", f"{facts.bars_per_second:,.0f}")
+    if facts.bars or not facts.ticks:
+        table.add_row("bars/s", f"{facts.bars_per_second:,.0f}")
     if facts.ticks:
         table.add_row("ticks/s", f"{facts.ticks_per_second:,.0f}")
     table.add_row("fingerprint", result.fingerprint)
