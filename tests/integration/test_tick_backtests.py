@@ -3,6 +3,7 @@ on the catalog's ticks, its bars built by the engine from them, and fills as the
 running the same rule on the same ticks fills; a run with no ticks is refused before it
 starts; two runs are bit-identical."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import synthetic_instrument
 from quantdesk.settings import QuantdeskSettings
 from support.raw_tick_cross import raw_tick_cross
+from support.signals import raw_signal
 from support.tick_catalog import (
     tick_path,
     write_book_deltas,
@@ -280,3 +282,47 @@ def test_ticks_ingested_by_quantdesk_run_as_written_with_their_lineage(tmp_path:
     assert data.source_sha256 == [record.source_sha256]
     theirs = raw_tick_cross(home / "catalog", "SYN01.SIM", "1-MINUTE-LAST", "100")
     assert fills_of(desk, result) == theirs and len(theirs) > 20
+
+
+def test_signals_replay_into_a_run_on_ticks_and_trades_follow_them(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    path = write_trade_ticks(home, TICKS, SEED)
+    desk = bootstrap(home=home)
+    every = 20 * 60_000_000_000
+    stamps = range(int(path.ts_ns[0]) + every, int(path.ts_ns[-1]), every)
+    lines = [
+        json.dumps(
+            raw_signal("SENTIMENT", "SYN01.SIM", ts, value={"score": 0.8 if k % 2 == 0 else -0.8})
+        )
+        for k, ts in enumerate(stamps)
+    ]
+    (tmp_path / "signals.jsonl").write_text("\n".join(lines) + "\n")
+    desk.signals.ingest_file(tmp_path / "signals.jsonl")
+    desk.registry.register(
+        parse_definition(
+            {
+                "strategy_id": "news-ticks",
+                "family": "sentiment_reaction",
+                "name": "news on trades",
+                "instruments": ["SYN01.SIM"],
+                "market_data": "trades",
+                "signal_subscriptions": ["SENTIMENT"],
+                "parameters": {
+                    "entry_threshold": 0.3,
+                    "exit_threshold": 0.1,
+                    "min_confidence": 0.0,
+                    "max_holding_bars": 25,
+                    "trade_size": "100",
+                },
+            }
+        ),
+        "alice",
+    )
+    result = run(desk, "news-ticks@1", signals=["SENTIMENT"])
+    provenance = result.provenance
+    assert provenance is not None and provenance.signals_replayed == len(lines)
+    assert provenance.fills_on_signals > 0
+    known = {t.signal_id: t.ts_init for t in provenance.traces}
+    for fill in desk.backtests.artifacts(result.run_id).fills:
+        if fill.signal_id is not None:  # never before the signal was known
+            assert fill.ts_ns >= known[fill.signal_id]
