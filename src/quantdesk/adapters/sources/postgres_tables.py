@@ -1,37 +1,44 @@
-"""``TableSource`` on PostgreSQL with psycopg 3: one snapshot, server-side cursors, chunks.
+"""``TableSource`` on PostgreSQL: one snapshot, counts by psycopg 3, rows as Arrow by ADBC.
 
 Every name of the mapping is quoted as an identifier (``psycopg.sql.Identifier``), never
 spliced; filter values, the watermark and day bounds travel as parameters. A snapshot is one
-read-only REPEATABLE READ transaction in the UTC time zone, so its counts and chunks see
-one state of the table and a SQL date is a UTC date; nothing is ever written to the source
-(the migration never touches a table it was not given, and only reads that one).
+read-only REPEATABLE READ transaction in the UTC time zone (psycopg's, which the ADBC
+connection reading the rows joins), so its counts and chunks see one state of the table and
+a SQL date is a UTC date; nothing is ever written to the source (the migration never touches
+a table it was not given, and only reads that one). The server casts what Arrow would not
+hold: a numeric to the nearest double, a time out of range to NULL beside its text.
 """
 
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+from itertools import count
 
+import adbc_driver_manager
+import numpy as np
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from quantdesk.adapters.sources.table_bars import Cell, OutOfRangeTime, SourceChunk, raw_bars
+from quantdesk.adapters.sources.postgres_batches import ArrowSession, instants
+from quantdesk.adapters.sources.table_bars import Cell, SourceChunk, raw_bars
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.migration import Watermark
-from quantdesk.domain.source_mapping import CHUNK_ROWS_MAX, Filter, SourceMapping
+from quantdesk.domain.source_mapping import Filter, SourceMapping
 from quantdesk.services.columns import VALUE_FIELDS
 from quantdesk.services.ports.table_sources import BarChunk, DayWindow
 
 _OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _CONNECT_TIMEOUT_S = 10
 _HINT = "check the source URL, that the server is up and that the user may read the table"
-_EPOCH = date(1970, 1, 1)
 _PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
-_TIE_STEP = 1_000
 _TIME_TYPES = ("timestamp with time zone", "timestamp without time zone")
 _INTEGER_TYPES = ("bigint", "integer", "smallint")
 Row = tuple[Cell, ...]
+Mark = Callable[[], sql.Composable]
+"""The next parameter's placeholder: psycopg's ``%s``, or libpq's ``$n`` for ADBC."""
 
 
 class PostgresTableSource:
@@ -72,9 +79,24 @@ class PostgresTableSource:
                     types = {
                         str(r[0]): str(r[2]) for r in _columns_of(connection, mapping, self._dsn)
                     }
-                    yield PostgresSnapshot(connection, mapping, self._dsn, types)
-            except psycopg.Error as error:
+                    exported = connection.execute("SELECT pg_export_snapshot()").fetchone()
+                    assert exported is not None  # the function returns one row
+                    session = self._arrow_session(str(exported[0]))
+                    try:
+                        yield PostgresSnapshot(connection, session, mapping, self._dsn, types)
+                    finally:
+                        session.close()
+            except (psycopg.Error, adbc_driver_manager.Error) as error:
                 raise _unreadable(self._dsn, mapping, error) from error
+
+    def _arrow_session(self, snapshot_id: str) -> ArrowSession:
+        conninfo = make_conninfo(self._dsn, connect_timeout=str(_CONNECT_TIMEOUT_S))
+        try:
+            return ArrowSession(conninfo, snapshot_id)
+        except adbc_driver_manager.Error as error:
+            raise SourceReadError(
+                f"cannot connect to {redacted(self._dsn)}: {_first_line(error)}", hint=_HINT
+            ) from error
 
     def _connect(self) -> psycopg.Connection[Row]:
         try:
@@ -91,27 +113,28 @@ class PostgresSnapshot:
     def __init__(
         self,
         connection: psycopg.Connection[Row],
+        session: ArrowSession,
         mapping: SourceMapping,
         dsn: str,
         types: Mapping[str, str],
     ) -> None:
         self._connection = connection
+        self._session = session
         self._types = types
         self._mapping = mapping
         self._dsn = dsn
         self._columns = mapping.selected()
         self._values = {mapping.column_of(f) for f in VALUE_FIELDS}
         self._ts = sql.Identifier(mapping.timestamp.column)
-        self._cursors = 0
 
     def count(self, after: Watermark | None = None, through: Watermark | None = None) -> int:
-        where, parameters = self._where(after, None, through)
+        where, parameters = self._where(after, None, through, _percent)
         query = sql.SQL("SELECT count(*) FROM {}{}").format(self._table(), where)
         row = self._run(query, parameters).fetchone()
         return int(str(row[0])) if row else 0
 
     def day_counts(self, through: Watermark) -> dict[int, int]:
-        where, parameters = self._where(None, None, through)
+        where, parameters = self._where(None, None, through, _percent)
         query = sql.SQL("SELECT {day}, count(*) FROM {table}{where} GROUP BY 1").format(
             day=self._day_expression(), table=self._table(), where=where
         )
@@ -125,17 +148,16 @@ class PostgresSnapshot:
         through: Watermark | None = None,
     ) -> Iterator[BarChunk]:
         query, parameters = self._select(after, days, through)
+        text = query.as_string(self._connection)
+        at = self._columns.index(self._mapping.timestamp.column)
         first_row = 1
-        self._cursors += 1
-        name = f"quantdesk_source_{self._cursors}"
         try:
-            with self._connection.cursor(name=name) as cursor:
-                cursor.itersize = self._mapping.chunk_rows
-                cursor.execute(query, parameters)
-                for rows in self._instants(cursor):
-                    yield self._bar_chunk(rows, first_row)
-                    first_row += len(rows)
-        except psycopg.Error as error:
+            with self._session.rows(text, parameters) as fetch:
+                size = self._mapping.chunk_rows
+                for table in instants(fetch, size, at, self._mapping.table):
+                    yield self._bar_chunk(table, first_row)
+                    first_row += table.num_rows
+        except adbc_driver_manager.Error as error:
             raise _unreadable(self._dsn, self._mapping, error) from error
 
     def query_text(self, after: Watermark | None = None) -> str:
@@ -154,20 +176,21 @@ class PostgresSnapshot:
         after: Watermark | None,
         days: DayWindow | None,
         through: Watermark | None,
+        mark: Mark,
     ) -> tuple[sql.Composable, list[object]]:
         conditions: list[sql.Composable] = []
         parameters: list[object] = []
         for item in self._mapping.filters:
-            conditions.append(_condition(item))
+            conditions.append(_condition(item, mark()))
             parameters.append(item.value)
         if after is not None:  # rows without a timestamp are read (and rejected) every time
-            conditions.append(sql.SQL("({0} > %s OR {0} IS NULL)").format(self._ts))
+            conditions.append(sql.SQL("({0} > {1} OR {0} IS NULL)").format(self._ts, mark()))
             parameters.append(after.timestamp)
         if through is not None:
-            conditions.append(sql.SQL("{} <= %s").format(self._ts))
+            conditions.append(sql.SQL("{} <= {}").format(self._ts, mark()))
             parameters.append(through.timestamp)
         if days is not None:
-            conditions.append(sql.SQL("{0} >= %s AND {0} < %s").format(self._ts))
+            conditions.append(sql.SQL("{0} >= {1} AND {0} < {2}").format(self._ts, mark(), mark()))
             parameters.extend(self._day_bounds(days))
         if not conditions:
             return sql.SQL(""), parameters
@@ -176,7 +199,8 @@ class PostgresSnapshot:
     def _select(
         self, after: Watermark | None, days: DayWindow | None, through: Watermark | None
     ) -> tuple[sql.Composed, list[object]]:
-        where, parameters = self._where(after, days, through)
+        """The rows' query as ADBC runs it (placeholders ``$1``...) and its parameters."""
+        where, parameters = self._where(after, days, through, _dollars())
         order: list[sql.Composable] = [sql.SQL("{} NULLS LAST").format(self._ts)]
         if self._mapping.key is not None:
             order.append(sql.Identifier(self._mapping.key))
@@ -251,56 +275,32 @@ class PostgresSnapshot:
 
     # --- rows ---------------------------------------------------------------------------------
 
-    def _instants(self, cursor: psycopg.ServerCursor[Row]) -> Iterator[list[Row]]:
-        """Chunks of about ``chunk_rows`` rows, each ending at the end of an instant."""
-        size = self._mapping.chunk_rows
-        at = self._columns.index(self._mapping.timestamp.column)
-        pending: list[Row] = []
-
-        def take(n: int) -> list[Row]:
-            if len(pending) < n:
-                pending.extend(cursor.fetchmany(max(n - len(pending), _TIE_STEP)))
-            out = pending[:n]
-            del pending[:n]
-            return out
-
-        while rows := take(size):
-            last = rows[-1][at]
-            while last is not None and (following := take(1)):
-                if following[0][at] != last:
-                    pending.insert(0, following[0])
-                    break
-                rows.append(following[0])
-                if len(rows) > size + CHUNK_ROWS_MAX:
-                    raise SourceReadError(
-                        f"{self._mapping.table}: more than {CHUNK_ROWS_MAX:,} rows share "
-                        f"the timestamp {last}; a chunk cannot hold one instant",
-                        hint="add a filter that narrows the rows of one instant",
-                    )
-            yield rows
-
-    def _bar_chunk(self, rows: list[Row], first_row: int) -> BarChunk:
-        transposed = list(zip(*rows, strict=True))  # a column per selected expression
-        by_column: dict[str, Sequence[Cell]] = dict(zip(self._columns, transposed, strict=False))
-        stamps: Sequence[Cell] = transposed[len(self._columns)]
-        if any(text is not None for text in stamps):  # times no datetime holds, as their text
-            at = self._mapping.timestamp.column
-            by_column[at] = [
-                cell if text is None else OutOfRangeTime(text)
-                for cell, text in zip(by_column[at], stamps, strict=True)
-            ]
-        bars, rejections = raw_bars(SourceChunk(by_column, first_row), self._mapping)
-        held = (s for s in reversed(by_column[self._mapping.timestamp.column]) if _is_time(s))
-        last = next(held, None)  # not NULL, not out of range
-        watermark = None if last is None else Watermark(timestamp=last)
-        days = Counter(int(str(d)) for d in transposed[-1] if d is not None)
+    def _bar_chunk(self, table: pa.Table, first_row: int) -> BarChunk:
+        """The chunk as the shared validation reads it; its watermark (the last time read,
+        not NULL, not out of range) and its rows per source day, from the columns."""
+        n = len(self._columns)
+        by_column = {c: table.column(i).combine_chunks() for i, c in enumerate(self._columns)}
+        beyond = table.column(n).combine_chunks()  # the text of a time out of range
+        chunk = SourceChunk(
+            by_column, first_row, beyond if beyond.null_count < len(beyond) else None
+        )
+        bars, rejections = raw_bars(chunk, self._mapping)
+        stamps = by_column[self._mapping.timestamp.column]
+        held = np.flatnonzero(np.asarray(stamps.is_valid().to_numpy(zero_copy_only=False)))
+        last = None if held.size == 0 else Watermark(timestamp=stamps[int(held[-1])].as_py())
+        days = pc.value_counts(pc.drop_null(table.column(n + 1).combine_chunks()))
         return BarChunk(
             bars=bars,
             rejections=rejections,
-            rows=len(rows),
+            rows=table.num_rows,
             first_row=first_row,
-            last=watermark,
-            days=dict(days),
+            last=last,
+            days={
+                int(d): int(k)
+                for d, k in zip(
+                    days.field("values").to_pylist(), days.field("counts").to_pylist(), strict=True
+                )
+            },
         )
 
 
@@ -315,11 +315,6 @@ def _columns_of(connection: psycopg.Connection[Row], mapping: SourceMapping, dsn
         return connection.execute(query, (table, schema)).fetchall()
     except psycopg.Error as error:
         raise _unreadable(dsn, mapping, error) from error
-
-
-def _is_time(cell: Cell) -> bool:
-    """A cell the watermark can be: a ``datetime``, or an epoch integer."""
-    return isinstance(cell, datetime) or (isinstance(cell, int) and not isinstance(cell, bool))
 
 
 def libpq_dsn(dsn: str) -> str:
@@ -345,14 +340,23 @@ def _split(table: str) -> tuple[str | None, str]:
     return (schema or None), name
 
 
-def _condition(item: Filter) -> sql.Composed:
+def _condition(item: Filter, mark: sql.Composable) -> sql.Composed:
     column = sql.Identifier(item.column)
     if item.op == "in":
-        return sql.SQL("{} = ANY(%s)").format(column)
-    return sql.SQL("{} " + _OPS[item.op] + " %s").format(column)
+        return sql.SQL("{} = ANY({})").format(column, mark)
+    return sql.SQL("{} " + _OPS[item.op] + " {}").format(column, mark)
 
 
-def _unreadable(dsn: str, mapping: SourceMapping, error: psycopg.Error) -> SourceReadError:
+def _percent() -> sql.Composable:
+    return sql.SQL("%s")
+
+
+def _dollars() -> Mark:
+    numbers = count(1)
+    return lambda: sql.SQL(f"${next(numbers)}")
+
+
+def _unreadable(dsn: str, mapping: SourceMapping, error: Exception) -> SourceReadError:
     return SourceReadError(
         f"{redacted(dsn)}: reading {mapping.table} failed: {_first_line(error)}", hint=_HINT
     )

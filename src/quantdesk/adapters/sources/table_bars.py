@@ -1,8 +1,9 @@
 """A chunk of a bars table as ``RawBarColumns``, one per instrument, for the shared validation.
 
-The cells come as the driver gives them (``datetime``, ``Decimal``, ``int``, ``None``, text);
-they become what a bar file's reader produces: nanosecond timestamps with a status per cell
-(the same parsing as CSV ingest: a naive time without a declared zone is refused, a time out
+The cells come as Python objects (``datetime``, ``Decimal``, ``int``, ``None``, text) or as
+the Arrow columns a columnar driver reads (then nothing is done per cell but for a rejected
+one); they become what a bar file's reader produces: nanosecond timestamps with a status per
+cell (the same parsing as CSV ingest: a naive time without a declared zone is refused, a time out
 of range is refused), float values with NaN for a cell that is not a number, and the cell's
 own text for a rejection to quote. Rows are numbered from ``chunk.first_row`` in the read's
 order. A row whose instrument the mapping does not name is rejected here
@@ -10,13 +11,15 @@ order. A row whose instrument the mapping does not name is rejected here
 """
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from quantdesk.adapters.sources.bar_cells import parse_timestamps, to_float
 from quantdesk.domain.market_data import BarIngestOptions, Rejection, RejectReason, TimestampFormat
@@ -32,13 +35,20 @@ class OutOfRangeTime(str):
     rejected as out of range, quoted as the table wrote it."""
 
 
+Column = Sequence[Cell] | pa.Array
+"""A column of cells, or an Arrow array of them."""
+
+
 @dataclass(frozen=True)
 class SourceChunk:
     """``columns[c][i]`` is row ``i``'s cell of column ``c`` (``mapping.selected()`` order);
-    ``first_row`` numbers the chunk's first row in the whole read (1-based), for rejections."""
+    ``first_row`` numbers the chunk's first row in the whole read (1-based), for rejections.
+    ``beyond`` (Arrow columns only) holds the text of each SQL time no timestamp holds, NULL
+    elsewhere (such a time's own cell is NULL)."""
 
-    columns: dict[str, Sequence[Cell]]
+    columns: dict[str, Column]
     first_row: int
+    beyond: pa.Array | None = None
 
     def __len__(self) -> int:
         first = next(iter(self.columns.values()), [])
@@ -63,41 +73,53 @@ def raw_bars(
     rows = np.arange(chunk.first_row, chunk.first_row + n, dtype=np.int64)
     instruments, rejected = _instruments(chunk, mapping, rows)
     out: dict[str, RawBarColumns] = {}
-    for instrument in sorted({x for x in instruments if x is not None}):
-        chosen = [i for i, x in enumerate(instruments) if x == instrument]
+    for instrument in sorted({x for x in instruments.tolist() if x is not None}):
+        chosen = np.flatnonzero(instruments == instrument)
         out[instrument] = _raw(chunk, mapping, chosen, rows)
     return out, rejected
 
 
 def _instruments(
     chunk: SourceChunk, mapping: SourceMapping, rows: np.ndarray
-) -> tuple[list[str | None], list[Rejection]]:
+) -> tuple[npt.NDArray[np.object_], list[Rejection]]:
+    """Each row's catalog instrument id (None for a row of none), and those rows rejected."""
     source = mapping.instrument
     if source.instrument_id is not None:
-        return [source.instrument_id] * len(chunk), []
+        return np.full(len(chunk), source.instrument_id, dtype=object), []
     assert source.column is not None  # the mapping's rule: one or the other
-    found: list[str | None] = []
+    cells = chunk.columns[source.column]
+    if isinstance(cells, pa.Array):  # each distinct text is looked up once
+        encoded = pc.dictionary_encode(cells.cast(pa.string()))
+        texts = encoded.dictionary.to_pylist()
+        names = np.array([_instrument(t, source.ids) for t in texts], dtype=object)
+        codes = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
+        found = np.append(names, None)[codes]
+    else:
+        found = np.array([_instrument(_cell_text(c), source.ids) for c in cells], dtype=object)
     rejected: list[Rejection] = []
-    for index, cell in enumerate(chunk.columns[source.column]):
-        text = None if cell is None else str(cell)
-        mapped = source.ids.get(text, None if source.ids else text) if text else None
-        found.append(mapped)
-        if mapped is None:
-            rejected.append(
-                Rejection(
-                    row=int(rows[index]),
-                    field="instrument",
-                    value=_text(cell),
-                    reason=RejectReason.INSTRUMENT_UNMAPPED,
-                    detail=f"column {source.column} holds {_text(cell)}, which the mapping's "
-                    "ids do not name",
-                )
+    for index in np.flatnonzero(found == None).tolist():  # noqa: E711 (elementwise)
+        cell = _cell(cells, index)
+        rejected.append(
+            Rejection(
+                row=int(rows[index]),
+                field="instrument",
+                value=_text(cell),
+                reason=RejectReason.INSTRUMENT_UNMAPPED,
+                detail=f"column {source.column} holds {_text(cell)}, which the mapping's "
+                "ids do not name",
             )
+        )
     return found, rejected
 
 
+def _instrument(text: str | None, ids: Mapping[str, str]) -> str | None:
+    """The catalog id of an instrument column's text (the text itself when no ids are
+    given); None for no text or one the ids do not name."""
+    return ids.get(text, None if ids else text) if text else None
+
+
 def _raw(
-    chunk: SourceChunk, mapping: SourceMapping, chosen: list[int], rows: np.ndarray
+    chunk: SourceChunk, mapping: SourceMapping, chosen: np.ndarray, rows: np.ndarray
 ) -> RawBarColumns:
     every = len(chosen) == len(chunk)  # one instrument: its cells are the chunk's own lists
     cells = {
@@ -105,12 +127,20 @@ def _raw(
         for field in ("timestamp", *VALUE_FIELDS)
     }
     ts_ns, status = parse_timestamps(*_timestamps(cells["timestamp"], mapping))
-    beyond = [isinstance(c, OutOfRangeTime) for c in cells["timestamp"]]
-    status[np.asarray(beyond, dtype=np.bool_)] = TimestampStatus.OUT_OF_RANGE
+    beyond = None if chunk.beyond is None else _pick(chunk.beyond, chosen, every)
+    if beyond is not None:
+        status[np.asarray(beyond.is_valid().to_numpy(zero_copy_only=False))] = (
+            TimestampStatus.OUT_OF_RANGE
+        )
+    else:
+        out = [isinstance(c, OutOfRangeTime) for c in cells["timestamp"]]
+        status[np.asarray(out, dtype=np.bool_)] = TimestampStatus.OUT_OF_RANGE
     values = {f: to_float(pa.chunked_array([_numbers(cells[f])])) for f in VALUE_FIELDS}
 
     def text_of(field: str, index: int) -> str:
-        return _text(cells[field][index])
+        if field == "timestamp" and beyond is not None and beyond[index].is_valid:
+            return str(beyond[index].as_py())
+        return _text(_cell(cells[field], index))
 
     return RawBarColumns(
         source_row=rows[chosen],
@@ -121,18 +151,29 @@ def _raw(
     )
 
 
-def _pick(column: Sequence[Cell], chosen: list[int], every: bool) -> Sequence[Cell]:
+def _pick(column: Column, chosen: np.ndarray, every: bool) -> Column:
     if every:
         return column
+    if isinstance(column, pa.Array):
+        return column.take(pa.array(chosen))
     if len(chosen) == 1:
-        return [column[chosen[0]]]
-    return operator.itemgetter(*chosen)(column)  # type: ignore[no-any-return]
+        return [column[int(chosen[0])]]
+    return operator.itemgetter(*chosen.tolist())(column)  # type: ignore[no-any-return]
 
 
-def _timestamps(
-    cells: Sequence[Cell], mapping: SourceMapping
-) -> tuple[pa.ChunkedArray, BarIngestOptions]:
+def _cell(column: Column, index: int) -> Cell:
+    """One cell as a Python object (Arrow's own conversion for an Arrow column)."""
+    return column[index].as_py() if isinstance(column, pa.Array) else column[index]
+
+
+def _cell_text(cell: Cell) -> str | None:
+    return None if cell is None else str(cell)
+
+
+def _timestamps(cells: Column, mapping: SourceMapping) -> tuple[pa.ChunkedArray, BarIngestOptions]:
     unit = mapping.timestamp.unit
+    if isinstance(cells, pa.Array):
+        return pa.chunked_array([_arrow_times(cells, mapping)]), _options(unit)
     if unit != "timestamp":
         integers = [c if isinstance(c, int) and not isinstance(c, bool) else None for c in cells]
         options = BarIngestOptions(timestamp_format=_FORMATS[unit])
@@ -153,15 +194,39 @@ def _timestamps(
     return pa.chunked_array([column]), BarIngestOptions()
 
 
+def _options(unit: str) -> BarIngestOptions:
+    if unit == "timestamp":
+        return BarIngestOptions()
+    return BarIngestOptions(timestamp_format=_FORMATS[unit])
+
+
+def _arrow_times(column: pa.Array, mapping: SourceMapping) -> pa.Array:
+    """Epoch integers as int64; SQL times as they are when zone-aware (or when no zone is
+    declared: refused); naive ones in the declared zone, an ambiguous wall time taken at
+    its first occurrence (as ``zoneinfo`` takes it, fold 0)."""
+    if mapping.timestamp.unit != "timestamp":
+        return column.cast(pa.int64())
+    zone = mapping.timestamp.zone
+    if column.type.tz is not None or zone is None:
+        return column
+    try:
+        return pc.assume_timezone(column, zone, ambiguous="earliest", nonexistent="raise")
+    except pa.ArrowInvalid:  # a wall time the zone skips: zoneinfo's reading, cell by cell
+        stamps = [None if s is None else _utc(s, zone) for s in column.to_pylist()]
+        return pa.array(stamps, pa.timestamp("us", tz="UTC"))
+
+
 def _utc(stamp: datetime, zone: str | None) -> datetime:
     if stamp.tzinfo is None:
         return stamp if zone is None else stamp.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
     return stamp.astimezone(UTC)
 
 
-def _numbers(cells: Sequence[Cell]) -> pa.Array:
+def _numbers(cells: Column) -> pa.Array:
     """Numbers as they are (the driver's floats and integers), anything else as its text
     (a Decimal's exact digits, a text column's own): the bar reader's rules apply."""
+    if isinstance(cells, pa.Array):
+        return cells
     if set(map(type, cells)) <= _NUMBER_TYPES:
         return pa.array(cells, pa.float64())
     return pa.array([None if c is None else str(c) for c in cells], pa.string())

@@ -1,0 +1,133 @@
+"""A table's rows as Arrow batches, read by ADBC inside the snapshot of a psycopg transaction.
+
+psycopg makes a Python object of every cell; the ADBC PostgreSQL driver decodes the binary
+wire format into Arrow columns in C, several times quicker. It joins the snapshot the
+psycopg transaction exported (``SET TRANSACTION SNAPSHOT``), so its rows are those the
+counts of that transaction saw. A query with bound parameters is answered in one result by
+the driver (it streams only an unparameterised ``COPY``), so the rows come through a
+server-side cursor, ``FETCH``-ed a chunk at a time: memory holds about two chunks, and
+filters, the watermark and day bounds stay parameters, never spliced.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+import adbc_driver_manager
+import adbc_driver_postgresql.dbapi as adbc
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from psycopg import sql
+
+from quantdesk.domain.errors import SourceReadError
+from quantdesk.domain.source_mapping import CHUNK_ROWS_MAX
+
+# FETCH is no query COPY can wrap: the driver then reads the result itself, still in C
+_NO_COPY = {"adbc.postgresql.use_copy": "false"}
+Fetch = Callable[[int], pa.Table]
+
+
+class ArrowSession:
+    """One ADBC connection whose only transaction is a read-only copy of ``snapshot_id``."""
+
+    def __init__(self, conninfo: str, snapshot_id: str) -> None:
+        self._connection = adbc.connect(conninfo, autocommit=False)  # the driver's BEGIN
+        self._cursors = 0
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute(f"SET TRANSACTION SNAPSHOT {_literal(snapshot_id)}")
+                cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            self._connection.rollback()  # nothing was written: the end of the snapshot
+        except adbc_driver_manager.Error:
+            pass  # a connection already broken has no transaction left
+        finally:
+            self._connection.close()
+
+    @contextmanager
+    def rows(self, query: str, parameters: Sequence[object]) -> Iterator[Fetch]:
+        """A ``fetch(n)`` over the rows of ``query``: up to ``n`` more rows, none at the end."""
+        self._cursors += 1
+        name = f"quantdesk_source_{self._cursors}"
+        with self._connection.cursor() as cursor:
+            cursor.adbc_statement.set_options(**_NO_COPY)
+            declare = f"DECLARE {name} NO SCROLL CURSOR FOR {query}"
+            cursor.execute(declare, _bound(parameters) if parameters else None)
+
+            def fetch(n: int) -> pa.Table:
+                cursor.execute(f"FETCH FORWARD {int(n)} FROM {name}")
+                return cursor.fetch_arrow_table()
+
+            yield fetch
+            cursor.execute(f"CLOSE {name}")
+
+
+def instants(fetch: Fetch, size: int, at: int, table: str) -> Iterator[pa.Table]:
+    """Tables of about ``size`` rows, each ending at the end of an instant: the rows after
+    the ``size``-th that share its time (column ``at``) join it. A NULL time (no time, or
+    one out of range) shares no instant, so a chunk may end at it."""
+    pending = fetch(size + 1)
+    done = pending.num_rows < size + 1  # otherwise at least one row beyond a chunk is held
+
+    def read(n: int) -> None:
+        nonlocal pending, done
+        more = fetch(n)
+        done = more.num_rows < n
+        pending = pa.concat_tables([pending, more])
+
+    while pending.num_rows:
+        if pending.num_rows <= size:  # the last rows
+            yield pending.combine_chunks()
+            return
+        cut = _instant_end(pending.column(at), size)
+        while cut is None and not done:
+            if pending.num_rows > size + CHUNK_ROWS_MAX:
+                raise SourceReadError(
+                    f"{table}: more than {CHUNK_ROWS_MAX:,} rows share the timestamp "
+                    f"{pending.column(at)[size - 1].as_py()}; a chunk cannot hold one instant",
+                    hint="add a filter that narrows the rows of one instant",
+                )
+            read(size)
+            cut = _instant_end(pending.column(at), size)
+        cut = pending.num_rows if cut is None else cut
+        yield pending.slice(0, cut).combine_chunks()
+        pending = pending.slice(cut)
+        if not done and pending.num_rows <= size:
+            read(size + 1 - pending.num_rows)
+
+
+def _instant_end(stamps: pa.ChunkedArray, size: int) -> int | None:
+    """Where the chunk of the first ``size`` rows ends: after the last row of the instant of
+    row ``size``; None when every row after it shares that instant (more must be read)."""
+    tail = stamps.slice(size - 1)
+    valid = np.asarray(tail.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    if not valid[0]:
+        return size
+    values = np.asarray(pc.fill_null(tail.cast(pa.int64()), 0).to_numpy(), dtype=np.int64)
+    other = np.flatnonzero(~valid | (values != values[0]))
+    return None if other.size == 0 else size - 1 + int(other[0])
+
+
+def _bound(parameters: Sequence[object]) -> pa.RecordBatch:
+    """The parameters as one row of explicitly typed columns: a time keeps its zone (or
+    its lack of one), so it binds as ``timestamptz`` or ``timestamp`` as psycopg binds it."""
+    columns = [_column(value) for value in parameters]
+    return pa.record_batch(columns, names=[f"p{i}" for i in range(1, len(columns) + 1)])
+
+
+def _column(value: object) -> pa.Array:
+    if isinstance(value, datetime):
+        zone = None if value.tzinfo is None else "UTC"
+        return pa.array([value], pa.timestamp("us", tz=zone))
+    return pa.array([value])
+
+
+def _literal(text: str) -> str:
+    return sql.Literal(text).as_string(None)
