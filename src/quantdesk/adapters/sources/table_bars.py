@@ -14,6 +14,7 @@ import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -35,7 +36,7 @@ class OutOfRangeTime(str):
     rejected as out of range, quoted as the table wrote it."""
 
 
-Column = Sequence[Cell] | pa.Array
+Column: TypeAlias = Sequence[Cell] | pa.Array
 """A column of cells, or an Arrow array of them."""
 
 
@@ -51,7 +52,7 @@ class SourceChunk:
     beyond: pa.Array | None = None
 
     def __len__(self) -> int:
-        first = next(iter(self.columns.values()), [])
+        first: Column = next(iter(self.columns.values()), [])
         return len(first)
 
 
@@ -93,7 +94,7 @@ def _instruments(
         texts = encoded.dictionary.to_pylist()
         names = np.array([_instrument(t, source.ids) for t in texts], dtype=object)
         codes = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
-        found = np.append(names, None)[codes]
+        found = np.concatenate([names, np.array([None], dtype=object)])[codes]
     else:
         found = np.array([_instrument(_cell_text(c), source.ids) for c in cells], dtype=object)
     rejected: list[Rejection] = []
@@ -127,7 +128,9 @@ def _raw(
         for field in ("timestamp", *VALUE_FIELDS)
     }
     ts_ns, status = parse_timestamps(*_timestamps(cells["timestamp"], mapping))
-    beyond = None if chunk.beyond is None else _pick(chunk.beyond, chosen, every)
+    beyond: pa.Array | None = chunk.beyond
+    if beyond is not None and not every:
+        beyond = beyond.take(pa.array(chosen))
     if beyond is not None:
         status[np.asarray(beyond.is_valid().to_numpy(zero_copy_only=False))] = (
             TimestampStatus.OUT_OF_RANGE
@@ -158,7 +161,8 @@ def _pick(column: Column, chosen: np.ndarray, every: bool) -> Column:
         return column.take(pa.array(chosen))
     if len(chosen) == 1:
         return [column[int(chosen[0])]]
-    return operator.itemgetter(*chosen.tolist())(column)  # type: ignore[no-any-return]
+    picked: tuple[Cell, ...] = operator.itemgetter(*chosen.tolist())(column)
+    return picked
 
 
 def _cell(column: Column, index: int) -> Cell:

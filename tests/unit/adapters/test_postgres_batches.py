@@ -1,0 +1,70 @@
+"""Arrow batches into chunks that end at the end of an instant, whatever sizes the server's
+FETCHes return: every row once, in order, no instant split, no chunk short of its size but
+the last, and one instant larger than a chunk can hold refused."""
+
+from itertools import pairwise
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quantdesk.adapters.sources import postgres_batches
+from quantdesk.adapters.sources.postgres_batches import Fetch, instants
+from quantdesk.domain.errors import SourceReadError
+
+
+def fetching(stamps: list[int | None]) -> Fetch:
+    """``fetch(n)`` over a table of ``stamps`` (and a row number), as FETCH FORWARD n is."""
+    table = pa.table({"row": list(range(len(stamps))), "ts": pa.array(stamps, pa.int64())})
+    at = 0
+
+    def fetch(n: int) -> pa.Table:
+        nonlocal at
+        out = table.slice(at, n)
+        at += out.num_rows
+        return out
+
+    return fetch
+
+
+@st.composite
+def read_orders(draw: st.DrawFn) -> list[int | None]:
+    """Times in read order: non-decreasing, with runs of ties, NULLs (no time) last and a NULL
+    (a time out of range) anywhere among them."""
+    runs = draw(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 9)), max_size=12))
+    stamps: list[int | None] = []
+    now = 0
+    for step, length in runs:
+        now += step
+        stamps.extend([now] * length)
+    if stamps and draw(st.booleans()):
+        stamps.insert(draw(st.integers(0, len(stamps))), None)
+    return stamps + [None] * draw(st.integers(0, 4))
+
+
+# Property 26: a migration loses and corrupts nothing (its chunks hold every row once)
+@settings(max_examples=300)
+@given(stamps=read_orders(), size=st.integers(1, 12))
+def test_chunks_hold_every_row_once_and_end_at_the_end_of_an_instant(
+    stamps: list[int | None], size: int
+) -> None:
+    chunks = list(instants(fetching(stamps), size, 1, "bars"))
+    rows = [r for c in chunks for r in c.column("row").to_pylist()]
+    assert rows == list(range(len(stamps)))
+    for before, after in pairwise(chunks):
+        assert before.num_rows >= size
+        last, first = before.column("ts")[-1].as_py(), after.column("ts")[0].as_py()
+        assert last is None or last != first  # an instant is never split
+        held = before.column("ts").to_pylist()
+        # no more rows than the instant of the size-th row needs
+        assert before.num_rows == size or held[size - 1] == held[-1] is not None
+
+
+def test_an_instant_larger_than_a_chunk_can_hold_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(postgres_batches, "CHUNK_ROWS_MAX", 5)
+    with pytest.raises(SourceReadError, match="share the timestamp 7"):
+        list(instants(fetching([7] * 20), 3, 1, "bars"))
+    assert [c.num_rows for c in instants(fetching([7] * 8 + [8]), 3, 1, "bars")] == [8, 1]
