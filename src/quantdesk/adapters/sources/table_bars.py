@@ -135,7 +135,7 @@ def _raw(
         status[np.asarray(beyond.is_valid().to_numpy(zero_copy_only=False))] = (
             TimestampStatus.OUT_OF_RANGE
         )
-    else:
+    elif not isinstance(cells["timestamp"], pa.Array):
         out = [isinstance(c, OutOfRangeTime) for c in cells["timestamp"]]
         status[np.asarray(out, dtype=np.bool_)] = TimestampStatus.OUT_OF_RANGE
     values = {f: to_float(pa.chunked_array([_numbers(cells[f])])) for f in VALUE_FIELDS}
