@@ -20,6 +20,7 @@ from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.columns import TimestampStatus
 from quantdesk.services.ports.table_sources import BarChunk
 from support.registry import postgres_database
+from support.table_sources import bars_mapping
 
 pytestmark = pytest.mark.services
 
@@ -55,19 +56,9 @@ def dsn() -> Iterator[str]:
 
 
 def mapping(table: str, **change: Any) -> SourceMapping:
-    return SourceMapping.model_validate(
-        {
-            "name": table,
-            "kind": "bars",
-            "table": table,
-            "bar_spec": "1-MINUTE-LAST",
-            "columns": {"open": "o", "high": "h", "low": "l", "close": "c", "volume": "v"},
-            "timestamp": {"column": "ts"},
-            "instrument": {"instrument_id": "A.XNAS"},
-            "key": "id",
-            "chunk_rows": 2,
-            **change,
-        }
+    columns = {"open": "o", "high": "h", "low": "l", "close": "c", "volume": "v"}
+    return bars_mapping(
+        **{"name": table, "table": table, "columns": columns, "chunk_rows": 2, **change}
     )
 
 
