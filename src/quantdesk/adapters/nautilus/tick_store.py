@@ -32,6 +32,7 @@ from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 from quantdesk.adapters.nautilus.bar_parquet import describe_file, fixed_to_float, ts_range
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
 from quantdesk.adapters.nautilus.engine_arrow import fixed_point, write_catalog_file
+from quantdesk.adapters.nautilus.memory import release_freed_memory
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogFile, LineageRecord
@@ -166,6 +167,8 @@ class TickAppend:
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
         name = engine_file_name(first, int(ticks.ts_ns[-1]))
         write_catalog_file(table, self._folder / name)
+        del table, batch
+        release_freed_memory()  # a chunk's buffers back to the system: the heap stays flat
         self._last_staged = int(ticks.ts_ns[-1])
         self._staged_rows += len(ticks)
 
