@@ -71,6 +71,7 @@ _CODES = {  # our integer field -> the engine's column type
     },
 }
 _SIZES = frozenset({"size", "bid_size", "ask_size"})
+_RELEASE_FROM_ROWS = 10_000
 
 
 class NautilusTickStore:
@@ -168,7 +169,8 @@ class TickAppend:
         name = engine_file_name(first, int(ticks.ts_ns[-1]))
         write_catalog_file(table, self._folder / name)
         del table, batch
-        release_freed_memory()  # a chunk's buffers back to the system: the heap stays flat
+        if len(ticks) >= _RELEASE_FROM_ROWS:  # a big chunk's buffers back to the system, so
+            release_freed_memory()  # the heap stays flat (a full gc: not for small chunks)
         self._last_staged = int(ticks.ts_ns[-1])
         self._staged_rows += len(ticks)
 
