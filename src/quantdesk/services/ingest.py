@@ -47,8 +47,8 @@ from quantdesk.services.ports import (
     StagedCommit,
 )
 
-DEFAULT_CHUNK_ROWS = 100_000
-"""Rows read, judged and staged at a time: some 50 MB a chunk, whatever the file."""
+DEFAULT_CHUNK_ROWS = 50_000
+"""Rows read, judged and staged at a time (one catalog file's worth): some 25 MB a chunk."""
 
 
 def file_sha256(path: Path) -> str:

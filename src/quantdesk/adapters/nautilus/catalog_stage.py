@@ -25,7 +25,7 @@ from quantdesk.adapters.nautilus.bar_parquet import (
 )
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
 from quantdesk.adapters.nautilus.instruments import to_nautilus
-from quantdesk.adapters.nautilus.memory import release_freed_memory
+from quantdesk.adapters.nautilus.memory import return_free_pages
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import LineageRecord
@@ -113,7 +113,7 @@ class BarStage:
         cuts = np.flatnonzero((np.diff(slot) != 0) | (np.diff(inside) != 0)) + 1
         for run in np.split(np.arange(len(bars)), cuts):
             self._feed(bars.take(run), int(slot[run[0]]), bool(inside[run[0]]))
-        release_freed_memory()  # the wrangled bars and frames: back to the system, so the
+        return_free_pages()  # the wrangled bars and frames: back to the system, so the
         # peak stays one batch's, not a creep of heap pages freed but kept
 
     def _feed(self, run: BarColumns, slot: int, inside: bool) -> None:
