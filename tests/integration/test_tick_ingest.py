@@ -295,3 +295,27 @@ def test_real_binance_depth_snapshot_and_updates(desk: Platform, tmp_path: Path)
         book.apply_delta(delta)
     assert str(book.best_bid_price()) == "20377.0"  # the engine's own book, from the catalog
     assert first.warnings_by_kind == {}  # a real snapshot is not crossed
+
+
+def test_rejects_stay_in_row_order_when_a_held_event_is_refused_a_chunk_later(
+    desk_with_crypto: Platform, tmp_path: Path
+) -> None:
+    """The last event of a chunk is judged with the next chunk; a rejection after it in the
+    same chunk waits, so the rejects file stays in row order."""
+    ticks = desk_with_crypto.ticks
+    ticks.ingest(
+        write_rows(tmp_path / "a.csv", TRADE_HEADER, trades(6)), TickKind.TRADE, INSTRUMENT
+    )
+    again = trades(6)
+    again[2][1] = "999.99"  # line 4: a stored trade with another price, held for chunk 3
+    again[3][2] = "0"  # line 5: invalid, found while line 4 is still held
+    summary = ticks.ingest(
+        write_rows(tmp_path / "b.csv", TRADE_HEADER, again),
+        TickKind.TRADE,
+        INSTRUMENT,
+        TickIngestOptions(chunk_rows=2),
+    )
+    assert [(r["row"], r["reason"]) for r in rejects(summary.rejects_path)] == [
+        ("4", "conflicts_with_catalog"),
+        ("5", "size_not_positive"),
+    ]

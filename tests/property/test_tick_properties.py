@@ -256,9 +256,9 @@ def test_every_valid_tick_lands_and_every_invalid_one_is_rejected(
         rejected: dict[int, RejectReason] = {}
         if summary.rejects_path is not None:
             with Path(summary.rejects_path).open(newline="") as handle:
-                rejected = {
-                    int(r["row"]): RejectReason(r["reason"]) for r in csv.DictReader(handle)
-                }
+                lines = [(int(r["row"]), RejectReason(r["reason"])) for r in csv.DictReader(handle)]
+            assert [row for row, _ in lines] == sorted(row for row, _ in lines)  # in file order
+            rejected = dict(lines)
         assert rejected == file.invalid
         assert (summary.rows_read, summary.rows_written) == (len(file.lines), len(file.valid))
         before = _snapshot(home / "catalog")
