@@ -326,3 +326,14 @@ def test_signals_replay_into_a_run_on_ticks_and_trades_follow_them(tmp_path: Pat
     for fill in desk.backtests.artifacts(result.run_id).fills:
         if fill.signal_id is not None:  # never before the signal was known
             assert fill.ts_ns >= known[fill.signal_id]
+
+
+@pytest.mark.parametrize(
+    ("venue", "says"),
+    [({"fill_at": "next_open"}, "fills at next_open"), ({"bar_spread": "0.01"}, "bar_spread")],
+)
+def test_venue_options_for_bars_are_refused_on_ticks(
+    desk: Platform, venue: dict[str, str], says: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=says):
+        run(desk, venues=[{"name": "SIM", **venue}])

@@ -43,6 +43,7 @@ def tick_spans(
         )
     spans = []
     for instrument_id, market_data in feeds.items():
+        _check_venue(plan, instrument_id, market_data)
         data_type, noun = TICK_DATA_TYPES[market_data], TICK_NOUNS[market_data]
         start = start_ns if start_ns is not None else _WHOLE[0]
         end = end_ns if end_ns is not None else _WHOLE[1]
@@ -67,6 +68,23 @@ def tick_spans(
             )
         spans.append((first, last))
     return spans
+
+
+def _check_venue(plan: RunPlan, instrument_id: str, market_data: MarketData) -> None:
+    """Venue options made for bars would be ignored on ticks: refused, not dropped."""
+    venue = plan.venue_of(instrument_id)
+    if venue.fill_at != "close":
+        raise InvalidInputError(
+            f"venue {venue.name} fills at {venue.fill_at}, but {instrument_id} runs on "
+            f"{market_data.value}: orders fill against the ticks as they come",
+            hint="leave fill_at at close for a run on ticks or the book",
+        )
+    if venue.bar_spread is not None:
+        raise InvalidInputError(
+            f"bar_spread {venue.bar_spread} is set for venue {venue.name}, but {instrument_id} "
+            f"runs on {market_data.value}, which has its own prices",
+            hint="a spread only applies to BID or ASK bars: leave it unset",
+        )
 
 
 def tick_data_used(
