@@ -6,7 +6,8 @@ strategies); a :class:`RunRecorder` joins the engine before it runs to purge clo
 record fills and positions, count the orders the engine refused, and report simulated time;
 a :class:`MarginCheck` holds buying power on margin accounts. Venue options map onto the
 engine: ``liquidity`` picks the fill model, ``bar_spread`` makes single-sided bars tradable
-(:mod:`bar_sides`).
+(:mod:`bar_sides`). Strategies on ticks or the book get those streamed instead of bars and
+read the bars the engine builds from them (:mod:`tick_feeds`).
 """
 
 import time
