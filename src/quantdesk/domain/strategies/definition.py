@@ -1,7 +1,7 @@
 """Strategy definitions: the registry's unit, one typed parameter model per family.
 
-A definition says what to trade and how (family, instruments, bar spec, parameters, signal
-subscriptions, risk constraints). Its ``content_hash`` covers exactly that content, so two
+A definition says what to trade and how (family, instruments, bar spec, the market data it
+runs on, parameters, signal subscriptions, risk constraints). Its ``content_hash`` covers exactly that content, so two
 definitions that would trade the same way have the same hash whoever wrote them, when, or why:
 ``version``, ``author``, ``created_at`` and ``reason`` are bookkeeping and stay out of it. That
 is what makes re-registering an unchanged definition a no-op.
