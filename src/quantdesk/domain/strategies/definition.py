@@ -1,10 +1,11 @@
 """Strategy definitions: the registry's unit, one typed parameter model per family.
 
 A definition says what to trade and how (family, instruments, bar spec, the market data it
-runs on, parameters, signal subscriptions, risk constraints). Its ``content_hash`` covers exactly that content, so two
-definitions that would trade the same way have the same hash whoever wrote them, when, or why:
-``version``, ``author``, ``created_at`` and ``reason`` are bookkeeping and stay out of it. That
-is what makes re-registering an unchanged definition a no-op.
+runs on, parameters, signal subscriptions, risk constraints). Its ``content_hash`` covers
+exactly that content, so two definitions that would trade the same way have the same hash
+whoever wrote them, when, or why: ``version``, ``author``, ``created_at`` and ``reason`` are
+bookkeeping and stay out of it. That is what makes re-registering an unchanged definition a
+no-op.
 
 Every parameter has a type, bounds and a description; ``parameter_schema(family)`` is their
 JSON schema, which drives the CLI's ``strategy schema`` (and later the UI's forms).
