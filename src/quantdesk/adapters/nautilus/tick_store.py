@@ -32,7 +32,7 @@ from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 from quantdesk.adapters.nautilus.bar_parquet import describe_file, fixed_to_float, ts_range
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
 from quantdesk.adapters.nautilus.engine_arrow import fixed_point, write_catalog_file
-from quantdesk.adapters.nautilus.memory import release_freed_memory
+from quantdesk.adapters.nautilus.memory import return_free_pages
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogFile, LineageRecord
@@ -71,7 +71,6 @@ _CODES = {  # our integer field -> the engine's column type
     },
 }
 _SIZES = frozenset({"size", "bid_size", "ask_size"})
-_RELEASE_FROM_ROWS = 10_000
 
 
 class NautilusTickStore:
@@ -169,8 +168,7 @@ class TickAppend:
         name = engine_file_name(first, int(ticks.ts_ns[-1]))
         write_catalog_file(table, self._folder / name)
         del table, batch
-        if len(ticks) >= _RELEASE_FROM_ROWS:  # a big chunk's buffers back to the system, so
-            release_freed_memory()  # the heap stays flat (a full gc: not for small chunks)
+        return_free_pages()  # the chunk's buffers (freed by refcount) back: the heap stays flat
         self._last_staged = int(ticks.ts_ns[-1])
         self._staged_rows += len(ticks)
 
