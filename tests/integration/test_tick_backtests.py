@@ -21,6 +21,7 @@ from quantdesk.domain.ticks import TickKind
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import synthetic_instrument
 from quantdesk.settings import QuantdeskSettings
+from support.console import Cli
 from support.raw_tick_cross import raw_tick_cross
 from support.signals import raw_signal
 from support.tick_catalog import (
@@ -337,3 +338,30 @@ def test_venue_options_for_bars_are_refused_on_ticks(
 ) -> None:
     with pytest.raises(InvalidInputError, match=says):
         run(desk, venues=[{"name": "SIM", **venue}])
+
+
+def test_the_cli_runs_a_definition_on_ticks_and_shows_its_ticks(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_trade_ticks(home, TICKS, SEED)
+    document = tmp_path / "trend-ticks.yaml"
+    document.write_text(
+        "strategy_id: trend-ticks\nfamily: trend_following\nname: EMA cross on trades\n"
+        "instruments: [SYN01.SIM]\nbar_spec: 1-MINUTE-LAST\nmarket_data: trades\n"
+        "parameters: {fast_period: 10, slow_period: 50, trade_size: '100', long_only: true}\n"
+    )
+    cli = Cli(home)
+    cli.ok("strategy", "add", document, "--reason", "ticks")
+    shown = " ".join(cli.ok("backtest", "run", "--strategy", "trend-ticks@1").split())
+    assert "SYN01.SIM-1-MINUTE-LAST-INTERNAL (built from trades)" in shown
+    assert "ticks (or book deltas) │ 30,000" in shown and "ticks/s" in shown
+    assert "bars/s" not in shown
+    on_quotes = tmp_path / "quote-trend.yaml"
+    on_quotes.write_text(
+        document.read_text()
+        .replace("trend-ticks", "quote-trend")
+        .replace("market_data: trades", "market_data: quotes")
+        .replace("1-MINUTE-LAST", "1-MINUTE-MID")
+    )
+    cli.ok("strategy", "add", on_quotes, "--reason", "quotes")
+    refused = cli.refused("backtest", "run", "--strategy", "quote-trend@1")
+    assert "no quote ticks for SYN01.SIM in the catalog" in refused
