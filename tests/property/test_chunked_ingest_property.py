@@ -104,10 +104,13 @@ def scenarios(draw: st.DrawFn) -> dict[str, object]:
         "parquet": draw(st.booleans()),
         "chunk_rows": draw(st.integers(1, n + 2)),
         "piece_rows": draw(st.sampled_from([1, 2, 3, 7, 50_000])),
+        "row_group_rows": draw(st.integers(1, n + 2)),  # Parquet read a row group at a time
     }
 
 
-def write_file(folder: Path, lines: list[str], parquet: bool, name: str) -> Path:
+def write_file(
+    folder: Path, lines: list[str], parquet: bool, name: str, row_group_rows: int = 1 << 20
+) -> Path:
     if not parquet:
         path = folder / f"{name}.csv"
         path.write_text("\n".join([HEADER, *lines]) + "\n")
@@ -118,7 +121,7 @@ def write_file(folder: Path, lines: list[str], parquet: bool, name: str) -> Path
         {n: pa.array(list(c), pa.string()) for n, c in zip(HEADER.split(","), columns, strict=True)}
     )
     path = folder / f"{name}.parquet"
-    pq.write_table(table, path)
+    pq.write_table(table, path, row_group_size=row_group_rows)
     return path
 
 
@@ -175,7 +178,7 @@ def test_property_30_chunked_ingest_is_the_whole_file_ingest(scenario: dict[str,
             for k, part in enumerate(held)
             if part
         ]
-        path = write_file(folder, lines, parquet, "bars")
+        path = write_file(folder, lines, parquet, "bars", int(str(scenario["row_group_rows"])))
         whole = ingest(folder / "whole", held_files, path, chunk_rows=1_000_000)
         chunked = ingest(folder / "chunked", held_files, path, chunk_rows=chunk_rows)
     assert chunked == whole

@@ -248,6 +248,12 @@ class TimestampSurvey:
     def needed(self) -> bool:
         return self._auto
 
+    @property
+    def settled(self) -> bool:
+        """Whether the rest of the column can no longer change the outcome (one cell of
+        text that is no epoch makes the whole column ISO)."""
+        return not self._auto or self._typed or (not self._numeric and not self._epoch_text)
+
     def add(self, column: pa.ChunkedArray) -> None:
         if not self._auto:
             return

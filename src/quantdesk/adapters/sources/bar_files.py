@@ -157,27 +157,43 @@ def _open_parquet(
     batch_rows = max(1, min(chunk_rows, rows))
     survey = TimestampSurvey(options)
     if survey.needed:
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=[columns["timestamp"]]):
+        for batch in _parquet_batches(parquet, [columns["timestamp"]], batch_rows):
             survey.add(_scalar(batch.column(0)))
+            if survey.settled:  # ISO text: the rest of the column cannot change that
+                break
     resolved = survey.resolve(options)
 
-    def chunk(batch: pa.RecordBatch, first: int) -> RawBarColumns:
+    def chunk(batch: pa.RecordBatch | pa.Table, first: int) -> RawBarColumns:
         cells = {f: _scalar(batch.column(name)) for f, name in columns.items()}
         numbers = np.arange(first, first + batch.num_rows, dtype=np.int64)
         return _raw(cells, cells["timestamp"], numbers, [], resolved)
 
     def chunks() -> Iterator[RawBarColumns]:
         first = 1
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+        for batch in _parquet_batches(parquet, wanted, batch_rows):
             first += batch.num_rows
             yield chunk(batch, first - batch.num_rows)
             del batch  # not held while the next chunk is read
-        if first == 1:  # no rows at all: one empty chunk, as for an empty CSV
-            empty = {f: pa.chunked_array([], schema.field(n).type) for f, n in columns.items()}
-            cells = {f: _scalar(column) for f, column in empty.items()}
-            yield _raw(cells, cells["timestamp"], np.empty(0, dtype=np.int64), [], resolved)
 
     return rows, chunks()
+
+
+def _parquet_batches(
+    parquet: pq.ParquetFile, columns: list[str], batch_rows: int
+) -> Iterator[pa.RecordBatch | pa.Table]:
+    """The columns in batches of at most ``batch_rows``, read a row group at a time (a batch
+    never spans two), or the whole file as one table when ``batch_rows`` covers it.
+
+    Arrow's batch reader over many row groups keeps part of each one it has passed (some
+    30 MB per two million-row groups); one reader per row group keeps memory flat.
+    """
+    if batch_rows >= parquet.metadata.num_rows:
+        yield parquet.read(columns=columns, use_threads=False)
+        return
+    for group in range(parquet.metadata.num_row_groups):
+        yield from parquet.iter_batches(
+            batch_size=batch_rows, row_groups=[group], columns=columns, use_threads=False
+        )
 
 
 def _scalar(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
