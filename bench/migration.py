@@ -9,6 +9,8 @@ What it measures, on the same machine, the same server and the same table:
   snapshot, chunked server-side reads, the same validation as CSV ingest, the catalog commit
   with lineage, the read-back digest of every chunk and its checkpoint. Its peak RSS is the
   child's (``ru_maxrss``; about 300 MB of it is the imported engine and libraries).
+* **read** -- the same child then reads the source alone (one snapshot, every chunk as the
+  validation takes it, nothing written): the part of the migration that is the reader's.
 
 Why: issue 16 sets the goal ``ratio = quantdesk rows/s / COPY rows/s >= 0.3`` for 2,000,000
 bars, and a peak RSS under 500 MB for a 10,000,000-row migration (memory must not grow with
@@ -139,7 +141,14 @@ seconds = time.perf_counter() - started
 if profiler is not None:
     profiler.disable()
     profiler.dump_stats(profile)
+from quantdesk.adapters.sources.postgres_tables import PostgresTableSource
+started, read = time.perf_counter(), 0  # the source alone: the rows as the validation takes them
+with PostgresTableSource(url).snapshot(mapping) as snapshot:
+    for chunk in snapshot.bar_chunks():
+        read += chunk.rows
+read_seconds = time.perf_counter() - started
 print(json.dumps({"seconds": seconds, "rows_written": run.rows_written, "state": run.state,
+    "read_seconds": read_seconds, "rows_read": read,
     "rows_rejected": run.rows_rejected, "chunks": run.chunks,
     "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -176,7 +185,11 @@ def migrate_child(
         text=True,
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    if result["rows_written"] != rows or result["state"] != "completed":
+    if (
+        result["rows_written"] != rows
+        or result["state"] != "completed"
+        or result["rows_read"] != rows
+    ):
         raise SystemExit(f"the migration of {rows:,} rows did not complete: {result}")
     return result
 
@@ -217,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="qd-bench-migration-") as folder:
             timed = migrate_child(url, args.rows, args.chunk_rows, Path(folder), args.profile)
             print(f"quantdesk migrate of {args.rows:,} rows: {timed['seconds']:.2f}s", flush=True)
+            print(f"its source read alone: {timed['read_seconds']:.2f}s", flush=True)
             big = None
             if args.rss_rows:
                 big = migrate_child(url, args.rss_rows, args.chunk_rows, Path(folder))
@@ -254,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         "goal_ratio": GOAL_RATIO,
         "meets_ratio": ratio >= GOAL_RATIO,
         "migrate_rss_mb": round(timed["rss_mb"], 1),
+        "read_s": round(timed["read_seconds"], 3),
+        "read_rows_per_s": round(args.rows / timed["read_seconds"]),
+        "read_ratio": round(copy_s / timed["read_seconds"], 4),
         "rss_rows": args.rss_rows,
         "rss_rows_s": None if big is None else round(big["seconds"], 1),
         "rss_rows_peak_mb": None if big is None else round(big["rss_mb"], 1),

@@ -1,5 +1,5 @@
-"""Arrow batches into chunks that end at the end of an instant, whatever sizes the server's
-FETCHes return: every row once, in order, no instant split, no chunk short of its size but
+"""Arrow batches into chunks that end at the end of an instant, whatever the sizes of the
+batches: every row once, in order, no instant split, no chunk short of its size but
 the last, and one instant larger than a chunk can hold refused."""
 
 from itertools import pairwise
@@ -10,22 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quantdesk.adapters.sources import postgres_batches
-from quantdesk.adapters.sources.postgres_batches import Fetch, instants
+from quantdesk.adapters.sources.postgres_batches import Batches, instants
 from quantdesk.domain.errors import SourceReadError
 
 
-def fetching(stamps: list[int | None]) -> Fetch:
-    """``fetch(n)`` over a table of ``stamps`` (and a row number), as FETCH FORWARD n is."""
+def batches(stamps: list[int | None], sizes: list[int]) -> Batches:
+    """A table of ``stamps`` (and a row number) in batches of ``sizes`` (the last repeated)."""
     table = pa.table({"row": list(range(len(stamps))), "ts": pa.array(stamps, pa.int64())})
     at = 0
-
-    def fetch(n: int) -> pa.Table:
-        nonlocal at
-        out = table.slice(at, n)
-        at += out.num_rows
-        return out
-
-    return fetch
+    for k in range(len(stamps)):
+        if at >= len(stamps):
+            return
+        n = sizes[min(k, len(sizes) - 1)]
+        yield table.slice(at, n)
+        at += n
 
 
 @st.composite
@@ -45,11 +43,15 @@ def read_orders(draw: st.DrawFn) -> list[int | None]:
 
 # Property 26: a migration loses and corrupts nothing (its chunks hold every row once)
 @settings(max_examples=300)
-@given(stamps=read_orders(), size=st.integers(1, 12))
+@given(
+    stamps=read_orders(),
+    size=st.integers(1, 12),
+    sizes=st.lists(st.integers(1, 15), min_size=1, max_size=5),
+)
 def test_chunks_hold_every_row_once_and_end_at_the_end_of_an_instant(
-    stamps: list[int | None], size: int
+    stamps: list[int | None], size: int, sizes: list[int]
 ) -> None:
-    chunks = list(instants(fetching(stamps), size, 1, "bars"))
+    chunks = list(instants(batches(stamps, sizes), size, 1, "bars"))
     rows = [r for c in chunks for r in c.column("row").to_pylist()]
     assert rows == list(range(len(stamps)))
     for before, after in pairwise(chunks):
@@ -66,5 +68,5 @@ def test_an_instant_larger_than_a_chunk_can_hold_is_refused(
 ) -> None:
     monkeypatch.setattr(postgres_batches, "CHUNK_ROWS_MAX", 5)
     with pytest.raises(SourceReadError, match="share the timestamp 7"):
-        list(instants(fetching([7] * 20), 3, 1, "bars"))
-    assert [c.num_rows for c in instants(fetching([7] * 8 + [8]), 3, 1, "bars")] == [8, 1]
+        list(instants(batches([7] * 20, [3]), 3, 1, "bars"))
+    assert [c.num_rows for c in instants(batches([7] * 8 + [8], [3]), 3, 1, "bars")] == [8, 1]

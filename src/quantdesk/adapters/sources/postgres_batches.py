@@ -5,11 +5,12 @@ wire format into Arrow columns in C, several times quicker. It joins the snapsho
 psycopg transaction exported (``SET TRANSACTION SNAPSHOT``), so its rows are those the
 counts of that transaction saw. A query with bound parameters is answered in one result by
 the driver (it streams only an unparameterised ``COPY``), so the rows come through a
-server-side cursor, ``FETCH``-ed a chunk at a time: memory holds about two chunks, and
+server-side cursor, ``FETCH``-ed a chunk at a time: memory holds about three chunks, and
 filters, the watermark and day bounds stay parameters, never spliced.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -25,7 +26,7 @@ from quantdesk.domain.source_mapping import CHUNK_ROWS_MAX
 
 # FETCH is no query COPY can wrap: the driver then reads the result itself, still in C
 _NO_COPY = {"adbc.postgresql.use_copy": "false"}
-Fetch = Callable[[int], pa.Table]
+Batches = Iterator[pa.Table]
 
 
 class ArrowSession:
@@ -52,8 +53,10 @@ class ArrowSession:
             self._connection.close()
 
     @contextmanager
-    def rows(self, query: str, parameters: Sequence[object]) -> Iterator[Fetch]:
-        """A ``fetch(n)`` over the rows of ``query``: up to ``n`` more rows, none at the end."""
+    def rows(self, query: str, parameters: Sequence[object], size: int) -> Iterator[Batches]:
+        """The rows of ``query`` in tables of ``size`` rows (the last one shorter), each
+        FETCH-ed while the one before is being used (the server and the driver work while
+        the caller commits); at most one table is read ahead."""
         self._cursors += 1
         name = f"quantdesk_source_{self._cursors}"
         with self._connection.cursor() as cursor:
@@ -61,30 +64,51 @@ class ArrowSession:
             declare = f"DECLARE {name} NO SCROLL CURSOR FOR {query}"
             cursor.execute(declare, _bound(parameters) if parameters else None)
 
-            def fetch(n: int) -> pa.Table:
-                cursor.execute(f"FETCH FORWARD {int(n)} FROM {name}")
-                return cursor.fetch_arrow_table()
+            def fetched() -> Iterator[pa.Table]:
+                while True:
+                    cursor.execute(f"FETCH FORWARD {int(size)} FROM {name}")
+                    table = cursor.fetch_arrow_table()
+                    if table.num_rows:
+                        yield table
+                    if table.num_rows < size:
+                        return
 
-            yield fetch
+            with ThreadPoolExecutor(1, thread_name_prefix=name) as reader:
+                yield _read_ahead(fetched(), reader)  # the pool waits for its last FETCH
             cursor.execute(f"CLOSE {name}")
 
 
-def instants(fetch: Fetch, size: int, at: int, table: str) -> Iterator[pa.Table]:
+def _read_ahead(tables: Iterator[pa.Table], reader: ThreadPoolExecutor) -> Batches:
+    """``tables``, the next one read by ``reader`` while this one is used."""
+    coming = reader.submit(next, tables, None)
+    while (table := coming.result()) is not None:
+        coming = reader.submit(next, tables, None)
+        yield table
+
+
+def instants(batches: Batches, size: int, at: int, table: str) -> Iterator[pa.Table]:
     """Tables of about ``size`` rows, each ending at the end of an instant: the rows after
     the ``size``-th that share its time (column ``at``) join it. A NULL time (no time, or
-    one out of range) shares no instant, so a chunk may end at it."""
-    pending = fetch(size + 1)
-    done = pending.num_rows < size + 1  # otherwise at least one row beyond a chunk is held
+    one out of range) shares no instant, so a chunk may end at it. ``batches`` may come in
+    any sizes."""
+    pending = next(batches, None)
+    if pending is None:
+        return
+    done = False
 
-    def read(n: int) -> None:
+    def read() -> None:
         nonlocal pending, done
-        more = fetch(n)
-        done = more.num_rows < n
-        pending = pa.concat_tables([pending, more])
+        more = next(batches, None)
+        done = more is None
+        if more is not None:
+            pending = pa.concat_tables([pending, more])
 
-    while pending.num_rows:
+    while True:
+        while not done and pending.num_rows <= size:  # a row beyond the chunk, or the end
+            read()
         if pending.num_rows <= size:  # the last rows
-            yield pending.combine_chunks()
+            if pending.num_rows:
+                yield pending.combine_chunks()
             return
         cut = _instant_end(pending.column(at), size)
         while cut is None and not done:
@@ -94,13 +118,11 @@ def instants(fetch: Fetch, size: int, at: int, table: str) -> Iterator[pa.Table]
                     f"{pending.column(at)[size - 1].as_py()}; a chunk cannot hold one instant",
                     hint="add a filter that narrows the rows of one instant",
                 )
-            read(size)
+            read()
             cut = _instant_end(pending.column(at), size)
         cut = pending.num_rows if cut is None else cut
         yield pending.slice(0, cut).combine_chunks()
         pending = pending.slice(cut)
-        if not done and pending.num_rows <= size:
-            read(size + 1 - pending.num_rows)
 
 
 def _instant_end(stamps: pa.ChunkedArray, size: int) -> int | None:

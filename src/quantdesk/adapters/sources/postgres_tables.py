@@ -152,9 +152,9 @@ class PostgresSnapshot:
         at = self._columns.index(self._mapping.timestamp.column)
         first_row = 1
         try:
-            with self._session.rows(text, parameters) as fetch:
-                size = self._mapping.chunk_rows
-                for table in instants(fetch, size, at, self._mapping.table):
+            size = self._mapping.chunk_rows
+            with self._session.rows(text, parameters, size) as batches:
+                for table in instants(batches, size, at, self._mapping.table):
                     yield self._bar_chunk(table, first_row)
                     first_row += table.num_rows
         except adbc_driver_manager.Error as error:
