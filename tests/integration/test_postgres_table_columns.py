@@ -2,7 +2,7 @@
 the counts and the rows of one snapshot agree while the table changes, a naive SQL time
 is read in the mapping's zone (a repeated wall time at its first occurrence, a skipped one
 as ``zoneinfo`` reads it), epoch integers keep their unit, and a numeric no double holds is
-a value to reject, not a failed read."""
+a value to reject, not a failed read; a filter's text value compares with any column."""
 
 from collections import Counter
 from collections.abc import Iterator
@@ -130,3 +130,16 @@ def test_a_numeric_no_double_holds_is_a_value_to_reject(dsn: str) -> None:
     assert np.isnan(values.close[0]) and np.isnan(values.volume[0])
     assert first.bars["A.XNAS"].text_of("close", 0) == "NULL"
     assert first.bars["A.XNAS"].text_of("high", 0) == "inf"
+
+
+def test_a_text_filter_value_takes_the_column_type(dsn: str) -> None:
+    """As an untyped SQL literal would: the value ``"2"`` for an integer column, a date."""
+    filters = [
+        {"column": "id", "op": ">", "value": "1"},
+        {"column": "id", "op": "in", "value": ["2", "3", "4"]},
+        {"column": "ts", "op": "<", "value": "2024-10-27 03:00"},
+    ]
+    m = mapping("wall", timestamp={"column": "ts", "zone": "UTC"}, filters=filters)
+    assert [c.rows for c in chunks(dsn, m)] == [2]
+    with PostgresTableSource(dsn).snapshot(m) as snapshot:
+        assert snapshot.count() == 2

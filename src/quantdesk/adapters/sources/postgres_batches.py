@@ -148,6 +148,8 @@ def _column(value: object) -> pa.Array:
     if isinstance(value, datetime):
         zone = None if value.tzinfo is None else "UTC"
         return pa.array([value], pa.timestamp("us", tz=zone))
+    if isinstance(value, list) and any(isinstance(v, str) for v in value):
+        return pa.array([[str(v) for v in value]])  # text, cast by the query to the column's
     return pa.array([value])
 
 

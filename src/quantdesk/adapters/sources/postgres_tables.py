@@ -76,9 +76,7 @@ class PostgresTableSource:
             try:
                 with connection.transaction():
                     connection.execute("SET LOCAL TIME ZONE 'UTC'")
-                    types = {
-                        str(r[0]): str(r[2]) for r in _columns_of(connection, mapping, self._dsn)
-                    }
+                    types = _sql_types(connection, mapping)
                     exported = connection.execute("SELECT pg_export_snapshot()").fetchone()
                     assert exported is not None  # the function returns one row
                     session = self._arrow_session(str(exported[0]))
@@ -181,7 +179,7 @@ class PostgresSnapshot:
         conditions: list[sql.Composable] = []
         parameters: list[object] = []
         for item in self._mapping.filters:
-            conditions.append(_condition(item, mark()))
+            conditions.append(_condition(item, mark(), self._types.get(item.column)))
             parameters.append(item.value)
         if after is not None:  # rows without a timestamp are read (and rejected) every time
             conditions.append(sql.SQL("({0} > {1} OR {0} IS NULL)").format(self._ts, mark()))
@@ -233,7 +231,7 @@ class PostgresSnapshot:
         if column == self._mapping.timestamp.column:
             return self._time_cell()
         cell = sql.Identifier(column)
-        if self._types.get(column) != "numeric" or column not in self._values:
+        if not self._types.get(column, "").startswith("numeric") or column not in self._values:
             return cell
         # beyond 1e300 (no price or size is that large) the double is the sign's infinity,
         # so a huge value is a rejected row, not a failed read (float8 would overflow)
@@ -340,8 +338,28 @@ def _split(table: str) -> tuple[str | None, str]:
     return (schema or None), name
 
 
-def _condition(item: Filter, mark: sql.Composable) -> sql.Composed:
+def _sql_types(connection: psycopg.Connection[Row], mapping: SourceMapping) -> dict[str, str]:
+    """Each column's SQL type as the server writes it (``numeric(12,4)``, ``"Side"``)."""
+    schema, table = _split(mapping.table)
+    name = (sql.Identifier(schema, table) if schema else sql.Identifier(table)).as_string(
+        connection
+    )
+    query = (
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
+    )
+    return {str(c): str(t) for c, t in connection.execute(query, (name,)).fetchall()}
+
+
+def _condition(item: Filter, mark: sql.Composable, sql_type: str | None) -> sql.Composed:
+    """The filter's condition. A text value is cast to the column's type on the server, as
+    an untyped literal would be (``date >= '2024-01-01'``, an enum): the driver binds it
+    as ``text``, which compares with no other type."""
     column = sql.Identifier(item.column)
+    values = item.value if isinstance(item.value, list) else [item.value]
+    if sql_type is not None and any(isinstance(v, str) for v in values):
+        wanted = sql_type + ("[]" if item.op == "in" else "")
+        mark = sql.SQL("CAST({} AS {})").format(mark, sql.SQL(wanted))  # the server's own text
     if item.op == "in":
         return sql.SQL("{} = ANY({})").format(column, mark)
     return sql.SQL("{} " + _OPS[item.op] + " {}").format(column, mark)
