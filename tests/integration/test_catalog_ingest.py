@@ -18,11 +18,13 @@ from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from nautilus_trader.model.data import Bar
 from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 
 import quantdesk
+from quantdesk.adapters.nautilus import catalog_stage
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal
 from quantdesk.bootstrap import bootstrap
@@ -167,16 +169,16 @@ def test_a_failure_midway_leaves_the_catalog_as_it_was(
     full = rows(30)
     desk_with_equity.ingest.ingest_bars(write_csv(full[10:20]), "ACME.XNAS", "1-MINUTE-LAST")
     before = snapshot(desk_with_equity.home / "catalog")
-    real_write = ParquetDataCatalog.write_data
+    real_write = catalog_stage.write_catalog_file
     calls = []
 
-    def failing_write(self: ParquetDataCatalog, data: list, **kwargs: object) -> None:
-        calls.append(len(data))
-        real_write(self, data, **kwargs)
+    def failing_write(table: pa.Table, path: Path) -> None:
+        calls.append(table.num_rows)
+        real_write(table, path)
         if len(calls) == 2:
             raise OSError("disk full (injected)")
 
-    monkeypatch.setattr(ParquetDataCatalog, "write_data", failing_write)
+    monkeypatch.setattr(catalog_stage, "write_catalog_file", failing_write)
     with pytest.raises(OSError, match="injected"):
         desk_with_equity.ingest.ingest_bars(
             write_csv(full[:10] + full[20:]), "ACME.XNAS", "1-MINUTE-LAST"

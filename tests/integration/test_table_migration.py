@@ -5,6 +5,7 @@ changed mapping under the same name is refused."""
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,15 @@ def test_a_changed_mapping_under_the_same_name_is_refused(
         service.migrate(changed, dsn)
     assert refused.value.code == "mapping_changed"
     assert service.migrate(changed, dsn, restart=True).rows_present == 1
+
+
+def test_float_noise_in_the_source_migrates_as_the_decimal_and_its_digest_agrees(
+    dsn: str, service: MigrationService
+) -> None:
+    # 10.120000000000001 is on the 0.01 grid within float noise (valid, as a file's
+    # rendering of 10.12 is); the catalog stores 10.12: the chunk's digests must agree
+    insert(dsn, [good(0, Decimal("10.120000000000001")), good(1)])  # type: ignore[arg-type]
+    run = service.migrate(mapping(), dsn)
+    assert run.state is MigrationState.COMPLETED and run.rows_written == 2
+    assert closes(service) == {ns(0): 10.12, ns(1): 10.5}
+    assert service.verify(mapping(), dsn).differences == []

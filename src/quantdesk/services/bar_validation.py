@@ -59,6 +59,16 @@ def round_to_increment(values: Float64Array, increment: float, precision: int) -
     return rounded
 
 
+def on_grid(values: Float64Array, places: int) -> Float64Array:
+    """Valid values as the nearest double to their decimal at ``places`` (the value the
+    engine stores and the catalog reads back): ``380591.00179999997`` at four places, float
+    noise a file or a driver may carry, becomes ``380591.0018``. A whole number of the last
+    place, divided once by a power of ten, is the correctly rounded double of the decimal."""
+    scale = 10.0**places
+    snapped: Float64Array = np.round(values * scale) / scale
+    return snapped
+
+
 class _Verdicts:
     """First-failure bookkeeping: a row keeps the first reason and field it was given."""
 
@@ -143,13 +153,14 @@ def validate_bars(
     _reject_out_of_order(ts_ns, verdicts, floor)
 
     alive = verdicts.alive
+    price_places, size_places = instrument.price_precision, instrument.size_precision
     bars = BarColumns(
         ts_ns=ts_ns[alive],
-        open=values["open"][alive],
-        high=values["high"][alive],
-        low=values["low"][alive],
-        close=values["close"][alive],
-        volume=values["volume"][alive],
+        open=on_grid(values["open"][alive], price_places),
+        high=on_grid(values["high"][alive], price_places),
+        low=on_grid(values["low"][alive], price_places),
+        close=on_grid(values["close"][alive], price_places),
+        volume=on_grid(values["volume"][alive], size_places),
     )
     return ValidatedBars(
         bars=bars,

@@ -356,3 +356,16 @@ def test_below_half_an_increment_is_told_apart_from_off_the_increment(
     [rejection] = result.rejections
     assert rejection.reason is RejectReason.VOLUME_PRECISION
     assert ("stored as 0" in rejection.detail) is below_half
+
+
+def test_float_noise_on_the_grid_is_stored_as_the_decimal_the_engine_keeps() -> None:
+    # 1.1000500000000001 and 1000.0000000000001: a driver's or a file's rendering of
+    # 1.10005 and 1000 (within float noise of the grid: valid); the engine stores the
+    # decimal, so the validated bar must hold its nearest double, or a digest of what was
+    # validated differs from a digest of what the catalog returns
+    noisy = (1.1, 1.1001, 1.0999, 1.1000500000000001, 1000.0000000000001)
+    assert noisy[3] != 1.10005 and noisy[4] != 1000.0
+    result = validate_bars(raw([(1, *noisy)]), INSTRUMENT)
+    assert result.rejections == []
+    assert result.bars.close.tolist() == [1.10005]
+    assert result.bars.volume.tolist() == [1000.0]

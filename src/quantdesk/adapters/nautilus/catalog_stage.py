@@ -13,18 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from nautilus_trader.model.data import BarType
-from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
-from nautilus_trader.persistence.wranglers import BarDataWrangler
+from nautilus_trader.model.data import Bar
+from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog, _timestamps_to_filename
 
-from quantdesk.adapters.nautilus.bar_parquet import (
-    bar_frame,
-    describe_file,
-    iter_bar_file,
-    ts_range,
-)
+from quantdesk.adapters.nautilus.bar_parquet import describe_file, iter_bar_file, ts_range
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
-from quantdesk.adapters.nautilus.instruments import to_nautilus
+from quantdesk.adapters.nautilus.engine_arrow import bar_table, write_catalog_file
 from quantdesk.adapters.nautilus.memory import return_free_pages
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.instruments import InstrumentSpec
@@ -86,8 +80,11 @@ class BarStage:
         self._starts = np.array([f[1] for f in files], dtype=np.int64)
         self._ends = np.array([f[2] for f in files], dtype=np.int64)
         self._piece_rows = piece_rows
-        self._writer = ParquetDataCatalog(str(txn.staged))
-        self._wrangler = BarDataWrangler(BarType.from_str(bar_type), to_nautilus(instrument))
+        # the engine's own folder for the bar type, inside the transaction's staging root
+        self._directory = Path(
+            ParquetDataCatalog(str(txn.staged))._make_path(data_cls=Bar, identifier=bar_type)
+        )
+        self._instrument = instrument
         self._pending: list[BarColumns] = []
         self._pending_rows = 0
         self._position = (-1, False)  # (slot of the last row, whether inside that file)
@@ -113,7 +110,7 @@ class BarStage:
         cuts = np.flatnonzero((np.diff(slot) != 0) | (np.diff(inside) != 0)) + 1
         for run in np.split(np.arange(len(bars)), cuts):
             self._feed(bars.take(run), int(slot[run[0]]), bool(inside[run[0]]))
-        return_free_pages()  # the wrangled bars and frames: back to the system, so the
+        return_free_pages()  # the encoded pieces and merged rows: back to the system, so the
         # peak stays one batch's, not a creep of heap pages freed but kept
 
     def _feed(self, run: BarColumns, slot: int, inside: bool) -> None:
@@ -153,10 +150,22 @@ class BarStage:
         whole = len(rows) if everything else len(rows) - len(rows) % self._piece_rows
         for start in range(0, whole, self._piece_rows):
             piece = rows.take(np.arange(start, min(start + self._piece_rows, whole)))
-            self._writer.write_data(self._wrangler.process(bar_frame(piece)))
+            self._write(piece)
         rest = rows.take(np.arange(whole, len(rows)))
         self._pending = [rest] if len(rest) else []
         self._pending_rows = len(rest)
+
+    def _write(self, piece: BarColumns) -> None:
+        """One file, named for its first and last ``ts_init`` as the engine names its own."""
+        table = bar_table(
+            piece,
+            bar_type=self._bar_type,
+            instrument_id=self._instrument.instrument_id,
+            price_precision=self._instrument.price_precision,
+            size_precision=self._instrument.size_precision,
+        )
+        name = _timestamps_to_filename(int(piece.ts_ns[0]), int(piece.ts_ns[-1]))
+        write_catalog_file(table, self._directory / name)
 
     def commit(self, lineage: Callable[[StagedCommit], LineageRecord]) -> StagedCommit:
         """Make every staged file, the files they replace and the lineage record one change."""
