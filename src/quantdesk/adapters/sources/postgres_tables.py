@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import count
+from urllib.parse import quote
 
 import adbc_driver_manager
 import numpy as np
@@ -93,7 +94,7 @@ class PostgresTableSource:
             return ArrowSession(conninfo, snapshot_id)
         except adbc_driver_manager.Error as error:
             raise SourceReadError(
-                f"cannot connect to {redacted(self._dsn)}: {_first_line(error)}", hint=_HINT
+                f"cannot connect to {redacted(self._dsn)}: {_reason(self._dsn, error)}", hint=_HINT
             ) from error
 
     def _connect(self) -> psycopg.Connection[Row]:
@@ -101,7 +102,7 @@ class PostgresTableSource:
             return psycopg.connect(self._dsn, connect_timeout=_CONNECT_TIMEOUT_S)
         except psycopg.Error as error:
             raise SourceReadError(
-                f"cannot connect to {redacted(self._dsn)}: {_first_line(error)}", hint=_HINT
+                f"cannot connect to {redacted(self._dsn)}: {_reason(self._dsn, error)}", hint=_HINT
             ) from error
 
 
@@ -376,8 +377,22 @@ def _dollars() -> Mark:
 
 def _unreadable(dsn: str, mapping: SourceMapping, error: Exception) -> SourceReadError:
     return SourceReadError(
-        f"{redacted(dsn)}: reading {mapping.table} failed: {_first_line(error)}", hint=_HINT
+        f"{redacted(dsn)}: reading {mapping.table} failed: {_reason(dsn, error)}", hint=_HINT
     )
+
+
+def _reason(dsn: str, error: BaseException) -> str:
+    """The driver's first line, never with the password in it: libpq quotes the part of a
+    URL it cannot parse, which may be the password itself."""
+    try:
+        password = conninfo_to_dict(dsn).get("password")
+    except psycopg.ProgrammingError:
+        return "the connection string cannot be parsed (check its syntax and percent-encoding)"
+    text = _first_line(error)
+    if password:
+        for form in sorted({str(password), quote(str(password), safe="")}, key=len, reverse=True):
+            text = text.replace(form, "***")
+    return text
 
 
 def _first_line(error: BaseException) -> str:
