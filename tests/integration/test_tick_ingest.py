@@ -319,3 +319,34 @@ def test_rejects_stay_in_row_order_when_a_held_event_is_refused_a_chunk_later(
         ("4", "conflicts_with_catalog"),
         ("5", "size_not_positive"),
     ]
+
+
+def test_float_noise_in_a_file_is_stored_as_its_decimal_and_reingests_as_present(
+    desk_with_crypto: Platform, tmp_path: Path
+) -> None:
+    # 42000.100000000006 and 0.30000000000000004: a program's rendering of 42000.10 and
+    # 0.300 (on the grid within float noise: valid); the engine stores the decimals, so
+    # the same file ingested again must find every tick already there, not in conflict
+    ticks = desk_with_crypto.ticks
+    header = ("timestamp", "bid", "ask", "bid_size", "ask_size")
+    rows = [
+        [iso(T0), "42000.100000000006", "42000.20", "1.000", "0.30000000000000004"],
+        [iso(T0 + SECOND), "42000.10", "42000.20", "1.000", "1.000"],
+    ]
+    trade = [[iso(T0), "42000.100000000006", "0.30000000000000004", "BUYER", "t1"]]
+    for kind, file, head, data in [
+        (TickKind.QUOTE, "q.csv", header, rows),
+        (TickKind.TRADE, "t.csv", TRADE_HEADER, trade),
+    ]:
+        path = write_rows(tmp_path / file, head, data)
+        first = ticks.ingest(path, kind, INSTRUMENT)
+        again = ticks.ingest(path, kind, INSTRUMENT)
+        assert (first.rows_written, first.rows_rejected) == (len(data), 0)
+        assert (again.rows_written, again.rows_already_present, again.rows_rejected) == (
+            0,
+            len(data),
+            0,
+        )
+    engine = ParquetDataCatalog(str(desk_with_crypto.home / "catalog"))
+    assert str(engine.quote_ticks()[0].bid_price) == "42000.10"
+    assert str(engine.trade_ticks()[0].size) == "0.300"

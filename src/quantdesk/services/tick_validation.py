@@ -29,7 +29,7 @@ from quantdesk.domain.ticks import (
     TickKind,
     TickWarning,
 )
-from quantdesk.services.bar_validation import off_increment
+from quantdesk.services.bar_validation import off_increment, on_grid
 from quantdesk.services.book_check import CrossedBookCheck, crossed_quotes
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array, TimestampStatus
 from quantdesk.services.tick_columns import AnyArray, RawTicks, TickColumns, value_fields
@@ -83,8 +83,18 @@ def validate_ticks(
     _order(raw, values, verdicts, cursor)
 
     alive = verdicts.alive
+    places = {name: instrument.price_precision for name in PRICES[kind]} | {
+        name: instrument.size_precision for name in SIZES[kind]
+    }
     ticks = TickColumns(
-        kind, raw.ts_ns[alive], {name: values[name][alive] for name in value_fields(kind)}
+        kind,
+        raw.ts_ns[alive],
+        {  # valid numbers as the decimal the engine stores (no float noise: see on_grid)
+            name: on_grid(values[name][alive], places[name])
+            if name in places
+            else values[name][alive]
+            for name in value_fields(kind)
+        },
     )
     rows = raw.source_row[alive]
     warnings: list[TickWarning] = []
