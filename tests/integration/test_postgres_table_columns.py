@@ -62,9 +62,9 @@ def mapping(table: str, **change: Any) -> SourceMapping:
     )
 
 
-def chunks(dsn: str, m: SourceMapping) -> list[BarChunk]:
+def chunks(dsn: str, m: SourceMapping, after: Watermark | None = None) -> list[BarChunk]:
     with PostgresTableSource(dsn).snapshot(m) as snapshot:
-        return list(snapshot.bar_chunks())
+        return list(snapshot.bar_chunks(after=after))
 
 
 def ns(stamp: datetime) -> int:
@@ -88,13 +88,16 @@ def test_the_rows_and_the_counts_are_of_one_snapshot(dsn: str) -> None:
 
 
 def test_naive_times_are_read_in_the_mapping_zone(dsn: str) -> None:
-    found = chunks(dsn, mapping("wall", timestamp={"column": "ts", "zone": "Europe/Berlin"}))
+    berlin = mapping("wall", timestamp={"column": "ts", "zone": "Europe/Berlin"})
+    found = chunks(dsn, berlin)
     raw = [c.bars["A.XNAS"] for c in found]
     expected = [ns(t.replace(tzinfo=BERLIN).astimezone(UTC)) for t in WALL_TIMES]
     assert [int(x) for r in raw for x in r.ts_ns] == expected
     assert {int(s) for r in raw for s in r.ts_status} == {TimestampStatus.OK}
     days = sum((Counter(c.days) for c in found), Counter[int]())
     assert days == {(t.date() - date(1970, 1, 1)).days: 2 for t in WALL_TIMES[::2]}
+    resumed = chunks(dsn, berlin, after=found[0].last)  # a naive watermark
+    assert [int(x) for c in resumed for x in c.bars["A.XNAS"].ts_ns] == expected[2:]
     unzoned = chunks(dsn, mapping("wall"))  # refused, as CSV ingest refuses it
     statuses = {int(s) for c in unzoned for s in c.bars["A.XNAS"].ts_status}
     assert statuses == {TimestampStatus.NO_TIMEZONE}
@@ -116,6 +119,9 @@ def test_epoch_integers_keep_their_unit(dsn: str) -> None:
         Watermark(timestamp=stamps[1]),
         Watermark(timestamp=stamps[2]),
     ]
+    epoch = mapping("epoch", timestamp={"column": "ts", "unit": "ms"})
+    resumed = chunks(dsn, epoch, after=found[0].last)
+    assert next(r for c in resumed for r in c.bars["A.XNAS"].ts_ns.tolist()) == stamps[2] * 10**6
     day = (start.date() - date(1970, 1, 1)).days
     assert sum((Counter(c.days) for c in found), Counter[int]()) == {day: 1, day + 1: 2}
     assert raw[0].values.volume.tolist() == [3.0, 3.0]
