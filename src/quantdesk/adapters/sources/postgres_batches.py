@@ -52,6 +52,12 @@ class ArrowSession:
         finally:
             self._connection.close()
 
+    def table(self, query: str, parameters: Sequence[object]) -> pa.Table:
+        """The whole result of a small query (a count, the rows per day)."""
+        with self._connection.cursor() as cursor:
+            cursor.execute(query, _bound(parameters) if parameters else None)
+            return cursor.fetch_arrow_table()
+
     @contextmanager
     def rows(self, query: str, parameters: Sequence[object], size: int) -> Iterator[Batches]:
         """The rows of ``query`` in tables of ``size`` rows (the last one shorter), each

@@ -1,12 +1,13 @@
-"""``TableSource`` on PostgreSQL: one snapshot, counts by psycopg 3, rows as Arrow by ADBC.
+"""``TableSource`` on PostgreSQL: one snapshot (exported by psycopg 3), read by ADBC as Arrow.
 
 Every name of the mapping is quoted as an identifier (``psycopg.sql.Identifier``), never
 spliced; filter values, the watermark and day bounds travel as parameters. A snapshot is one
-read-only REPEATABLE READ transaction in the UTC time zone (psycopg's, which the ADBC
-connection reading the rows joins), so its counts and chunks see one state of the table and
-a SQL date is a UTC date; nothing is ever written to the source (the migration never touches
-a table it was not given, and only reads that one). The server casts what Arrow would not
-hold: a numeric to the nearest double, a time out of range to NULL beside its text.
+read-only REPEATABLE READ transaction in the UTC time zone (the ADBC connection's, joining
+the snapshot a psycopg transaction exported), so its counts and chunks see one state of the
+table and a SQL date is a UTC date; nothing is ever written to the source (the migration
+never touches a table it was not given, and only reads that one). The server casts what
+Arrow would not hold: a numeric to the nearest double, a time out of range to NULL beside
+its text.
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,7 +40,7 @@ _TIME_TYPES = ("timestamp with time zone", "timestamp without time zone")
 _INTEGER_TYPES = ("bigint", "integer", "smallint")
 Row = tuple[Cell, ...]
 Mark = Callable[[], sql.Composable]
-"""The next parameter's placeholder: psycopg's ``%s``, or libpq's ``$n`` for ADBC."""
+"""The next parameter's placeholder (libpq's ``$1``, ``$2``...)."""
 
 
 class PostgresTableSource:
@@ -71,6 +72,17 @@ class PostgresTableSource:
 
     @contextmanager
     def snapshot(self, mapping: SourceMapping) -> Iterator["PostgresSnapshot"]:
+        session, types = self._joined(mapping)
+        try:
+            yield PostgresSnapshot(session, mapping, self._dsn, types)
+        finally:
+            session.close()
+
+    def _joined(self, mapping: SourceMapping) -> tuple[ArrowSession, dict[str, str]]:
+        """An ADBC session in the snapshot of a psycopg transaction, and the column types.
+        The snapshot, once joined, outlives the transaction that exported it: psycopg's
+        ends here, so no transaction stays idle for the length of a run."""
+        session: ArrowSession | None = None
         with self._connect() as connection:
             connection.read_only = True
             connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -81,12 +93,11 @@ class PostgresTableSource:
                     exported = connection.execute("SELECT pg_export_snapshot()").fetchone()
                     assert exported is not None  # the function returns one row
                     session = self._arrow_session(str(exported[0]))
-                    try:
-                        yield PostgresSnapshot(connection, session, mapping, self._dsn, types)
-                    finally:
-                        session.close()
-            except (psycopg.Error, adbc_driver_manager.Error) as error:
+            except psycopg.Error as error:
+                if session is not None:
+                    session.close()
                 raise _unreadable(self._dsn, mapping, error) from error
+        return session, types
 
     def _arrow_session(self, snapshot_id: str) -> ArrowSession:
         conninfo = make_conninfo(self._dsn, connect_timeout=str(_CONNECT_TIMEOUT_S))
@@ -107,17 +118,15 @@ class PostgresTableSource:
 
 
 class PostgresSnapshot:
-    """The ``TableSnapshot`` port inside one open transaction."""
+    """The ``TableSnapshot`` port inside one open transaction (the ADBC session's)."""
 
     def __init__(
         self,
-        connection: psycopg.Connection[Row],
         session: ArrowSession,
         mapping: SourceMapping,
         dsn: str,
         types: Mapping[str, str],
     ) -> None:
-        self._connection = connection
         self._session = session
         self._types = types
         self._mapping = mapping
@@ -127,18 +136,17 @@ class PostgresSnapshot:
         self._ts = sql.Identifier(mapping.timestamp.column)
 
     def count(self, after: Watermark | None = None, through: Watermark | None = None) -> int:
-        where, parameters = self._where(after, None, through, _percent)
+        where, parameters = self._where(after, None, through)
         query = sql.SQL("SELECT count(*) FROM {}{}").format(self._table(), where)
-        row = self._run(query, parameters).fetchone()
-        return int(str(row[0])) if row else 0
+        return int(self._run(query, parameters).column(0)[0].as_py())
 
     def day_counts(self, through: Watermark) -> dict[int, int]:
-        where, parameters = self._where(None, None, through, _percent)
-        query = sql.SQL("SELECT {day}, count(*) FROM {table}{where} GROUP BY 1").format(
-            day=self._day_expression(), table=self._table(), where=where
-        )
-        counts = self._run(query, parameters).fetchall()  # no day: a time out of range
-        return {int(str(day)): int(str(n)) for day, n in counts if day is not None}
+        where, parameters = self._where(None, None, through)
+        query = sql.SQL(
+            "SELECT {day} AS day, count(*) AS rows FROM {table}{where} GROUP BY 1"
+        ).format(day=self._day_expression(), table=self._table(), where=where)
+        counts = self._run(query, parameters).to_pylist()  # no day: a time out of range
+        return {int(r["day"]): int(r["rows"]) for r in counts if r["day"] is not None}
 
     def bar_chunks(
         self,
@@ -147,7 +155,7 @@ class PostgresSnapshot:
         through: Watermark | None = None,
     ) -> Iterator[BarChunk]:
         query, parameters = self._select(after, days, through)
-        text = query.as_string(self._connection)
+        text = query.as_string(None)
         at = self._columns.index(self._mapping.timestamp.column)
         first_row = 1
         try:
@@ -161,7 +169,7 @@ class PostgresSnapshot:
 
     def query_text(self, after: Watermark | None = None) -> str:
         query, parameters = self._select(after, None, None)
-        text = query.as_string(self._connection)
+        text = query.as_string(None)
         return f"{text} -- parameters {parameters!r}"[:4_000]
 
     # --- the SQL ------------------------------------------------------------------------------
@@ -175,8 +183,8 @@ class PostgresSnapshot:
         after: Watermark | None,
         days: DayWindow | None,
         through: Watermark | None,
-        mark: Mark,
     ) -> tuple[sql.Composable, list[object]]:
+        mark = _dollars()
         conditions: list[sql.Composable] = []
         parameters: list[object] = []
         for item in self._mapping.filters:
@@ -199,7 +207,7 @@ class PostgresSnapshot:
         self, after: Watermark | None, days: DayWindow | None, through: Watermark | None
     ) -> tuple[sql.Composed, list[object]]:
         """The rows' query as ADBC runs it (placeholders ``$1``...) and its parameters."""
-        where, parameters = self._where(after, days, through, _dollars())
+        where, parameters = self._where(after, days, through)
         order: list[sql.Composable] = [sql.SQL("{} NULLS LAST").format(self._ts)]
         if self._mapping.key is not None:
             order.append(sql.Identifier(self._mapping.key))
@@ -266,10 +274,10 @@ class PostgresSnapshot:
             return start, start + timedelta(days=days.last - days.first + 1)
         return days.first * _PER_DAY[unit], (days.last + 1) * _PER_DAY[unit]
 
-    def _run(self, query: sql.Composed, parameters: list[object]) -> psycopg.Cursor[Row]:
+    def _run(self, query: sql.Composed, parameters: list[object]) -> pa.Table:
         try:
-            return self._connection.execute(query, parameters)
-        except psycopg.Error as error:
+            return self._session.table(query.as_string(None), parameters)
+        except adbc_driver_manager.Error as error:
             raise _unreadable(self._dsn, self._mapping, error) from error
 
     # --- rows ---------------------------------------------------------------------------------
@@ -364,10 +372,6 @@ def _condition(item: Filter, mark: sql.Composable, sql_type: str | None) -> sql.
     if item.op == "in":
         return sql.SQL("{} = ANY({})").format(column, mark)
     return sql.SQL("{} " + _OPS[item.op] + " {}").format(column, mark)
-
-
-def _percent() -> sql.Composable:
-    return sql.SQL("%s")
 
 
 def _dollars() -> Mark:
