@@ -76,9 +76,12 @@ def load(url: str) -> dict[str, int]:
                 with (DATA / name).open() as handle:
                     header = handle.readline().strip().split(",")
                 columns = "ts, o, h, l, c" + (", v" if "volume" in header else "")
-                with (DATA / name).open() as handle, cursor.copy(
-                    f"COPY raw ({columns}) FROM STDIN (FORMAT csv, HEADER true)"
-                ) as copy:
+                with (
+                    (DATA / name).open() as handle,
+                    cursor.copy(
+                        f"COPY raw ({columns}) FROM STDIN (FORMAT csv, HEADER true)"
+                    ) as copy,
+                ):
                     while block := handle.read(1 << 20):
                         copy.write(block)
                 cursor.execute(
@@ -145,7 +148,9 @@ def parquet_bytes(catalog: Path, rewrite_to: Path | None = None) -> int:
 
 
 def main() -> int:
-    admin_dsn = os.environ.get("QUANTDESK_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    admin_dsn = os.environ.get(
+        "QUANTDESK_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
     absent = server_absent(admin_dsn)
     if absent is not None or not DATA.is_dir():
         why = absent or f"{DATA} is absent"
