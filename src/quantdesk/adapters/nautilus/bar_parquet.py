@@ -37,6 +37,29 @@ def ts_range(path: Path) -> tuple[int, int, int]:
     return int(first), int(last), meta.num_rows
 
 
+class FileRanges:
+    """:func:`ts_range` of catalog files, each read from its footer once per version.
+
+    Every commit and range query asks for the range of every file of a series; reading each
+    footer again cost seconds a run once a series holds hundreds of files. A file is known by
+    its path and its (inode, size, mtime): the journal moves a new file into place, so a
+    replaced file is a new inode and is read again.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[Path, tuple[tuple[int, int, int], tuple[int, int, int]]] = {}
+
+    def of(self, path: Path) -> tuple[int, int, int]:
+        stat = path.stat()
+        version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        known = self._known.get(path)
+        if known is not None and known[0] == version:
+            return known[1]
+        found = ts_range(path)
+        self._known[path] = (version, found)
+        return found
+
+
 def fixed_to_float(column: pa.ChunkedArray | pa.Array, precision: int) -> Float64Array:
     """Decode the engine's 128-bit fixed-point values (raw = value x FIXED_SCALAR)."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column

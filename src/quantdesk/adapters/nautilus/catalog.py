@@ -20,6 +20,7 @@ from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 from nautilus_trader.persistence.funcs import class_to_filename
 
 from quantdesk.adapters.nautilus.bar_parquet import (
+    FileRanges,
     describe_file,
     fixed_to_float,
     read_bar_file,
@@ -53,6 +54,7 @@ class ParquetCatalog:
         self._journal = CatalogJournal(self._root)
         self._journal.recover()
         self._catalog = ParquetDataCatalog(str(self._root))
+        self._ranges = FileRanges()
 
     @property
     def root(self) -> Path:
@@ -113,7 +115,7 @@ class ParquetCatalog:
         """Files of one bar type with their first and last ``ts_init``, in time order."""
         files = []
         for path in self._bar_dir(bar_type).glob("*.parquet"):
-            first, last, _ = ts_range(path)
+            first, last, _ = self._ranges.of(path)
             files.append((path, first, last))
         return sorted(files, key=lambda f: f[1])
 
@@ -139,7 +141,7 @@ class ParquetCatalog:
             if lo > end_ns or hi < start_ns:
                 continue
             if start_ns <= lo and hi <= end_ns:
-                rows, a, b = ts_range(path)[2], lo, hi
+                rows, a, b = self._ranges.of(path)[2], lo, hi
             else:
                 ts = pq.read_table(path, columns=["ts_init"]).column("ts_init").to_numpy()
                 ts = ts[(ts >= start_ns) & (ts <= end_ns)]
