@@ -230,9 +230,8 @@ class PostgresSnapshot:
 
     def _held(self) -> sql.Composable:
         """True for a SQL time Python holds (years 1 to 9999: not infinity, not BC)."""
-        return sql.SQL("(isfinite({0}) AND {0} >= '0001-01-01' AND {0} < '10000-01-01')").format(
-            self._ts
-        )
+        # infinity is past year 9999 and -infinity before year 1: no isfinite() needed
+        return sql.SQL("({0} >= '0001-01-01' AND {0} < '10000-01-01')").format(self._ts)
 
     def _cell(self, column: str) -> sql.Composable:
         """A selected column: the timestamp as ``_time_cell``, a numeric value as the nearest
@@ -244,8 +243,10 @@ class PostgresSnapshot:
             return cell
         # beyond 1e300 (no price or size is that large) the double is the sign's infinity,
         # so a huge value is a rejected row, not a failed read (float8 would overflow)
+        # (one range test for the usual value: NaN sorts above every number, NULL stays NULL)
         return sql.SQL(
-            "CASE WHEN {0} = 'NaN' OR abs({0}) < 1e300 THEN {0}::float8 "
+            "CASE WHEN {0} BETWEEN -1e300 AND 1e300 THEN {0}::float8 "
+            "WHEN {0} = 'NaN' THEN 'NaN'::float8 "
             "ELSE sign({0})::float8 * 'Infinity'::float8 END"
         ).format(cell)
 
