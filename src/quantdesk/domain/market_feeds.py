@@ -8,10 +8,12 @@ order-book deltas; see :data:`BOOK_FAMILIES`). Every family reads bars, so every
 runs on ticks unchanged.
 """
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 from quantdesk.domain.instruments import validate_instrument_id
 from quantdesk.domain.market_data import BarSpec
+from quantdesk.domain.ticks import TickKind
 
 
 class MarketData(StrEnum):
@@ -21,18 +23,18 @@ class MarketData(StrEnum):
     BOOK = "book"
 
 
-TICK_DATA_TYPES = {
-    MarketData.TRADES: "trade_tick",
-    MarketData.QUOTES: "quote_tick",
-    MarketData.BOOK: "order_book_delta",
+TICK_KINDS: Mapping[MarketData, TickKind] = {
+    MarketData.TRADES: TickKind.TRADE,
+    MarketData.QUOTES: TickKind.QUOTE,
+    MarketData.BOOK: TickKind.DELTA,
 }
-"""The catalog's directory (and ``CatalogEntry.data_type``) of each tick data kind."""
+"""The catalog data type each tick feed streams (the one place the two vocabularies meet)."""
 
-TICK_NOUNS = {
-    MarketData.TRADES: "trade ticks",
-    MarketData.QUOTES: "quote ticks",
-    MarketData.BOOK: "order-book deltas",
-}
+
+def tick_kind(market_data: MarketData) -> TickKind | None:
+    """The catalog's tick data a strategy on ``market_data`` streams (``None``: bars)."""
+    return TICK_KINDS.get(market_data)
+
 
 _PRICE_TYPES = {
     MarketData.TRADES: ("LAST",),

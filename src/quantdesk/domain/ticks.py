@@ -14,7 +14,10 @@ from quantdesk.domain.market_data import TimestampFormat
 
 
 class TickKind(StrEnum):
-    """What a tick file holds; the value is the catalog's folder (the engine's class name)."""
+    """The catalog's tick data types, for ingest and runs alike: the value is the catalog's
+    folder and ``CatalogEntry.data_type`` (the engine's class name, snake case). What a
+    strategy runs on is :class:`~quantdesk.domain.market_feeds.MarketData`, mapped to these
+    by ``market_feeds.tick_kind``."""
 
     TRADE = "trade_tick"
     QUOTE = "quote_tick"
@@ -22,10 +25,21 @@ class TickKind(StrEnum):
 
     @property
     def noun(self) -> str:
+        """Short, as the ingest commands name them: ``trades``, ``quotes``, ``deltas``."""
         return _NOUNS[self]
+
+    @property
+    def long_noun(self) -> str:
+        """As a run's messages name them: ``trade ticks``, ``order-book deltas``."""
+        return _LONG_NOUNS[self]
 
 
 _NOUNS = {TickKind.TRADE: "trades", TickKind.QUOTE: "quotes", TickKind.DELTA: "deltas"}
+_LONG_NOUNS = {
+    TickKind.TRADE: "trade ticks",
+    TickKind.QUOTE: "quote ticks",
+    TickKind.DELTA: "order-book deltas",
+}
 
 
 class AggressorSide(IntEnum):

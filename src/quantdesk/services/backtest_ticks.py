@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from quantdesk.domain.backtest import DataUsed
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.market_feeds import TICK_DATA_TYPES, TICK_NOUNS, MarketData
+from quantdesk.domain.market_feeds import TICK_KINDS, MarketData
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.time import ns_to_text
 from quantdesk.services.ports import TickCatalog
@@ -44,12 +44,13 @@ def tick_spans(
     spans = []
     for instrument_id, market_data in feeds.items():
         _check_venue(plan, instrument_id, market_data)
-        data_type, noun = TICK_DATA_TYPES[market_data], TICK_NOUNS[market_data]
+        kind = TICK_KINDS[market_data]
+        noun = kind.long_noun
         start = start_ns if start_ns is not None else _WHOLE[0]
         end = end_ns if end_ns is not None else _WHOLE[1]
-        count, first, last = ticks.tick_span(data_type, instrument_id, start, end)
+        count, first, last = ticks.tick_span(kind, instrument_id, start, end)
         if count == 0:
-            held, held_first, held_last = ticks.tick_span(data_type, instrument_id, *_WHOLE)
+            held, held_first, held_last = ticks.tick_span(kind, instrument_id, *_WHOLE)
             hint = (
                 f"the catalog holds {held:,} {noun} of {instrument_id} from "
                 f"{ns_to_text(held_first)} to {ns_to_text(held_last)}"
@@ -97,13 +98,13 @@ def tick_data_used(
     used = []
     for instrument_id, market_data in plan.tick_feeds.items():
         assert ticks is not None  # pinned: tick_spans checked it
-        data_type = TICK_DATA_TYPES[market_data]
-        count, first, last = ticks.tick_span(data_type, instrument_id, start_ns, end_ns)
-        files = ticks.tick_files(data_type, instrument_id, start_ns, end_ns)
+        kind = TICK_KINDS[market_data]
+        count, first, last = ticks.tick_span(kind, instrument_id, start_ns, end_ns)
+        files = ticks.tick_files(kind, instrument_id, start_ns, end_ns)
         used.append(
             DataUsed(
                 bar_type=instrument_id,
-                data_type=data_type,
+                data_type=kind.value,
                 first_ts=first,
                 last_ts=last,
                 bars=count,

@@ -21,11 +21,12 @@ from typing import Any
 from quantdesk.domain.backtest import StrategySpec
 from quantdesk.domain.compatibility import Check, CompatibilityProblem, CompatibilityReport
 from quantdesk.domain.market_data import BarSpec, bar_type_id
-from quantdesk.domain.market_feeds import TICK_DATA_TYPES, TICK_NOUNS
+from quantdesk.domain.market_feeds import tick_kind
 from quantdesk.domain.risk import RiskConstraints
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.strategies.families import CustomParameters
 from quantdesk.domain.strategies.versions import StrategyAction, StrategyChange, StrategyVersion
+from quantdesk.domain.ticks import TickKind
 from quantdesk.services.plugins import PluginGate, PluginRefusedError, PluginUse
 from quantdesk.services.ports import ConfigSchemaChecker, MarketDataCatalog, SignalStore
 from quantdesk.services.ports.compatibility import (
@@ -178,7 +179,7 @@ class CompatibilityChecker:
         spec = BarSpec.parse(definition.bar_spec)
         reasons: list[str] = []
         market_data = definition.market_data
-        ticks = TICK_DATA_TYPES.get(market_data)
+        ticks = tick_kind(market_data)
         held = set() if ticks is None else self._tick_series(ticks)
         for instrument in definition.instruments:
             if self._catalog.instrument(instrument) is None:
@@ -186,7 +187,7 @@ class CompatibilityChecker:
                 continue
             if ticks is not None:
                 if instrument not in held:
-                    reasons.append(f"no {TICK_NOUNS[market_data]} of {instrument}")
+                    reasons.append(f"no {ticks.long_noun} of {instrument}")
                 continue
             bar_type = bar_type_id(instrument, spec)
             count, _, _ = self._catalog.bar_span(bar_type, *_ALL_TIME)
@@ -196,11 +197,9 @@ class CompatibilityChecker:
             raise _CheckFailedError(reasons)
         return True
 
-    def _tick_series(self, data_type: str) -> set[str]:
-        """Instruments the catalog holds rows of ``data_type`` for (trade ticks, ...)."""
-        return {
-            e.instrument_id for e in self._catalog.entries() if e.data_type == data_type and e.count
-        }
+    def _tick_series(self, kind: TickKind) -> set[str]:
+        """Instruments the catalog holds rows of ``kind`` for (trade ticks, ...)."""
+        return {e.instrument_id for e in self._catalog.entries() if e.data_type == kind and e.count}
 
     def _signal_data(self, definition: StrategyDefinition) -> bool:
         if self._signals is None:

@@ -24,7 +24,7 @@ from quantdesk.domain.market_data import Rejection, RejectReason
 from quantdesk.domain.ticks import F_LAST, TickKind
 from quantdesk.domain.time import ns_to_iso
 from quantdesk.services.columns import BoolArray, Int64Array
-from quantdesk.services.ports.tick_store import TickAppend
+from quantdesk.services.ports.ticks import TickAppend
 from quantdesk.services.tick_columns import TickColumns
 from quantdesk.services.tick_keys import Keys, row_keys, with_occurrence
 

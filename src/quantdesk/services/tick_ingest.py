@@ -26,7 +26,7 @@ from quantdesk.services.ingest import file_sha256, new_ingest_id
 from quantdesk.services.ingest_tally import IngestTally
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.ports import MarketDataCatalog, ProgressReporter, SilentProgress
-from quantdesk.services.ports.tick_store import TickAppend, TickSource, TickStore
+from quantdesk.services.ports.ticks import TickAppend, TickSource, TickStore
 from quantdesk.services.tick_batches import (
     judge_against_catalog,
     mark_event_ends,

@@ -6,7 +6,7 @@ touches only the row groups (5,000 rows each, as the engine writes them) that it
 """
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,50 @@ class FileRanges:
         found = ts_range(path)
         self._known[path] = (version, found)
         return found
+
+
+SeriesFile = tuple[Path, int, int]
+"""A catalog file with the first and last ``ts_init`` its footer gives."""
+Ranges = Callable[[Path], tuple[int, int, int]]
+"""A file's first and last ``ts_init`` and row count (:func:`ts_range`)."""
+
+
+def series_files(folder: Path, ranges: Ranges = ts_range) -> list[SeriesFile]:
+    """A series' files (bars or ticks) with their first and last ``ts_init``, in time order
+    (``ranges``: :func:`ts_range`, or a :class:`FileRanges`' ``of`` that remembers them)."""
+    files = []
+    for path in folder.glob("*.parquet"):
+        first, last, _ = ranges(path)
+        files.append((path, first, last))
+    return sorted(files, key=lambda f: (f[1], f[2]))
+
+
+def overlapping(files: list[SeriesFile], start_ns: int, end_ns: int) -> list[Path]:
+    """The files holding ``ts_init`` in ``[start_ns, end_ns]`` by their footers, in order."""
+    return [path for path, first, last in files if first <= end_ns and last >= start_ns]
+
+
+def series_span(
+    files: list[SeriesFile], start_ns: int, end_ns: int, ranges: Ranges = ts_range
+) -> tuple[int, int, int]:
+    """(count, first ts, last ts) of the rows in the range (``0, 0, -1``: none): a file the
+    range covers is counted from its footer, only a file it cuts reads its ``ts_init``."""
+    count, first, last = 0, None, None
+    for path, lo, hi in files:
+        if lo > end_ns or hi < start_ns:
+            continue
+        if start_ns <= lo and hi <= end_ns:
+            rows, a, b = ranges(path)[2], lo, hi
+        else:
+            ts = pq.read_table(path, columns=["ts_init"]).column("ts_init").to_numpy()
+            ts = ts[(ts >= start_ns) & (ts <= end_ns)]
+            if ts.size == 0:
+                continue
+            rows, a, b = int(ts.size), int(ts.min()), int(ts.max())
+        count += rows
+        first = a if first is None else min(first, a)
+        last = b if last is None else max(last, b)
+    return count, first if first is not None else 0, last if last is not None else -1
 
 
 def fixed_to_float(column: pa.ChunkedArray | pa.Array, precision: int) -> Float64Array:

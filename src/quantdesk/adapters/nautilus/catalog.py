@@ -21,9 +21,13 @@ from nautilus_trader.persistence.funcs import class_to_filename
 
 from quantdesk.adapters.nautilus.bar_parquet import (
     FileRanges,
+    SeriesFile,
     describe_file,
     fixed_to_float,
+    overlapping,
     read_bar_file,
+    series_files,
+    series_span,
     ts_range,
 )
 from quantdesk.adapters.nautilus.catalog_stage import PIECE_ROWS, BarStage
@@ -111,19 +115,14 @@ class ParquetCatalog:
     def _bar_dir(self, bar_type: str) -> Path:
         return self._root / "data" / "bar" / bar_type.replace("/", "")
 
-    def _bar_files(self, bar_type: str) -> list[tuple[Path, int, int]]:
+    def _bar_files(self, bar_type: str) -> list[SeriesFile]:
         """Files of one bar type with their first and last ``ts_init``, in time order."""
-        files = []
-        for path in self._bar_dir(bar_type).glob("*.parquet"):
-            first, last, _ = self._ranges.of(path)
-            files.append((path, first, last))
-        return sorted(files, key=lambda f: f[1])
+        return series_files(self._bar_dir(bar_type), self._ranges.of)
 
     def bar_files(self, bar_type: str, start_ns: int, end_ns: int) -> list[CatalogFile]:
         return [
             describe_file(path, path.relative_to(self._root))
-            for path, first, last in self._bar_files(bar_type)
-            if first <= end_ns and last >= start_ns
+            for path in overlapping(self._bar_files(bar_type), start_ns, end_ns)
         ]
 
     def lies_within(self, bar_type: str, start_ns: int, end_ns: int) -> bool:
@@ -136,22 +135,7 @@ class ParquetCatalog:
 
     def bar_span(self, bar_type: str, start_ns: int, end_ns: int) -> tuple[int, int, int]:
         """(count, first ts, last ts) of the bars in the range, from footers where possible."""
-        count, first, last = 0, None, None
-        for path, lo, hi in self._bar_files(bar_type):
-            if lo > end_ns or hi < start_ns:
-                continue
-            if start_ns <= lo and hi <= end_ns:
-                rows, a, b = self._ranges.of(path)[2], lo, hi
-            else:
-                ts = pq.read_table(path, columns=["ts_init"]).column("ts_init").to_numpy()
-                ts = ts[(ts >= start_ns) & (ts <= end_ns)]
-                if ts.size == 0:
-                    continue
-                rows, a, b = int(ts.size), int(ts[0]), int(ts[-1])
-            count += rows
-            first = a if first is None else min(first, a)
-            last = b if last is None else max(last, b)
-        return count, first if first is not None else 0, last if last is not None else -1
+        return series_span(self._bar_files(bar_type), start_ns, end_ns, self._ranges.of)
 
     def read_closes(
         self, bar_type: str, start_ns: int, end_ns: int
@@ -163,8 +147,7 @@ class ParquetCatalog:
         """
         files = [
             (path, pq.ParquetFile(path))
-            for path, first, last in self._bar_files(bar_type)
-            if first <= end_ns and last >= start_ns
+            for path in overlapping(self._bar_files(bar_type), start_ns, end_ns)
         ]
         capacity = sum(parquet.metadata.num_rows for _, parquet in files)
         stamps = np.empty(capacity, dtype=np.int64)
@@ -193,8 +176,7 @@ class ParquetCatalog:
     def read_bars(self, bar_type: str, start_ns: int, end_ns: int) -> BarColumns:
         parts = [
             read_bar_file(path, start_ns, end_ns)
-            for path, first, last in self._bar_files(bar_type)
-            if first <= end_ns and last >= start_ns
+            for path in overlapping(self._bar_files(bar_type), start_ns, end_ns)
         ]
         return BarColumns.concat(parts)
 

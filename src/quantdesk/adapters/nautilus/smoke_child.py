@@ -109,7 +109,7 @@ def _window(catalog: Any, plan: Any, bars: int) -> tuple[int, int]:
     from quantdesk.adapters.nautilus.strategy_checks import check_strategy
     from quantdesk.adapters.nautilus.tick_reads import ParquetTickCatalog
     from quantdesk.domain.backtest_plan import bar_step_ns
-    from quantdesk.domain.market_feeds import TICK_DATA_TYPES, is_internal
+    from quantdesk.domain.market_feeds import TICK_KINDS, is_internal
 
     strategy = plan.strategies[0]
     found = {i: spec for i in plan.instruments if (spec := catalog.instrument(i)) is not None}
@@ -118,7 +118,7 @@ def _window(catalog: Any, plan: Any, bars: int) -> tuple[int, int]:
     spans = [catalog.bar_span(b, *_ALL) for b in plan.bar_types if not is_internal(b)]
     if plan.tick_feeds:  # bars built from ticks: the ticks' span
         ticks = ParquetTickCatalog(catalog.root)
-        spans += [ticks.tick_span(TICK_DATA_TYPES[m], i, *_ALL) for i, m in plan.tick_feeds.items()]
+        spans += [ticks.tick_span(TICK_KINDS[m], i, *_ALL) for i, m in plan.tick_feeds.items()]
     first = max(span[1] for span in spans)
     end = min(span[2] for span in spans)
     step = max(bar_step_ns(b) for b in plan.bar_types)

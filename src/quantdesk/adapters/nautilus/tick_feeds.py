@@ -20,12 +20,13 @@ from nautilus_trader.model.identifiers import InstrumentId
 from quantdesk.adapters.nautilus.book_quotes import BookQuotes, BookQuotesConfig
 from quantdesk.adapters.nautilus.built_bars import BuiltBars, BuiltBarsConfig
 from quantdesk.domain.backtest_plan import RunPlan, instrument_of
-from quantdesk.domain.market_feeds import MarketData, is_internal
+from quantdesk.domain.market_feeds import TICK_KINDS, MarketData, is_internal
+from quantdesk.domain.ticks import TickKind
 
 DATA_CLASSES = {
-    MarketData.TRADES: "nautilus_trader.model.data:TradeTick",
-    MarketData.QUOTES: "nautilus_trader.model.data:QuoteTick",
-    MarketData.BOOK: "nautilus_trader.model.data:OrderBookDelta",
+    TickKind.TRADE: "nautilus_trader.model.data:TradeTick",
+    TickKind.QUOTE: "nautilus_trader.model.data:QuoteTick",
+    TickKind.DELTA: "nautilus_trader.model.data:OrderBookDelta",
 }
 
 
@@ -35,7 +36,7 @@ def tick_data_configs(root: Path, plan: RunPlan) -> list[BacktestDataConfig]:
     return [
         BacktestDataConfig(
             catalog_path=str(root),
-            data_cls=DATA_CLASSES[market_data],
+            data_cls=DATA_CLASSES[TICK_KINDS[market_data]],
             instrument_id=InstrumentId.from_str(instrument_id),
             start_time=plan.start_ns,
             end_time=plan.end_ns,

@@ -1,19 +1,57 @@
-"""The catalog's tick and book-delta files as a run reads them: spans and checksums.
+"""The catalog's tick and book-delta files as they are read: spans, checksums and columns.
 
 The engine writes each instrument's ticks to ``data/<data type>/<instrument>/``, one file
 per write, named by its first and last ``ts_init``; the footers give each file's range, so
-only a file cut by the run's range is read (its ``ts_init`` column alone).
+only a file cut by a range is read (its ``ts_init`` column alone, for a span). The column
+layout here is the engine's; ``tick_store`` writes it.
 """
 
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
+from nautilus_trader.persistence.funcs import urisafe_identifier
 
-from quantdesk.adapters.nautilus.bar_parquet import describe_file, ts_range
+from quantdesk.adapters.nautilus.bar_parquet import (
+    SeriesFile,
+    describe_file,
+    fixed_to_float,
+    overlapping,
+    series_files,
+    series_span,
+)
 from quantdesk.domain.market_data import CatalogFile
-from quantdesk.domain.market_feeds import TICK_DATA_TYPES
+from quantdesk.domain.ticks import TickKind
+from quantdesk.services.tick_columns import AnyArray, TickColumns
 
-_DATA_TYPES = frozenset(TICK_DATA_TYPES.values())
+STORED = {  # our field -> the engine's column
+    TickKind.TRADE: {"price": "price", "size": "size"},
+    TickKind.QUOTE: {
+        "bid": "bid_price",
+        "ask": "ask_price",
+        "bid_size": "bid_size",
+        "ask_size": "ask_size",
+    },
+    TickKind.DELTA: {"price": "price", "size": "size"},
+}
+CODES = {  # our integer field -> the engine's column type
+    TickKind.TRADE: {"aggressor_side": pa.uint8()},
+    TickKind.QUOTE: {},
+    TickKind.DELTA: {
+        "action": pa.uint8(),
+        "side": pa.uint8(),
+        "order_id": pa.uint64(),
+        "flags": pa.uint8(),
+        "sequence": pa.uint64(),
+    },
+}
+SIZES = frozenset({"size", "bid_size", "ask_size"})
+
+
+def series_folder(root: Path, kind: TickKind, instrument_id: str) -> Path:
+    """Where the engine keeps (and reads) an instrument's ticks of ``kind`` under ``root``."""
+    return root / "data" / TickKind(kind).value / urisafe_identifier(instrument_id)
 
 
 class ParquetTickCatalog:
@@ -22,41 +60,56 @@ class ParquetTickCatalog:
     def __init__(self, root: Path) -> None:
         self._root = root
 
-    def _files(self, data_type: str, instrument_id: str) -> list[tuple[Path, int, int]]:
-        if data_type not in _DATA_TYPES:
-            raise ValueError(f"{data_type!r} is not a tick data type ({sorted(_DATA_TYPES)})")
-        folder = self._root / "data" / data_type / instrument_id.replace("/", "")
-        files = []
-        for path in folder.glob("*.parquet"):
-            first, last, _ = ts_range(path)
-            files.append((path, first, last))
-        return sorted(files, key=lambda f: f[1])
+    def _files(self, kind: TickKind, instrument_id: str) -> list[SeriesFile]:
+        return series_files(series_folder(self._root, kind, instrument_id))
 
     def tick_span(
-        self, data_type: str, instrument_id: str, start_ns: int, end_ns: int
+        self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
     ) -> tuple[int, int, int]:
-        count, first, last = 0, None, None
-        for path, lo, hi in self._files(data_type, instrument_id):
-            if lo > end_ns or hi < start_ns:
-                continue
-            if start_ns <= lo and hi <= end_ns:
-                rows, a, b = ts_range(path)[2], lo, hi
-            else:
-                ts = pq.read_table(path, columns=["ts_init"]).column("ts_init").to_numpy()
-                ts = ts[(ts >= start_ns) & (ts <= end_ns)]
-                if ts.size == 0:
-                    continue
-                rows, a, b = int(ts.size), int(ts.min()), int(ts.max())
-            count += rows
-            first = a if first is None else min(first, a)
-            last = b if last is None else max(last, b)
-        return count, first if first is not None else 0, last if last is not None else -1
+        return series_span(self._files(kind, instrument_id), start_ns, end_ns)
 
     def tick_files(
-        self, data_type: str, instrument_id: str, start_ns: int, end_ns: int
+        self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
     ) -> list[CatalogFile]:
         return [
             describe_file(path, path.relative_to(self._root))
-            for path, first, last in self._files(data_type, instrument_id)
-            if first <= end_ns and last >= start_ns
+            for path in overlapping(self._files(kind, instrument_id), start_ns, end_ns)
         ]
+
+    def read_ticks(
+        self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
+    ) -> TickColumns:
+        return read_series(kind, self._files(kind, instrument_id), start_ns, end_ns)
+
+
+def read_series(kind: TickKind, files: list[SeriesFile], start_ns: int, end_ns: int) -> TickColumns:
+    """The rows of ``files`` with ``start_ns <= ts <= end_ns``, decoded, in stored order."""
+    parts = [
+        _read_file(kind, path, start_ns, end_ns) for path in overlapping(files, start_ns, end_ns)
+    ]
+    return TickColumns.concat(kind, parts)
+
+
+def _read_file(kind: TickKind, path: Path, start_ns: int, end_ns: int) -> TickColumns:
+    table = pq.read_table(path)
+    metadata = table.schema.metadata or {}
+    price_precision = int(metadata.get(b"price_precision", b"9"))
+    size_precision = int(metadata.get(b"size_precision", b"9"))
+    ts = np.asarray(table.column("ts_event").to_numpy(), dtype=np.uint64).astype(np.int64)
+    keep = (ts >= start_ns) & (ts <= end_ns)
+    if not bool(keep.all()):
+        table = table.filter(pa.array(keep))
+        ts = ts[keep]
+    values: dict[str, AnyArray] = {}
+    for ours, theirs in STORED[kind].items():
+        precision = size_precision if ours in SIZES else price_precision
+        values[ours] = fixed_to_float(table.column(theirs), precision)
+    for name in CODES[kind]:
+        dtype = np.uint64 if name in ("order_id", "sequence") else np.uint8
+        raw = np.asarray(table.column(name).to_numpy(), dtype=dtype)
+        values[name] = raw.astype(np.int8) if name in ("action", "side", "aggressor_side") else raw
+    if kind is TickKind.TRADE:
+        values["trade_id"] = np.asarray(
+            table.column("trade_id").to_numpy(zero_copy_only=False), dtype=object
+        )
+    return TickColumns(kind, ts, values)

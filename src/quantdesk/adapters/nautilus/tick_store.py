@@ -11,7 +11,8 @@ what the engine reads (``ParquetDataCatalog.trade_ticks``, ``quote_ticks``,
 
 Additions are append-only and all-or-nothing: files are staged in a journal transaction
 (see ``catalog_transaction``) and appear together with their lineage record on commit.
-Reading back decodes the stored columns directly, for de-duplication against the catalog.
+Reading back (``tick_reads``) decodes the stored columns directly, for de-duplication
+against the catalog.
 """
 
 import contextlib
@@ -26,18 +27,18 @@ from nautilus_trader.core import nautilus_pyo3
 from nautilus_trader.persistence.catalog.parquet import (
     _timestamps_to_filename as engine_file_name,  # the engine's naming: its reads parse it
 )
-from nautilus_trader.persistence.funcs import class_to_filename, urisafe_identifier
 from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
-from quantdesk.adapters.nautilus.bar_parquet import describe_file, fixed_to_float, ts_range
+from quantdesk.adapters.nautilus.bar_parquet import describe_file, series_files
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
 from quantdesk.adapters.nautilus.engine_arrow import fixed_point, write_catalog_file
 from quantdesk.adapters.nautilus.memory import return_free_pages
+from quantdesk.adapters.nautilus.tick_reads import CODES, SIZES, STORED, read_series, series_folder
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogFile, LineageRecord
 from quantdesk.domain.ticks import TickKind
-from quantdesk.services.tick_columns import AnyArray, TickColumns
+from quantdesk.services.tick_columns import TickColumns
 
 _WRANGLERS: dict[TickKind, Any] = {  # the engine's Rust decoders (untyped PyO3 classes)
     TickKind.TRADE: nautilus_pyo3.TradeTickDataWrangler,
@@ -49,28 +50,6 @@ _CLASSES: dict[TickKind, Any] = {
     TickKind.QUOTE: nautilus_pyo3.QuoteTick,
     TickKind.DELTA: nautilus_pyo3.OrderBookDelta,
 }
-_STORED = {  # our field -> the engine's column
-    TickKind.TRADE: {"price": "price", "size": "size"},
-    TickKind.QUOTE: {
-        "bid": "bid_price",
-        "ask": "ask_price",
-        "bid_size": "bid_size",
-        "ask_size": "ask_size",
-    },
-    TickKind.DELTA: {"price": "price", "size": "size"},
-}
-_CODES = {  # our integer field -> the engine's column type
-    TickKind.TRADE: {"aggressor_side": pa.uint8()},
-    TickKind.QUOTE: {},
-    TickKind.DELTA: {
-        "action": pa.uint8(),
-        "side": pa.uint8(),
-        "order_id": pa.uint64(),
-        "flags": pa.uint8(),
-        "sequence": pa.uint64(),
-    },
-}
-_SIZES = frozenset({"size", "bid_size", "ask_size"})
 
 
 class NautilusTickStore:
@@ -90,17 +69,8 @@ class NautilusTickStore:
         with self._journal.locked(), self._journal.begin() as txn:
             yield TickAppend(self._journal, txn, kind, instrument, self._series(kind, instrument))
 
-    def read_ticks(
-        self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
-    ) -> TickColumns:
-        return _read_series(kind, self._files(kind, instrument_id), start_ns, end_ns)
-
     def _series(self, kind: TickKind, instrument: InstrumentSpec) -> Path:
-        return self._root / "data" / kind.value / instrument.instrument_id.replace("/", "")
-
-    def _files(self, kind: TickKind, instrument_id: str) -> list[tuple[Path, int, int]]:
-        folder = self._root / "data" / kind.value / instrument_id.replace("/", "")
-        return series_files(folder)
+        return series_folder(self._root, kind, instrument.instrument_id)
 
 
 class TickAppend:
@@ -117,12 +87,7 @@ class TickAppend:
         self._journal, self._txn, self._kind = journal, txn, kind
         self._instrument = instrument
         self._files = series_files(series)
-        self._folder = (
-            txn.staged
-            / "data"
-            / class_to_filename(_CLASSES[kind])
-            / urisafe_identifier(instrument.instrument_id)
-        )
+        self._folder = series_folder(txn.staged, kind, instrument.instrument_id)
         self._wrangler = _WRANGLERS[kind](
             instrument.instrument_id, instrument.price_precision, instrument.size_precision
         )
@@ -145,7 +110,7 @@ class TickAppend:
         return int(sequence[len(sequence) - 1].as_py()) if len(sequence) else None
 
     def held(self, start_ns: int, end_ns: int) -> TickColumns:
-        return _read_series(self._kind, self._files, start_ns, end_ns)
+        return read_series(self._kind, self._files, start_ns, end_ns)
 
     def stage(self, ticks: TickColumns) -> None:
         if not len(ticks):
@@ -198,8 +163,8 @@ def _engine_table(ticks: TickColumns, instrument: InstrumentSpec) -> pa.Table:
     arrays: dict[str, pa.Array] = {}
     if kind is TickKind.DELTA:
         arrays.update(_codes(ticks, ("action", "side")))
-    for ours, theirs in _STORED[kind].items():
-        precision = instrument.size_precision if ours in _SIZES else instrument.price_precision
+    for ours, theirs in STORED[kind].items():
+        precision = instrument.size_precision if ours in SIZES else instrument.price_precision
         arrays[theirs] = fixed_point(ticks.field(ours), precision)
     if kind is TickKind.TRADE:
         arrays.update(_codes(ticks, ("aggressor_side",)))
@@ -214,50 +179,5 @@ def _engine_table(ticks: TickColumns, instrument: InstrumentSpec) -> pa.Table:
 
 
 def _codes(ticks: TickColumns, names: tuple[str, ...]) -> dict[str, pa.Array]:
-    kinds = _CODES[ticks.kind]
+    kinds = CODES[ticks.kind]
     return {name: pa.array(ticks.field(name), type=kinds[name]) for name in names}
-
-
-def series_files(folder: Path) -> list[tuple[Path, int, int]]:
-    """A series' files with their first and last ``ts_init`` (footers), in time order."""
-    files = []
-    for path in folder.glob("*.parquet"):
-        first, last, _ = ts_range(path)
-        files.append((path, first, last))
-    return sorted(files, key=lambda f: (f[1], f[2]))
-
-
-def _read_series(
-    kind: TickKind, files: list[tuple[Path, int, int]], start_ns: int, end_ns: int
-) -> TickColumns:
-    parts = [
-        _read_file(kind, path, start_ns, end_ns)
-        for path, first, last in files
-        if first <= end_ns and last >= start_ns
-    ]
-    return TickColumns.concat(kind, parts)
-
-
-def _read_file(kind: TickKind, path: Path, start_ns: int, end_ns: int) -> TickColumns:
-    table = pq.read_table(path)
-    metadata = table.schema.metadata or {}
-    price_precision = int(metadata.get(b"price_precision", b"9"))
-    size_precision = int(metadata.get(b"size_precision", b"9"))
-    ts = np.asarray(table.column("ts_event").to_numpy(), dtype=np.uint64).astype(np.int64)
-    keep = (ts >= start_ns) & (ts <= end_ns)
-    if not bool(keep.all()):
-        table = table.filter(pa.array(keep))
-        ts = ts[keep]
-    values: dict[str, AnyArray] = {}
-    for ours, theirs in _STORED[kind].items():
-        precision = size_precision if ours in _SIZES else price_precision
-        values[ours] = fixed_to_float(table.column(theirs), precision)
-    for name in _CODES[kind]:
-        dtype = np.uint64 if name in ("order_id", "sequence") else np.uint8
-        raw = np.asarray(table.column(name).to_numpy(), dtype=dtype)
-        values[name] = raw.astype(np.int8) if name in ("action", "side", "aggressor_side") else raw
-    if kind is TickKind.TRADE:
-        values["trade_id"] = np.asarray(
-            table.column("trade_id").to_numpy(zero_copy_only=False), dtype=object
-        )
-    return TickColumns(kind, ts, values)

@@ -47,7 +47,7 @@ from quantdesk.services.ports.signals import (
     SignalRejectStore,
     SignalStore,
 )
-from quantdesk.services.ports.tick_reads import TickCatalog
+from quantdesk.services.ports.ticks import TickCatalog
 
 __all__ = [
     "Advance",

@@ -1,4 +1,5 @@
-"""Tick files and the tick part of the catalog, as the tick ingest needs them."""
+"""Tick files and the tick part of the catalog: ingest appends (``TickStore``), runs read
+(``TickCatalog``). Both speak the catalog's data types, :class:`TickKind`."""
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -51,7 +52,7 @@ class TickAppend(Protocol):
 
 
 class TickStore(Protocol):
-    """Trade ticks, quote ticks and order-book deltas in the engine's catalog format."""
+    """Adds trade ticks, quote ticks and order-book deltas in the engine's catalog format."""
 
     def appending(
         self, kind: TickKind, instrument: InstrumentSpec
@@ -59,6 +60,25 @@ class TickStore(Protocol):
         """An addition that is discarded unless committed before the block ends."""
         ...
 
+
+class TickCatalog(Protocol):
+    """What the catalog holds of an instrument's ticks or book deltas, for a run's checks."""
+
+    def tick_span(
+        self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
+    ) -> tuple[int, int, int]:
+        """How many rows the range holds, and the first and last of their timestamps
+        (``0, 0, -1`` for none)."""
+        ...
+
+    def tick_files(
+        self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
+    ) -> list[CatalogFile]:
+        """The files holding rows in the range, with their checksums."""
+        ...
+
     def read_ticks(
         self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
-    ) -> TickColumns: ...
+    ) -> TickColumns:
+        """The rows with ``start_ns <= ts <= end_ns``, in stored order."""
+        ...
