@@ -6,9 +6,10 @@ when the file cannot be read or the request is invalid. Crossed books and quotes
 warnings: counted, listed and written to a file, the rows kept.
 """
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -40,20 +41,58 @@ _Chunk = Annotated[
     int, typer.Option(min=1, max=10_000_000, help="rows validated and staged at a time")
 ]
 _Json = Annotated[bool, typer.Option("--json", help="print the summary as JSON")]
+_DefaultSize = Annotated[
+    float | None, typer.Option(help="bid/ask size for files without size columns")
+]
 _CHUNK_ROWS: int = TickIngestOptions.model_fields["chunk_rows"].default
 
 
+def _parameter(
+    name: str, annotation: object, default: object = inspect.Parameter.empty
+) -> inspect.Parameter:
+    """A command parameter, so that the options the kinds share are declared once."""
+    return inspect.Parameter(
+        name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default
+    )
+
+
+_HEAD = (
+    _parameter("ctx", typer.Context),
+    _parameter("file", _File),
+    _parameter("instrument", _Instrument),
+    _parameter("column", _Columns, None),
+    _parameter("ts_format", _Format, TimestampFormat.AUTO),
+    _parameter("assume_utc", _Utc, False),
+)
+_TAIL = (_parameter("chunk_rows", _Chunk, _CHUNK_ROWS), _parameter("as_json", _Json, False))
+_EXTRA = {TickKind.QUOTE: (_parameter("default_size", _DefaultSize, None),)}
+"""Options one kind of tick has beyond the shared ones, between them and ``--chunk-rows``."""
+
+_HELP = {
+    TickKind.TRADE: "Validate a trade-tick file (timestamp, price, size, aggressor_side, "
+    "trade_id) and append its new trades to the catalog, with lineage.",
+    TickKind.QUOTE: "Validate a quote-tick file (timestamp, bid, ask, bid_size, ask_size) and "
+    "append its new quotes to the catalog; a quote with bid > ask is kept and warned about.",
+    TickKind.DELTA: "Validate an L2 order-book delta file (timestamp, action, side, price, size "
+    "and optional order_id, sequence, flags) and append its new deltas to the catalog.\n\n"
+    "The last delta of each timestamp is flagged F_LAST, so the engine batches events; a\n"
+    "book crossed after an event is kept and warned about.",
+}
+
+
 def add_tick_commands(ingest: typer.Typer, out: Console, err: Console) -> None:
-    def run(
-        ctx: typer.Context,
-        kind: TickKind,
-        file: Path,
-        instrument: str,
-        values: Mapping[str, object],
-        as_json: bool,
-    ) -> None:
+    """``data ingest trades``, ``quotes`` and ``deltas``: one command per kind, the same options
+    (declared once, in ``_HEAD`` and ``_TAIL``) and the kind's own (``_EXTRA``)."""
+    for kind in TickKind:
+        ingest.command(kind.noun)(_command(kind, out, err))
+
+
+def _command(kind: TickKind, out: Console, err: Console) -> Callable[..., None]:
+    def command(ctx: typer.Context, **given: Any) -> None:
+        file, instrument, as_json = given.pop("file"), given.pop("instrument"), given.pop("as_json")
+        given["columns"], given["timestamp_format"] = given.pop("column"), given.pop("ts_format")
         with reported_failures(err):
-            options = _options(kind, values)
+            options = _options(kind, given)
             with RichProgress(err) as progress:
                 summary = ctx.obj.platform.ticks.ingest(file, kind, instrument, options, progress)
             if as_json:
@@ -61,66 +100,12 @@ def add_tick_commands(ingest: typer.Typer, out: Console, err: Console) -> None:
                 return
             _render(summary, out)
 
-    @ingest.command("trades")
-    def ingest_trades(
-        ctx: typer.Context,
-        file: _File,
-        instrument: _Instrument,
-        column: _Columns = None,
-        ts_format: _Format = TimestampFormat.AUTO,
-        assume_utc: _Utc = False,
-        chunk_rows: _Chunk = _CHUNK_ROWS,
-        as_json: _Json = False,
-    ) -> None:
-        """Validate a trade-tick file (timestamp, price, size, aggressor_side, trade_id) and
-        append its new trades to the catalog, with lineage."""
-        values = {"columns": column, "timestamp_format": ts_format, "assume_utc": assume_utc}
-        run(ctx, TickKind.TRADE, file, instrument, {**values, "chunk_rows": chunk_rows}, as_json)
-
-    @ingest.command("quotes")
-    def ingest_quotes(
-        ctx: typer.Context,
-        file: _File,
-        instrument: _Instrument,
-        column: _Columns = None,
-        ts_format: _Format = TimestampFormat.AUTO,
-        assume_utc: _Utc = False,
-        default_size: Annotated[
-            float | None, typer.Option(help="bid/ask size for files without size columns")
-        ] = None,
-        chunk_rows: _Chunk = _CHUNK_ROWS,
-        as_json: _Json = False,
-    ) -> None:
-        """Validate a quote-tick file (timestamp, bid, ask, bid_size, ask_size) and append its
-        new quotes to the catalog; a quote with bid > ask is kept and warned about."""
-        values = {
-            "columns": column,
-            "timestamp_format": ts_format,
-            "assume_utc": assume_utc,
-            "default_size": default_size,
-            "chunk_rows": chunk_rows,
-        }
-        run(ctx, TickKind.QUOTE, file, instrument, values, as_json)
-
-    @ingest.command("deltas")
-    def ingest_deltas(
-        ctx: typer.Context,
-        file: _File,
-        instrument: _Instrument,
-        column: _Columns = None,
-        ts_format: _Format = TimestampFormat.AUTO,
-        assume_utc: _Utc = False,
-        chunk_rows: _Chunk = _CHUNK_ROWS,
-        as_json: _Json = False,
-    ) -> None:
-        """Validate an L2 order-book delta file (timestamp, action, side, price, size and
-        optional order_id, sequence, flags) and append its new deltas to the catalog.
-
-        The last delta of each timestamp is flagged F_LAST, so the engine batches events; a
-        book crossed after an event is kept and warned about.
-        """
-        values = {"columns": column, "timestamp_format": ts_format, "assume_utc": assume_utc}
-        run(ctx, TickKind.DELTA, file, instrument, {**values, "chunk_rows": chunk_rows}, as_json)
+    command.__name__ = f"ingest_{kind.noun}"
+    command.__doc__ = _HELP[kind]
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*_HEAD, *_EXTRA.get(kind, ()), *_TAIL]
+    )
+    return command
 
 
 def _options(kind: TickKind, given: Mapping[str, object]) -> TickIngestOptions:

@@ -22,10 +22,9 @@ from quantdesk.services.columns import (
     TimestampStatus,
     shift_ns,
 )
+from quantdesk.services.verdicts import Verdicts
 
 _FIELDS = ("timestamp", *VALUE_FIELDS)
-_REASONS = tuple(RejectReason)
-_NO_REASON = -1
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,24 +68,6 @@ def on_grid(values: Float64Array, places: int) -> Float64Array:
     return snapped
 
 
-class _Verdicts:
-    """First-failure bookkeeping: a row keeps the first reason and field it was given."""
-
-    def __init__(self, n: int) -> None:
-        self.reason = np.full(n, _NO_REASON, dtype=np.int8)
-        self.field = np.full(n, _NO_REASON, dtype=np.int8)
-
-    def reject(self, mask: BoolArray, reason: RejectReason, field: str) -> None:
-        fresh = mask & (self.reason == _NO_REASON)
-        self.reason[fresh] = _REASONS.index(reason)
-        self.field[fresh] = _FIELDS.index(field)
-
-    @property
-    def alive(self) -> BoolArray:
-        alive: BoolArray = self.reason == _NO_REASON
-        return alive
-
-
 def validate_bars(
     raw: RawBarColumns,
     instrument: InstrumentSpec,
@@ -104,7 +85,7 @@ def validate_bars(
     in chunks): ordering and duplicates are judged across the boundary as within a chunk.
     """
     n = len(raw)
-    verdicts = _Verdicts(n)
+    verdicts = Verdicts(n, _FIELDS)
     verdicts.reject(raw.ts_status == TimestampStatus.UNPARSEABLE, _UNPARSEABLE, "timestamp")
     verdicts.reject(raw.ts_status == TimestampStatus.NO_TIMEZONE, _NO_TZ, "timestamp")
     ts_ns, in_range = shift_ns(raw.ts_ns, shift_to_close_ns)
@@ -196,7 +177,7 @@ def _previous_max(ts_ns: Int64Array, alive: BoolArray, floor: int) -> Int64Array
     return previous
 
 
-def _reject_out_of_order(ts_ns: Int64Array, verdicts: _Verdicts, floor: int) -> None:
+def _reject_out_of_order(ts_ns: Int64Array, verdicts: Verdicts, floor: int) -> None:
     """A row must be later than every earlier surviving row (strictly increasing)."""
     alive = verdicts.alive
     previous = _previous_max(ts_ns, alive, floor)
@@ -214,7 +195,7 @@ class _Context:
 def _describe(
     raw: RawBarColumns,
     ts_ns: Int64Array,
-    verdicts: _Verdicts,
+    verdicts: Verdicts,
     values: dict[str, Float64Array],
     context: _Context,
 ) -> list[Rejection]:
@@ -222,21 +203,13 @@ def _describe(
     if rejected.size == 0:
         return []
     previous_max = _previous_max(ts_ns, verdicts.alive, context.floor)
-    out: list[Rejection] = []
-    for index in rejected.tolist():
-        reason = _REASONS[verdicts.reason[index]]
-        field = _FIELDS[verdicts.field[index]]
-        detail = _detail(reason, field, index, values, context, int(previous_max[index]))
-        out.append(
-            Rejection(
-                row=int(raw.source_row[index]),
-                field=field,
-                value=raw.text_of(field, index),
-                reason=reason,
-                detail=detail,
-            )
-        )
-    return out
+    return verdicts.rejections(
+        raw.source_row,
+        raw.text_of,
+        lambda index, reason, field: _detail(
+            reason, field, index, values, context, int(previous_max[index])
+        ),
+    )
 
 
 def _detail(

@@ -1,15 +1,13 @@
-"""Bookkeeping and wording of the tick rules: first failure per row, and what it means."""
+"""The tick rules' fields and wording: what a row's first failure (``Verdicts``) means."""
 
 from collections.abc import Mapping
-
-import numpy as np
 
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import Rejection, RejectReason, ValueBounds
 from quantdesk.domain.ticks import FLAGS_MAX, TRADE_ID_MAX_CHARS, TickKind
 from quantdesk.domain.time import ts_range_text
-from quantdesk.services.columns import BoolArray
 from quantdesk.services.tick_columns import AnyArray, RawTicks
+from quantdesk.services.verdicts import Verdicts
 
 PRICES: Mapping[TickKind, tuple[str, ...]] = {
     TickKind.TRADE: ("price",),
@@ -21,7 +19,7 @@ SIZES: Mapping[TickKind, tuple[str, ...]] = {
     TickKind.QUOTE: ("bid_size", "ask_size"),
     TickKind.DELTA: ("size",),
 }
-_FIELDS = (
+FIELDS = (  # what a tick rejection may name
     "timestamp",
     "price",
     "size",
@@ -37,26 +35,6 @@ _FIELDS = (
     "sequence",
     "flags",
 )
-_REASONS = tuple(RejectReason)
-_NONE = -1
-
-
-class Verdicts:
-    """A row keeps the first reason and field it is given."""
-
-    def __init__(self, n: int) -> None:
-        self.reason = np.full(n, _NONE, dtype=np.int8)
-        self.field = np.full(n, _NONE, dtype=np.int8)
-
-    def reject(self, mask: BoolArray, reason: RejectReason, field: str = "timestamp") -> None:
-        fresh = mask & (self.reason == _NONE)
-        self.reason[fresh] = _REASONS.index(reason)
-        self.field[fresh] = _FIELDS.index(field)
-
-    @property
-    def alive(self) -> BoolArray:
-        alive: BoolArray = self.reason == _NONE
-        return alive
 
 
 def describe(
@@ -66,20 +44,11 @@ def describe(
     instrument: InstrumentSpec,
     bounds: ValueBounds | None,
 ) -> list[Rejection]:
-    out = []
-    for index in np.flatnonzero(~verdicts.alive).tolist():
-        reason = _REASONS[verdicts.reason[index]]
-        field = _FIELDS[verdicts.field[index]]
-        out.append(
-            Rejection(
-                row=int(raw.source_row[index]),
-                field=field,
-                value=raw.text_of(field, index),
-                reason=reason,
-                detail=_detail(raw.kind, reason, field, instrument, bounds),
-            )
-        )
-    return out
+    return verdicts.rejections(
+        raw.source_row,
+        raw.text_of,
+        lambda _, reason, field: _detail(raw.kind, reason, field, instrument, bounds),
+    )
 
 
 _FIXED = {

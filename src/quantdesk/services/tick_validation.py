@@ -34,7 +34,8 @@ from quantdesk.services.book_check import CrossedBookCheck, crossed_quotes
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array, TimestampStatus
 from quantdesk.services.tick_columns import AnyArray, RawTicks, TickColumns, value_fields
 from quantdesk.services.tick_keys import row_keys
-from quantdesk.services.tick_rules import PRICES, SIZES, Verdicts, describe
+from quantdesk.services.tick_rules import FIELDS, PRICES, SIZES, describe
+from quantdesk.services.verdicts import Verdicts
 
 
 @dataclass
@@ -64,7 +65,7 @@ def validate_ticks(
 ) -> ValidatedTicks:
     """Judge one chunk; ``cursor`` is updated to follow it."""
     kind, n = raw.kind, len(raw)
-    verdicts = Verdicts(n)
+    verdicts = Verdicts(n, FIELDS)
     status = raw.ts_status
     verdicts.reject(status == TimestampStatus.UNPARSEABLE, RejectReason.TIMESTAMP_UNPARSEABLE)
     verdicts.reject(status == TimestampStatus.NO_TIMEZONE, RejectReason.TIMESTAMP_NO_TIMEZONE)

@@ -4,6 +4,7 @@ No cell is dropped: one that does not parse is marked (timestamps) or NaN (value
 validation rules to reject with its reason.
 """
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import numpy as np
@@ -298,3 +299,16 @@ class TimestampSurvey:
         if lower == upper:  # both middle values in one band: the median is in it too
             return float(self._low[lower])
         return float((self._high[lower] + self._low[upper]) / 2)
+
+
+def text_lookup(cells: Mapping[str, pa.ChunkedArray]) -> Callable[[str, int], str]:
+    """A field's cell as the file wrote it (``""`` for none), for a rejection's ``value``."""
+
+    def text_of(field: str, index: int) -> str:
+        column = cells.get(field)
+        if column is None:
+            return ""
+        value = column[index].as_py()
+        return "" if value is None else str(value)
+
+    return text_of

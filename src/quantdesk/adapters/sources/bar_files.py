@@ -10,7 +10,7 @@ exactly as the same rows of the whole file.
 
 import csv
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from quantdesk.adapters.sources import bar_csv
-from quantdesk.adapters.sources.bar_cells import TimestampSurvey, parse_timestamps, to_float
+from quantdesk.adapters.sources.bar_cells import (
+    TimestampSurvey,
+    parse_timestamps,
+    text_lookup,
+    to_float,
+)
 from quantdesk.adapters.sources.bar_csv import READ_HINT
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.market_data import BarIngestOptions, Rejection
@@ -223,7 +228,7 @@ def _raw(
         ts_ns=ts_ns,
         ts_status=status,
         values=BarColumns(ts_ns=ts_ns, **numbers),
-        text_of=_text_lookup(cells),
+        text_of=text_lookup(cells),
         malformed=malformed,
     )
 
@@ -275,14 +280,3 @@ def _is_number(kind: pa.DataType) -> bool:
     return bool(
         pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
     )
-
-
-def _text_lookup(cells: dict[str, pa.ChunkedArray]) -> Callable[[str, int], str]:
-    def text_of(field: str, index: int) -> str:
-        column = cells.get(field)
-        if column is None:
-            return ""
-        value = column[index].as_py()
-        return "" if value is None else str(value)
-
-    return text_of

@@ -10,7 +10,7 @@ the same way, so the epoch unit ``auto`` picks never changes between chunks.
 
 import csv
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from quantdesk.adapters.sources import bar_csv
-from quantdesk.adapters.sources.bar_cells import TimestampSurvey, parse_timestamps
+from quantdesk.adapters.sources.bar_cells import TimestampSurvey, parse_timestamps, text_lookup
 from quantdesk.adapters.sources.tick_cells import (
     CODE_FIELDS,
     WHOLE_FIELDS,
@@ -171,20 +171,9 @@ def _convert(
         ts_status=status,
         values=values,
         unparsed=unparsed,
-        text_of=_text_lookup(own),
+        text_of=text_lookup(own),
         malformed=malformed,
     )
-
-
-def _text_lookup(cells: dict[str, pa.ChunkedArray]) -> Callable[[str, int], str]:
-    def text_of(field: str, index: int) -> str:
-        column = cells.get(field)
-        if column is None:
-            return ""
-        value = column[index].as_py()
-        return "" if value is None else str(value)
-
-    return text_of
 
 
 def _parquet_chunks(parquet: pq.ParquetFile, wanted: dict[str, str], size: int) -> Iterator[Chunk]:
