@@ -1,7 +1,7 @@
 """Market-data vocabulary: bar specifications, ingest options, rejections, lineage."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Self
 
@@ -112,8 +112,10 @@ class TimestampAt(StrEnum):
 BAR_FIELDS = ("timestamp", "open", "high", "low", "close", "volume")
 
 
-class BarIngestOptions(BaseModel):
-    """How to read a bar file: column mapping, timestamp convention, rounding."""
+class FileReadOptions(BaseModel):
+    """What reading any market-data file needs: its column names and timestamp convention.
+
+    Bars and ticks extend it with their own options; a subclass names its fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -125,6 +127,28 @@ class BarIngestOptions(BaseModel):
     assume_utc: bool = Field(
         default=False, description="treat timestamps without a zone as UTC instead of rejecting"
     )
+
+    @classmethod
+    def known_fields(cls) -> Sequence[str]:
+        """The fields a column mapping may name (a subclass's; none here)."""
+        return ()
+
+    @field_validator("columns")
+    @classmethod
+    def _check_columns(cls, value: Mapping[str, str]) -> Mapping[str, str]:
+        known = cls.known_fields()
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown} in column mapping; known: {known}")
+        return dict(value)
+
+    def column_for(self, field: str) -> str:
+        return self.columns.get(field, field)
+
+
+class BarIngestOptions(FileReadOptions):
+    """How to read a bar file: column mapping, timestamp convention, rounding."""
+
     timestamp_at: TimestampAt = TimestampAt.CLOSE
     round_to_instrument: bool = Field(
         default=False, description="round prices/volume to the instrument's increments (reported)"
@@ -133,16 +157,9 @@ class BarIngestOptions(BaseModel):
         default=None, ge=0, description="volume to use when the file has no volume column"
     )
 
-    @field_validator("columns")
     @classmethod
-    def _check_columns(cls, value: Mapping[str, str]) -> Mapping[str, str]:
-        unknown = sorted(set(value) - set(BAR_FIELDS))
-        if unknown:
-            raise ValueError(f"unknown field(s) {unknown} in column mapping; known: {BAR_FIELDS}")
-        return dict(value)
-
-    def column_for(self, field: str) -> str:
-        return self.columns.get(field, field)
+    def known_fields(cls) -> Sequence[str]:
+        return BAR_FIELDS
 
 
 class RejectReason(StrEnum):

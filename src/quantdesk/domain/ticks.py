@@ -4,13 +4,13 @@ The numeric codes are the engine's own (``AggressorSide``, ``OrderSide``, ``Book
 ``RecordFlag``), so columns carry them unchanged from validation to the catalog.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import IntEnum, StrEnum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from quantdesk.domain.market_data import TimestampFormat
+from quantdesk.domain.market_data import FileReadOptions
 
 
 class TickKind(StrEnum):
@@ -126,18 +126,9 @@ OPTIONAL_FIELDS: Mapping[TickKind, tuple[str, ...]] = {
 }
 
 
-class TickIngestOptions(BaseModel):
+class TickIngestOptions(FileReadOptions):
     """How to read a tick file: column mapping, timestamps, defaults, chunk size."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    columns: Mapping[str, str] = Field(
-        default_factory=dict, description="our field -> the file's column name, where they differ"
-    )
-    timestamp_format: TimestampFormat = TimestampFormat.AUTO
-    assume_utc: bool = Field(
-        default=False, description="treat timestamps without a zone as UTC instead of rejecting"
-    )
     default_size: float | None = Field(
         default=None, ge=0, description="quote bid/ask size when the file has no size columns"
     )
@@ -145,17 +136,9 @@ class TickIngestOptions(BaseModel):
         default=100_000, ge=1, le=10_000_000, description="rows validated and staged at a time"
     )
 
-    @field_validator("columns")
     @classmethod
-    def _check_columns(cls, value: Mapping[str, str]) -> Mapping[str, str]:
-        known = sorted({f for fields in TICK_FIELDS.values() for f in fields})
-        unknown = sorted(set(value) - set(known))
-        if unknown:
-            raise ValueError(f"unknown field(s) {unknown} in column mapping; known: {known}")
-        return dict(value)
-
-    def column_for(self, field: str) -> str:
-        return self.columns.get(field, field)
+    def known_fields(cls) -> Sequence[str]:
+        return sorted({f for fields in TICK_FIELDS.values() for f in fields})
 
 
 class TickWarningKind(StrEnum):
