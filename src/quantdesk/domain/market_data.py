@@ -215,6 +215,15 @@ class Rejection(BaseModel):
     detail: str
 
 
+def check_counts(read: int, outcomes: tuple[int, int, int], by_reason: Mapping[str, int]) -> None:
+    """An ingest summary's counts add up: read = written + already present + rejected, and
+    the rejections by reason to the rows rejected (``ValueError`` otherwise)."""
+    if read != sum(outcomes):
+        raise ValueError("ingest counts do not add up")
+    if sum(by_reason.values()) != outcomes[2]:
+        raise ValueError("rejections by reason do not add up")
+
+
 class IngestSummary(BaseModel):
     """What one ingest did; the counts add up: read = written + already_present + rejected."""
 
@@ -239,10 +248,11 @@ class IngestSummary(BaseModel):
 
     @model_validator(mode="after")
     def _counts_add_up(self) -> Self:
-        if self.rows_read != self.rows_written + self.rows_already_present + self.rows_rejected:
-            raise ValueError("ingest counts do not add up")
-        if sum(self.rejected_by_reason.values()) != self.rows_rejected:
-            raise ValueError("rejections by reason do not add up")
+        check_counts(
+            self.rows_read,
+            (self.rows_written, self.rows_already_present, self.rows_rejected),
+            self.rejected_by_reason,
+        )
         return self
 
 

@@ -10,7 +10,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from quantdesk.domain.market_data import FileReadOptions
+from quantdesk.domain.market_data import FileReadOptions, check_counts
 
 
 class TickKind(StrEnum):
@@ -183,8 +183,9 @@ class TickIngestSummary(BaseModel):
 
     @model_validator(mode="after")
     def _counts_add_up(self) -> Self:
-        if self.rows_read != self.rows_written + self.rows_already_present + self.rows_rejected:
-            raise ValueError("ingest counts do not add up")
-        if sum(self.rejected_by_reason.values()) != self.rows_rejected:
-            raise ValueError("rejections by reason do not add up")
+        check_counts(
+            self.rows_read,
+            (self.rows_written, self.rows_already_present, self.rows_rejected),
+            self.rejected_by_reason,
+        )
         return self
