@@ -54,8 +54,7 @@ def off_increment(values: Float64Array, increment: float) -> BoolArray:
 
 
 def round_to_increment(values: Float64Array, increment: float, precision: int) -> Float64Array:
-    rounded: Float64Array = np.round(np.round(values / increment) * increment, precision)
-    return rounded
+    return on_grid(np.round(values / increment) * increment, precision)
 
 
 def on_grid(values: Float64Array, places: int) -> Float64Array:

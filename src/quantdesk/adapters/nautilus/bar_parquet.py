@@ -10,13 +10,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from nautilus_trader.model.objects import FIXED_SCALAR
+from nautilus_trader.persistence.funcs import urisafe_identifier
 
 from quantdesk.domain.market_data import CatalogFile
-from quantdesk.services.columns import VALUE_FIELDS, BarColumns, Float64Array
+from quantdesk.services.columns import BarColumns, Float64Array
+
+
+def bar_folder(root: Path, bar_type: str) -> Path:
+    """Where the engine keeps (and reads) the bars of ``bar_type`` under a catalog ``root``."""
+    return root / "data" / "bar" / urisafe_identifier(bar_type)
 
 
 def ts_range(path: Path) -> tuple[int, int, int]:
@@ -169,12 +174,6 @@ def iter_bar_file(path: Path, batch_rows: int) -> Iterator[BarColumns]:
     price, size = precisions(parquet)
     for batch in parquet.iter_batches(batch_size=batch_rows, use_threads=False):
         yield decode_bars(batch, price, size)
-
-
-def bar_frame(bars: BarColumns) -> pd.DataFrame:
-    """The frame ``BarDataWrangler.process`` expects: values in column order, indexed by ts."""
-    index = pd.DatetimeIndex(pd.to_datetime(bars.ts_ns, unit="ns", utc=True), name="timestamp")
-    return pd.DataFrame({name: bars.field(name) for name in VALUE_FIELDS}, index=index)
 
 
 def describe_file(path: Path, relative: Path) -> CatalogFile:

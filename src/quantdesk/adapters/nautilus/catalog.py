@@ -22,6 +22,7 @@ from nautilus_trader.persistence.funcs import class_to_filename
 from quantdesk.adapters.nautilus.bar_parquet import (
     FileRanges,
     SeriesFile,
+    bar_folder,
     describe_file,
     fixed_to_float,
     overlapping,
@@ -113,7 +114,7 @@ class ParquetCatalog:
     # bars ----------------------------------------------------------------------------------
 
     def _bar_dir(self, bar_type: str) -> Path:
-        return self._root / "data" / "bar" / bar_type.replace("/", "")
+        return bar_folder(self._root, bar_type)
 
     def _bar_files(self, bar_type: str) -> list[SeriesFile]:
         """Files of one bar type with their first and last ``ts_init``, in time order."""

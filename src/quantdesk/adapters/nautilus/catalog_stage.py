@@ -13,10 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from nautilus_trader.model.data import Bar
-from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog, _timestamps_to_filename
+from nautilus_trader.persistence.catalog.parquet import _timestamps_to_filename
 
-from quantdesk.adapters.nautilus.bar_parquet import describe_file, iter_bar_file, ts_range
+from quantdesk.adapters.nautilus.bar_parquet import (
+    bar_folder,
+    describe_file,
+    iter_bar_file,
+    ts_range,
+)
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
 from quantdesk.adapters.nautilus.engine_arrow import bar_table, write_catalog_file
 from quantdesk.adapters.nautilus.memory import return_free_pages
@@ -80,10 +84,7 @@ class BarStage:
         self._starts = np.array([f[1] for f in files], dtype=np.int64)
         self._ends = np.array([f[2] for f in files], dtype=np.int64)
         self._piece_rows = piece_rows
-        # the engine's own folder for the bar type, inside the transaction's staging root
-        self._directory = Path(
-            ParquetDataCatalog(str(txn.staged))._make_path(data_cls=Bar, identifier=bar_type)
-        )
+        self._directory = bar_folder(txn.staged, bar_type)  # its final place, staged
         self._instrument = instrument
         self._pending: list[BarColumns] = []
         self._pending_rows = 0
