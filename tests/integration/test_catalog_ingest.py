@@ -94,6 +94,16 @@ def test_nothing_valid_is_an_error_that_points_at_the_rejects(
     assert engine_bars(desk_with_equity) == []
 
 
+def test_a_huge_refused_cell_is_not_echoed_whole(
+    desk_with_equity: Platform, write_csv: WriteCsv
+) -> None:
+    source = rows(1)
+    source[0][5] = "9" * 100_000  # no number: a megabyte-sized cell must not fill the message
+    with pytest.raises(NothingValidError) as caught:
+        desk_with_equity.ingest.ingest_bars(write_csv(source), "ACME.XNAS", "1-MINUTE-LAST")
+    assert "100000 characters" in str(caught.value) and len(str(caught.value)) < 1_000
+
+
 def test_reingest_writes_nothing_new(desk_with_equity: Platform, write_csv: WriteCsv) -> None:
     path = write_csv(rows(30))
     desk_with_equity.ingest.ingest_bars(path, "ACME.XNAS", "1-MINUTE-LAST")

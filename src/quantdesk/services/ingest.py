@@ -34,6 +34,7 @@ from quantdesk.domain.market_data import (
     TimestampAt,
     bar_type_id,
 )
+from quantdesk.domain.text import shown
 from quantdesk.services.bar_batches import split_against_catalog
 from quantdesk.services.bar_validation import validate_bars
 from quantdesk.services.columns import RawBarColumns
@@ -57,6 +58,13 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def require_regular_file(path: Path) -> None:
+    """A directory or a device (``/dev/zero``) is refused unread."""
+    if not path.is_file():
+        what = "is not a regular file" if path.exists() else "no such file"
+        raise SourceReadError(f"{path}: {what}", hint="check the path; it is read relative to here")
 
 
 def new_ingest_id() -> str:
@@ -109,11 +117,7 @@ class BarIngestService:
                 f"--timestamp-at open needs a time bar; {spec} has no fixed length",
                 hint="stamp tick/volume/value bars at their close",
             )
-        if not path.is_file():  # a directory or a device (/dev/zero) is refused unread
-            what = "is not a regular file" if path.exists() else "no such file"
-            raise SourceReadError(
-                f"{path}: {what}", hint="check the path; it is read relative to here"
-            )
+        require_regular_file(path)
         with progress.task(f"checksum {path.name}"):
             sha = file_sha256(path)
         with progress.task(f"survey {path.name}"):
@@ -276,5 +280,5 @@ def _nothing_valid_message(source: str, tally: IngestTally) -> str:
     reasons = ", ".join(f"{reason} x{count}" for reason, count in top)
     return (
         f"{source}: none of {tally.rows_read} rows is valid ({reasons}); first at line "
-        f"{first.row}: {first.field}={first.value!r}: {first.detail}"
+        f"{first.row}: {first.field}={shown(first.value)}: {first.detail}"
     )

@@ -18,11 +18,12 @@ from typing import IO
 import numpy as np
 
 import quantdesk
-from quantdesk.domain.errors import NothingValidError, SourceReadError
+from quantdesk.domain.errors import NothingValidError
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogFile, LineageRecord, Rejection
+from quantdesk.domain.text import shown
 from quantdesk.domain.ticks import TickIngestOptions, TickIngestSummary, TickKind, TickWarning
-from quantdesk.services.ingest import file_sha256, new_ingest_id
+from quantdesk.services.ingest import file_sha256, new_ingest_id, require_regular_file
 from quantdesk.services.ingest_tally import IngestTally
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.ports import MarketDataCatalog, ProgressReporter, SilentProgress
@@ -131,11 +132,7 @@ class TickIngestService:
         progress = progress or SilentProgress()
         path = Path(path)
         instrument = InstrumentService(self._catalog).get(instrument_id)
-        if not path.is_file():
-            what = "is not a regular file" if path.exists() else "no such file"
-            raise SourceReadError(
-                f"{path}: {what}", hint="check the path; it is read relative to here"
-            )
+        require_regular_file(path)
         started = time.time_ns()
         ingest_id = new_ingest_id()
         with progress.task(f"checksum {path.name}"):
@@ -296,7 +293,7 @@ def _nothing_valid(source: str, tally: _Tally) -> str:
     top = ", ".join(f"{reason} x{count}" for reason, count in tally.by_reason.most_common(3))
     first = tally.rejects.first_rejection
     where = (
-        f"; first at line {first.row}: {first.field}={first.value!r}: {first.detail}"
+        f"; first at line {first.row}: {first.field}={shown(first.value)}: {first.detail}"
         if first is not None
         else ""
     )

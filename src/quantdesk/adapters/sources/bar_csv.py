@@ -27,7 +27,7 @@ from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.market_data import BarIngestOptions, Rejection, RejectReason
 from quantdesk.services.columns import Int64Array
 
-READ_HINT = "bars come as CSV (UTF-8, a header row) or Parquet with scalar columns"
+READ_HINT = "market data comes as CSV (UTF-8, a header row) or Parquet with scalar columns"
 _BLOCK_BYTES = 1 << 20  # Arrow holds a few blocks ahead per thread: keep them small
 _RECORD_PARSE = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda _: "skip")
 _NULLS = pa.array(pacsv.ConvertOptions().null_values, pa.string())
@@ -140,14 +140,24 @@ def _batches(
         strings_can_be_null=False,
         null_values=[],
     )
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES, use_threads=regular),
-        parse_options=pacsv.ParseOptions() if regular else _RECORD_PARSE,
-        convert_options=convert,
-    )
-    with reader:
-        yield from reader
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES, use_threads=regular),
+            parse_options=pacsv.ParseOptions() if regular else _RECORD_PARSE,
+            convert_options=convert,
+        )
+        with reader:
+            yield from reader
+    except pa.ArrowInvalid as error:
+        if "straddl" not in str(error):  # Arrow's word for a record longer than a block
+            raise
+        raise SourceReadError(
+            f"{path}: a record is longer than {_BLOCK_BYTES:,} bytes, the most one line may "
+            "hold; nothing was read",
+            hint="no cell of market data is that long: check the file (a missing quote "
+            "or line break?)",
+        ) from error
 
 
 def _rechunk(
