@@ -6,7 +6,7 @@ from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import Rejection, RejectReason, ValueBounds
 from quantdesk.domain.ticks import FLAGS_MAX, TRADE_ID_MAX_CHARS, TickKind
 from quantdesk.domain.time import ts_range_text
-from quantdesk.services.tick_columns import AnyArray, RawTicks
+from quantdesk.services.tick_columns import RawTicks
 from quantdesk.services.verdicts import Verdicts
 
 PRICES: Mapping[TickKind, tuple[str, ...]] = {
@@ -40,7 +40,6 @@ FIELDS = (  # what a tick rejection may name
 def describe(
     raw: RawTicks,
     verdicts: Verdicts,
-    values: Mapping[str, AnyArray],
     instrument: InstrumentSpec,
     bounds: ValueBounds | None,
 ) -> list[Rejection]:

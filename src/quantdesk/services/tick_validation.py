@@ -113,7 +113,7 @@ def validate_ticks(
     return ValidatedTicks(
         ticks=ticks,
         source_row=rows,
-        rejections=describe(raw, verdicts, values, instrument, bounds),
+        rejections=describe(raw, verdicts, instrument, bounds),
         warnings=warnings,
     )
 

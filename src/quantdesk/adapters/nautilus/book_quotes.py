@@ -30,7 +30,6 @@ class BookQuotes(Actor):
         super().__init__(config)
         self._instruments = [InstrumentId.from_str(i) for i in config.instrument_ids]
         self._last: dict[InstrumentId, tuple[int, int, int, int]] = {}
-        self.quotes = 0
 
     def on_start(self) -> None:
         for instrument_id in self._instruments:
@@ -53,9 +52,7 @@ class BookQuotes(Actor):
         if self._last.get(deltas.instrument_id) == top:
             return
         self._last[deltas.instrument_id] = top
-        self.quotes += 1
         self.msgbus.send(endpoint="DataEngine.process", msg=quote)  # stamped at the book's last
 
     def on_reset(self) -> None:
         self._last.clear()
-        self.quotes = 0

@@ -70,12 +70,19 @@ def _read(path: Path, kind: TickKind, options: TickIngestOptions) -> Iterator[Ra
         layout = bar_csv.survey(path, names, wanted["timestamp"], stamps)
         stamps = layout.options
         chunks = (
-            ({name: piece.table.column(name) for name in piece.table.column_names},
-             piece.rows, piece.malformed)
+            (_csv_cells(piece.table, wanted["timestamp"]), piece.rows, piece.malformed)
             for piece in bar_csv.pieces(path, layout, list(wanted.values()), options.chunk_rows)
-        )  # fmt: skip
+        )
     for cells, rows, malformed in chunks:
         yield _convert(kind, options, wanted, cells, rows, malformed, stamps)
+
+
+def _csv_cells(table: pa.Table, timestamp: str) -> dict[str, pa.ChunkedArray]:
+    """A CSV piece's cells by column, its null spellings ("", "NA"...) in the timestamp column
+    as null, as the survey of the whole column saw them (Parquet text is taken as it is)."""
+    cells = {name: table.column(name) for name in table.column_names}
+    cells[timestamp] = bar_csv.timestamp_text(cells[timestamp])
+    return cells
 
 
 def _survey_parquet(
@@ -145,8 +152,6 @@ def _convert(
 ) -> RawTicks:
     n = len(rows)
     own = {field: cells[name] for field, name in wanted.items()}
-    if pa.types.is_string(own["timestamp"].type):  # "", "NA", "null"... as null, as for bars
-        own["timestamp"] = bar_csv.timestamp_text(own["timestamp"])
     ts_ns, status = parse_timestamps(own["timestamp"], stamps)
     values: dict[str, AnyArray] = {}
     unparsed: dict[str, BoolArray] = {}
