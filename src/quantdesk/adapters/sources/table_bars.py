@@ -31,11 +31,6 @@ Cell = object
 """A cell as the driver gives it (str, int, float, Decimal, datetime, None)."""
 
 
-class OutOfRangeTime(str):
-    """A SQL time no ``datetime`` holds (infinity, before year 1, after 9999), as its text:
-    rejected as out of range, quoted as the table wrote it."""
-
-
 Column: TypeAlias = Sequence[Cell] | pa.Array
 """A column of cells, or an Arrow array of them."""
 
@@ -135,9 +130,6 @@ def _raw(
         status[np.asarray(beyond.is_valid().to_numpy(zero_copy_only=False))] = (
             TimestampStatus.OUT_OF_RANGE
         )
-    elif not isinstance(cells["timestamp"], pa.Array):
-        out = [isinstance(c, OutOfRangeTime) for c in cells["timestamp"]]
-        status[np.asarray(out, dtype=np.bool_)] = TimestampStatus.OUT_OF_RANGE
     values = {f: to_float(pa.chunked_array([_numbers(cells[f])])) for f in VALUE_FIELDS}
 
     def text_of(field: str, index: int) -> str:

@@ -11,14 +11,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quantdesk.adapters.sources.bar_cells import to_float
 from quantdesk.domain.ticks import (
     AGGRESSOR_NAMES,
     BOOK_ACTION_NAMES,
     BOOK_SIDE_NAMES,
     INVALID_CODE,
 )
-from quantdesk.services.columns import BoolArray, Float64Array
+from quantdesk.services.columns import BoolArray
 from quantdesk.services.tick_columns import AnyArray
 
 _CODES: Mapping[str, Mapping[str, int]] = {
@@ -63,21 +62,6 @@ def to_whole(column: pa.ChunkedArray) -> tuple[AnyArray, BoolArray]:
     bad: BoolArray = ~np.asarray(fits.to_numpy(zero_copy_only=False), dtype=np.bool_)
     whole: AnyArray = np.asarray(values.to_numpy(), dtype=np.uint64)
     return whole, bad
-
-
-def to_number(column: pa.ChunkedArray) -> Float64Array:
-    """Decimals as float64 (the fast cast first); a cell that is not a number is NaN."""
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        try:
-            cast: Float64Array = np.asarray(
-                pc.utf8_trim_whitespace(column).cast(pa.float64()).to_numpy(), dtype=np.float64
-            )
-        except pa.ArrowInvalid:
-            return to_float(column)
-        return cast
-    if pa.types.is_decimal(column.type):
-        return to_float(column.cast(pa.string()))
-    return to_float(column)
 
 
 def to_trade_ids(column: pa.ChunkedArray) -> AnyArray:

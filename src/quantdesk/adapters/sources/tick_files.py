@@ -18,12 +18,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from quantdesk.adapters.sources import bar_csv
-from quantdesk.adapters.sources.bar_cells import TimestampSurvey, parse_timestamps, text_lookup
+from quantdesk.adapters.sources.bar_cells import (
+    TimestampSurvey,
+    parse_timestamps,
+    text_lookup,
+    to_float,
+)
 from quantdesk.adapters.sources.tick_cells import (
     CODE_FIELDS,
     WHOLE_FIELDS,
     to_code,
-    to_number,
     to_trade_ids,
     to_whole,
 )
@@ -168,7 +172,7 @@ def _convert(
         elif field == "trade_id":
             values[field] = to_trade_ids(column)
         else:
-            values[field] = to_number(column)
+            values[field] = to_float(column)
     return RawTicks(
         kind=kind,
         source_row=np.asarray(rows, dtype=np.int64),
