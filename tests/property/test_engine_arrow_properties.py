@@ -13,13 +13,20 @@ import pyarrow as pa
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from nautilus_trader.model.data import Bar, BarType
-from nautilus_trader.model.objects import PRICE_MAX, QUANTITY_MAX, Price, Quantity
+from nautilus_trader.model.objects import (
+    FIXED_PRECISION,
+    PRICE_MAX,
+    QUANTITY_MAX,
+    Price,
+    Quantity,
+)
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from nautilus_trader.persistence.catalog.parquet import _timestamps_to_filename
 from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
 from quantdesk.adapters.nautilus.engine_arrow import (
     RAW_BYTES,
+    _raw_words,
     _times_scale,
     bar_table,
     fixed_point,
@@ -71,6 +78,32 @@ def test_128_bit_product_equals_integer_arithmetic(units: list[int], scale: int)
     low, high = _times_scale(np.array(units, dtype=np.int64), scale)
     got = [int(lo) | (int(hi) << 64) for lo, hi in zip(low, high, strict=True)]
     assert got == [(u * scale) % 2**128 for u in units]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    bound=st.sampled_from([10**3, 10**9, 2**62 - 1]),
+    data=st.data(),
+    decimals=st.integers(0, FIXED_PRECISION),
+)
+@example(bound=10**3, data=None, decimals=FIXED_PRECISION)  # 999 x 10^16 > 2^63: the decimal
+def test_raw_words_equal_integer_arithmetic(
+    bound: int, data: st.DataObject | None, decimals: int
+) -> None:
+    # Property 29: stored data conforms to the engine's schemas (each way of encoding a
+    # column, one int64 product or the 128-bit decimal, is the exact raw integer)
+    units = (
+        [-bound, 0, bound]
+        if data is None
+        else data.draw(st.lists(st.integers(-bound, bound), min_size=1, max_size=20))
+    )
+    scale = 10**decimals
+    encoded = _raw_words(np.array(units, dtype=np.int64), scale).to_pybytes()
+    got = [
+        int.from_bytes(encoded[i : i + RAW_BYTES], "little", signed=True)
+        for i in range(0, len(encoded), RAW_BYTES)
+    ]
+    assert got == [u * scale for u in units]
 
 
 @st.composite

@@ -11,6 +11,7 @@ The catalog writes these tables with zstd and delta-encoded timestamps
 (:data:`CATALOG_PARQUET_OPTIONS`); the engine's readers decode both.
 """
 
+import sys
 from pathlib import Path
 from typing import Any, Final
 
@@ -63,9 +64,14 @@ def fixed_point(values: Float64Array, precision: int) -> pa.FixedSizeBinaryArray
         raise ValueError("fixed-point values must be finite")
     units = engine_rounded(np.asarray(values, dtype=np.float64), precision)
     scale = 10 ** (FIXED_PRECISION - precision)
+    small = np.abs(units) < _SAFE_UNITS
+    if bool(small.all()):  # the usual column: whole-array arithmetic only
+        buffer = _raw_words(units.astype(np.int64), scale)
+        return pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(RAW_BYTES), len(units), [None, buffer]
+        )
     words = RAW_BYTES // 8
     out = np.empty((len(units), words), dtype="<u8")
-    small = np.abs(units) < _SAFE_UNITS
     if words == 1:
         out[small, 0] = (units[small].astype(np.int64) * scale).view(np.uint64)
     else:
@@ -76,6 +82,27 @@ def fixed_point(values: Float64Array, precision: int) -> pa.FixedSizeBinaryArray
         out[index] = np.frombuffer(raw.to_bytes(RAW_BYTES, "little", signed=True), dtype="<u8")
     buffer = pa.py_buffer(out.tobytes())
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(RAW_BYTES), len(units), [None, buffer])
+
+
+def _raw_words(units: npt.NDArray[np.int64], scale: int) -> pa.Buffer:
+    """``units x scale`` as little-endian raw values, every ``|units| < 2^62``: one int64
+    product when the largest fits 63 bits (its high word then only the sign), else Arrow's
+    128-bit decimal cast (``units`` at ``log10(scale)`` decimals stores ``units x scale``,
+    two's complement, low word first)."""
+    if RAW_BYTES == 8:
+        return pa.py_buffer((units * scale).astype("<i8"))
+    peak = int(np.abs(units).max()) if len(units) else 0
+    if peak * scale < 2**63:
+        product = units * scale
+        out = np.empty((len(units), 2), dtype="<i8")
+        out[:, 0] = product
+        out[:, 1] = product >> 63  # all ones for a negative value, else zero
+        return pa.py_buffer(out)
+    if sys.byteorder == "little":  # Arrow's decimal is in the machine's byte order
+        decimals = len(str(scale)) - 1
+        return pa.array(units, pa.int64()).cast(pa.decimal128(38, decimals)).buffers()[1]
+    low, high = _times_scale(units, scale)
+    return pa.py_buffer(np.stack([low, high], axis=1).astype("<u8"))
 
 
 def _times_scale(units: npt.NDArray[np.int64], scale: int) -> tuple[UInt64Array, UInt64Array]:
