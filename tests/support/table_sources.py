@@ -4,7 +4,7 @@ PostgreSQL server (the real reader has its own tests against the server).
 Rows are ``{column: cell}`` dicts with a zone-aware ``datetime`` (or ``None``) in the
 mapping's timestamp column; they are read in (timestamp, key) order, rows without a
 timestamp last, ``chunk_rows`` at a time, each chunk ending at the end of an instant, and
-converted by the same ``raw_bars`` the PostgreSQL reader uses.
+converted by the same ``raw_bars`` / ``raw_ticks`` the PostgreSQL reader uses.
 """
 
 import dataclasses
@@ -13,11 +13,13 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from quantdesk.adapters.sources.table_bars import Cell, SourceChunk, raw_bars
+from quantdesk.adapters.sources.table_bars import raw_bars
+from quantdesk.adapters.sources.table_cells import Cell, SourceChunk
+from quantdesk.adapters.sources.table_ticks import raw_ticks
 from quantdesk.domain.migration import Watermark
 from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.columns import BarColumns
-from quantdesk.services.ports.table_sources import BarChunk, DayWindow
+from quantdesk.services.ports.table_sources import BarChunk, DayWindow, TickChunk
 
 Row = dict[str, Cell]
 _EPOCH = date(1970, 1, 1)
@@ -113,6 +115,25 @@ class ListSnapshot:
         days: DayWindow | None = None,
         through: Watermark | None = None,
     ) -> Iterator[BarChunk]:
+        for chunk in self._chunks(after, days, through):
+            bars, rejections = raw_bars(SourceChunk(chunk.columns, chunk.first_row), self._mapping)
+            yield BarChunk(**chunk.frame(), rejections=rejections, bars=bars)
+
+    def tick_chunks(
+        self,
+        after: Watermark | None = None,
+        days: DayWindow | None = None,
+        through: Watermark | None = None,
+    ) -> Iterator[TickChunk]:
+        for chunk in self._chunks(after, days, through):
+            ticks, rejections = raw_ticks(
+                SourceChunk(chunk.columns, chunk.first_row), self._mapping
+            )
+            yield TickChunk(**chunk.frame(), rejections=rejections, ticks=ticks)
+
+    def _chunks(
+        self, after: Watermark | None, days: DayWindow | None, through: Watermark | None
+    ) -> Iterator["_Rows"]:
         rows = self._select(after, days, through)
         size, start = self._mapping.chunk_rows, 0
         while start < len(rows):
@@ -120,28 +141,36 @@ class ListSnapshot:
             last = rows[end - 1][self._ts]
             while last is not None and end < len(rows) and rows[end][self._ts] == last:
                 end += 1
-            yield self._chunk(rows[start:end], start + 1)
+            yield _Rows(rows[start:end], start + 1, self._mapping)
             start = end
 
     def query_text(self, after: Watermark | None = None) -> str:
         return f"rows of {self._mapping.table} after {after}"
 
-    def _chunk(self, rows: list[Row], first_row: int) -> BarChunk:
-        columns = {c: [row[c] for row in rows] for c in self._mapping.selected()}
-        bars, rejections = raw_bars(SourceChunk(columns, first_row), self._mapping)
-        stamps = [r[self._ts] for r in rows if isinstance(r[self._ts], datetime)]
+
+@dataclasses.dataclass(frozen=True)
+class _Rows:
+    rows: list[Row]
+    first_row: int
+    mapping: SourceMapping
+
+    @property
+    def columns(self) -> dict[str, list[Cell]]:
+        return {c: [row[c] for row in self.rows] for c in self.mapping.selected()}
+
+    def frame(self) -> dict[str, Any]:
+        ts = self.mapping.timestamp.column
+        stamps = [r[ts] for r in self.rows if isinstance(r[ts], datetime)]
         days: dict[int, int] = {}
         for stamp in stamps:
             day = source_day(stamp)  # type: ignore[arg-type]
             days[day] = days.get(day, 0) + 1
-        return BarChunk(
-            bars=bars,
-            rejections=rejections,
-            rows=len(rows),
-            first_row=first_row,
-            last=Watermark(timestamp=stamps[-1]) if stamps else None,  # type: ignore[arg-type]
-            days=days,
-        )
+        return {
+            "rows": len(self.rows),
+            "first_row": self.first_row,
+            "last": Watermark(timestamp=stamps[-1]) if stamps else None,  # type: ignore[arg-type]
+            "days": days,
+        }
 
 
 class CorruptingCatalog:

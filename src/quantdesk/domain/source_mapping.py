@@ -7,11 +7,13 @@ digits, ``_``; a schema-qualified table as ``schema.table``) quoted by the reade
 spliced, and filters are structured comparisons whose values travel as parameters.
 
 - ``kind``: ``bars`` (fields ``timestamp, open, high, low, close, volume``), ``trade_ticks``
-  (``timestamp, price, size, aggressor_side, trade_id``), ``quote_ticks`` (``timestamp,
-  bid_price, ask_price, bid_size, ask_size``), ``order_book_deltas`` (``timestamp, action,
-  side, price, size, order_id, sequence``). ``columns`` maps a field to its column where
-  they differ; every field of the kind must exist once mapped (checked against the table
-  by the reader).
+  (``timestamp, price, size, aggressor_side, trade_id``), ``quote_ticks`` (``timestamp, bid,
+  ask, bid_size, ask_size``), ``order_book_deltas`` (``timestamp, action, side, price, size,
+  order_id, sequence``): the fields tick ingest reads from a file (a delta's flags are set by
+  the migration itself: ``F_LAST`` on each event's last delta). ``columns`` maps a field to
+  its column where they differ; every field of the kind must exist once mapped (checked
+  against the table by the reader), except a delta's ``order_id`` and ``sequence``, which a
+  table may lack: mapped to ``null``, they are 0.
 - ``timestamp``: the column's ``unit`` (``timestamp`` for a SQL timestamp type, or ``s``,
   ``ms``, ``us``, ``ns`` for integers since the epoch) and, for a timestamp without a time
   zone, the ``zone`` it was written in (default: refused, as CSV ingest refuses a naive
@@ -19,7 +21,9 @@ spliced, and filters are structured comparisons whose values travel as parameter
 - ``instrument``: either ``instrument_id`` (every row is about it) or ``column`` (the row's
   own, mapped to catalog ids by ``ids``, e.g. ``{BTCUSDT: BTCUSDT.BINANCE}``).
 - ``key``: a column that, with the timestamp, orders rows uniquely (a serial id): chunks and
-  watermarks rely on a total order. Default: the timestamp alone.
+  watermarks rely on a total order. Default: the timestamp alone, for bars (one bar an
+  instant); required for ticks, which share instants and whose order within one (a book
+  event's deltas) is part of the data.
 - ``filters``: ``[{column, op, value}]``, ops ``= != < <= > >= in``.
 """
 
@@ -33,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.text import is_whole_match
+from quantdesk.domain.ticks import TICK_FIELDS, TickKind
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 """A PostgreSQL identifier as a mapping may name it (63 bytes at most, no quoting needed)."""
@@ -46,26 +51,51 @@ Scalar = str | int | float | bool
 
 
 class SourceKind(StrEnum):
+    """What a table holds, as a mapping file names it; a tick kind is a catalog data type."""
+
     BARS = "bars"
     TRADE_TICKS = "trade_ticks"
     QUOTE_TICKS = "quote_ticks"
     ORDER_BOOK_DELTAS = "order_book_deltas"
 
+    @property
+    def tick_kind(self) -> TickKind | None:
+        """The catalog's tick data type of the rows (None for bars)."""
+        return _TICK_KINDS.get(self)
 
+
+_TICK_KINDS = {
+    SourceKind.TRADE_TICKS: TickKind.TRADE,
+    SourceKind.QUOTE_TICKS: TickKind.QUOTE,
+    SourceKind.ORDER_BOOK_DELTAS: TickKind.DELTA,
+}
 FIELDS: Mapping[SourceKind, tuple[str, ...]] = {
     SourceKind.BARS: ("timestamp", "open", "high", "low", "close", "volume"),
-    SourceKind.TRADE_TICKS: ("timestamp", "price", "size", "aggressor_side", "trade_id"),
-    SourceKind.QUOTE_TICKS: ("timestamp", "bid_price", "ask_price", "bid_size", "ask_size"),
-    SourceKind.ORDER_BOOK_DELTAS: (
-        "timestamp",
-        "action",
-        "side",
+    **{
+        kind: tuple(f for f in TICK_FIELDS[tick] if f != "flags")
+        for kind, tick in _TICK_KINDS.items()
+    },
+}
+NUMBER_FIELDS = frozenset(
+    (
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
         "price",
         "size",
-        "order_id",
-        "sequence",
-    ),
+        "bid",
+        "ask",
+        "bid_size",
+        "ask_size",
+    )
+)
+"""Prices and sizes: read as the nearest double (the catalog stores them at a precision)."""
+ABSENT_FIELDS: Mapping[SourceKind, frozenset[str]] = {
+    SourceKind.ORDER_BOOK_DELTAS: frozenset({"order_id", "sequence"}),
 }
+"""Fields a table may lack (mapped to ``null``): their value is 0, as in a tick file."""
 
 
 def _identifier(value: str) -> str:
@@ -151,7 +181,7 @@ class SourceMapping(BaseModel):
     kind: SourceKind
     table: str
     bar_spec: str | None = Field(default=None, max_length=40)
-    columns: dict[str, str] = Field(default_factory=dict)
+    columns: dict[str, str | None] = Field(default_factory=dict)
     timestamp: TimestampColumn = Field(default_factory=TimestampColumn)
     instrument: InstrumentSource
     key: str | None = None
@@ -188,12 +218,23 @@ class SourceMapping(BaseModel):
                 f"unknown field(s) {', '.join(unknown)} for {self.kind.value}; known: "
                 f"{', '.join(fields)}"
             )
-        for column in self.columns.values():
-            _identifier(column)
+        for field, column in self.columns.items():
+            if column is not None:
+                _identifier(column)
+            elif field not in ABSENT_FIELDS.get(self.kind, ()):
+                raise ValueError(
+                    f"{field} needs a column: only a delta's order_id and "
+                    "sequence may be null (absent from the table)"
+                )
         if "timestamp" in self.columns:
             raise ValueError("the timestamp's column is given under timestamp: column")
         if (self.kind is SourceKind.BARS) != (self.bar_spec is not None):
             raise ValueError("bar_spec is given for bars, and only for bars")
+        if self.kind is not SourceKind.BARS and self.key is None:
+            raise ValueError(
+                f"{self.kind.value} need a key column (a serial id): ticks share instants, "
+                "and their order within one must be the table's, every time it is read"
+            )
         return self
 
     def instrument_ids(self) -> list[str]:
@@ -202,15 +243,20 @@ class SourceMapping(BaseModel):
             return [self.instrument.instrument_id]
         return sorted(set(self.instrument.ids.values()))
 
-    def column_of(self, field: str) -> str:
-        """The table's column holding ``field``."""
+    def column_of(self, field: str) -> str | None:
+        """The table's column holding ``field`` (None: the table has none, see ``columns``)."""
         if field == "timestamp":
             return self.timestamp.column
         return self.columns.get(field, field)
 
+    def fields(self) -> dict[str, str]:
+        """Each field the table holds -> its column, in the kind's order."""
+        found = {f: self.column_of(f) for f in FIELDS[self.kind]}
+        return {f: c for f, c in found.items() if c is not None}
+
     def selected(self) -> list[str]:
         """The columns read, in order: the kind's fields, the instrument's, the key."""
-        out = [self.column_of(f) for f in FIELDS[self.kind]]
+        out = list(dict.fromkeys(self.fields().values()))
         for extra in (self.instrument.column, self.key):
             if extra is not None and extra not in out:
                 out.append(extra)

@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from quantdesk.domain.source_mapping import SourceKind, SourceMapping
+from quantdesk.domain.ticks import TickKind
 
 BARS: dict[str, Any] = {
     "name": "btc-1m",
@@ -77,8 +78,50 @@ def test_ticks_and_books_have_their_own_fields_and_no_bar_spec() -> None:
             "columns": {"size": "qty"},
             "timestamp": {"column": "ts", "unit": "ns"},
             "instrument": {"instrument_id": "BTCUSDT.BINANCE"},
+            "key": "id",
         }
     )
-    assert ticks.selected() == ["ts", "price", "qty", "aggressor_side", "trade_id"]
+    assert ticks.selected() == ["ts", "price", "qty", "aggressor_side", "trade_id", "id"]
+    assert ticks.kind.tick_kind is TickKind.TRADE
     with pytest.raises(ValidationError):
         SourceMapping.model_validate({**ticks.model_dump(), "bar_spec": "1-MINUTE-LAST"})
+    with pytest.raises(ValidationError, match="need a key column"):
+        SourceMapping.model_validate({**ticks.model_dump(), "key": None})
+
+
+def test_quotes_take_the_tick_files_field_names() -> None:
+    quotes = SourceMapping.model_validate(
+        {
+            "name": "quotes",
+            "kind": "quote_ticks",
+            "table": "quotes",
+            "columns": {"bid": "bid_px", "ask": "ask_px"},
+            "instrument": {"instrument_id": "USD/JPY.SIM"},
+            "key": "id",
+        }
+    )
+    assert quotes.fields() == {
+        "timestamp": "timestamp",
+        "bid": "bid_px",
+        "ask": "ask_px",
+        "bid_size": "bid_size",
+        "ask_size": "ask_size",
+    }
+    with pytest.raises(ValidationError, match="unknown field"):
+        SourceMapping.model_validate({**quotes.model_dump(), "columns": {"bid_price": "b"}})
+
+
+def test_only_a_deltas_order_id_and_sequence_may_be_absent() -> None:
+    document = {
+        "name": "book",
+        "kind": "order_book_deltas",
+        "table": "book",
+        "columns": {"order_id": None, "sequence": None},
+        "instrument": {"instrument_id": "BTCUSDT.BINANCE"},
+        "key": "id",
+    }
+    deltas = SourceMapping.model_validate(document)
+    assert deltas.selected() == ["timestamp", "action", "side", "price", "size", "id"]
+    assert "flags" not in deltas.fields()  # the migration sets them
+    with pytest.raises(ValidationError, match="price needs a column"):
+        SourceMapping.model_validate({**document, "columns": {"price": None}})

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import count
+from typing import TypedDict
 from urllib.parse import quote
 
 import adbc_driver_manager
@@ -25,12 +26,13 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from quantdesk.adapters.sources.postgres_batches import ArrowSession, instants
-from quantdesk.adapters.sources.table_bars import Cell, SourceChunk, raw_bars
+from quantdesk.adapters.sources.table_bars import raw_bars
+from quantdesk.adapters.sources.table_cells import Cell, SourceChunk
+from quantdesk.adapters.sources.table_ticks import raw_ticks
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.migration import Watermark
-from quantdesk.domain.source_mapping import Filter, SourceMapping
-from quantdesk.services.columns import VALUE_FIELDS
-from quantdesk.services.ports.table_sources import BarChunk, DayWindow
+from quantdesk.domain.source_mapping import NUMBER_FIELDS, Filter, SourceMapping
+from quantdesk.services.ports.table_sources import BarChunk, DayWindow, TickChunk
 
 _OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _CONNECT_TIMEOUT_S = 10
@@ -41,6 +43,13 @@ _INTEGER_TYPES = ("bigint", "integer", "smallint")
 Row = tuple[Cell, ...]
 Mark = Callable[[], sql.Composable]
 """The next parameter's placeholder (libpq's ``$1``, ``$2``...)."""
+
+
+class _Frame(TypedDict):
+    rows: int
+    first_row: int
+    last: Watermark | None
+    days: dict[int, int]
 
 
 class PostgresTableSource:
@@ -132,7 +141,7 @@ class PostgresSnapshot:
         self._mapping = mapping
         self._dsn = dsn
         self._columns = mapping.selected()
-        self._values = {mapping.column_of(f) for f in VALUE_FIELDS}
+        self._values = {c for f, c in mapping.fields().items() if f in NUMBER_FIELDS}
         self._ts = sql.Identifier(mapping.timestamp.column)
 
     def count(self, after: Watermark | None = None, through: Watermark | None = None) -> int:
@@ -154,6 +163,24 @@ class PostgresSnapshot:
         days: DayWindow | None = None,
         through: Watermark | None = None,
     ) -> Iterator[BarChunk]:
+        for chunk, frame in self._chunks(after, days, through):
+            bars, rejections = raw_bars(chunk, self._mapping)
+            yield BarChunk(**frame, rejections=rejections, bars=bars)
+
+    def tick_chunks(
+        self,
+        after: Watermark | None = None,
+        days: DayWindow | None = None,
+        through: Watermark | None = None,
+    ) -> Iterator[TickChunk]:
+        for chunk, frame in self._chunks(after, days, through):
+            ticks, rejections = raw_ticks(chunk, self._mapping)
+            yield TickChunk(**frame, rejections=rejections, ticks=ticks)
+
+    def _chunks(
+        self, after: Watermark | None, days: DayWindow | None, through: Watermark | None
+    ) -> Iterator[tuple[SourceChunk, _Frame]]:
+        """Each chunk's cells and the rest of its ``TableChunk`` fields but the rejections."""
         query, parameters = self._select(after, days, through)
         text = query.as_string(None)
         at = self._columns.index(self._mapping.timestamp.column)
@@ -162,7 +189,7 @@ class PostgresSnapshot:
             size = self._mapping.chunk_rows
             with self._session.rows(text, parameters, size) as batches:
                 for table in instants(batches, size, at, self._mapping.table):
-                    yield self._bar_chunk(table, first_row)
+                    yield self._chunk(table, first_row)
                     first_row += table.num_rows
         except adbc_driver_manager.Error as error:
             raise _unreadable(self._dsn, self._mapping, error) from error
@@ -283,33 +310,31 @@ class PostgresSnapshot:
 
     # --- rows ---------------------------------------------------------------------------------
 
-    def _bar_chunk(self, table: pa.Table, first_row: int) -> BarChunk:
-        """The chunk as the shared validation reads it; its watermark (the last time read,
-        not NULL, not out of range) and its rows per source day, from the columns."""
+    def _chunk(self, table: pa.Table, first_row: int) -> tuple[SourceChunk, _Frame]:
+        """The chunk's cells by column, and its watermark (the last time read, not NULL, not
+        out of range) and rows per source day, from the columns."""
         n = len(self._columns)
         by_column = {c: table.column(i).combine_chunks() for i, c in enumerate(self._columns)}
         beyond = table.column(n).combine_chunks()  # the text of a time out of range
         chunk = SourceChunk(
             by_column, first_row, beyond if beyond.null_count < len(beyond) else None
         )
-        bars, rejections = raw_bars(chunk, self._mapping)
         stamps = by_column[self._mapping.timestamp.column]
         held = np.flatnonzero(np.asarray(stamps.is_valid().to_numpy(zero_copy_only=False)))
         last = None if held.size == 0 else Watermark(timestamp=stamps[int(held[-1])].as_py())
         days = pc.value_counts(pc.drop_null(table.column(n + 1).combine_chunks()))
-        return BarChunk(
-            bars=bars,
-            rejections=rejections,
-            rows=table.num_rows,
-            first_row=first_row,
-            last=last,
-            days={
+        frame: _Frame = {
+            "rows": table.num_rows,
+            "first_row": first_row,
+            "last": last,
+            "days": {
                 int(d): int(k)
                 for d, k in zip(
                     days.field("values").to_pylist(), days.field("counts").to_pylist(), strict=True
                 )
             },
-        )
+        }
+        return chunk, frame
 
 
 def _columns_of(connection: psycopg.Connection[Row], mapping: SourceMapping, dsn: str) -> list[Row]:

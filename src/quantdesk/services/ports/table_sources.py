@@ -10,11 +10,12 @@ its last timestamp, is where the next read resumes: ``after`` takes the rows str
 it. Rows without a timestamp sort last and are read on every pass (they are rejected, and
 never move the watermark).
 
-Chunks arrive already converted to what the shared validation reads (the adapter owns the
-driver's cell types), with the rows of no mapped instrument rejected, and with the count of
-rows per *source day* (the day of the timestamp as the table writes it: its UTC date for a
-time zone-aware column, its own date for a naive one, ``value // units-per-day`` for epoch
-integers), which is how rows arriving late inside an already migrated range are noticed.
+Chunks arrive already converted to what the shared validation reads (bars as a bar file's
+reader gives them, ticks as a tick file's: the adapter owns the driver's cell types), with
+the rows of no mapped instrument rejected, and with the count of rows per *source day* (the
+day of the timestamp as the table writes it: its UTC date for a time zone-aware column, its
+own date for a naive one, ``value // units-per-day`` for epoch integers), which is how rows
+arriving late inside an already migrated range are noticed.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +27,7 @@ from quantdesk.domain.market_data import Rejection
 from quantdesk.domain.migration import Watermark
 from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.columns import RawBarColumns
+from quantdesk.services.tick_columns import RawTicks
 
 
 @dataclass(frozen=True)
@@ -37,21 +39,32 @@ class DayWindow:
 
 
 @dataclass(frozen=True)
-class BarChunk:
-    """One chunk of a bars table, ready for validation.
+class TableChunk:
+    """One chunk of a table: ``rejections`` holds the rows that could not be assigned to an
+    instrument; ``rows`` how many rows the chunk read (``first_row`` numbers its first in
+    this read, 1-based); ``last`` the watermark after it (None when it held only rows
+    without a timestamp); ``days`` the rows read per source day."""
 
-    ``bars`` holds the rows per catalog instrument id; ``rejections`` the rows that could
-    not be assigned to one; ``rows`` how many rows the chunk read (``first_row`` numbers its
-    first in this read, 1-based); ``last`` the watermark after it (None when it held only
-    rows without a timestamp); ``days`` the rows read per source day.
-    """
-
-    bars: Mapping[str, RawBarColumns]
     rejections: Sequence[Rejection]
     rows: int
     first_row: int
     last: Watermark | None
     days: Mapping[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BarChunk(TableChunk):
+    """A chunk of a bars table: ``bars`` holds the rows per catalog instrument id."""
+
+    bars: Mapping[str, RawBarColumns] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TickChunk(TableChunk):
+    """A chunk of a tick table: ``ticks`` holds the rows per catalog instrument id, in the
+    table's (timestamp, key) order."""
+
+    ticks: Mapping[str, RawTicks] = field(default_factory=dict)
 
 
 class TableSnapshot(Protocol):
@@ -72,6 +85,15 @@ class TableSnapshot(Protocol):
         """The selected rows in (timestamp, key) order: strictly after ``after``, within
         ``days``, at or before ``through``, each when given (a read bounded by ``days`` or
         ``through`` takes no rows without a timestamp)."""
+        ...
+
+    def tick_chunks(
+        self,
+        after: Watermark | None = None,
+        days: DayWindow | None = None,
+        through: Watermark | None = None,
+    ) -> Iterator[TickChunk]:
+        """As ``bar_chunks``, for a table of ticks."""
         ...
 
     def query_text(self, after: Watermark | None = None) -> str:
