@@ -17,6 +17,8 @@ def build_migrations(
 ) -> MigrationService:
     """Migrations recorded in the registry's database, read from PostgreSQL (or
     ``open_source``: a test's own tables)."""
+    from quantdesk.adapters.nautilus.tick_reads import ParquetTickCatalog
+    from quantdesk.adapters.nautilus.tick_store import NautilusTickStore
     from quantdesk.adapters.storage.database import Database
     from quantdesk.adapters.storage.file_locks import FileRunLocks
     from quantdesk.adapters.storage.migration_store import SqlMigrationStore
@@ -31,6 +33,7 @@ def build_migrations(
         open_source,
         sources={name: url.get_secret_value() for name, url in settings.migration_sources.items()},
         locks=FileRunLocks(settings.home / "locks"),
+        ticks=(NautilusTickStore(catalog.root), ParquetTickCatalog(catalog.root)),
     )
 
 

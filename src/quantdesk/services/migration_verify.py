@@ -3,10 +3,11 @@
 The migrated range is every row of the mapping at or before its watermark. The source side
 is read again in one snapshot, chunk by chunk, and judged exactly as the migration judged it
 (the same validation), so its *valid* rows are what the catalog should hold. The catalog
-side is every bar of the mapped series over the same days, read a window of days at a time.
-For each (instrument, UTC day of the bar's timestamp) both sides give a row count and a
-digest of their rows in time order (``update_digest``: timestamp and five values, bit for
-bit). A day differs when either differs: a row missing, added, changed in the catalog, or
+side is every bar (or tick) of the mapped series over the same days, read a window of days
+at a time. For each (instrument, UTC day of the row's timestamp) both sides give a row count
+and a digest of their rows in time order (``update_digest``: timestamp and five values, bit
+for bit; for ticks ``update_tick_digest``: every field but a delta's flags, in stored
+order). A day differs when either differs: a row missing, added, changed in the catalog, or
 changed in the source after it was migrated (an in-place update keeps its day's count,
 which is why only this check can see it). Memory stays bounded by a chunk, a window and one
 running digest per (instrument, day).
@@ -16,6 +17,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol, Self, TypeVar
 
 import numpy as np
 
@@ -23,11 +25,14 @@ from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import BarSpec, bar_type_id
 from quantdesk.domain.migration import DayCheck, VerifyReport, Watermark
 from quantdesk.domain.source_mapping import SourceMapping
-from quantdesk.services.bar_batches import update_digest
+from quantdesk.services.bar_batches import Digest, update_digest
 from quantdesk.services.bar_validation import validate_bars
-from quantdesk.services.columns import BarColumns
+from quantdesk.services.columns import BoolArray, Int64Array
 from quantdesk.services.ports import MarketDataCatalog, ProgressReporter
 from quantdesk.services.ports.table_sources import TableSnapshot
+from quantdesk.services.ports.ticks import TickCatalog
+from quantdesk.services.tick_digests import update_tick_digest
+from quantdesk.services.tick_validation import TickCursor, validate_ticks
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 WINDOW_DAYS = 7  # catalog reads: a week of one series at a time
@@ -45,6 +50,21 @@ class _Day:
 Side = dict[tuple[str, int], _Day]
 
 
+class _Rows(Protocol):
+    """Bars or ticks: time-ordered rows that can be cut."""
+
+    @property
+    def ts_ns(self) -> Int64Array: ...
+
+    def __len__(self) -> int: ...
+
+    def take(self, selector: BoolArray | Int64Array) -> Self: ...
+
+
+R = TypeVar("R", bound=_Rows)
+Feed = Callable[[Digest, R], None]
+
+
 def verify_range(
     catalog: MarketDataCatalog,
     snapshot: TableSnapshot,
@@ -53,13 +73,19 @@ def verify_range(
     watermark: Watermark,
     source: str,
     progress: ProgressReporter,
+    ticks: TickCatalog | None = None,
 ) -> VerifyReport:
-    """The day-by-day comparison of the range up to ``watermark`` (see the module)."""
-    assert mapping.bar_spec is not None  # a bars mapping names a valid bar spec
-    spec = BarSpec.parse(mapping.bar_spec)
-    source_days, read, rejected = _source_side(
-        catalog, snapshot, mapping, instrument, watermark, progress
-    )
+    """The day-by-day comparison of the range up to ``watermark`` (see the module);
+    ``ticks`` reads the catalog's side of a tick table."""
+    kind = mapping.kind.tick_kind
+    if kind is None:
+        source_days, read, rejected = _source_bars(
+            catalog, snapshot, instrument, watermark, progress
+        )
+    else:
+        source_days, read, rejected = _source_ticks(
+            catalog, snapshot, instrument, watermark, progress
+        )
     instruments = sorted({i for i, _ in source_days} | set(mapping.instrument_ids()))
     days = [d for _, d in source_days]
     catalog_days: Side = {}
@@ -67,9 +93,16 @@ def verify_range(
         first, last = min(days), max(days)
         with progress.task(CATALOG_TASK, total=len(instruments)) as advance:
             for instrument_id in instruments:
-                bar_type = bar_type_id(instrument_id, spec)
-                for bars in _windows(catalog, bar_type, first, last):
-                    _add(catalog_days, instrument_id, bars)
+                for start, end in _windows(first, last):
+                    if kind is None:
+                        assert mapping.bar_spec is not None  # a bars mapping names one
+                        series = bar_type_id(instrument_id, BarSpec.parse(mapping.bar_spec))
+                        bars = catalog.read_bars(series, start, end)
+                        _add(catalog_days, instrument_id, bars, update_digest)
+                    else:
+                        assert ticks is not None  # the service gives it for a tick table
+                        held = ticks.read_ticks(kind, instrument_id, start, end)
+                        _add(catalog_days, instrument_id, held, update_tick_digest)
                 advance(1)
     checks = [
         _check(key, source_days.get(key), catalog_days.get(key))
@@ -86,10 +119,9 @@ def verify_range(
     )
 
 
-def _source_side(
+def _source_bars(
     catalog: MarketDataCatalog,
     snapshot: TableSnapshot,
-    mapping: SourceMapping,
     instrument: Callable[[str], InstrumentSpec | None],
     watermark: Watermark,
     progress: ProgressReporter,
@@ -109,30 +141,58 @@ def _source_side(
                     continue
                 validated = validate_bars(raw, defined, bounds=catalog.value_bounds)
                 rejected += len(raw.malformed) + len(validated.rejections)
-                _add(side, instrument_id, validated.bars)
+                _add(side, instrument_id, validated.bars, update_digest)
             advance(chunk.rows)
     return side, read, rejected
 
 
-def _windows(
-    catalog: MarketDataCatalog, bar_type: str, first_day: int, last_day: int
-) -> Iterator[BarColumns]:
+def _source_ticks(
+    catalog: MarketDataCatalog,
+    snapshot: TableSnapshot,
+    instrument: Callable[[str], InstrumentSpec | None],
+    watermark: Watermark,
+    progress: ProgressReporter,
+) -> tuple[Side, int, int]:
+    """As ``_source_bars``, by the tick rules (a cursor per instrument across chunks)."""
+    side: Side = {}
+    read = rejected = 0
+    cursors: dict[str, TickCursor] = {}
+    total = snapshot.count(through=watermark)
+    with progress.task(SOURCE_TASK, total=total) as advance:
+        for chunk in snapshot.tick_chunks(through=watermark):
+            read += chunk.rows
+            rejected += len(chunk.rejections)
+            for instrument_id, raw in sorted(chunk.ticks.items()):
+                defined = instrument(instrument_id)
+                if defined is None:
+                    rejected += len(raw) + len(raw.malformed)
+                    continue
+                cursor = cursors.setdefault(instrument_id, TickCursor())
+                validated = validate_ticks(raw, defined, cursor, bounds=catalog.value_bounds)
+                rejected += len(raw.malformed) + len(validated.rejections)
+                _add(side, instrument_id, validated.ticks, update_tick_digest)
+            advance(chunk.rows)
+    return side, read, rejected
+
+
+def _windows(first_day: int, last_day: int) -> Iterator[tuple[int, int]]:
+    """``[start_ns, end_ns]`` of each window of days."""
     for start in range(first_day, last_day + 1, WINDOW_DAYS):
         end = min(start + WINDOW_DAYS - 1, last_day)
-        yield catalog.read_bars(bar_type, start * NS_PER_DAY, (end + 1) * NS_PER_DAY - 1)
+        yield start * NS_PER_DAY, (end + 1) * NS_PER_DAY - 1
 
 
-def _add(side: Side, instrument_id: str, bars: BarColumns) -> None:
-    """Fold bars (in time order) into their days' counts and running digests."""
-    if len(bars) == 0:
+def _add(side: Side, instrument_id: str, rows: R, feed: Feed[R]) -> None:
+    """Fold rows (in time order) into their days' counts and running digests."""
+    if len(rows) == 0:
         return
-    days = bars.ts_ns // NS_PER_DAY
+    days = rows.ts_ns // NS_PER_DAY
     starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-    ends = np.r_[starts[1:], len(bars)]
+    ends = np.r_[starts[1:], len(rows)]
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         day = side.setdefault((instrument_id, int(days[start])), _Day())
         day.rows += end - start
-        update_digest(day.digest, bars.take(np.arange(start, end)))
+        feed(day.digest, rows.take(np.arange(start, end)))
 
 
 def _check(key: tuple[str, int], source: _Day | None, held: _Day | None) -> DayCheck:

@@ -1,4 +1,5 @@
-"""Migrating a PostgreSQL table of bars into the catalog: checksummed, incremental, resumable.
+"""Migrating a PostgreSQL table of bars or ticks into the catalog: checksummed, incremental,
+resumable.
 
 A run, in one snapshot of the table:
 
@@ -9,9 +10,10 @@ A run, in one snapshot of the table:
    catalog keeps what it has). A row changed in place keeps its day's count: ``verify``
    finds it.
 2. **New rows**, strictly after the watermark, a chunk at a time: each instrument's rows are
-   validated exactly as a CSV ingest validates them (bad rows rejected with the reason,
+   validated exactly as a file ingest validates them (bad rows rejected with the reason,
    never dropped), committed to the catalog with a lineage record (source without password,
-   table, query, watermark), then read back: the digest of the valid rows as read from the
+   table, query, watermark), then read back (``migration_chunks``; ticks:
+   ``migration_ticks``): the digest of the valid rows as read from the
    source must equal the digest of the same rows as the catalog returns them, or the run
    stops before its checkpoint. The checkpoint (watermark, counts, digests, rejected rows,
    rows per source day) is stored in one transaction.
@@ -28,55 +30,39 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-import numpy as np
-
-import quantdesk
-from quantdesk.domain.errors import CatalogError, ConflictError, InvalidInputError, NotFoundError
+from quantdesk.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from quantdesk.domain.instruments import InstrumentSpec
-from quantdesk.domain.market_data import (
-    BarSpec,
-    LineageRecord,
-    MigrationLineage,
-    Rejection,
-    RejectReason,
-    bar_type_id,
-)
+from quantdesk.domain.market_data import BarSpec, Rejection
 from quantdesk.domain.migration import (
-    ChunkCheckpoint,
-    ChunkRecord,
-    MigrationCheckpoint,
     MigrationRun,
     MigrationState,
     VerifyReport,
 )
-from quantdesk.domain.source_mapping import SourceKind, SourceMapping
+from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.domain.strategies.canonical import canonical_json
-from quantdesk.services.bar_batches import LineageOf, bars_digest, commit_new_bars
-from quantdesk.services.bar_validation import validate_bars
-from quantdesk.services.columns import BarColumns, RawBarColumns
 from quantdesk.services.document_models import model_from_document
-from quantdesk.services.migration_verify import instrument_lookup, verify_range
-from quantdesk.services.ports import (
-    MarketDataCatalog,
-    ProgressReporter,
-    SilentProgress,
-    StagedCommit,
+from quantdesk.services.migration_chunks import (
+    LATE_TASK,
+    NEW_TASK,
+    BarWriter,
+    ChunkContext,
+    ChunkLoop,
+    ChunkWriter,
 )
+from quantdesk.services.migration_ticks import TickWriter
+from quantdesk.services.migration_verify import instrument_lookup, verify_range
+from quantdesk.services.ports import MarketDataCatalog, ProgressReporter, SilentProgress
 from quantdesk.services.ports.documents import Document
 from quantdesk.services.ports.migrations import MigrationStore
 from quantdesk.services.ports.run_locks import ProcessRunLocks, RunLocks
-from quantdesk.services.ports.table_sources import (
-    BarChunk,
-    DayWindow,
-    TableSnapshot,
-    TableSource,
-)
+from quantdesk.services.ports.table_sources import TableSource
+from quantdesk.services.ports.ticks import TickCatalog, TickStore
+
+__all__ = ["LATE_TASK", "NEW_TASK", "MigrationService", "SourceOpener", "mapping_from_document"]
 
 _HINT = "see docs/migration.md for the mapping file's fields"
 _URL_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 SourceOpener = Callable[[str], TableSource]
-LATE_TASK = "re-read days with late rows"  # units: days
-NEW_TASK = "migrate new rows"  # units: rows
 
 
 def mapping_from_document(document: Document) -> SourceMapping:
@@ -107,8 +93,11 @@ class MigrationService:
         clock: Callable[[], int] = time.time_ns,
         sources: Mapping[str, str] | None = None,
         locks: RunLocks | None = None,
+        ticks: tuple[TickStore, TickCatalog] | None = None,
     ) -> None:
+        """``ticks``: where tick tables go and are read back from (without: bars only)."""
         self._catalog = catalog
+        self._ticks = ticks
         self._store = store
         self._open_source = open_source
         self._clock = clock
@@ -145,12 +134,12 @@ class MigrationService:
         return self._catalog
 
     def check(self, mapping: SourceMapping) -> None:
-        """What can be refused without the source: a kind not migrated yet, an instrument
-        the catalog does not define."""
-        if mapping.kind is not SourceKind.BARS:
+        """What can be refused without the source: a kind this service cannot store, an
+        instrument the catalog does not define."""
+        if mapping.kind.tick_kind is not None and self._ticks is None:
             raise InvalidInputError(
-                f"mapping {mapping.name}: migrating {mapping.kind.value} is not supported yet; "
-                "bars are",
+                f"mapping {mapping.name}: this service migrates bars only (it was built "
+                f"without a tick store), not {mapping.kind.value}",
                 code="migration_kind_unsupported",
                 data={"kind": mapping.kind.value},
             )
@@ -245,7 +234,17 @@ class MigrationService:
             watermark=None if checkpoint is None else checkpoint.watermark,
         )
         self._store.save_run(run)
-        chunks = _Chunks(self, mapping, specs, digest, run, checkpoint)
+        context = ChunkContext(
+            run=run,
+            mapping=mapping,
+            mapping_sha256=digest,
+            query="",
+            chunk=0,
+            watermark=None,
+            engine_version=self._catalog.engine_version,
+            now=self._clock,
+        )
+        chunks = ChunkLoop(self._store, self._writer(mapping, specs), context, checkpoint)
         try:
             with source.snapshot(mapping) as snapshot:
                 chunks.late_rows(snapshot, progress)
@@ -267,6 +266,16 @@ class MigrationService:
         )
         self._store.save_run(done)
         return done
+
+    def _writer(self, mapping: SourceMapping, specs: dict[str, InstrumentSpec]) -> ChunkWriter:
+        lookup = instrument_lookup(self._catalog, mapping, specs)
+        kind = mapping.kind.tick_kind
+        if kind is None:
+            assert mapping.bar_spec is not None  # a bars mapping names a valid bar spec
+            return BarWriter(self._catalog, lookup, BarSpec.parse(mapping.bar_spec))
+        assert self._ticks is not None  # check() refused a tick mapping without a store
+        store, reads = self._ticks
+        return TickWriter(store, reads, kind, lookup, self._catalog.value_bounds)
 
     def verify(
         self, mapping: SourceMapping, dsn: str, progress: ProgressReporter | None = None
@@ -296,6 +305,7 @@ class MigrationService:
                     checkpoint.watermark,
                     f"{source.describe()} table {mapping.table}",
                     progress or SilentProgress(),
+                    ticks=None if self._ticks is None else self._ticks[1],
                 )
 
     def runs(self, mapping_name: str | None = None, limit: int = 100) -> Sequence[MigrationRun]:
@@ -321,187 +331,6 @@ class MigrationService:
         return self._clock()
 
 
-class _Chunks:
-    """One run's chunk loop and counts."""
-
-    def __init__(
-        self,
-        service: MigrationService,
-        mapping: SourceMapping,
-        specs: dict[str, InstrumentSpec],
-        digest: str,
-        run: MigrationRun,
-        checkpoint: MigrationCheckpoint | None,
-    ) -> None:
-        self._service = service
-        self._mapping = mapping
-        self._instrument = instrument_lookup(service.catalog, mapping, specs)
-        self._digest = digest
-        self.run = run
-        self._watermark = None if checkpoint is None else checkpoint.watermark
-        self._chunks_total = 0 if checkpoint is None else checkpoint.chunks
-        assert mapping.bar_spec is not None  # a bars mapping names a valid bar spec
-        self._spec = BarSpec.parse(mapping.bar_spec)
-        self._query = ""
-
-    def late_rows(self, snapshot: TableSnapshot, progress: ProgressReporter) -> None:
-        if self._watermark is None:
-            return
-        store = self._service.store
-        held = store.days(self._mapping.name)
-        now = snapshot.day_counts(self._watermark)
-        grown = sorted(day for day, rows in now.items() if rows > held.get(day, 0))
-        shrunk = sorted(day for day, rows in held.items() if now.get(day, 0) < rows)
-        self.run = self.run.model_copy(update={"late_days": grown, "shrunk_days": shrunk})
-        if not grown and not shrunk:
-            return
-        self._query = snapshot.query_text(None)
-        with progress.task(LATE_TASK, len(grown)) as advance:
-            for day in grown:
-                for chunk in snapshot.bar_chunks(days=DayWindow(day, day)):
-                    self._commit(chunk, days_added={}, remigrated_day=day)
-                store.set_days(self._mapping.name, {day: now[day]})
-                advance(1)
-        if shrunk:
-            store.set_days(self._mapping.name, {day: now.get(day, 0) for day in shrunk})
-
-    def new_rows(self, snapshot: TableSnapshot, progress: ProgressReporter) -> None:
-        self._query = snapshot.query_text(self._watermark)
-        total = snapshot.count(self._watermark)
-        with progress.task(NEW_TASK, total=total) as advance:
-            for chunk in snapshot.bar_chunks(after=self._watermark):
-                if chunk.last is not None:
-                    self._watermark = chunk.last
-                self._commit(chunk, days_added=dict(chunk.days), remigrated_day=None)
-                advance(chunk.rows)
-
-    def _commit(
-        self, chunk: BarChunk, *, days_added: dict[int, int], remigrated_day: int | None
-    ) -> None:
-        catalog = self._service.catalog
-        self._chunks_total += 1
-        number = self.run.chunks + 1
-        rejections = list(chunk.rejections)
-        written = present = 0
-        source_digest, catalog_digest = hashlib.sha256(), hashlib.sha256()
-        for k, instrument_id in enumerate(sorted(chunk.bars)):
-            raw = chunk.bars[instrument_id]
-            spec = self._instrument(instrument_id)
-            if spec is None:  # a column's own value, no ids to map it: not defined here
-                rejections.extend(_undefined(raw, instrument_id))
-                continue
-            validated = validate_bars(raw, spec, bounds=catalog.value_bounds)
-            rejections.extend([*raw.malformed, *validated.rejections])
-            bar_type = bar_type_id(instrument_id, self._spec)
-            rows_read = len(raw) + len(raw.malformed)
-            lineage = self._lineage(number, k, chunk, instrument_id, bar_type, rows_read)
-            outcome = commit_new_bars(catalog, validated, spec, bar_type, lineage)
-            rejections.extend(outcome.conflicts)
-            written += len(outcome.written)
-            present += outcome.present
-            source_digest.update(bars_digest(instrument_id, outcome.kept).encode())
-            back = _read_back(catalog, bar_type, outcome.kept)
-            catalog_digest.update(bars_digest(instrument_id, back).encode())
-        if source_digest.digest() != catalog_digest.digest():
-            raise CatalogError(
-                f"migration {self.run.migration_id} chunk {number}: the rows read back from "
-                "the catalog differ from the rows read from the source; the checkpoint was "
-                "not advanced",
-                hint="run data verify to see the days that differ",
-                code="chunk_digest_mismatch",
-                data={"migration_id": self.run.migration_id, "chunk": number},
-            )
-        rejections.sort(key=lambda r: r.row)
-        now = self._service.now()
-        record = ChunkRecord(
-            migration_id=self.run.migration_id,
-            chunk=number,
-            first_row=chunk.first_row,
-            rows_read=chunk.rows,
-            rows_written=written,
-            rows_present=present,
-            rows_rejected=len(rejections),
-            watermark=self._watermark,
-            source_sha256=source_digest.hexdigest(),
-            catalog_sha256=catalog_digest.hexdigest(),
-            remigrated_day=remigrated_day,
-            committed_ns=now,
-        )
-        self.run = self.run.model_copy(
-            update={
-                "rows_read": self.run.rows_read + chunk.rows,
-                "rows_written": self.run.rows_written + written,
-                "rows_present": self.run.rows_present + present,
-                "rows_rejected": self.run.rows_rejected + len(rejections),
-                "chunks": number,
-                "watermark": self._watermark,
-            }
-        )
-        checkpoint = MigrationCheckpoint(
-            mapping_name=self._mapping.name,
-            mapping_sha256=self._digest,
-            watermark=self._watermark,
-            migration_id=self.run.migration_id,
-            chunks=self._chunks_total,
-            updated_ns=now,
-        )
-        self._service.store.save_chunk(
-            self.run,
-            ChunkCheckpoint(
-                record=record,
-                checkpoint=checkpoint,
-                rejections=rejections,
-                days_added=days_added,
-            ),
-        )
-
-    def _lineage(
-        self,
-        number: int,
-        part: int,
-        chunk: BarChunk,
-        instrument_id: str,
-        bar_type: str,
-        rows_read: int,
-    ) -> LineageOf:
-        started = self._service.now()
-        watermark = None if chunk.last is None else str(chunk.last.timestamp)
-
-        def lineage(
-            new: BarColumns, present: int, conflicts: list[Rejection], commit: StagedCommit
-        ) -> LineageRecord:
-            return LineageRecord(
-                ingest_id=f"{self.run.migration_id}-c{number:06d}-{part}",
-                source=self.run.source,
-                source_sha256=bars_digest(instrument_id, new),
-                instrument_id=instrument_id,
-                bar_type=bar_type,
-                rows_read=rows_read,
-                rows_written=len(new),
-                rows_already_present=present,
-                rows_rejected=rows_read - len(new) - present,
-                first_ts=int(new.ts_ns[0]),
-                last_ts=int(new.ts_ns[-1]),
-                files_added=commit.files_added,
-                files_replaced=commit.files_replaced,
-                quantdesk_version=quantdesk.__version__,
-                nautilus_trader_version=self._service.catalog.engine_version,
-                started_at_ns=started,
-                finished_at_ns=self._service.now(),
-                migration=MigrationLineage(
-                    migration_id=self.run.migration_id,
-                    mapping=self._mapping.name,
-                    mapping_sha256=self._digest,
-                    table=self._mapping.table,
-                    query=self._query,
-                    chunk=number,
-                    watermark=watermark,
-                ),
-            )
-
-        return lineage
-
-
 def _running(mapping: SourceMapping) -> ConflictError:
     return ConflictError(
         f"mapping {mapping.name} is being migrated by another run right now",
@@ -519,24 +348,3 @@ def _changed(mapping: SourceMapping) -> ConflictError:
         code="mapping_changed",
         data={"mapping": mapping.name},
     )
-
-
-def _read_back(catalog: MarketDataCatalog, bar_type: str, kept: BarColumns) -> BarColumns:
-    """The catalog's rows at the timestamps of ``kept`` (what it now returns for them)."""
-    if len(kept) == 0:
-        return kept
-    held = catalog.read_bars(bar_type, int(kept.ts_ns[0]), int(kept.ts_ns[-1]))
-    return held.take(np.isin(held.ts_ns, kept.ts_ns))
-
-
-def _undefined(raw: RawBarColumns, instrument_id: str) -> list[Rejection]:
-    return [
-        Rejection(
-            row=int(row),
-            field="instrument",
-            value=instrument_id[:200],
-            reason=RejectReason.INSTRUMENT_UNMAPPED,
-            detail=f"the catalog defines no instrument {instrument_id[:100]}",
-        )
-        for row in raw.source_row.tolist()
-    ] + list(raw.malformed)

@@ -1,0 +1,127 @@
+"""A tick table's chunks appended to their series, as tick ingest appends a file's.
+
+Per instrument of a chunk: the rows are validated by the tick rules (``validate_ticks``,
+with a cursor per instrument carried from chunk to chunk, so order, sequence and duplicate
+rules see across chunk ends), judged against the series (``judge_against_catalog``: a row
+the catalog holds is present, a row after the series' last tick is new, any other row is
+refused with the reason), the new rows staged with ``F_LAST`` on each event's last delta and
+committed with their lineage record in one catalog transaction, and both digests taken: of
+the rows kept (new and present) as the source gave them, and of the catalog's rows at their
+timestamps as it returns them. A chunk never splits an instant (the source's rule), so a
+book event's deltas are always committed together.
+
+The digest (``tick_digests``) covers the timestamp and every field the table gives, bit for
+bit, row by row in stored order; not a delta's flags, which the migration sets itself.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from quantdesk.domain.market_data import CatalogFile, LineageRecord, ValueBounds
+from quantdesk.domain.migration import Watermark
+from quantdesk.domain.ticks import TickKind
+from quantdesk.services.migration_chunks import (
+    ChunkContext,
+    ChunkOutcome,
+    Instruments,
+    undefined,
+)
+from quantdesk.services.ports.table_sources import (
+    DayWindow,
+    TableChunk,
+    TableSnapshot,
+    TickChunk,
+)
+from quantdesk.services.ports.ticks import TickCatalog, TickStore
+from quantdesk.services.tick_batches import judge_against_catalog, mark_event_ends
+from quantdesk.services.tick_columns import TickColumns
+from quantdesk.services.tick_digests import tick_digest
+from quantdesk.services.tick_validation import TickCursor, validate_ticks
+
+
+@dataclass
+class TickWriter:
+    """``ChunkWriter`` for trade-tick, quote-tick and order-book-delta tables."""
+
+    store: TickStore
+    reads: TickCatalog
+    kind: TickKind
+    instrument: Instruments
+    bounds: ValueBounds
+
+    def __post_init__(self) -> None:
+        self._cursors: dict[str, TickCursor] = {}
+
+    def chunks(
+        self, snapshot: TableSnapshot, *, after: Watermark | None, days: DayWindow | None
+    ) -> Iterator[TickChunk]:
+        return snapshot.tick_chunks(after=after, days=days)
+
+    def new_day(self) -> None:
+        self._cursors = {}
+
+    def commit(self, chunk: TableChunk, context: ChunkContext) -> ChunkOutcome:
+        assert isinstance(chunk, TickChunk)  # what ``chunks`` reads
+        outcome = ChunkOutcome(rejections=list(chunk.rejections))
+        for part, instrument_id in enumerate(sorted(chunk.ticks)):
+            raw = chunk.ticks[instrument_id]
+            spec = self.instrument(instrument_id)
+            if spec is None:  # a column's own value, no ids to map it: not defined here
+                outcome.rejections.extend(undefined(raw.source_row, raw.malformed, instrument_id))
+                continue
+            cursor = self._cursors.setdefault(instrument_id, TickCursor())
+            validated = validate_ticks(raw, spec, cursor, bounds=self.bounds)
+            outcome.rejections.extend([*raw.malformed, *validated.rejections])
+            ticks, rows = validated.ticks, validated.source_row
+            started = context.now()
+            with self.store.appending(self.kind, spec) as append:
+                judged = judge_against_catalog(ticks, rows, append, append.last_sequence)
+                new = mark_event_ends(ticks.take(judged.new))
+                append.stage(new)
+                if len(new):
+                    counts = (len(raw) + len(raw.malformed), len(new), judged.present)
+                    append.commit(self._lineage(context, part, instrument_id, new, counts, started))
+            outcome.rejections.extend(judged.rejections)
+            outcome.written += len(new)
+            outcome.present += judged.present
+            refused = np.isin(rows, np.array([r.row for r in judged.rejections], dtype=np.int64))
+            kept = ticks.take(~refused)
+            outcome.source.update(tick_digest(instrument_id, kept).encode())
+            back = self._read_back(instrument_id, kept)
+            outcome.catalog.update(tick_digest(instrument_id, back).encode())
+        return outcome
+
+    def _lineage(
+        self,
+        context: ChunkContext,
+        part: int,
+        instrument_id: str,
+        new: TickColumns,
+        counts: tuple[int, int, int],
+        started: int,
+    ) -> Callable[[list[CatalogFile]], LineageRecord]:
+        def lineage(files: list[CatalogFile]) -> LineageRecord:
+            return context.lineage(
+                part=part,
+                instrument_id=instrument_id,
+                series=instrument_id,  # a tick series is its instrument's
+                data_type=self.kind.value,
+                source_sha256=tick_digest(instrument_id, new),
+                counts=counts,
+                span=(int(new.ts_ns[0]), int(new.ts_ns[-1])),
+                files=(files, []),
+                started=started,
+            )
+
+        return lineage
+
+    def _read_back(self, instrument_id: str, kept: TickColumns) -> TickColumns:
+        """The catalog's rows at the timestamps of ``kept``, in stored order."""
+        if not len(kept):
+            return kept
+        held = self.reads.read_ticks(
+            self.kind, instrument_id, int(kept.ts_ns[0]), int(kept.ts_ns[-1])
+        )
+        return held.take(np.isin(held.ts_ns, kept.ts_ns))
