@@ -64,6 +64,7 @@ class ChunkContext:
     watermark: Watermark | None
     engine_version: str
     now: Callable[[], int]
+    remigrated_day: int | None = None  # a late day's re-read: the table grew in it
 
     def lineage(
         self,
@@ -208,6 +209,7 @@ class ChunkLoop:
             watermark=chunk.last,
             engine_version=self._context.engine_version,
             now=self._context.now,
+            remigrated_day=remigrated_day,
         )
         outcome = self._writer.commit(chunk, context)
         if outcome.source.digest() != outcome.catalog.digest():

@@ -19,23 +19,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quantdesk.domain.market_data import CatalogFile, LineageRecord, ValueBounds
+from quantdesk.domain.market_data import LineageRecord, Rejection, RejectReason, ValueBounds
 from quantdesk.domain.migration import Watermark
 from quantdesk.domain.ticks import TickKind
+from quantdesk.services.columns import Int64Array
 from quantdesk.services.migration_chunks import (
     ChunkContext,
     ChunkOutcome,
     Instruments,
     undefined,
 )
+from quantdesk.services.ports.catalog import StagedCommit
 from quantdesk.services.ports.table_sources import (
     DayWindow,
     TableChunk,
     TableSnapshot,
     TickChunk,
 )
-from quantdesk.services.ports.ticks import TickCatalog, TickStore
-from quantdesk.services.tick_batches import judge_against_catalog, mark_event_ends
+from quantdesk.services.ports.ticks import TickAppend, TickCatalog, TickStore
+from quantdesk.services.tick_batches import (
+    judge_against_catalog,
+    mark_event_ends,
+    rewrite_inside,
+)
 from quantdesk.services.tick_columns import TickColumns
 from quantdesk.services.tick_digests import tick_digest
 from quantdesk.services.tick_validation import TickCursor, validate_ticks
@@ -77,14 +83,15 @@ class TickWriter:
             ticks, rows = validated.ticks, validated.source_row
             started = context.now()
             with self.store.appending(self.kind, spec) as append:
-                judged = judge_against_catalog(ticks, rows, append, append.last_sequence)
-                new = mark_event_ends(ticks.take(judged.new))
-                append.stage(new)
-                if len(new):
-                    counts = (len(raw) + len(raw.malformed), len(new), judged.present)
-                    append.commit(self._lineage(context, part, instrument_id, new, counts, started))
+                judged = _judged(ticks, rows, append, context.remigrated_day is not None)
+                if judged.written:
+                    counts = (len(raw) + len(raw.malformed), judged.written, judged.present)
+                    lineage = self._lineage(
+                        context, part, instrument_id, judged.committed, counts, started
+                    )
+                    append.commit(lineage)
             outcome.rejections.extend(judged.rejections)
-            outcome.written += len(new)
+            outcome.written += judged.written
             outcome.present += judged.present
             refused = np.isin(rows, np.array([r.row for r in judged.rejections], dtype=np.int64))
             kept = ticks.take(~refused)
@@ -101,8 +108,8 @@ class TickWriter:
         new: TickColumns,
         counts: tuple[int, int, int],
         started: int,
-    ) -> Callable[[list[CatalogFile]], LineageRecord]:
-        def lineage(files: list[CatalogFile]) -> LineageRecord:
+    ) -> Callable[[StagedCommit], LineageRecord]:
+        def lineage(commit: StagedCommit) -> LineageRecord:
             return context.lineage(
                 part=part,
                 instrument_id=instrument_id,
@@ -111,7 +118,7 @@ class TickWriter:
                 source_sha256=tick_digest(instrument_id, new),
                 counts=counts,
                 span=(int(new.ts_ns[0]), int(new.ts_ns[-1])),
-                files=(files, []),
+                files=(commit.files_added, commit.files_replaced),
                 started=started,
             )
 
@@ -125,3 +132,34 @@ class TickWriter:
             self.kind, instrument_id, int(kept.ts_ns[0]), int(kept.ts_ns[-1])
         )
         return held.take(np.isin(held.ts_ns, kept.ts_ns))
+
+
+@dataclass(frozen=True, eq=False)
+class _Staged:
+    """What one instrument's rows of a chunk did to its series (staged, not committed)."""
+
+    committed: TickColumns  # the rows staged from the source, in their order
+    written: int
+    present: int
+    rejections: list[Rejection]
+
+
+def _judged(ticks: TickColumns, rows: Int64Array, append: TickAppend, late: bool) -> _Staged:
+    """Stage the new rows; on a late day's re-read, rows inside the stored span that the
+    series lacks replace its rows there, if it holds nothing the table does not."""
+    judged = judge_against_catalog(ticks, rows, append, append.last_sequence)
+    conflicts = [r for r in judged.rejections if r.reason is RejectReason.CONFLICTS_WITH_CATALOG]
+    plan = rewrite_inside(ticks, append) if late and conflicts else None
+    if plan is None:
+        new = mark_event_ends(ticks.take(judged.new))
+        append.stage(new)
+        return _Staged(new, len(new), judged.present, judged.rejections)
+    inside = mark_event_ends(ticks.take(plan.inside))
+    append.replace(plan.start_ns, plan.end_ns, inside)
+    new = mark_event_ends(ticks.take(judged.new & ~plan.inside))
+    append.stage(new)
+    rewritten = set(rows[plan.inside].tolist())
+    conflicting = {id(r) for r in conflicts}
+    kept = [r for r in judged.rejections if id(r) not in conflicting or r.row not in rewritten]
+    written = len(inside) - plan.present + len(new)
+    return _Staged(TickColumns.concat(ticks.kind, [inside, new]), written, plan.present, kept)

@@ -13,7 +13,10 @@ overlapping an earlier one), by identity:
 
 A tick inside the stored range that is not there is refused as ``conflicts_with_catalog``:
 inserting into a stored book stream would change every later book state, and merging late
-trades or quotes into stored files is not supported yet (see docs/ticks.md).
+trades or quotes into stored files is not supported (see docs/ticks.md). The one exception
+is a migration re-reading a day its table grew in (``rewrite_inside``): the table is the
+authority for the rows it gives, so they replace the series' rows over their range when the
+series holds nothing there that the table lacks (else they are refused as above).
 """
 
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from quantdesk.domain.time import ns_to_iso
 from quantdesk.services.columns import BoolArray, Int64Array
 from quantdesk.services.ports.ticks import TickAppend
 from quantdesk.services.tick_columns import TickColumns
+from quantdesk.services.tick_digests import digested_fields
 from quantdesk.services.tick_keys import Keys, row_keys, with_occurrence
 
 
@@ -124,6 +128,36 @@ def _refusal(
         reason=RejectReason.CONFLICTS_WITH_CATALOG,
         detail=detail,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class Rewrite:
+    """Rows of a re-read range that replace the series' rows from ``start_ns`` to ``end_ns``."""
+
+    start_ns: int
+    end_ns: int
+    inside: BoolArray  # the rows at or before the series' last stored tick
+    present: int  # of those, the ones the series holds already
+
+
+def rewrite_inside(ticks: TickColumns, append: TickAppend) -> Rewrite | None:
+    """The plan to put every row of ``ticks`` inside the stored span in place (the series'
+    rows over their range are all among them, field by field and as many times), or None:
+    nothing is inside, or the series holds a row there that ``ticks`` lacks (it is kept)."""
+    span = append.span
+    if span is None or not len(ticks):
+        return None
+    inside = ticks.ts_ns <= span[1]
+    if not bool(inside.any()):
+        return None
+    rows = ticks.take(inside)
+    start, end = int(rows.ts_ns[0]), int(rows.ts_ns[-1])
+    held = append.held(start, end)
+    names = digested_fields(ticks.kind)
+    ours, theirs = (with_occurrence(_keys(t, names)) for t in (rows, held))
+    if not bool(np.isin(theirs, ours).all()):
+        return None
+    return Rewrite(start, end, inside, int(np.count_nonzero(np.isin(ours, theirs))))
 
 
 def mark_event_ends(ticks: TickColumns) -> TickColumns:

@@ -221,10 +221,10 @@ class TickIngestService:
             if not tally.written:
                 return []
             return append.commit(
-                lambda files: self._lineage(
-                    path, sha, kind, instrument, tally, files, started, append
+                lambda commit: self._lineage(
+                    path, sha, kind, instrument, tally, commit.files_added, started, append
                 )
-            )
+            ).files_added
 
     def _lineage(
         self,

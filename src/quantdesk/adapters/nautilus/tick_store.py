@@ -9,8 +9,11 @@ the catalog's compression (``engine_arrow.CATALOG_PARQUET_OPTIONS``, as bars are
 what the engine reads (``ParquetDataCatalog.trade_ticks``, ``quote_ticks``,
 ``order_book_deltas``).
 
-Additions are append-only and all-or-nothing: files are staged in a journal transaction
-(see ``catalog_transaction``) and appear together with their lineage record on commit.
+Additions are all-or-nothing: files are staged in a journal transaction (see
+``catalog_transaction``) and appear together with their lineage record on commit. They
+append, except for one range replaced in place (a migration re-reading a day whose table
+grew): the files cut by the range are rewritten whole, with the range's new rows between
+their rows before and after it, and the old files go in the same commit.
 Reading back (``tick_reads``) decodes the stored columns directly, for de-duplication
 against the catalog.
 """
@@ -29,15 +32,16 @@ from nautilus_trader.persistence.catalog.parquet import (
 )
 from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
-from quantdesk.adapters.nautilus.bar_parquet import describe_file, series_files
+from quantdesk.adapters.nautilus.bar_parquet import describe_file, overlapping, series_files
 from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
 from quantdesk.adapters.nautilus.engine_arrow import fixed_point, write_catalog_file
 from quantdesk.adapters.nautilus.memory import return_free_pages
 from quantdesk.adapters.nautilus.tick_reads import CODES, SIZES, STORED, read_series, series_folder
 from quantdesk.domain.errors import CatalogError
 from quantdesk.domain.instruments import InstrumentSpec
-from quantdesk.domain.market_data import CatalogFile, LineageRecord
+from quantdesk.domain.market_data import LineageRecord
 from quantdesk.domain.ticks import TickKind
+from quantdesk.services.ports.catalog import StagedCommit
 from quantdesk.services.tick_columns import TickColumns
 
 _WRANGLERS: dict[TickKind, Any] = {  # the engine's Rust decoders (untyped PyO3 classes)
@@ -45,6 +49,7 @@ _WRANGLERS: dict[TickKind, Any] = {  # the engine's Rust decoders (untyped PyO3 
     TickKind.QUOTE: nautilus_pyo3.QuoteTickDataWrangler,
     TickKind.DELTA: nautilus_pyo3.OrderBookDeltaDataWrangler,
 }
+_NS_MAX = 2**63 - 1
 _CLASSES: dict[TickKind, Any] = {
     TickKind.TRADE: nautilus_pyo3.TradeTick,
     TickKind.QUOTE: nautilus_pyo3.QuoteTick,
@@ -94,6 +99,8 @@ class TickAppend:
         span = self.span
         self._last_staged: int | None = None if span is None else span[1]
         self._staged_rows = 0
+        self._replaced: list[str] = []
+        self._has_replaced = False
 
     @property
     def span(self) -> tuple[int, int] | None:
@@ -120,8 +127,31 @@ class TickAppend:
             raise CatalogError(
                 f"ticks staged at {first} do not follow the series' last at {self._last_staged}"
             )
+        self._write(ticks)
+        self._last_staged = int(ticks.ts_ns[-1])
+
+    def replace(self, start_ns: int, end_ns: int, ticks: TickColumns) -> None:
+        if self._has_replaced or self._staged_rows:
+            raise CatalogError("a range is replaced once per addition, before any staging")
+        if len(ticks) and not (start_ns <= int(ticks.ts_ns[0]) and ticks.ts_ns[-1] <= end_ns):
+            raise CatalogError("ticks replacing a range must lie inside it")
+        self._has_replaced = True
+        cut = overlapping(self._files, start_ns, end_ns)
+        if not cut:
+            self._write(ticks)
+            return
+        whole = read_series(self._kind, [f for f in self._files if f[0] in cut], 0, _NS_MAX)
+        before, after = whole.take(whole.ts_ns < start_ns), whole.take(whole.ts_ns > end_ns)
+        self._write(TickColumns.concat(self._kind, [before, ticks, after]))
+        self._replaced = [str(path.relative_to(self._txn.root)) for path in cut]
+
+    def _write(self, ticks: TickColumns) -> None:
+        """One staged file of ``ticks`` in the engine's layout, named as the engine names it."""
+        if not len(ticks):
+            return
         if len(ticks) > 1 and not bool(np.all(np.diff(ticks.ts_ns) >= 0)):
             raise CatalogError("ticks to stage are not in time order")
+        first = int(ticks.ts_ns[0])
         table = _engine_table(ticks, self._instrument)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -134,10 +164,9 @@ class TickAppend:
         write_catalog_file(table, self._folder / name)
         del table, batch
         return_free_pages()  # the chunk's buffers (freed by refcount) back: the heap stays flat
-        self._last_staged = int(ticks.ts_ns[-1])
         self._staged_rows += len(ticks)
 
-    def commit(self, lineage: Callable[[list[CatalogFile]], LineageRecord]) -> list[CatalogFile]:
+    def commit(self, lineage: Callable[[StagedCommit], LineageRecord]) -> StagedCommit:
         staged = self._txn.staged
         added = [
             describe_file(path, path.relative_to(staged))
@@ -148,13 +177,18 @@ class TickAppend:
                 f"staged {sum(f.rows for f in added)} rows, expected {self._staged_rows}; "
                 "nothing was written"
             )
-        if not added:
-            return []
-        record = lineage(added)
+        commit = StagedCommit(files_added=added, files_replaced=self._replaced)
+        if not added and not self._replaced:
+            return commit
+        record = lineage(commit)
         self._journal.commit(
-            self._txn, [f.path for f in added], [], record.model_dump_json(), record.ingest_id
+            self._txn,
+            [f.path for f in added],
+            self._replaced,
+            record.model_dump_json(),
+            record.ingest_id,
         )
-        return added
+        return commit
 
 
 def _engine_table(ticks: TickColumns, instrument: InstrumentSpec) -> pa.Table:

@@ -9,6 +9,7 @@ from typing import Protocol
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogFile, LineageRecord
 from quantdesk.domain.ticks import TickIngestOptions, TickKind
+from quantdesk.services.ports.catalog import StagedCommit
 from quantdesk.services.tick_columns import RawTicks, TickColumns
 
 
@@ -46,8 +47,15 @@ class TickAppend(Protocol):
         """Stage ticks later than everything staged or stored so far (not visible yet)."""
         ...
 
-    def commit(self, lineage: Callable[[list[CatalogFile]], LineageRecord]) -> list[CatalogFile]:
-        """Make every staged file visible with its lineage record, or nothing at all."""
+    def replace(self, start_ns: int, end_ns: int, ticks: TickColumns) -> None:
+        """Stage ``ticks`` (time-ordered, inside the range) as the series' rows with
+        ``start_ns <= ts <= end_ns`` in place of the ones it holds there; its rows outside
+        the range stay as they are. At most once per addition, before any ``stage``."""
+        ...
+
+    def commit(self, lineage: Callable[[StagedCommit], LineageRecord]) -> StagedCommit:
+        """Make every staged file visible, and the files it replaces gone, with its lineage
+        record, or nothing at all."""
         ...
 
 
