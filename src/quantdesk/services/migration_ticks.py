@@ -40,7 +40,8 @@ from quantdesk.services.ports.ticks import TickAppend, TickCatalog, TickStore
 from quantdesk.services.tick_batches import (
     judge_against_catalog,
     mark_event_ends,
-    rewrite_inside,
+    merged_inside,
+    without,
 )
 from quantdesk.services.tick_columns import TickColumns
 from quantdesk.services.tick_digests import tick_digest
@@ -96,7 +97,7 @@ class TickWriter:
             refused = np.isin(rows, np.array([r.row for r in judged.rejections], dtype=np.int64))
             kept = ticks.take(~refused)
             outcome.source.update(tick_digest(instrument_id, kept).encode())
-            back = self._read_back(instrument_id, kept)
+            back = without(self._read_back(instrument_id, kept), judged.left)
             outcome.catalog.update(tick_digest(instrument_id, back).encode())
         return outcome
 
@@ -142,24 +143,43 @@ class _Staged:
     written: int
     present: int
     rejections: list[Rejection]
+    left: TickColumns  # rows of the series beside them that the table no longer gives
 
 
 def _judged(ticks: TickColumns, rows: Int64Array, append: TickAppend, late: bool) -> _Staged:
-    """Stage the new rows; on a late day's re-read, rows inside the stored span that the
-    series lacks replace its rows there, if it holds nothing the table does not."""
+    """Stage the new rows; on a late day's re-read, the rows inside the stored span also
+    take their place in it (``tick_batches.merged_inside``), all but a trade id the series
+    holds with other values."""
     judged = judge_against_catalog(ticks, rows, append, append.last_sequence)
-    conflicts = [r for r in judged.rejections if r.reason is RejectReason.CONFLICTS_WITH_CATALOG]
-    plan = rewrite_inside(ticks, append) if late and conflicts else None
-    if plan is None:
+    span = append.span
+    missing = [r for r in judged.rejections if _missing(r)]
+    if not (late and missing and span is not None):
         new = mark_event_ends(ticks.take(judged.new))
         append.stage(new)
-        return _Staged(new, len(new), judged.present, judged.rejections)
-    inside = mark_event_ends(ticks.take(plan.inside))
-    append.replace(plan.start_ns, plan.end_ns, inside)
-    new = mark_event_ends(ticks.take(judged.new & ~plan.inside))
+        left = TickColumns.empty(ticks.kind)
+        return _Staged(new, len(new), judged.present, judged.rejections, left)
+    changed = [  # a trade id the series holds with other values: never overwritten
+        r.row
+        for r in judged.rejections
+        if r.reason is RejectReason.CONFLICTS_WITH_CATALOG and not _missing(r)
+    ]
+    inside = (ticks.ts_ns <= span[1]) & ~np.isin(rows, np.array(changed, dtype=np.int64))
+    ours = ticks.take(inside)
+    start, end = int(ours.ts_ns[0]), int(ours.ts_ns[-1])
+    held = append.held(start, end)
+    merged, left = merged_inside(ours, held)
+    append.replace(start, end, mark_event_ends(merged))
+    new = mark_event_ends(ticks.take(judged.new & ~inside))
     append.stage(new)
-    rewritten = set(rows[plan.inside].tolist())
-    conflicting = {id(r) for r in conflicts}
-    kept = [r for r in judged.rejections if id(r) not in conflicting or r.row not in rewritten]
-    written = len(inside) - plan.present + len(new)
-    return _Staged(TickColumns.concat(ticks.kind, [inside, new]), written, plan.present, kept)
+    kept = [r for r in judged.rejections if not _missing(r)]
+    present = len(held) - len(left)
+    written = len(ours) - present + len(new)
+    committed = TickColumns.concat(ticks.kind, [ours, new])
+    return _Staged(committed, written, present, kept, left)
+
+
+def _missing(rejection: Rejection) -> bool:
+    """A row inside the stored span that the series lacks (not one it holds otherwise)."""
+    return (
+        rejection.reason is RejectReason.CONFLICTS_WITH_CATALOG and rejection.field == "timestamp"
+    )

@@ -14,9 +14,10 @@ overlapping an earlier one), by identity:
 A tick inside the stored range that is not there is refused as ``conflicts_with_catalog``:
 inserting into a stored book stream would change every later book state, and merging late
 trades or quotes into stored files is not supported (see docs/ticks.md). The one exception
-is a migration re-reading a day its table grew in (``rewrite_inside``): the table is the
-authority for the rows it gives, so they replace the series' rows over their range when the
-series holds nothing there that the table lacks (else they are refused as above).
+is a migration re-reading a day its table grew in: the table is the authority for the rows
+it gives, so they take their place in the series (``merged_inside``); the series' rows the
+table no longer gives stay where they are (``verify`` then shows that day), and a trade id
+the series holds with other values is still refused.
 """
 
 from dataclasses import dataclass
@@ -130,34 +131,24 @@ def _refusal(
     )
 
 
-@dataclass(frozen=True, eq=False)
-class Rewrite:
-    """Rows of a re-read range that replace the series' rows from ``start_ns`` to ``end_ns``."""
+def merged_inside(ours: TickColumns, held: TickColumns) -> tuple[TickColumns, TickColumns]:
+    """``ours`` (a re-read range of the table, in its order) with the series' rows over the
+    same range that are not among them (field by field, as many times) kept in their place,
+    after ours at an instant both have; and those rows of the series (the rows kept)."""
+    extra = held.take(~np.isin(_occurrences(held), _occurrences(ours)))
+    both = TickColumns.concat(ours.kind, [ours, extra])
+    return both.take(np.argsort(both.ts_ns, kind="stable")), extra
 
-    start_ns: int
-    end_ns: int
-    inside: BoolArray  # the rows at or before the series' last stored tick
-    present: int  # of those, the ones the series holds already
+
+def without(rows: TickColumns, these: TickColumns) -> TickColumns:
+    """``rows`` less ``these`` (field by field, as many times as ``these`` holds each)."""
+    if not len(these):
+        return rows
+    return rows.take(~np.isin(_occurrences(rows), _occurrences(these)))
 
 
-def rewrite_inside(ticks: TickColumns, append: TickAppend) -> Rewrite | None:
-    """The plan to put every row of ``ticks`` inside the stored span in place (the series'
-    rows over their range are all among them, field by field and as many times), or None:
-    nothing is inside, or the series holds a row there that ``ticks`` lacks (it is kept)."""
-    span = append.span
-    if span is None or not len(ticks):
-        return None
-    inside = ticks.ts_ns <= span[1]
-    if not bool(inside.any()):
-        return None
-    rows = ticks.take(inside)
-    start, end = int(rows.ts_ns[0]), int(rows.ts_ns[-1])
-    held = append.held(start, end)
-    names = digested_fields(ticks.kind)
-    ours, theirs = (with_occurrence(_keys(t, names)) for t in (rows, held))
-    if not bool(np.isin(theirs, ours).all()):
-        return None
-    return Rewrite(start, end, inside, int(np.count_nonzero(np.isin(ours, theirs))))
+def _occurrences(ticks: TickColumns) -> Keys:
+    return with_occurrence(_keys(ticks, digested_fields(ticks.kind)))
 
 
 def mark_event_ends(ticks: TickColumns) -> TickColumns:

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from quantdesk.adapters.sources.table_bars import SourceChunk, raw_bars
+from quantdesk.adapters.sources.table_bars import raw_bars
+from quantdesk.adapters.sources.table_cells import SourceChunk
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import RejectReason
 from quantdesk.domain.source_mapping import SourceMapping
