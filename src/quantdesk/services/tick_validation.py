@@ -71,7 +71,10 @@ def validate_ticks(
     verdicts.reject(status == TimestampStatus.NO_TIMEZONE, RejectReason.TIMESTAMP_NO_TIMEZONE)
     verdicts.reject(status == TimestampStatus.OUT_OF_RANGE, RejectReason.TIMESTAMP_OUT_OF_RANGE)
     values = dict(raw.values)
+    clear = values["action"] == BookAction.CLEAR if kind is TickKind.DELTA else None
     for name, bad in raw.unparsed.items():
+        if clear is not None and name == "order_id":  # a CLEAR's is the null order's
+            bad = bad & ~clear
         verdicts.reject(bad, RejectReason.VALUE_NOT_A_NUMBER, name)
     if kind is TickKind.DELTA:
         verdicts.reject(values["flags"] > FLAGS_MAX, RejectReason.VALUE_TOO_LARGE, "flags")

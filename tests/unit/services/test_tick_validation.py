@@ -1,5 +1,6 @@
 """The tick rules one by one: each reason, each warning, and what carries across chunks."""
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -128,6 +129,15 @@ def test_a_clear_is_the_null_order_whatever_the_row_says() -> None:
     assert not result.rejections
     for name in ("side", "price", "size", "order_id"):
         assert result.ticks.field(name).tolist() == [0, 0]
+
+
+def test_a_clear_without_an_order_id_is_kept_and_an_add_without_one_is_not() -> None:
+    rows = [delta(action=int(BookAction.CLEAR)), delta(T0 + 1, sequence=2)]
+    raw = raw_ticks(TickKind.DELTA, rows)
+    missing = dataclasses.replace(raw, unparsed={"order_id": np.array([True, True])})
+    result = validate_ticks(missing, crypto(), TickCursor(), bounds=BOUNDS)
+    assert reasons(result) == [(3, "order_id", RejectReason.VALUE_NOT_A_NUMBER)]
+    assert result.ticks.field("action").tolist() == [int(BookAction.CLEAR)]
 
 
 def test_going_back_in_time_is_rejected_but_equal_times_are_fine() -> None:
