@@ -142,6 +142,7 @@ def test_a_run_comes_back_whole_and_a_save_replaces_it(store: MigrationStore) ->
             "chunks": 12,
             "late_days": [19_724, 19_725],
             "shrunk_days": [19_700],
+            "warnings_by_kind": {"crossed_book": 2**35, "crossed_quote": 1},
             "watermark": Watermark(timestamp=2**62),
             "error": "interrupted: " + "é" * 1_990,
         }

@@ -1,7 +1,7 @@
 """``quantdesk data migrate`` on the example tick tables (``examples/postgres/ticks.sql`` with
 trades.yaml, quotes.yaml, book.yaml) in a real PostgreSQL database: the engine's own catalog
 reads what lands, bad rows are rejected with their reason, a late trade takes its place on
-the next run, and verify passes on all three."""
+the next run, a crossed quote is kept and reported, and verify passes on all three."""
 
 import json
 from collections.abc import Iterator
@@ -112,8 +112,10 @@ def test_quotes_and_a_book_migrate_and_the_engine_rebuilds_the_book(cli: Cli, so
         (START + timedelta(seconds=s), "BTCUSDT", "41999.9", "42000.1", "1.5", "2")
         for s in range(10)
     ]
-    run(source, QUOTE, quotes)
-    assert migrate(cli, "quotes.yaml", source)["rows_written"] == 10
+    crossed = (START + timedelta(seconds=10), "BTCUSDT", "42000.2", "42000.1", "1", "1")
+    run(source, QUOTE, [*quotes, crossed])
+    args = ("data", "migrate", "--mapping", POSTGRES / "quotes.yaml", "--source", source)
+    assert "kept, but look wrong: crossed_quote x1" in cli.ok(*args)  # kept, and said
     ns = START_NS
     deltas = [
         (ns, "BTCUSDT", "clear", None, None, None, None, 1),
@@ -136,6 +138,6 @@ def test_quotes_and_a_book_migrate_and_the_engine_rebuilds_the_book(cli: Cli, so
         rebuilt.apply_delta(delta)
     assert str(rebuilt.best_bid_price()) == "41999.50"
     assert str(rebuilt.best_ask_size()) == "3.00000"
-    assert len(engine.quote_ticks()) == 10
+    assert len(engine.quote_ticks()) == 11
     for mapping in ("quotes.yaml", "book.yaml"):
         assert "verify passed" in verified(cli, mapping, source)

@@ -1,6 +1,6 @@
 """Migration runs for the terminal: a table of runs and one line per ``--follow`` run."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
 from rich.table import Table
@@ -57,7 +57,13 @@ def run_line(run: MigrationRun) -> str:
         f"written {run.rows_written:,}, rejected {run.rows_rejected:,}, "
         f"watermark {watermark_text(run.watermark)}"
         + (f", late days {days_text(run.late_days, [])}" if run.late_days else "")
+        + (f", warnings {warnings_text(run.warnings_by_kind)}" if run.warnings_by_kind else "")
     )
+
+
+def warnings_text(by_kind: Mapping[str, int]) -> str:
+    """``crossed_book x3, crossed_quote x1``: the warnings of a run, by kind."""
+    return ", ".join(f"{kind} x{count:,}" for kind, count in sorted(by_kind.items()))
 
 
 def watermark_text(watermark: Watermark | None) -> str:

@@ -13,7 +13,13 @@ import typer
 from rich.console import Console
 
 from quantdesk.cli.errors import EXIT_DIFFERENCES, EXIT_NOTHING_VALID, reported_failures
-from quantdesk.cli.migration_render import differences_table, run_line, runs_table, verify_text
+from quantdesk.cli.migration_render import (
+    differences_table,
+    run_line,
+    runs_table,
+    verify_text,
+    warnings_text,
+)
 from quantdesk.cli.progress import RichProgress
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.migration import MigrationRun
@@ -199,6 +205,8 @@ def _report(run: MigrationRun, as_json: bool, out: Console, *, brief: bool = Fal
     out.print(runs_table([run]))
     if run.rows_rejected:
         out.print(f"rejected rows: {_rejects_command(run)}", highlight=False)
+    if run.warnings_by_kind:
+        out.print(f"kept, but look wrong: {warnings_text(run.warnings_by_kind)}", highlight=False)
     if run.rows_read and not run.rows_written and run.rows_present:
         out.print("Nothing new: every valid row is already in the catalog.")
 

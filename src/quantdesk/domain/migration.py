@@ -85,6 +85,9 @@ class MigrationRun(BaseModel):
     chunks: int = 0
     late_days: list[int] = Field(default_factory=list)  # source days re-migrated
     shrunk_days: list[int] = Field(default_factory=list)  # days with fewer rows than migrated
+    warnings_by_kind: dict[str, int] = Field(
+        default_factory=dict, description="kept rows that look wrong (a crossed book or quote)"
+    )
     watermark: Watermark | None = None
     error: str | None = None
 

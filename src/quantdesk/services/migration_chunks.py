@@ -9,6 +9,7 @@ them: unequal, the run stops before its checkpoint (see ``migrations``).
 """
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -119,6 +120,7 @@ class ChunkOutcome:
     rejections: list[Rejection]
     written: int = 0
     present: int = 0
+    warnings: Counter[str] = field(default_factory=Counter)  # kept rows that look wrong
     source: "hashlib._Hash" = field(default_factory=hashlib.sha256)
     catalog: "hashlib._Hash" = field(default_factory=hashlib.sha256)
 
@@ -130,8 +132,10 @@ class ChunkWriter(Protocol):
         self, snapshot: TableSnapshot, *, after: Watermark | None, days: DayWindow | None
     ) -> Iterator[TableChunk]: ...
 
-    def new_day(self) -> None:
-        """A late day's re-read starts: forget what earlier chunks' rows taught the rules."""
+    def new_day(self) -> Counter[str]:
+        """A read starts (new rows, or a late day's re-read): forget what earlier chunks'
+        rows taught the rules, and give the warnings only the end of a read can give (the
+        last book event's)."""
         ...
 
     def commit(self, chunk: TableChunk, context: ChunkContext) -> ChunkOutcome: ...
@@ -171,7 +175,7 @@ class ChunkLoop:
         query = snapshot.query_text(None)
         with progress.task(LATE_TASK, len(grown)) as advance:
             for day in grown:
-                self._writer.new_day()
+                self._warn(self._writer.new_day())
                 for chunk in self._writer.chunks(snapshot, after=None, days=DayWindow(day, day)):
                     self._commit(chunk, query, days_added={}, remigrated_day=day)
                 self._store.set_days(self._mapping.name, {day: now[day]})
@@ -182,13 +186,19 @@ class ChunkLoop:
     def new_rows(self, snapshot: TableSnapshot, progress: ProgressReporter) -> None:
         query = snapshot.query_text(self._watermark)
         total = snapshot.count(self._watermark)
-        self._writer.new_day()
+        self._warn(self._writer.new_day())
         with progress.task(NEW_TASK, total=total) as advance:
             for chunk in self._writer.chunks(snapshot, after=self._watermark, days=None):
                 if chunk.last is not None:
                     self._watermark = chunk.last
                 self._commit(chunk, query, days_added=dict(chunk.days), remigrated_day=None)
                 advance(chunk.rows)
+        self._warn(self._writer.new_day())
+
+    def _warn(self, warnings: Counter[str]) -> None:
+        if warnings:
+            total = Counter(self.run.warnings_by_kind) + warnings
+            self.run = self.run.model_copy(update={"warnings_by_kind": dict(sorted(total.items()))})
 
     def _commit(
         self,
@@ -247,6 +257,7 @@ class ChunkLoop:
                 "watermark": self._watermark,
             }
         )
+        self._warn(outcome.warnings)
         checkpoint = MigrationCheckpoint(
             mapping_name=self._mapping.name,
             mapping_sha256=self._context.mapping_sha256,
@@ -279,8 +290,9 @@ class BarWriter:
     ) -> Iterator[BarChunk]:
         return snapshot.bar_chunks(after=after, days=days)
 
-    def new_day(self) -> None:
-        """Bars carry nothing from chunk to chunk."""
+    def new_day(self) -> Counter[str]:
+        """Bars carry nothing from chunk to chunk, and give no warnings."""
+        return Counter()
 
     def commit(self, chunk: TableChunk, context: ChunkContext) -> ChunkOutcome:
         assert isinstance(chunk, BarChunk)  # what ``chunks`` reads

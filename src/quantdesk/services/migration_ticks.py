@@ -14,6 +14,7 @@ The digest (``tick_digests``) covers the timestamp and every field the table giv
 bit, row by row in stored order; not a delta's flags, which the migration sets itself.
 """
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -66,8 +67,10 @@ class TickWriter:
     ) -> Iterator[TickChunk]:
         return snapshot.tick_chunks(after=after, days=days)
 
-    def new_day(self) -> None:
+    def new_day(self) -> Counter[str]:
+        ended = Counter(w.kind.value for c in self._cursors.values() for w in c.book.finish())
         self._cursors = {}
+        return ended
 
     def commit(self, chunk: TableChunk, context: ChunkContext) -> ChunkOutcome:
         assert isinstance(chunk, TickChunk)  # what ``chunks`` reads
@@ -81,6 +84,7 @@ class TickWriter:
             cursor = self._cursors.setdefault(instrument_id, TickCursor())
             validated = validate_ticks(raw, spec, cursor, bounds=self.bounds)
             outcome.rejections.extend([*raw.malformed, *validated.rejections])
+            outcome.warnings.update(w.kind.value for w in validated.warnings)
             ticks, rows = validated.ticks, validated.source_row
             started = context.now()
             with self.store.appending(self.kind, spec) as append:

@@ -293,3 +293,32 @@ def test_a_tick_read_back_changed_stops_the_chunk_and_verify_finds_the_day(
         mapping(), "memory"
     )
     assert [d.day for d in report.differences] == [START.date().isoformat()]
+
+
+def test_crossed_books_and_quotes_are_kept_and_counted_as_warnings(
+    catalog: ParquetCatalog,
+) -> None:
+    crossed = [
+        delta(1, 0, side="BID", price=42100.0),
+        delta(2, 0, side="ASK", price=42000.0),  # best bid above best ask after the event
+        delta(3, 1, action="DELETE", side="BID", price=42100.0, size=0.0),
+        delta(4, 2, side="BID", price=42200.0),  # crossed again, the read's last event
+    ]
+    service = service_on(catalog, ListTableSource(crossed))
+    run = service.migrate(mapping("order_book_deltas", chunk_rows=1), "memory")
+    assert run.rows_written == 4 and run.rows_rejected == 0
+    assert run.warnings_by_kind == {"crossed_book": 2}
+    assert service.store.run(run.migration_id) == run
+    quotes = [
+        {
+            "id": i,
+            "ts": START + timedelta(seconds=i),
+            "bid": b,
+            "ask": 42000.0,
+            "bid_size": 1,
+            "ask_size": 1,
+        }
+        for i, b in enumerate([41999.0, 42000.5, 42001.0])
+    ]
+    quoted = service_on(catalog, ListTableSource(quotes)).migrate(mapping("quote_ticks"), "memory")
+    assert quoted.warnings_by_kind == {"crossed_quote": 2} and quoted.rows_written == 3

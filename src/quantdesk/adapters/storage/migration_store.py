@@ -158,6 +158,7 @@ def _put_run(session: Session, run: MigrationRun) -> None:
     values["table_name"] = values.pop("table")
     values["late_days"] = json.dumps(run.late_days)
     values["shrunk_days"] = json.dumps(run.shrunk_days)
+    values["warnings_by_kind"] = json.dumps(run.warnings_by_kind)
     session.merge(MigrationRunRow(**values))
 
 
@@ -166,6 +167,7 @@ def _run(row: MigrationRunRow) -> MigrationRun:
     values["table"] = values.pop("table_name")
     values["late_days"] = json.loads(row.late_days)
     values["shrunk_days"] = json.loads(row.shrunk_days)
+    values["warnings_by_kind"] = json.loads(row.warnings_by_kind)
     return MigrationRun.model_validate(values)
 
 

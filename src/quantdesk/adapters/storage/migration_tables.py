@@ -31,6 +31,9 @@ class MigrationRunRow(Base):
     chunks: Mapped[int] = mapped_column(Integer)
     late_days: Mapped[str] = mapped_column(Text, doc="JSON list of source days")
     shrunk_days: Mapped[str] = mapped_column(Text, doc="JSON list of source days")
+    warnings_by_kind: Mapped[str] = mapped_column(
+        Text, server_default="{}", doc="JSON {warning kind: rows}"
+    )
     watermark: Mapped[str | None] = mapped_column(Text, doc="JSON Watermark")
     error: Mapped[str | None] = mapped_column(Text)
 
