@@ -9,7 +9,7 @@ server-side cursor, ``FETCH``-ed a chunk at a time: memory holds about three chu
 filters, the watermark and day bounds stay parameters, never spliced.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -59,10 +59,17 @@ class ArrowSession:
             return cursor.fetch_arrow_table()
 
     @contextmanager
-    def rows(self, query: str, parameters: Sequence[object], size: int) -> Iterator[Batches]:
+    def rows(
+        self,
+        query: str,
+        parameters: Sequence[object],
+        size: int,
+        finish: Callable[[pa.Table], pa.Table] | None = None,
+    ) -> Iterator[Batches]:
         """The rows of ``query`` in tables of ``size`` rows (the last one shorter), each
         FETCH-ed while the one before is being used (the server and the driver work while
-        the caller commits); at most one table is read ahead."""
+        the caller commits), and passed through ``finish`` (when given) in the same reading
+        thread; at most one table is read ahead."""
         self._cursors += 1
         name = f"quantdesk_source_{self._cursors}"
         with self._connection.cursor() as cursor:
@@ -75,7 +82,7 @@ class ArrowSession:
                     cursor.execute(f"FETCH FORWARD {int(size)} FROM {name}")
                     table = cursor.fetch_arrow_table()
                     if table.num_rows:
-                        yield table
+                        yield table if finish is None else finish(table)
                     if table.num_rows < size:
                         return
 

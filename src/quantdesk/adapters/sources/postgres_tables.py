@@ -5,9 +5,14 @@ spliced; filter values, the watermark and day bounds travel as parameters. A sna
 read-only REPEATABLE READ transaction in the UTC time zone (the ADBC connection's, joining
 the snapshot a psycopg transaction exported), so its counts and chunks see one state of the
 table and a SQL date is a UTC date; nothing is ever written to the source (the migration
-never touches a table it was not given, and only reads that one). The server casts what
-Arrow would not hold: a numeric to the nearest double, a time out of range to NULL beside
-its text.
+never touches a table it was not given, and only reads that one).
+
+The server does as little per row as it can, its cost bounding the read: a numeric comes
+as its text, made the nearest double on our side, and each row's source day is computed on
+our side from its time (``postgres_columns``). A time Arrow would not hold (infinity, BC,
+beyond year 9999) comes as NULL beside its text, but only when the snapshot holds one:
+whether it does is asked once (the table's first and last time, an index lookup where the
+time is indexed), and the answer holds for every read of that snapshot.
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,7 +20,6 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import count
 from typing import TypedDict
-from urllib.parse import quote
 
 import adbc_driver_manager
 import numpy as np
@@ -23,9 +27,11 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from quantdesk.adapters.sources.postgres_batches import ArrowSession, instants
+from quantdesk.adapters.sources.postgres_columns import PER_DAY, days, doubles
+from quantdesk.adapters.sources.postgres_dsn import libpq_dsn, reason, redacted
 from quantdesk.adapters.sources.table_bars import raw_bars
 from quantdesk.adapters.sources.table_cells import Cell, SourceChunk
 from quantdesk.adapters.sources.table_ticks import raw_ticks
@@ -37,7 +43,6 @@ from quantdesk.services.ports.table_sources import BarChunk, DayWindow, TickChun
 _OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _CONNECT_TIMEOUT_S = 10
 _HINT = "check the source URL, that the server is up and that the user may read the table"
-_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _TIME_TYPES = ("timestamp with time zone", "timestamp without time zone")
 _INTEGER_TYPES = ("bigint", "integer", "smallint")
 Row = tuple[Cell, ...]
@@ -114,7 +119,7 @@ class PostgresTableSource:
             return ArrowSession(conninfo, snapshot_id)
         except adbc_driver_manager.Error as error:
             raise SourceReadError(
-                f"cannot connect to {redacted(self._dsn)}: {_reason(self._dsn, error)}", hint=_HINT
+                f"cannot connect to {redacted(self._dsn)}: {reason(self._dsn, error)}", hint=_HINT
             ) from error
 
     def _connect(self) -> psycopg.Connection[Row]:
@@ -122,7 +127,7 @@ class PostgresTableSource:
             return psycopg.connect(self._dsn, connect_timeout=_CONNECT_TIMEOUT_S)
         except psycopg.Error as error:
             raise SourceReadError(
-                f"cannot connect to {redacted(self._dsn)}: {_reason(self._dsn, error)}", hint=_HINT
+                f"cannot connect to {redacted(self._dsn)}: {reason(self._dsn, error)}", hint=_HINT
             ) from error
 
 
@@ -143,6 +148,7 @@ class PostgresSnapshot:
         self._columns = mapping.selected()
         self._values = {c for f, c in mapping.fields().items() if f in NUMBER_FIELDS}
         self._ts = sql.Identifier(mapping.timestamp.column)
+        self._held_everywhere: bool | None = None
 
     def count(self, after: Watermark | None = None, through: Watermark | None = None) -> int:
         where, parameters = self._where(after, None, through)
@@ -187,7 +193,7 @@ class PostgresSnapshot:
         first_row = 1
         try:
             size = self._mapping.chunk_rows
-            with self._session.rows(text, parameters, size) as batches:
+            with self._session.rows(text, parameters, size, self._finished) as batches:
                 for table in instants(batches, size, at, self._mapping.table):
                     yield self._chunk(table, first_row)
                     first_row += table.num_rows
@@ -239,14 +245,13 @@ class PostgresSnapshot:
         if self._mapping.key is not None:
             order.append(sql.Identifier(self._mapping.key))
         columns = [self._cell(c) for c in self._columns]
-        # then the text of a time out of range, and the row's source day (as day_counts)
-        if self._mapping.timestamp.unit == "timestamp":
+        # then the text of a time out of range (the source day is added by ``_finished``)
+        if self._all_held():
+            columns.append(sql.SQL("NULL::text"))
+        else:
             columns.append(
                 sql.SQL("CASE WHEN NOT {} THEN {}::text END").format(self._held(), self._ts)
             )
-        else:
-            columns.append(sql.SQL("NULL::text"))
-        columns.append(self._day_expression())
         query = sql.SQL("SELECT {columns} FROM {table}{where} ORDER BY {order}").format(
             columns=sql.SQL(", ").join(columns),
             table=self._table(),
@@ -255,52 +260,88 @@ class PostgresSnapshot:
         )
         return query, parameters
 
-    def _held(self) -> sql.Composable:
+    def _held(self, column: sql.Composable | None = None) -> sql.Composable:
         """True for a SQL time Python holds (years 1 to 9999: not infinity, not BC)."""
         # infinity is past year 9999 and -infinity before year 1: no isfinite() needed
-        return sql.SQL("({0} >= '0001-01-01' AND {0} < '10000-01-01')").format(self._ts)
+        return sql.SQL("({0} >= '0001-01-01' AND {0} < '10000-01-01')").format(
+            self._ts if column is None else column
+        )
+
+    def _all_held(self) -> bool:
+        """Whether every time the mapping selects is one Python holds (or NULL): then the
+        times are read as they are, with no test per row. Asked once per snapshot (no
+        write changes its answer), from the first and the last time."""
+        if self._held_everywhere is None:
+            held = self._mapping.timestamp.unit != "timestamp"
+            if not held:
+                where, parameters = self._where(None, None, None)
+                first, last = (sql.SQL(f"{f}({{}})").format(self._ts) for f in ("min", "max"))
+                query = sql.SQL("SELECT coalesce({} AND {}, true) FROM {}{}").format(
+                    self._held(first), self._held(last), self._table(), where
+                )
+                held = bool(self._run(query, parameters).column(0)[0].as_py())
+            self._held_everywhere = held
+        return self._held_everywhere
 
     def _cell(self, column: str) -> sql.Composable:
-        """A selected column: the timestamp as ``_time_cell``, a numeric value as the nearest
-        double (the number the catalog stores, read without a Decimal per cell)."""
+        """A selected column: the timestamp as ``_time_cell``, a numeric value as its text
+        (made the nearest double by ``_finished``: the number the catalog stores, read
+        without a Decimal per cell, and no cast on the server that a huge value would fail)."""
         if column == self._mapping.timestamp.column:
             return self._time_cell()
         cell = sql.Identifier(column)
-        if not self._types.get(column, "").startswith("numeric") or column not in self._values:
+        if column not in self._numbers():
             return cell
-        # beyond 1e300 (no price or size is that large) the double is the sign's infinity,
-        # so a huge value is a rejected row, not a failed read (float8 would overflow)
-        # (one range test for the usual value: NaN sorts above every number, NULL stays NULL)
-        return sql.SQL(
-            "CASE WHEN {0} BETWEEN -1e300 AND 1e300 THEN {0}::float8 "
-            "WHEN {0} = 'NaN' THEN 'NaN'::float8 "
-            "ELSE sign({0})::float8 * 'Infinity'::float8 END"
-        ).format(cell)
+        return sql.SQL("{}::text").format(cell)
+
+    def _numbers(self) -> list[str]:
+        """The value columns of SQL type numeric."""
+        return [
+            c
+            for c in self._columns
+            if c in self._values and self._types.get(c, "").startswith("numeric")
+        ]
+
+    def _finished(self, table: pa.Table) -> pa.Table:
+        """A table as read, its numerics' texts made doubles, and each row's source day
+        appended (after the text of a time out of range)."""
+        numbers = set(self._numbers())
+        columns = [
+            doubles(table.column(i)) if c in numbers else table.column(i)
+            for i, c in enumerate(self._columns)
+        ]
+        columns.append(table.column(len(self._columns)))
+        stamps = table.column(self._columns.index(self._mapping.timestamp.column))
+        columns.append(days(stamps, self._mapping.timestamp.unit))
+        return pa.Table.from_arrays(columns, names=[*table.column_names, "day"])
 
     def _time_cell(self) -> sql.Composable:
         """The timestamp column as read: a time the driver cannot hold comes as NULL (and
-        its text in the last column), so one such row cannot stop the read."""
-        if self._mapping.timestamp.unit != "timestamp":
+        its text in the next column), so one such row cannot stop the read."""
+        if self._all_held():
             return self._ts
         return sql.SQL("CASE WHEN {} THEN {} END").format(self._held(), self._ts)
 
     def _day_expression(self) -> sql.Composable:
-        """The source day of a row (days since 1970-01-01 in the table's own terms)."""
+        """The source day of a row (days since 1970-01-01 in the table's own terms), as
+        ``postgres_columns.days`` computes it from a row read."""
         unit = self._mapping.timestamp.unit
-        if unit == "timestamp":  # in UTC: a zone-aware time's UTC date, a naive one's own
-            return sql.SQL("CASE WHEN {} THEN ({}::date - DATE '1970-01-01') END").format(
-                self._held(), self._ts
+        if unit != "timestamp":
+            return sql.SQL("floor({}::numeric / {})::bigint").format(
+                self._ts, sql.Literal(PER_DAY[unit])
             )
-        return sql.SQL("floor({}::numeric / {})::bigint").format(
-            self._ts, sql.Literal(_PER_DAY[unit])
-        )
+        # in UTC: a zone-aware time's UTC date, a naive one's own
+        day = sql.SQL("({}::date - DATE '1970-01-01')").format(self._ts)
+        if self._all_held():
+            return day
+        return sql.SQL("CASE WHEN {} THEN {} END").format(self._held(), day)
 
     def _day_bounds(self, days: DayWindow) -> tuple[object, object]:
         unit = self._mapping.timestamp.unit
         if unit == "timestamp":
             start = datetime(1970, 1, 1) + timedelta(days=days.first)
             return start, start + timedelta(days=days.last - days.first + 1)
-        return days.first * _PER_DAY[unit], (days.last + 1) * _PER_DAY[unit]
+        return days.first * PER_DAY[unit], (days.last + 1) * PER_DAY[unit]
 
     def _run(self, query: sql.Composed, parameters: list[object]) -> pa.Table:
         try:
@@ -350,24 +391,6 @@ def _columns_of(connection: psycopg.Connection[Row], mapping: SourceMapping, dsn
         raise _unreadable(dsn, mapping, error) from error
 
 
-def libpq_dsn(dsn: str) -> str:
-    """A connection string libpq reads: SQLAlchemy's ``postgresql+psycopg://`` form (as our
-    own database URL is written) without its driver."""
-    scheme, sep, rest = dsn.partition("://")
-    if sep and scheme.split("+", 1)[0] in ("postgresql", "postgres"):
-        return f"postgresql://{rest}"
-    return dsn
-
-
-def redacted(dsn: str) -> str:
-    """The connection string without its password (what lineage and errors may show)."""
-    try:
-        parts = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "(an unreadable connection string)"
-    return make_conninfo(**{k: str(v) for k, v in parts.items() if k != "password"})
-
-
 def _split(table: str) -> tuple[str | None, str]:
     schema, _dot, name = table.rpartition(".")
     return (schema or None), name
@@ -407,24 +430,5 @@ def _dollars() -> Mark:
 
 def _unreadable(dsn: str, mapping: SourceMapping, error: Exception) -> SourceReadError:
     return SourceReadError(
-        f"{redacted(dsn)}: reading {mapping.table} failed: {_reason(dsn, error)}", hint=_HINT
+        f"{redacted(dsn)}: reading {mapping.table} failed: {reason(dsn, error)}", hint=_HINT
     )
-
-
-def _reason(dsn: str, error: BaseException) -> str:
-    """The driver's first line, never with the password in it: libpq quotes the part of a
-    URL it cannot parse, which may be the password itself."""
-    try:
-        password = conninfo_to_dict(dsn).get("password")
-    except psycopg.ProgrammingError:
-        return "the connection string cannot be parsed (check its syntax and percent-encoding)"
-    text = _first_line(error)
-    if password:
-        for form in sorted({str(password), quote(str(password), safe="")}, key=len, reverse=True):
-            text = text.replace(form, "***")
-    return text
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__
