@@ -53,7 +53,7 @@ def doubles(text: pa.Array | pa.ChunkedArray) -> pa.Array:
     return chosen
 
 
-def days(stamps: pa.Array | pa.ChunkedArray, unit: str) -> pa.Array:
+def source_days(stamps: pa.Array | pa.ChunkedArray, unit: str) -> pa.Array:
     """Each time's source day (int64, NULL for no time); ``unit`` is the mapping's
     (``timestamp`` for a SQL time, else the epoch integers' unit)."""
     if isinstance(stamps, pa.ChunkedArray):

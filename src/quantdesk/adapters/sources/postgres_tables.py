@@ -30,7 +30,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from quantdesk.adapters.sources.postgres_batches import ArrowSession, instants
-from quantdesk.adapters.sources.postgres_columns import PER_DAY, days, doubles
+from quantdesk.adapters.sources.postgres_columns import PER_DAY, doubles, source_days
 from quantdesk.adapters.sources.postgres_dsn import libpq_dsn, reason, redacted
 from quantdesk.adapters.sources.table_bars import raw_bars
 from quantdesk.adapters.sources.table_cells import Cell, SourceChunk
@@ -312,7 +312,7 @@ class PostgresSnapshot:
         ]
         columns.append(table.column(len(self._columns)))
         stamps = table.column(self._columns.index(self._mapping.timestamp.column))
-        columns.append(days(stamps, self._mapping.timestamp.unit))
+        columns.append(source_days(stamps, self._mapping.timestamp.unit))
         return pa.Table.from_arrays(columns, names=[*table.column_names, "day"])
 
     def _time_cell(self) -> sql.Composable:
