@@ -4,13 +4,13 @@ The migrated range is every row of the mapping at or before its watermark. The s
 is read again in one snapshot, chunk by chunk, and judged exactly as the migration judged it
 (the same validation), so its *valid* rows are what the catalog should hold. The catalog
 side is every bar (or tick) of the mapped series over the same days, read a window of days
-at a time. For each (instrument, UTC day of the row's timestamp) both sides give a row count
-and a digest of their rows in time order (``update_digest``: timestamp and five values, bit
-for bit; for ticks ``update_tick_digest``: every field but a delta's flags, in stored
-order). A day differs when either differs: a row missing, added, changed in the catalog, or
-changed in the source after it was migrated (an in-place update keeps its day's count,
-which is why only this check can see it). Memory stays bounded by a chunk, a window and one
-running digest per (instrument, day).
+(ticks: a row group) at a time. For each (instrument, UTC day of the row's timestamp) both
+sides give a row count and a digest of their rows in time order (``update_digest``:
+timestamp and five values, bit for bit; for ticks ``update_tick_digest``: every field but a
+delta's flags, in stored order). A day differs when either differs: a row missing, added,
+changed in the catalog, or changed in the source after it was migrated (an in-place update
+keeps its day's count, which is why only this check can see it). Memory stays bounded by a
+chunk, a window (a row group) and one running digest per (instrument, day).
 """
 
 import hashlib
@@ -93,15 +93,16 @@ def verify_range(
         first, last = min(days), max(days)
         with progress.task(CATALOG_TASK, total=len(instruments)) as advance:
             for instrument_id in instruments:
-                for start, end in _windows(first, last):
-                    if kind is None:
-                        assert mapping.bar_spec is not None  # a bars mapping names one
-                        series = bar_type_id(instrument_id, BarSpec.parse(mapping.bar_spec))
+                if kind is None:
+                    assert mapping.bar_spec is not None  # a bars mapping names one
+                    series = bar_type_id(instrument_id, BarSpec.parse(mapping.bar_spec))
+                    for start, end in _windows(first, last):
                         bars = catalog.read_bars(series, start, end)
                         _add(catalog_days, instrument_id, bars, update_digest)
-                    else:
-                        assert ticks is not None  # the service gives it for a tick table
-                        held = ticks.read_ticks(kind, instrument_id, start, end)
+                else:  # ticks: a row group at a time, however busy a day
+                    assert ticks is not None  # the service gives it for a tick table
+                    span = (first * NS_PER_DAY, (last + 1) * NS_PER_DAY - 1)
+                    for held in ticks.tick_batches(kind, instrument_id, *span):
                         _add(catalog_days, instrument_id, held, update_tick_digest)
                 advance(1)
     checks = [

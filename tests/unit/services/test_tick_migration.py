@@ -6,6 +6,7 @@ their range only when the catalog holds nothing there the table lacks; a changed
 caught by the chunk digest and by verify."""
 
 import dataclasses
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -269,12 +270,20 @@ class _LyingTicks:
         return getattr(self._reads, name)
 
     def read_ticks(self, kind: TickKind, instrument_id: str, start: int, end: int) -> TickColumns:
-        found = self._reads.read_ticks(kind, instrument_id, start, end)
-        if not len(found):
-            return found
-        price = found.field("price").copy()
-        price[-1] += 0.01
-        return dataclasses.replace(found, values={**found.values, "price": price})
+        return _lie(self._reads.read_ticks(kind, instrument_id, start, end))
+
+    def tick_batches(
+        self, kind: TickKind, instrument_id: str, start: int, end: int
+    ) -> Iterator[TickColumns]:
+        return map(_lie, self._reads.tick_batches(kind, instrument_id, start, end))
+
+
+def _lie(found: TickColumns) -> TickColumns:
+    if not len(found):
+        return found
+    price = found.field("price").copy()
+    price[-1] += 0.01
+    return dataclasses.replace(found, values={**found.values, "price": price})
 
 
 def test_a_tick_read_back_changed_stops_the_chunk_and_verify_finds_the_day(

@@ -6,6 +6,7 @@ only a file cut by a range is read (its ``ts_init`` column alone, for a span). T
 layout here is the engine's; ``tick_store`` writes it.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -81,20 +82,45 @@ class ParquetTickCatalog:
     ) -> TickColumns:
         return read_series(kind, self._files(kind, instrument_id), start_ns, end_ns)
 
+    def tick_batches(
+        self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
+    ) -> Iterator[TickColumns]:
+        return series_batches(kind, self._files(kind, instrument_id), start_ns, end_ns)
+
 
 def read_series(kind: TickKind, files: list[SeriesFile], start_ns: int, end_ns: int) -> TickColumns:
     """The rows of ``files`` with ``start_ns <= ts <= end_ns``, decoded, in stored order."""
-    parts = [
-        _read_file(kind, path, start_ns, end_ns) for path in overlapping(files, start_ns, end_ns)
-    ]
-    return TickColumns.concat(kind, parts)
+    return TickColumns.concat(kind, list(series_batches(kind, files, start_ns, end_ns)))
 
 
-def _read_file(kind: TickKind, path: Path, start_ns: int, end_ns: int) -> TickColumns:
-    table = pq.read_table(path)
-    metadata = table.schema.metadata or {}
-    price_precision = int(metadata.get(b"price_precision", b"9"))
-    size_precision = int(metadata.get(b"size_precision", b"9"))
+def series_batches(
+    kind: TickKind, files: list[SeriesFile], start_ns: int, end_ns: int
+) -> Iterator[TickColumns]:
+    """As ``read_series``, a row group at a time (the catalog writes groups of at most
+    50,000 rows); a group whose footer range misses the range is not read."""
+    for path in overlapping(files, start_ns, end_ns):
+        parquet = pq.ParquetFile(path)
+        metadata = parquet.schema_arrow.metadata or {}
+        precisions = (
+            int(metadata.get(b"price_precision", b"9")),
+            int(metadata.get(b"size_precision", b"9")),
+        )
+        column = parquet.schema_arrow.get_field_index("ts_init")
+        for group in range(parquet.num_row_groups):
+            stats = parquet.metadata.row_group(group).column(column).statistics
+            if (
+                stats is not None
+                and stats.has_min_max
+                and (stats.min > end_ns or stats.max < start_ns)
+            ):
+                continue
+            yield _decode(kind, parquet.read_row_group(group), precisions, start_ns, end_ns)
+
+
+def _decode(
+    kind: TickKind, table: pa.Table, precisions: tuple[int, int], start_ns: int, end_ns: int
+) -> TickColumns:
+    price_precision, size_precision = precisions
     ts = np.asarray(table.column("ts_event").to_numpy(), dtype=np.uint64).astype(np.int64)
     keep = (ts >= start_ns) & (ts <= end_ns)
     if not bool(keep.all()):

@@ -90,3 +90,10 @@ class TickCatalog(Protocol):
     ) -> TickColumns:
         """The rows with ``start_ns <= ts <= end_ns``, in stored order."""
         ...
+
+    def tick_batches(
+        self, kind: TickKind, instrument_id: str, start_ns: int, end_ns: int
+    ) -> Iterator[TickColumns]:
+        """The same rows in batches of bounded size (a whole range of a busy book need
+        never be in memory at once)."""
+        ...
