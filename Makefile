@@ -76,6 +76,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/service.py --clients 50
 	$(BIN)/python bench/migration.py --rows 2000000 --rss-rows 10000000  # skipped without PostgreSQL
+	$(BIN)/python bench/tick_migration.py --ticks 1000000  # skipped without PostgreSQL
 	$(BIN)/python bench/catalog_size.py  # skipped without PostgreSQL
 
 # Mutation check of the core logic (not part of `make test`: minutes per module).
