@@ -17,11 +17,10 @@ import pytest
 from quantdesk.bootstrap import bootstrap
 from quantdesk.cli import migrations as migrate_cli
 from support.console import Cli
-from support.registry import EXAMPLES, postgres_database
+from support.postgres_examples import POSTGRES, example_cli, example_tables
 
 pytestmark = pytest.mark.services
 
-POSTGRES = EXAMPLES.parents[1] / "examples" / "postgres"
 START = datetime(2024, 3, 1, tzinfo=UTC)
 INSERT = (
     "INSERT INTO market.bars_1m (ts, symbol, o, h, l, c, v) VALUES (%s, %s, %s, %s, %s, %s, %s)"
@@ -30,20 +29,13 @@ INSERT = (
 
 @pytest.fixture
 def source() -> Iterator[str]:
-    with postgres_database() as url:
-        plain = url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(plain, autocommit=True) as db:
-            db.execute((POSTGRES / "bars.sql").read_text())
-        yield plain
+    with example_tables("bars.sql") as url:
+        yield url
 
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    for name in ("QUANTDESK_DATABASE_URL", "QUANTDESK_MIGRATION_SOURCES"):
-        monkeypatch.delenv(name, raising=False)
-    cli = Cli(tmp_path / "home")
-    cli.ok("instruments", "add", POSTGRES / "instruments.yaml")
-    return cli
+    return example_cli(tmp_path, monkeypatch)
 
 
 def insert(dsn: str, rows: list[tuple[Any, ...]]) -> None:

@@ -17,31 +17,23 @@ from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from support.console import Cli
-from support.registry import EXAMPLES, postgres_database
+from support.postgres_examples import POSTGRES, example_cli, example_tables
 
 pytestmark = pytest.mark.services
 
-POSTGRES = EXAMPLES.parents[1] / "examples" / "postgres"
 START = datetime(2024, 3, 1, tzinfo=UTC)
 START_NS = int(START.timestamp()) * 10**9
 
 
 @pytest.fixture
 def source() -> Iterator[str]:
-    with postgres_database() as url:
-        plain = url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(plain, autocommit=True) as db:
-            db.execute((POSTGRES / "ticks.sql").read_text())
-        yield plain
+    with example_tables("ticks.sql") as url:
+        yield url
 
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    for name in ("QUANTDESK_DATABASE_URL", "QUANTDESK_MIGRATION_SOURCES"):
-        monkeypatch.delenv(name, raising=False)
-    cli = Cli(tmp_path / "home")
-    cli.ok("instruments", "add", POSTGRES / "instruments.yaml")
-    return cli
+    return example_cli(tmp_path, monkeypatch)
 
 
 def run(dsn: str, statement: str, rows: list[tuple[object, ...]]) -> None:

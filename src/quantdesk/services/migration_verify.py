@@ -27,10 +27,11 @@ from quantdesk.domain.migration import DayCheck, VerifyReport, Watermark
 from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.bar_batches import Digest, update_digest
 from quantdesk.services.bar_validation import validate_bars
-from quantdesk.services.columns import BoolArray, Int64Array
+from quantdesk.services.columns import BoolArray, Int64Array, RawBarColumns
 from quantdesk.services.ports import MarketDataCatalog, ProgressReporter
-from quantdesk.services.ports.table_sources import TableSnapshot
+from quantdesk.services.ports.table_sources import BarChunk, TableSnapshot, TickChunk
 from quantdesk.services.ports.ticks import TickCatalog
+from quantdesk.services.tick_columns import RawTicks
 from quantdesk.services.tick_digests import update_tick_digest
 from quantdesk.services.tick_validation import TickCursor, validate_ticks
 
@@ -78,14 +79,9 @@ def verify_range(
     """The day-by-day comparison of the range up to ``watermark`` (see the module);
     ``ticks`` reads the catalog's side of a tick table."""
     kind = mapping.kind.tick_kind
-    if kind is None:
-        source_days, read, rejected = _source_bars(
-            catalog, snapshot, instrument, watermark, progress
-        )
-    else:
-        source_days, read, rejected = _source_ticks(
-            catalog, snapshot, instrument, watermark, progress
-        )
+    source_days, read, rejected = _source_side(
+        catalog, snapshot, kind is not None, instrument, watermark, progress
+    )
     instruments = sorted({i for i, _ in source_days} | set(mapping.instrument_ids()))
     days = [d for _, d in source_days]
     catalog_days: Side = {}
@@ -120,58 +116,43 @@ def verify_range(
     )
 
 
-def _source_bars(
+def _source_side(
     catalog: MarketDataCatalog,
     snapshot: TableSnapshot,
+    ticks: bool,
     instrument: Callable[[str], InstrumentSpec | None],
     watermark: Watermark,
     progress: ProgressReporter,
 ) -> tuple[Side, int, int]:
-    """Valid rows per (instrument, day), rows read, rows the migration would reject."""
-    side: Side = {}
-    read = rejected = 0
-    total = snapshot.count(through=watermark)
-    with progress.task(SOURCE_TASK, total=total) as advance:
-        for chunk in snapshot.bar_chunks(through=watermark):
-            read += chunk.rows
-            rejected += len(chunk.rejections)
-            for instrument_id, raw in sorted(chunk.bars.items()):
-                defined = instrument(instrument_id)
-                if defined is None:
-                    rejected += len(raw) + len(raw.malformed)
-                    continue
-                validated = validate_bars(raw, defined, bounds=catalog.value_bounds)
-                rejected += len(raw.malformed) + len(validated.rejections)
-                _add(side, instrument_id, validated.bars, update_digest)
-            advance(chunk.rows)
-    return side, read, rejected
-
-
-def _source_ticks(
-    catalog: MarketDataCatalog,
-    snapshot: TableSnapshot,
-    instrument: Callable[[str], InstrumentSpec | None],
-    watermark: Watermark,
-    progress: ProgressReporter,
-) -> tuple[Side, int, int]:
-    """As ``_source_bars``, by the tick rules (a cursor per instrument across chunks)."""
+    """Valid rows per (instrument, day), rows read, rows the migration would reject (by the
+    bar rules, or the tick rules with a cursor per instrument across chunks)."""
     side: Side = {}
     read = rejected = 0
     cursors: dict[str, TickCursor] = {}
-    total = snapshot.count(through=watermark)
-    with progress.task(SOURCE_TASK, total=total) as advance:
-        for chunk in snapshot.tick_chunks(through=watermark):
+    chunks: Iterator[BarChunk | TickChunk] = (
+        snapshot.tick_chunks(through=watermark) if ticks else snapshot.bar_chunks(through=watermark)
+    )
+    with progress.task(SOURCE_TASK, total=snapshot.count(through=watermark)) as advance:
+        for chunk in chunks:
             read += chunk.rows
             rejected += len(chunk.rejections)
-            for instrument_id, raw in sorted(chunk.ticks.items()):
+            raws: Mapping[str, RawTicks | RawBarColumns] = (
+                chunk.ticks if isinstance(chunk, TickChunk) else chunk.bars
+            )
+            for instrument_id, raw in sorted(raws.items()):
                 defined = instrument(instrument_id)
+                rejected += len(raw.malformed)
                 if defined is None:
-                    rejected += len(raw) + len(raw.malformed)
-                    continue
-                cursor = cursors.setdefault(instrument_id, TickCursor())
-                validated = validate_ticks(raw, defined, cursor, bounds=catalog.value_bounds)
-                rejected += len(raw.malformed) + len(validated.rejections)
-                _add(side, instrument_id, validated.ticks, update_tick_digest)
+                    rejected += len(raw)
+                elif isinstance(raw, RawTicks):
+                    cursor = cursors.setdefault(instrument_id, TickCursor())
+                    valid = validate_ticks(raw, defined, cursor, bounds=catalog.value_bounds)
+                    rejected += len(valid.rejections)
+                    _add(side, instrument_id, valid.ticks, update_tick_digest)
+                else:
+                    bars = validate_bars(raw, defined, bounds=catalog.value_bounds)
+                    rejected += len(bars.rejections)
+                    _add(side, instrument_id, bars.bars, update_digest)
             advance(chunk.rows)
     return side, read, rejected
 
