@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quantdesk.domain.market_data import LineageRecord, Rejection, RejectReason, ValueBounds
+from quantdesk.domain.market_data import LineageRecord, Rejection, ValueBounds
 from quantdesk.domain.migration import Watermark
 from quantdesk.domain.ticks import TickKind
 from quantdesk.services.columns import Int64Array
@@ -156,18 +156,13 @@ def _judged(ticks: TickColumns, rows: Int64Array, append: TickAppend, late: bool
     holds with other values."""
     judged = judge_against_catalog(ticks, rows, append, append.last_sequence)
     span = append.span
-    missing = [r for r in judged.rejections if _missing(r)]
-    if not (late and missing and span is not None):
+    if not (late and judged.missing and span is not None):
         new = mark_event_ends(ticks.take(judged.new))
         append.stage(new)
         left = TickColumns.empty(ticks.kind)
         return _Staged(new, len(new), judged.present, judged.rejections, left)
-    changed = [  # a trade id the series holds with other values: never overwritten
-        r.row
-        for r in judged.rejections
-        if r.reason is RejectReason.CONFLICTS_WITH_CATALOG and not _missing(r)
-    ]
-    inside = (ticks.ts_ns <= span[1]) & ~np.isin(rows, np.array(changed, dtype=np.int64))
+    inside = ticks.ts_ns <= span[1]
+    inside[judged.changed] = False  # a trade id the series holds otherwise: never overwritten
     ours = ticks.take(inside)
     start, end = int(ours.ts_ns[0]), int(ours.ts_ns[-1])
     held = append.held(start, end)
@@ -175,15 +170,9 @@ def _judged(ticks: TickColumns, rows: Int64Array, append: TickAppend, late: bool
     append.replace(start, end, mark_event_ends(merged))
     new = mark_event_ends(ticks.take(judged.new & ~inside))
     append.stage(new)
-    kept = [r for r in judged.rejections if not _missing(r)]
+    placed = set(rows[judged.missing].tolist())
+    kept = [r for r in judged.rejections if r.row not in placed]
     present = len(held) - len(left)
     written = len(ours) - present + len(new)
     committed = TickColumns.concat(ticks.kind, [ours, new])
     return _Staged(committed, written, present, kept, left)
-
-
-def _missing(rejection: Rejection) -> bool:
-    """A row inside the stored span that the series lacks (not one it holds otherwise)."""
-    return (
-        rejection.reason is RejectReason.CONFLICTS_WITH_CATALOG and rejection.field == "timestamp"
-    )

@@ -20,7 +20,7 @@ table no longer gives stay where they are (``verify`` then shows that day), and 
 the series holds with other values is still refused.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,11 +36,15 @@ from quantdesk.services.tick_keys import Keys, row_keys, with_occurrence
 
 @dataclass(frozen=True, eq=False)
 class Judged:
-    """Which rows of a batch are new, how many were present, and the refused ones."""
+    """Which rows of a batch are new, how many were present, and the refused ones; of
+    those, the indices of rows inside the stored range that the series lacks (``missing``)
+    and of trades it holds with other values (``changed``)."""
 
     new: BoolArray
     present: int
     rejections: list[Rejection]
+    missing: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
 
 
 def judge_against_catalog(
@@ -50,6 +54,8 @@ def judge_against_catalog(
     span = append.span
     new: BoolArray = np.ones(n, dtype=np.bool_) if span is None else ticks.ts_ns > span[1]
     rejections: list[Rejection] = []
+    missing: list[int] = []
+    changed: list[int] = []
     present = 0
     if span is not None and not bool(new.all()):
         inside = np.flatnonzero(~new)
@@ -58,6 +64,7 @@ def judge_against_catalog(
         present = int(np.count_nonzero(found))
         for index, other in zip(inside[~found].tolist(), differs, strict=True):
             rejections.append(_refusal(ticks, rows, index, span[1], other))
+            (missing if other is None else changed).append(index)
     if ticks.kind is TickKind.DELTA and last_sequence is not None:
         below = new & (ticks.field("sequence") < np.uint64(last_sequence))
         for index in np.flatnonzero(below).tolist():
@@ -71,7 +78,7 @@ def judge_against_catalog(
                 )
             )
         new &= ~below
-    return Judged(new=new, present=present, rejections=rejections)
+    return Judged(new, present, rejections, missing, changed)
 
 
 _IDENTITY = {
