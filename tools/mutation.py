@@ -71,6 +71,15 @@ TARGETS = (
         ("tests/unit/services/test_bar_validation*.py",),
     ),
     Target(
+        "tick_batches",
+        "src/quantdesk/services/tick_batches.py",
+        (
+            "tests/unit/services/test_tick_validation.py",
+            "tests/unit/services/test_tick_migration.py",
+            "tests/integration/test_tick_ingest.py",
+        ),
+    ),
+    Target(
         "performance",
         "src/quantdesk/services/performance.py",
         ("tests/unit/services/test_performance*.py", "tests/property/test_metrics_properties.py"),

@@ -62,9 +62,9 @@ def test_the_example_migrates_and_a_rerun_takes_nothing_new(cli: Cli, source: st
     assert "rejected rows: quantdesk data migration-rejects mig-" in output
     assert "password" not in output
     assert held(cli) == {"BTCUSDT.BINANCE": 30, "ETHUSDT.BINANCE": 30}
-    again = json.loads(cli.ok(*args, "--json"))
+    again = json.loads(cli.stdout(*args, "--json"))
     assert (again["rows_read"], again["rows_written"]) == (0, 0)
-    runs = [json.loads(line) for line in cli.ok("data", "migrations", "--json").splitlines()]
+    runs = [json.loads(line) for line in cli.stdout("data", "migrations", "--json").splitlines()]
     assert [r["rows_written"] for r in runs] == [0, 60]  # newest first
     verified = cli.ok("data", "verify", "--mapping", POSTGRES / "bars.yaml", "--source", source)
     assert (
@@ -126,7 +126,7 @@ def test_verify_exits_4_and_names_the_days_that_differ(cli: Cli, source: str) ->
     assert result.exit_code == 4, result.output
     assert "verify FAILED: 1 of 1 instrument-day(s) differ" in result.output
     assert "BTCUSDT.BINANCE" in result.output and "2024-03-01" in result.output
-    report = json.loads(cli("data", "verify", *args, "--json").output)
+    report = json.loads(cli("data", "verify", *args, "--json").stdout)
     assert report["passed"] is False and report["differences"] == 1
 
 

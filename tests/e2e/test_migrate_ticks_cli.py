@@ -57,7 +57,7 @@ DELTA = (
 
 def migrate(cli: Cli, mapping: str, source: str) -> dict[str, object]:
     args = ("data", "migrate", "--mapping", POSTGRES / mapping, "--source", source, "--json")
-    found: dict[str, object] = json.loads(cli.ok(*args))
+    found: dict[str, object] = json.loads(cli.stdout(*args))
     return found
 
 

@@ -42,7 +42,9 @@ def test_a_grid_study_registers_its_best_and_resumes(cli: Cli, tmp_path: Path) -
     version = bootstrap(home=cli.home).registry.get("trend-syn01", 2).definition
     assert version.reason.startswith("optimisation study grid-a: best trial #")
     # the same command again continues the study: the grid's last point, nothing repeated
-    report = json.loads(cli.ok(*args, "--trials", "9", "--top", "0", "--study", "grid-a", "--json"))
+    report = json.loads(
+        cli.stdout(*args, "--trials", "9", "--top", "0", "--study", "grid-a", "--json")
+    )
     assert report["resumed"] is True
     points = [(t["params"]["fast_period"], t["params"]["slow_period"]) for t in report["trials"]]
     assert sorted(points) == [(5, 30), (5, 60), (10, 30), (10, 60)]  # 4 points, each once

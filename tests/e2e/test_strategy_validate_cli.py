@@ -26,7 +26,7 @@ def test_validate_passes_a_good_version_and_shows_it(cli: Cli) -> None:
     assert "trend-syn01@1: validated ok, smoke run" in cli.ok("strategy", "validate", "trend-syn01")
     assert "# validation: validated ok at " in cli.ok("strategy", "show", "trend-syn01@1")
     assert "ok" in cli.ok("strategy", "history", "trend-syn01").splitlines()[-2]
-    shown = json.loads(cli.ok("strategy", "show", "trend-syn01", "--json"))
+    shown = json.loads(cli.stdout("strategy", "show", "trend-syn01", "--json"))
     assert shown["validation"]["ok"] is True
 
 

@@ -53,7 +53,7 @@ def test_policies_show_set_from_a_file_and_history(cli: Cli, tmp_path: Path) -> 
     bad.write_text("name: strict\nthresholds:\n  max_pbo: 2\n")
     refused = cli.refused("validation", "policy", "set", bad)
     assert "line 3" in refused and "thresholds.max_pbo" in refused
-    history = json.loads(cli.ok("validation", "policy", "history", "strict", "--json"))
+    history = json.loads(cli.stdout("validation", "policy", "history", "strict", "--json"))
     assert [entry["version"] for entry in history] == [1]
     assert "no validation policy 'nope'" in cli.refused("validation", "policy", "show", "nope")
 
@@ -76,12 +76,12 @@ def test_a_run_that_passes_and_one_that_fails_the_gate(cli: Cli, tmp_path: Path)
         False,
         ["oos_sharpe"],
     )
-    listed = json.loads(cli.ok("validation", "list", REF, "--json"))
+    listed = json.loads(cli.stdout("validation", "list", REF, "--json"))
     assert [r["version"] for r in listed] == [2, 2, 1]
-    assert len(json.loads(cli.ok("validation", "list", f"{REF}@1", "--json"))) == 1
+    assert len(json.loads(cli.stdout("validation", "list", f"{REF}@1", "--json"))) == 1
     shown = cli.ok("validation", "show", record["validation_id"])
     assert "FAIL" in shown and "oos_sharpe" in shown
-    report = json.loads(cli.ok("validation", "show", record["validation_id"], "--json"))
+    report = json.loads(cli.stdout("validation", "show", record["validation_id"], "--json"))
     assert report["validation_id"] == record["validation_id"] and report["passed"] is False
     html = Path(cli.ok("validation", "report", record["validation_id"]).strip())
     assert html.is_file() and record["validation_id"] in html.read_text()

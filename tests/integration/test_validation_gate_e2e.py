@@ -83,7 +83,7 @@ def test_failing_versions_cannot_go_live_passing_ones_can(cli: Cli, tmp_path: Pa
     assert "trend@1: PASSED" in passed and "policy gate@1" in passed
     assert "trend@1: tagged live" in cli.ok("strategy", "tag", "trend@1", "live")
     assert "tags: live, validated" in cli.ok("strategy", "show", "trend@1")
-    shown = json.loads(cli.ok("validation", "show", record["validation_id"], "--json"))
+    shown = json.loads(cli.stdout("validation", "show", record["validation_id"], "--json"))
     skipped = {s["step"]: s["skipped"] for s in shown["steps"] if s["skipped"]}
     assert skipped == dict.fromkeys(
         ("walk_forward", "overfitting", "stress"), "switched off by the policy"
@@ -111,7 +111,7 @@ def test_a_range_too_short_for_the_steps_fails_with_the_reasons(cli: Cli, tmp_pa
     assert short.exit_code == EXIT_GATE_FAILED, short.output
     record = json.loads(short.output)
     assert {"periods_ran", "walk_forward_ran", "overfitting_ran"} <= set(record["failed_checks"])
-    report = json.loads(cli.ok("validation", "show", record["validation_id"], "--json"))
+    report = json.loads(cli.stdout("validation", "show", record["validation_id"], "--json"))
     skipped = {s["step"] for s in report["steps"] if s["skipped"]}
     assert skipped == {"walk_forward", "overfitting"}  # refused up front, before any trial
     assert not any(s["trials"] for s in report["steps"] if s["skipped"])

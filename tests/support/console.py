@@ -52,6 +52,13 @@ class Cli:
         assert result.exit_code == 0, result.output
         return result.output
 
+    def stdout(self, *args: str | Path) -> str:
+        """What a succeeding command wrote to stdout alone: its ``--json`` document, never
+        mixed with the progress bars on stderr (they show when a step takes long enough)."""
+        result = self(*args)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
     def refused(self, *args: str | Path) -> str:
         """The one-line error of a refused command (exit 2), whitespace folded."""
         result = self(*args)

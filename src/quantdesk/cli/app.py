@@ -223,7 +223,7 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
                 return
             out.print(render.ingest_table([summary]))
             if summary.rows_rejected:
-                out.print(render.rejections_table(summary))
+                out.print(render.rejections_table(summary.rejected_by_reason))
                 out.print(f"rejected rows: {summary.rejects_path}", soft_wrap=True, highlight=False)
             if summary.rows_already_present and not summary.rows_written:
                 out.print("Nothing new: every valid row is already in the catalog.")

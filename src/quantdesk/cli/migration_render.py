@@ -1,10 +1,11 @@
 """Migration runs for the terminal: a table of runs and one line per ``--follow`` run."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from rich.table import Table
 
+from quantdesk.cli.render import warnings_text
 from quantdesk.domain.migration import MigrationRun, VerifyReport, Watermark
 from quantdesk.domain.time import ns_to_text
 
@@ -59,11 +60,6 @@ def run_line(run: MigrationRun) -> str:
         + (f", late days {days_text(run.late_days, [])}" if run.late_days else "")
         + (f", warnings {warnings_text(run.warnings_by_kind)}" if run.warnings_by_kind else "")
     )
-
-
-def warnings_text(by_kind: Mapping[str, int]) -> str:
-    """``crossed_book x3, crossed_quote x1``: the warnings of a run, by kind."""
-    return ", ".join(f"{kind} x{count:,}" for kind, count in sorted(by_kind.items()))
 
 
 def watermark_text(watermark: Watermark | None) -> str:

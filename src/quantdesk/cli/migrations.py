@@ -18,9 +18,9 @@ from quantdesk.cli.migration_render import (
     run_line,
     runs_table,
     verify_text,
-    warnings_text,
 )
 from quantdesk.cli.progress import RichProgress
+from quantdesk.cli.render import warnings_text
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.migration import MigrationRun
 from quantdesk.domain.source_mapping import SourceMapping

@@ -1,5 +1,6 @@
 """Tables for the terminal."""
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from rich.table import Table
@@ -68,11 +69,12 @@ def ingest_table(summaries: list[IngestSummary]) -> Table:
     return table
 
 
-def rejections_table(summary: IngestSummary) -> Table:
+def rejections_table(by_reason: Mapping[str, int]) -> Table:
+    """An ingest's rejected rows counted by reason (bars and ticks alike)."""
     table = Table(title="Rejected rows by reason")
     table.add_column("reason")
     table.add_column("rows", justify="right")
-    for reason, count in summary.rejected_by_reason.items():
+    for reason, count in by_reason.items():
         table.add_row(reason, f"{count:,}")
     return table
 
@@ -109,3 +111,8 @@ def lineage_table(records: list[LineageRecord]) -> Table:
             str(len(r.files_added)),
         )
     return table
+
+
+def warnings_text(by_kind: Mapping[str, int]) -> str:
+    """``crossed_book x3, crossed_quote x1``: kept rows that look wrong, by kind."""
+    return ", ".join(f"{kind} x{count:,}" for kind, count in sorted(by_kind.items()))

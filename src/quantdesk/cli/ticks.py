@@ -18,6 +18,7 @@ from rich.table import Table
 
 from quantdesk.cli.errors import reported_failures
 from quantdesk.cli.progress import RichProgress
+from quantdesk.cli.render import rejections_table, warnings_text
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.market_data import TimestampFormat
 from quantdesk.domain.ticks import TICK_FIELDS, TickIngestOptions, TickIngestSummary, TickKind
@@ -149,12 +150,7 @@ def _render(summary: TickIngestSummary, out: Console) -> None:
     )
     out.print(table)
     if summary.rows_rejected:
-        reasons = Table(title="Rejected rows by reason")
-        reasons.add_column("reason")
-        reasons.add_column("rows", justify="right")
-        for reason, count in summary.rejected_by_reason.items():
-            reasons.add_row(reason, f"{count:,}")
-        out.print(reasons)
+        out.print(rejections_table(summary.rejected_by_reason))
         out.print(f"rejected rows: {summary.rejects_path}", soft_wrap=True, highlight=False)
     if summary.warnings_by_kind:
         warnings = Table(title="Warnings (rows kept)")
@@ -163,7 +159,7 @@ def _render(summary: TickIngestSummary, out: Console) -> None:
         for warning in summary.first_warnings:
             warnings.add_row(str(warning.row), warning.kind.value, warning.detail)
         out.print(warnings)
-        counts = ", ".join(f"{kind} x{n:,}" for kind, n in summary.warnings_by_kind.items())
+        counts = warnings_text(summary.warnings_by_kind)
         out.print(f"warnings: {counts}; all in {summary.warnings_path}", soft_wrap=True)
     if summary.rows_already_present and not summary.rows_written:
         out.print("Nothing new: every valid row is already in the catalog.")
