@@ -331,3 +331,12 @@ def test_crossed_books_and_quotes_are_kept_and_counted_as_warnings(
     ]
     quoted = service_on(catalog, ListTableSource(quotes)).migrate(mapping("quote_ticks"), "memory")
     assert quoted.warnings_by_kind == {"crossed_quote": 2} and quoted.rows_written == 3
+
+
+def test_a_restarted_book_migration_finds_every_delta_present(catalog: ParquetCatalog) -> None:
+    rows = [delta(i, second) for i, second in enumerate([0, 0, 1, 2, 2, 2], start=1)]
+    service = service_on(catalog, ListTableSource(rows))
+    service.migrate(mapping("order_book_deltas"), "memory")
+    again = service.migrate(mapping("order_book_deltas"), "memory", restart=True)
+    assert (again.rows_read, again.rows_present, again.rows_written) == (6, 6, 0)
+    assert held(catalog, TickKind.DELTA).field("sequence").tolist() == list(range(1, 7))

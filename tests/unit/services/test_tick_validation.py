@@ -17,7 +17,7 @@ from quantdesk.domain.ticks import (
     TickWarningKind,
 )
 from quantdesk.services.columns import TimestampStatus
-from quantdesk.services.tick_batches import mark_event_ends, split_last_event
+from quantdesk.services.tick_batches import mark_event_ends, merged_inside, split_last_event
 from quantdesk.services.tick_columns import TickColumns
 from quantdesk.services.tick_validation import TickCursor, ValidatedTicks, validate_ticks
 from support.ticks import T0, crypto, raw_ticks
@@ -210,3 +210,32 @@ def test_sell_side_trades_and_no_aggressor_pass() -> None:
 
 def test_ts_status_ok_is_zero() -> None:
     assert int(TimestampStatus.OK) == 0  # raw_ticks relies on it
+
+
+def test_a_merge_puts_the_tables_rows_first_at_an_instant_both_hold_in_their_order() -> None:
+    n = 40  # past the size at which an unstable sort reorders equal keys
+    ours = TickColumns(
+        TickKind.TRADE,
+        np.full(n, T0, dtype=np.int64),
+        {
+            "price": 100.0 + np.arange(n) / 100,
+            "size": np.ones(n),
+            "aggressor_side": np.full(n, BUY, dtype=np.int8),
+            "trade_id": np.array([f"o{k}" for k in range(n)], dtype=object),
+        },
+    )
+    held = ours.take(np.array([5, 9]))  # held already: matched, not kept twice
+    extra = TickColumns(
+        TickKind.TRADE,
+        np.array([T0 - 1, T0, T0 + 1], dtype=np.int64),
+        {
+            "price": np.array([1.0, 2.0, 3.0]),
+            "size": np.ones(3),
+            "aggressor_side": np.full(3, SELL, dtype=np.int8),
+            "trade_id": np.array(["x0", "x1", "x2"], dtype=object),
+        },
+    )
+    merged, left = merged_inside(ours, TickColumns.concat(TickKind.TRADE, [held, extra]))
+    assert left.field("trade_id").tolist() == ["x0", "x1", "x2"]
+    expected = ["x0", *[f"o{k}" for k in range(n)], "x1", "x2"]
+    assert merged.field("trade_id").tolist() == expected
