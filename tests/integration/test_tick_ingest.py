@@ -97,11 +97,14 @@ def test_changed_or_late_ticks_inside_the_stored_range_are_refused(
     )
     assert (summary.rows_written, summary.rows_already_present) == (0, 8)
     refused = rejects(summary.rejects_path)
-    assert [(r["row"], r["reason"]) for r in refused] == [
-        ("5", RejectReason.CONFLICTS_WITH_CATALOG.value),
-        ("8", RejectReason.CONFLICTS_WITH_CATALOG.value),
+    assert [(r["row"], r["field"], r["reason"]) for r in refused] == [
+        ("5", "trade_id", RejectReason.CONFLICTS_WITH_CATALOG.value),
+        ("8", "timestamp", RejectReason.CONFLICTS_WITH_CATALOG.value),
     ]
+    assert refused[0]["value"] == changed[3][4]  # the trade id the catalog holds otherwise
     assert "price 103.01" in refused[0]["detail"]
+    assert refused[1]["value"].startswith("2024-01-01T")  # when the missing trade happened
+    assert "only appended after the last stored tick" in refused[1]["detail"]
     assert snapshot(desk_with_crypto.home / "catalog") == before
 
 

@@ -195,12 +195,18 @@ def test_event_ends_carry_exactly_f_last() -> None:
     assert mark_event_ends(ticks).field("flags").tolist() == [32, F_LAST, F_LAST, 0, F_LAST]
 
 
-def test_a_chunk_never_splits_an_event() -> None:
-    ts = np.array([T0, T0 + 1, T0 + 1], dtype=np.int64)
-    ticks = TickColumns(TickKind.QUOTE, ts, {"bid": np.array([1.0, 2.0, 3.0])})
-    head, head_rows, tail, tail_rows = split_last_event(ticks, np.array([2, 3, 4]))
-    assert head.ts_ns.tolist() == [T0] and head_rows.tolist() == [2]
-    assert tail.ts_ns.tolist() == [T0 + 1, T0 + 1] and tail_rows.tolist() == [3, 4]
+@pytest.mark.parametrize(
+    ("offsets", "held"),
+    [([0, 1, 1], 2), ([0, 1, 2, 3, 3, 3], 3), ([0, 1, 2], 1), ([5, 5], 2)],
+)
+def test_a_chunk_never_splits_an_event(offsets: list[int], held: int) -> None:
+    ts = np.array([T0 + k for k in offsets], dtype=np.int64)
+    ticks = TickColumns(TickKind.QUOTE, ts, {"bid": np.arange(len(ts), dtype=np.float64)})
+    rows = np.arange(2, 2 + len(ts))
+    head, head_rows, tail, tail_rows = split_last_event(ticks, rows)
+    cut = len(ts) - held  # the last instant's rows wait for the next chunk, all of them
+    assert head.ts_ns.tolist() == ts[:cut].tolist() and head_rows.tolist() == rows[:cut].tolist()
+    assert tail.ts_ns.tolist() == ts[cut:].tolist() and tail_rows.tolist() == rows[cut:].tolist()
 
 
 def test_sell_side_trades_and_no_aggressor_pass() -> None:
