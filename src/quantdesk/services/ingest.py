@@ -34,11 +34,10 @@ from quantdesk.domain.market_data import (
     TimestampAt,
     bar_type_id,
 )
-from quantdesk.domain.text import shown
 from quantdesk.services.bar_batches import split_against_catalog
 from quantdesk.services.bar_validation import validate_bars
 from quantdesk.services.columns import RawBarColumns
-from quantdesk.services.ingest_tally import IngestTally
+from quantdesk.services.ingest_tally import IngestTally, nothing_valid_message
 from quantdesk.services.ports import (
     BarSource,
     BarStaging,
@@ -187,7 +186,7 @@ class BarIngestService:
                 if tally.rows_valid == 0:
                     rejects = tally.finish()
                     raise NothingValidError(
-                        _nothing_valid_message(run.source, tally),
+                        nothing_valid_message(run.source, tally.rows_read, tally),
                         hint=f"see the rejected rows in {rejects}"
                         if rejects
                         else "the file holds no data rows",
@@ -270,15 +269,3 @@ def _parse_spec(bar_spec: BarSpec | str) -> BarSpec:
         raise InvalidInputError(
             str(error), hint="a bar spec looks like 1-MINUTE-LAST", code="invalid_bar_spec"
         ) from error
-
-
-def _nothing_valid_message(source: str, tally: IngestTally) -> str:
-    first = tally.first_rejection
-    if tally.rows_read == 0 or first is None:
-        return f"{source}: no data rows"
-    top = tally.by_reason.most_common(3)
-    reasons = ", ".join(f"{reason} x{count}" for reason, count in top)
-    return (
-        f"{source}: none of {tally.rows_read} rows is valid ({reasons}); first at line "
-        f"{first.row}: {first.field}={shown(first.value)}: {first.detail}"
-    )

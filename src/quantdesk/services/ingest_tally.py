@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import IO, TypedDict
 
 from quantdesk.domain.market_data import Rejection
+from quantdesk.domain.text import shown
 from quantdesk.services.columns import BarColumns
 
 REJECT_COLUMNS = ("row", "field", "value", "reason", "detail")
@@ -128,3 +129,17 @@ class IngestTally:
             self._handle.close()
             self._handle = None
             self._partial.unlink(missing_ok=True)
+
+
+def nothing_valid_message(source: str, rows_read: int, tally: IngestTally) -> str:
+    """Why an ingest of ``source`` wrote nothing: no rows, or its top reasons and the first
+    rejected row (bar and tick ingest alike)."""
+    first = tally.first_rejection
+    if rows_read == 0 or first is None:
+        return f"{source}: no data rows"
+    top = tally.by_reason.most_common(3)
+    reasons = ", ".join(f"{reason} x{count}" for reason, count in top)
+    return (
+        f"{source}: none of {rows_read} rows is valid ({reasons}); first at line "
+        f"{first.row}: {first.field}={shown(first.value)}: {first.detail}"
+    )

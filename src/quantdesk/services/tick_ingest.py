@@ -21,10 +21,9 @@ import quantdesk
 from quantdesk.domain.errors import NothingValidError
 from quantdesk.domain.instruments import InstrumentSpec
 from quantdesk.domain.market_data import CatalogFile, LineageRecord, Rejection
-from quantdesk.domain.text import shown
 from quantdesk.domain.ticks import TickIngestOptions, TickIngestSummary, TickKind, TickWarning
 from quantdesk.services.ingest import file_sha256, new_ingest_id, require_regular_file
-from quantdesk.services.ingest_tally import IngestTally
+from quantdesk.services.ingest_tally import IngestTally, nothing_valid_message
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.ports import MarketDataCatalog, ProgressReporter, SilentProgress
 from quantdesk.services.ports.ticks import TickAppend, TickSource, TickStore
@@ -148,7 +147,7 @@ class TickIngestService:
         rejects_path = None if finished is None else str(finished)
         if tally.valid == 0:
             raise NothingValidError(
-                _nothing_valid(source, tally),
+                nothing_valid_message(source, tally.read, tally.rejects),
                 hint=f"see the rejected rows in {rejects_path}"
                 if rejects_path
                 else "the file holds no data rows",
@@ -285,16 +284,3 @@ def _with_last(chunks: Iterator[RawTicks]) -> Iterator[tuple[RawTicks, bool]]:
         following = next(chunks, None)
         yield previous, following is None
         previous = following
-
-
-def _nothing_valid(source: str, tally: _Tally) -> str:
-    if tally.read == 0:
-        return f"{source}: no data rows"
-    top = ", ".join(f"{reason} x{count}" for reason, count in tally.by_reason.most_common(3))
-    first = tally.rejects.first_rejection
-    where = (
-        f"; first at line {first.row}: {first.field}={shown(first.value)}: {first.detail}"
-        if first is not None
-        else ""
-    )
-    return f"{source}: none of {tally.read} rows is valid ({top}){where}"
