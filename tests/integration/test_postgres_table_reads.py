@@ -19,14 +19,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from quantdesk.adapters.sources import postgres_batches
 from quantdesk.adapters.sources.postgres_columns import doubles
 from quantdesk.adapters.sources.postgres_tables import PostgresSnapshot, PostgresTableSource
 from quantdesk.domain.migration import Watermark
 from quantdesk.domain.source_mapping import SourceMapping
 from quantdesk.services.columns import VALUE_FIELDS
-from quantdesk.services.ports.table_sources import BarChunk
+from quantdesk.services.ports.table_sources import BarChunk, DayWindow
 from support.registry import postgres_database
-from support.table_sources import bars_mapping
+from support.table_sources import bars_mapping, source_day
 
 pytestmark = pytest.mark.services
 
@@ -233,3 +234,62 @@ def test_a_plain_read_gives_the_chunks_of_a_guarded_one(
     assert plain == (not beyond)
     assert chunks == read(dsn, mapping, guarded=True)[1]
     assert sum(int(str(c[0])) for c in chunks) == len(stamps)
+
+
+FILTERS: list[dict[str, Any]] = [
+    {"column": "id", "op": ">", "value": 2},
+    {"column": "id", "op": ">=", "value": 1.5},  # a double (beside a numeric, 1e400 would fail)
+    {"column": "o", "op": "<", "value": "1e6"},  # text: cast to the column's type
+    {"column": "id", "op": "in", "value": list(range(1, 40))},
+    {"column": "h", "op": "in", "value": ["1", "2", "3.5"]},
+]
+
+
+@PROPERTY
+@given(
+    minutes=st.lists(st.integers(0, 3 * 24 * 60), min_size=1, max_size=18),
+    values=st.lists(st.tuples(*[cells] * 5), min_size=18, max_size=18),
+    filters=st.lists(st.sampled_from(FILTERS), max_size=3),
+    bounds=st.sampled_from(["none", "after", "through", "days"]),
+    chunk_rows=st.integers(1, 6),
+)
+def test_a_streamed_read_gives_the_chunks_of_a_cursor(
+    dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    minutes: list[int],
+    values: list[tuple[object, ...]],
+    filters: list[dict[str, Any]],
+    bounds: str,
+    chunk_rows: int,
+) -> None:
+    start = datetime(2024, 1, 2, tzinfo=UTC)
+    stamps: list[object] = [start + timedelta(minutes=m) for m in minutes]
+    fill(dsn, "t_timestamp", stamps, values[: len(minutes)])
+    mapping = time_mapping("timestamp", chunk_rows=chunk_rows, filters=filters)
+    middle = Watermark(timestamp=start + timedelta(days=1))
+    window = {
+        "none": {},
+        "after": {"after": middle},
+        "through": {"through": middle},
+        "days": {"days": DayWindow(source_day(start) + 1, source_day(start) + 2)},
+    }[bounds]
+
+    def chunks() -> list[tuple[object, ...]]:
+        with PostgresTableSource(dsn).snapshot(mapping) as snapshot:
+            return [described(c) for c in snapshot.bar_chunks(**window)]
+
+    streamed = chunks()
+    with monkeypatch.context() as patch:
+        patch.setattr(postgres_batches, "_from_settings", lambda query, parameters: None)
+        assert streamed == chunks()
+
+
+def test_a_read_left_early_leaves_the_snapshot_readable(dsn: str) -> None:
+    start = datetime(2024, 1, 2, tzinfo=UTC)
+    stamps: list[object] = [start + timedelta(minutes=m) for m in range(2_000)]
+    fill(dsn, "t_timestamp", stamps, [(1, 2, 0.5, 1.5, 3)] * len(stamps))
+    with PostgresTableSource(dsn).snapshot(time_mapping("timestamp", chunk_rows=10)) as snapshot:
+        for _chunk in snapshot.bar_chunks():
+            break
+        assert snapshot.count() == 2_000
+        assert sum(c.rows for c in snapshot.bar_chunks()) == 2_000

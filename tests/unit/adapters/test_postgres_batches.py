@@ -2,12 +2,15 @@
 batches: every row once, in order, no instant split, no chunk short of its size but
 the last, and one instant larger than a chunk can hold refused."""
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from itertools import pairwise
 
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
 from quantdesk.adapters.sources import postgres_batches
 from quantdesk.adapters.sources.postgres_batches import Batches, instants
@@ -70,3 +73,27 @@ def test_an_instant_larger_than_a_chunk_can_hold_is_refused(
     with pytest.raises(SourceReadError, match="share the timestamp 7"):
         list(instants(batches([7] * 20, [3]), 3, 1, "bars"))
     assert [c.num_rows for c in instants(batches([7] * 8 + [8], [3]), 3, 1, "bars")] == [8, 1]
+
+
+def test_parameters_are_read_back_from_settings_and_names_are_left_alone() -> None:
+    query = sql.SQL("SELECT {} FROM t WHERE {} > {} AND x = ANY({})").format(
+        sql.Identifier("a$1"), sql.Identifier("ts"), sql.SQL("$1"), sql.SQL("$2")
+    )
+    found = postgres_batches._from_settings(query, [datetime(2024, 1, 2, tzinfo=UTC), ["A"]])
+    assert found is not None
+    settings, text = found
+    assert settings == (
+        "SELECT set_config('quantdesk.p1', $1::text, true), "
+        "set_config('quantdesk.p2', $2::text, true)"
+    )
+    assert text == (
+        'SELECT "a$1" FROM t WHERE "ts" > '
+        "(SELECT current_setting('quantdesk.p1')::timestamptz)::timestamptz AND x = ANY("
+        "(SELECT current_setting('quantdesk.p2')::text[])::text[])"
+    )
+
+
+def test_a_parameter_of_a_type_without_a_name_is_read_through_a_cursor() -> None:
+    query = sql.SQL("SELECT 1 WHERE {} > {}").format(sql.Identifier("v"), sql.SQL("$1"))
+    assert postgres_batches._from_settings(query, [Decimal("1.5")]) is None
+    assert postgres_batches._from_settings(query, []) == ("", 'SELECT 1 WHERE "v" > $1')

@@ -3,12 +3,14 @@
 psycopg makes a Python object of every cell; the ADBC PostgreSQL driver decodes the binary
 wire format into Arrow columns in C, several times quicker. It joins the snapshot the
 psycopg transaction exported (``SET TRANSACTION SNAPSHOT``), so its rows are those the
-counts of that transaction saw. A query with bound parameters is answered in one result by
-the driver (it streams only an unparameterised ``COPY``), so the rows come through a
-server-side cursor, ``FETCH``-ed a chunk at a time: memory holds about three chunks, and
-filters, the watermark and day bounds stay parameters, never spliced.
+counts of that transaction saw. The driver streams only a query without parameters (as
+``COPY ... TO STDOUT``), so a read's parameters are bound to transaction settings first and
+the query reads them back: filters, the watermark and day bounds stay parameters, never
+spliced, and memory holds about three batches of the stream. A parameter of a type that
+cannot travel so makes the read a server-side cursor, ``FETCH``-ed a chunk at a time.
 """
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +28,21 @@ from quantdesk.domain.source_mapping import CHUNK_ROWS_MAX
 
 # FETCH is no query COPY can wrap: the driver then reads the result itself, still in C
 _NO_COPY = {"adbc.postgresql.use_copy": "false"}
+# a streamed batch of about 4 MB (50,000 rows of a bars table): as quick as larger ones
+_BATCH_BYTES = {"adbc.postgresql.batch_size_hint_bytes": str(4 * 1024 * 1024)}
+# the SQL type each parameter column binds as (``_bound``), named to cast its text back
+_SQL_TYPES = {
+    pa.int64(): "bigint",
+    pa.float64(): "double precision",
+    pa.string(): "text",
+    pa.bool_(): "boolean",
+    pa.timestamp("us", tz="UTC"): "timestamptz",
+    pa.timestamp("us"): "timestamp",
+    pa.list_(pa.int64()): "bigint[]",
+    pa.list_(pa.float64()): "double precision[]",
+    pa.list_(pa.string()): "text[]",
+    pa.list_(pa.bool_()): "boolean[]",
+}
 Batches = Iterator[pa.Table]
 
 
@@ -61,34 +78,104 @@ class ArrowSession:
     @contextmanager
     def rows(
         self,
-        query: str,
+        query: sql.Composable,
         parameters: Sequence[object],
         size: int,
         finish: Callable[[pa.Table], pa.Table] | None = None,
     ) -> Iterator[Batches]:
-        """The rows of ``query`` in tables of ``size`` rows (the last one shorter), each
-        FETCH-ed while the one before is being used (the server and the driver work while
-        the caller commits), and passed through ``finish`` (when given) in the same reading
-        thread; at most one table is read ahead."""
+        """The rows of ``query`` (its parameters ``$1``, ``$2``... as ``sql.SQL`` parts) in
+        tables of about ``size`` rows or more, read while the one before is being used (the
+        server and the driver work while the caller commits) and passed through ``finish``
+        (when given) in the same reading thread; at most one table is read ahead.
+
+        The driver streams a query without parameters as ``COPY ... TO STDOUT (FORMAT
+        binary)``: the server writes rows while the driver decodes the ones before, where a
+        ``FETCH`` waits for each. So the parameters are first bound to ``set_config`` (typed,
+        never spliced) and the query reads each back once, from a sub-select; a parameter of
+        a type this cannot carry is read through a cursor instead."""
+        streamed = _from_settings(query, parameters)
         self._cursors += 1
         name = f"quantdesk_source_{self._cursors}"
         with self._connection.cursor() as cursor:
-            cursor.adbc_statement.set_options(**_NO_COPY)
-            declare = f"DECLARE {name} NO SCROLL CURSOR FOR {query}"
-            cursor.execute(declare, _bound(parameters) if parameters else None)
-
-            def fetched() -> Iterator[pa.Table]:
-                while True:
-                    cursor.execute(f"FETCH FORWARD {int(size)} FROM {name}")
-                    table = cursor.fetch_arrow_table()
-                    if table.num_rows:
-                        yield table if finish is None else finish(table)
-                    if table.num_rows < size:
-                        return
-
+            if streamed is None:
+                tables = self._fetched(cursor, name, query, parameters, size)
+            else:
+                settings, text = streamed
+                if parameters:
+                    cursor.execute(settings, _bound(parameters))
+                    cursor.fetchall()
+                cursor.adbc_statement.set_options(**_BATCH_BYTES)
+                cursor.execute(text)
+                tables = _streamed(cursor.fetch_record_batch())
+            if finish is not None:
+                tables = map(finish, tables)
             with ThreadPoolExecutor(1, thread_name_prefix=name) as reader:
-                yield _read_ahead(fetched(), reader)  # the pool waits for its last FETCH
-            cursor.execute(f"CLOSE {name}")
+                yield _read_ahead(tables, reader)  # the pool waits for its last read
+            if streamed is None:
+                cursor.execute(f"CLOSE {name}")
+
+    def _fetched(
+        self,
+        cursor: adbc.Cursor,
+        name: str,
+        query: sql.Composable,
+        parameters: Sequence[object],
+        size: int,
+    ) -> Iterator[pa.Table]:
+        cursor.adbc_statement.set_options(**_NO_COPY)
+        declare = f"DECLARE {name} NO SCROLL CURSOR FOR {query.as_string(None)}"
+        cursor.execute(declare, _bound(parameters) if parameters else None)
+
+        def fetched() -> Iterator[pa.Table]:
+            while True:
+                cursor.execute(f"FETCH FORWARD {int(size)} FROM {name}")
+                table = cursor.fetch_arrow_table()
+                if table.num_rows:
+                    yield table
+                if table.num_rows < size:
+                    return
+
+        return fetched()
+
+
+def _streamed(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
+    """The stream's batches as tables; a failure mid-stream as the driver's own error (one
+    the reader's callers already take for a failed read). Left early, the stream is closed
+    (the driver reads what is left of it before the connection's next statement)."""
+    try:
+        for batch in reader:
+            if batch.num_rows:
+                yield pa.Table.from_batches([batch])
+    except pa.ArrowException as error:
+        raise adbc_driver_manager.OperationalError(str(error), status_code=0) from error
+    finally:
+        reader.close()
+
+
+def _from_settings(query: sql.Composable, parameters: Sequence[object]) -> tuple[str, str] | None:
+    """The statement binding ``parameters`` to transaction settings, and ``query`` reading
+    each from its setting (cast back to the type it was bound as: its text round-trips);
+    None when a parameter has a type without such a name here."""
+    if not parameters:
+        return "", query.as_string(None)
+    types = [_SQL_TYPES.get(column.type) for column in _bound(parameters).columns]
+    if None in types:
+        return None
+
+    def rewritten(part: sql.Composable) -> sql.Composable:
+        if isinstance(part, sql.Composed):
+            return sql.Composed([rewritten(p) for p in part])
+        if isinstance(part, sql.SQL) and (mark := re.fullmatch(r"\$(\d+)", part.as_string(None))):
+            k = int(mark[1])
+            # read once (a sub-select), and an expression, not a sub-query, to ANY()
+            read = f"(SELECT current_setting('quantdesk.p{k}')::{types[k - 1]})"
+            return sql.SQL(f"{read}::{types[k - 1]}")
+        return part
+
+    settings = ", ".join(
+        f"set_config('quantdesk.p{k}', ${k}::text, true)" for k in range(1, len(types) + 1)
+    )
+    return f"SELECT {settings}", rewritten(query).as_string(None)
 
 
 def _read_ahead(tables: Iterator[pa.Table], reader: ThreadPoolExecutor) -> Batches:

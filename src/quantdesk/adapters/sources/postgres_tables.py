@@ -188,12 +188,11 @@ class PostgresSnapshot:
     ) -> Iterator[tuple[SourceChunk, _Frame]]:
         """Each chunk's cells and the rest of its ``TableChunk`` fields but the rejections."""
         query, parameters = self._select(after, days, through)
-        text = query.as_string(None)
         at = self._columns.index(self._mapping.timestamp.column)
         first_row = 1
         try:
             size = self._mapping.chunk_rows
-            with self._session.rows(text, parameters, size, self._finished) as batches:
+            with self._session.rows(query, parameters, size, self._finished) as batches:
                 for table in instants(batches, size, at, self._mapping.table):
                     yield self._chunk(table, first_row)
                     first_row += table.num_rows
@@ -417,7 +416,8 @@ def _condition(item: Filter, mark: sql.Composable, sql_type: str | None) -> sql.
     values = item.value if isinstance(item.value, list) else [item.value]
     if sql_type is not None and any(isinstance(v, str) for v in values):
         wanted = sql_type + ("[]" if item.op == "in" else "")
-        mark = sql.SQL("CAST({} AS {})").format(mark, sql.SQL(wanted))  # the server's own text
+        # the server's own text, cast once (a sub-select) and no sub-query to ANY()
+        mark = sql.SQL("(SELECT CAST({0} AS {1}))::{1}").format(mark, sql.SQL(wanted))
     if item.op == "in":
         return sql.SQL("{} = ANY({})").format(column, mark)
     return sql.SQL("{} " + _OPS[item.op] + " {}").format(column, mark)
