@@ -162,20 +162,20 @@ def _open_parquet(
     batch_rows = max(1, min(chunk_rows, rows))
     survey = TimestampSurvey(options)
     if survey.needed:
-        for batch in _parquet_batches(parquet, [columns["timestamp"]], batch_rows):
-            survey.add(_scalar(batch.column(0)))
+        for batch in parquet_batches(parquet, [columns["timestamp"]], batch_rows):
+            survey.add(scalar_column(batch.column(0)))
             if survey.settled:  # ISO text: the rest of the column cannot change that
                 break
     resolved = survey.resolve(options)
 
     def chunk(batch: pa.RecordBatch | pa.Table, first: int) -> RawBarColumns:
-        cells = {f: _scalar(batch.column(name)) for f, name in columns.items()}
+        cells = {f: scalar_column(batch.column(name)) for f, name in columns.items()}
         numbers = np.arange(first, first + batch.num_rows, dtype=np.int64)
         return _raw(cells, cells["timestamp"], numbers, [], resolved)
 
     def chunks() -> Iterator[RawBarColumns]:
         first = 1
-        for batch in _parquet_batches(parquet, wanted, batch_rows):
+        for batch in parquet_batches(parquet, wanted, batch_rows):
             first += batch.num_rows
             yield chunk(batch, first - batch.num_rows)
             del batch  # not held while the next chunk is read
@@ -183,7 +183,7 @@ def _open_parquet(
     return rows, chunks()
 
 
-def _parquet_batches(
+def parquet_batches(
     parquet: pq.ParquetFile, columns: list[str], batch_rows: int
 ) -> Iterator[pa.RecordBatch | pa.Table]:
     """The columns in batches of at most ``batch_rows``, read a row group at a time (a batch
@@ -201,7 +201,7 @@ def _parquet_batches(
         )
 
 
-def _scalar(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+def scalar_column(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
     chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
     if pa.types.is_dictionary(chunked.type):  # categorical text or numbers, as pandas writes
         return chunked.cast(chunked.type.value_type)

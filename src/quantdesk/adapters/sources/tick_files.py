@@ -24,6 +24,7 @@ from quantdesk.adapters.sources.bar_cells import (
     text_lookup,
     to_float,
 )
+from quantdesk.adapters.sources.bar_files import parquet_batches, scalar_column
 from quantdesk.adapters.sources.tick_cells import (
     CODE_FIELDS,
     WHOLE_FIELDS,
@@ -38,6 +39,7 @@ from quantdesk.services.columns import BoolArray
 from quantdesk.services.tick_columns import FIELD_DTYPES, AnyArray, RawTicks
 
 _FILE_ERRORS = (pa.ArrowException, csv.Error, UnicodeDecodeError, EOFError, zlib.error, OSError)
+SURVEY_ROWS = 1_000_000  # timestamps surveyed at a time (one column: 8 MB)
 _READ_HINT = "ticks come as CSV (UTF-8, a header row) or Parquet with scalar columns"
 
 
@@ -94,8 +96,8 @@ def _survey_parquet(
 ) -> BarIngestOptions:
     survey = TimestampSurvey(options)
     if survey.needed:
-        for batch in parquet.iter_batches(columns=[column], use_threads=False):
-            survey.add(pa.chunked_array([batch.column(0)]))
+        for batch in parquet_batches(parquet, [column], SURVEY_ROWS):
+            survey.add(scalar_column(batch.column(0)))
     return survey.resolve(options)
 
 
@@ -187,7 +189,7 @@ def _convert(
 
 def _parquet_chunks(parquet: pq.ParquetFile, wanted: dict[str, str], size: int) -> Iterator[Chunk]:
     first = 1
-    for batch in parquet.iter_batches(batch_size=size, columns=sorted(set(wanted.values()))):
-        cells = {name: pa.chunked_array([batch.column(name)]) for name in batch.schema.names}
+    for batch in parquet_batches(parquet, sorted(set(wanted.values())), size):
+        cells = {name: scalar_column(batch.column(name)) for name in batch.schema.names}
         yield cells, np.arange(first, first + batch.num_rows, dtype=np.int64), []
         first += batch.num_rows
