@@ -124,7 +124,7 @@ def bars_digest(instrument_id: str, bars: BarColumns) -> str:
 
 
 class Digest(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
 
 
 def update_digest(digest: Digest, bars: BarColumns) -> None:
@@ -132,8 +132,7 @@ def update_digest(digest: Digest, bars: BarColumns) -> None:
     if len(bars) == 0:
         return
     table = np.empty((len(bars), 6), dtype="<f8")
-    table[:, 0] = 0.0
     table.view("<i8")[:, 0] = bars.ts_ns
     for k, name in enumerate(VALUE_FIELDS, start=1):
         table[:, k] = bars.field(name)
-    digest.update(table.tobytes())
+    digest.update(table.data.cast("B"))  # its bytes, not copied (tobytes was 2/3 of it)
