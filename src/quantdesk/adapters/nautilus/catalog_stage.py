@@ -17,11 +17,14 @@ from nautilus_trader.persistence.catalog.parquet import _timestamps_to_filename
 
 from quantdesk.adapters.nautilus.bar_parquet import (
     bar_folder,
-    describe_file,
     iter_bar_file,
     ts_range,
 )
-from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
+from quantdesk.adapters.nautilus.catalog_transaction import (
+    CatalogJournal,
+    Transaction,
+    commit_staged,
+)
 from quantdesk.adapters.nautilus.engine_arrow import bar_table, write_catalog_file
 from quantdesk.adapters.nautilus.memory import return_free_pages
 from quantdesk.domain.errors import CatalogError
@@ -176,28 +179,13 @@ class BarStage:
             self._append(self._open.until(None))
             self._open = None
         self._flush(everything=True)
-        staged = self._txn.staged
-        added = [
-            describe_file(path, path.relative_to(staged))
-            for path in sorted(staged.rglob("*.parquet"))
-        ]
-        expected = self._added + sum(n for _, n in self._replaced)
-        if sum(f.rows for f in added) != expected:
-            raise CatalogError(
-                f"staged {sum(f.rows for f in added)} rows for {self._bar_type}, expected "
-                f"{expected}; nothing was written"
-            )
-        commit = StagedCommit(
-            files_added=added,
-            files_replaced=[str(p.relative_to(self._root)) for p, _ in self._replaced],
-        )
-        record = lineage(commit)
-        self._journal.commit(
+        commit = commit_staged(
+            self._journal,
             self._txn,
-            [f.path for f in added],
-            commit.files_replaced,
-            record.model_dump_json(),
-            record.ingest_id,
+            self._bar_type,
+            self._added + sum(n for _, n in self._replaced),
+            [str(p.relative_to(self._root)) for p, _ in self._replaced],
+            lineage,
         )
         self._committed = True
         return commit

@@ -14,9 +14,14 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from quantdesk.adapters.nautilus.bar_parquet import describe_file
+from quantdesk.domain.errors import CatalogError
+from quantdesk.domain.market_data import LineageRecord
+from quantdesk.services.ports.catalog import StagedCommit
 
 TXN_DIR = ".txn"
 MANIFEST = "manifest.json"
@@ -161,3 +166,31 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def commit_staged(
+    journal: CatalogJournal,
+    txn: Transaction,
+    series: str,
+    rows: int,
+    replaced: list[str],
+    lineage: Callable[[StagedCommit], LineageRecord],
+) -> StagedCommit:
+    """Every file staged in ``txn`` visible, the ``replaced`` ones gone and the lineage
+    record written, as one change; refused, with nothing written, unless the staged files
+    hold exactly ``rows`` rows (what the stager counted it wrote)."""
+    added = [
+        describe_file(path, path.relative_to(txn.staged))
+        for path in sorted(txn.staged.rglob("*.parquet"))
+    ]
+    if sum(f.rows for f in added) != rows:
+        raise CatalogError(
+            f"staged {sum(f.rows for f in added)} rows for {series}, expected {rows}; "
+            "nothing was written"
+        )
+    commit = StagedCommit(files_added=added, files_replaced=replaced)
+    record = lineage(commit)
+    journal.commit(
+        txn, [f.path for f in added], replaced, record.model_dump_json(), record.ingest_id
+    )
+    return commit

@@ -32,8 +32,12 @@ from nautilus_trader.persistence.catalog.parquet import (
 )
 from nautilus_trader.serialization.arrow.serializer import ArrowSerializer
 
-from quantdesk.adapters.nautilus.bar_parquet import describe_file, overlapping, series_files
-from quantdesk.adapters.nautilus.catalog_transaction import CatalogJournal, Transaction
+from quantdesk.adapters.nautilus.bar_parquet import overlapping, series_files
+from quantdesk.adapters.nautilus.catalog_transaction import (
+    CatalogJournal,
+    Transaction,
+    commit_staged,
+)
 from quantdesk.adapters.nautilus.engine_arrow import fixed_point, write_catalog_file
 from quantdesk.adapters.nautilus.memory import return_free_pages
 from quantdesk.adapters.nautilus.tick_reads import CODES, SIZES, STORED, read_series, series_folder
@@ -167,28 +171,12 @@ class TickAppend:
         self._staged_rows += len(ticks)
 
     def commit(self, lineage: Callable[[StagedCommit], LineageRecord]) -> StagedCommit:
-        staged = self._txn.staged
-        added = [
-            describe_file(path, path.relative_to(staged))
-            for path in sorted(staged.rglob("*.parquet"))
-        ]
-        if sum(f.rows for f in added) != self._staged_rows:
-            raise CatalogError(
-                f"staged {sum(f.rows for f in added)} rows, expected {self._staged_rows}; "
-                "nothing was written"
-            )
-        commit = StagedCommit(files_added=added, files_replaced=self._replaced)
-        if not added and not self._replaced:
-            return commit
-        record = lineage(commit)
-        self._journal.commit(
-            self._txn,
-            [f.path for f in added],
-            self._replaced,
-            record.model_dump_json(),
-            record.ingest_id,
+        if not self._staged_rows and not self._replaced:
+            return StagedCommit(files_added=[], files_replaced=[])
+        series = f"{self._kind.value} {self._instrument.instrument_id}"
+        return commit_staged(
+            self._journal, self._txn, series, self._staged_rows, self._replaced, lineage
         )
-        return commit
 
 
 def _engine_table(ticks: TickColumns, instrument: InstrumentSpec) -> pa.Table:
