@@ -67,6 +67,7 @@ class BarFileSource:
     """Reads ``.csv`` (optionally gzip'd) and ``.parquet`` bar files, whole or in chunks."""
 
     def read_bars(self, path: Path, options: BarIngestOptions) -> RawBarColumns:
+        """The whole file in one piece: a small file's (ingest itself streams, ``open_bars``)."""
         chunks = list(self.open_bars(path, options, _WHOLE_FILE).chunks)
         if len(chunks) != 1:  # the readers yield one chunk at least, one when it is whole
             raise AssertionError(f"{path}: read whole as {len(chunks)} chunks")

@@ -29,10 +29,6 @@ class BarChunks:
 class BarSource(Protocol):
     """Reads bar files (CSV, Parquet) into columns without judging them."""
 
-    def read_bars(self, path: Path, options: BarIngestOptions) -> RawBarColumns:
-        """The whole file in one piece (small files, tests)."""
-        ...
-
     def open_bars(self, path: Path, options: BarIngestOptions, chunk_rows: int) -> BarChunks:
         """The file as chunks of at most ``chunk_rows`` rows, memory bounded by the chunk.
 
