@@ -166,7 +166,7 @@ _PRICE_PRECISION = RejectReason.PRICE_PRECISION
 _FLOOR = int(np.iinfo(np.int64).min)
 
 
-def _previous_max(ts_ns: Int64Array, alive: BoolArray, floor: int) -> Int64Array:
+def previous_max(ts_ns: Int64Array, alive: BoolArray, floor: int) -> Int64Array:
     """For each row, the latest timestamp of the surviving rows before it (``floor`` first)."""
     previous: Int64Array = np.full(len(ts_ns), floor, dtype=np.int64)
     if len(ts_ns) > 1:
@@ -179,7 +179,7 @@ def _previous_max(ts_ns: Int64Array, alive: BoolArray, floor: int) -> Int64Array
 def _reject_out_of_order(ts_ns: Int64Array, verdicts: Verdicts, floor: int) -> None:
     """A row must be later than every earlier surviving row (strictly increasing)."""
     alive = verdicts.alive
-    previous = _previous_max(ts_ns, alive, floor)
+    previous = previous_max(ts_ns, alive, floor)
     verdicts.reject(alive & (ts_ns == previous), RejectReason.DUPLICATE_TIMESTAMP, "timestamp")
     verdicts.reject(alive & (ts_ns < previous), RejectReason.OUT_OF_ORDER, "timestamp")
 
@@ -201,12 +201,12 @@ def _describe(
     rejected = np.flatnonzero(~verdicts.alive)
     if rejected.size == 0:
         return []
-    previous_max = _previous_max(ts_ns, verdicts.alive, context.floor)
+    latest = previous_max(ts_ns, verdicts.alive, context.floor)
     return verdicts.rejections(
         raw.source_row,
         raw.text_of,
         lambda index, reason, field: _detail(
-            reason, field, index, values, context, int(previous_max[index])
+            reason, field, index, values, context, int(latest[index])
         ),
     )
 

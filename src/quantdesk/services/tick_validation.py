@@ -29,7 +29,7 @@ from quantdesk.domain.ticks import (
     TickKind,
     TickWarning,
 )
-from quantdesk.services.bar_validation import off_increment, on_grid
+from quantdesk.services.bar_validation import off_increment, on_grid, previous_max
 from quantdesk.services.book_check import CrossedBookCheck, crossed_quotes
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array, TimestampStatus
 from quantdesk.services.tick_columns import AnyArray, RawTicks, TickColumns, value_fields
@@ -199,11 +199,10 @@ def _order(
 ) -> None:
     """Time order (non-decreasing), trades once each, book sequences non-decreasing."""
     ts = raw.ts_ns
-    floor = np.iinfo(np.int64).min
-    seed = floor if cursor.last_ts is None else cursor.last_ts
+    seed = np.iinfo(np.int64).min if cursor.last_ts is None else cursor.last_ts
     alive = verdicts.alive
-    running = np.maximum.accumulate(np.concatenate(([seed], np.where(alive, ts, floor))))
-    verdicts.reject(alive & (ts < running[:-1]), RejectReason.OUT_OF_ORDER, "timestamp")
+    earlier = previous_max(ts, alive, seed)  # ticks may share an instant: only < is late
+    verdicts.reject(alive & (ts < earlier), RejectReason.OUT_OF_ORDER, "timestamp")
     if raw.kind is TickKind.TRADE:
         _duplicate_trades(ts, values["trade_id"], verdicts, cursor)
     if raw.kind is TickKind.DELTA:
