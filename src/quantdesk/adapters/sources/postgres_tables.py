@@ -15,10 +15,9 @@ whether it does is asked once (the table's first and last time, an index lookup 
 time is indexed), and the answer holds for every read of that snapshot.
 """
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from itertools import count
 from typing import TypedDict
 
 import adbc_driver_manager
@@ -32,22 +31,20 @@ from psycopg.conninfo import make_conninfo
 from quantdesk.adapters.sources.postgres_batches import ArrowSession, instants
 from quantdesk.adapters.sources.postgres_columns import PER_DAY, doubles, source_days
 from quantdesk.adapters.sources.postgres_dsn import libpq_dsn, reason, redacted
+from quantdesk.adapters.sources.postgres_sql import condition, dollars, split_name, table_name
 from quantdesk.adapters.sources.table_bars import raw_bars
 from quantdesk.adapters.sources.table_cells import Cell, SourceChunk
 from quantdesk.adapters.sources.table_ticks import raw_ticks
 from quantdesk.domain.errors import SourceReadError
 from quantdesk.domain.migration import Watermark
-from quantdesk.domain.source_mapping import NUMBER_FIELDS, Filter, SourceMapping
+from quantdesk.domain.source_mapping import NUMBER_FIELDS, SourceMapping
 from quantdesk.services.ports.table_sources import BarChunk, DayWindow, TickChunk
 
-_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _CONNECT_TIMEOUT_S = 10
 _HINT = "check the source URL, that the server is up and that the user may read the table"
 _TIME_TYPES = ("timestamp with time zone", "timestamp without time zone")
 _INTEGER_TYPES = ("bigint", "integer", "smallint")
 Row = tuple[Cell, ...]
-Mark = Callable[[], sql.Composable]
-"""The next parameter's placeholder (libpq's ``$1``, ``$2``...)."""
 
 
 class _Frame(TypedDict):
@@ -207,8 +204,7 @@ class PostgresSnapshot:
     # --- the SQL ------------------------------------------------------------------------------
 
     def _table(self) -> sql.Identifier:
-        schema, table = _split(self._mapping.table)
-        return sql.Identifier(schema, table) if schema else sql.Identifier(table)
+        return table_name(self._mapping.table)
 
     def _where(
         self,
@@ -216,11 +212,11 @@ class PostgresSnapshot:
         days: DayWindow | None,
         through: Watermark | None,
     ) -> tuple[sql.Composable, list[object]]:
-        mark = _dollars()
+        mark = dollars()
         conditions: list[sql.Composable] = []
         parameters: list[object] = []
         for item in self._mapping.filters:
-            conditions.append(_condition(item, mark(), self._types.get(item.column)))
+            conditions.append(condition(item, mark(), self._types.get(item.column)))
             parameters.append(item.value)
         if after is not None:  # rows without a timestamp are read (and rejected) every time
             conditions.append(sql.SQL("({0} > {1} OR {0} IS NULL)").format(self._ts, mark()))
@@ -379,7 +375,7 @@ class PostgresSnapshot:
 
 def _columns_of(connection: psycopg.Connection[Row], mapping: SourceMapping, dsn: str) -> list[Row]:
     """(name, is_nullable, data_type) of the mapped table's columns."""
-    schema, table = _split(mapping.table)
+    schema, table = split_name(mapping.table)
     query = (
         "SELECT column_name, is_nullable, data_type FROM information_schema.columns WHERE "
         "table_name = %s AND table_schema = COALESCE(%s, current_schema())"
@@ -390,42 +386,14 @@ def _columns_of(connection: psycopg.Connection[Row], mapping: SourceMapping, dsn
         raise _unreadable(dsn, mapping, error) from error
 
 
-def _split(table: str) -> tuple[str | None, str]:
-    schema, _dot, name = table.rpartition(".")
-    return (schema or None), name
-
-
 def _sql_types(connection: psycopg.Connection[Row], mapping: SourceMapping) -> dict[str, str]:
     """Each column's SQL type as the server writes it (``numeric(12,4)``, ``"Side"``)."""
-    schema, table = _split(mapping.table)
-    name = (sql.Identifier(schema, table) if schema else sql.Identifier(table)).as_string(
-        connection
-    )
+    name = table_name(mapping.table).as_string(connection)
     query = (
         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
         "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
     )
     return {str(c): str(t) for c, t in connection.execute(query, (name,)).fetchall()}
-
-
-def _condition(item: Filter, mark: sql.Composable, sql_type: str | None) -> sql.Composed:
-    """The filter's condition. A text value is cast to the column's type on the server, as
-    an untyped literal would be (``date >= '2024-01-01'``, an enum): the driver binds it
-    as ``text``, which compares with no other type."""
-    column = sql.Identifier(item.column)
-    values = item.value if isinstance(item.value, list) else [item.value]
-    if sql_type is not None and any(isinstance(v, str) for v in values):
-        wanted = sql_type + ("[]" if item.op == "in" else "")
-        # the server's own text, cast once (a sub-select) and no sub-query to ANY()
-        mark = sql.SQL("(SELECT CAST({0} AS {1}))::{1}").format(mark, sql.SQL(wanted))
-    if item.op == "in":
-        return sql.SQL("{} = ANY({})").format(column, mark)
-    return sql.SQL("{} " + _OPS[item.op] + " {}").format(column, mark)
-
-
-def _dollars() -> Mark:
-    numbers = count(1)
-    return lambda: sql.SQL(f"${next(numbers)}")
 
 
 def _unreadable(dsn: str, mapping: SourceMapping, error: Exception) -> SourceReadError:
