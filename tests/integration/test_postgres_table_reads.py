@@ -158,6 +158,7 @@ def fill(dsn: str, table: str, stamps: list[object], values: list[tuple[object, 
 
 @PROPERTY
 @given(drawn=times(), chunk_rows=st.integers(1, 5))
+@example(drawn=("ns", [946_684_799_999_999_957, -1, -86_400 * 10**9]), chunk_rows=1)  # found in CI
 def test_the_days_of_the_rows_read_are_the_servers(
     dsn: str, drawn: tuple[str, list[object]], chunk_rows: int
 ) -> None:

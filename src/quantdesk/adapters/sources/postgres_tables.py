@@ -321,8 +321,9 @@ class PostgresSnapshot:
         """The source day of a row (days since 1970-01-01 in the table's own terms), as
         ``postgres_columns.days`` computes it from a row read."""
         unit = self._mapping.timestamp.unit
-        if unit != "timestamp":
-            return sql.SQL("floor({}::numeric / {})::bigint").format(
+        if unit != "timestamp":  # floor division in integers (numeric division rounds: a
+            # time a few ns before midnight came out as the next day)
+            return sql.SQL("({0}::bigint / {1} - ({0}::bigint % {1} < 0)::int)").format(
                 self._ts, sql.Literal(PER_DAY[unit])
             )
         # in UTC: a zone-aware time's UTC date, a naive one's own
