@@ -1,6 +1,7 @@
 """Shared fixtures: a fresh desk per test, instruments, CSV writers, service switches."""
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,27 @@ import pytest
 from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.services.platform import Platform
+
+
+def _settle_heap() -> None:
+    """Collect, then move what survived (modules, collected tests, session fixtures) out of
+    the cyclic collector's sight: every in-process backtest ends with a full ``gc.collect``
+    (``release_freed_memory``), and a test process holds several times the objects of a
+    desk's, all of which a full collection would walk again each run. Cycles made after
+    this point are collected as before; frozen objects still go when no longer referenced."""
+    gc.collect()
+    gc.freeze()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _settle_heap()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    if nextitem is None or getattr(nextitem, "module", None) is not getattr(item, "module", None):
+        _settle_heap()  # the module's fixtures are torn down: what is left lives on
 
 
 @pytest.fixture(autouse=True)
