@@ -33,11 +33,14 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _settle_heap()  # the module's fixtures are torn down: what is left lives on
 
 
-@pytest.fixture(autouse=True)
-def _no_smoke_run_on_registration(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Registrations are validated without the smoke backtest (a child process, ~4 s each):
-    the tests of that run ask for it themselves (``validation_smoke=True``)."""
-    monkeypatch.setenv("QUANTDESK_VALIDATION_SMOKE", "false")
+@pytest.fixture(autouse=True, scope="session")
+def _no_smoke_run_on_registration() -> Iterator[None]:
+    """Registrations are validated without the smoke backtest (a child process, ~2-4 s each):
+    the tests of that run ask for it themselves (``validation_smoke=True``). Session-wide,
+    so that module-scoped desks (built before any function-scoped fixture) are covered too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUANTDESK_VALIDATION_SMOKE", "false")
+        yield
 
 
 @pytest.fixture

@@ -54,7 +54,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's market, three days of it, with every example registered (and validated:
     Property 14's checks pass for each) and its tightened twin."""
     base = tmp_path_factory.mktemp("family-examples")
-    desk = bootstrap(home=base / "home")
+    desk = bootstrap(QuantdeskSettings(home=base / "home", validation_smoke=True))
     desk.synthetic.synthesize(MARKET)
     produced = desk.producers.produce("regime", ProduceRequest("SYN01.SIM"))
     produced += desk.producers.produce(
