@@ -27,6 +27,7 @@ from quantdesk.services.strategy_export import export_definition
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
 from quantdesk.services.translation import from_spec, to_spec
 from quantdesk.settings import QuantdeskSettings
+from support.plugin_desk import check_each_plugin_set_once
 from support.signals import raw_signal
 
 PACKAGE = "qd_exports"
@@ -172,8 +173,11 @@ def imported_modules(source: str) -> set[str]:
 
 @pytest.mark.parametrize("family", list(PARAMETERS))
 def test_exported_module_registered_as_custom_fills_exactly_as_its_source(
-    family: StrategyFamily, desk: Platform, plugins: Path
+    family: StrategyFamily, desk: Platform, plugins: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the exported module is inspected and audited in the child process once, at its first
+    # registration; the bare twin and the runs by reference name the same class
+    check_each_plugin_set_once(monkeypatch)
     source = desk.registry.resolve(register(desk, definition_of(family).model_dump())).definition
     module = f"{PACKAGE}.{family.value}_v{source.version}"
     exported = export_definition(source, desk.exporter, module)
