@@ -5,7 +5,6 @@ layer), 36 (limits, drawdown controls and kill switch work).
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,15 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quantdesk.adapters.nautilus.plugin_inspector import SubprocessPluginInspector
+from quantdesk.adapters.nautilus.catalog import ParquetCatalog
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard
-from quantdesk.bootstrap import bootstrap
+from quantdesk.adapters.nautilus.warm_runner import WarmBacktestRunner
+from quantdesk.bootstrap import Overrides, bootstrap
 from quantdesk.domain.backtest import FillRecord, StrategySpec
 from quantdesk.domain.risk import RiskEventKind
 from quantdesk.services.platform import Platform
-from quantdesk.services.ports.plugins import PluginClass, PluginFinding
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
-from support.plugin_desk import plugin_settings
+from support.plugin_desk import check_each_plugin_set_once, plugin_settings
 from support.strategy_runs import ema_specs, raw_plan, updated
 
 MINUTE = 60_000_000_000
@@ -41,21 +40,21 @@ def desk(market: Path) -> Platform:
 
 
 @pytest.fixture
+def warm_desk(market: Path) -> Platform:
+    """The desk on the optimiser's warm runner: every example runs on the same market, so
+    from the second one on the engine is fed the data the first one read, the same objects
+    in the same order (the node runner's results bit for bit, pinned by
+    tests/contract/test_backtest_runner_contract.py), and the catalog is not read again."""
+    settings = plugin_settings(market)
+    runner = WarmBacktestRunner(ParquetCatalog(settings.catalog_dir))
+    return bootstrap(settings, overrides=Overrides(runner=runner))
+
+
+@pytest.fixture
 def vetted_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The plug-in check (a child process, ~1 s) once per plug-in set, not per example: the
-    same classes get the same findings, and the gate, not the check, is under test."""
-    real = SubprocessPluginInspector.inspect
-    found: dict[tuple[PluginClass, ...], list[PluginFinding]] = {}
-
-    def inspect(
-        self: SubprocessPluginInspector, plugins: Sequence[PluginClass]
-    ) -> list[PluginFinding]:
-        key = tuple(plugins)
-        if key not in found:
-            found[key] = real(self, plugins)
-        return found[key]
-
-    monkeypatch.setattr(SubprocessPluginInspector, "inspect", inspect)
+    """The plug-in check once per plug-in set, not per example: the gate, not the check, is
+    under test."""
+    check_each_plugin_set_once(monkeypatch)
 
 
 def reckless(instrument: str, seed: int, max_size: int = 1_000, tag: str = "R") -> StrategySpec:
@@ -207,7 +206,12 @@ def test_drawdown_breach_allows_only_reducing_fills(desk: Platform) -> None:
     leverage=st.integers(1, 5),
 )
 def test_property_34_no_fill_leaves_a_limit_breached(
-    vetted_once: None, desk: Platform, seed: int, max_position: int, max_gross: int, leverage: int
+    vetted_once: None,
+    warm_desk: Platform,
+    seed: int,
+    max_position: int,
+    max_gross: int,
+    leverage: int,
 ) -> None:
     # Property 34: no order bypasses the risk gate (checked on the fills it let through)
     request = raw_plan(
@@ -224,7 +228,7 @@ def test_property_34_no_fill_leaves_a_limit_breached(
         },
         engine={"log_level": "OFF"},
     )
-    _, artifacts = desk.backtests.evaluate_plan(request)  # the run, not stored
+    _, artifacts = warm_desk.backtests.evaluate_plan(request)  # the run, not stored
     closes = dict(artifacts.prices)
 
     def close(instrument: str, ts_ns: int, *, inclusive: bool) -> float:
