@@ -309,6 +309,7 @@ class BarWriter:
             bar_type = bar_type_id(instrument_id, self._spec)
             rows_read = len(raw) + len(raw.malformed)
             started = context.now()
+            written_sha: list[str] = []  # the lineage's digest of the rows written
 
             def lineage(
                 new: BarColumns,
@@ -320,13 +321,15 @@ class BarWriter:
                 bar_type: str = bar_type,
                 rows_read: int = rows_read,
                 started: int = started,
+                written_sha: list[str] = written_sha,
             ) -> LineageRecord:
+                written_sha.append(bars_digest(instrument_id, new))
                 return context.lineage(
                     part=part,
                     instrument_id=instrument_id,
                     series=bar_type,
                     data_type="bar",
-                    source_sha256=bars_digest(instrument_id, new),
+                    source_sha256=written_sha[-1],
                     counts=(rows_read, len(new), present),
                     span=(int(new.ts_ns[0]), int(new.ts_ns[-1])),
                     files=(commit.files_added, commit.files_replaced),
@@ -337,7 +340,9 @@ class BarWriter:
             outcome.rejections.extend(done.conflicts)
             outcome.written += len(done.written)
             outcome.present += done.present
-            outcome.source.update(bars_digest(instrument_id, done.kept).encode())
+            # nothing was present: the rows kept are the rows written, digested already
+            same = written_sha[-1] if written_sha and not done.present else None
+            outcome.source.update((same or bars_digest(instrument_id, done.kept)).encode())
             back = _read_back(catalog, bar_type, done.kept)
             outcome.catalog.update(bars_digest(instrument_id, back).encode())
         return outcome
