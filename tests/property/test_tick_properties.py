@@ -82,7 +82,8 @@ def tick_files(draw: st.DrawFn) -> File:
             row |= {"side": draw(st.sampled_from(["BUYER", "SELLER", "NO_AGGRESSOR"]))}
             row |= {"trade_id": f"t{i}"}
         elif kind is TickKind.QUOTE:
-            row |= {"ask": price + draw(st.integers(-5, 50)), "ask_size": draw(st.integers(0, 99))}
+            ask = max(price + draw(st.integers(-5, 50)), 1)  # crossed at times, never <= 0
+            row |= {"ask": ask, "ask_size": draw(st.integers(0, 99))}
         else:
             action = draw(st.sampled_from(ACTIONS))
             row |= {"action": action, "side": draw(st.sampled_from(["BUY", "SELL"]))}
