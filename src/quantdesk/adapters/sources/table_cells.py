@@ -69,6 +69,10 @@ def by_instrument(
     """The chunk's rows per catalog instrument id, and the rows of no mapped instrument."""
     n = len(chunk)
     rows = np.arange(chunk.first_row, chunk.first_row + n, dtype=np.int64)
+    fixed = mapping.instrument.instrument_id
+    if fixed is not None:  # every row is about it: no per-row lookup
+        every = np.arange(n, dtype=np.int64)
+        return ({fixed: _instrument_rows(chunk, mapping, every, rows)} if n else {}), []
     instruments, rejected = _instruments(chunk, mapping, rows)
     out: dict[str, InstrumentRows] = {}
     for instrument in sorted({x for x in instruments.tolist() if x is not None}):
