@@ -132,7 +132,7 @@ class ChunkWriter(Protocol):
         self, snapshot: TableSnapshot, *, after: Watermark | None, days: DayWindow | None
     ) -> Iterator[TableChunk]: ...
 
-    def new_day(self) -> Counter[str]:
+    def new_read(self) -> Counter[str]:
         """A read starts (new rows, or a late day's re-read): forget what earlier chunks'
         rows taught the rules, and give the warnings only the end of a read can give (the
         last book event's)."""
@@ -175,7 +175,7 @@ class ChunkLoop:
         query = snapshot.query_text(None)
         with progress.task(LATE_TASK, len(grown)) as advance:
             for day in grown:
-                self._warn(self._writer.new_day())
+                self._warn(self._writer.new_read())
                 for chunk in self._writer.chunks(snapshot, after=None, days=DayWindow(day, day)):
                     self._commit(chunk, query, days_added={}, remigrated_day=day)
                 self._store.set_days(self._mapping.name, {day: now[day]})
@@ -186,14 +186,14 @@ class ChunkLoop:
     def new_rows(self, snapshot: TableSnapshot, progress: ProgressReporter) -> None:
         query = snapshot.query_text(self._watermark)
         total = snapshot.count(self._watermark)
-        self._warn(self._writer.new_day())
+        self._warn(self._writer.new_read())
         with progress.task(NEW_TASK, total=total) as advance:
             for chunk in self._writer.chunks(snapshot, after=self._watermark, days=None):
                 if chunk.last is not None:
                     self._watermark = chunk.last
                 self._commit(chunk, query, days_added=dict(chunk.days), remigrated_day=None)
                 advance(chunk.rows)
-        self._warn(self._writer.new_day())
+        self._warn(self._writer.new_read())
 
     def _warn(self, warnings: Counter[str]) -> None:
         if warnings:
@@ -290,7 +290,7 @@ class BarWriter:
     ) -> Iterator[BarChunk]:
         return snapshot.bar_chunks(after=after, days=days)
 
-    def new_day(self) -> Counter[str]:
+    def new_read(self) -> Counter[str]:
         """Bars carry nothing from chunk to chunk, and give no warnings."""
         return Counter()
 

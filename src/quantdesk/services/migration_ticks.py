@@ -67,7 +67,7 @@ class TickWriter:
     ) -> Iterator[TickChunk]:
         return snapshot.tick_chunks(after=after, days=days)
 
-    def new_day(self) -> Counter[str]:
+    def new_read(self) -> Counter[str]:
         ended = Counter(w.kind.value for c in self._cursors.values() for w in c.book.finish())
         self._cursors = {}
         return ended
