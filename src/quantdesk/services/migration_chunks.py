@@ -10,9 +10,9 @@ them: unequal, the run stops before its checkpoint (see ``migrations``).
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -298,12 +298,7 @@ class BarWriter:
         assert isinstance(chunk, BarChunk)  # what ``chunks`` reads
         catalog = self._catalog
         outcome = ChunkOutcome(rejections=list(chunk.rejections))
-        for part, instrument_id in enumerate(sorted(chunk.bars)):
-            raw = chunk.bars[instrument_id]
-            spec = self._instrument(instrument_id)
-            if spec is None:  # a column's own value, no ids to map it: not defined here
-                outcome.rejections.extend(undefined(raw.source_row, raw.malformed, instrument_id))
-                continue
+        for part, instrument_id, raw, spec in defined(chunk.bars, self._instrument, outcome):
             validated = validate_bars(raw, spec, bounds=catalog.value_bounds)
             outcome.rejections.extend([*raw.malformed, *validated.rejections])
             bar_type = bar_type_id(instrument_id, self._spec)
@@ -357,9 +352,35 @@ def _read_back(catalog: MarketDataCatalog, bar_type: str, kept: BarColumns) -> B
     return held.take(kept.ts_ns[np.minimum(at, len(kept) - 1)] == held.ts_ns)
 
 
-def undefined(
-    source_row: Int64Array, malformed: list[Rejection], instrument_id: str
-) -> list[Rejection]:
+class _Raw(Protocol):
+    """A chunk's rows of one instrument, bars or ticks, before any rule."""
+
+    @property
+    def source_row(self) -> Int64Array: ...
+
+    @property
+    def malformed(self) -> list[Rejection]: ...
+
+
+Raw = TypeVar("Raw", bound=_Raw)
+
+
+def defined(
+    raws: Mapping[str, Raw], instrument: Instruments, outcome: ChunkOutcome
+) -> Iterator[tuple[int, str, Raw, InstrumentSpec]]:
+    """Each instrument's rows in id order with its definition, numbered as the lineage
+    numbers its parts; the rows of an instrument the catalog does not define (a column's own
+    value, no ids to map it) go to the outcome's rejections instead."""
+    for part, instrument_id in enumerate(sorted(raws)):
+        raw = raws[instrument_id]
+        spec = instrument(instrument_id)
+        if spec is None:
+            outcome.rejections.extend(_undefined(raw, instrument_id))
+        else:
+            yield part, instrument_id, raw, spec
+
+
+def _undefined(raw: _Raw, instrument_id: str) -> list[Rejection]:
     """The rows of an instrument the catalog does not define, each rejected."""
     return [
         Rejection(
@@ -369,5 +390,5 @@ def undefined(
             reason=RejectReason.INSTRUMENT_UNMAPPED,
             detail=f"the catalog defines no instrument {instrument_id[:100]}",
         )
-        for row in source_row.tolist()
-    ] + list(malformed)
+        for row in raw.source_row.tolist()
+    ] + list(raw.malformed)

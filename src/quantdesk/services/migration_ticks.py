@@ -28,7 +28,7 @@ from quantdesk.services.migration_chunks import (
     ChunkContext,
     ChunkOutcome,
     Instruments,
-    undefined,
+    defined,
 )
 from quantdesk.services.ports.catalog import StagedCommit
 from quantdesk.services.ports.table_sources import (
@@ -75,12 +75,7 @@ class TickWriter:
     def commit(self, chunk: TableChunk, context: ChunkContext) -> ChunkOutcome:
         assert isinstance(chunk, TickChunk)  # what ``chunks`` reads
         outcome = ChunkOutcome(rejections=list(chunk.rejections))
-        for part, instrument_id in enumerate(sorted(chunk.ticks)):
-            raw = chunk.ticks[instrument_id]
-            spec = self.instrument(instrument_id)
-            if spec is None:  # a column's own value, no ids to map it: not defined here
-                outcome.rejections.extend(undefined(raw.source_row, raw.malformed, instrument_id))
-                continue
+        for part, instrument_id, raw, spec in defined(chunk.ticks, self.instrument, outcome):
             cursor = self._cursors.setdefault(instrument_id, TickCursor())
             validated = validate_ticks(raw, spec, cursor, bounds=self.bounds)
             outcome.rejections.extend([*raw.malformed, *validated.rejections])
