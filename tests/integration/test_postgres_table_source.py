@@ -119,6 +119,30 @@ def test_missing_columns_and_tables_are_named(dsn: str) -> None:
     assert "market.nothing" in str(refused.value)
 
 
+def test_a_value_column_holding_many_values_is_refused_before_reading(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute(
+            "CREATE TABLE market.trades_odd (id bigint PRIMARY KEY, ts timestamptz, "
+            "price numeric, size numeric, aggressor_side text[], trade_id jsonb)"
+        )
+    trades = SourceMapping.model_validate(
+        {
+            "name": "odd",
+            "kind": "trade_ticks",
+            "table": "market.trades_odd",
+            "timestamp": {"column": "ts"},
+            "instrument": {"instrument_id": "A.XNAS"},
+            "key": "id",
+        }
+    )
+    assert PostgresTableSource(dsn).problems(trades) == [
+        "the aggressor_side column aggressor_side is ARRAY: it must hold one number or name a "
+        "row (cast it in a view)",
+        "the trade_id column trade_id is jsonb: it must hold one number or name a row (cast it "
+        "in a view)",
+    ]
+
+
 def test_times_no_datetime_holds_are_rejected_rows_not_a_failed_read(dsn: str) -> None:
     """infinity, a BC date and year 10000 are valid PostgreSQL times psycopg cannot load."""
     with psycopg.connect(dsn, autocommit=True) as db:

@@ -44,6 +44,8 @@ _CONNECT_TIMEOUT_S = 10
 _HINT = "check the source URL, that the server is up and that the user may read the table"
 _TIME_TYPES = ("timestamp with time zone", "timestamp without time zone")
 _INTEGER_TYPES = ("bigint", "integer", "smallint")
+_NOT_SCALAR = frozenset(("ARRAY", "json", "jsonb", "bytea", "xml", "tsvector"))
+"""information_schema types of a column that holds more than one value per row."""
 Row = tuple[Cell, ...]
 
 
@@ -79,6 +81,12 @@ class PostgresTableSource:
                 f"the timestamp column {ts} is {types[ts]}; unit {unit} reads "
                 + ("a SQL timestamp" if unit == "timestamp" else "an integer column")
             )
+        for field, column in mapping.fields().items():  # a cell the rules can read: one value
+            if field != "timestamp" and types.get(column) in _NOT_SCALAR:
+                found.append(
+                    f"the {field} column {column} is {types[column]}: it must hold one number "
+                    "or name a row (cast it in a view)"
+                )
         return found
 
     @contextmanager
