@@ -112,7 +112,7 @@ def test_instruments_from_files(desk: Desk, tmp_path: Path) -> None:
     for instrument_id in ("AAPL.XNAS", "MSFT.XNAS"):
         # instrument, class, currency, base, tick, size incr., venue
         row = cells(line_with(listed, instrument_id))
-        assert row == [instrument_id, "equity", "USD", "-", "0.01", "1", "XNAS"]
+        assert row == [instrument_id, "equity", "USD", "-", "0.01", "1", "1", "-", "XNAS"]
 
     shown = ok(desk("instruments", "show", "AAPL.XNAS"))
     assert "AAPL.XNAS" in shown

@@ -4,12 +4,22 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from nautilus_trader.model.enums import AssetClass as EngineAssetClass
+from nautilus_trader.model.enums import OptionKind as EngineOptionKind
 from nautilus_trader.model.identifiers import Venue
-from nautilus_trader.model.instruments import CryptoPerpetual, CurrencyPair, Equity
+from nautilus_trader.model.instruments import (
+    CryptoFuture,
+    CryptoPerpetual,
+    CurrencyPair,
+    Equity,
+    FuturesContract,
+    OptionContract,
+)
 from nautilus_trader.persistence.catalog.parquet import ParquetDataCatalog
 from nautilus_trader.test_kit.providers import TestInstrumentProvider
 
 from quantdesk.bootstrap import bootstrap
+from quantdesk.domain.contract_terms import ExerciseStyle, OptionKind, UnderlyingClass
 from quantdesk.domain.errors import ConflictError, NotFoundError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.services.platform import Platform
@@ -50,8 +60,51 @@ SPECS = [
         size_increment=Decimal("0.001"),
         margin_init=Decimal("0.05"),
     ),
+    InstrumentSpec(
+        instrument_id="6EH4.XCME",
+        asset_class=AssetClass.FUTURE,
+        underlying="EUR",
+        underlying_class=UnderlyingClass.FX,
+        currency="USD",
+        tick_size=Decimal("0.00005"),
+        multiplier=Decimal(125_000),
+        activation_ns=1_678_741_200_000_000_000,
+        expiration_ns=1_710_771_360_000_000_000,
+        margin_init=Decimal("0.022"),
+        margin_maint=Decimal("0.02"),
+    ),
+    InstrumentSpec(
+        instrument_id="AAPL240419P00170000.OPRA",
+        asset_class=AssetClass.OPTION,
+        underlying="AAPL.XNAS",
+        option_kind=OptionKind.PUT,
+        strike=Decimal(170),
+        exercise_style=ExerciseStyle.AMERICAN,
+        currency="USD",
+        tick_size=Decimal("0.01"),
+        multiplier=Decimal(100),
+        expiration_ns=1_713_556_800_000_000_000,
+    ),
+    InstrumentSpec(
+        instrument_id="BTCUSDT-240329.BINANCE",
+        asset_class=AssetClass.CRYPTO_FUTURE,
+        base_currency="BTC",
+        currency="USDT",
+        tick_size=Decimal("0.1"),
+        size_increment=Decimal("0.001"),
+        activation_ns=1_702_627_200_000_000_000,
+        expiration_ns=1_711_699_200_000_000_000,
+    ),
 ]
-ENGINE_TYPES = [Equity, CurrencyPair, CurrencyPair, CryptoPerpetual]
+ENGINE_TYPES = [
+    Equity,
+    CurrencyPair,
+    CurrencyPair,
+    CryptoPerpetual,
+    FuturesContract,
+    OptionContract,
+    CryptoFuture,
+]
 
 
 def test_every_asset_class_round_trips_as_an_engine_instrument(desk: Platform) -> None:
@@ -67,6 +120,46 @@ def test_every_asset_class_round_trips_as_an_engine_instrument(desk: Platform) -
         assert instrument.price_increment.as_decimal() == spec.tick_size
         assert instrument.quote_currency.code == spec.currency
         assert desk.instruments.get(spec.instrument_id) == spec
+
+
+def test_dated_contracts_carry_their_terms_into_the_engine(desk: Platform) -> None:
+    for spec in SPECS[4:]:
+        desk.instruments.add(spec)
+    engine = ParquetDataCatalog(str(desk.home / "catalog"))
+    (future,) = engine.instruments(instrument_ids=["6EH4.XCME"])
+    assert future.multiplier.as_decimal() == 125_000
+    assert future.underlying == "EUR"
+    assert future.asset_class == EngineAssetClass.FX
+    assert (future.activation_ns, future.expiration_ns) == (
+        SPECS[4].activation_ns,
+        SPECS[4].expiration_ns,
+    )
+    assert future.margin_init == Decimal("0.022")
+    (put,) = engine.instruments(instrument_ids=["AAPL240419P00170000.OPRA"])
+    assert put.option_kind == EngineOptionKind.PUT
+    assert put.strike_price.as_decimal() == 170
+    assert put.underlying == "AAPL.XNAS"
+    assert put.asset_class == EngineAssetClass.EQUITY
+    (btc,) = engine.instruments(instrument_ids=["BTCUSDT-240329.BINANCE"])
+    assert btc.underlying.code == "BTC"
+    assert btc.expiration_ns == SPECS[6].expiration_ns
+
+
+def test_futures_bars_ingest_against_the_future(desk: Platform, tmp_path: Path) -> None:
+    """Futures data a test adds ingests as the future it is: the catalog's instrument is a
+    FuturesContract and the bars are on it (6E prices at its 0.00005 tick)."""
+    desk.instruments.add(SPECS[4])
+    csv = tmp_path / "6e.csv"
+    closes = ["1.09050", "1.09055", "1.09045", "1.09060", "1.09065"]
+    lines = ["timestamp,open,high,low,close,volume"]
+    for i, (row, close) in enumerate(zip(rows(5), closes, strict=True)):
+        lines.append(f"{row[0]},1.09050,1.09070,1.09040,{close},{10 + i}")
+    csv.write_text("\n".join(lines) + "\n")
+    summary = desk.ingest.ingest_bars(csv, "6EH4.XCME", "1-MINUTE-LAST")
+    assert (summary.rows_written, summary.rows_rejected) == (5, 0)
+    engine = ParquetDataCatalog(str(desk.home / "catalog"))
+    assert type(engine.instruments(instrument_ids=["6EH4.XCME"])[0]) is FuturesContract
+    assert len(engine.bars(bar_types=["6EH4.XCME-1-MINUTE-LAST-EXTERNAL"])) == 5
 
 
 def test_adding_the_same_definition_twice_is_a_no_op(desk: Platform) -> None:

@@ -33,6 +33,7 @@ from quantdesk.cli.ticks import add_tick_commands
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.cli.users import add_user_commands
 from quantdesk.cli.validation import add_validation_commands
+from quantdesk.domain.contract_terms import ExerciseStyle, OptionKind, UnderlyingClass
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import (
@@ -109,9 +110,37 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
         tick_size: Annotated[str | None, typer.Option(help="price increment, e.g. 0.01")] = None,
         size_increment: Annotated[str, typer.Option(help="size increment")] = "1",
         lot_size: Annotated[str | None, typer.Option(help="board lot")] = None,
-        is_inverse: Annotated[bool, typer.Option(help="inverse perpetual")] = False,
+        is_inverse: Annotated[bool, typer.Option(help="inverse perpetual or future")] = False,
         maker_fee: Annotated[str, typer.Option(help="maker fee rate")] = "0",
         taker_fee: Annotated[str, typer.Option(help="taker fee rate")] = "0",
+        multiplier: Annotated[
+            str | None, typer.Option(help="units per contract (futures, options: required)")
+        ] = None,
+        underlying: Annotated[
+            str | None,
+            typer.Option(help="future: its root (e.g. ES); option: the underlying's id"),
+        ] = None,
+        underlying_class: Annotated[
+            UnderlyingClass | None, typer.Option(help="future or option: what it is on")
+        ] = None,
+        exchange: Annotated[str | None, typer.Option(help="listing exchange MIC")] = None,
+        activation: Annotated[
+            str | None, typer.Option(help="first trading instant, e.g. 2023-03-13T21:00:00Z")
+        ] = None,
+        expiration: Annotated[
+            str | None, typer.Option(help="expiry instant, e.g. 2024-03-15T13:30:00Z")
+        ] = None,
+        option_kind: Annotated[OptionKind | None, typer.Option(help="option: call or put")] = None,
+        strike: Annotated[str | None, typer.Option(help="option strike price")] = None,
+        exercise_style: Annotated[
+            ExerciseStyle | None, typer.Option(help="option: european (default) or american")
+        ] = None,
+        margin_init: Annotated[
+            str | None, typer.Option(help="initial margin, share of notional")
+        ] = None,
+        margin_maint: Annotated[
+            str | None, typer.Option(help="maintenance margin, share of notional")
+        ] = None,
         replace: Annotated[
             bool, typer.Option(help="redefine an instrument that has no data yet")
         ] = False,
@@ -136,6 +165,17 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
                         is_inverse=is_inverse,
                         maker_fee=maker_fee,
                         taker_fee=taker_fee,
+                        multiplier=multiplier,
+                        underlying=underlying,
+                        underlying_class=underlying_class,
+                        exchange=exchange,
+                        activation_ns=activation,
+                        expiration_ns=expiration,
+                        option_kind=option_kind,
+                        strike=strike,
+                        exercise_style=exercise_style,
+                        margin_init=margin_init,
+                        margin_maint=margin_maint,
                     )
                 ]
             service = ctx.obj.platform.instruments
@@ -341,5 +381,9 @@ def _spec_from_flags(**flags: object) -> InstrumentSpec:
     except ValidationError as error:
         first = error.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else ""
-        flag = "--id" if field == "instrument_id" else f"--{field.replace('_', '-')}"
-        raise InvalidInputError(f"{flag}: {first['msg']}" if field else first["msg"]) from error
+        flag = _FLAGS.get(field, f"--{field.replace('_', '-')}")
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InvalidInputError(f"{flag}: {message}" if field else message) from error
+
+
+_FLAGS = {"instrument_id": "--id", "activation_ns": "--activation", "expiration_ns": "--expiration"}

@@ -26,7 +26,8 @@ def _plain(value: object) -> str:
 
 def instruments_table(specs: list[InstrumentSpec]) -> Table:
     table = Table(title="Instruments")
-    for column in ("instrument", "class", "currency", "base", "tick", "size incr.", "venue"):
+    columns = ("instrument", "class", "currency", "base", "tick", "size incr.", "mult.", "expires")
+    for column in (*columns, "venue"):
         table.add_column(column)
     for s in specs:
         table.add_row(
@@ -36,6 +37,8 @@ def instruments_table(specs: list[InstrumentSpec]) -> Table:
             s.base_currency or "-",
             f"{s.tick_size:f}",
             f"{s.size_increment:f}",
+            f"{s.multiplier:f}",
+            "-" if s.expiration_ns is None else ns_to_text(s.expiration_ns),
             s.venue,
         )
     return table
@@ -46,6 +49,9 @@ def instrument_table(spec: InstrumentSpec) -> Table:
     table.add_column("field")
     table.add_column("value")
     for key, value in spec.model_dump(mode="json").items():
+        if key in ("activation_ns", "expiration_ns") and value is not None:
+            table.add_row(key, f"{value} ({ns_to_text(value)} UTC)")
+            continue
         table.add_row(key, "-" if value is None else _plain(value))
     table.add_row("price_precision", str(spec.price_precision))
     table.add_row("size_precision", str(spec.size_precision))

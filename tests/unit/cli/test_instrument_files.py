@@ -15,7 +15,9 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "instruments"
 EXPECTED_EXAMPLES = {
     "equities.yaml": ["AAPL.XNAS", "MSFT.XNAS"],
     "fx.yaml": ["EUR/USD.SIM", "GBP/USD.SIM"],
-    "crypto.yaml": ["BTC/USDT.BINANCE", "BTCUSDT-PERP.BINANCE"],
+    "crypto.yaml": ["BTC/USDT.BINANCE", "BTCUSDT-PERP.BINANCE", "BTCUSDT-240329.BINANCE"],
+    "futures.yaml": ["6EH4.XCME", "6EM4.XCME", "ESH4.XCME", "ESM4.XCME", "NIYH4.XCME"],
+    "options.yaml": ["AAPL240419C00170000.OPRA", "AAPL240419P00170000.OPRA", "ESH4C5000.XCME"],
     "shared-data.yaml": ["BTCUSDT-PERP.BINANCE", "GBP/USD.SIM"],
 }
 
@@ -38,6 +40,34 @@ def test_every_example_file_is_covered() -> None:
 def test_example_file_loads(name: str) -> None:
     specs = load_instrument_specs(EXAMPLES / name)
     assert [s.instrument_id for s in specs] == EXPECTED_EXAMPLES[name]
+
+
+def test_example_contracts() -> None:
+    futures = {s.instrument_id: s for s in load_instrument_specs(EXAMPLES / "futures.yaml")}
+    assert futures["ESH4.XCME"].multiplier == 50
+    assert futures["ESH4.XCME"].expiration_ns == 1_710_509_400_000_000_000  # 13:30Z
+    assert futures["NIYH4.XCME"].currency == "JPY"
+    assert {s.asset_class for s in futures.values()} == {AssetClass.FUTURE}
+    options = load_instrument_specs(EXAMPLES / "options.yaml")
+    assert {s.asset_class for s in options} == {AssetClass.OPTION}
+    assert [s.underlying for s in options] == ["AAPL.XNAS", "AAPL.XNAS", "ESH4.XCME"]
+
+
+def test_a_contract_term_error_names_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "instruments:\n"
+        "  - instrument_id: ESH4.XCME\n"
+        "    asset_class: future\n"
+        "    underlying: ES\n"
+        "    underlying_class: index\n"
+        "    currency: USD\n"
+        "    tick_size: 0.25\n"
+        "    multiplier: 50\n"
+        "    expiration_ns: 2024-03-15\n",
+    )
+    with pytest.raises(InvalidInputError, match=r"line 9: expiration_ns: .*not a date"):
+        load_instrument_specs(path)
 
 
 def test_example_increments() -> None:

@@ -52,7 +52,7 @@ def test_instrument_precisions_follow_increments() -> None:
         ({"size_increment": Decimal("0.5")}, "whole shares"),
         ({"tick_size": Decimal(0)}, "greater than 0"),
         ({"instrument_id": "ACME"}, "SYMBOL.VENUE"),
-        ({"is_inverse": True}, "crypto perpetuals only"),
+        ({"is_inverse": True}, "crypto perpetuals and futures only"),
         ({"colour": "red"}, "Extra inputs"),
     ],
 )
