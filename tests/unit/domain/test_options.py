@@ -291,6 +291,8 @@ def test_a_negative_year_fraction_is_an_error_not_zero() -> None:
         year_fraction(2_000, 1_000)
     assert "2000" in raised.value.message and "1000" in raised.value.message
     assert raised.value.data == {"from_ns": 2_000, "to_ns": 1_000}
+    with pytest.raises(InvalidInputError):
+        year_fraction(1, 0)  # one nanosecond after expiry is already too late
 
 
 def test_intrinsic_value_refuses_a_non_positive_price() -> None:
