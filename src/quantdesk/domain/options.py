@@ -51,8 +51,8 @@ narrow as floats allow (the price's own rounding is then the rest), at most ``MA
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 
+from quantdesk.domain.contract_terms import OptionKind  # the instruments' own: one enum
 from quantdesk.domain.errors import InvalidInputError
 
 FUTURE_CARRY = 0.0
@@ -68,11 +68,6 @@ MAX_ITERATIONS = 100
 
 _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-class OptionKind(StrEnum):
-    CALL = "call"
-    PUT = "put"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +97,7 @@ def norm_pdf(x: float) -> float:
 
 def intrinsic_value(kind: OptionKind, s: float, k: float) -> float:
     """What exercising now pays per unit: ``max(s - k, 0)`` for a call, ``max(k - s, 0)`` put."""
+    kind = _checked_kind(kind)
     _positive("s", s)
     _positive("k", k)
     return max(s - k, 0.0) if kind is OptionKind.CALL else max(k - s, 0.0)
@@ -128,6 +124,7 @@ def price(
     kind: OptionKind, *, s: float, k: float, t: float, sigma: float, r: float, b: float
 ) -> float:
     """The option's value per unit (generalised Black-Scholes-Merton; see the module)."""
+    kind = _checked_kind(kind)
     _check_inputs(s=s, k=k, t=t, sigma=sigma, r=r, b=b)
     if t == 0.0:
         return intrinsic_value(kind, s, k)
@@ -138,6 +135,7 @@ def greeks(
     kind: OptionKind, *, s: float, k: float, t: float, sigma: float, r: float, b: float
 ) -> Greeks:
     """Price, delta, gamma, vega and theta per unit (units and t == 0: module docstring)."""
+    kind = _checked_kind(kind)
     _check_inputs(s=s, k=k, t=t, sigma=sigma, r=r, b=b)
     call = kind is OptionKind.CALL
     if t == 0.0:
@@ -173,6 +171,8 @@ def price_bounds(
     kind: OptionKind, *, s: float, k: float, t: float, r: float, b: float
 ) -> tuple[float, float]:
     """The no-arbitrage range of a European option's price: (sigma -> 0, sigma -> infinity)."""
+    kind = _checked_kind(kind)
+    _check_inputs(s=s, k=k, t=t, sigma=1.0, r=r, b=b)
     forward = s * math.exp((b - r) * t)  # D F
     strike = k * math.exp(-r * t)  # D k
     if kind is OptionKind.CALL:
@@ -196,6 +196,7 @@ def implied_volatility(
     Raises InvalidInputError for a price outside the no-arbitrage bounds, a volatility outside
     ``[SIGMA_MIN, SIGMA_MAX]``, ``t == 0`` (nothing left to imply) or no convergence.
     """
+    kind = _checked_kind(kind)
     _check_inputs(s=s, k=k, t=t, sigma=1.0, r=r, b=b)
     _finite("option_price", option_price)
     if t == 0.0:
@@ -297,6 +298,21 @@ def _price(
     if kind is OptionKind.CALL:
         return forward * norm_cdf(d1) - strike * norm_cdf(d2)
     return strike * norm_cdf(-d2) - forward * norm_cdf(-d1)
+
+
+def _checked_kind(kind: OptionKind) -> OptionKind:
+    """The member itself: the code compares by identity, so a plain ``"call"`` string (equal
+    to the member, not it) would otherwise price as a put."""
+    if kind is OptionKind.CALL or kind is OptionKind.PUT:
+        return kind
+    try:
+        return OptionKind(kind)
+    except ValueError:
+        raise InvalidInputError(
+            f"an option kind is 'call' or 'put', got {kind!r}",
+            code="invalid_option_input",
+            data={"field": "kind", "value": str(kind)},
+        ) from None
 
 
 def _check_inputs(*, s: float, k: float, t: float, sigma: float, r: float, b: float) -> None:

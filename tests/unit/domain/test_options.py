@@ -272,6 +272,18 @@ def test_invalid_inputs_are_refused_naming_the_field_and_value(field: str, value
             implied_volatility(5.0, CALL, **solve)
 
 
+def test_the_kind_is_the_instruments_own_enum_and_a_plain_string_is_read_as_it() -> None:
+    from quantdesk.domain import contract_terms
+
+    assert OptionKind is contract_terms.OptionKind
+    inputs = {"s": 100.0, "k": 90.0, "t": 0.5, "sigma": 0.2, "r": 0.01, "b": 0.01}
+    assert price("call", **inputs) == price(CALL, **inputs)  # type: ignore[arg-type]
+    assert intrinsic_value("put", 80.0, 100.0) == 20.0  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="'straddle'") as raised:
+        greeks("straddle", **inputs)  # type: ignore[arg-type]
+    assert raised.value.data == {"field": "kind", "value": "straddle"}
+
+
 def test_a_non_finite_option_price_is_refused() -> None:
     solve = {f: v for f, v in VALID.items() if f != "sigma"}
     with pytest.raises(InvalidInputError, match="option_price"):
