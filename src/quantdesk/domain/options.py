@@ -55,6 +55,26 @@ from dataclasses import dataclass
 from quantdesk.domain.contract_terms import OptionKind  # the instruments' own: one enum
 from quantdesk.domain.errors import InvalidInputError
 
+__all__ = [
+    "FUTURE_CARRY",
+    "MAX_ITERATIONS",
+    "PRICE_TOLERANCE",
+    "SIGMA_MAX",
+    "SIGMA_MIN",
+    "YEAR_NS",
+    "Greeks",
+    "OptionKind",
+    "greeks",
+    "implied_volatility",
+    "intrinsic_value",
+    "norm_cdf",
+    "norm_pdf",
+    "price",
+    "price_bounds",
+    "stock_carry",
+    "year_fraction",
+]
+
 FUTURE_CARRY = 0.0
 """The cost of carry of an option on a future (Black-76)."""
 YEAR_NS = 31_557_600_000_000_000
