@@ -40,6 +40,7 @@ from quantdesk.domain.backtest_settings import Liquidity as Liquidity
 from quantdesk.domain.backtest_settings import OmsType as OmsType
 from quantdesk.domain.backtest_settings import StrategySpec as StrategySpec
 from quantdesk.domain.backtest_settings import VenueSpec as VenueSpec
+from quantdesk.domain.conversion import ConversionUsed
 from quantdesk.domain.execution import EngineRejection as EngineRejection
 from quantdesk.domain.execution import ExecutionSummary as ExecutionSummary
 from quantdesk.domain.execution_quality import ExecutionQuality
@@ -251,10 +252,15 @@ class DataUsed(BaseModel):
     file_sha256: list[str]
     source_sha256: list[str]
     data_type: str = "bar"  # or trade_tick, quote_tick, order_book_delta
+    purpose: str = "market"  # or "rate": FX bars read to convert currencies, not streamed
 
     @property
     def is_bars(self) -> bool:
         return self.data_type == "bar"
+
+    @property
+    def is_streamed(self) -> bool:
+        return self.purpose == "market"
 
 
 class SignalDataUsed(BaseModel):
@@ -353,6 +359,11 @@ class BacktestResult(BaseModel):
         "outside the database that `audit verify` checks",
     )
     warnings: list[str] = Field(default_factory=list)
+    conversions: list[ConversionUsed] = Field(
+        default_factory=list,
+        description="the FX rates instruments in another currency than the account's were "
+        "converted at",
+    )
     error: str | None = None
 
     @property

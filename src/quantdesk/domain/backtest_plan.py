@@ -19,6 +19,7 @@ from quantdesk.domain.backtest import (
     VenueSpec,
     venue_names_of,
 )
+from quantdesk.domain.conversion import RateSource
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.market_feeds import MarketData
@@ -81,11 +82,14 @@ class RunPlan:
 
     ``risk``: the request's risk config with constraints keyed by the strategies' engine ids
     (the definitions' own ``risk`` and the request's constraints by reference, translated).
+    ``rates``: the FX bars converting instruments quoted in another currency than their
+    venue's (found when the range is pinned; see :mod:`quantdesk.domain.conversion`).
     """
 
     request: BacktestRequest
     strategies: tuple[PlannedStrategy, ...]
     risk: RiskConfig
+    rates: tuple[RateSource, ...] = ()
     instruments: tuple[str, ...] = field(init=False)
     bar_types: tuple[str, ...] = field(init=False)
     marks: dict[str, str] = field(init=False)
@@ -123,7 +127,7 @@ class RunPlan:
 
     @property
     def starting_equity(self) -> float:
-        """Sum of the venues' starting balances (one account currency is assumed)."""
+        """Sum of the venues' starting balances (checked to be in one currency)."""
         return float(sum(self.request.venue(v).starting_balance for v in self.venue_names))
 
     def venue(self, name: str) -> VenueSpec:
@@ -141,7 +145,18 @@ class RunPlan:
         return [s.record for s in self.strategies]
 
     def with_request(self, request: BacktestRequest) -> "RunPlan":
-        return RunPlan(request=request, strategies=self.strategies, risk=self.risk)
+        return RunPlan(
+            request=request, strategies=self.strategies, risk=self.risk, rates=self.rates
+        )
+
+    def with_rates(self, rates: tuple[RateSource, ...]) -> "RunPlan":
+        return RunPlan(
+            request=self.request, strategies=self.strategies, risk=self.risk, rates=rates
+        )
+
+    def rate_source(self, currency: str, base_currency: str) -> RateSource | None:
+        """The rates converting ``currency`` into ``base_currency`` (None: the same, or none)."""
+        return next((r for r in self.rates if r.key == (currency, base_currency)), None)
 
 
 def _feeds(strategies: tuple[PlannedStrategy, ...]) -> dict[str, MarketData]:

@@ -20,6 +20,7 @@ class FillRecord:
     commission: float
     commission_currency: str
     signal_id: str | None = None  # the AI signal the order was taken on, if any
+    quote_rate: float = 1.0  # base currency per unit of the instrument's PnL currency, applied
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.market_feeds import is_internal
 from quantdesk.domain.time import ns_to_text
 from quantdesk.services.backtest_ticks import tick_data_used, tick_spans
+from quantdesk.services.fx_rates import find_rates
 from quantdesk.services.ports import MarketDataCatalog, SignalStore, TickCatalog
 
 
@@ -51,8 +52,9 @@ def check_single_sided(
 def pin_range(
     plan: RunPlan, catalog: MarketDataCatalog, ticks: TickCatalog | None = None
 ) -> RunPlan:
-    """Every instrument known, in its venue's currency, every bar type (or tick feed) in the
-    catalog within the range; an open range bounded by the data."""
+    """Every instrument known, every bar type (or tick feed) in the catalog within the range;
+    an open range bounded by the data; then the FX rates converting instruments quoted in
+    another currency than their venue's (:func:`find_rates`), refused when missing."""
     request = plan.request
     known = {i.instrument_id: i for i in catalog.instruments()}
     entries = {e.identifier: e for e in catalog.entries()}
@@ -63,14 +65,6 @@ def pin_range(
                 f"unknown instrument {instrument_id!r} (catalog holds: "
                 f"{', '.join(sorted(known)) or 'none'})",
                 hint="define it with `quantdesk instruments add` and ingest its data",
-            )
-        venue = request.venue(instrument.venue)
-        if instrument.currency != venue.base_currency:
-            raise InvalidInputError(
-                f"{instrument_id} is quoted in {instrument.currency} but venue "
-                f"{venue.name} accounts in {venue.base_currency}",
-                hint="multi-currency portfolios are not supported yet: set the venue's "
-                "base_currency to the instruments' currency",
             )
     spans = tick_spans(plan, ticks, request.start_ns, request.end_ns)
     first, last = [s[0] for s in spans], [s[1] for s in spans]
@@ -105,14 +99,15 @@ def pin_range(
             "end_ns": request.end_ns if request.end_ns is not None else max(last),
         }
     )
-    return plan.with_request(pinned)
+    pinned_plan = plan.with_request(pinned)
+    return pinned_plan.with_rates(find_rates(pinned_plan, catalog, known))
 
 
 def data_used(
     plan: RunPlan, catalog: MarketDataCatalog, ticks: TickCatalog | None = None
 ) -> list[DataUsed]:
-    """Per streamed bar type (and tick feed): its span in the run and the files (and their
-    sources) read."""
+    """Per streamed bar type (and tick feed), and per rate series read beside them: its span
+    in the run and the files (and their sources) read."""
     start_ns, end_ns = plan.start_ns, plan.end_ns
     assert start_ns is not None and end_ns is not None
     sources: dict[str, set[str]] = {}
@@ -133,6 +128,22 @@ def data_used(
                 bars=count,
                 file_sha256=[f.sha256 for f in files],
                 source_sha256=sorted({s for f in files for s in sources.get(f.sha256, ())}),
+            )
+        )
+    for rate in plan.rates:
+        if rate.streamed:
+            continue  # listed above, as the run streams it
+        files = catalog.bar_files(rate.bar_type, start_ns, end_ns)
+        count, first_ts, last_ts = catalog.bar_span(rate.bar_type, start_ns, end_ns)
+        used.append(
+            DataUsed(
+                bar_type=rate.bar_type,
+                first_ts=first_ts,
+                last_ts=last_ts,
+                bars=count,
+                file_sha256=[f.sha256 for f in files],
+                source_sha256=sorted({s for f in files for s in sources.get(f.sha256, ())}),
+                purpose="rate",
             )
         )
     return used + tick_data_used(plan, ticks, sources)

@@ -25,6 +25,7 @@ from quantdesk.services.execution import (
     refusal_warnings,
 )
 from quantdesk.services.execution_quality import run_execution_quality
+from quantdesk.services.fx_rates import check_one_base_currency, run_valuation
 from quantdesk.services.performance import attribute, build_equity_curve, compute_metrics
 from quantdesk.services.ports import EngineRun, MarketDataCatalog, RunArtifacts
 from quantdesk.services.signal_provenance import build_provenance
@@ -69,10 +70,18 @@ def analyse(
         for instrument_id, bar_type in plan.marks.items()
     }
     starting_equity = starting_equity_of(plan)
-    curve = build_equity_curve(engine_run.fills, prices, starting_equity)
-    metrics = compute_metrics(curve, engine_run.positions, engine_run.fills, starting_equity)
+    valuation, conversions, rate_warnings = run_valuation(plan, catalog, engine_run.fills)
+    curve = build_equity_curve(engine_run.fills, prices, starting_equity, valuation)
+    metrics = compute_metrics(
+        curve, engine_run.positions, engine_run.fills, starting_equity, valuation
+    )
     attribution = attribute(
-        engine_run.fills, engine_run.positions, prices, starting_equity, run=(curve, metrics)
+        engine_run.fills,
+        engine_run.positions,
+        prices,
+        starting_equity,
+        run=(curve, metrics),
+        valuation=valuation,
     )
     execution_quality = run_execution_quality(
         ((s.nautilus_id, s.spec) for s in plan.strategies),
@@ -84,7 +93,7 @@ def analyse(
             else catalog.read_bars(bar_type, start_ns, end_ns)
         ),
     )
-    total_bars = sum(d.bars for d in inputs.data if d.is_bars)
+    total_bars = sum(d.bars for d in inputs.data if d.is_bars and d.is_streamed)
     total_ticks = sum(d.bars for d in inputs.data if not d.is_bars)
     wall = engine_run.wall_seconds
     facts = EngineFacts(
@@ -130,7 +139,9 @@ def analyse(
         execution=execution,
         execution_quality=execution_quality,
         audit_head=inputs.audit_head,
-        warnings=refusal_warnings(engine_run.engine_rejections, execution.orders_filled),
+        warnings=refusal_warnings(engine_run.engine_rejections, execution.orders_filled)
+        + rate_warnings,
+        conversions=conversions,
     )
     artifacts = RunArtifacts(
         fills=engine_run.fills, positions=engine_run.positions, curve=curve, prices=prices
@@ -152,10 +163,6 @@ def check_built(built: dict[str, BarColumns]) -> None:
 
 
 def starting_equity_of(plan: RunPlan) -> float:
-    currencies = {plan.venue(v).base_currency for v in plan.venue_names}
-    if len(currencies) > 1:
-        raise InvalidInputError(
-            f"venues account in several currencies ({', '.join(sorted(currencies))})",
-            hint="multi-currency portfolios are not supported yet",
-        )
+    """The venues' starting balances, in their one base currency (checked before the run)."""
+    check_one_base_currency(plan)
     return plan.starting_equity

@@ -334,7 +334,7 @@ class BacktestService:
         plan = inputs.plan
         assert plan.request.start_ns is not None and plan.request.end_ns is not None
         start_ns, end_ns = plan.request.start_ns, plan.request.end_ns
-        total_bars = sum(d.bars for d in inputs.data)
+        total_bars = sum(d.bars for d in inputs.data if d.is_streamed)
         span = max(end_ns - start_ns, 1)
         with progress.task(SIMULATE_TASK, total=total_bars) as advance:
             done = [0]

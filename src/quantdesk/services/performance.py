@@ -3,7 +3,8 @@
 The engine's own statistics are per closed position and realised only; a run's risk lives in
 its open positions too, so everything here starts from a mark-to-market equity curve.
 
-Definitions (all instruments linear, quoted in the account currency, multiplier 1):
+Definitions (for instruments linear, quoted in the account currency, multiplier 1: the
+*plain* ones; "Converted instruments" below extends them to the others):
 
 - Curve points are the union of the bar-close timestamps of the run's instruments. A fill
   applies from the first point at or after its timestamp (fills after the last point are
@@ -34,6 +35,26 @@ Definitions (all instruments linear, quoted in the account currency, multiplier 
 - Attribution runs the same analysis on each strategy's own fills and positions, over the
   closes of the instruments it traded, from the same starting equity; the strategies' pnl
   therefore add up to the run's pnl.
+
+Converted instruments (a :class:`Valuation`: PnL in a currency C other than the account's
+base B, or a multiplier m other than 1), as the engine's single-currency MARGIN account books
+them; plain instruments keep the arithmetic above, bit for bit:
+
+- ``rate_C(t)``: B per unit of C at instant t, the close of the rate series' last bar at or
+  before t (:mod:`quantdesk.domain.conversion`); 1 for B itself. A fill before the series'
+  first bar is an error (the run's checks refuse such a run before it starts).
+- Per position (the engine's position id), in fill time order: a fill adding to it moves its
+  average open price ``avg`` to the quantity-weighted mean; a fill reducing it realises
+  ``closed * (price - avg) * direction * m`` in C; one crossing zero opens the rest at its
+  price. A fill books ``realised * rate_C(t_fill) - commission * rate_K(t_fill)`` (K the
+  commission's currency) from the first point at or after it, like a plain fill's cash.
+- At each point t, an instrument's open quantity ``Q(t)`` and cost ``K(t) = sum of q * avg *
+  m`` over its positions mark ``(m * Q(t) * close(t) - K(t)) * rate_C(t)`` (0 when flat, by
+  the same tolerance). So ``equity(t) = starting_equity + plain cash and marks + converted
+  flows + converted unrealised``.
+- ``turnover`` counts a converted fill's ``|quantity * price| * m * rate_C(t_fill)``, ``fees``
+  its converted commission; a closed position's ``realized_pnl`` (in C) counts at the rate of
+  its closing instant in the trade statistics.
 """
 
 import math
@@ -45,10 +66,10 @@ import numpy as np
 from quantdesk.domain.backtest import FillRecord, Metrics, PositionRecord, StrategyAttribution
 from quantdesk.domain.record_log import as_log
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
+from quantdesk.services.valuation import FLAT_TOLERANCE, Valuation, add_converted, split_fills
 
 DAY_NS = 86_400_000_000_000
 YEAR_NS = 365.25 * DAY_NS
-FLAT_TOLERANCE = 1e-9  # of the largest fill quantity: below it, a position is float residue
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,10 +139,12 @@ def build_equity_curve(
     fills: Sequence[FillRecord],
     closes: Mapping[str, tuple[Int64Array, Float64Array]],
     starting_equity: float,
+    valuation: Valuation | None = None,
 ) -> EquityCurve:
     """The run's mark-to-market equity at every bar close (see the module's definitions)."""
     ts = _curve_ts(closes)
     n = int(ts.shape[0])
+    fills, converted = split_fills(fills, valuation)
     columns = _FillColumns.of(fills)
     point = np.searchsorted(ts, columns.ts_ns, side="left")
     inside = point < n
@@ -155,6 +178,9 @@ def build_equity_curve(
             last = np.searchsorted(bar_ts, ts, side="right") - 1
             position *= np.where(last >= 0, np.asarray(bar_close, dtype=np.float64)[last], 0.0)
         equity += position
+    for instrument_id, booked in converted.items():
+        assert valuation is not None  # nothing converts without one
+        add_converted(equity, in_market, ts, instrument_id, booked, closes, valuation)
     return EquityCurve(ts_ns=ts, equity=equity, in_market=in_market)
 
 
@@ -218,11 +244,30 @@ def _ratio(numerator: float, denominator: float, scale: float) -> float | None:
     return numerator / denominator * scale if denominator != 0 else None
 
 
+def _realized_pnl(positions: Sequence[PositionRecord], valuation: Valuation | None) -> Float64Array:
+    """Closed positions' realised pnl, those of converted instruments at their closing rate."""
+    log = as_log(PositionRecord, positions)
+    pnl = np.array(log.numbers("realized_pnl"), dtype=np.float64)
+    if valuation is None:
+        return pnl
+    codes, instruments = log.encoded("instrument_id")
+    code = np.array(codes, dtype=np.int64)
+    closed = np.array(log.numbers("closed_ns"), dtype=np.int64)
+    for index, instrument_id in enumerate(instruments):
+        currency = valuation.currency.get(str(instrument_id), valuation.base_currency)
+        if currency == valuation.base_currency:
+            continue
+        mine = code == index
+        pnl[mine] *= valuation.rates_at(currency, closed[mine], f"{instrument_id}'s trade")
+    return pnl
+
+
 def compute_metrics(
     curve: EquityCurve,
     positions: Sequence[PositionRecord],
     fills: Sequence[FillRecord],
     starting_equity: float,
+    valuation: Valuation | None = None,
 ) -> Metrics:
     """Every figure of a run from its curve, closed trades and fills (see the definitions)."""
     _require_points(curve)
@@ -247,12 +292,17 @@ def compute_metrics(
     max_dd = float(drawdown(curve).min())
     calmar = cagr / abs(max_dd) if cagr is not None and max_dd != 0 else None
 
-    pnl = np.array(as_log(PositionRecord, positions).numbers("realized_pnl"), dtype=np.float64)
+    pnl = _realized_pnl(positions, valuation)
     wins = pnl[pnl > 0]
     losses = pnl[pnl < 0]
-    columns = _FillColumns.of(fills)
+    plain, converted = split_fills(fills, valuation)
+    columns = _FillColumns.of(plain)
     mean_equity = float(curve.equity.mean())
     notional = float(columns.notional.sum())
+    fees = float(columns.commission.sum())
+    for booked in converted.values():
+        notional += float(booked.notional.sum())
+        fees += float(booked.commission.sum())
     return Metrics(
         start_equity=start,
         end_equity=end,
@@ -273,7 +323,7 @@ def compute_metrics(
         expectancy=float(pnl.mean()) if len(pnl) else None,
         exposure=float(curve.in_market.mean()),
         turnover=notional / mean_equity if mean_equity != 0 else math.inf,
-        fees=float(columns.commission.sum()),
+        fees=fees,
         periods_per_year=ppy,
     )
 
@@ -285,6 +335,7 @@ def attribute(
     starting_equity: float,
     *,
     run: tuple[EquityCurve, Metrics] | None = None,
+    valuation: Valuation | None = None,
 ) -> list[StrategyAttribution]:
     """Each strategy's performance as if it had the account to itself, over its own data.
 
@@ -311,8 +362,8 @@ def attribute(
             metrics = run[1]
         else:
             own_closes = {i: closes[i] for i in instruments if i in closes}
-            curve = build_equity_curve(own, own_closes, starting_equity)
-            metrics = compute_metrics(curve, own_positions, own, starting_equity)
+            curve = build_equity_curve(own, own_closes, starting_equity, valuation)
+            metrics = compute_metrics(curve, own_positions, own, starting_equity, valuation)
         result.append(
             StrategyAttribution(strategy_id=strategy_id, instruments=instruments, metrics=metrics)
         )

@@ -41,6 +41,7 @@ from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
 from quantdesk.adapters.nautilus.next_open import NextOpenHold, NextOpenHoldConfig, OpenTicksNode
 from quantdesk.adapters.nautilus.next_open import hold_instruments as next_open_instruments
+from quantdesk.adapters.nautilus.rates import join_rate_feed
 from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_CLIENT_ID, SIGNAL_DATA_PATH
@@ -143,11 +144,13 @@ class NautilusBacktestRunner:
     def _join(
         self, plan: RunPlan, engine: Any, on_progress: Callable[[int], None] | None
     ) -> tuple[RunRecorder, PortfolioRiskGuard]:
-        """quantdesk's actors on a built engine, in their order: the recorder, the portfolio
+        """quantdesk's actors on a built engine, in their order: the rate feed (when a currency
+        is converted), the recorder, the portfolio
         risk guard, the next-open hold (where a venue fills at the next open) and the margin
         check in front of the risk engine. Both runners join them here."""
         request = plan.request
         span = (request.end_ns or 0) - (request.start_ns or 0)
+        rates = join_rate_feed(engine, plan, self._catalog)
         recorder = RunRecorder(
             RunRecorderConfig(
                 component_id="QuantdeskRecorder",
@@ -156,6 +159,7 @@ class NautilusBacktestRunner:
                 purge=request.engine.purge,
             ),
             on_progress=on_progress,
+            rates=rates,
         )
         engine.add_actor(recorder)
         recorder.built = join_feed_actors(plan, engine)
@@ -177,6 +181,7 @@ class NautilusBacktestRunner:
                 for v in plan.venue_names
             },
             taker_fees={v: request.venue(v).taker_fee for v in plan.venue_names},
+            rates=rates,
         )
         engine.add_actor(margin)
         if hold is not None:

@@ -33,6 +33,8 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import Price
 from nautilus_trader.model.orders import Order
 
+from quantdesk.adapters.nautilus.rates import RateBook
+
 RISK_ENDPOINT = "RiskEngine.execute"
 MARGIN_REASON = "INSUFFICIENT_MARGIN"
 CASH_REASON = "INSUFFICIENT_CASH"
@@ -50,8 +52,10 @@ class MarginCheck(Actor):
         bar_types: dict[str, str],
         oms_types: dict[str, OmsType],
         taker_fees: dict[str, Decimal | None] | None = None,
+        rates: RateBook | None = None,
     ) -> None:
         super().__init__(config)
+        self._book = rates
         self._forward = forward
         self._bar_types = {
             InstrumentId.from_str(i): BarType.from_str(b) for i, b in bar_types.items()
@@ -95,11 +99,14 @@ class MarginCheck(Actor):
         if abs(after) <= abs(before):
             return None
         marks: dict[InstrumentId, Price] = {}
+        rates: dict[InstrumentId, float] = {}
         for instrument_id, _ in exposure | {key: after}:
             mark = self._mark(instrument_id)
-            if mark is None:
+            rate = self._rate_now(instrument_id)
+            if mark is None or rate is None:
                 return None  # nothing to value it with yet: the gate denies unpriced orders
             marks[instrument_id] = mark
+            rates[instrument_id] = rate
         exposure[key] = after
         margin = 0.0
         for (instrument_id, _), quantity in exposure.items():
@@ -109,13 +116,15 @@ class MarginCheck(Actor):
             notional = instrument.notional_value(
                 instrument.make_qty(abs(quantity)), marks[instrument_id]
             ).as_double()
+            notional *= rates[instrument_id]
             margin += notional * float(self._rate(instrument, account))
         currency = account.base_currency
         equity = account.balance_total(currency).as_double()
         for position in self.cache.positions_open(venue=venue):
             mark = marks.get(position.instrument_id) or self._mark(position.instrument_id)
-            if mark is not None:
-                equity += position.unrealized_pnl(mark).as_double()
+            rate = rates.get(position.instrument_id) or self._rate_now(position.instrument_id)
+            if mark is not None and rate is not None:
+                equity += position.unrealized_pnl(mark).as_double() * rate
         if margin <= equity + 1e-9 * max(abs(equity), 1.0):
             return None
         leverage = _leverage(account, order.instrument_id)
@@ -185,6 +194,9 @@ class MarginCheck(Actor):
             rate = own if own > 0 else 1 / _leverage(account, instrument.id)
             self._rates[instrument.id] = rate
         return rate
+
+    def _rate_now(self, instrument_id: InstrumentId) -> float | None:
+        return 1.0 if self._book is None else self._book.rate(instrument_id)
 
     def _mark(self, instrument_id: InstrumentId) -> Price | None:
         bar_type = self._bar_types.get(instrument_id)

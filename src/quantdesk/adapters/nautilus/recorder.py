@@ -30,6 +30,7 @@ from nautilus_trader.model.events import (
 )
 
 from quantdesk.adapters.nautilus.built_bars import BuiltBars
+from quantdesk.adapters.nautilus.rates import RateBook
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_DECISION_TOPIC, SIGNAL_USED_TOPIC
 from quantdesk.domain.backtest import FillRecord, PositionRecord, SignalDecision, SignalUse
 from quantdesk.domain.execution import EngineRejection
@@ -56,9 +57,13 @@ class RunRecorderConfig(ActorConfig, frozen=True, kw_only=True):
 
 class RunRecorder(Actor):
     def __init__(
-        self, config: RunRecorderConfig, on_progress: Callable[[int], None] | None = None
+        self,
+        config: RunRecorderConfig,
+        on_progress: Callable[[int], None] | None = None,
+        rates: RateBook | None = None,
     ) -> None:
         super().__init__(config)
+        self._rates = rates
         self._purge_interval = timedelta(microseconds=config.purge_interval_ns // 1_000)
         self._progress_interval = timedelta(microseconds=config.progress_interval_ns // 1_000)
         self._purge = config.purge
@@ -118,7 +123,15 @@ class RunRecorder(Actor):
             commission,
             event.commission.currency.code if event.commission is not None else "",
             self._order_signals.get(order_id),
+            self._quote_rate(event),
         )
+
+    def _quote_rate(self, event: OrderFilled) -> float:
+        """The rate the engine's account converts this fill at (1.0 in the base currency)."""
+        if self._rates is None:
+            return 1.0
+        rate = self._rates.rate(event.instrument_id)
+        return float("nan") if rate is None else rate
 
     def _on_order(self, event: Event) -> None:
         if isinstance(event, OrderAccepted):

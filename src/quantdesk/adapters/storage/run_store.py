@@ -284,9 +284,21 @@ def _write_records(path: Path, records: RecordLog[Any], schema: pa.Schema) -> No
 
 
 def _read_records(path: Path, record_type: type[R], schema: pa.Schema) -> RecordLog[R]:
-    """Records in file order; the schema's column order is the record's field order."""
+    """Records in file order; the schema's column order is the record's field order. A
+    column a file predates (e.g. a fill's ``quote_rate``) reads as the field's default."""
     table = pq.read_table(path, schema=schema)
-    columns = [table.column(name).to_pylist() for name in schema.names]
+    present = set(pq.read_schema(path).names)
+    defaults = {
+        f.name: f.default
+        for f in dataclasses.fields(record_type)  # type: ignore[arg-type]
+        if f.default is not dataclasses.MISSING
+    }
+    columns = [
+        table.column(name).to_pylist()
+        if name in present or name not in defaults
+        else [defaults[name]] * table.num_rows
+        for name in schema.names
+    ]
     log = RecordLog(record_type)
     for row in zip(*columns, strict=True):
         log.append_values(*row)

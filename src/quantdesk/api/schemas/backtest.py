@@ -222,6 +222,10 @@ class FillOut(_Model):
     commission: float
     commission_currency: str
     signal_id: str | None
+    quote_rate: float = Field(
+        default=1.0,
+        description="account currency per unit of the instrument's PnL currency at the fill",
+    )
 
     @classmethod
     def of(cls, fill: FillRecord) -> "FillOut":
