@@ -350,6 +350,19 @@ def test_artifacts_round_trip_bit_for_bit(store: FileRunStore) -> None:
         assert got_close.tobytes() == close.tobytes()
 
 
+def test_fills_stored_before_quote_rates_read_back_at_rate_one(
+    store: FileRunStore, tmp_path: Path
+) -> None:
+    artifacts = make_artifacts(fills=3)
+    result = make_result("20240101T000000Z-aaaaaaaa")
+    folder = store.save(result, artifacts, page(""))
+    path = folder / "fills.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["quote_rate"]), path)  # an older run
+    loaded = store.artifacts(result.run_id).fills
+    assert [f.quote_rate for f in loaded] == [1.0, 1.0, 1.0]
+    assert loaded == artifacts.fills
+
+
 def test_empty_artifacts_round_trip_with_their_schema(store: FileRunStore, tmp_path: Path) -> None:
     empty_ts = np.empty(0, dtype=np.int64)
     empty = RunArtifacts(
@@ -379,6 +392,7 @@ def test_empty_artifacts_round_trip_with_their_schema(store: FileRunStore, tmp_p
         "commission",
         "commission_currency",
         "signal_id",
+        "quote_rate",
     ]
     assert fills.schema.field("signal_id").nullable
     assert pq.read_table(folder / "positions.parquet").num_rows == 0
