@@ -18,10 +18,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
-from quantdesk.domain.instruments import validate_instrument_id
+from quantdesk.domain.instruments import AssetClass, validate_instrument_id
 from quantdesk.domain.numbers import Fraction, Leverage, LimitAmount, Quantity
+from quantdesk.domain.risk_values import AssetClassLimits, class_scope
 from quantdesk.domain.text import (
     LABEL_MAX_LENGTH,
     REASON_MAX_LENGTH,
@@ -77,7 +86,11 @@ class _Limits(BaseModel):
         default=None, description="largest absolute position per instrument (units)"
     )
     max_order_quantity: Quantity | None = None
-    max_order_notional: LimitAmount | None = None
+    max_order_notional: LimitAmount | None = Field(
+        default=None,
+        description="largest |quantity x unit value| of one order (account base currency; "
+        "a future's unit value is price x multiplier, an option's its delta-adjusted notional)",
+    )
     max_open_orders: int | None = Field(default=None, gt=0, le=MAX_OPEN_ORDERS_LIMIT)
     max_daily_loss: LimitAmount | None = Field(
         default=None, description="loss since start of day (account currency)"
@@ -105,12 +118,30 @@ class RiskLimits(_Limits):
     """The portfolio's limits, over every strategy together."""
 
     max_gross_exposure: LimitAmount | None = Field(
-        default=None, description="sum of |position x price| (account currency)"
+        default=None,
+        description="sum of |net position x unit value| over every instrument (account base "
+        "currency; unit value: price x multiplier x rate, an option's delta-adjusted notional)",
     )
     max_net_exposure: LimitAmount | None = Field(
-        default=None, description="|sum of position x price| (account currency)"
+        default=None,
+        description="|sum of net position x unit value| (account base currency)",
     )
     max_leverage: Leverage | None = Field(default=None, description="gross exposure / equity")
+    asset_classes: dict[AssetClass, AssetClassLimits] = Field(
+        default_factory=dict,
+        max_length=len(AssetClass),
+        description="per asset class: limits over that class's instruments beside the "
+        "portfolio's (account base currency)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_classes(self, handler: SerializerFunctionWrapHandler) -> object:
+        """No per-class limits: the document (and its hash, a run's fingerprint) is what it
+        was before per-class limits existed."""
+        document = handler(self)
+        if isinstance(document, dict) and not self.asset_classes:
+            document.pop("asset_classes", None)
+        return document
 
 
 _NO_CONSTRAINTS = RiskConstraints()  # immutable: safe to share, saves a validation per order
@@ -119,16 +150,26 @@ _NO_LIMITS = RiskLimits()
 
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
-    """What a strategy wants to do, before anything is sent (built per order: kept light)."""
+    """What a strategy wants to do, before anything is sent (built per order: kept light).
+
+    ``unit_value``: base-currency exposure one unit bought adds (``risk_values``: price x
+    multiplier x rate, an option's delta-adjusted notional, signed); None: ``price`` (an
+    instrument in the base currency with a multiplier of 1). ``premium``: an option's price
+    per unit in the base currency (0 otherwise). ``asset_class``: None puts the order in no
+    class, so no per-class limit applies to it.
+    """
 
     strategy_id: str
     instrument_id: str
     side: int  # +1 buy, -1 sell
     quantity: Decimal
-    price: Decimal  # reference price for notional and exposure
+    price: Decimal  # reference price (quote currency) the unit value was taken at
     size_increment: Decimal = Decimal(1)
     ts_ns: int = 0
     signal_id: str | None = None
+    unit_value: Decimal | None = None
+    premium: Decimal = Decimal(0)
+    asset_class: AssetClass | None = None
 
     def __post_init__(self) -> None:
         if self.side not in (1, -1):
@@ -136,10 +177,22 @@ class OrderIntent:
         if self.quantity <= 0 or self.price <= 0 or self.size_increment <= 0:
             raise ValueError("quantity, price and size increment must be positive")
 
+    @property
+    def exposure_per_unit(self) -> Decimal:
+        """Signed base-currency exposure of one unit bought."""
+        return self.price if self.unit_value is None else self.unit_value
+
 
 @dataclass(frozen=True, slots=True)
 class RiskState:
-    """The book as the gate sees it at one moment: positions, prices, equity, states."""
+    """The book as the gate sees it at one moment: positions, values, equity, states.
+
+    Every amount is in the account's base currency. ``unit_values``: instrument -> signed
+    base-currency exposure per unit held (``risk_values``); an instrument missing there is
+    valued at its ``prices`` mark (base currency, multiplier 1), one with neither at 0.
+    ``asset_classes``: instrument -> its class, for the per-class limits. ``premiums``:
+    option -> its price per unit in the base currency (the premium at risk).
+    """
 
     equity: Decimal
     start_of_day_equity: Decimal
@@ -154,6 +207,9 @@ class RiskState:
     portfolio_state: TradingState = TradingState.ACTIVE
     strategy_states: Mapping[str, TradingState] = field(default_factory=dict)
     instrument_states: Mapping[str, TradingState] = field(default_factory=dict)
+    unit_values: Mapping[str, Decimal] = field(default_factory=dict)
+    asset_classes: Mapping[str, AssetClass] = field(default_factory=dict)
+    premiums: Mapping[str, Decimal] = field(default_factory=dict)
 
     def strategy_position(self, strategy_id: str, instrument_id: str) -> Decimal:
         return self.positions.get(strategy_id, {}).get(instrument_id, Decimal(0))
@@ -163,10 +219,20 @@ class RiskState:
             (book.get(instrument_id, Decimal(0)) for book in self.positions.values()), Decimal(0)
         )
 
+    def unit_value(self, instrument_id: str) -> Decimal:
+        value = self.unit_values.get(instrument_id)
+        return value if value is not None else self.prices.get(instrument_id, Decimal(0))
+
     def exposures(self) -> dict[str, Decimal]:
-        """instrument -> net position x mark price."""
+        """instrument -> net position x unit value (base currency)."""
         instruments = {i for book in self.positions.values() for i in book}
-        return {i: self.net_position(i) * self.prices.get(i, Decimal(0)) for i in instruments}
+        return {i: self.net_position(i) * self.unit_value(i) for i in instruments}
+
+    def premium_at_risk(self) -> Decimal:
+        """Sum over the options held of |net position| x premium per unit (base currency)."""
+        return sum(
+            (abs(self.net_position(i)) * p for i, p in self.premiums.items()), Decimal(0)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +409,8 @@ def _largest_quantity(
     within it. So the intersection is everything up to the smallest of those largest
     quantities, and any quantity up to it keeps every rule (no gap below it).
     """
-    side, price, quantity = intent.side, intent.price, intent.quantity
+    side, quantity = intent.side, intent.quantity
+    per_unit = abs(intent.exposure_per_unit)  # base-currency notional of one unit
     step = intent.size_increment
     candidates: list[tuple[Decimal, Breach]] = []
 
@@ -366,9 +433,9 @@ def _largest_quantity(
         if rules.max_order_quantity is not None:
             limit = rules.max_order_quantity
             bound(limit, one, RiskRule.MAX_ORDER_QUANTITY, scope, limit, quantity)
-        if rules.max_order_notional is not None:
+        if rules.max_order_notional is not None and per_unit:
             limit = rules.max_order_notional
-            bound(limit, price, RiskRule.MAX_ORDER_NOTIONAL, scope, limit, quantity * price)
+            bound(limit, per_unit, RiskRule.MAX_ORDER_NOTIONAL, scope, limit, quantity * per_unit)
         if rules.long_only and side < 0:
             bound(position, one, RiskRule.LONG_ONLY, scope, 0, position - quantity)
         if rules.max_position is not None and not reducing:
@@ -378,8 +445,26 @@ def _largest_quantity(
     if not reducing:
         limits = scopes[1][1]
         assert isinstance(limits, RiskLimits)
-        for room, rule, limit, value in _exposure_rooms(intent, state, limits):
-            bound(room, price, rule, "portfolio", limit, value)
+        exposures = state.exposures()
+        rooms = _exposure_rooms(intent, exposures, state.equity, limits, "portfolio")
+        kind = intent.asset_class
+        by_class = limits.asset_classes.get(kind) if kind is not None else None
+        if kind is not None and by_class is not None:
+            scope = class_scope(kind)
+            if by_class.max_position is not None:
+                limit = by_class.max_position
+                position = state.net_position(intent.instrument_id)
+                after = abs(position + side * quantity)
+                bound(limit - side * position, one, RiskRule.MAX_POSITION, scope, limit, after)
+            own = {
+                i: v
+                for i, v in exposures.items()
+                if i == intent.instrument_id or state.asset_classes.get(i) is kind
+            }
+            rooms += _exposure_rooms(intent, own, state.equity, by_class, scope)
+        if per_unit:  # an order that moves no exposure (an option of delta 0) meets no room
+            for room, rule, scope, limit, value in rooms:
+                bound(room, per_unit, rule, scope, limit, value)
     if not candidates:
         return quantity, []
     allowed = min(q for q, _ in candidates)
@@ -387,44 +472,52 @@ def _largest_quantity(
 
 
 def _exposure_rooms(
-    intent: OrderIntent, state: RiskState, limits: RiskLimits
-) -> list[tuple[Decimal, RiskRule, Decimal, str]]:
+    intent: OrderIntent,
+    exposures: Mapping[str, Decimal],
+    equity: Decimal,
+    limits: "RiskLimits | AssetClassLimits",
+    scope: str,
+) -> list[tuple[Decimal, RiskRule, str, Decimal, str]]:
     """Gross, net and leverage limits as room for exposure in the order's direction.
 
     An order may end within a limit, or shrink a breached value without crossing zero (the
     net exposure for the net limit, this instrument's exposure for gross and leverage): it
     makes no breach worse, as a position limit already lets a position come back toward it.
     With no positive equity, leverage has no meaning and only shrinking gross exposure passes.
+    ``exposures``: the scope's instruments (every one, or one asset class's). The order's
+    direction is its side times the sign of its unit value (buying a put sells exposure).
     """
-    exposures = state.exposures()
     here = exposures.get(intent.instrument_id, Decimal(0))
     others_gross = sum(
         (abs(v) for k, v in exposures.items() if k != intent.instrument_id), Decimal(0)
     )
     net = sum(exposures.values(), Decimal(0))
-    side = intent.side
-    after = here + side * intent.price * intent.quantity
+    unit = intent.exposure_per_unit
+    side = intent.side if unit >= 0 else -intent.side
+    moved = intent.side * unit * intent.quantity
+    after = here + moved
     gross_after = others_gross + abs(after)
     shrink = max(-side * here, Decimal(0))  # exposure this order can take off this instrument
 
     def gross_room(cap: Decimal) -> Decimal:
         return cap - others_gross - side * here if cap >= others_gross else shrink
 
-    out: list[tuple[Decimal, RiskRule, Decimal, str]] = []
+    out: list[tuple[Decimal, RiskRule, str, Decimal, str]] = []
     if limits.max_gross_exposure is not None:
         cap = limits.max_gross_exposure
-        out.append((gross_room(cap), RiskRule.MAX_GROSS_EXPOSURE, cap, str(gross_after)))
+        out.append((gross_room(cap), RiskRule.MAX_GROSS_EXPOSURE, scope, cap, str(gross_after)))
     if limits.max_net_exposure is not None:
         cap = limits.max_net_exposure
-        net_after = abs(net + side * intent.price * intent.quantity)
-        out.append((cap - side * net, RiskRule.MAX_NET_EXPOSURE, cap, str(net_after)))
+        net_after = abs(net + moved)
+        out.append((cap - side * net, RiskRule.MAX_NET_EXPOSURE, scope, cap, str(net_after)))
     if limits.max_leverage is not None:
         cap = limits.max_leverage
-        if state.equity > 0:
-            value = str(gross_after / state.equity)
-            out.append((gross_room(cap * state.equity), RiskRule.MAX_LEVERAGE, cap, value))
+        if equity > 0:
+            value = str(gross_after / equity)
+            out.append((gross_room(cap * equity), RiskRule.MAX_LEVERAGE, scope, cap, value))
         else:
-            out.append((shrink, RiskRule.MAX_LEVERAGE, cap, "inf (equity is not positive)"))
+            value = "inf (equity is not positive)"
+            out.append((shrink, RiskRule.MAX_LEVERAGE, scope, cap, value))
     return out
 
 

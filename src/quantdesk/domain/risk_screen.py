@@ -18,7 +18,9 @@ loss or drawdown equal to its limit is a breach.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from quantdesk.domain.instruments import AssetClass
 from quantdesk.domain.risk import RiskConstraints, RiskLimits, RiskRule
+from quantdesk.domain.risk_values import AssetClassLimits
 
 MARGIN = 1e-9
 
@@ -39,35 +41,49 @@ class ScreenLimits:
     max_gross_exposure: float | None = None
     max_net_exposure: float | None = None
     max_leverage: float | None = None
+    asset_classes: Mapping[AssetClass, "ScreenLimits"] = field(default_factory=dict)
 
     @classmethod
     def of(cls, limits: RiskConstraints | RiskLimits | None) -> "ScreenLimits":
         if limits is None:
             return cls()
-
-        def number(value: object) -> float | None:
-            return None if value is None else float(str(value))
-
         portfolio = limits if isinstance(limits, RiskLimits) else None
         return cls(
-            max_position=number(limits.max_position),
-            max_order_quantity=number(limits.max_order_quantity),
-            max_order_notional=number(limits.max_order_notional),
+            max_position=_number(limits.max_position),
+            max_order_quantity=_number(limits.max_order_quantity),
+            max_order_notional=_number(limits.max_order_notional),
             max_open_orders=limits.max_open_orders,
-            max_daily_loss=number(limits.max_daily_loss),
-            max_daily_loss_pct=number(limits.max_daily_loss_pct),
-            max_drawdown_pct=number(limits.max_drawdown_pct),
+            max_daily_loss=_number(limits.max_daily_loss),
+            max_daily_loss_pct=_number(limits.max_daily_loss_pct),
+            max_drawdown_pct=_number(limits.max_drawdown_pct),
             allowed_instruments=limits.allowed_instruments,
             long_only=limits.long_only,
-            max_gross_exposure=number(portfolio.max_gross_exposure) if portfolio else None,
-            max_net_exposure=number(portfolio.max_net_exposure) if portfolio else None,
-            max_leverage=number(portfolio.max_leverage) if portfolio else None,
+            max_gross_exposure=_number(portfolio.max_gross_exposure) if portfolio else None,
+            max_net_exposure=_number(portfolio.max_net_exposure) if portfolio else None,
+            max_leverage=_number(portfolio.max_leverage) if portfolio else None,
+            asset_classes={k: cls.of_class(v) for k, v in portfolio.asset_classes.items()}
+            if portfolio
+            else {},
         )
+
+    @classmethod
+    def of_class(cls, limits: AssetClassLimits) -> "ScreenLimits":
+        return cls(
+            max_position=_number(limits.max_position),
+            max_gross_exposure=_number(limits.max_gross_exposure),
+            max_net_exposure=_number(limits.max_net_exposure),
+            max_leverage=_number(limits.max_leverage),
+        )
+
+
+def _number(value: object) -> float | None:
+    return None if value is None else float(str(value))
 
 
 @dataclass(frozen=True, slots=True)
 class ScreenBook:
-    """The same book ``RiskState`` describes, in floats (missing price = no mark = 0)."""
+    """The same book ``RiskState`` describes, in floats (a missing unit value is the price;
+    a missing price: no mark, 0)."""
 
     equity: float
     start_of_day_equity: float
@@ -77,6 +93,12 @@ class ScreenBook:
     positions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     prices: Mapping[str, float] = field(default_factory=dict)
     open_orders: Mapping[str, int] = field(default_factory=dict)
+    unit_values: Mapping[str, float] = field(default_factory=dict)
+    asset_classes: Mapping[str, AssetClass] = field(default_factory=dict)
+
+    def unit_value(self, instrument_id: str) -> float:
+        value = self.unit_values.get(instrument_id)
+        return value if value is not None else self.prices.get(instrument_id, 0.0)
 
 
 def _clear(value: float, limit: float) -> bool:
@@ -94,13 +116,16 @@ def clearly_approved(
     book: ScreenBook,
     constraints: ScreenLimits,
     limits: ScreenLimits,
+    unit_value: float | None = None,
+    asset_class: AssetClass | None = None,
 ) -> bool:
     """True only when ``check_order`` would approve the order in full.
 
     The caller vouches for what floats cannot see: every trading state is ACTIVE and the
     quantity is a whole number of size increments. False means "ask the exact check", not
-    "deny".
+    "deny". ``unit_value`` and ``asset_class``: the order's, as in ``OrderIntent``.
     """
+    unit = price if unit_value is None else unit_value
     own = book.positions.get(strategy_id, {}).get(instrument_id, 0.0)
     net = sum(b.get(instrument_id, 0.0) for b in book.positions.values())
     for scope, rules in ((strategy_id, constraints), ("portfolio", limits)):
@@ -120,7 +145,7 @@ def clearly_approved(
         if rules.max_order_quantity is not None and not _clear(quantity, rules.max_order_quantity):
             return False
         if rules.max_order_notional is not None and not _clear(
-            quantity * price, rules.max_order_notional
+            quantity * abs(unit), rules.max_order_notional
         ):
             return False
         if rules.long_only and side < 0 and not _clear(quantity, position):
@@ -131,7 +156,18 @@ def clearly_approved(
             and not _clear(side * position + quantity, rules.max_position)
         ):
             return False
-    return reducing or _exposure_clear(instrument_id, side, quantity, price, book, limits)
+    if reducing:
+        return True
+    if not _exposure_clear(instrument_id, side * unit * quantity, book, limits, None):
+        return False
+    by_class = limits.asset_classes.get(asset_class) if asset_class is not None else None
+    if by_class is None:
+        return True
+    if by_class.max_position is not None and not _clear(
+        side * net + quantity, by_class.max_position
+    ):
+        return False
+    return _exposure_clear(instrument_id, side * unit * quantity, book, by_class, asset_class)
 
 
 def _losses_clear(scope: str, strategy_id: str, rules: ScreenLimits, book: ScreenBook) -> bool:
@@ -156,12 +192,13 @@ def _losses_clear(scope: str, strategy_id: str, rules: ScreenLimits, book: Scree
 
 def _exposure_clear(
     instrument_id: str,
-    side: int,
-    quantity: float,
-    price: float,
+    moved: float,
     book: ScreenBook,
     limits: ScreenLimits,
+    asset_class: AssetClass | None,
 ) -> bool:
+    """Gross, net and leverage after the order moves ``moved`` of exposure, over every
+    instrument or (``asset_class``) over that class's only."""
     if (
         limits.max_gross_exposure is None
         and limits.max_net_exposure is None
@@ -171,10 +208,15 @@ def _exposure_clear(
     nets: dict[str, float] = {}
     for positions in book.positions.values():
         for instrument, held in positions.items():
-            nets[instrument] = nets.get(instrument, 0.0) + held
-    here = nets.pop(instrument_id, 0.0) * book.prices.get(instrument_id, 0.0)
-    others = [held * book.prices.get(i, 0.0) for i, held in nets.items()]
-    after = here + side * price * quantity
+            if (
+                asset_class is None
+                or instrument == instrument_id
+                or book.asset_classes.get(instrument) is asset_class
+            ):
+                nets[instrument] = nets.get(instrument, 0.0) + held
+    here = nets.pop(instrument_id, 0.0) * book.unit_value(instrument_id)
+    others = [held * book.unit_value(i) for i, held in nets.items()]
+    after = here + moved
     gross = sum(abs(v) for v in others) + abs(after)
     if limits.max_gross_exposure is not None and not _clear(gross, limits.max_gross_exposure):
         return False
