@@ -230,9 +230,7 @@ class RiskState:
 
     def premium_at_risk(self) -> Decimal:
         """Sum over the options held of |net position| x premium per unit (base currency)."""
-        return sum(
-            (abs(self.net_position(i)) * p for i, p in self.premiums.items()), Decimal(0)
-        )
+        return sum((abs(self.net_position(i)) * p for i, p in self.premiums.items()), Decimal(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -642,6 +640,20 @@ class RiskEvent(BaseModel):
     detail: str
     requested: str = ""
     approved: str = ""
+    premium_at_risk: str = Field(
+        default="",
+        description="options held, at the decision with the order at its approved quantity: "
+        "sum of |position| x option price x multiplier x rate (account base currency); "
+        "empty in runs without options",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_premium(self, handler: SerializerFunctionWrapHandler) -> object:
+        """No options: the event's document is what it was before premiums were shown."""
+        document = handler(self)
+        if isinstance(document, dict) and not self.premium_at_risk:
+            document.pop("premium_at_risk", None)
+        return document
 
 
 GATE_ENDPOINT = "quantdesk.risk.gate"

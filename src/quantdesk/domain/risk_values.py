@@ -22,7 +22,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from quantdesk.domain.instruments import AssetClass
+from quantdesk.domain import options
+from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.numbers import Leverage, LimitAmount, Quantity
 
 ASSET_CLASS_SCOPE = "asset_class:"
@@ -80,3 +81,59 @@ def option_unit_value(
 def premium_per_unit(option_price: Decimal, multiplier: Decimal, rate: Decimal) -> Decimal:
     """What one option costs (and a long one can lose) in the base currency."""
     return option_price * multiplier * rate
+
+
+def unit_value(
+    spec: InstrumentSpec,
+    price: Decimal,
+    rate: Decimal,
+    delta: Decimal | None = None,
+    underlying_price: Decimal | None = None,
+) -> Decimal:
+    """The instrument's unit value at ``price`` (an option's: at its delta and underlying).
+
+    ``rate``: one unit of ``value_currency(spec)`` in the base currency.
+    """
+    if spec.asset_class is AssetClass.OPTION:
+        if delta is None or underlying_price is None:
+            raise ValueError(f"option {spec.instrument_id} needs its delta and underlying price")
+        return option_unit_value(delta, underlying_price, spec.multiplier, rate)
+    if spec.is_inverse:
+        return inverse_unit_value(price, spec.multiplier, rate)
+    return linear_unit_value(price, spec.multiplier, rate)
+
+
+def value_currency(spec: InstrumentSpec) -> str:
+    """The currency a unit's notional and PnL are in: the quote currency, an inverse
+    contract's coin (its base currency)."""
+    if spec.is_inverse and spec.base_currency is not None:
+        return spec.base_currency
+    return spec.currency
+
+
+def option_delta(
+    spec: InstrumentSpec,
+    option_price: float,
+    underlying_price: float,
+    now_ns: int,
+    on_future: bool,
+    rate: float = 0.0,
+) -> float:
+    """The option's delta per unit of underlying, its volatility implied from its own price.
+
+    Black-76 (carry 0) when the underlying is a future, Black-Scholes without dividends
+    otherwise; ``rate``: the risk-free rate, 0 unless a venue or request states one. Raises
+    ``InvalidInputError`` for an expired option or a price no volatility explains.
+    """
+    assert spec.option_kind is not None and spec.strike is not None  # by InstrumentSpec
+    assert spec.expiration_ns is not None
+    kind, strike = spec.option_kind, float(spec.strike)
+    t = options.year_fraction(now_ns, spec.expiration_ns)
+    carry = options.FUTURE_CARRY if on_future else options.stock_carry(rate)
+    s = underlying_price
+    sigma = (
+        1.0  # expired: the delta is the intrinsic's slope whatever the volatility
+        if t == 0.0
+        else options.implied_volatility(option_price, kind, s=s, k=strike, t=t, r=rate, b=carry)
+    )
+    return options.greeks(kind, s=s, k=strike, t=t, sigma=sigma, r=rate, b=carry).delta

@@ -37,6 +37,7 @@ from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.objects import MONEY_MAX
 
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+from quantdesk.adapters.nautilus.instruments import from_nautilus
 from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
 from quantdesk.adapters.nautilus.next_open import NextOpenHold, NextOpenHoldConfig, OpenTicksNode
@@ -56,6 +57,7 @@ from quantdesk.adapters.nautilus.tick_feeds import (
 from quantdesk.domain.backtest import Liquidity, VenueSpec
 from quantdesk.domain.backtest_plan import PlannedStrategy, RunPlan, bar_step_ns, instrument_of
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_feeds import MarketData, is_internal
 from quantdesk.domain.risk import TradingState
 from quantdesk.domain.text import shown
@@ -190,10 +192,14 @@ class NautilusBacktestRunner:
 
     def _risk_guard(self, plan: RunPlan, engine: Any) -> PortfolioRiskGuard:
         increments = {}
+        specs: dict[str, InstrumentSpec] = {}
         for instrument_id in plan.instruments:
             instrument = engine.cache.instrument(InstrumentId.from_str(instrument_id))
             if instrument is not None:
                 increments[instrument_id] = instrument.size_increment.as_decimal()
+                spec = from_nautilus(instrument)
+                if spec is not None:
+                    specs[instrument_id] = spec
         risk_engine = engine.kernel.risk_engine
 
         def set_engine_state(state: TradingState) -> None:
@@ -206,7 +212,24 @@ class NautilusBacktestRunner:
             starting_equity=plan.starting_equity,
             size_increments=increments,
             set_engine_state=set_engine_state,
+            specs=specs,
+            base_currencies={i: plan.venue_of(i).base_currency for i in plan.instruments},
         )
+
+    def _linear_in_base(self, plan: RunPlan) -> set[str]:
+        """The instruments whose engine notional (quantity x price x multiplier, in the quote
+        currency) is the gate's order notional: linear, quoted in the venue's currency."""
+        out = set()
+        for instrument_id in plan.instruments:
+            spec = self._catalog.instrument(instrument_id)
+            if (
+                spec is not None
+                and spec.asset_class is not AssetClass.OPTION
+                and not spec.is_inverse
+                and spec.currency == plan.venue_of(instrument_id).base_currency
+            ):
+                out.add(instrument_id)
+        return out
 
     def _bar_data(self, plan: RunPlan, bar_type: str) -> BacktestDataConfig:
         """Bounded only where the catalog holds bars outside the run's range (the node reads
@@ -242,7 +265,7 @@ class NautilusBacktestRunner:
             logging=LoggingConfig(
                 log_level="ERROR" if level == "OFF" else level, bypass_logging=level == "OFF"
             ),
-            risk_engine=_engine_risk(plan),
+            risk_engine=_engine_risk(plan, self._linear_in_base(plan)),
             run_analysis=False,
         )
         data = [self._bar_data(plan, b) for b in plan.bar_types if not is_internal(b)]
@@ -297,14 +320,23 @@ def _signal_data_config(root: Path, plan: RunPlan) -> BacktestDataConfig:
     )
 
 
-def _engine_risk(plan: RunPlan) -> RiskEngineConfig:
+def _engine_risk(plan: RunPlan, linear_in_base: set[str]) -> RiskEngineConfig:
     """The engine's own risk engine as a second line (it skips notional checks for margin
-    accounts and unquoted market orders, so the quantdesk gate alone must hold every limit)."""
+    accounts and unquoted market orders, so the quantdesk gate alone must hold every limit).
+
+    The engine's notional limit is per instrument in its quote currency, on quantity x price
+    x multiplier; the request's is in the base currency, on the gate's unit values. They agree
+    for linear instruments quoted in the base currency (a future's price x multiplier too),
+    which get it; the others are left out rather than converted at one rate for the whole run
+    (a foreign quote's rate moves; an option's gate notional is delta-adjusted, the engine's
+    its premium): the gate alone holds the limit for them."""
     notional = plan.risk.limits.max_order_notional
     rate = plan.risk.max_order_submit_rate
     if notional is not None and notional > Decimal(str(MONEY_MAX)):
         notional = None  # beyond any amount the engine holds: no order reaches it anyway
-    per_order = {i: int(notional) for i in plan.instruments} if notional else {}
+    per_order = (
+        {i: int(notional) for i in plan.instruments if i in linear_in_base} if notional else {}
+    )
     if rate is None:
         return RiskEngineConfig(bypass=False, max_notional_per_order=per_order)
     return RiskEngineConfig(

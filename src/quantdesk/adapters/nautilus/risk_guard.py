@@ -6,6 +6,12 @@ mark prices, equity with its high-water mark and start-of-day value, trading sta
 portfolio, strategy and instrument, and the kill-switch schedule. Strategies reach it through
 the message bus endpoint ``GATE_ENDPOINT``, in backtests and live alike.
 
+Every amount is in the account's base currency: an instrument's exposure is its position
+times its unit value (price x multiplier x rate, an option's delta-adjusted notional; see
+:mod:`unit_values`), and the ledger's equity values positions and cash the same way. An order
+that needs a value the run does not have yet (no rate for its currency, no underlying price)
+is denied with the reason, never valued at 0 or at a rate of 1.
+
 Equity is sampled at every order and every ``check_interval`` of simulated time (default an
 hour; not every bar or fill: that would cost more than the gate itself), so a drawdown breach
 is seen at the latest by the next order, which is what the gate guards; open orders are
@@ -25,6 +31,14 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
+from quantdesk.adapters.nautilus.unit_values import (
+    LedgerCash,
+    RateOf,
+    UnitValues,
+    UnvaluedError,
+    base_only,
+)
+from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.risk import (
     FLATTEN_TOPIC,
     GATE_ENDPOINT,
@@ -70,8 +84,24 @@ class PortfolioRiskGuard(Actor):
         starting_equity: float,
         size_increments: dict[str, Decimal],
         set_engine_state: Callable[[TradingState], None] | None = None,
+        specs: Mapping[str, InstrumentSpec] | None = None,
+        base_currencies: Mapping[str, str] | None = None,
+        rate_of: RateOf | None = None,
     ) -> None:
+        """``specs``: the run's instruments (none: every one is valued at its price, as in a
+        base-currency, multiplier-1 run); ``base_currencies``: each instrument's account
+        currency; ``rate_of``: the quote->base rates now (none: only the base currency)."""
         super().__init__(config)
+        bases = dict(base_currencies or {})
+        values = (
+            UnitValues(specs, bases, rate_of or base_only(bases), self._mark_decimal)
+            if specs
+            else None
+        )
+        self._values = values
+        self._valued = values is not None and not values.all_plain
+        self._classes: dict[str, AssetClass] = {} if values is None else values.classes
+        self._options = bool(values is not None and values.options)
         self._risk = risk
         self._no_limit = risk.sets_no_limit
         self._watch = risk.watches_equity
@@ -84,7 +114,7 @@ class PortfolioRiskGuard(Actor):
         self._set_engine_state = set_engine_state
         self._check_interval = timedelta(microseconds=config.check_interval_ns // 1_000)
         self.ledger: dict[str, dict[str, Decimal]] = {}
-        self._cash: dict[str, float] = {}
+        self._cash = LedgerCash(values)
         self._marks: dict[str, float] = {}
         self._equity_marks = EquityMarks.at_start(starting_equity)
         self._portfolio_state = TradingState.ACTIVE
@@ -175,7 +205,22 @@ class PortfolioRiskGuard(Actor):
                 Decimal(0),
             )
             return
-        if self._screen(request, price, reducing, now, pending):  # far inside every limit
+        try:
+            unit, units = self._units(request, price, now, pending)
+        except UnvaluedError as unvalued:
+            request.decision = RiskDecision(RiskAction.DENY, Decimal(0), [])
+            self._record(
+                now,
+                RiskEventKind.DENY,
+                request.strategy_id,
+                request.instrument_id,
+                unvalued.rule,
+                unvalued.detail,
+                request.quantity,
+                Decimal(0),
+            )
+            return
+        if self._screen(request, price, unit, reducing, now, pending, units):
             request.decision = RiskDecision(RiskAction.APPROVE, request.quantity, [])
             return
         intent = OrderIntent(
@@ -187,8 +232,10 @@ class PortfolioRiskGuard(Actor):
             size_increment=self._increments.get(request.instrument_id, Decimal(1)),
             ts_ns=now,
             signal_id=request.signal_id,
+            unit_value=unit,
+            asset_class=self._classes.get(request.instrument_id),
         )
-        state = self._book_only if reducing else self._state()
+        state = self._book_only if reducing else self._state(units)
         if pending:
             state = replace(
                 state, positions=_with_pending(state.positions, request.strategy_id, pending)
@@ -201,7 +248,50 @@ class PortfolioRiskGuard(Actor):
         )
         request.decision = decision
         if decision.action is not RiskAction.APPROVE:
-            self._record_decision(now, request, decision)
+            premium = self._premium_after(request, price, decision.quantity, state, pending)
+            self._record_decision(now, request, decision, premium)
+
+    def _units(
+        self, request: GateRequest, price: Decimal, now: int, pending: dict[str, Decimal]
+    ) -> tuple[Decimal | None, dict[str, Decimal]]:
+        """The order's unit value (base currency) at its price, and those of the instruments
+        held at their marks, where they are not the price itself (None and empty when every
+        instrument of the run is plain). Raises ``UnvaluedError``."""
+        if not self._valued:
+            return None, {}
+        assert self._values is not None
+        held = {i for book in self.ledger.values() for i, q in book.items() if q} | set(pending)
+        marks = {i: m for i in held if (m := self._mark_decimal(i)) is not None}
+        units = self._values.units(held, now, marks)
+        order = request.instrument_id
+        if self._values.is_plain(order):
+            return None, units
+        return self._values.unit(order, price, now), units  # at its own price (a limit's)
+
+    def _premium_after(
+        self,
+        request: GateRequest,
+        price: Decimal,
+        approved: Decimal,
+        state: RiskState,
+        pending: dict[str, Decimal],
+    ) -> str:
+        """The options' premium at risk with the order at its approved quantity ('' when the
+        run has no options; an option without a price counts 0)."""
+        if not self._options:
+            return ""
+        assert self._values is not None
+        try:
+            held = {i for book in state.positions.values() for i in book} | set(pending)
+            marks = {i: m for i in held if (m := self._mark_decimal(i)) is not None}
+            marks[request.instrument_id] = price
+            premiums = self._values.premiums(held | {request.instrument_id}, marks)
+        except UnvaluedError:
+            return ""
+        book = _with_pending(
+            state.positions, request.strategy_id, {request.instrument_id: request.side * approved}
+        )
+        return str(replace(state, positions=book, premiums=premiums).premium_at_risk())
 
     def _pending(self, strategy_id: str) -> dict[str, Decimal]:
         """The strategy's orders sent and not yet done, signed, per instrument.
@@ -232,9 +322,11 @@ class PortfolioRiskGuard(Actor):
         self,
         request: GateRequest,
         price: Decimal,
+        unit: Decimal | None,
         reducing: bool,
         now: int,
         pending: dict[str, Decimal],
+        units: dict[str, Decimal],
     ) -> bool:
         """The float screen of ``domain/risk_screen.py``; False sends the order to the exact
         check, which also explains any breach."""
@@ -258,6 +350,8 @@ class PortfolioRiskGuard(Actor):
             else _with_pending_floats(self._float_book, request.strategy_id, pending),
             prices={i: m for i in self._bar_types if (m := self._mark(i)) is not None},
             open_orders=self._open_orders(),
+            unit_values={i: float(v) for i, v in units.items()},
+            asset_classes=self._classes,
         )
         return clearly_approved(
             request.strategy_id,
@@ -269,6 +363,8 @@ class PortfolioRiskGuard(Actor):
             book,
             self._screen_constraints.get(request.strategy_id, _NO_SCREEN),
             self._screen_limits,
+            unit_value=None if unit is None else float(unit),
+            asset_class=self._classes.get(request.instrument_id),
         )
 
     @property
@@ -307,7 +403,9 @@ class PortfolioRiskGuard(Actor):
     def _clock_now(self) -> int:
         return int(self.clock.timestamp_ns())
 
-    def _record_decision(self, now: int, request: GateRequest, decision: RiskDecision) -> None:
+    def _record_decision(
+        self, now: int, request: GateRequest, decision: RiskDecision, premium: str = ""
+    ) -> None:
         kind = RiskEventKind.DENY if decision.action is RiskAction.DENY else RiskEventKind.REDUCE
         for breach in decision.breaches:
             self._record(
@@ -320,10 +418,13 @@ class PortfolioRiskGuard(Actor):
                 request.quantity,
                 decision.quantity,
                 scope=breach.scope,
+                premium_at_risk=premium,
             )
 
-    def _state(self) -> RiskState:
-        """The book for the pure rules; parts no configured rule reads are left empty."""
+    def _state(self, units: Mapping[str, Decimal]) -> RiskState:
+        """The book for the pure rules; parts no configured rule reads are left empty.
+
+        ``units``: the unit values that are not the mark itself (``_units``)."""
         now = self._clock_now()
         equity = self._equity_at(now)
         change, drawdown = self._strategy_losses(now)
@@ -342,6 +443,8 @@ class PortfolioRiskGuard(Actor):
             portfolio_state=self._portfolio_state,
             strategy_states=self._strategy_states,
             instrument_states=self._instrument_states,
+            unit_values=units,
+            asset_classes=self._classes,
         )
 
     # marks, equity, breaches ----------------------------------------------------------
@@ -382,11 +485,8 @@ class PortfolioRiskGuard(Actor):
         )
 
     def _strategy_equity(self, strategy_id: str) -> float:
-        value = self._starting_equity + self._cash.get(strategy_id, 0.0)
-        for instrument_id, quantity in self._float_book.get(strategy_id, {}).items():
-            if quantity:
-                value += quantity * (self._mark(instrument_id) or 0.0)
-        return value
+        book = self._float_book.get(strategy_id, {})
+        return self._cash.equity(strategy_id, self._starting_equity, book, self._mark)
 
     def _sample(self, now: int) -> None:
         """Roll the day, raise the high-water marks, and act on breaches."""
@@ -500,13 +600,29 @@ class PortfolioRiskGuard(Actor):
         quantity = fill.last_qty.as_decimal()
         book = self.ledger.setdefault(strategy_id, {})
         book[instrument_id] = book.get(instrument_id, Decimal(0)) + side * quantity
-        self._float_book.setdefault(strategy_id, {})[instrument_id] = float(book[instrument_id])
-        commission = fill.commission.as_double() if fill.commission is not None else 0.0
-        self._cash[strategy_id] = (
-            self._cash.get(strategy_id, 0.0)
-            - side * fill.last_qty.as_double() * fill.last_px.as_double()
-            - commission
+        floats = self._float_book.setdefault(strategy_id, {})
+        floats[instrument_id] = float(book[instrument_id])
+        fee = fill.commission
+        self._cash.fill(
+            strategy_id,
+            instrument_id,
+            side * fill.last_qty.as_double(),
+            fill.last_px.as_double(),
+            fee.as_double() if fee is not None else 0.0,
+            fee.currency.code if fee is not None else None,
+            floats,
         )
+
+    def positions_by_class(self) -> dict[str, dict[str, Decimal]]:
+        """The ledger's net positions per asset class (``"unclassified"`` for an instrument
+        the run has no definition of): what the per-class limits are checked over."""
+        out: dict[str, dict[str, Decimal]] = {}
+        for book in self.ledger.values():
+            for instrument_id, quantity in book.items():
+                kind = self._classes.get(instrument_id)
+                held = out.setdefault(kind.value if kind else "unclassified", {})
+                held[instrument_id] = held.get(instrument_id, Decimal(0)) + quantity
+        return out
 
     def _reconcile(self, strategy_id: str, instrument_id: str, now: int) -> None:
         """The ledger must agree with the engine; if not, that strategy stops (fail closed)."""
@@ -544,6 +660,7 @@ class PortfolioRiskGuard(Actor):
         requested: Decimal | None = None,
         approved: Decimal | None = None,
         scope: str = "",
+        premium_at_risk: str = "",
     ) -> None:
         self.events.append(
             RiskEvent(
@@ -556,6 +673,7 @@ class PortfolioRiskGuard(Actor):
                 detail=detail,
                 requested="" if requested is None else str(requested),
                 approved="" if approved is None else str(approved),
+                premium_at_risk=premium_at_risk,
             )
         )
 

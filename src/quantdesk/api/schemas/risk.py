@@ -61,6 +61,9 @@ class RiskEventOut(_Model):
     detail: str = ""
     requested: str = ""
     approved: str = ""
+    premium_at_risk: str = Field(
+        default="", description="options' premium at risk (account base currency); '' if none"
+    )
     actor: str | None = None
 
     @classmethod
@@ -77,4 +80,5 @@ class RiskEventOut(_Model):
             detail=event.detail,
             requested=event.requested,
             approved=event.approved,
+            premium_at_risk=event.premium_at_risk,
         )
