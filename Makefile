@@ -15,17 +15,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# The demo: a synthetic market (1- and 5-minute bars), the signals the examples subscribe to
-# (built-in producers), every example registered, then the registered strategies of several
+# The demo: a synthetic market (1- and 5-minute bars, an options chain on SYN01), the signals
+# the examples subscribe to (built-in producers), every example registered, then the registered strategies of several
 # families backtested in ONE portfolio by reference, then a small grid study of the trend
 # strategy on two worker processes. Run again on the same home: nothing repeats.
 DEMO      = $(BIN)/quantdesk --home $(HOME_DIR)
 DEMO_OUT  = $(HOME_DIR)/signals/produced
 DEMO_REFS = trend-syn01 reversion-syn02 breakout-syn03 rotation-syn pair-syn01-syn02 \
-            regime-syn01 sentiment-syn01 twap-syn02
+            regime-syn01 sentiment-syn01 twap-syn02 straddle-syn01
 
 demo: $(STAMP)
-	$(DEMO) data synth --instruments 3 --days 10 --seed 7 --bar-spec 5-MINUTE-LAST
+	$(DEMO) data synth --instruments 3 --days 10 --seed 7 --bar-spec 5-MINUTE-LAST \
+		--options-on SYN01.SIM --option-expiries 2,3 --option-strikes 3
 	$(DEMO) data list
 	$(DEMO) signals produce regime --instrument SYN01.SIM --out $(DEMO_OUT)/regime-SYN01.jsonl
 	$(DEMO) signals produce sentiment --instrument SYN01.SIM \

@@ -1,7 +1,8 @@
 """Property 11 through the registry: every example definition registers, backtests by reference
 on the synthetic market the demo builds (small: three days), trades and keeps its limits.
 
-The market holds what the examples name: SYN01..SYN03 at 1- and 5-minute bars, and the signals
+The market holds what the examples name: SYN01..SYN03 at 1- and 5-minute bars, an options chain
+on SYN01 (three strikes, expiring after two and three days), and the signals
 they subscribe to from the built-in producers: REGIME_PREDICTION and SENTIMENT (from the shipped
 headlines) about SYN01, CORRELATION_SHIFT about SYN01/SYN02, VOLATILITY_FORECAST about SYN03.
 Each example runs alone, from its registry reference, with the signal types it subscribes to;
@@ -25,13 +26,19 @@ from quantdesk.domain.strategies.families import StrategyFamily
 from quantdesk.domain.strategies.problems import parse_definition
 from quantdesk.services.signal_producers import ProduceRequest
 from quantdesk.services.synthetic import SyntheticMarketConfig
+from quantdesk.services.synthetic_options import OptionChainConfig
 from quantdesk.settings import QuantdeskSettings
 from support.registry import EXAMPLES
 
 HEADLINES = EXAMPLES.parent / "signals" / "headlines.csv"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
 MARKET = SyntheticMarketConfig(
-    instruments=3, days=3, seed=7, bar_specs=(BarSpec.parse("5-MINUTE-LAST"),)
+    instruments=3,
+    days=3,
+    seed=7,
+    bar_specs=(BarSpec.parse("5-MINUTE-LAST"),),
+    options_on=("SYN01.SIM",),  # the straddle's chain, as the demo lists it
+    option_chain=OptionChainConfig(strikes=3, expiry_days=(2, 3)),
 )
 EPSILON = 1e-9
 

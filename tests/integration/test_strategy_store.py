@@ -99,9 +99,7 @@ def test_stored_definition_is_byte_identical_to_the_registered_one(url: str) -> 
         assert store.stored_content(stored.strategy_id, 1) == definition.canonical_json
         assert stored.definition.canonical_json == definition.canonical_json
         assert stored.content_hash == definition.content_hash
-    assert {v.definition.family for v in registry.list()} == set(StrategyFamily) - {
-        StrategyFamily.CUSTOM
-    }
+    assert {v.definition.family for v in registry.list()} == set(StrategyFamily)
     database.dispose()
 
 

@@ -20,6 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "strategies"
 DEFINITIONS = [
     StrategyDefinition.model_validate({**yaml.safe_load(p.read_text()), "version": 1})
     for p in sorted(EXAMPLES.glob("*.yaml"))
+    if yaml.safe_load(p.read_text())["family"] != "custom"  # no default space: a space file
 ]
 
 

@@ -21,7 +21,7 @@ from quantdesk.cli.errors import (
     GuardedGroup,
     reported_failures,
 )
-from quantdesk.cli.instrument_files import load_instrument_specs
+from quantdesk.cli.instruments import add_instrument_commands
 from quantdesk.cli.migrations import add_migration_commands
 from quantdesk.cli.optimize import add_optimize_command
 from quantdesk.cli.progress import RichProgress
@@ -33,9 +33,7 @@ from quantdesk.cli.ticks import add_tick_commands
 from quantdesk.cli.timestamps import parse_utc
 from quantdesk.cli.users import add_user_commands
 from quantdesk.cli.validation import add_validation_commands
-from quantdesk.domain.contract_terms import ExerciseStyle, OptionKind, UnderlyingClass
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import (
     BarIngestOptions,
     BarSpec,
@@ -44,6 +42,7 @@ from quantdesk.domain.market_data import (
 )
 from quantdesk.services.platform import Platform
 from quantdesk.services.synthetic import DEFAULT_START_NS, SyntheticMarketConfig
+from quantdesk.services.synthetic_options import OptionChainConfig
 
 PlatformFactory = Callable[[Path | None], Platform]
 __all__ = ["EXIT_INVALID", "EXIT_NOTHING_VALID", "EXIT_UNEXPECTED", "create_cli"]
@@ -64,6 +63,7 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
     data = typer.Typer(no_args_is_help=True, help="The market-data catalog.")
     ingest = typer.Typer(no_args_is_help=True, help="Bring market data into the catalog.")
     app.add_typer(instruments, name="instruments")
+    add_instrument_commands(instruments, out, err)
     app.add_typer(data, name="data")
     data.add_typer(ingest, name="ingest")
 
@@ -89,114 +89,6 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
 
     def failures() -> AbstractContextManager[None]:
         return reported_failures(err)
-
-    # instruments ---------------------------------------------------------------------------
-
-    @instruments.command("add")
-    def instruments_add(
-        ctx: typer.Context,
-        file: Annotated[
-            Path | None, typer.Argument(help="YAML file with one or more instruments")
-        ] = None,
-        instrument_id: Annotated[
-            str | None, typer.Option("--id", help="SYMBOL.VENUE, e.g. AAPL.XNAS")
-        ] = None,
-        asset_class: Annotated[AssetClass | None, typer.Option(help="kind of instrument")] = None,
-        currency: Annotated[str | None, typer.Option(help="quote currency, e.g. USD")] = None,
-        base_currency: Annotated[str | None, typer.Option(help="FX/crypto base currency")] = None,
-        settlement_currency: Annotated[
-            str | None, typer.Option(help="crypto perpetual settlement currency")
-        ] = None,
-        tick_size: Annotated[str | None, typer.Option(help="price increment, e.g. 0.01")] = None,
-        size_increment: Annotated[str, typer.Option(help="size increment")] = "1",
-        lot_size: Annotated[str | None, typer.Option(help="board lot")] = None,
-        is_inverse: Annotated[bool, typer.Option(help="inverse perpetual or future")] = False,
-        maker_fee: Annotated[str, typer.Option(help="maker fee rate")] = "0",
-        taker_fee: Annotated[str, typer.Option(help="taker fee rate")] = "0",
-        multiplier: Annotated[
-            str | None, typer.Option(help="units per contract (futures, options: required)")
-        ] = None,
-        underlying: Annotated[
-            str | None,
-            typer.Option(help="future: its root (e.g. ES); option: the underlying's id"),
-        ] = None,
-        underlying_class: Annotated[
-            UnderlyingClass | None, typer.Option(help="future or option: what it is on")
-        ] = None,
-        exchange: Annotated[str | None, typer.Option(help="listing exchange MIC")] = None,
-        activation: Annotated[
-            str | None, typer.Option(help="first trading instant, e.g. 2023-03-13T21:00:00Z")
-        ] = None,
-        expiration: Annotated[
-            str | None, typer.Option(help="expiry instant, e.g. 2024-03-15T13:30:00Z")
-        ] = None,
-        option_kind: Annotated[OptionKind | None, typer.Option(help="option: call or put")] = None,
-        strike: Annotated[str | None, typer.Option(help="option strike price")] = None,
-        exercise_style: Annotated[
-            ExerciseStyle | None, typer.Option(help="option: european (default) or american")
-        ] = None,
-        margin_init: Annotated[
-            str | None, typer.Option(help="initial margin, share of notional")
-        ] = None,
-        margin_maint: Annotated[
-            str | None, typer.Option(help="maintenance margin, share of notional")
-        ] = None,
-        replace: Annotated[
-            bool, typer.Option(help="redefine an instrument that has no data yet")
-        ] = False,
-    ) -> None:
-        """Define instruments from a YAML file or from flags."""
-        with failures():
-            if file is not None and instrument_id is not None:
-                raise InvalidInputError("give either a YAML file or --id and flags, not both")
-            if file is not None:
-                specs = load_instrument_specs(file, ctx.obj.platform.documents)
-            else:
-                specs = [
-                    _spec_from_flags(
-                        instrument_id=instrument_id,
-                        asset_class=asset_class,
-                        currency=currency,
-                        base_currency=base_currency,
-                        settlement_currency=settlement_currency,
-                        tick_size=tick_size,
-                        size_increment=size_increment,
-                        lot_size=lot_size,
-                        is_inverse=is_inverse,
-                        maker_fee=maker_fee,
-                        taker_fee=taker_fee,
-                        multiplier=multiplier,
-                        underlying=underlying,
-                        underlying_class=underlying_class,
-                        exchange=exchange,
-                        activation_ns=activation,
-                        expiration_ns=expiration,
-                        option_kind=option_kind,
-                        strike=strike,
-                        exercise_style=exercise_style,
-                        margin_init=margin_init,
-                        margin_maint=margin_maint,
-                    )
-                ]
-            service = ctx.obj.platform.instruments
-            for spec in specs:
-                changed = service.add(spec, replace=replace)
-                state = "added" if changed else "unchanged"
-                out.print(f"{spec.instrument_id}: {state}")
-
-    @instruments.command("list")
-    def instruments_list(ctx: typer.Context) -> None:
-        """List the instruments the catalog defines."""
-        with failures():
-            out.print(render.instruments_table(ctx.obj.platform.instruments.list()))
-
-    @instruments.command("show")
-    def instruments_show(
-        ctx: typer.Context, instrument_id: Annotated[str, typer.Argument(help="SYMBOL.VENUE")]
-    ) -> None:
-        """Show one instrument's full definition."""
-        with failures():
-            out.print(render.instrument_table(ctx.obj.platform.instruments.get(instrument_id)))
 
     # data ------------------------------------------------------------------------------------
 
@@ -318,11 +210,28 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
                 show_default=False,
             ),
         ] = None,
+        options_on: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--options-on",
+                help="list an options chain on this instrument (repeatable), e.g. SYN01.SIM",
+                show_default=False,
+            ),
+        ] = None,
+        option_expiries: Annotated[
+            str, typer.Option(help="days after the start the options expire, e.g. 3,7")
+        ] = "7,14",
+        option_strikes: Annotated[
+            int, typer.Option(min=1, max=21, help="strikes per expiry, 5% apart")
+        ] = 5,
+        option_vol: Annotated[float, typer.Option(help="the chain's flat annual volatility")] = 0.4,
     ) -> None:
         """Write a deterministic regime-switching synthetic market into the catalog.
 
         1-MINUTE-LAST bars always; each --bar-spec adds coarser bars made from them (ts = bar
         close, only complete bars), so strategies of different speeds share one market.
+        --options-on lists calls and puts on an instrument, priced from its bars with
+        Black-Scholes at one volatility (consistent across strikes and expiries).
         """
         with failures():
             config = SyntheticMarketConfig(
@@ -331,6 +240,12 @@ def create_cli(factory: PlatformFactory, serve: Serve | None = None) -> typer.Ty
                 seed=seed,
                 start_ns=DEFAULT_START_NS if start is None else parse_utc(start, "--start"),
                 bar_specs=tuple(_bar_spec(text) for text in bar_specs or ()),
+                options_on=tuple(options_on or ()),
+                option_chain=OptionChainConfig(
+                    strikes=option_strikes,
+                    expiry_days=_days(option_expiries),
+                    volatility=option_vol,
+                ),
             )
             with RichProgress(err) as progress:
                 summaries = ctx.obj.platform.synthetic.synthesize(config, progress)
@@ -357,33 +272,17 @@ def _bar_spec(text: str) -> BarSpec:
         raise InvalidInputError(f"--bar-spec: {error}") from None
 
 
+def _days(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise InvalidInputError(
+            f"--option-expiries: {text!r} is not a comma-separated list of whole days"
+        ) from None
+
+
 def _options(**values: object) -> BarIngestOptions:
     try:
         return BarIngestOptions.model_validate(values)
     except ValidationError as error:
         raise InvalidInputError(str(error.errors()[0]["msg"])) from error
-
-
-def _spec_from_flags(**flags: object) -> InstrumentSpec:
-    missing = [
-        f"--{name.replace('_', '-')}"
-        for name in ("instrument_id", "asset_class", "currency", "tick_size")
-        if flags[name] is None
-    ]
-    if missing:
-        raise InvalidInputError(
-            f"missing {', '.join(m if m != '--instrument-id' else '--id' for m in missing)}",
-            hint="give a YAML file or --id, --asset-class, --currency and --tick-size",
-        )
-    values = {k: v for k, v in flags.items() if v is not None}  # the model parses the text
-    try:
-        return InstrumentSpec.model_validate(values)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else ""
-        flag = _FLAGS.get(field, f"--{field.replace('_', '-')}")
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InvalidInputError(f"{flag}: {message}" if field else message) from error
-
-
-_FLAGS = {"instrument_id": "--id", "activation_ns": "--activation", "expiration_ns": "--expiration"}

@@ -9,7 +9,7 @@ from those same 1-minute bars, so strategies of different speeds trade one consi
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
 
@@ -29,6 +29,7 @@ from quantdesk.services.columns import BarColumns, RawBarColumns
 from quantdesk.services.ingest import BarIngestService
 from quantdesk.services.instruments import InstrumentService
 from quantdesk.services.ports import ProgressReporter, SilentProgress
+from quantdesk.services.synthetic_options import OptionChainConfig, option_chain
 
 MINUTE_NS = 60_000_000_000
 DEFAULT_START_NS = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z
@@ -50,6 +51,8 @@ class SyntheticMarketConfig:
     mean_regime_bars: int = 1_440
     correlation: float = 0.3
     bar_specs: tuple[BarSpec, ...] = ()  # written besides 1-MINUTE-LAST, aggregated from it
+    options_on: tuple[str, ...] = ()  # instruments (SYN01.SIM, ...) to list an options chain on
+    option_chain: OptionChainConfig = field(default_factory=OptionChainConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.instruments <= 99:
@@ -74,6 +77,21 @@ class SyntheticMarketConfig:
                     hint="ask for more days or a shorter bar",
                 )
 
+        known = {synthetic_instrument(i).instrument_id for i in range(self.instruments)}
+        unknown = sorted(set(self.options_on) - known)
+        if unknown:
+            raise InvalidInputError(
+                f"options on {', '.join(unknown)}: not an instrument of this synthetic market",
+                hint=f"it lists {', '.join(sorted(known))}",
+            )
+        last_expiry = max(self.option_chain.expiry_days) if self.options_on else 0
+        if last_expiry > self.days:
+            raise InvalidInputError(
+                f"an option expiring {last_expiry} days after the start outlives the "
+                f"{self.days}-day market",
+                hint="ask for more days or earlier expiries",
+            )
+
     @property
     def extra_bar_specs(self) -> list[BarSpec]:
         """The coarser bar specs to write, once each, in the order given (1-minute excluded)."""
@@ -88,6 +106,14 @@ class SyntheticMarketConfig:
             f"synthetic:seed={self.seed};instruments={self.instruments};days={self.days};"
             f"start_ns={self.start_ns};mean_regime_bars={self.mean_regime_bars};"
             f"correlation={self.correlation}"
+        )
+
+    def describe_chain(self) -> str:
+        chain = self.option_chain
+        return (
+            f"{self.describe()};options:strikes={chain.strikes};step={chain.strike_step_pct};"
+            f"expiry_days={','.join(map(str, chain.expiry_days))};vol={chain.volatility};"
+            f"rate={chain.rate};multiplier={chain.multiplier};tick={chain.tick_size}"
         )
 
 
@@ -230,6 +256,21 @@ class SyntheticMarketService:
                         series.instrument, bars, spec, f"{source};bar_spec={spec}", progress
                     )
                 )
+            if series.instrument.instrument_id in config.options_on:
+                summaries.extend(self._write_chain(config, series, progress))
+        return summaries
+
+    def _write_chain(
+        self, config: SyntheticMarketConfig, series: SyntheticSeries, progress: ProgressReporter
+    ) -> list[IngestSummary]:
+        """The underlying's options chain: each contract defined, then its 1-minute bars."""
+        summaries = []
+        for option in option_chain(series.instrument, series.bars, config.option_chain):
+            self._instruments.add(option.instrument)
+            source = f"{config.describe_chain()};instrument={option.instrument.instrument_id}"
+            summaries.append(
+                self._write(option.instrument, option.bars, BASE_BAR_SPEC, source, progress)
+            )
         return summaries
 
     def _write(

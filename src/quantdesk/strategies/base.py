@@ -251,11 +251,16 @@ class QuantdeskStrategy(Strategy):
             ),
         )
 
-    def flatten(self, instrument_id: InstrumentId, signal_id: str | None = None) -> None:
-        """Close this strategy's position in the instrument with a market order, gated too."""
+    def net_position(self, instrument_id: InstrumentId) -> Decimal:
+        """This strategy's signed open quantity in the instrument."""
         net = Decimal(0)
         for position in self.cache.positions_open(instrument_id=instrument_id, strategy_id=self.id):
             net += position.signed_decimal_qty()
+        return net
+
+    def flatten(self, instrument_id: InstrumentId, signal_id: str | None = None) -> None:
+        """Close this strategy's position in the instrument with a market order, gated too."""
+        net = self.net_position(instrument_id)
         if net == 0:
             return
         instrument = self.cache.instrument(instrument_id)
@@ -360,13 +365,6 @@ class FamilyStrategy(QuantdeskStrategy):
     def subscribe_all_bars(self) -> None:
         for bar_type in self.bar_types.values():
             self.subscribe_bars(bar_type)
-
-    def net_position(self, instrument_id: InstrumentId) -> Decimal:
-        """This strategy's signed open quantity in the instrument."""
-        net = Decimal(0)
-        for position in self.cache.positions_open(instrument_id=instrument_id, strategy_id=self.id):
-            net += position.signed_decimal_qty()
-        return net
 
     def signal_instruments(self) -> frozenset[str]:
         return self._instrument_values
