@@ -154,3 +154,56 @@ def test_an_order_whose_initial_margin_exceeds_free_equity_is_denied(
     assert margin > equity
     contracts = margin / (0.5 * MULTIPLIER * 5000)
     assert round(contracts) >= 2 and abs(contracts - round(contracts)) < 0.01
+
+
+NIY, USDJPY = "NIYH4.XOSE", "USD/JPY.SIM"
+
+
+def test_a_jpy_quoted_future_is_limited_in_usd_at_the_rate_and_multiplier(
+    tmp_path: Path,
+) -> None:
+    """NIY at ~33,000 JPY x 500 at ~150 JPY a dollar is ~110,000 USD a contract: a futures
+    limit of 250,000 USD holds two (in JPY, not one would fit; without the multiplier, 1,000s)."""
+    desk = bootstrap(plugin_settings(tmp_path / "home"))
+    desk.instruments.add(
+        future("0.1").model_copy(
+            update={"instrument_id": NIY, "currency": "JPY", "multiplier": Decimal(500)}
+        )
+    )
+    desk.instruments.add(
+        InstrumentSpec(
+            instrument_id=USDJPY,
+            asset_class=AssetClass.FX,
+            currency="JPY",
+            base_currency="USD",
+            tick_size=Decimal("0.001"),
+        )
+    )
+    niy = [
+        [r[0], *(33_000 + 5 * (i % 5) for _ in range(4)), 1000] for i, r in enumerate(es_rows(BARS))
+    ]
+    yen = [
+        [r[0], *(f"{150 + (i % 3) * 0.01:.3f}" for _ in range(4)), 1000]
+        for i, r in enumerate(es_rows(BARS))
+    ]
+    options = BarIngestOptions()
+    desk.ingest.ingest_bars(write(tmp_path / "niy.csv", niy), NIY, "1-MINUTE-LAST", options)
+    desk.ingest.ingest_bars(write(tmp_path / "jpy.csv", yen), USDJPY, "1-MINUTE-LAST", options)
+    plan = raw_plan(
+        [reckless(NIY, seed=6, max_size=4, tag="J")],
+        instruments=[NIY],
+        venues=[{"name": "XOSE", "liquidity": "unlimited"}],
+        engine={"log_level": "OFF"},
+        risk={"limits": {"asset_classes": {"future": {"max_gross_exposure": "250000"}}}},
+    )
+    result = desk.backtests.run_plan(plan)
+    fills = desk.backtests.artifacts(result.run_id).fills
+    held, peak = 0.0, 0.0
+    for fill in sorted(fills, key=lambda f: f.ts_ns):
+        held += fill.side * fill.quantity
+        peak = max(peak, abs(held))
+    assert peak == 2
+    reduced = [e for e in result.risk_events if e.rule == "max_gross_exposure"]
+    assert reduced and all(e.scope == "asset_class:future" for e in reduced)
+    value = max(Decimal(e.detail.split("value ")[1].rstrip(")")) for e in reduced)
+    assert 3 * 33_000 * 500 / 150.03 < value < 6 * 33_025 * 500 / 149.99  # USD, not JPY

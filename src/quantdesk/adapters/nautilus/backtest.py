@@ -42,7 +42,7 @@ from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
 from quantdesk.adapters.nautilus.next_open import NextOpenHold, NextOpenHoldConfig, OpenTicksNode
 from quantdesk.adapters.nautilus.next_open import hold_instruments as next_open_instruments
-from quantdesk.adapters.nautilus.rates import join_rate_feed
+from quantdesk.adapters.nautilus.rates import RateBook, join_rate_feed
 from quantdesk.adapters.nautilus.recorder import RunRecorder, RunRecorderConfig
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_CLIENT_ID, SIGNAL_DATA_PATH
@@ -165,7 +165,7 @@ class NautilusBacktestRunner:
         )
         engine.add_actor(recorder)
         recorder.built = join_feed_actors(plan, engine)
-        guard = self._risk_guard(plan, engine)
+        guard = self._risk_guard(plan, engine, rates)
         engine.add_actor(guard)
         fill_at = {v: request.venue(v).fill_at for v in plan.venue_names}
         opens = next_open_instruments(fill_at, plan.instruments)
@@ -190,7 +190,7 @@ class NautilusBacktestRunner:
             hold.recheck = margin.refusal  # again at the open, with earlier orders pending
         return recorder, guard
 
-    def _risk_guard(self, plan: RunPlan, engine: Any) -> PortfolioRiskGuard:
+    def _risk_guard(self, plan: RunPlan, engine: Any, rates: RateBook) -> PortfolioRiskGuard:
         increments = {}
         specs: dict[str, InstrumentSpec] = {}
         for instrument_id in plan.instruments:
@@ -214,6 +214,7 @@ class NautilusBacktestRunner:
             set_engine_state=set_engine_state,
             specs=specs,
             base_currencies={i: plan.venue_of(i).base_currency for i in plan.instruments},
+            rate_of=lambda _, currency: rates.of_currency(currency),  # the same rates, now
         )
 
     def _linear_in_base(self, plan: RunPlan) -> set[str]:
