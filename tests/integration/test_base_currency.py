@@ -1,5 +1,6 @@
-"""One base currency on the real engine: a USD account trading USD/JPY, EUR/USD and a
-JPY-quoted equity (7203.XTKS), on synthetic minute bars in a tmp catalog.
+"""One base currency on the real engine: a USD account trading USD/JPY, EUR/USD, a
+JPY-quoted equity (7203.XTKS) and a JPY-quoted future (NIYH4.XCME, 500 yen a point), on
+synthetic minute bars in a tmp catalog.
 
 The equity curve must equal an independent pandas conversion of every fill and mark at the
 USD/JPY closes (the last at or before each instant), to 1e-9 relative; the engine's own
@@ -26,17 +27,20 @@ from quantdesk.services.platform import Platform
 from support.bars import MINUTE_NS, T0, iso
 from support.strategy_runs import ema_specs, raw_plan
 
-USDJPY, EURUSD, TOYOTA = "USD/JPY.SIM", "EUR/USD.SIM", "7203.XTKS"
+USDJPY, EURUSD, TOYOTA, NIY = "USD/JPY.SIM", "EUR/USD.SIM", "7203.XTKS", "NIYH4.XCME"
 SPEC = "1-MINUTE-MID"
 BARS = 400
 BALANCE = 500_000.0  # per venue
 TAKER = "0.0002"
-SIZES = {USDJPY: 100_000, EURUSD: 100_000, TOYOTA: 2_000}
+SIZES = {USDJPY: 100_000, EURUSD: 100_000, TOYOTA: 2_000, NIY: 2}
+MULTIPLIER = {NIY: 500.0}
 
 
-def _walk(seed: int, start: float, step: float, decimals: int) -> list[float]:
+def _walk(seed: int, start: float, step: float, decimals: int, tick: float = 0.0) -> list[float]:
     rng = np.random.default_rng(seed)
     path = start + np.cumsum(rng.normal(0.0, step, BARS))
+    if tick:
+        path = np.round(path / tick) * tick
     return [round(float(p), decimals) for p in path]
 
 
@@ -59,6 +63,7 @@ MARKET = {
     USDJPY: (_walk(1, 150.0, 0.05, 3), 3),
     EURUSD: (_walk(2, 1.08, 0.0004, 5), 5),
     TOYOTA: (_walk(3, 3000.0, 4.0, 0), 0),
+    NIY: (_walk(4, 33_000.0, 30.0, 0, tick=5.0), 0),
 }
 
 
@@ -82,6 +87,21 @@ def _fx(instrument_id: str, base: str, quote: str, tick: str) -> InstrumentSpec:
 TOYOTA_SPEC = InstrumentSpec(
     instrument_id=TOYOTA, asset_class=AssetClass.EQUITY, currency="JPY", tick_size=Decimal(1)
 )
+NIY_SPEC = InstrumentSpec.model_validate(
+    {
+        "instrument_id": NIY,
+        "asset_class": "future",
+        "underlying": "NIY",
+        "underlying_class": "index",
+        "currency": "JPY",
+        "tick_size": "5",
+        "multiplier": "500",
+        "activation_ns": "2023-03-10T06:30:00Z",
+        "expiration_ns": "2024-03-07T14:30:00Z",
+        "margin_init": "0.06",
+        "margin_maint": "0.055",
+    }
+)
 
 
 @pytest.fixture
@@ -89,6 +109,7 @@ def fx_desk(desk: Platform, tmp_path: Path) -> Platform:
     _add(desk, tmp_path, USDJPY, _fx(USDJPY, "USD", "JPY", "0.001"))
     _add(desk, tmp_path, EURUSD, _fx(EURUSD, "EUR", "USD", "0.00001"))
     _add(desk, tmp_path, TOYOTA, TOYOTA_SPEC)
+    _add(desk, tmp_path, NIY, NIY_SPEC)
     return desk
 
 
@@ -100,10 +121,13 @@ def _venues(*names: str, **extra: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _plan(instruments: Sequence[str], venues: list[dict[str, Any]]) -> Any:
+def _plan(
+    instruments: Sequence[str], venues: list[dict[str, Any]], sizes: dict[str, int] | None = None
+) -> Any:
     specs = []
     for instrument_id in instruments:
-        params = {"fast": 5, "slow": 20, "trade_size": SIZES[instrument_id]}
+        size = (sizes or SIZES).get(instrument_id, SIZES[instrument_id])
+        params = {"fast": 5, "slow": 20, "trade_size": size}
         specs += ema_specs([instrument_id], SPEC, params)
     return raw_plan(
         specs,
@@ -146,12 +170,13 @@ def _booked(fills: pd.DataFrame, currency_of: dict[str, str]) -> tuple[pd.DataFr
         qty, avg = book.get(row.position_id, (0.0, 0.0))
         signed = row.side * row.quantity
         pnl = 0.0
+        multiplier = MULTIPLIER.get(row.instrument_id, 1.0)
         if qty == 0 or np.sign(qty) == np.sign(signed):
             avg = (abs(qty) * avg + row.quantity * row.price) / (abs(qty) + row.quantity)
             qty += signed
         else:
             closing = min(abs(qty), row.quantity)
-            pnl = closing * (row.price - avg) * np.sign(qty)
+            pnl = closing * (row.price - avg) * np.sign(qty) * multiplier
             qty += signed
             if abs(qty) < 1e-9:
                 qty, avg = 0.0, 0.0
@@ -188,7 +213,7 @@ def _expected_curve(
                 instrument_id = instrument_of[position_id]
                 close = float(closes[instrument_id].loc[:t].iloc[-1])
                 rate = _rate(currency_of[instrument_id], pd.Series([t]))[0]
-                value += qty * (close - avg) * rate
+                value += qty * (close - avg) * MULTIPLIER.get(instrument_id, 1.0) * rate
         equity.append(value)
     return pd.Series(equity, index=points)
 
@@ -219,50 +244,47 @@ def _row(fill: Any) -> dict[str, Any]:
 def test_usd_account_trades_jpy_and_eur_instruments_at_the_catalogs_rates(
     fx_desk: Platform,
 ) -> None:
-    plan = _plan([USDJPY, EURUSD, TOYOTA], _venues("SIM", "XTKS"))
+    plan = _plan([USDJPY, EURUSD, TOYOTA, NIY], _venues("SIM", "XTKS", "XCME"))
     result = fx_desk.backtests.run_plan(plan)
     assert result.warnings == []
     fills = _fills_frame(fx_desk, result)
-    assert set(fills["instrument_id"]) == {USDJPY, EURUSD, TOYOTA}
+    assert set(fills["instrument_id"]) == {USDJPY, EURUSD, TOYOTA, NIY}
     assert set(fills["commission_currency"]) == {"JPY", "USD"}
-    currency_of = {USDJPY: "JPY", EURUSD: "USD", TOYOTA: "JPY"}
+    currency_of = {USDJPY: "JPY", EURUSD: "USD", TOYOTA: "JPY", NIY: "JPY"}
 
     # the conversion record: USD/JPY's own streamed bars, inverted, over the run
     (conversion,) = result.conversions
     assert (conversion.currency, conversion.base_currency) == ("JPY", "USD")
     assert conversion.bar_type == f"{USDJPY}-{SPEC}-EXTERNAL" and conversion.inverted
-    assert conversion.instruments == [TOYOTA, USDJPY] or conversion.instruments == [
-        USDJPY,
-        TOYOTA,
-    ]
+    assert sorted(conversion.instruments) == sorted([TOYOTA, NIY, USDJPY])
     assert conversion.points == BARS
     assert conversion.first_rate == 1.0 / MARKET[USDJPY][0][0]
     assert conversion.last_rate == 1.0 / MARKET[USDJPY][0][-1]
-    assert conversion.fills == int(fills["instrument_id"].isin([USDJPY, TOYOTA]).sum())
+    assert conversion.fills == int(fills["instrument_id"].isin([USDJPY, TOYOTA, NIY]).sum())
 
     # each fill records the rate its account converted it at: the last close at or before it
     expected_rate = _rate_per_row(fills, currency_of, "instrument_id")
     np.testing.assert_array_equal(fills["quote_rate"].to_numpy(), expected_rate)
 
     curve = fx_desk.backtests.artifacts(result.run_id).curve
-    expected = _expected_curve(fills, currency_of)
+    expected = _expected_curve(fills, currency_of, 3 * BALANCE)
     assert list(curve.ts_ns) == list(expected.index)
     np.testing.assert_allclose(curve.equity, expected.to_numpy(), rtol=1e-9, atol=0.0)
     assert result.metrics.end_equity == pytest.approx(float(expected.iloc[-1]), rel=1e-12)
 
 
 def test_engine_balance_books_the_same_converted_flows(fx_desk: Platform) -> None:
-    plan = _plan([USDJPY, TOYOTA], _venues("SIM", "XTKS"))
+    plan = _plan([USDJPY, TOYOTA, NIY], _venues("SIM", "XTKS", "XCME"))
     catalog = ParquetCatalog(fx_desk.home / "catalog")
     pinned = pin_range(plan, catalog)
     engine_run = NautilusBacktestRunner(catalog).run(pinned)
     fills = pd.DataFrame([_row(f) for f in engine_run.fills])
     assert len(fills) > 10
-    booked, _ = _booked(fills, {USDJPY: "JPY", TOYOTA: "JPY"})
+    booked, _ = _booked(fills, {USDJPY: "JPY", TOYOTA: "JPY", NIY: "JPY"})
     # the margin account's balance holds realised flows only; Money rounds each fill's JPY
     # amounts to the yen and the USD ones to the cent
     assert engine_run.balances["USD"] == pytest.approx(
-        2 * BALANCE + float(booked["flow"].sum()), abs=0.02 * len(fills)
+        3 * BALANCE + float(booked["flow"].sum()), abs=0.02 * len(fills)
     )
 
 
@@ -298,3 +320,15 @@ def test_a_missing_rate_is_refused_before_the_run(desk: Platform, tmp_path: Path
 def test_a_cash_account_across_currencies_is_refused(fx_desk: Platform) -> None:
     with pytest.raises(InvalidInputError, match="CASH account in USD"):
         fx_desk.backtests.run_plan(_plan([TOYOTA], _venues("XTKS", account_type="CASH")))
+
+
+def test_the_margin_check_values_a_yen_order_in_dollars(fx_desk: Platform) -> None:
+    """20,000 shares near 3,000 yen are 60M yen but about 400,000 dollars: within a
+    500,000-dollar account at leverage 1 (compared unconverted, every order was denied);
+    30,000 shares (about 600,000 dollars) are not."""
+    result = fx_desk.backtests.run_plan(_plan([TOYOTA], _venues("XTKS"), {TOYOTA: 20_000}))
+    assert result.engine_rejections == [] and result.facts.fills > 0
+    with pytest.raises(InvalidInputError) as raised:
+        fx_desk.backtests.run_plan(_plan([TOYOTA], _venues("XTKS"), {TOYOTA: 30_000}))
+    assert "INSUFFICIENT_MARGIN" in str(raised.value)
+    assert "exceeds equity 500,000.00 USD" in str(raised.value)

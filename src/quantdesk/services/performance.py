@@ -49,9 +49,11 @@ them; plain instruments keep the arithmetic above, bit for bit:
   price. A fill books ``realised * rate_C(t_fill) - commission * rate_K(t_fill)`` (K the
   commission's currency) from the first point at or after it, like a plain fill's cash.
 - At each point t, an instrument's open quantity ``Q(t)`` and cost ``K(t) = sum of q * avg *
-  m`` over its positions mark ``(m * Q(t) * close(t) - K(t)) * rate_C(t)`` (0 when flat, by
-  the same tolerance). So ``equity(t) = starting_equity + plain cash and marks + converted
-  flows + converted unrealised``.
+  m`` over its positions mark ``(m * Q(t) * close(t) - K(t)) * rate_C(t)`` while any of its
+  positions is open (a position within the flat tolerance of zero is closed; two strategies'
+  offsetting positions are net flat but still hold the PnL between their prices). So
+  ``equity(t) = starting_equity + plain cash and marks + converted flows + converted
+  unrealised``; ``in_market`` follows the net quantity, as for plain instruments.
 - ``turnover`` counts a converted fill's ``|quantity * price| * m * rate_C(t_fill)``, ``fees``
   its converted commission; a closed position's ``realized_pnl`` (in C) counts at the rate of
   its closing instant in the trade statistics.

@@ -92,6 +92,7 @@ class ConvertedFills:
     cost_change: Float64Array  # change of the instrument's K (quote currency, multiplier applied)
     rate: Float64Array  # the instrument's rate at each fill
     commission: Float64Array  # in the base currency, at its own currency's rate at the fill
+    open_positions: Int64Array  # positions of the instrument open after each fill
     notional: Float64Array  # |quantity * price| * multiplier * rate: traded, in the base
 
     @property
@@ -124,8 +125,11 @@ def book_fills(
     held: dict[int, tuple[float, float]] = {}  # position -> (signed quantity, avg open price)
     realised = np.zeros(len(ts), dtype=np.float64)
     cost_change = np.zeros(len(ts), dtype=np.float64)
+    open_positions = np.zeros(len(ts), dtype=np.int64)
+    opened = 0
     for row in range(len(ts)):
         q, avg = held.get(int(position[row]), (0.0, 0.0))
+        was_open = q != 0.0
         signed = float(side[row] * quantity[row])
         px = float(price[row])
         before = q * avg
@@ -144,7 +148,9 @@ def book_fills(
                 avg = px
         if q == 0.0:
             avg = 0.0
+        opened += int(q != 0.0) - int(was_open)
         held[int(position[row])] = (q, avg)
+        open_positions[row] = opened
         cost_change[row] = (q * avg - before) * multiplier
     sorted_ts: Int64Array = ts[order]
     currency = valuation.currency.get(instrument_id, valuation.base_currency)
@@ -166,6 +172,7 @@ def book_fills(
         cost_change=cost_change,
         rate=rate,
         commission=commission,
+        open_positions=open_positions,
         notional=np.abs(quantity * price) * multiplier * rate,
     )
 
@@ -212,8 +219,11 @@ def add_converted(
     quantity = np.cumsum(np.bincount(point, weights=booked.signed_quantity[inside], minlength=n))
     cost = np.cumsum(np.bincount(point, weights=booked.cost_change[inside], minlength=n))
     scale = float(np.abs(booked.signed_quantity[inside]).max())
-    open_ = np.abs(quantity) > FLAT_TOLERANCE * scale
-    in_market |= open_
+    in_market |= np.abs(quantity) > FLAT_TOLERANCE * scale
+    # marked while any of its positions is open: two strategies' offsetting positions are
+    # flat together but hold the PnL between their prices
+    last_fill = np.searchsorted(booked.ts_ns[inside], ts, side="right") - 1
+    open_ = np.where(last_fill >= 0, booked.open_positions[inside][last_fill], 0) > 0
     bar_ts, bar_close = closes.get(instrument_id, (ts[:0], np.empty(0)))
     if len(bar_ts) == 0 or not open_.any():
         return  # never priced: its position has no mark

@@ -247,3 +247,19 @@ def test_a_round_trip_leaves_no_residue_marked() -> None:
     curve = build_equity_curve(thirds, closes, 1.0, valuation)
     assert curve.in_market.tolist() == [True, True, False, False]
     assert math.isclose(curve.equity[3], curve.equity[2], rel_tol=0, abs_tol=0)
+
+
+def test_offsetting_positions_of_two_strategies_keep_the_pnl_between_their_prices() -> None:
+    # found by the conversion property: net flat, yet 10 * (110 - 100) yen are locked in
+    valuation = Valuation(
+        "USD", currency={"T.XTKS": "JPY"}, rates={"JPY": RateSeries(JPY_RATE_TS, 1 / USDJPY_CLOSE)}
+    )
+    closes = {"T.XTKS": (JPY_RATE_TS, np.array([100.0, 110.0, 120.0, 130.0]))}
+    fills = [
+        fill(JPY_RATE_TS[0], 1, 10, 100.0, "T.XTKS", position="P-A"),
+        fill(JPY_RATE_TS[1], -1, 10, 110.0, "T.XTKS", position="P-B"),
+    ]
+    curve = build_equity_curve(fills, closes, 0.0, valuation)
+    expected = [0.0] + [100.0 / close for close in USDJPY_CLOSE[1:]]
+    np.testing.assert_allclose(curve.equity, expected, rtol=1e-12)
+    assert curve.in_market.tolist() == [True, False, False, False]

@@ -6,7 +6,9 @@ engine's reports, it records every fill and every closed position itself as they
 into columns (:class:`RecordLog`) rather than an object each: they are held through the
 engine's peak. It also reports simulated time, which drives the progress bar, and keeps the
 signal trail: the signals strategies consumed and the gate's decisions on orders taken on
-them, so each fill carries the id of the signal its order was taken on. And it counts the
+them, so each fill carries the id of the signal its order was taken on (and the rate its
+account converted it at into the base currency, from the run's :class:`RateBook`; 1.0 in
+the base currency, NaN before a rate exists). And it counts the
 orders the engine refused (``OrderRejected`` by the venue, ``OrderDenied`` by its risk
 engine or the margin check), by reason, with their first times: a run that traded nothing
 because every order bounced must not look like a strategy that chose not to trade.
