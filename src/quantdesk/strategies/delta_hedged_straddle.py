@@ -3,9 +3,11 @@
 It sells ``contracts`` at-the-money calls and puts of the nearest expiry with at least
 ``min_days_to_expiry`` left, and keeps the book's delta near zero by trading the underlying:
 every ``hedge_every_bars`` bars of the underlying it values each option's delta (Black-Scholes
-on a stock, Black-76 on a future, with the implied volatility solved from the option's last
-close and the rate ``rate``) and, when the net delta is more than ``hedge_band`` contracts'
-worth of underlying, trades the underlying back to flat delta. The options settle at expiry
+on a stock, Black-76 on a future, at the rate ``rate``, with the implied volatility solved from
+the option's last close; or, when the definition subscribes to VOLATILITY_FORECAST signals
+(``signal_types``), the latest forecast's annualised volatility for the underlying) and, when
+the net delta is more than ``hedge_band`` contracts' worth of underlying, trades the
+underlying back to flat delta. The options settle at expiry
 (the engine's expiry close, see docs/futures.md); the strategy then sells the next straddle.
 Every order goes through the risk gate like any family's. A custom plug-in, shipped built in:
 
@@ -32,6 +34,7 @@ from quantdesk.domain.options import (
     stock_carry,
     year_fraction,
 )
+from quantdesk.domain.signals import AISignal, SignalType, VolatilityForecastValue
 from quantdesk.strategies.base import QuantdeskStrategy, QuantdeskStrategyConfig
 
 DAY_NS = 86_400_000_000_000
@@ -77,6 +80,7 @@ class DeltaHedgedStraddle(QuantdeskStrategy):
         self._vols: dict[InstrumentId, float] = {}
         self._carry = 0.0
         self._bars = 0
+        self._forecast: float | None = None  # the latest VOLATILITY_FORECAST, if subscribed
 
     def on_start(self) -> None:
         super().on_start()
@@ -102,6 +106,15 @@ class DeltaHedgedStraddle(QuantdeskStrategy):
 
     def stop_trading_instruments(self) -> list[InstrumentId]:
         return [self._underlying, *self._options]
+
+    def signal_instruments(self) -> frozenset[str]:
+        return frozenset({self._underlying.value})
+
+    def on_signal(self, signal: AISignal) -> None:
+        value = signal.value
+        if signal.signal_type is SignalType.VOLATILITY_FORECAST:
+            assert isinstance(value, VolatilityForecastValue)  # by AISignal's validation
+            self._forecast = value.annualized_volatility
 
     # data -------------------------------------------------------------------------------------
 
@@ -170,13 +183,14 @@ class DeltaHedgedStraddle(QuantdeskStrategy):
             self._trade(self._underlying, size if delta < 0 else -size)
 
     def _delta(self, contract: _Contract, spot: float, now: int) -> float:
-        """The option's delta per unit, from the implied volatility of its last close (the
-        last volatility solved when its price admits none, e.g. a one-tick floor)."""
+        """The option's delta per unit, at the forecast volatility when subscribed, else the
+        implied volatility of its last close (the last one solved when its price admits
+        none, e.g. at the one-tick floor)."""
         t = year_fraction(now, contract.expiration_ns)
         rate, carry = self.config.rate, self._carry
         premium = self._closes.get(contract.instrument_id)
-        vol = self._vols.get(contract.instrument_id)
-        if premium is not None and t > 0:
+        vol = self._forecast or self._vols.get(contract.instrument_id)
+        if self._forecast is None and premium is not None and t > 0:
             try:
                 vol = implied_volatility(
                     premium, contract.kind, s=spot, k=contract.strike, t=t, r=rate, b=carry
