@@ -22,6 +22,7 @@ from quantdesk.bootstrap import bootstrap
 from quantdesk.domain.contract_terms import ExerciseStyle, OptionKind, UnderlyingClass
 from quantdesk.domain.errors import ConflictError, NotFoundError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
+from quantdesk.domain.ticks import TickKind
 from quantdesk.services.platform import Platform
 from support.bars import rows
 
@@ -160,6 +161,22 @@ def test_futures_bars_ingest_against_the_future(desk: Platform, tmp_path: Path) 
     engine = ParquetDataCatalog(str(desk.home / "catalog"))
     assert type(engine.instruments(instrument_ids=["6EH4.XCME"])[0]) is FuturesContract
     assert len(engine.bars(bar_types=["6EH4.XCME-1-MINUTE-LAST-EXTERNAL"])) == 5
+
+
+def test_option_quotes_ingest_per_contract(desk: Platform, tmp_path: Path) -> None:
+    """Options data as quotes: a contract's bid/ask ticks land in the catalog on it."""
+    desk.instruments.add(SPECS[5])
+    csv = tmp_path / "put.csv"
+    csv.write_text(
+        "timestamp,bid,ask,bid_size,ask_size\n"
+        "2024-01-02T14:30:00Z,5.10,5.20,10,12\n"
+        "2024-01-02T14:30:01Z,5.11,5.21,10,12\n"
+    )
+    summary = desk.ticks.ingest(csv, TickKind.QUOTE, "AAPL240419P00170000.OPRA")
+    assert (summary.rows_written, summary.rows_rejected) == (2, 0)
+    engine = ParquetDataCatalog(str(desk.home / "catalog"))
+    quotes = engine.quote_ticks(instrument_ids=["AAPL240419P00170000.OPRA"])
+    assert [q.ask_price.as_double() for q in quotes] == [5.20, 5.21]
 
 
 def test_adding_the_same_definition_twice_is_a_no_op(desk: Platform) -> None:
