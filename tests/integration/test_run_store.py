@@ -393,6 +393,7 @@ def test_empty_artifacts_round_trip_with_their_schema(store: FileRunStore, tmp_p
         "commission_currency",
         "signal_id",
         "quote_rate",
+        "kind",
     ]
     assert fills.schema.field("signal_id").nullable
     assert pq.read_table(folder / "positions.parquet").num_rows == 0

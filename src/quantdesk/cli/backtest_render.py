@@ -254,3 +254,20 @@ def refusals_table(result: BacktestResult) -> Table:
 
 
 MAX_REFUSAL_ROWS = 10
+
+
+def settlements_table(result: BacktestResult) -> Table:
+    """Positions settled at a dated contract's expiry (the fills of kind settlement)."""
+    table = Table(title="Settled at expiry")
+    for name in ("strategy", "instrument", "at", "quantity", "price", "PnL"):
+        table.add_column(name, justify="right" if name in ("quantity", "price", "PnL") else "left")
+    for s in result.settlements:
+        table.add_row(
+            result.strategy_name(s.strategy_id),
+            s.instrument_id,
+            ns_to_text(s.ts_ns),
+            f"{s.quantity:+,g}",
+            f"{s.price:,g}",
+            _num(s.pnl),
+        )
+    return table

@@ -251,6 +251,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 out.print(backtest_render.strategies_table(result))
             out.print(backtest_render.facts_table(result))
             _print_refusals(out, err, result)
+            if result.settlements:
+                out.print(backtest_render.settlements_table(result))
             if result.risk_counts:
                 out.print(backtest_render.risk_table(result))
             if result.provenance is not None:
@@ -310,6 +312,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 out.print(backtest_render.strategies_table(result))
             out.print(backtest_render.facts_table(result))
             _print_refusals(out, err, result)
+            if result.settlements:
+                out.print(backtest_render.settlements_table(result))
             if result.provenance is not None:
                 out.print(backtest_render.signals_table(result))
             if result.execution_quality:

@@ -44,6 +44,7 @@ from quantdesk.domain.conversion import ConversionUsed
 from quantdesk.domain.execution import EngineRejection as EngineRejection
 from quantdesk.domain.execution import ExecutionSummary as ExecutionSummary
 from quantdesk.domain.execution_quality import ExecutionQuality
+from quantdesk.domain.expiry import Settlement
 from quantdesk.domain.risk import RiskConfig, RiskEvent
 from quantdesk.domain.signals import SignalType
 from quantdesk.domain.strategies.definition import StrategyDefinition
@@ -363,6 +364,9 @@ class BacktestResult(BaseModel):
         default_factory=list,
         description="the FX rates instruments in another currency than the account's were "
         "converted at",
+    )
+    settlements: list[Settlement] = Field(
+        default_factory=list, description="positions settled at a dated contract's expiry"
     )
     error: str | None = None
 

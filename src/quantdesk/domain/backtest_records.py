@@ -21,6 +21,7 @@ class FillRecord:
     commission_currency: str
     signal_id: str | None = None  # the AI signal the order was taken on, if any
     quote_rate: float = 1.0  # base currency per unit of the instrument's PnL currency, applied
+    kind: str | None = None  # "settlement" at expiry, "roll"; None: the strategy's own trade
 
 
 @dataclass(frozen=True, slots=True)

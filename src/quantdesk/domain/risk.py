@@ -69,6 +69,8 @@ class RiskRule(StrEnum):
     MAX_NET_EXPOSURE = "max_net_exposure"
     MAX_LEVERAGE = "max_leverage"
     BELOW_MIN_QUANTITY = "below_min_quantity"
+    INSTRUMENT_NOT_ACTIVE = "instrument_not_active"  # a dated contract before its activation
+    INSTRUMENT_EXPIRED = "instrument_expired"  # a dated contract after its expiration
 
 
 class RiskAction(StrEnum):

@@ -9,6 +9,7 @@ from decimal import Decimal
 from quantdesk.domain.backtest import DataUsed, SignalDataUsed
 from quantdesk.domain.backtest_plan import RunPlan, instrument_of
 from quantdesk.domain.errors import InvalidInputError, NotFoundError
+from quantdesk.domain.expiry import check_run_window
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.market_feeds import is_internal
 from quantdesk.domain.time import ns_to_text
@@ -99,6 +100,9 @@ def pin_range(
             "end_ns": request.end_ns if request.end_ns is not None else max(last),
         }
     )
+    assert pinned.start_ns is not None and pinned.end_ns is not None
+    for instrument_id in plan.instruments:  # a contract the whole range cannot trade
+        check_run_window(known[instrument_id], pinned.start_ns, pinned.end_ns, plan.instruments)
     pinned_plan = plan.with_request(pinned)
     return pinned_plan.with_rates(find_rates(pinned_plan, catalog, known))
 

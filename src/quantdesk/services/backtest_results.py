@@ -16,6 +16,7 @@ from quantdesk.domain.backtest import (
 )
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.errors import InvalidInputError
+from quantdesk.domain.expiry import settlements_of
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.market_feeds import feed_bar_type
 from quantdesk.services.columns import BarColumns, Float64Array, Int64Array
@@ -142,6 +143,7 @@ def analyse(
         warnings=refusal_warnings(engine_run.engine_rejections, execution.orders_filled)
         + rate_warnings,
         conversions=conversions,
+        settlements=settlements_of(engine_run.fills, engine_run.positions),
     )
     artifacts = RunArtifacts(
         fills=engine_run.fills, positions=engine_run.positions, curve=curve, prices=prices

@@ -27,6 +27,7 @@ from nautilus_trader.backtest.config import (
     ImportableFillModelConfig,
 )
 from nautilus_trader.config import (
+    ImportableActorConfig,
     ImportableStrategyConfig,
     LoggingConfig,
     RiskEngineConfig,
@@ -37,6 +38,7 @@ from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.objects import MONEY_MAX
 
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
+from quantdesk.adapters.nautilus.expiry import option_stream_ends, settlement_modules
 from quantdesk.adapters.nautilus.instruments import from_nautilus
 from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
@@ -232,15 +234,19 @@ class NautilusBacktestRunner:
                 out.add(instrument_id)
         return out
 
-    def _bar_data(self, plan: RunPlan, bar_type: str) -> BacktestDataConfig:
+    def _bar_data(self, plan: RunPlan, bar_type: str, ends: dict[str, int]) -> BacktestDataConfig:
         """Bounded only where the catalog holds bars outside the run's range (the node reads
-        unbounded configs without a filter, which holds less memory; see ``SignalReplayNode``)."""
+        unbounded configs without a filter, which holds less memory; see ``SignalReplayNode``)
+        or where an instrument's stream ``ends`` early (see ``option_stream_ends``)."""
         start, end = plan.start_ns, plan.end_ns
         instrument_id = instrument_of(bar_type)
+        if instrument_id in ends and end is not None:
+            end = min(end, ends[instrument_id])
         bar_spec = bar_type.removeprefix(f"{instrument_id}-").removesuffix("-EXTERNAL")
         whole = (
             start is not None
             and end is not None
+            and instrument_id not in ends
             and self._catalog.lies_within(bar_type, start, end)
         )
         return BacktestDataConfig(
@@ -255,6 +261,9 @@ class NautilusBacktestRunner:
     def _run_config(self, plan: RunPlan) -> BacktestRunConfig:
         request = plan.request
         level = request.engine.log_level
+        specs = {i: s for i in plan.instruments if (s := self._catalog.instrument(i))}
+        dated = {i for i, s in specs.items() if s.is_dated}
+        ends = option_stream_ends(specs.values())
         engine = BacktestEngineConfig(
             trader_id="QUANTDESK-001",
             strategies=[
@@ -269,14 +278,19 @@ class NautilusBacktestRunner:
             risk_engine=_engine_risk(plan, self._linear_in_base(plan)),
             run_analysis=False,
         )
-        data = [self._bar_data(plan, b) for b in plan.bar_types if not is_internal(b)]
+        data = [self._bar_data(plan, b, ends) for b in plan.bar_types if not is_internal(b)]
         data += tick_data_configs(self._root, plan)
         if request.replays_signals:  # after the bars: at equal ts_init, bars come first
             data.append(_signal_data_config(self._root, plan))
         return BacktestRunConfig(
             engine=engine,
             venues=[
-                _venue(request.venue(name), request.seed, venue_feeds(plan, name))
+                _venue(
+                    request.venue(name),
+                    request.seed,
+                    venue_feeds(plan, name),
+                    settlement_modules(plan, name, dated),
+                )
                 for name in plan.venue_names
             ],
             data=data,
@@ -345,9 +359,15 @@ def _engine_risk(plan: RunPlan, linear_in_base: set[str]) -> RiskEngineConfig:
     )
 
 
-def _venue(spec: VenueSpec, seed: int, feeds: frozenset[MarketData]) -> BacktestVenueConfig:
+def _venue(
+    spec: VenueSpec,
+    seed: int,
+    feeds: frozenset[MarketData],
+    modules: list[ImportableActorConfig] | None = None,
+) -> BacktestVenueConfig:
     """The venue as the engine simulates it; ``feeds``: what its instruments stream (trades
-    move its market, the book makes it an L2 book; see :mod:`tick_feeds`)."""
+    move its market, the book makes it an L2 book; see :mod:`tick_feeds`); ``modules``: its
+    simulation modules (the settlement of dated contracts at expiry)."""
     fee_model = None
     rates = spec.maker_fee is not None or spec.taker_fee is not None
     if rates or spec.commission_per_unit is not None:
@@ -380,6 +400,7 @@ def _venue(spec: VenueSpec, seed: int, feeds: frozenset[MarketData]) -> Backtest
             },
         ),
         fee_model=fee_model,
+        modules=modules,
         **venue_execution(feeds),
     )
 

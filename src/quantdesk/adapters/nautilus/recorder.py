@@ -36,6 +36,7 @@ from quantdesk.adapters.nautilus.rates import RateBook
 from quantdesk.adapters.nautilus.signal_data import SIGNAL_DECISION_TOPIC, SIGNAL_USED_TOPIC
 from quantdesk.domain.backtest import FillRecord, PositionRecord, SignalDecision, SignalUse
 from quantdesk.domain.execution import EngineRejection
+from quantdesk.domain.expiry import fill_kind
 from quantdesk.domain.record_log import RecordLog
 
 PURGE_TIMER = "quantdesk-purge"
@@ -126,6 +127,7 @@ class RunRecorder(Actor):
             event.commission.currency.code if event.commission is not None else "",
             self._order_signals.get(order_id),
             self._quote_rate(event),
+            self._kind(event),
         )
 
     def _quote_rate(self, event: OrderFilled) -> float:
@@ -134,6 +136,13 @@ class RunRecorder(Actor):
             return 1.0
         rate = self._rates.rate(event.instrument_id)
         return float("nan") if rate is None else rate
+
+    def _kind(self, event: OrderFilled) -> str | None:
+        """Settlement or roll, from the order's tags (the order is still in the cache: it is
+        purged only once closed, on the next purge timer)."""
+        order = self.cache.order(event.client_order_id)
+        kind = fill_kind(order.tags) if order is not None else None
+        return None if kind is None else kind.value
 
     def _on_order(self, event: Event) -> None:
         if isinstance(event, OrderAccepted):

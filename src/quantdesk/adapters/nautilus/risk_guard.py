@@ -38,6 +38,7 @@ from quantdesk.adapters.nautilus.unit_values import (
     UnvaluedError,
     base_only,
 )
+from quantdesk.domain.expiry import window_breach
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.risk import (
     FLATTEN_TOPIC,
@@ -134,6 +135,7 @@ class PortfolioRiskGuard(Actor):
         self._decimal_marks: dict[str, tuple[float, Decimal]] = {}
         self._screen_limits = ScreenLimits.of(risk.limits)
         self._screen_constraints = {s: ScreenLimits.of(c) for s, c in risk.constraints.items()}
+        self._windows: dict[str, tuple[int, int] | None] = {}  # dated contracts' windows
 
     # lifecycle ------------------------------------------------------------------------
 
@@ -160,6 +162,8 @@ class PortfolioRiskGuard(Actor):
             request.decision = RiskDecision(RiskAction.APPROVE, request.quantity, [])
             return
         now = self._clock_now()
+        if self._outside_window(request, now):
+            return
         if (
             self._no_limit
             and self._portfolio_state is TradingState.ACTIVE
@@ -292,6 +296,33 @@ class PortfolioRiskGuard(Actor):
             state.positions, request.strategy_id, {request.instrument_id: request.side * approved}
         )
         return str(replace(state, positions=book, premiums=premiums).premium_at_risk())
+
+    def _outside_window(self, request: GateRequest, now: int) -> bool:
+        """A dated contract outside activation..expiration: denied with the reason (the
+        engine would reject it too, as a venue refusal that says less)."""
+        if request.instrument_id not in self._windows:
+            instrument = self.cache.instrument(InstrumentId.from_str(request.instrument_id))
+            expiration = getattr(instrument, "expiration_ns", None)
+            self._windows[request.instrument_id] = (
+                None if expiration is None else (int(instrument.activation_ns), int(expiration))
+            )
+        window = self._windows[request.instrument_id]
+        breach = None if window is None else window_breach(now, *window)
+        if breach is None:
+            return False
+        request.decision = RiskDecision(action=RiskAction.DENY, quantity=Decimal(0), breaches=[])
+        rule, detail = breach
+        self._record(
+            now,
+            RiskEventKind.DENY,
+            request.strategy_id,
+            request.instrument_id,
+            rule.value,
+            f"{request.instrument_id} {detail}",
+            request.quantity,
+            Decimal(0),
+        )
+        return True
 
     def _pending(self, strategy_id: str) -> dict[str, Decimal]:
         """The strategy's orders sent and not yet done, signed, per instrument.

@@ -226,6 +226,9 @@ class FillOut(_Model):
         default=1.0,
         description="account currency per unit of the instrument's PnL currency at the fill",
     )
+    kind: str | None = Field(
+        default=None, description='"settlement" at expiry, "roll"; null: the strategy\'s own'
+    )
 
     @classmethod
     def of(cls, fill: FillRecord) -> "FillOut":
