@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from quantdesk.bootstrap import bootstrap
+from quantdesk.domain import options
 from quantdesk.domain.backtest import StrategySpec
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.market_data import BarIngestOptions
@@ -65,9 +66,9 @@ def market(root: Path, margin_init: str) -> Path:
             tick_size=Decimal("0.01"),
         )
     )
-    options = BarIngestOptions()
-    desk.ingest.ingest_bars(write(root / "es.csv", es_rows(BARS)), ES, "1-MINUTE-LAST", options)
-    desk.ingest.ingest_bars(write(root / "aapl.csv", rows(BARS)), AAPL, "1-MINUTE-LAST", options)
+    settings = BarIngestOptions()
+    desk.ingest.ingest_bars(write(root / "es.csv", es_rows(BARS)), ES, "1-MINUTE-LAST", settings)
+    desk.ingest.ingest_bars(write(root / "aapl.csv", rows(BARS)), AAPL, "1-MINUTE-LAST", settings)
     return root / "home"
 
 
@@ -186,9 +187,9 @@ def test_a_jpy_quoted_future_is_limited_in_usd_at_the_rate_and_multiplier(
         [r[0], *(f"{150 + (i % 3) * 0.01:.3f}" for _ in range(4)), 1000]
         for i, r in enumerate(es_rows(BARS))
     ]
-    options = BarIngestOptions()
-    desk.ingest.ingest_bars(write(tmp_path / "niy.csv", niy), NIY, "1-MINUTE-LAST", options)
-    desk.ingest.ingest_bars(write(tmp_path / "jpy.csv", yen), USDJPY, "1-MINUTE-LAST", options)
+    settings = BarIngestOptions()
+    desk.ingest.ingest_bars(write(tmp_path / "niy.csv", niy), NIY, "1-MINUTE-LAST", settings)
+    desk.ingest.ingest_bars(write(tmp_path / "jpy.csv", yen), USDJPY, "1-MINUTE-LAST", settings)
     plan = raw_plan(
         [reckless(NIY, seed=6, max_size=4, tag="J")],
         instruments=[NIY],
@@ -207,3 +208,69 @@ def test_a_jpy_quoted_future_is_limited_in_usd_at_the_rate_and_multiplier(
     assert reduced and all(e.scope == "asset_class:future" for e in reduced)
     value = max(Decimal(e.detail.split("value ")[1].rstrip(")")) for e in reduced)
     assert 3 * 33_000 * 500 / 150.03 < value < 6 * 33_025 * 500 / 149.99  # USD, not JPY
+
+
+CALL = "AAPL240315C00100000.XNAS"
+CALL_EXPIRY_NS = 1_710_532_800_000_000_000  # 2024-03-15T20:00:00Z
+
+
+def test_an_option_counts_its_delta_adjusted_notional_and_shows_its_premium(
+    tmp_path: Path,
+) -> None:
+    """An at-the-money call on AAPL (~100) with a multiplier of 100 has a delta near 0.55:
+    ~5,500 USD of exposure a contract. An options limit of 20,000 holds three (at the
+    premium, ~700 a contract, it would hold 28; at the underlying's notional, two)."""
+    desk = bootstrap(plugin_settings(tmp_path / "home"))
+    desk.instruments.add(
+        InstrumentSpec(
+            instrument_id=AAPL, asset_class=AssetClass.EQUITY, currency="USD", tick_size=0.01
+        )
+    )
+    desk.instruments.add(
+        InstrumentSpec(
+            instrument_id=CALL,
+            asset_class=AssetClass.OPTION,
+            underlying=AAPL,
+            option_kind="call",
+            strike=Decimal(100),
+            currency="USD",
+            tick_size=Decimal("0.01"),
+            multiplier=Decimal(100),
+            expiration_ns=CALL_EXPIRY_NS,
+        )
+    )
+    underlying = rows(BARS)
+    calls = []
+    for i, row in enumerate(underlying):
+        t = options.year_fraction(T0 + i * MINUTE_NS, CALL_EXPIRY_NS)
+        s = float(str(row[4]))
+        value = options.price(options.OptionKind.CALL, s=s, k=100.0, t=t, sigma=0.3, r=0, b=0)
+        close = f"{value:.2f}"
+        calls.append([row[0], close, close, close, close, 1000])
+    settings = BarIngestOptions()
+    desk.ingest.ingest_bars(
+        write(tmp_path / "aapl.csv", underlying), AAPL, "1-MINUTE-LAST", settings
+    )
+    desk.ingest.ingest_bars(write(tmp_path / "call.csv", calls), CALL, "1-MINUTE-LAST", settings)
+    plan = raw_plan(
+        [reckless(CALL, seed=7, max_size=5, tag="O")],
+        instruments=[CALL, AAPL],  # the underlying's bars stream too: its price values the delta
+        venues=[{"name": "XNAS", "liquidity": "unlimited"}],
+        engine={"log_level": "OFF"},
+        risk={"limits": {"asset_classes": {"option": {"max_gross_exposure": "20000"}}}},
+    )
+    result = desk.backtests.run_plan(plan)
+    fills = desk.backtests.artifacts(result.run_id).fills
+    held, peak = 0.0, 0.0
+    for fill in sorted(fills, key=lambda f: f.ts_ns):
+        held += fill.side * fill.quantity
+        peak = max(peak, abs(held))
+    assert peak == 3
+    reduced = [e for e in result.risk_events if e.rule == "max_gross_exposure"]
+    assert reduced and all(e.scope == "asset_class:option" for e in reduced)
+    close_at = {T0 + i * MINUTE_NS: Decimal(str(row[4])) for i, row in enumerate(calls)}
+    for event in reduced:  # premium at risk: |position after| x the option's close x 100
+        before = sum(f.side * f.quantity for f in fills if f.ts_ns < event.ts_ns)
+        after = {abs(before + side * float(event.approved)) for side in (1, -1)}
+        contracts = Decimal(event.premium_at_risk) / 100 / close_at[event.ts_ns]
+        assert contracts == int(contracts) and int(contracts) in after, (event, before)

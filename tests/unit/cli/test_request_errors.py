@@ -107,3 +107,19 @@ def test_only_the_first_few_problems_are_listed() -> None:
     with pytest.raises(InvalidInputError) as caught:
         request_from_data(data, lambda loc: "f")
     assert f"... and {11 - ERRORS_SHOWN} more" in caught.value.message
+
+
+def test_a_request_file_takes_per_class_limits_and_names_an_unknown_class() -> None:
+    limits = {"asset_classes": {"future": {"max_gross_exposure": 600000}}}
+    request = request_from_data(
+        {"strategies": ["trend-syn01"], "risk": {"limits": limits}}, lambda loc: "f"
+    )
+    assert request.risk.limits.asset_classes  # type: ignore[union-attr]
+    bonds = {"asset_classes": {"bonds": {"max_gross_exposure": 1}}}
+    with pytest.raises(InvalidInputError) as caught:
+        request_from_data(
+            {"strategies": ["trend-syn01"], "risk": {"limits": bonds}},
+            lambda loc: f"f.yaml line {len(loc)}",
+        )
+    assert "risk.limits.asset_classes.bonds" in caught.value.message
+    assert "future" in caught.value.message  # the classes it takes are listed
