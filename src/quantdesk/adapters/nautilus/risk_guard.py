@@ -53,6 +53,7 @@ from quantdesk.domain.risk import (
     RiskDecision,
     RiskEvent,
     RiskEventKind,
+    RiskLimits,
     RiskRule,
     RiskState,
     TradingState,
@@ -66,6 +67,7 @@ from quantdesk.domain.risk_screen import (
     clearly_approved,
     portfolio_loss_breach,
 )
+from quantdesk.domain.risk_values import AssetClassLimits
 
 DAY_NS = 86_400_000_000_000
 _NO_SCREEN = ScreenLimits()
@@ -103,6 +105,17 @@ class PortfolioRiskGuard(Actor):
         self._valued = values is not None and not values.all_plain
         self._classes: dict[str, AssetClass] = {} if values is None else values.classes
         self._options = bool(values is not None and values.options)
+        limits = risk.limits
+        scopes: list[RiskLimits | AssetClassLimits] = [limits, *limits.asset_classes.values()]
+        self._reads_exposure = any(
+            rules.max_gross_exposure is not None
+            or rules.max_net_exposure is not None
+            or rules.max_leverage is not None
+            for rules in scopes
+        )
+        self._reads_notional = any(
+            c.max_order_notional is not None for c in [limits, *risk.constraints.values()]
+        )
         self._risk = risk
         self._no_limit = risk.sets_no_limit
         self._watch = risk.watches_equity
@@ -210,7 +223,7 @@ class PortfolioRiskGuard(Actor):
             )
             return
         try:
-            unit, units = self._units(request, price, now, pending)
+            unit, units = self._units(request, price, now, pending, reducing)
         except UnvaluedError as unvalued:
             request.decision = RiskDecision(RiskAction.DENY, Decimal(0), [])
             self._record(
@@ -256,19 +269,29 @@ class PortfolioRiskGuard(Actor):
             self._record_decision(now, request, decision, premium)
 
     def _units(
-        self, request: GateRequest, price: Decimal, now: int, pending: dict[str, Decimal]
+        self,
+        request: GateRequest,
+        price: Decimal,
+        now: int,
+        pending: dict[str, Decimal],
+        reducing: bool,
     ) -> tuple[Decimal | None, dict[str, Decimal]]:
         """The order's unit value (base currency) at its price, and those of the instruments
-        held at their marks, where they are not the price itself (None and empty when every
-        instrument of the run is plain). Raises ``UnvaluedError``."""
+        held at their marks, where they are not the price itself and a configured rule reads
+        them (None and empty when every instrument of the run is plain). An order that only
+        reduces is judged on its own notional alone, so nothing else held can stop it.
+        Raises ``UnvaluedError``."""
         if not self._valued:
             return None, {}
         assert self._values is not None
-        held = {i for book in self.ledger.values() for i, q in book.items() if q} | set(pending)
-        marks = {i: m for i in held if (m := self._mark_decimal(i)) is not None}
-        units = self._values.units(held, now, marks)
+        exposure = self._reads_exposure and not reducing
+        units: dict[str, Decimal] = {}
+        if exposure:
+            held = {i for b in self.ledger.values() for i, q in b.items() if q} | set(pending)
+            marks = {i: m for i in held if (m := self._mark_decimal(i)) is not None}
+            units = self._values.units(held, now, marks)
         order = request.instrument_id
-        if self._values.is_plain(order):
+        if self._values.is_plain(order) or not (exposure or self._reads_notional):
             return None, units
         return self._values.unit(order, price, now), units  # at its own price (a limit's)
 
