@@ -271,6 +271,8 @@ def test_usd_account_trades_jpy_and_eur_instruments_at_the_catalogs_rates(
     assert list(curve.ts_ns) == list(expected.index)
     np.testing.assert_allclose(curve.equity, expected.to_numpy(), rtol=1e-9, atol=0.0)
     assert result.metrics.end_equity == pytest.approx(float(expected.iloc[-1]), rel=1e-12)
+    report = fx_desk.backtests.report_file(result.run_id).read_text()
+    assert f"JPY &rarr; USD at <code>{conversion.bar_type}</code> (inverted)" in report
 
 
 def test_engine_balance_books_the_same_converted_flows(fx_desk: Platform) -> None:
@@ -300,6 +302,8 @@ def test_a_rate_series_the_run_does_not_trade_is_read_beside_it(
     rate_data = [d for d in result.data if d.purpose == "rate"]
     assert [d.bar_type for d in rate_data] == [conversion.bar_type]
     assert rate_data[0].file_sha256 and result.facts.bars == BARS  # streamed: Toyota's only
+    report = desk.backtests.report_file(result.run_id).read_text()
+    assert f"<code>{conversion.bar_type}</code> (rate)" in report
     fills = _fills_frame(desk, result)
     expected = _expected_curve(fills, {TOYOTA: "JPY"}, BALANCE)
     curve = desk.backtests.artifacts(result.run_id).curve

@@ -66,6 +66,12 @@ def result_table(result: BacktestResult) -> Table:
         table.add_column(result.strategy_name(attribution.strategy_id), justify="right")
     for label, value in METRIC_ROWS:
         table.add_row(label, value(result.metrics), *(value(a.metrics) for a in result.attribution))
+    for c in result.conversions:  # the rates the portfolio's figures are converted at
+        table.caption = (
+            f"{table.caption}\n{c.currency} -> {c.base_currency} at {c.bar_type}"
+            f"{' (inverted)' if c.inverted else ''}: {c.points:,} rates "
+            f"{c.first_rate:.6g} .. {c.last_rate:.6g}"
+        )
     return table
 
 

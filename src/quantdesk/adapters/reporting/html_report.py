@@ -227,6 +227,8 @@ def _header(result: BacktestResult, artifacts: RunArtifacts) -> str:
         ),
         ("Fingerprint", f"<code>{escape(result.fingerprint)}</code>"),
     ]
+    if result.conversions:
+        rows.insert(3, ("Converted", _conversions(result)))
     status = escape(result.status.value)
     parts = [
         f"<h1>Backtest <code>{escape(result.run_id)}</code> "
@@ -631,6 +633,17 @@ def _facts(facts: EngineFacts) -> str:
     return "<h2>Engine</h2>\n" + _table(None, rows)
 
 
+def _conversions(result: BacktestResult) -> str:
+    """One line per rate series: which bars converted which instruments, and the rates."""
+    return "<br>".join(
+        f"{escape(c.currency)} &rarr; {escape(c.base_currency)} at <code>{escape(c.bar_type)}"
+        f"</code>{' (inverted)' if c.inverted else ''} for {escape(', '.join(c.instruments))}: "
+        f"{_count(c.points)} rates, {c.first_rate:.10g} .. {c.last_rate:.10g}, "
+        f"{_count(c.fills)} fills"
+        for c in result.conversions
+    )
+
+
 def _data_used(data: list[DataUsed]) -> str:
     if not data:
         return ""
@@ -638,7 +651,8 @@ def _data_used(data: list[DataUsed]) -> str:
     rows = [
         [
             f"<code>{escape(d.bar_type)}</code>"
-            + ("" if d.is_bars else f" {escape(d.data_type.replace('_', ' '))}s"),
+            + ("" if d.is_bars else f" {escape(d.data_type.replace('_', ' '))}s")
+            + ("" if d.is_streamed else f" ({escape(d.purpose)})"),
             escape(_iso(d.first_ts)),
             escape(_iso(d.last_ts)),
             _num(_count(d.bars)),
