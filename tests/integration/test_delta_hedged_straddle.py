@@ -84,11 +84,18 @@ def test_it_sells_the_nearest_atm_straddle_hedges_and_is_settled(desk: Platform)
     spot = float(catalog.read_closes(bars, 0, first_ts)[1][-1])
     strikes = sorted({float(s.strike) for s in chain.values() if s.expiration_ns == nearest})
     assert float(legs[0].strike) == min(strikes, key=lambda k: abs(k - spot))
-    # the in-the-money leg is settled at expiry: bought back at its expiry instant, at the
-    # chain's price there, its intrinsic value
-    settled = [f for f in fills if f.side == 1 and f.instrument_id in chain]
-    first_legs = {leg.instrument_id for leg in legs}
-    assert {f.ts_ns for f in settled if f.instrument_id in first_legs} == {legs[0].expiration_ns}
+    # both legs are settled at expiry, in cash at their intrinsic value against the
+    # underlying's final close (the one out of the money at 0), recorded as settlements
+    expiry = legs[0].expiration_ns
+    assert expiry is not None
+    final = float(catalog.read_closes(bars, 0, expiry)[1][-1])
+    for leg in legs:
+        (settled,) = [f for f in fills if f.instrument_id == leg.instrument_id and f.side == 1]
+        assert (settled.ts_ns, settled.kind) == (expiry, "settlement")
+        strike = float(leg.strike or 0)
+        call = leg.option_kind is OptionKind.CALL
+        assert settled.price == pytest.approx(max(final - strike if call else strike - final, 0))
+    assert {f.kind for f in fills if f.ts_ns != expiry and f.instrument_id == UNDERLYING} == {None}
     # hedged: the first hedge trades the underlying against the straddle's delta
     assert_first_hedge(fills, legs, catalog, 0.4)  # the chain's volatility, implied back
     # a second straddle on the later expiry after the first settled
