@@ -23,6 +23,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantdesk.domain import options
+from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.numbers import Leverage, LimitAmount, Quantity
 
@@ -122,18 +123,28 @@ def option_delta(
     """The option's delta per unit of underlying, its volatility implied from its own price.
 
     Black-76 (carry 0) when the underlying is a future, Black-Scholes without dividends
-    otherwise; ``rate``: the risk-free rate, 0 unless a venue or request states one. Raises
-    ``InvalidInputError`` for an expired option or a price no volatility explains.
+    otherwise; ``rate``: the risk-free rate, 0 unless a venue or request states one. A price
+    at or below what the smallest volatility gives (``SIGMA_MIN``: at most the discounted
+    intrinsic value, which an option's last close can fall to against a newer close of its
+    underlying, or by rounding to its tick) is valued at that volatility, where the delta is
+    the intrinsic's slope; one above what the largest gives, short of the no-arbitrage
+    ceiling, at ``SIGMA_MAX``. Raises ``InvalidInputError`` for an expired option or a price
+    at or above the ceiling (no volatility explains it).
     """
     assert spec.option_kind is not None and spec.strike is not None  # by InstrumentSpec
     assert spec.expiration_ns is not None
-    kind, strike = spec.option_kind, float(spec.strike)
+    kind, k, s = spec.option_kind, float(spec.strike), underlying_price
     t = options.year_fraction(now_ns, spec.expiration_ns)
-    carry = options.FUTURE_CARRY if on_future else options.stock_carry(rate)
-    s = underlying_price
-    sigma = (
-        1.0  # expired: the delta is the intrinsic's slope whatever the volatility
-        if t == 0.0
-        else options.implied_volatility(option_price, kind, s=s, k=strike, t=t, r=rate, b=carry)
-    )
-    return options.greeks(kind, s=s, k=strike, t=t, sigma=sigma, r=rate, b=carry).delta
+    b = options.FUTURE_CARRY if on_future else options.stock_carry(rate)
+    if t == 0.0:
+        sigma = 1.0  # expired: the delta is the intrinsic's slope whatever the volatility
+    elif option_price <= options.price(kind, s=s, k=k, t=t, sigma=options.SIGMA_MIN, r=rate, b=b):
+        sigma = options.SIGMA_MIN
+    else:
+        try:
+            sigma = options.implied_volatility(option_price, kind, s=s, k=k, t=t, r=rate, b=b)
+        except InvalidInputError as error:
+            if error.code != "implied_volatility_out_of_range":
+                raise
+            sigma = options.SIGMA_MAX  # the floor is handled above: this is past the top
+    return options.greeks(kind, s=s, k=k, t=t, sigma=sigma, r=rate, b=b).delta

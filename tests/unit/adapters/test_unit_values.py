@@ -74,14 +74,23 @@ def test_an_option_needs_its_underlyings_price() -> None:
     assert "AAPL.XNAS" in raised.value.detail
 
 
-def test_an_option_is_valued_by_its_delta_and_a_price_below_intrinsic_is_refused() -> None:
+def test_an_option_is_valued_by_its_delta_and_a_price_past_its_ceiling_is_refused() -> None:
     book = values({AAPL.instrument_id: Decimal(190)})
     unit = book.unit(CALL.instrument_id, Decimal(12), NOW)
     assert 0 < unit < 190 * 100  # 0 < delta < 1
     assert book.premium(CALL.instrument_id, Decimal(12)) == Decimal(1200)
-    with pytest.raises(UnvaluedError) as raised:  # a call worth less than nothing at s=190
-        values({AAPL.instrument_id: Decimal(290)}).unit(CALL.instrument_id, Decimal(1), NOW)
+    with pytest.raises(UnvaluedError) as raised:  # a call worth more than its underlying
+        book.unit(CALL.instrument_id, Decimal(191), NOW)
     assert raised.value.rule == "no_delta"
+    assert "no-arbitrage bounds" in raised.value.detail
+
+
+def test_an_option_priced_below_its_intrinsic_value_counts_the_intrinsics_slope() -> None:
+    """A last close under the intrinsic value (stale against a newer underlying close, or
+    rounded to the tick) is not denied: at the smallest volatility a call deep in the money
+    has a delta of 1 (intrinsic here: 90)."""
+    deep = values({AAPL.instrument_id: Decimal(290)})
+    assert deep.unit(CALL.instrument_id, Decimal(89), NOW) == Decimal(290 * 100)
 
 
 def test_the_ledger_books_futures_pnl_times_the_multiplier_in_the_base_currency() -> None:
