@@ -274,3 +274,5 @@ def test_an_option_counts_its_delta_adjusted_notional_and_shows_its_premium(
         after = {abs(before + side * float(event.approved)) for side in (1, -1)}
         contracts = Decimal(event.premium_at_risk) / 100 / close_at[event.ts_ns]
         assert contracts == int(contracts) and int(contracts) in after, (event, before)
+    report = Path(desk.backtests.report_path(result.run_id)).read_text()
+    assert "<th>premium at risk</th>" in report

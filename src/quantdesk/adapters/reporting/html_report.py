@@ -527,6 +527,10 @@ def _risk(result: BacktestResult) -> str:
     more = len(result.risk_events) - len(shown)
     note = f'<p class="note">{more:,} more events in result.json</p>' if more > 0 else ""
     head = ["time", "kind", "scope", "instrument", "rule", "requested", "approved", "detail"]
+    if any(e.premium_at_risk for e in shown):  # a run holding options: what they can lose
+        head.append("premium at risk")
+        for row, e in zip(rows, shown, strict=True):
+            row.append(escape(e.premium_at_risk or "-"))
     return "<h2>Risk</h2>\n" + _table(["rule", "events"], counts) + "\n" + _table(head, rows) + note
 
 
