@@ -99,10 +99,13 @@ class _FillColumns:
     commission: Float64Array
 
     @classmethod
-    def of(cls, fills: Sequence[FillRecord]) -> "_FillColumns":
+    def of(cls, fills: Sequence[FillRecord], keep: BoolArray | None = None) -> "_FillColumns":
+        """``keep``: the rows to take (the plain ones of a run converting others); None: all."""
         log = as_log(FillRecord, fills)
         ts = np.array(log.numbers("ts_ns"), dtype=np.int64)
         order = np.argsort(ts, kind="stable")
+        if keep is not None:
+            order = order[keep[order]]
         codes, instruments = log.encoded("instrument_id")
         raw_code = np.array(codes, dtype=np.int64)
         side = np.array(log.numbers("side"), dtype=np.float64)
@@ -146,8 +149,8 @@ def build_equity_curve(
     """The run's mark-to-market equity at every bar close (see the module's definitions)."""
     ts = _curve_ts(closes)
     n = int(ts.shape[0])
-    fills, converted = split_fills(fills, valuation)
-    columns = _FillColumns.of(fills)
+    plain, converted = split_fills(fills, valuation)
+    columns = _FillColumns.of(fills, plain)
     point = np.searchsorted(ts, columns.ts_ns, side="left")
     inside = point < n
     point = point[inside]
@@ -298,7 +301,7 @@ def compute_metrics(
     wins = pnl[pnl > 0]
     losses = pnl[pnl < 0]
     plain, converted = split_fills(fills, valuation)
-    columns = _FillColumns.of(plain)
+    columns = _FillColumns.of(fills, plain)
     mean_equity = float(curve.equity.mean())
     notional = float(columns.notional.sum())
     fees = float(columns.commission.sum())

@@ -14,7 +14,7 @@ import numpy as np
 
 from quantdesk.domain.backtest import FillRecord
 from quantdesk.domain.errors import InvalidInputError
-from quantdesk.domain.record_log import as_log
+from quantdesk.domain.record_log import RecordLog, as_log
 from quantdesk.domain.time import ns_to_text
 from quantdesk.services.columns import BoolArray, Float64Array, Int64Array
 
@@ -103,6 +103,36 @@ class ConvertedFills:
         return flows
 
 
+@dataclass(frozen=True, eq=False)
+class _Columns:
+    """A fill log's columns as arrays, read once for every converted instrument."""
+
+    ts: Int64Array
+    signed: Float64Array
+    quantity: Float64Array
+    price: Float64Array
+    commission: Float64Array
+    position: Int64Array
+    commission_code: Int64Array
+    commission_currencies: list[str | None]
+
+    @classmethod
+    def of(cls, log: RecordLog[FillRecord]) -> "_Columns":
+        side = np.array(log.numbers("side"), dtype=np.float64)
+        quantity = np.array(log.numbers("quantity"), dtype=np.float64)
+        codes, currencies = log.encoded("commission_currency")
+        return cls(
+            ts=np.array(log.numbers("ts_ns"), dtype=np.int64),
+            signed=side * quantity,
+            quantity=quantity,
+            price=np.array(log.numbers("price"), dtype=np.float64),
+            commission=np.array(log.numbers("commission"), dtype=np.float64),
+            position=np.array(log.encoded("position_id")[0], dtype=np.int64),
+            commission_code=np.array(codes, dtype=np.int64),
+            commission_currencies=currencies,
+        )
+
+
 def book_fills(
     fills: Sequence[FillRecord], instrument_id: str, valuation: Valuation
 ) -> ConvertedFills:
@@ -110,64 +140,40 @@ def book_fills(
     moves its average open price to the quantity-weighted mean; a fill reducing it realises
     ``closed * (price - avg_px_open) * direction * multiplier``; one crossing zero closes the
     position and opens the rest at its price. A position within the flat tolerance of zero
-    is closed (its residue is neither marked nor costed)."""
-    log = as_log(FillRecord, fills)
+    is closed (its residue is neither marked nor costed). ``fills``: the instrument's."""
+    columns = _Columns.of(as_log(FillRecord, fills))
+    return _booked(columns, np.arange(len(columns.ts)), instrument_id, valuation)
+
+
+def _booked(
+    columns: _Columns, rows: Int64Array, instrument_id: str, valuation: Valuation
+) -> ConvertedFills:
+    """:func:`book_fills` of the instrument's ``rows`` of a log's columns."""
     multiplier = valuation.multiplier.get(instrument_id, 1.0)
-    ts = np.array(log.numbers("ts_ns"), dtype=np.int64)
-    order = np.argsort(ts, kind="stable")
-    side = np.array(log.numbers("side"), dtype=np.float64)[order]
-    quantity = np.array(log.numbers("quantity"), dtype=np.float64)[order]
-    price = np.array(log.numbers("price"), dtype=np.float64)[order]
-    codes, _ = log.encoded("position_id")
-    position = np.array(codes, dtype=np.int64)[order]
+    order = rows[np.argsort(columns.ts[rows], kind="stable")]
+    quantity, price, signed = columns.quantity[order], columns.price[order], columns.signed[order]
     scale = float(quantity.max()) if len(quantity) else 0.0
-    tolerance = FLAT_TOLERANCE * scale
-    held: dict[int, tuple[float, float]] = {}  # position -> (signed quantity, avg open price)
-    realised = np.zeros(len(ts), dtype=np.float64)
-    cost_change = np.zeros(len(ts), dtype=np.float64)
-    open_positions = np.zeros(len(ts), dtype=np.int64)
-    opened = 0
-    for row in range(len(ts)):
-        q, avg = held.get(int(position[row]), (0.0, 0.0))
-        was_open = q != 0.0
-        signed = float(side[row] * quantity[row])
-        px = float(price[row])
-        before = q * avg
-        if q == 0.0 or (q > 0) == (signed > 0):  # opening or adding
-            total = q + signed
-            avg = (abs(q) * avg + abs(signed) * px) / abs(total)
-            q = total
-        else:
-            closed = min(abs(signed), abs(q))
-            direction = 1.0 if q > 0 else -1.0
-            realised[row] = closed * (px - avg) * direction * multiplier
-            q += signed
-            if abs(q) <= tolerance:
-                q = 0.0
-            elif (q > 0) != (direction > 0):  # crossed zero: the rest opens at the price
-                avg = px
-        if q == 0.0:
-            avg = 0.0
-        opened += int(q != 0.0) - int(was_open)
-        held[int(position[row])] = (q, avg)
-        open_positions[row] = opened
-        cost_change[row] = (q * avg - before) * multiplier
-    sorted_ts: Int64Array = ts[order]
+    realised, cost_change, open_positions = _book(
+        signed.tolist(), price.tolist(), columns.position[order].tolist(), FLAT_TOLERANCE * scale
+    )
+    realised *= multiplier
+    cost_change *= multiplier
+    sorted_ts: Int64Array = columns.ts[order]
     currency = valuation.currency.get(instrument_id, valuation.base_currency)
     rate = valuation.rates_at(currency, sorted_ts, f"{instrument_id}'s fill")
-    commission = np.array(log.numbers("commission"), dtype=np.float64)[order]
-    codes, currencies = log.encoded("commission_currency")
-    commission_code = np.array(codes, dtype=np.int64)[order]
-    for index, paid_in in enumerate(currencies):
+    commission = columns.commission[order]
+    commission_code = columns.commission_code[order]
+    for index, paid_in in enumerate(columns.commission_currencies):
         if paid_in in (None, "", valuation.base_currency):
             continue
         mine = commission_code == index
-        commission[mine] *= valuation.rates_at(
-            str(paid_in), sorted_ts[mine], f"{instrument_id}'s {paid_in} commission"
-        )
+        if mine.any():
+            commission[mine] *= valuation.rates_at(
+                str(paid_in), sorted_ts[mine], f"{instrument_id}'s {paid_in} commission"
+            )
     return ConvertedFills(
         ts_ns=sorted_ts,
-        signed_quantity=side * quantity,
+        signed_quantity=signed,
         realised=realised,
         cost_change=cost_change,
         rate=rate,
@@ -179,23 +185,65 @@ def book_fills(
 
 def split_fills(
     fills: Sequence[FillRecord], valuation: Valuation | None
-) -> tuple[Sequence[FillRecord], dict[str, ConvertedFills]]:
-    """The plain fills (all of them, untouched, when nothing converts) and each converted
-    instrument's fills as booked in the base currency."""
+) -> tuple[BoolArray | None, dict[str, ConvertedFills]]:
+    """Which fills are plain (None: all of them, untouched, when nothing converts) and each
+    converted instrument's fills as booked in the base currency."""
     if valuation is None:
-        return fills, {}
+        return None, {}
     log = as_log(FillRecord, fills)
     codes, instruments = log.encoded("instrument_id")
     converts = [valuation.converts(str(i)) for i in instruments]
     if not any(converts):
-        return fills, {}
-    plain = log.select(row for row, code in enumerate(codes) if not converts[code])
+        return None, {}
+    code = np.array(codes, dtype=np.int64)
+    columns = _Columns.of(log)
     converted = {
-        str(i): book_fills(log.where("instrument_id", i), str(i), valuation)
-        for i, flag in zip(instruments, converts, strict=True)
+        str(i): _booked(columns, np.flatnonzero(code == index), str(i), valuation)
+        for index, (i, flag) in enumerate(zip(instruments, converts, strict=True))
         if flag
     }
+    plain: BoolArray = ~np.array(converts, dtype=np.bool_)[code]
     return plain, converted
+
+
+def _book(
+    signed: list[float], price: list[float], position: list[int], tolerance: float
+) -> tuple[Float64Array, Float64Array, Int64Array]:
+    """The loop of :func:`book_fills` over plain Python floats (numpy scalars cost ~10x):
+    per fill the realised PnL and the change of ``q * avg``, per unit of multiplier, and the
+    positions open after it."""
+    held: dict[int, tuple[float, float]] = {}  # position -> (signed quantity, avg open price)
+    realised = [0.0] * len(signed)
+    cost_change = [0.0] * len(signed)
+    open_after = [0] * len(signed)
+    opened = 0
+    for row, (amount, px, key) in enumerate(zip(signed, price, position, strict=True)):
+        q, avg = held.get(key, (0.0, 0.0))
+        was_open = q != 0.0
+        before = q * avg
+        if q == 0.0 or (q > 0) == (amount > 0):  # opening or adding
+            total = q + amount
+            avg = (abs(q) * avg + abs(amount) * px) / abs(total)
+            q = total
+        else:
+            direction = 1.0 if q > 0 else -1.0
+            realised[row] = min(abs(amount), abs(q)) * (px - avg) * direction
+            q += amount
+            if abs(q) <= tolerance:
+                q = 0.0
+            elif (q > 0) != (direction > 0):  # crossed zero: the rest opens at the price
+                avg = px
+        if q == 0.0:
+            avg = 0.0
+        opened += (q != 0.0) - was_open
+        held[key] = (q, avg)
+        open_after[row] = opened
+        cost_change[row] = q * avg - before
+    return (
+        np.array(realised, dtype=np.float64),
+        np.array(cost_change, dtype=np.float64),
+        np.array(open_after, dtype=np.int64),
+    )
 
 
 def add_converted(

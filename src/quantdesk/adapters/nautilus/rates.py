@@ -8,7 +8,7 @@ BID and an ASK bar) of ``CurrencyPair`` instruments at the fill's venue; mark xr
 rate series into the cache: per rate series and venue converting through it, a
 ``CurrencyPair`` ``BASE/QUOTE-XRATE.VENUE`` that lives in the cache only (never at a venue,
 never traded), whose quote (bid = ask = the pair's bar close) is set by a time alert 1 ns
-before each rate bar's close. The engine handles alerts before any data of a later instant,
+before each rate bar's close (each bar whose close differs from the one before). The engine handles alerts before any data of a later instant,
 so every fill at or after a bar's close, whether taken on that instant's bars or matched by
 the venue while processing them, is converted at that bar's close: the last rate at or
 before the fill, which is the curve's definition (:mod:`quantdesk.domain.conversion`).
@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 from nautilus_trader.common.actor import Actor
-from nautilus_trader.common.events import TimeEvent
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.identifiers import InstrumentId, Symbol
@@ -81,17 +80,24 @@ class RateFeed(Actor):
         super().__init__(config)
         self._tapes = tapes
         self._book = book
-        self._next = [0] * len(tapes)
         self._pairs: list[list[InstrumentId]] = []
+        self._rows: list[list[int]] = []  # per tape, the rows where its close changes
+        self._next = [0] * len(tapes)
+        self._size = Quantity.from_int(1)
 
     def on_start(self) -> None:
         now = self.clock.timestamp_ns()
         self._pairs = [self._add_pairs(tape, now) for tape in self._tapes]
         for index, tape in enumerate(self._tapes):
-            due = int(np.searchsorted(tape.ts_ns, now + 1, side="right"))  # ts - 1 <= now
+            # an unchanged close needs no new quote: the rate at or before is the same
+            changed = np.ones(len(tape.close), dtype=np.bool_)
+            changed[1:] = tape.close[1:] != tape.close[:-1]
+            rows = np.flatnonzero(changed)
+            due = int(np.searchsorted(tape.ts_ns[rows], now + 1, side="right"))  # ts - 1 <= now
+            self._rows.append(rows.tolist())
+            self._next[index] = max(due - 1, 0)
             if due:
-                self._apply(index, due - 1)
-            self._next[index] = due
+                self._apply(index)
             self._schedule(index)
 
     def _add_pairs(self, tape: RateTape, now: int) -> list[InstrumentId]:
@@ -119,33 +125,36 @@ class RateFeed(Actor):
         return ids
 
     def _schedule(self, index: int) -> None:
-        row = self._next[index]
-        tape = self._tapes[index]
-        if row >= len(tape.ts_ns):
+        position = self._next[index]
+        rows = self._rows[index]
+        if position >= len(rows):
             return
+        at = int(self._tapes[index].ts_ns[rows[position]]) - 1
         self.clock.set_time_alert_ns(
-            f"quantdesk-rate-{index}-{row}", int(tape.ts_ns[row]) - 1, self._on_alert
+            f"quantdesk-rate-{index}-{position}", at, lambda _, i=index: self._on_alert(i)
         )
 
-    def _on_alert(self, event: TimeEvent) -> None:
-        index = int(str(event.name).rsplit("-", 2)[1])
-        self._apply(index, self._next[index])
-        self._next[index] += 1
+    def _on_alert(self, index: int) -> None:
+        self._apply(index)
         self._schedule(index)
 
-    def _apply(self, index: int, row: int) -> None:
+    def _apply(self, index: int) -> None:
+        """The tape's next changed close becomes the quote (and the book's rate)."""
         tape = self._tapes[index]
+        row = self._rows[index][self._next[index]]
+        self._next[index] += 1
         close = float(tape.close[row])
         ts = int(tape.ts_ns[row])
         price = Price(close, tape.price_precision)
+        size = self._size
         for instrument_id in self._pairs[index]:
             self.cache.add_quote_tick(
                 QuoteTick(
                     instrument_id=instrument_id,
                     bid_price=price,
                     ask_price=price,
-                    bid_size=Quantity.from_int(1),
-                    ask_size=Quantity.from_int(1),
+                    bid_size=size,
+                    ask_size=size,
                     ts_event=ts,
                     ts_init=ts,
                 )
