@@ -8,14 +8,14 @@ BID and an ASK bar) of ``CurrencyPair`` instruments at the fill's venue; mark xr
 rate series into the cache: per rate series and venue converting through it, a
 ``CurrencyPair`` ``BASE/QUOTE-XRATE.VENUE`` that lives in the cache only (never at a venue,
 never traded), whose quote (bid = ask = the pair's bar close) is set by a time alert 1 ns
-before each rate bar's close (each bar whose close differs from the one before). The engine handles alerts before any data of a later instant,
-so every fill at or after a bar's close, whether taken on that instant's bars or matched by
-the venue while processing them, is converted at that bar's close: the last rate at or
-before the fill, which is the curve's definition (:mod:`quantdesk.domain.conversion`).
+before each rate bar's close (each bar whose close differs from the one before). The
+engine handles alerts before any data of a later instant, so every fill at or after a bar's
+close, whether taken on that instant's bars or matched by the venue while processing them,
+is converted at that bar's close: the last rate at or before the fill, which is the curve's
+definition (:mod:`quantdesk.domain.conversion`).
 
 :class:`RateBook` holds the same rates for quantdesk's own actors (margin check, recorder,
-and the risk gate when it converts): an instrument's quote-to-base rate now, or None
-before its series' first bar.
+risk gate): an instrument's quote-to-base rate now, or None before its series' first bar.
 """
 
 from dataclasses import dataclass
