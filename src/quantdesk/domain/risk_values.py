@@ -7,8 +7,8 @@ to one gross and one net exposure:
 - linear instruments (equities, FX, crypto, futures): ``price x multiplier x rate``, the
   notional of one unit (a future's notional is its price times its multiplier), ``rate``
   converting the quote currency into the base currency;
-- inverse crypto contracts, whose notional is in their base coin: ``multiplier / price x rate``
-  (``rate`` from the coin);
+- inverse crypto contracts: their face value, ``multiplier x rate`` (a contract of 1 USD is
+  1 USD of exposure whatever the coin's price; its PnL is in the coin, ``pnl_currency``);
 - options: the delta-adjusted notional, ``delta x underlying price x multiplier x rate``,
   negative for a put (a long put is short the underlying). What an option can lose is shown
   beside it as the *premium at risk*, ``option price x multiplier x |quantity| x rate``.
@@ -66,10 +66,10 @@ def linear_unit_value(
     return price * multiplier * rate
 
 
-def inverse_unit_value(price: Decimal, multiplier: Decimal, rate: Decimal) -> Decimal:
-    """Base-currency notional of one inverse contract (``multiplier`` quote units of the coin:
-    ``multiplier / price`` coins, ``rate`` from the coin)."""
-    return multiplier / price * rate
+def inverse_unit_value(multiplier: Decimal, rate: Decimal) -> Decimal:
+    """Base-currency notional of one inverse contract: its face value, ``multiplier`` units of
+    the quote currency (the coin it pays in is worth that much at any price)."""
+    return multiplier * rate
 
 
 def option_unit_value(
@@ -93,20 +93,20 @@ def unit_value(
 ) -> Decimal:
     """The instrument's unit value at ``price`` (an option's: at its delta and underlying).
 
-    ``rate``: one unit of ``value_currency(spec)`` in the base currency.
+    ``rate``: one unit of the quote currency in the base currency.
     """
     if spec.asset_class is AssetClass.OPTION:
         if delta is None or underlying_price is None:
             raise ValueError(f"option {spec.instrument_id} needs its delta and underlying price")
         return option_unit_value(delta, underlying_price, spec.multiplier, rate)
     if spec.is_inverse:
-        return inverse_unit_value(price, spec.multiplier, rate)
+        return inverse_unit_value(spec.multiplier, rate)
     return linear_unit_value(price, spec.multiplier, rate)
 
 
-def value_currency(spec: InstrumentSpec) -> str:
-    """The currency a unit's notional and PnL are in: the quote currency, an inverse
-    contract's coin (its base currency)."""
+def pnl_currency(spec: InstrumentSpec) -> str:
+    """The currency a position's PnL is in: the quote currency, an inverse contract's coin
+    (its base currency)."""
     if spec.is_inverse and spec.base_currency is not None:
         return spec.base_currency
     return spec.currency

@@ -106,3 +106,30 @@ def test_the_ledger_books_futures_pnl_times_the_multiplier_in_the_base_currency(
     held[NIY.instrument_id] = 0.0
     cash.fill("S1", NIY.instrument_id, -1.0, 33_100.0, 0.0, None, held)
     assert cash.base["S1"] == pytest.approx(500.0)
+
+
+XBT = InstrumentSpec(
+    instrument_id="XBTUSD.BITMEX",
+    asset_class=AssetClass.CRYPTO_PERPETUAL,
+    currency="USD",
+    base_currency="BTC",
+    settlement_currency="BTC",
+    is_inverse=True,
+    tick_size=Decimal("0.5"),
+)
+
+
+def test_an_inverse_contract_is_its_face_value_and_its_pnl_is_in_the_coin() -> None:
+    """1,000 contracts of 1 USD, long at 40,000, marked at 44,000: 1,000 USD of exposure at
+    any price; PnL 1,000 x (1/40,000 - 1/44,000) BTC, worth 100 USD at 44,000."""
+    marks = {XBT.instrument_id: Decimal(44_000)}
+    book = UnitValues(
+        {XBT.instrument_id: XBT}, {XBT.instrument_id: "USD"}, base_only({}), marks.get
+    )
+    assert book.unit(XBT.instrument_id, Decimal(44_000), NOW) == Decimal(1)
+    assert book.unit(XBT.instrument_id, Decimal(10), NOW) == Decimal(1)
+    cash = LedgerCash(book)
+    held = {XBT.instrument_id: 1000.0}
+    cash.fill("S1", XBT.instrument_id, 1000.0, 40_000.0, 0.0, None, held)
+    equity = cash.equity("S1", 0.0, held, lambda i: float(marks[i]))
+    assert equity == pytest.approx(100.0, rel=1e-12)

@@ -23,9 +23,9 @@ from quantdesk.domain.risk_values import (
     AssetClassLimits,
     class_scope,
     option_delta,
+    pnl_currency,
     premium_per_unit,
     unit_value,
-    value_currency,
 )
 
 ES = InstrumentSpec(
@@ -87,7 +87,7 @@ def test_a_foreign_quote_is_converted_at_its_rate() -> None:
     niy = ES.model_copy(
         update={"instrument_id": "NIYH4.XOSE", "currency": "JPY", "multiplier": Decimal(500)}
     )
-    assert value_currency(niy) == "JPY"
+    assert pnl_currency(niy) == "JPY"
     assert unit_value(niy, Decimal(33_000), Decimal("0.0068")) == Decimal(112_200)
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from quantdesk.domain.errors import QuantdeskError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
-from quantdesk.domain.risk_values import option_delta, premium_per_unit, unit_value, value_currency
+from quantdesk.domain.risk_values import option_delta, pnl_currency, premium_per_unit, unit_value
 
 RateOf = Callable[[str, str], float | None]
 """(instrument id, currency) -> one unit of the currency in the base currency of the
@@ -103,7 +103,7 @@ class UnitValues:
         spec = self._specs.get(instrument_id)
         if spec is None or instrument_id in self._plain:
             return price
-        rate = self.rate(instrument_id, value_currency(spec))
+        rate = self.rate(instrument_id, spec.currency)
         if spec.asset_class is not AssetClass.OPTION:
             return unit_value(spec, price, rate)
         underlying = self._underlying_price(spec)
@@ -153,13 +153,23 @@ class UnitValues:
 
     def pnl_currency(self, instrument_id: str) -> str | None:
         spec = self._specs.get(instrument_id)
-        return None if spec is None else value_currency(spec)
+        return None if spec is None else pnl_currency(spec)
 
     def float_rate(self, instrument_id: str, currency: str | None) -> float | None:
-        """The rate as a float for the ledger's equity; None when unknown."""
+        """The rate as a float for the ledger's equity; None when unknown. An inverse
+        contract's coin without a rate of its own is worth its price in the quote currency."""
         if currency is None or currency == self._bases.get(instrument_id):
             return 1.0
-        return self._rate_of(instrument_id, currency)
+        found = self._rate_of(instrument_id, currency)
+        spec = self._specs.get(instrument_id)
+        if found is not None or spec is None or not spec.is_inverse:
+            return found
+        price, quote = self._mark(instrument_id), self.float_rate(instrument_id, spec.currency)
+        return (
+            None
+            if price is None or quote is None or spec.currency == currency
+            else (float(price) * quote)
+        )
 
     # options -----------------------------------------------------------------------------
 
