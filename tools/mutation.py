@@ -51,6 +51,16 @@ TARGETS = (
         ("tests/unit/domain/test_risk*.py",),
     ),
     Target(
+        "risk_model",
+        "src/quantdesk/domain/risk_model.py",
+        ("tests/unit/domain/test_risk*.py",),
+    ),
+    Target(
+        "risk_values",
+        "src/quantdesk/domain/risk_values.py",
+        ("tests/unit/domain/test_risk*.py",),
+    ),
+    Target(
         "audit",
         "src/quantdesk/domain/audit.py",
         ("tests/unit/domain/test_audit*.py",),
