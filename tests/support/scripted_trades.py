@@ -8,7 +8,12 @@ from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.identifiers import InstrumentId
 
-from quantdesk.strategies.base import QuantdeskStrategy, QuantdeskStrategyConfig
+from quantdesk.strategies.base import (
+    FamilyConfig,
+    FamilyStrategy,
+    QuantdeskStrategy,
+    QuantdeskStrategyConfig,
+)
 
 SCRIPTED = "support.scripted_trades"
 
@@ -54,3 +59,32 @@ class Scripted(QuantdeskStrategy):
 
     def stop_trading_instruments(self) -> list[InstrumentId]:
         return sorted({i for orders in self._script.values() for i, _ in orders}, key=str)
+
+
+class ScriptedFamilyConfig(FamilyConfig, frozen=True, kw_only=True):
+    orders: list[list[str]]
+    """``[ts_ns, instrument_id, signed quantity]``: sent on the first bar at ts_ns, on the
+    family's instrument (a chain's logical id goes to its active contract)."""
+    trade_size: Decimal = Decimal(1)
+
+
+class ScriptedFamily(FamilyStrategy):
+    """A family strategy trading a script (on a chain: its logical id)."""
+
+    def __init__(self, config: ScriptedFamilyConfig) -> None:
+        super().__init__(config)
+        self._script: dict[int, list[tuple[InstrumentId, Decimal]]] = {}
+        for ts, instrument_id, quantity in config.orders:
+            self._script.setdefault(int(ts), []).append(
+                (InstrumentId.from_str(instrument_id), Decimal(quantity))
+            )
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.subscribe_all_bars()
+
+    def on_bar(self, bar: Bar) -> None:
+        for instrument_id, quantity in self._script.pop(bar.ts_event, []):
+            instrument = self.cache.instrument(instrument_id)
+            side = OrderSide.BUY if quantity > 0 else OrderSide.SELL
+            self._submit_market(instrument_id, side, instrument.make_qty(abs(quantity)))

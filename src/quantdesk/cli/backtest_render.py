@@ -277,3 +277,21 @@ def settlements_table(result: BacktestResult) -> Table:
             _num(s.pnl),
         )
     return table
+
+
+def rolls_table(result: BacktestResult) -> Table:
+    """Positions rolled along a futures chain (the fills of kind roll, paired)."""
+    table = Table(title="Rolled")
+    for name in ("strategy", "at", "from", "to", "quantity", "close", "open"):
+        table.add_column(name, justify="right" if name in ("quantity", "close", "open") else "left")
+    for r in result.rolls:
+        table.add_row(
+            result.strategy_name(r.strategy_id),
+            ns_to_text(r.ts_ns),
+            r.from_instrument,
+            r.to_instrument or "(not opened)",
+            f"{r.quantity:+,g}",
+            f"{r.close_price:,g}",
+            "-" if r.open_price is None else f"{r.open_price:,g}",
+        )
+    return table

@@ -137,6 +137,13 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                 "(SENTIMENT,REGIME_PREDICTION,...)"
             ),
         ] = "none",
+        roll: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="roll a futures chain: ROOT.VENUE:days=N (N days before the active "
+                "contract's expiry) or ROOT.VENUE:volume (repeatable; see docs/futures.md)"
+            ),
+        ] = None,
         request_file: Annotated[
             Path | None,
             typer.Option("--request", help="a whole BacktestRequest as JSON or YAML instead"),
@@ -201,6 +208,7 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
                         seed=seed,
                         label=label,
                         signals=signals,
+                        rolls=[roll_flag(r) for r in roll or []],
                         risk={
                             "limits": {
                                 key: value
@@ -253,6 +261,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
             _print_refusals(out, err, result)
             if result.settlements:
                 out.print(backtest_render.settlements_table(result))
+            if result.rolls:
+                out.print(backtest_render.rolls_table(result))
             if result.risk_counts:
                 out.print(backtest_render.risk_table(result))
             if result.provenance is not None:
@@ -314,6 +324,8 @@ def add_backtest_commands(app: typer.Typer, out: Console, err: Console) -> None:
             _print_refusals(out, err, result)
             if result.settlements:
                 out.print(backtest_render.settlements_table(result))
+            if result.rolls:
+                out.print(backtest_render.rolls_table(result))
             if result.provenance is not None:
                 out.print(backtest_render.signals_table(result))
             if result.execution_quality:
@@ -368,3 +380,17 @@ def _load_request(
         return f"{path} line {document.line_of(location)}"
 
     return request_from_data(document.data, where), where
+
+
+def roll_flag(text: str) -> dict[str, str]:
+    """``ES.XCME:days=5`` or ``ES.XCME:volume`` as a roll rule's fields."""
+    chain, _, rule = text.partition(":")
+    if rule == "volume":
+        return {"chain": chain, "method": "volume"}
+    name, _, days = rule.partition("=")
+    if name != "days" or not days:
+        raise InvalidInputError(
+            f"--roll {text!r} is not CHAIN:days=N or CHAIN:volume",
+            hint="e.g. --roll ES.XCME:days=5 (roll five days before the front's expiry)",
+        )
+    return {"chain": chain, "method": "days_before_expiry", "days": days}

@@ -15,7 +15,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -46,6 +48,7 @@ from quantdesk.domain.execution import ExecutionSummary as ExecutionSummary
 from quantdesk.domain.execution_quality import ExecutionQuality
 from quantdesk.domain.expiry import Settlement
 from quantdesk.domain.risk import RiskConfig, RiskEvent
+from quantdesk.domain.rolls import ROLLS_MAX, Roll, RollRule
 from quantdesk.domain.signals import SignalType
 from quantdesk.domain.strategies.definition import StrategyDefinition
 from quantdesk.domain.text import LABEL_MAX_LENGTH, single_line
@@ -89,6 +92,19 @@ class BacktestRequest(BaseModel):
         default="none",
         description="AI signals replayed with the bars: none, all, or a list of signal types",
     )
+    rolls: list[RollRule] = Field(
+        default_factory=list,
+        max_length=ROLLS_MAX,
+        description="futures chains the family strategies roll along, and by which rule",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_rolls(self, handler: SerializerFunctionWrapHandler) -> object:
+        """No rolls: the document (and a run's fingerprint) is what it was before rolls."""
+        document = handler(self)
+        if isinstance(document, dict) and not self.rolls:
+            document.pop("rolls", None)
+        return document
 
     @model_validator(mode="before")
     @classmethod
@@ -367,6 +383,9 @@ class BacktestResult(BaseModel):
     )
     settlements: list[Settlement] = Field(
         default_factory=list, description="positions settled at a dated contract's expiry"
+    )
+    rolls: list[Roll] = Field(
+        default_factory=list, description="positions rolled from one contract of a chain on"
     )
     error: str | None = None
 

@@ -12,6 +12,7 @@ from quantdesk.domain.errors import InvalidInputError, NotFoundError
 from quantdesk.domain.expiry import check_run_window
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.market_feeds import is_internal
+from quantdesk.domain.rolls import check_rolls
 from quantdesk.domain.time import ns_to_text
 from quantdesk.services.backtest_ticks import tick_data_used, tick_spans
 from quantdesk.services.fx_rates import find_rates
@@ -103,6 +104,7 @@ def pin_range(
     assert pinned.start_ns is not None and pinned.end_ns is not None
     for instrument_id in plan.instruments:  # a contract the whole range cannot trade
         check_run_window(known[instrument_id], pinned.start_ns, pinned.end_ns, plan.instruments)
+    check_rolls(request.rolls, [known[i] for i in plan.instruments])
     pinned_plan = plan.with_request(pinned)
     return pinned_plan.with_rates(find_rates(pinned_plan, catalog, known))
 

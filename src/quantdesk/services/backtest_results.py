@@ -19,6 +19,7 @@ from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.expiry import settlements_of
 from quantdesk.domain.market_data import BarSpec
 from quantdesk.domain.market_feeds import feed_bar_type
+from quantdesk.domain.rolls import rolls_of
 from quantdesk.services.columns import BarColumns, Float64Array, Int64Array
 from quantdesk.services.execution import (
     check_not_all_refused,
@@ -144,6 +145,7 @@ def analyse(
         + rate_warnings,
         conversions=conversions,
         settlements=settlements_of(engine_run.fills, engine_run.positions),
+        rolls=rolls_of(engine_run.fills),
     )
     artifacts = RunArtifacts(
         fills=engine_run.fills, positions=engine_run.positions, curve=curve, prices=prices

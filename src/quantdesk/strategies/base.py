@@ -18,7 +18,7 @@ from typing import ClassVar, TypeVar
 import msgspec
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.core.data import Data
-from nautilus_trader.model.data import BarType, CustomData
+from nautilus_trader.model.data import Bar, BarType, CustomData
 from nautilus_trader.model.enums import OrderSide, OrderType, TimeInForce
 from nautilus_trader.model.identifiers import ClientId, InstrumentId, PositionId
 from nautilus_trader.model.objects import Quantity
@@ -37,10 +37,12 @@ from quantdesk.adapters.nautilus.signal_data import (
 )
 from quantdesk.domain.backtest import SignalDecision, SignalUse
 from quantdesk.domain.backtest_checks import ParameterValueError
+from quantdesk.domain.expiry import ROLL_TAG
 from quantdesk.domain.market_feeds import MarketData, bar_source
 from quantdesk.domain.risk import FLATTEN_TOPIC, GATE_ENDPOINT, GateRequest, RiskAction
 from quantdesk.domain.signals import AISignal, SignalType
 from quantdesk.domain.time import in_ts_range, ts_range_text
+from quantdesk.strategies.rolls import ChainBook, ChainRollConfig, contract_order, retarget
 
 
 class QuantdeskStrategyConfig(StrategyConfig, frozen=True, kw_only=True):
@@ -313,6 +315,7 @@ class FamilyConfig(QuantdeskStrategyConfig, frozen=True, kw_only=True):
     instrument_ids: list[str]
     bar_spec: str = "1-MINUTE-LAST"
     market_data: str = MarketData.BARS.value
+    rolls: list[ChainRollConfig] = msgspec.field(default_factory=list)
 
 
 class FamilyStrategy(QuantdeskStrategy):
@@ -320,7 +323,10 @@ class FamilyStrategy(QuantdeskStrategy):
 
     ``self.instruments`` keeps the definition's order; ``self.bar_types`` maps each to its
     bar type and ``self.instrument_of`` back. Signals of other instruments are ignored and
-    every instrument is flattened at stop (when asked) or on a breach.
+    every instrument is flattened at stop (when asked) or on a breach. A chain of futures the
+    run rolls (``rolls``, set by the runner) is one instrument here, its first contract's id,
+    on the active contract's bars; orders and positions on it are the active contract's
+    (``strategies/rolls.py``).
     """
 
     def __init__(self, config: FamilyConfig) -> None:
@@ -334,10 +340,16 @@ class FamilyStrategy(QuantdeskStrategy):
                 f"{config.market_data!r} is not one of {', '.join(m.value for m in MarketData)}",
             )
         super().__init__(config)
-        self.instruments: list[InstrumentId] = [
-            InstrumentId.from_str(i) for i in config.instrument_ids
-        ]
         source = bar_source(config.market_data)
+        self._chains = ChainBook(
+            config.rolls, lambda i: BarType.from_str(f"{i}-{config.bar_spec}-{source}")
+        )
+        self._exact = False  # True while the base sends orders for one contract of a chain
+        if self._chains:  # the engine subscribes the handler it finds on the instance
+            setattr(self, "handle_bar", self._handle_chain_bar)  # noqa: B010
+        self.instruments: list[InstrumentId] = [
+            InstrumentId.from_str(i) for i in config.instrument_ids if not self._chains.hidden(i)
+        ]
         self.bar_types: dict[InstrumentId, BarType] = {
             iid: BarType.from_str(f"{iid}-{config.bar_spec}-{source}") for iid in self.instruments
         }
@@ -351,6 +363,10 @@ class FamilyStrategy(QuantdeskStrategy):
         super().on_start()
         for iid in self.instruments:
             self._quantities[iid] = self._trade_quantity(iid, self.trade_size_of(iid))
+        if self._chains:
+            self._chains.start(
+                lambda i: int(self.cache.instrument(i).expiration_ns), self.clock, self._roll
+            )
 
     def trade_size_of(self, instrument_id: InstrumentId) -> Decimal:
         """The quantity one entry trades in ``instrument_id``; families with a
@@ -363,14 +379,71 @@ class FamilyStrategy(QuantdeskStrategy):
         return self._quantities[instrument_id]
 
     def subscribe_all_bars(self) -> None:
-        for bar_type in self.bar_types.values():
+        for bar_type in [*self.bar_types.values(), *self._chains.extra_bar_types()]:
             self.subscribe_bars(bar_type)
 
     def signal_instruments(self) -> frozenset[str]:
         return self._instrument_values
 
     def stop_trading_instruments(self) -> list[InstrumentId]:
-        return list(self.instruments)
+        return [m for iid in self.instruments for m in self._chains.members(iid)]
+
+    # chains of futures ------------------------------------------------------------------------
+
+    def _handle_chain_bar(self, bar: Bar) -> None:
+        """``handle_bar`` of a strategy trading a chain (only then: one call less a bar)."""
+        seen = self._chains.on_bar(bar)
+        if seen is not None:  # None: another contract of the chain than the active one
+            QuantdeskStrategy.handle_bar(self, seen)
+
+    def submit(self, order: Order, signal_id: str | None = None) -> bool:
+        if self._chains and not self._exact:
+            order = retarget(self.order_factory, order, self._chains.active(order.instrument_id))
+        return super().submit(order, signal_id)
+
+    def net_position(self, instrument_id: InstrumentId) -> Decimal:
+        """A chain's: the sum over its contracts."""
+        members = self._chains.members(instrument_id)
+        return sum((self._contract_held(m) for m in members), Decimal(0))
+
+    def flatten(self, instrument_id: InstrumentId, signal_id: str | None = None) -> None:
+        """A chain: each of its contracts holding a position is closed."""
+        for member in self._chains.members(instrument_id):
+            self._send_exact(member, self._contract_held(member), signal_tags(signal_id), signal_id)
+
+    def _contract_held(self, instrument_id: InstrumentId) -> Decimal:
+        return QuantdeskStrategy.net_position(self, instrument_id)
+
+    def _roll(self, old: InstrumentId, new: InstrumentId) -> None:
+        """Close the position in ``old``, open the same signed quantity in ``new``: two gated
+        market orders tagged as roll trades (none once trading has stopped)."""
+        held = self._contract_held(old)
+        self.cancel_all_orders(old)
+        if held == 0 or not self.may_trade(self.clock.timestamp_ns()):
+            return
+        self._send_exact(old, held, [ROLL_TAG], None)
+        self._send_exact(new, held, [ROLL_TAG], None, closing=False)
+
+    def _send_exact(
+        self,
+        instrument_id: InstrumentId,
+        signed: Decimal,
+        tags: list[str] | None,
+        signal_id: str | None,
+        *,
+        closing: bool = True,
+    ) -> None:
+        if signed == 0:
+            return
+        quantity = self.cache.instrument(instrument_id).make_qty(abs(signed))
+        order = contract_order(
+            self.order_factory, instrument_id, signed, quantity, closing=closing, tags=tags
+        )
+        self._exact = True
+        try:
+            self.submit(order, signal_id)
+        finally:
+            self._exact = False
 
 
 P = TypeVar("P", bound=BaseModel)

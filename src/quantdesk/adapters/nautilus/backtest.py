@@ -28,7 +28,6 @@ from nautilus_trader.backtest.config import (
 )
 from nautilus_trader.config import (
     ImportableActorConfig,
-    ImportableStrategyConfig,
     LoggingConfig,
     RiskEngineConfig,
 )
@@ -38,7 +37,11 @@ from nautilus_trader.model.identifiers import InstrumentId, Venue
 from nautilus_trader.model.objects import MONEY_MAX
 
 from quantdesk.adapters.nautilus.catalog import ParquetCatalog
-from quantdesk.adapters.nautilus.expiry import option_stream_ends, settlement_modules
+from quantdesk.adapters.nautilus.expiry import (
+    option_stream_ends,
+    settlement_modules,
+    strategy_configs,
+)
 from quantdesk.adapters.nautilus.instruments import from_nautilus
 from quantdesk.adapters.nautilus.margin import MarginCheck, MarginCheckConfig
 from quantdesk.adapters.nautilus.memory import release_freed_memory
@@ -266,12 +269,7 @@ class NautilusBacktestRunner:
         ends = option_stream_ends(specs.values())
         engine = BacktestEngineConfig(
             trader_id="QUANTDESK-001",
-            strategies=[
-                ImportableStrategyConfig(
-                    strategy_path=s.strategy_path, config_path=s.config_path, config=s.config
-                )
-                for s in plan.specs
-            ],
+            strategies=strategy_configs(plan, specs),
             logging=LoggingConfig(
                 log_level="ERROR" if level == "OFF" else level, bypass_logging=level == "OFF"
             ),

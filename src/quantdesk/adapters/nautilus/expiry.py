@@ -16,13 +16,13 @@ engine's own expiration close) and its fill at the final price, so positions, ac
 risk guard's ledger and the run's record take it as any other fill.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from nautilus_trader.backtest.config import SimulationModuleConfig
 from nautilus_trader.backtest.modules import SimulationModule
 from nautilus_trader.common.component import Logger
 from nautilus_trader.common.events import TimeEvent
-from nautilus_trader.config import ImportableActorConfig
+from nautilus_trader.config import ImportableActorConfig, ImportableStrategyConfig
 from nautilus_trader.core.data import Data
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.model.data import Bar, BarType
@@ -46,6 +46,7 @@ from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.contract_terms import OptionKind
 from quantdesk.domain.expiry import SETTLEMENT_TAG, intrinsic_value
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
+from quantdesk.domain.rolls import chain_contracts
 
 MODULE_PATH = "quantdesk.adapters.nautilus.expiry:ExpirySettlement"
 CONFIG_PATH = "quantdesk.adapters.nautilus.expiry:ExpirySettlementConfig"
@@ -217,3 +218,32 @@ def option_stream_ends(specs: Iterable[InstrumentSpec]) -> dict[str, int]:
         for s in specs
         if s.asset_class is AssetClass.OPTION and s.expiration_ns is not None
     }
+
+
+def strategy_configs(
+    plan: RunPlan, specs: Mapping[str, InstrumentSpec]
+) -> list[ImportableStrategyConfig]:
+    """The plan's strategies as the engine builds them; a strategy trading contracts of a
+    chain the request rolls gets ``rolls``: per chain its contracts there in expiration order
+    and the rule (see ``strategies/rolls.py``)."""
+    chains = [
+        (rule, [s.instrument_id for s in chain_contracts(rule, specs.values())])
+        for rule in plan.request.rolls
+    ]
+    configs = []
+    for strategy in plan.strategies:
+        spec = strategy.spec
+        config = dict(spec.config)
+        rolls = [
+            {"contracts": mine, "method": rule.method.value, "offset_ns": rule.offset_ns}
+            for rule, contracts in chains
+            if (mine := [c for c in contracts if c in strategy.instruments])
+        ]
+        if rolls:
+            config["rolls"] = rolls
+        configs.append(
+            ImportableStrategyConfig(
+                strategy_path=spec.strategy_path, config_path=spec.config_path, config=config
+            )
+        )
+    return configs

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from quantdesk.adapters.reporting.contracts_html import settlements_section
+from quantdesk.adapters.reporting.contracts_html import rolls_section, settlements_section
 from quantdesk.adapters.reporting.execution_quality_html import execution_quality_section
 from quantdesk.domain.backtest import (
     BacktestResult,
@@ -166,6 +166,7 @@ class HtmlReportRenderer:
             _execution(result),
             execution_quality_section(result.execution_quality),
             settlements_section(result),
+            rolls_section(result),
             _risk(result),
             _signals(result),
             _facts(result.facts),
