@@ -34,9 +34,10 @@ def _base_defaults() -> dict[str, Any]:
 
 
 _BASE_DEFAULTS = _base_defaults()
-_OMITTED_AT_DEFAULT = {"market_data": "bars"}
+_OMITTED_AT_DEFAULT: dict[str, Any] = {"market_data": "bars", "rolls": []}
 """Family config fields translation writes only away from their default (a definition on
-bars translates as it did before they existed)."""
+bars translates as it did before they existed; ``rolls`` is the runner's, never a
+definition's)."""
 
 
 def to_importable(spec: StrategySpec) -> ImportableStrategyConfig:
