@@ -122,12 +122,15 @@ def _venues(*names: str, **extra: Any) -> list[dict[str, Any]]:
 
 
 def _plan(
-    instruments: Sequence[str], venues: list[dict[str, Any]], sizes: dict[str, int] | None = None
+    instruments: Sequence[str],
+    venues: list[dict[str, Any]],
+    sizes: dict[str, int] | None = None,
+    **extra: Any,
 ) -> Any:
     specs = []
     for instrument_id in instruments:
         size = (sizes or SIZES).get(instrument_id, SIZES[instrument_id])
-        params = {"fast": 5, "slow": 20, "trade_size": size}
+        params = {"fast": 5, "slow": 20, "trade_size": size, **extra}
         specs += ema_specs([instrument_id], SPEC, params)
     return raw_plan(
         specs,
@@ -321,9 +324,34 @@ def test_a_missing_rate_is_refused_before_the_run(desk: Platform, tmp_path: Path
     assert "USD/JPY" in (raised.value.hint or "")
 
 
-def test_a_cash_account_across_currencies_is_refused(fx_desk: Platform) -> None:
-    with pytest.raises(InvalidInputError, match="CASH account in USD"):
-        fx_desk.backtests.run_plan(_plan([TOYOTA], _venues("XTKS", account_type="CASH")))
+def test_a_cash_account_books_yen_cash_flows_at_the_fills_rates(fx_desk: Platform) -> None:
+    """The engine's USD cash account pays a yen buy in dollars at the fill's rate (checked:
+    its balance is the converted cash flows); the curve marks the holding's whole value at
+    each point's rate. The cash check converts the buy's cost: unconverted, 6M yen against
+    500,000 dollars, every buy was denied."""
+    plan = _plan([TOYOTA], _venues("XTKS", account_type="CASH"), long_only=True)
+    catalog = ParquetCatalog(fx_desk.home / "catalog")
+    engine_run = NautilusBacktestRunner(catalog).run(pin_range(plan, catalog))
+    fills = pd.DataFrame([_row(f) for f in engine_run.fills])
+    assert len(fills) > 4 and set(fills["side"]) == {1, -1}
+    rate = _rate("JPY", fills["ts_ns"])
+    flows = (-fills["side"] * fills["quantity"] * fills["price"] - fills["commission"]) * rate
+    assert engine_run.balances["USD"] == pytest.approx(
+        BALANCE + float(flows.sum()), abs=0.02 * len(fills)
+    )
+
+    result = fx_desk.backtests.run_plan(plan)
+    assert result.warnings == [] and result.conversions[0].fills == len(fills)
+    curve = fx_desk.backtests.artifacts(result.run_id).curve
+    points = np.array([T0 + i * MINUTE_NS for i in range(BARS)])
+    closes = np.array(MARKET[TOYOTA][0])
+    point_rates = _rate("JPY", pd.Series(points))
+    expected = []
+    for t, close, point_rate in zip(points, closes, point_rates, strict=True):
+        done = (fills["ts_ns"] <= t).to_numpy()
+        held = float((fills["side"] * fills["quantity"])[done].sum())
+        expected.append(BALANCE + float(flows[done].sum()) + held * close * point_rate)
+    np.testing.assert_allclose(curve.equity, expected, rtol=1e-9, atol=0.0)
 
 
 def test_the_margin_check_values_a_yen_order_in_dollars(fx_desk: Platform) -> None:

@@ -17,9 +17,9 @@ instrument it converts (a rate is then defined at each of their fills and marks)
 being the last close at or before an instant. Nothing found is an error before the run that
 names the instrument, both currencies and the pairs the catalog holds.
 
-Accounts: only MARGIN accounts convert. A CASH account books a buy's whole cost in its
-currency at the fill's rate and holds the shares' value at the mark's: a second model of
-equity that neither quantdesk's curve nor its cash check implement, so it is refused.
+Accounts: a MARGIN account converts each fill's realised PnL at its rate and marks open
+positions' unrealised PnL; a CASH account converts each fill's whole cash flow at its rate
+and marks its holdings' whole value (both as the engine's accounts book them).
 """
 
 from collections.abc import Iterable, Sequence
@@ -82,14 +82,6 @@ def find_rates(
                 f"{instrument_id} is an inverse contract settled in {currency} but venue "
                 f"{venue.name} accounts in {venue.base_currency}: inverse PnL is not converted",
                 hint=f"set the venue's base_currency to {currency}",
-            )
-        if venue.account_type is AccountType.CASH:
-            raise InvalidInputError(
-                f"{currency}-quoted {instrument_id} cannot be held by venue {venue.name}'s "
-                f"CASH account in {venue.base_currency}: a cash account across currencies is "
-                "not modelled",
-                hint=f"make the venue a MARGIN account (at leverage 1 it has the same buying "
-                f"power), or set its base_currency to {currency}",
             )
         if venue.commission_per_unit is not None:
             raise InvalidInputError(
@@ -245,7 +237,10 @@ def run_valuation(
     for source in plan.rates:
         ts, close = catalog.read_closes(source.bar_type, start, end)
         series[source.currency] = RateSeries(ts, 1.0 / close if source.inverted else close)
-    valuation = Valuation(base, currency=currency, multiplier=multiplier, rates=series)
+    cash = frozenset(
+        i for i in plan.instruments if plan.venue_of(i).account_type is AccountType.CASH
+    )
+    valuation = Valuation(base, currency=currency, multiplier=multiplier, rates=series, cash=cash)
     log = as_log(FillRecord, fills)
     codes, instruments = log.encoded("instrument_id")
     code = np.array(codes, dtype=np.int64)

@@ -38,7 +38,8 @@ Definitions (for instruments linear, quoted in the account currency, multiplier 
 
 Converted instruments (a :class:`Valuation`: PnL in a currency C other than the account's
 base B, or a multiplier m other than 1), as the engine's single-currency MARGIN account books
-them; plain instruments keep the arithmetic above, bit for bit:
+them (CASH accounts: see the last but one item); plain instruments keep the arithmetic above,
+bit for bit:
 
 - ``rate_C(t)``: B per unit of C at instant t, the close of the rate series' last bar at or
   before t (:mod:`quantdesk.domain.conversion`); 1 for B itself. A fill before the series'
@@ -54,6 +55,10 @@ them; plain instruments keep the arithmetic above, bit for bit:
   offsetting positions are net flat but still hold the PnL between their prices). So
   ``equity(t) = starting_equity + plain cash and marks + converted flows + converted
   unrealised``; ``in_market`` follows the net quantity, as for plain instruments.
+- In a CASH account (as the engine's books it) a converted fill books its whole cash flow
+  ``-side * quantity * price * m * rate_C(t_fill) - commission * rate_K(t_fill)`` and its
+  holdings are marked at their whole value ``m * Q(t) * close(t) * rate_C(t)`` (K = 0): the
+  currency's move on the cost is PnL too, where a margin account's PnL is the price's alone.
 - ``turnover`` counts a converted fill's ``|quantity * price| * m * rate_C(t_fill)``, ``fees``
   its converted commission; a closed position's ``realized_pnl`` (in C) counts at the rate of
   its closing instant in the trade statistics.

@@ -48,13 +48,16 @@ class Valuation:
     """How each instrument's PnL reaches the base currency.
 
     ``currency``: per instrument, the currency its PnL is booked in (absent: the base);
-    ``multiplier``: per instrument (absent: 1); ``rates``: per currency other than the base.
+    ``multiplier``: per instrument (absent: 1); ``rates``: per currency other than the base;
+    ``cash``: the instruments held in CASH accounts, which book a fill's whole cash flow at
+    its rate and mark a holding's whole value (margin accounts: realised and unrealised PnL).
     """
 
     base_currency: str
     currency: Mapping[str, str] = field(default_factory=dict)
     multiplier: Mapping[str, float] = field(default_factory=dict)
     rates: Mapping[str, RateSeries] = field(default_factory=dict)
+    cash: frozenset[str] = frozenset()
 
     def converts(self, instrument_id: str) -> bool:
         """False for an instrument in the base currency at multiplier 1: it keeps the plain
@@ -88,7 +91,7 @@ class ConvertedFills:
 
     ts_ns: Int64Array
     signed_quantity: Float64Array
-    realised: Float64Array  # quote currency, multiplier applied
+    realised: Float64Array  # quote currency, multiplier applied (cash accounts: the cash flow)
     cost_change: Float64Array  # change of the instrument's K (quote currency, multiplier applied)
     rate: Float64Array  # the instrument's rate at each fill
     commission: Float64Array  # in the base currency, at its own currency's rate at the fill
@@ -156,6 +159,9 @@ def _booked(
     realised, cost_change, open_positions = _book(
         signed.tolist(), price.tolist(), columns.position[order].tolist(), FLAT_TOLERANCE * scale
     )
+    if instrument_id in valuation.cash:  # the whole cost moves cash; a holding has no cost
+        realised = -signed * price
+        cost_change = np.zeros(len(order), dtype=np.float64)
     realised *= multiplier
     cost_change *= multiplier
     sorted_ts: Int64Array = columns.ts[order]

@@ -166,9 +166,14 @@ def test_rates_starting_after_the_instruments_first_bar_do_not_cover_the_run() -
     assert "rate from 1970-01-01 01:40:00" in raised.value.message  # the first Toyota bar
 
 
-def test_a_cash_account_across_currencies_is_refused() -> None:
+def test_a_cash_account_converts_like_a_margin_account() -> None:
     run = plan(["7203.XTKS"], [{"name": "XTKS", "account_type": "CASH"}])
-    with pytest.raises(InvalidInputError, match="CASH account in USD"):
+    assert found(run, catalog(bars("USD/JPY.SIM")))[0][0] == bars("USD/JPY.SIM")
+
+
+def test_commission_per_unit_in_the_venues_currency_is_refused_for_another() -> None:
+    run = plan(["7203.XTKS"], [{"name": "XTKS", "commission_per_unit": "0.01"}])
+    with pytest.raises(InvalidInputError, match=r"commission_per_unit is in USD but 7203\.XTKS"):
         found(run, catalog(bars("USD/JPY.SIM")))
 
 

@@ -263,3 +263,27 @@ def test_offsetting_positions_of_two_strategies_keep_the_pnl_between_their_price
     expected = [0.0] + [100.0 / close for close in USDJPY_CLOSE[1:]]
     np.testing.assert_allclose(curve.equity, expected, rtol=1e-12)
     assert curve.in_market.tolist() == [True, False, False, False]
+
+
+def test_a_cash_account_books_whole_cash_flows_and_marks_whole_holdings() -> None:
+    valuation = Valuation(
+        "USD",
+        currency={"T.XTKS": "JPY"},
+        rates={"JPY": RateSeries(JPY_RATE_TS, 1 / USDJPY_CLOSE)},
+        cash=frozenset({"T.XTKS"}),
+    )
+    closes = {"T.XTKS": (JPY_RATE_TS, np.array([3000.0, 3010.0, 2990.0, 3020.0]))}
+    fills = [
+        fill(JPY_RATE_TS[0], 1, 100, 3000.0, "T.XTKS", commission=30.0, currency="JPY"),
+        fill(JPY_RATE_TS[2], -1, 40, 2990.0, "T.XTKS"),
+    ]
+    curve = build_equity_curve(fills, closes, 10_000.0, valuation)
+    bought = -(100 * 3000.0 + 30.0) / 150.0  # the buy's yen, at 150 yen a dollar
+    sold = 40 * 2990.0 / 149.25
+    expected = [
+        10_000.0 + bought + 100 * 3000.0 / 150.0,
+        10_000.0 + bought + 100 * 3010.0 / 151.5,  # the yen's move on the whole holding
+        10_000.0 + bought + sold + 60 * 2990.0 / 149.25,
+        10_000.0 + bought + sold + 60 * 3020.0 / 152.0,
+    ]
+    np.testing.assert_allclose(curve.equity, expected, rtol=1e-12)

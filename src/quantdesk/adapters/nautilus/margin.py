@@ -14,7 +14,8 @@ closes. An order that does not add margin (closing, reducing) always passes.
 
 Cash accounts: the engine prices no market order on bars alone, and a buy beyond the cash
 ends the run with ``AccountBalanceNegative``; a buy is denied when it would cost (at the
-last close plus a tick, with the taker fee) more than the cash left after the buys pending.
+last close plus a tick, with the taker fee, converted at the rate now) more than the cash
+left after the buys pending.
 """
 
 from collections.abc import Callable
@@ -154,13 +155,17 @@ class MarginCheck(Actor):
         )
 
     def _buy_cost(self, order: Order) -> float | None:
-        """What a buy may cost: at the last close plus a tick, with the taker fee."""
+        """What a buy may cost (account currency): at the last close plus a tick, with the
+        taker fee, at the instrument's rate now."""
         instrument = self.cache.instrument(order.instrument_id)
         mark = self._mark(order.instrument_id)
         if instrument is None or mark is None:
             return None
+        rate = self._rate_now(order.instrument_id)
+        if rate is None:
+            return None
         price = Price.from_raw(mark.raw + instrument.price_increment.raw, mark.precision)
-        notional: float = instrument.notional_value(order.leaves_qty, price).as_double()
+        notional: float = instrument.notional_value(order.leaves_qty, price).as_double() * rate
         fee = self._taker_fees.get(order.instrument_id.venue.value)
         rate = float(instrument.taker_fee if fee is None else fee)
         return notional * (1 + max(rate, 0.0))
