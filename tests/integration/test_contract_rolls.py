@@ -19,7 +19,7 @@ from quantdesk.services.platform import Platform
 from support.bars import T0, iso
 from support.plugin_desk import check_each_plugin_set_once, plugin_settings
 from support.scripted_trades import SCRIPTED
-from support.strategy_runs import raw_plan
+from support.strategy_runs import family_spec, raw_plan
 
 HOUR_NS = 3_600_000_000_000
 HOURS = 120
@@ -181,3 +181,40 @@ def test_rolls_are_shown_in_the_cli_and_the_report(desk: Platform) -> None:
     assert "<h2>Rolled</h2>" in report
     assert "ES.XCME: 2 day(s) before the active contract&#x27;s expiration" in report
     assert result.request.rolls[0].chain == "ES.XCME"  # the rule is kept with the run
+
+
+def test_a_family_strategy_trades_the_chain_as_one_instrument(desk: Platform) -> None:
+    """trend_following on the chain (its fills kept per instrument: a fill in the next
+    contract counts for the chain's one instrument), long on the rising prices: rolled once,
+    flat at the end, its PnL the sum of each contract's round trips."""
+    spec = family_spec(
+        "trend_following",
+        "TrendFollowing",
+        {
+            "instrument_ids": [FRONT, NEXT],
+            "bar_spec": BAR,
+            "fast_period": 2,
+            "slow_period": 4,
+            "trade_size": "1",
+            "flat_at_stop": True,
+        },
+    )
+    plan = raw_plan(
+        [spec],
+        instruments=[FRONT, NEXT],
+        bar_spec=BAR,
+        venues=[{"name": "XCME"}],
+        engine={"log_level": "OFF"},
+        rolls=[{"chain": "ES.XCME", "days": 2}],
+    )
+    result = desk.backtests.run_plan(plan)
+    artifacts = desk.backtests.artifacts(result.run_id)
+    (roll,) = result.rolls
+    assert (roll.ts_ns, roll.quantity) == (T0 + 24 * HOUR_NS, 1.0)
+    held: dict[str, float] = {}
+    for f in artifacts.fills:
+        held[f.instrument_id] = held.get(f.instrument_id, 0.0) + f.side * f.quantity
+    assert held == {FRONT: 0.0, NEXT: 0.0}
+    assert {p.instrument_id for p in artifacts.positions} == {FRONT, NEXT}
+    chain = sum(p.realized_pnl for p in artifacts.positions)
+    assert result.metrics.pnl == pytest.approx(chain, rel=1e-12)

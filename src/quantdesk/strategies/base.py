@@ -345,8 +345,12 @@ class FamilyStrategy(QuantdeskStrategy):
             config.rolls, lambda i: BarType.from_str(f"{i}-{config.bar_spec}-{source}")
         )
         self._exact = False  # True while the base sends orders for one contract of a chain
-        if self._chains:  # the engine subscribes the handler it finds on the instance
+        if self._chains:  # the engine calls the handlers it finds on the instance
             setattr(self, "handle_bar", self._handle_chain_bar)  # noqa: B010
+            own_fills = self.on_order_filled
+            setattr(  # noqa: B010
+                self, "on_order_filled", lambda e: own_fills(self._chains.relabelled(e))
+            )
         self.instruments: list[InstrumentId] = [
             InstrumentId.from_str(i) for i in config.instrument_ids if not self._chains.hidden(i)
         ]

@@ -19,6 +19,7 @@ from nautilus_trader.common.component import Clock
 from nautilus_trader.common.factories import OrderFactory
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderSide, OrderType
+from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.model.orders import Order
@@ -65,6 +66,7 @@ class ChainBook:
         self._chains: list[_Chain] = []
         self._by_bar_type: dict[BarType, tuple[_Chain, int]] = {}
         self._by_logical: dict[InstrumentId, _Chain] = {}
+        self._by_instrument: dict[InstrumentId, InstrumentId] = {}  # contract -> logical
         self._clock: Clock | None = None
         self._roll: RollOrders | None = None
         for roll in rolls:
@@ -79,6 +81,7 @@ class ChainBook:
             )
             self._chains.append(chain)
             self._by_logical[chain.logical] = chain
+            self._by_instrument.update({c: chain.logical for c in contracts})
             for index, contract in enumerate(roll.contracts):
                 self._by_bar_type[bar_type_of(contract)] = (chain, index)
 
@@ -100,6 +103,16 @@ class ChainBook:
         """The contract an order on ``instrument_id`` goes to."""
         chain = self._by_logical.get(instrument_id)
         return instrument_id if chain is None else chain.current
+
+    def relabelled(self, event: OrderFilled) -> OrderFilled:
+        """A fill in a chain's contract as a fill in its logical instrument: what a family
+        keeps per instrument (its net position from fills) then spans the chain."""
+        found = self._by_instrument.get(event.instrument_id)
+        if found is None or found == event.instrument_id:
+            return event
+        values = OrderFilled.to_dict(event)
+        values["instrument_id"] = found.value
+        return OrderFilled.from_dict(values)
 
     def extra_bar_types(self) -> list[BarType]:
         """The chains' bar types besides the logical ones (subscribed too)."""

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from quantdesk.api.schemas.backtest import BacktestCreate
 from quantdesk.cli.backtests import roll_flag
 from quantdesk.domain.backtest_records import FillRecord
 from quantdesk.domain.contract_terms import UnderlyingClass
@@ -98,3 +99,10 @@ def test_the_roll_flag() -> None:
     assert roll_flag("ES.XCME:volume") == {"chain": "ES.XCME", "method": "volume"}
     with pytest.raises(InvalidInputError, match="is not CHAIN:days=N or CHAIN:volume"):
         roll_flag("ES.XCME")
+
+
+def test_the_api_request_carries_rolls_and_a_request_without_keeps_its_document() -> None:
+    created = BacktestCreate(strategies=["trend@1"], rolls=[{"chain": "ES.XCME", "days": 5}])
+    assert created.request().rolls == [RollRule(chain="ES.XCME", days=Decimal(5))]
+    plain = BacktestCreate(strategies=["trend@1"]).request()
+    assert "rolls" not in plain.model_dump()  # fingerprints of runs without rolls unchanged

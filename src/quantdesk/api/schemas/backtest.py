@@ -29,7 +29,9 @@ from quantdesk.domain.backtest import (
 )
 from quantdesk.domain.backtest_checks import STRATEGIES_MAX, VENUES_MAX, Seed, Timestamp
 from quantdesk.domain.execution_quality import ExecutionQuality
+from quantdesk.domain.expiry import Settlement
 from quantdesk.domain.risk import RiskConfig
+from quantdesk.domain.rolls import ROLLS_MAX, Roll, RollRule
 from quantdesk.domain.runs import RunRecord, RunState
 from quantdesk.domain.signals import SignalType
 from quantdesk.domain.text import LABEL_MAX_LENGTH, single_line
@@ -64,6 +66,11 @@ class BacktestCreate(_Model):
     label: Annotated[str, Field(max_length=LABEL_MAX_LENGTH), AfterValidator(single_line)] = ""
     signals: Literal["none", "all"] | SignalTypes = Field(
         default="none", description="AI signals replayed: none, all, or signal types"
+    )
+    rolls: list[RollRule] = Field(
+        default_factory=list,
+        max_length=ROLLS_MAX,
+        description="futures chains the family strategies roll along (docs/futures.md)",
     )
 
     def request(self) -> BacktestRequest:
@@ -145,6 +152,7 @@ class RunRequestOut(_Model):
     risk: RiskConfig
     signals: Literal["none", "all"] | list[str]
     label: str
+    rolls: list[RollRule] = Field(default_factory=list)
 
     @classmethod
     def of(cls, request: BacktestRequest) -> "RunRequestOut":
@@ -164,6 +172,7 @@ class RunRequestOut(_Model):
             pinned=request.pinned,
             venues=request.venues,
             risk=request.risk,
+            rolls=request.rolls,
         )
 
 
@@ -186,6 +195,10 @@ class RunResultOut(_Model):
     facts: EngineFacts
     risk_counts: dict[str, int]
     warnings: list[str]
+    settlements: list[Settlement] = Field(
+        default_factory=list, description="positions settled at a dated contract's expiry"
+    )
+    rolls: list[Roll] = Field(default_factory=list, description="positions rolled along a chain")
 
     @classmethod
     def of(cls, result: BacktestResult) -> "RunResultOut":
@@ -206,6 +219,8 @@ class RunResultOut(_Model):
             facts=result.facts,
             risk_counts=result.risk_counts,
             warnings=result.warnings,
+            settlements=result.settlements,
+            rolls=result.rolls,
         )
 
 
