@@ -79,7 +79,7 @@ class _Limits(BaseModel):
     )
     max_open_orders: int | None = Field(default=None, gt=0, le=MAX_OPEN_ORDERS_LIMIT)
     max_daily_loss: LimitAmount | None = Field(
-        default=None, description="loss since start of day (account currency)"
+        default=None, description="loss since start of day (account base currency)"
     )
     max_daily_loss_pct: Fraction | None = Field(
         default=None, description="loss since start of day / start-of-day equity"
@@ -112,7 +112,9 @@ class RiskLimits(_Limits):
         default=None,
         description="|sum of net position x unit value| (account base currency)",
     )
-    max_leverage: Leverage | None = Field(default=None, description="gross exposure / equity")
+    max_leverage: Leverage | None = Field(
+        default=None, description="gross exposure / equity, both in the account base currency"
+    )
     asset_classes: dict[AssetClass, AssetClassLimits] = Field(
         default_factory=dict,
         max_length=len(AssetClass),
