@@ -120,6 +120,16 @@ def test_what_decides_the_outcome_changes_the_fingerprint() -> None:
         "venue": fingerprint(request(venues=[VenueSpec(starting_balance=10_000)])),
         "data": fingerprint(request(), [DATA[0].model_copy(update={"file_sha256": ["ff"]})]),
         "no data": fingerprint(request(), []),
+        "a rate series": fingerprint(
+            request(),
+            [
+                *DATA,
+                DATA[0].model_copy(
+                    update={"bar_type": "USD/JPY.SIM-1-MINUTE-MID-EXTERNAL", "purpose": "rate"}
+                ),
+            ],
+        ),
+        "as a rate": fingerprint(request(), [DATA[0].model_copy(update={"purpose": "rate"})]),
         "engine version": fingerprint(request(), version="1.222.0"),
         "parameter": fingerprint(
             request(SPEC.model_copy(update={"config": {**SPEC.config, "fast": 11}}))

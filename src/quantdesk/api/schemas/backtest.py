@@ -28,6 +28,7 @@ from quantdesk.domain.backtest import (
     VenueSpec,
 )
 from quantdesk.domain.backtest_checks import STRATEGIES_MAX, VENUES_MAX, Seed, Timestamp
+from quantdesk.domain.conversion import ConversionUsed
 from quantdesk.domain.execution_quality import ExecutionQuality
 from quantdesk.domain.expiry import Settlement
 from quantdesk.domain.risk import RiskConfig
@@ -199,6 +200,11 @@ class RunResultOut(_Model):
         default_factory=list, description="positions settled at a dated contract's expiry"
     )
     rolls: list[Roll] = Field(default_factory=list, description="positions rolled along a chain")
+    conversions: list[ConversionUsed] = Field(
+        default_factory=list,
+        description="the FX rates instruments in another currency than the account's were "
+        "converted at",
+    )
 
     @classmethod
     def of(cls, result: BacktestResult) -> "RunResultOut":
@@ -221,6 +227,7 @@ class RunResultOut(_Model):
             warnings=result.warnings,
             settlements=result.settlements,
             rolls=result.rolls,
+            conversions=result.conversions,
         )
 
 
