@@ -19,7 +19,6 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantdesk.domain.backtest_records import FillRecord, PositionRecord
-from quantdesk.domain.contract_terms import OptionKind
 from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.record_log import as_log
@@ -102,13 +101,6 @@ def check_run_window(
             f"run's range ({span}) ends: it cannot be traded in it",
             hint="run a later range, or trade an earlier contract of the chain",
         )
-
-
-def intrinsic_value(kind: OptionKind, strike: float, underlying: float) -> float:
-    """What an option pays per unit of its underlying at expiry (never negative)."""
-    if kind is OptionKind.CALL:
-        return max(0.0, underlying - strike)
-    return max(0.0, strike - underlying)
 
 
 class Settlement(BaseModel):

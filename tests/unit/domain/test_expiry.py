@@ -13,11 +13,11 @@ from quantdesk.domain.expiry import (
     FillKind,
     check_run_window,
     fill_kind,
-    intrinsic_value,
     settlements_of,
     window_breach,
 )
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
+from quantdesk.domain.options import intrinsic_value
 from quantdesk.domain.risk import RiskRule
 
 ACTIVE, EXPIRY = 1_000, 5_000
@@ -66,7 +66,7 @@ def test_fill_kinds_from_order_tags() -> None:
     ],
 )
 def test_intrinsic_value(kind: OptionKind, strike: float, underlying: float, value: float) -> None:
-    assert intrinsic_value(kind, strike, underlying) == value
+    assert intrinsic_value(kind, underlying, strike) == value  # the settlement's own rule
 
 
 def test_a_range_the_contract_cannot_trade_is_refused() -> None:

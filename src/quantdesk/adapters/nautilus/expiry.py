@@ -44,8 +44,9 @@ from nautilus_trader.model.position import Position
 
 from quantdesk.domain.backtest_plan import RunPlan
 from quantdesk.domain.contract_terms import OptionKind
-from quantdesk.domain.expiry import SETTLEMENT_TAG, intrinsic_value
+from quantdesk.domain.expiry import SETTLEMENT_TAG
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
+from quantdesk.domain.options import intrinsic_value
 from quantdesk.domain.rolls import chain_contracts
 
 MODULE_PATH = "quantdesk.adapters.nautilus.expiry:ExpirySettlement"
@@ -124,7 +125,7 @@ class ExpirySettlement(SimulationModule):
                 if instrument.option_kind == EngineOptionKind.CALL
                 else OptionKind.PUT
             )
-            return intrinsic_value(kind, instrument.strike_price.as_double(), underlying)
+            return intrinsic_value(kind, underlying, instrument.strike_price.as_double())
         return own.as_double() if own is not None else self._last_close(instrument.id)
 
     def _settle(self, instrument: Instrument, own: Price | None) -> None:
