@@ -18,11 +18,13 @@ definition (:mod:`quantdesk.domain.conversion`).
 risk gate): an instrument's quote-to-base rate now, or None before its series' first bar.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.events import TimeEvent
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.identifiers import InstrumentId, Symbol
@@ -81,7 +83,11 @@ class RateFeed(Actor):
         self._tapes = tapes
         self._book = book
         self._pairs: list[list[InstrumentId]] = []
-        self._rows: list[list[int]] = []  # per tape, the rows where its close changes
+        # per tape, the rows where its close changes: their times and closes as Python numbers
+        # (read once at start, not a numpy scalar per alert), and one alert callback per tape
+        self._stamps: list[list[int]] = []
+        self._closes: list[list[float]] = []
+        self._callbacks: list[Callable[[TimeEvent], None]] = []
         self._next = [0] * len(tapes)
         self._size = Quantity.from_int(1)
 
@@ -94,7 +100,9 @@ class RateFeed(Actor):
             changed[1:] = tape.close[1:] != tape.close[:-1]
             rows = np.flatnonzero(changed)
             due = int(np.searchsorted(tape.ts_ns[rows], now + 1, side="right"))  # ts - 1 <= now
-            self._rows.append(rows.tolist())
+            self._stamps.append(tape.ts_ns[rows].tolist())
+            self._closes.append(tape.close[rows].tolist())
+            self._callbacks.append(lambda _, i=index: self._on_alert(i))
             self._next[index] = max(due - 1, 0)
             if due:
                 self._apply(index)
@@ -126,12 +134,11 @@ class RateFeed(Actor):
 
     def _schedule(self, index: int) -> None:
         position = self._next[index]
-        rows = self._rows[index]
-        if position >= len(rows):
+        stamps = self._stamps[index]
+        if position >= len(stamps):
             return
-        at = int(self._tapes[index].ts_ns[rows[position]]) - 1
         self.clock.set_time_alert_ns(
-            f"quantdesk-rate-{index}-{position}", at, lambda _, i=index: self._on_alert(i)
+            f"quantdesk-rate-{index}-{position}", stamps[position] - 1, self._callbacks[index]
         )
 
     def _on_alert(self, index: int) -> None:
@@ -141,10 +148,10 @@ class RateFeed(Actor):
     def _apply(self, index: int) -> None:
         """The tape's next changed close becomes the quote (and the book's rate)."""
         tape = self._tapes[index]
-        row = self._rows[index][self._next[index]]
-        self._next[index] += 1
-        close = float(tape.close[row])
-        ts = int(tape.ts_ns[row])
+        position = self._next[index]
+        self._next[index] = position + 1
+        close = self._closes[index][position]
+        ts = self._stamps[index][position]
         price = Price(close, tape.price_precision)
         size = self._size
         for instrument_id in self._pairs[index]:

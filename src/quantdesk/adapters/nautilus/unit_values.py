@@ -75,6 +75,9 @@ class UnitValues:
             and s.currency == base_currencies.get(i)
         }
         self.options = {i for i, s in specs.items() if s.asset_class is AssetClass.OPTION}
+        # the ledger's per-fill and per-order reads, resolved once (not per call)
+        self._pnl_currencies = {i: pnl_currency(s) for i, s in specs.items()}
+        self._per_unit = {i: (float(s.multiplier), s.is_inverse) for i, s in specs.items()}
         self._deltas: dict[str, tuple[tuple[Decimal, Decimal, int], Decimal]] = {}
 
     @property
@@ -145,15 +148,14 @@ class UnitValues:
         """What one unit held is worth at ``price`` in its value currency, up to a constant:
         ``price x multiplier`` (an option: its premium), an inverse contract ``-multiplier /
         price`` (so that the change between two prices is the PnL of a unit held)."""
-        spec = self._specs.get(instrument_id)
-        if spec is None:
+        terms = self._per_unit.get(instrument_id)
+        if terms is None:
             return price
-        multiplier = float(spec.multiplier)
-        return -multiplier / price if spec.is_inverse else price * multiplier
+        multiplier, inverse = terms
+        return -multiplier / price if inverse else price * multiplier
 
     def pnl_currency(self, instrument_id: str) -> str | None:
-        spec = self._specs.get(instrument_id)
-        return None if spec is None else pnl_currency(spec)
+        return self._pnl_currencies.get(instrument_id)
 
     def float_rate(self, instrument_id: str, currency: str | None) -> float | None:
         """The rate as a float for the ledger's equity; None when unknown. An inverse
