@@ -65,6 +65,7 @@ __all__ = [
     "Greeks",
     "OptionKind",
     "greeks",
+    "implied_delta",
     "implied_volatility",
     "intrinsic_value",
     "norm_cdf",
@@ -159,13 +160,7 @@ def greeks(
     _check_inputs(s=s, k=k, t=t, sigma=sigma, r=r, b=b)
     call = kind is OptionKind.CALL
     if t == 0.0:
-        if s == k:
-            delta = 0.5 if call else -0.5
-        elif call:
-            delta = 1.0 if s > k else 0.0
-        else:
-            delta = -1.0 if s < k else 0.0
-        return Greeks(intrinsic_value(kind, s, k), delta, 0.0, 0.0, 0.0)
+        return Greeks(intrinsic_value(kind, s, k), _expired_delta(call, s, k), 0.0, 0.0, 0.0)
     sqrt_t = math.sqrt(t)
     d1, d2 = _d1_d2(s, k, t, sigma, b)
     discount = math.exp(-r * t)
@@ -193,6 +188,12 @@ def price_bounds(
     """The no-arbitrage range of a European option's price: (sigma -> 0, sigma -> infinity)."""
     kind = _checked_kind(kind)
     _check_inputs(s=s, k=k, t=t, sigma=1.0, r=r, b=b)
+    return _bounds(kind, s, k, t, r, b)
+
+
+def _bounds(
+    kind: OptionKind, s: float, k: float, t: float, r: float, b: float
+) -> tuple[float, float]:
     forward = s * math.exp((b - r) * t)  # D F
     strike = k * math.exp(-r * t)  # D k
     if kind is OptionKind.CALL:
@@ -218,6 +219,54 @@ def implied_volatility(
     """
     kind = _checked_kind(kind)
     _check_inputs(s=s, k=k, t=t, sigma=1.0, r=r, b=b)
+    return _implied(option_price, kind, s, k, t, r, b, max_iterations)
+
+
+def implied_delta(
+    option_price: float, kind: OptionKind, *, s: float, k: float, t: float, r: float, b: float
+) -> float:
+    """The delta at the volatility implied from ``option_price``, that volatility held to
+    ``[SIGMA_MIN, SIGMA_MAX]``: a price at or below the ``SIGMA_MIN`` price is valued there, one
+    the top does not reach at ``SIGMA_MAX``; at ``t == 0`` the intrinsic's slope. Bit for bit
+    ``greeks(sigma=implied_volatility(...)).delta``, the inputs checked once (the risk gate
+    asks per order). Raises InvalidInputError for a price at or above the no-arbitrage top."""
+    kind = _checked_kind(kind)
+    _check_inputs(s=s, k=k, t=t, sigma=1.0, r=r, b=b)
+    call = kind is OptionKind.CALL
+    if t == 0.0:
+        return _expired_delta(call, s, k)
+    if option_price <= _price(kind, s, k, t, SIGMA_MIN, r, b):
+        sigma = SIGMA_MIN
+    else:
+        try:
+            sigma = _implied(option_price, kind, s, k, t, r, b, MAX_ITERATIONS)
+        except InvalidInputError as error:
+            if error.code != "implied_volatility_out_of_range":
+                raise
+            sigma = SIGMA_MAX  # the floor is handled above: this is past the top
+    d1, _ = _d1_d2(s, k, t, sigma, b)
+    carry = math.exp((b - r) * t)
+    return carry * norm_cdf(d1) if call else -carry * norm_cdf(-d1)  # greeks' expressions
+
+
+def _expired_delta(call: bool, s: float, k: float) -> float:
+    if s == k:
+        return 0.5 if call else -0.5
+    if call:
+        return 1.0 if s > k else 0.0
+    return -1.0 if s < k else 0.0
+
+
+def _implied(
+    option_price: float,
+    kind: OptionKind,
+    s: float,
+    k: float,
+    t: float,
+    r: float,
+    b: float,
+    max_iterations: int,
+) -> float:
     _finite("option_price", option_price)
     if t == 0.0:
         raise InvalidInputError(
@@ -226,7 +275,7 @@ def implied_volatility(
             code="invalid_option_input",
             data={"field": "t", "value": t},
         )
-    low, high = price_bounds(kind, s=s, k=k, t=t, r=r, b=b)
+    low, high = _bounds(kind, s, k, t, r, b)
     if not low < option_price < high:
         raise InvalidInputError(
             f"the option price {option_price!r} is outside its no-arbitrage bounds "

@@ -23,7 +23,6 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantdesk.domain import options
-from quantdesk.domain.errors import InvalidInputError
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.numbers import Leverage, LimitAmount, Quantity
 
@@ -136,15 +135,4 @@ def option_delta(
     kind, k, s = spec.option_kind, float(spec.strike), underlying_price
     t = options.year_fraction(now_ns, spec.expiration_ns)
     b = options.FUTURE_CARRY if on_future else options.stock_carry(rate)
-    if t == 0.0:
-        sigma = 1.0  # expired: the delta is the intrinsic's slope whatever the volatility
-    elif option_price <= options.price(kind, s=s, k=k, t=t, sigma=options.SIGMA_MIN, r=rate, b=b):
-        sigma = options.SIGMA_MIN
-    else:
-        try:
-            sigma = options.implied_volatility(option_price, kind, s=s, k=k, t=t, r=rate, b=b)
-        except InvalidInputError as error:
-            if error.code != "implied_volatility_out_of_range":
-                raise
-            sigma = options.SIGMA_MAX  # the floor is handled above: this is past the top
-    return options.greeks(kind, s=s, k=k, t=t, sigma=sigma, r=rate, b=b).delta
+    return options.implied_delta(option_price, kind, s=s, k=k, t=t, r=rate, b=b)
