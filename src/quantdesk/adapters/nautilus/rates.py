@@ -102,7 +102,7 @@ class RateFeed(Actor):
             due = int(np.searchsorted(tape.ts_ns[rows], now + 1, side="right"))  # ts - 1 <= now
             self._stamps.append(tape.ts_ns[rows].tolist())
             self._closes.append(tape.close[rows].tolist())
-            self._callbacks.append(lambda _, i=index: self._on_alert(i))
+            self._callbacks.append(self._callback(index))
             self._next[index] = max(due - 1, 0)
             if due:
                 self._apply(index)
@@ -140,6 +140,12 @@ class RateFeed(Actor):
         self.clock.set_time_alert_ns(
             f"quantdesk-rate-{index}-{position}", stamps[position] - 1, self._callbacks[index]
         )
+
+    def _callback(self, index: int) -> Callable[[TimeEvent], None]:
+        def on_alert(_: TimeEvent) -> None:
+            self._on_alert(index)
+
+        return on_alert
 
     def _on_alert(self, index: int) -> None:
         self._apply(index)
