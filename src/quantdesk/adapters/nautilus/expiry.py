@@ -49,6 +49,7 @@ from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.options import intrinsic_value
 from quantdesk.domain.rolls import chain_contracts
 
+_END = 2**64  # after any instant
 MODULE_PATH = "quantdesk.adapters.nautilus.expiry:ExpirySettlement"
 CONFIG_PATH = "quantdesk.adapters.nautilus.expiry:ExpirySettlementConfig"
 
@@ -66,9 +67,16 @@ class ExpirySettlement(SimulationModule):
         self._pending: dict[InstrumentId, Instrument] = {}  # dated, watched, not yet settled
         self.settled: list[tuple[str, int]] = []
         self._fills = 0
+        # Once every instrument of the venue has been seen: no bar before the earliest pending
+        # expiration needs looking at (each bar's instrument id is an object to build), while
+        # the venue lists as many instruments as then.
+        self._quiet_until = 0
+        self._known = -1
 
     def pre_process(self, data: Data) -> None:
         if not isinstance(data, Bar):
+            return
+        if data.ts_init < self._quiet_until and len(self.exchange.instruments) == self._known:
             return
         instrument_id = data.bar_type.instrument_id
         if instrument_id not in self._seen:
@@ -79,6 +87,10 @@ class ExpirySettlement(SimulationModule):
             # before the matching engine sees the bar (it would close at its own market)
             own = data.close if data.ts_init == instrument.expiration_ns else None
             self._settle(instrument, own)
+        known = len(self.exchange.instruments)
+        if len(self._seen) >= known:
+            self._known = known
+            self._quiet_until = min((i.expiration_ns for i in self._pending.values()), default=_END)
 
     def process(self, ts_now: int) -> None:
         """Nothing to do on every step: settlement waits for its instant."""
@@ -87,6 +99,8 @@ class ExpirySettlement(SimulationModule):
         logger.info(f"ExpirySettlement: {len(self.settled)} contract(s) settled")
 
     def reset(self) -> None:
+        self._quiet_until = 0
+        self._known = -1
         self._seen.clear()
         self._pending.clear()
         self.settled.clear()
