@@ -74,6 +74,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/signal_routing.py --signals 100000
 	$(BIN)/python bench/signal_replay.py --bars 200000 --repeat 3
 	$(BIN)/python bench/families.py --bars 1000000
+	$(BIN)/python bench/multi_asset.py --days 30
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/service.py --clients 50
 	$(BIN)/python bench/migration.py --rows 2000000 --rss-rows 10000000  # skipped without PostgreSQL
