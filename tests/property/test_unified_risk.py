@@ -27,14 +27,13 @@ from quantdesk.domain.risk import (
 )
 from quantdesk.domain.risk_screen import ScreenBook, ScreenLimits, clearly_approved
 from quantdesk.domain.risk_values import AssetClassLimits, premium_per_unit, unit_value
+from support.contracts import equity, future, option
 
 EXPIRY = "2030-12-20T21:00:00Z"
 SPECS = {
     s.instrument_id: s
     for s in (
-        InstrumentSpec(
-            instrument_id="AAA.XNAS", asset_class=AssetClass.EQUITY, currency="USD", tick_size=1
-        ),
+        equity("AAA.XNAS"),
         InstrumentSpec(
             instrument_id="EUR/JPY.SIM",
             asset_class=AssetClass.FX,
@@ -42,37 +41,16 @@ SPECS = {
             base_currency="EUR",
             tick_size=Decimal("0.001"),
         ),
-        InstrumentSpec(
-            instrument_id="ESZ0.XCME",
-            asset_class=AssetClass.FUTURE,
-            currency="USD",
-            tick_size=Decimal("0.25"),
-            multiplier=Decimal(50),
-            underlying="ES",
-            underlying_class="index",
-            expiration_ns=EXPIRY,
-        ),
-        InstrumentSpec(
-            instrument_id="NIYZ0.XOSE",
-            asset_class=AssetClass.FUTURE,
+        future("ESZ0.XCME", expiration_ns=EXPIRY),
+        future(
+            "NIYZ0.XOSE",
             currency="JPY",
             tick_size=Decimal(5),
             multiplier=Decimal(500),
             underlying="NIY",
-            underlying_class="index",
             expiration_ns=EXPIRY,
         ),
-        InstrumentSpec(
-            instrument_id="AAA301220C100.XNAS",
-            asset_class=AssetClass.OPTION,
-            currency="USD",
-            tick_size=Decimal("0.01"),
-            multiplier=Decimal(100),
-            underlying="AAA.XNAS",
-            option_kind="call",
-            strike=Decimal(100),
-            expiration_ns=EXPIRY,
-        ),
+        option("AAA301220C100.XNAS", underlying="AAA.XNAS", strike=100, expiration_ns=EXPIRY),
     )
 }
 INSTRUMENTS = list(SPECS)

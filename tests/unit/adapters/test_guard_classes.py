@@ -3,22 +3,11 @@
 from decimal import Decimal
 
 from quantdesk.adapters.nautilus.risk_guard import PortfolioRiskGuard, RiskGuardConfig
-from quantdesk.domain.instruments import AssetClass, InstrumentSpec
 from quantdesk.domain.risk import RiskConfig
+from support.contracts import equity, future
 
-ES = InstrumentSpec(
-    instrument_id="ESH4.XCME",
-    asset_class=AssetClass.FUTURE,
-    currency="USD",
-    tick_size=Decimal("0.25"),
-    multiplier=Decimal(50),
-    underlying="ES",
-    underlying_class="index",
-    expiration_ns="2024-03-15T13:30:00Z",
-)
-AAPL = InstrumentSpec(
-    instrument_id="AAPL.XNAS", asset_class=AssetClass.EQUITY, currency="USD", tick_size=1
-)
+ES = future()
+AAPL = equity()
 
 
 def test_positions_are_kept_per_asset_class_net_of_strategies() -> None:

@@ -6,35 +6,22 @@ import pytest
 
 from quantdesk.adapters.nautilus.unit_values import LedgerCash, UnitValues, UnvaluedError, base_only
 from quantdesk.domain.instruments import AssetClass, InstrumentSpec
+from support.contracts import equity, future, option
 
 EXPIRY = "2030-12-20T21:00:00Z"
-AAPL = InstrumentSpec(
-    instrument_id="AAPL.XNAS", asset_class=AssetClass.EQUITY, currency="USD", tick_size=1
-)
-NIY = InstrumentSpec(
-    instrument_id="NIYZ0.XOSE",
-    asset_class=AssetClass.FUTURE,
+AAPL = equity()
+NIY = future(
+    "NIYZ0.XOSE",
     currency="JPY",
     tick_size=Decimal(5),
     multiplier=Decimal(500),
     underlying="NIY",
-    underlying_class="index",
     expiration_ns=EXPIRY,
 )
 ES = NIY.model_copy(
     update={"instrument_id": "ESZ0.XCME", "currency": "USD", "multiplier": Decimal(50)}
 )
-CALL = InstrumentSpec(
-    instrument_id="AAPL301220C200.XNAS",
-    asset_class=AssetClass.OPTION,
-    currency="USD",
-    tick_size=Decimal("0.01"),
-    multiplier=Decimal(100),
-    underlying="AAPL.XNAS",
-    option_kind="call",
-    strike=Decimal(200),
-    expiration_ns=EXPIRY,
-)
+CALL = option("AAPL301220C200.XNAS", underlying="AAPL.XNAS", strike=200, expiration_ns=EXPIRY)
 SPECS = {s.instrument_id: s for s in (AAPL, NIY, ES, CALL)}
 BASES = dict.fromkeys(SPECS, "USD")
 NOW = 1_893_456_000_000_000_000  # 2030-01-01

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from quantdesk.domain import options
-from quantdesk.domain.instruments import AssetClass, InstrumentSpec
+from quantdesk.domain.instruments import AssetClass
 from quantdesk.domain.risk import (
     OrderIntent,
     RiskAction,
@@ -27,26 +27,13 @@ from quantdesk.domain.risk_values import (
     premium_per_unit,
     unit_value,
 )
+from support.contracts import future, option
 
-ES = InstrumentSpec(
-    instrument_id="ESH4.XCME",
-    asset_class=AssetClass.FUTURE,
-    currency="USD",
-    tick_size=Decimal("0.25"),
-    multiplier=Decimal(50),
-    underlying="ES",
-    underlying_class="index",
-    expiration_ns="2024-03-15T13:30:00Z",
-)
-CALL = InstrumentSpec(
-    instrument_id="AAPL240621C00190000.XNAS",
-    asset_class=AssetClass.OPTION,
-    currency="USD",
-    tick_size=Decimal("0.01"),
-    multiplier=Decimal(100),
+ES = future()
+CALL = option(
+    "AAPL240621C00190000.XNAS",
     underlying="AAPL.XNAS",
-    option_kind="call",
-    strike=Decimal(190),
+    strike=190,
     expiration_ns="2024-06-21T20:00:00Z",
 )
 NOW = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z
