@@ -30,7 +30,7 @@ from quantdesk.domain.options import (
     FUTURE_CARRY,
     OptionKind,
     greeks,
-    implied_volatility,
+    implied_delta,
     stock_carry,
     year_fraction,
 )
@@ -77,7 +77,6 @@ class DeltaHedgedStraddle(QuantdeskStrategy):
         }
         self._contracts: dict[InstrumentId, _Contract] = {}
         self._closes: dict[InstrumentId, float] = {}
-        self._vols: dict[InstrumentId, float] = {}
         self._carry = 0.0
         self._bars = 0
         self._forecast: float | None = None  # the latest VOLATILITY_FORECAST, if subscribed
@@ -183,25 +182,22 @@ class DeltaHedgedStraddle(QuantdeskStrategy):
             self._trade(self._underlying, size if delta < 0 else -size)
 
     def _delta(self, contract: _Contract, spot: float, now: int) -> float:
-        """The option's delta per unit, at the forecast volatility when subscribed, else the
-        implied volatility of its last close (the last one solved when its price admits
-        none, e.g. at the one-tick floor)."""
+        """The option's delta per unit: at the forecast volatility when subscribed, else as the
+        risk gate values it (``implied_delta``: the volatility implied from its last close,
+        held to the solver's range); 0 before its first close or for a price no volatility
+        explains (above the no-arbitrage ceiling)."""
         t = year_fraction(now, contract.expiration_ns)
-        rate, carry = self.config.rate, self._carry
+        rate, carry, k = self.config.rate, self._carry, contract.strike
+        if self._forecast is not None:
+            sigma = self._forecast
+            return greeks(contract.kind, s=spot, k=k, t=t, sigma=sigma, r=rate, b=carry).delta
         premium = self._closes.get(contract.instrument_id)
-        vol = self._forecast or self._vols.get(contract.instrument_id)
-        if self._forecast is None and premium is not None and t > 0:
-            try:
-                vol = implied_volatility(
-                    premium, contract.kind, s=spot, k=contract.strike, t=t, r=rate, b=carry
-                )
-                self._vols[contract.instrument_id] = vol
-            except InvalidInputError:
-                pass
-        if vol is None:
+        if premium is None:
             return 0.0
-        k = contract.strike
-        return greeks(contract.kind, s=spot, k=k, t=t, sigma=vol, r=rate, b=carry).delta
+        try:
+            return implied_delta(premium, contract.kind, s=spot, k=k, t=t, r=rate, b=carry)
+        except InvalidInputError:
+            return 0.0
 
     def _trade(self, instrument_id: InstrumentId, signed: Decimal) -> None:
         side = OrderSide.BUY if signed > 0 else OrderSide.SELL
