@@ -48,6 +48,8 @@ def contract_time(value: object) -> object:
         when = value
     elif isinstance(value, date):
         raise ValueError(_NOT_AN_INSTANT.format(shown(value.isoformat())))
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())  # integer ns given as text (a CLI flag): range-checked next
     elif isinstance(value, str):
         try:
             when = datetime.fromisoformat(value.strip())
