@@ -215,6 +215,7 @@ def test_a_family_strategy_trades_the_chain_as_one_instrument(desk: Platform) ->
     for f in artifacts.fills:
         held[f.instrument_id] = held.get(f.instrument_id, 0.0) + f.side * f.quantity
     assert held == {FRONT: 0.0, NEXT: 0.0}
+    assert result.engine_rejections == []  # closed once at stop, not once more per contract
     assert {p.instrument_id for p in artifacts.positions} == {FRONT, NEXT}
     chain = sum(p.realized_pnl for p in artifacts.positions)
     assert result.metrics.pnl == pytest.approx(chain, rel=1e-12)

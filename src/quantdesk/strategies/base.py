@@ -281,18 +281,26 @@ class QuantdeskStrategy(Strategy):
         """Instruments to flatten at stop; families override when they trade several."""
         return []
 
+    def contracts_of(self, instrument_id: InstrumentId) -> list[InstrumentId]:
+        """The engine's instruments behind one the strategy trades (itself; a family's
+        rolled chain: its contracts)."""
+        return [instrument_id]
+
+    def _get_flat(self) -> None:
+        """Cancel the orders and close the positions of every instrument it stops trading."""
+        for instrument_id in self.stop_trading_instruments():
+            for contract in self.contracts_of(instrument_id):
+                self.cancel_all_orders(contract)
+            self.flatten(instrument_id)
+
     def _on_flatten_request(self, scope: str) -> None:
         """The risk layer asks scopes that breached to get flat (``flatten_on_breach``)."""
         if scope in ("portfolio", str(self.id)):
-            for instrument_id in self.stop_trading_instruments():
-                self.cancel_all_orders(instrument_id)
-                self.flatten(instrument_id)
+            self._get_flat()
 
     def on_stop(self) -> None:
         if self._flat_at_stop:
-            for instrument_id in self.stop_trading_instruments():
-                self.cancel_all_orders(instrument_id)
-                self.flatten(instrument_id)
+            self._get_flat()
 
 
 def signal_tags(signal_id: str | None) -> list[str] | None:
@@ -390,7 +398,10 @@ class FamilyStrategy(QuantdeskStrategy):
         return self._instrument_values
 
     def stop_trading_instruments(self) -> list[InstrumentId]:
-        return [m for iid in self.instruments for m in self._chains.members(iid)]
+        return list(self.instruments)
+
+    def contracts_of(self, instrument_id: InstrumentId) -> list[InstrumentId]:
+        return self._chains.members(instrument_id)
 
     # chains of futures ------------------------------------------------------------------------
 
@@ -407,12 +418,11 @@ class FamilyStrategy(QuantdeskStrategy):
 
     def net_position(self, instrument_id: InstrumentId) -> Decimal:
         """A chain's: the sum over its contracts."""
-        members = self._chains.members(instrument_id)
-        return sum((self._contract_held(m) for m in members), Decimal(0))
+        return sum((self._contract_held(m) for m in self.contracts_of(instrument_id)), Decimal(0))
 
     def flatten(self, instrument_id: InstrumentId, signal_id: str | None = None) -> None:
         """A chain: each of its contracts holding a position is closed."""
-        for member in self._chains.members(instrument_id):
+        for member in self.contracts_of(instrument_id):
             self._send_exact(member, self._contract_held(member), signal_tags(signal_id), signal_id)
 
     def _contract_held(self, instrument_id: InstrumentId) -> Decimal:
