@@ -244,6 +244,8 @@ def run_valuation(
     log = as_log(FillRecord, fills)
     codes, instruments = log.encoded("instrument_id")
     code = np.array(codes, dtype=np.int64)
+    fill_ts = np.array(log.numbers("ts_ns"), dtype=np.int64)
+    quote_rate = np.array(log.numbers("quote_rate"), dtype=np.float64)
     counted: dict[str, int] = {}
     warnings = []
     for index, instrument_id in enumerate(str(i) for i in instruments):
@@ -252,9 +254,9 @@ def run_valuation(
             continue
         mine = code == index
         counted[own] = counted.get(own, 0) + int(mine.sum())
-        ts = np.array(log.numbers("ts_ns"), dtype=np.int64)[mine]
+        ts = fill_ts[mine]
         ours = valuation.rates_at(own, ts, f"{instrument_id}'s fill")
-        engine = np.array(log.numbers("quote_rate"), dtype=np.float64)[mine]
+        engine = quote_rate[mine]
         off = np.flatnonzero(~np.isclose(engine, ours, rtol=1e-12, atol=0.0))
         if len(off):
             warnings.append(
