@@ -66,7 +66,8 @@ def check_one_base_currency(plan: RunPlan) -> str:
 def find_rates(
     plan: RunPlan, catalog: MarketDataCatalog, instruments: dict[str, InstrumentSpec]
 ) -> tuple[RateSource, ...]:
-    """The rate series of a pinned plan, one per (currency, base currency) it needs."""
+    """The rate series of a pinned plan, one per (currency, base currency) it needs;
+    ``instruments``: the catalog's, by id (the pairs are found among them)."""
     start, end = plan.start_ns, plan.end_ns
     assert start is not None and end is not None
     check_one_base_currency(plan)
@@ -113,7 +114,7 @@ def _choose(
     assert start is not None and end is not None
     pairs = {
         i.instrument_id: i
-        for i in catalog.instruments()
+        for i in instruments.values()
         if i.asset_class in PAIR_CLASSES and {i.base_currency, i.currency} == {currency, base}
     }
     candidates = [
