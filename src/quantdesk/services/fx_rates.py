@@ -199,7 +199,7 @@ def _missing(
             hint=f"ingest {base}/{currency} bars from {ns_to_text(needed_from)} or earlier, "
             "or start the run later",
         )
-    fx = sorted({e.instrument_id for e in entries if _is_pair(e, pairs)} - set(pairs))
+    fx = sorted({e.instrument_id for e in entries if _is_pair(e, pairs)})
     shown = ", ".join(fx[:_HELD_SHOWN]) + (", ..." if len(fx) > _HELD_SHOWN else "")
     also = f" (it holds FX bars of {shown})" if fx else ""
     defined = f" ({', '.join(sorted(pairs))} is defined)" if pairs else ""
