@@ -56,7 +56,7 @@ class MarginCheck(Actor):
         rates: RateBook | None = None,
     ) -> None:
         super().__init__(config)
-        self._book = rates
+        self._book = rates if rates is not None else RateBook({})  # {}: all at 1.0
         self._forward = forward
         self._bar_types = {
             InstrumentId.from_str(i): BarType.from_str(b) for i, b in bar_types.items()
@@ -103,7 +103,7 @@ class MarginCheck(Actor):
         rates: dict[InstrumentId, float] = {}
         for instrument_id, _ in exposure | {key: after}:
             mark = self._mark(instrument_id)
-            rate = self._rate_now(instrument_id)
+            rate = self._book.rate(instrument_id)
             if mark is None or rate is None:
                 return None  # nothing to value it with yet: the gate denies unpriced orders
             marks[instrument_id] = mark
@@ -123,7 +123,7 @@ class MarginCheck(Actor):
         equity = account.balance_total(currency).as_double()
         for position in self.cache.positions_open(venue=venue):
             mark = marks.get(position.instrument_id) or self._mark(position.instrument_id)
-            rate = rates.get(position.instrument_id) or self._rate_now(position.instrument_id)
+            rate = rates.get(position.instrument_id) or self._book.rate(position.instrument_id)
             if mark is not None and rate is not None:
                 equity += position.unrealized_pnl(mark).as_double() * rate
         if margin <= equity + 1e-9 * max(abs(equity), 1.0):
@@ -161,7 +161,7 @@ class MarginCheck(Actor):
         mark = self._mark(order.instrument_id)
         if instrument is None or mark is None:
             return None
-        rate = self._rate_now(order.instrument_id)
+        rate = self._book.rate(order.instrument_id)
         if rate is None:
             return None
         price = Price.from_raw(mark.raw + instrument.price_increment.raw, mark.precision)
@@ -199,9 +199,6 @@ class MarginCheck(Actor):
             rate = own if own > 0 else 1 / _leverage(account, instrument.id)
             self._rates[instrument.id] = rate
         return rate
-
-    def _rate_now(self, instrument_id: InstrumentId) -> float | None:
-        return 1.0 if self._book is None else self._book.rate(instrument_id)
 
     def _mark(self, instrument_id: InstrumentId) -> Price | None:
         bar_type = self._bar_types.get(instrument_id)

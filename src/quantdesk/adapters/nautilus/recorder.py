@@ -66,7 +66,7 @@ class RunRecorder(Actor):
         rates: RateBook | None = None,
     ) -> None:
         super().__init__(config)
-        self._rates = rates
+        self._rates = rates if rates is not None else RateBook({})  # {}: all at 1.0
         self._purge_interval = timedelta(microseconds=config.purge_interval_ns // 1_000)
         self._progress_interval = timedelta(microseconds=config.progress_interval_ns // 1_000)
         self._purge = config.purge
@@ -132,8 +132,6 @@ class RunRecorder(Actor):
 
     def _quote_rate(self, event: OrderFilled) -> float:
         """The rate the engine's account converts this fill at (1.0 in the base currency)."""
-        if self._rates is None:
-            return 1.0
         rate = self._rates.rate(event.instrument_id)
         return float("nan") if rate is None else rate
 
