@@ -167,8 +167,8 @@ class MarginCheck(Actor):
         price = Price.from_raw(mark.raw + instrument.price_increment.raw, mark.precision)
         notional: float = instrument.notional_value(order.leaves_qty, price).as_double() * rate
         fee = self._taker_fees.get(order.instrument_id.venue.value)
-        rate = float(instrument.taker_fee if fee is None else fee)
-        return notional * (1 + max(rate, 0.0))
+        fee_rate = float(instrument.taker_fee if fee is None else fee)
+        return notional * (1 + max(fee_rate, 0.0))
 
     def _exposure(
         self, venue: Venue, hedging: bool, exclude: Order
