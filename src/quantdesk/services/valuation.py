@@ -136,22 +136,15 @@ class _Columns:
         )
 
 
-def book_fills(
-    fills: Sequence[FillRecord], instrument_id: str, valuation: Valuation
-) -> ConvertedFills:
-    """Average-price bookkeeping per position (the engine's): a fill adding to a position
-    moves its average open price to the quantity-weighted mean; a fill reducing it realises
-    ``closed * (price - avg_px_open) * direction * multiplier``; one crossing zero closes the
-    position and opens the rest at its price. A position within the flat tolerance of zero
-    is closed (its residue is neither marked nor costed). ``fills``: the instrument's."""
-    columns = _Columns.of(as_log(FillRecord, fills))
-    return _booked(columns, np.arange(len(columns.ts)), instrument_id, valuation)
-
-
 def _booked(
     columns: _Columns, rows: Int64Array, instrument_id: str, valuation: Valuation
 ) -> ConvertedFills:
-    """:func:`book_fills` of the instrument's ``rows`` of a log's columns."""
+    """Average-price bookkeeping per position (the engine's) of the instrument's ``rows`` of
+    a log's columns: a fill adding to a position moves its average open price to the
+    quantity-weighted mean; a fill reducing it realises ``closed * (price - avg_px_open) *
+    direction * multiplier``; one crossing zero closes the position and opens the rest at its
+    price. A position within the flat tolerance of zero is closed (its residue is neither
+    marked nor costed)."""
     multiplier = valuation.multiplier.get(instrument_id, 1.0)
     order = rows[np.argsort(columns.ts[rows], kind="stable")]
     quantity, price, signed = columns.quantity[order], columns.price[order], columns.signed[order]
@@ -215,7 +208,7 @@ def split_fills(
 def _book(
     signed: list[float], price: list[float], position: list[int], tolerance: float
 ) -> tuple[Float64Array, Float64Array, Int64Array]:
-    """The loop of :func:`book_fills` over plain Python floats (numpy scalars cost ~10x):
+    """The loop of :func:`_booked` over plain Python floats (numpy scalars cost ~10x):
     per fill the realised PnL and the change of ``q * avg``, per unit of multiplier, and the
     positions open after it."""
     held: dict[int, tuple[float, float]] = {}  # position -> (signed quantity, avg open price)
