@@ -208,34 +208,12 @@ class PortfolioRiskGuard(Actor):
             self._sample(now)
         price = request.limit_price or self._mark_decimal(request.instrument_id)
         if price is None or price <= 0:
-            request.decision = RiskDecision(
-                action=RiskAction.DENY, quantity=Decimal(0), breaches=[]
-            )
-            self._record(
-                now,
-                RiskEventKind.DENY,
-                request.strategy_id,
-                request.instrument_id,
-                "no_price",
-                "no market price yet to value the order",
-                request.quantity,
-                Decimal(0),
-            )
+            self._deny(request, now, "no_price", "no market price yet to value the order")
             return
         try:
             unit, units = self._units(request, price, now, pending, reducing)
         except UnvaluedError as unvalued:
-            request.decision = RiskDecision(RiskAction.DENY, Decimal(0), [])
-            self._record(
-                now,
-                RiskEventKind.DENY,
-                request.strategy_id,
-                request.instrument_id,
-                unvalued.rule,
-                unvalued.detail,
-                request.quantity,
-                Decimal(0),
-            )
+            self._deny(request, now, unvalued.rule, unvalued.detail)
             return
         if self._screen(request, price, unit, reducing, now, pending, units):
             request.decision = RiskDecision(RiskAction.APPROVE, request.quantity, [])
@@ -333,19 +311,24 @@ class PortfolioRiskGuard(Actor):
         breach = None if window is None else window_breach(now, *window)
         if breach is None:
             return False
-        request.decision = RiskDecision(action=RiskAction.DENY, quantity=Decimal(0), breaches=[])
         rule, detail = breach
+        self._deny(request, now, rule.value, f"{request.instrument_id} {detail}")
+        return True
+
+    def _deny(self, request: GateRequest, now: int, rule: str, detail: str) -> None:
+        """Deny an order the rules cannot judge (no price, no value, outside its window),
+        recording the reason: a denial with no breach to name."""
+        request.decision = RiskDecision(action=RiskAction.DENY, quantity=Decimal(0), breaches=[])
         self._record(
             now,
             RiskEventKind.DENY,
             request.strategy_id,
             request.instrument_id,
-            rule.value,
-            f"{request.instrument_id} {detail}",
+            rule,
+            detail,
             request.quantity,
             Decimal(0),
         )
-        return True
 
     def _pending(self, strategy_id: str) -> dict[str, Decimal]:
         """The strategy's orders sent and not yet done, signed, per instrument.
