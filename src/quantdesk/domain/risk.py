@@ -128,7 +128,7 @@ def check_order(
     if deny:
         return RiskDecision(action=RiskAction.DENY, quantity=Decimal(0), breaches=deny)
 
-    allowed, binding = _largest_quantity(intent, state, scopes, reducing)
+    allowed, binding = _largest_quantity(intent, state, scopes, limits, reducing)
     step = intent.size_increment
     allowed = (allowed / step).to_integral_value(rounding="ROUND_FLOOR") * step
     if allowed >= intent.quantity:
@@ -209,7 +209,11 @@ def _loss_breaches(strategy_id: str, scope: str, rules: _Limits, state: RiskStat
 
 
 def _largest_quantity(
-    intent: OrderIntent, state: RiskState, scopes: list[tuple[str, _Limits]], reducing: bool
+    intent: OrderIntent,
+    state: RiskState,
+    scopes: list[tuple[str, _Limits]],
+    limits: RiskLimits,
+    reducing: bool,
 ) -> tuple[Decimal, list[Breach]]:
     """The largest quantity every quantity-shaped rule allows, and the rules that bind.
 
@@ -234,6 +238,10 @@ def _largest_quantity(
         largest = (room // (per_unit * step)) * step if room > 0 else Decimal(0)
         candidates.append((largest, _breach(rule, scope, str(limit), str(value), rule.value)))
 
+    def position_bound(limit: Decimal, position: Decimal, scope: str) -> None:
+        after = abs(position + side * quantity)
+        bound(limit - side * position, one, RiskRule.MAX_POSITION, scope, limit, after)
+
     one = Decimal(1)
     for scope, rules in scopes:
         position = (
@@ -250,12 +258,8 @@ def _largest_quantity(
         if rules.long_only and side < 0:
             bound(position, one, RiskRule.LONG_ONLY, scope, 0, position - quantity)
         if rules.max_position is not None and not reducing:
-            limit = rules.max_position
-            after = abs(position + side * quantity)
-            bound(limit - side * position, one, RiskRule.MAX_POSITION, scope, limit, after)
+            position_bound(rules.max_position, position, scope)
     if not reducing:
-        limits = scopes[1][1]
-        assert isinstance(limits, RiskLimits)
         exposures = state.exposures()
         rooms = _exposure_rooms(intent, exposures, state.equity, limits, "portfolio")
         kind = intent.asset_class
@@ -263,10 +267,8 @@ def _largest_quantity(
         if kind is not None and by_class is not None:
             scope = class_scope(kind)
             if by_class.max_position is not None:
-                limit = by_class.max_position
                 position = state.net_position(intent.instrument_id)
-                after = abs(position + side * quantity)
-                bound(limit - side * position, one, RiskRule.MAX_POSITION, scope, limit, after)
+                position_bound(by_class.max_position, position, scope)
             own = {
                 i: v
                 for i, v in exposures.items()
