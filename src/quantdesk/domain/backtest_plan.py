@@ -10,7 +10,7 @@ from them; the plan then streams that data for its instruments instead of bars
 (``feeds``), one kind per instrument.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from quantdesk.domain.backtest import (
     BacktestRequest,
@@ -145,14 +145,11 @@ class RunPlan:
         return [s.record for s in self.strategies]
 
     def with_request(self, request: BacktestRequest) -> "RunPlan":
-        return RunPlan(
-            request=request, strategies=self.strategies, risk=self.risk, rates=self.rates
-        )
+        """The same plan for another request (every other field carried, derived ones anew)."""
+        return replace(self, request=request)
 
     def with_rates(self, rates: tuple[RateSource, ...]) -> "RunPlan":
-        return RunPlan(
-            request=self.request, strategies=self.strategies, risk=self.risk, rates=rates
-        )
+        return replace(self, rates=rates)
 
     def rate_source(self, currency: str, base_currency: str) -> RateSource | None:
         """The rates converting ``currency`` into ``base_currency`` (None: the same, or none)."""
