@@ -11,7 +11,7 @@ read the bars the engine builds from them (:mod:`tick_feeds`).
 """
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -222,21 +222,6 @@ class NautilusBacktestRunner:
             rate_of=lambda _, currency: rates.of_currency(currency),  # the same rates, now
         )
 
-    def _linear_in_base(self, plan: RunPlan) -> set[str]:
-        """The instruments whose engine notional (quantity x price x multiplier, in the quote
-        currency) is the gate's order notional: linear, quoted in the venue's currency."""
-        out = set()
-        for instrument_id in plan.instruments:
-            spec = self._catalog.instrument(instrument_id)
-            if (
-                spec is not None
-                and spec.asset_class is not AssetClass.OPTION
-                and not spec.is_inverse
-                and spec.currency == plan.venue_of(instrument_id).base_currency
-            ):
-                out.add(instrument_id)
-        return out
-
     def _bar_data(self, plan: RunPlan, bar_type: str, ends: dict[str, int]) -> BacktestDataConfig:
         """Bounded only where the catalog holds bars outside the run's range (the node reads
         unbounded configs without a filter, which holds less memory; see ``SignalReplayNode``)
@@ -273,7 +258,7 @@ class NautilusBacktestRunner:
             logging=LoggingConfig(
                 log_level="ERROR" if level == "OFF" else level, bypass_logging=level == "OFF"
             ),
-            risk_engine=_engine_risk(plan, self._linear_in_base(plan)),
+            risk_engine=_engine_risk(plan, _linear_in_base(plan, specs)),
             run_analysis=False,
         )
         data = [self._bar_data(plan, b, ends) for b in plan.bar_types if not is_internal(b)]
@@ -331,6 +316,18 @@ def _signal_data_config(root: Path, plan: RunPlan) -> BacktestDataConfig:
         end_time=request.end_ns,
         filter_expr=filter_expr,
     )
+
+
+def _linear_in_base(plan: RunPlan, specs: Mapping[str, InstrumentSpec]) -> set[str]:
+    """The instruments whose engine notional (quantity x price x multiplier, in the quote
+    currency) is the gate's order notional: linear, quoted in the venue's currency."""
+    return {
+        instrument_id
+        for instrument_id, spec in specs.items()
+        if spec.asset_class is not AssetClass.OPTION
+        and not spec.is_inverse
+        and spec.currency == plan.venue_of(instrument_id).base_currency
+    }
 
 
 def _engine_risk(plan: RunPlan, linear_in_base: set[str]) -> RiskEngineConfig:
